@@ -1,0 +1,45 @@
+"""dgtui: browse, restore and upload DeltaGlider-compressed S3 buckets.
+
+``from dgtui import create_client`` gives a DeltaGlider-compatible SDK.
+"""
+
+from .core.client import DgClient, create_client, parse_s3_url
+from .core.errors import (
+    AccessDeniedError,
+    BucketNotEmptyError,
+    BucketNotFoundError,
+    CancelledError,
+    CodecError,
+    ConnectionFailedError,
+    CredentialsError,
+    DestinationExistsError,
+    DgError,
+    IntegrityError,
+    InvalidKeyError,
+    LocalWriteError,
+    MetadataInvalidError,
+    NotFoundError,
+    RecompressionError,
+    XdeltaMissingError,
+)
+from .core.models import (
+    BucketStats,
+    DownloadResult,
+    ListObjectsResult,
+    ObjectInfo,
+    ObjectKind,
+    RestorePlanItem,
+    UploadSummary,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "create_client", "DgClient", "parse_s3_url",
+    "BucketStats", "DownloadResult", "ListObjectsResult", "ObjectInfo", "ObjectKind", "RestorePlanItem",
+    "UploadSummary",
+    "DgError", "NotFoundError", "BucketNotFoundError", "BucketNotEmptyError", "AccessDeniedError",
+    "CredentialsError", "ConnectionFailedError", "IntegrityError", "RecompressionError",
+    "MetadataInvalidError", "XdeltaMissingError", "CodecError", "InvalidKeyError",
+    "DestinationExistsError", "LocalWriteError", "CancelledError",
+]

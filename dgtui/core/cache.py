@@ -1,0 +1,176 @@
+"""On-disk caches shared by every dgtui process of a user.
+
+* ``ReferenceCache``: reference files, content-addressed by sha256, so the
+  second restore from a deltaspace downloads only its delta. Entries are
+  written to a temporary name and renamed into place (atomic, so two
+  processes can fill the cache at once), checked against their name on use,
+  and evicted least-recently-used beyond a size bound.
+* ``MetadataCache``: object metadata keyed by endpoint, bucket, stored key and
+  ETag. An ETag changes whenever an object is rewritten, so an entry found
+  under the ETag the listing reports is still true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_REFERENCE_CACHE_BYTES = 4 * 1024**3
+HASH_CHUNK = 1024 * 1024
+
+
+def cache_root() -> Path:
+    override = os.environ.get("DGTUI_CACHE_DIR")
+    root = Path(override) if override else Path(platformdirs.user_cache_dir("dgtui"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def sha256_file(path: str | Path, progress=None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        buf = bytearray(HASH_CHUNK)
+        view = memoryview(buf)
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            digest.update(view[:n])
+            if progress:
+                progress(n)
+    return digest.hexdigest()
+
+
+class ReferenceCache:
+    def __init__(self, root: Path | None = None, max_bytes: int | None = None):
+        self.dir = (root or cache_root()) / "references"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        env_limit = os.environ.get("DGTUI_REFERENCE_CACHE_BYTES")
+        self.max_bytes = max_bytes or (int(env_limit) if env_limit else DEFAULT_REFERENCE_CACHE_BYTES)
+
+    def path_for(self, sha256: str) -> Path:
+        return self.dir / sha256
+
+    def get(self, sha256: str) -> Path | None:
+        """The cached reference with this sha256, checked; None when absent or damaged."""
+        path = self.path_for(sha256)
+        if not path.exists():
+            return None
+        try:
+            if sha256_file(path) != sha256:
+                # A damaged entry is dropped, never used.
+                path.unlink(missing_ok=True)
+                return None
+            os.utime(path)  # recency for eviction
+        except FileNotFoundError:
+            return None  # evicted by another process meanwhile
+        return path
+
+    def new_temp_path(self) -> Path:
+        fd, name = tempfile.mkstemp(prefix=".incoming-", dir=self.dir)
+        os.close(fd)
+        return Path(name)
+
+    def adopt(self, temp_path: Path, sha256: str) -> Path:
+        """Move a checked file into the cache under its sha256."""
+        final = self.path_for(sha256)
+        os.replace(temp_path, final)
+        self.evict(keep=final)
+        return final
+
+    def put_copy(self, source: Path, sha256: str) -> Path:
+        """Copy a file we already checked (e.g. a reference we just uploaded)."""
+        final = self.path_for(sha256)
+        if final.exists():
+            return final
+        tmp = self.new_temp_path()
+        try:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                while chunk := src.read(HASH_CHUNK):
+                    dst.write(chunk)
+            return self.adopt(tmp, sha256)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def evict(self, keep: Path | None = None) -> None:
+        entries = []
+        for entry in self.dir.iterdir():
+            if entry.name.startswith(".incoming-"):
+                continue
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            entries.append((st.st_mtime, st.st_size, entry))
+        total = sum(size for _, size, _ in entries)
+        for _, size, entry in sorted(entries, key=lambda e: e[0]):
+            if total <= self.max_bytes:
+                break
+            if keep is not None and entry == keep:
+                continue
+            entry.unlink(missing_ok=True)
+            total -= size
+
+
+class MetadataCache:
+    """Object metadata by (endpoint, bucket, stored key, ETag), in SQLite."""
+
+    def __init__(self, root: Path | None = None):
+        self.path = (root or cache_root()) / "metadata.sqlite3"
+        self._local = threading.local()
+        with self._conn() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS meta (endpoint TEXT, bucket TEXT, key TEXT, etag TEXT,"
+                " metadata TEXT, PRIMARY KEY (endpoint, bucket, key))"
+            )
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def get_many(self, endpoint: str, bucket: str, items: list[tuple[str, str]]) -> dict[str, dict[str, str]]:
+        """Metadata for the (key, etag) pairs whose cached ETag still matches."""
+        if not items:
+            return {}
+        wanted = dict(items)
+        found: dict[str, dict[str, str]] = {}
+        conn = self._conn()
+        keys = list(wanted)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT key, etag, metadata FROM meta WHERE endpoint=? AND bucket=? AND key IN ({marks})",
+                (endpoint, bucket, *chunk),
+            )
+            for key, etag, metadata in rows:
+                if etag == wanted.get(key):
+                    found[key] = json.loads(metadata)
+        return found
+
+    def put_many(self, endpoint: str, bucket: str, rows: list[tuple[str, str, dict[str, str]]]) -> None:
+        if not rows:
+            return
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta (endpoint, bucket, key, etag, metadata) VALUES (?,?,?,?,?)",
+                [(endpoint, bucket, key, etag, json.dumps(md)) for key, etag, md in rows],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,451 @@
+"""The SDK facade: DeltaGlider's client surface plus boto3-style calls on logical keys."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, Callable, Iterator
+
+import botocore.exceptions as bexc
+
+from . import codec, errors
+from . import format as fmt
+from .cache import MetadataCache, ReferenceCache, cache_root
+from .listing import iter_logical_pages, list_raw_page, logical_page
+from .models import BucketStats, DownloadResult, ListObjectsResult, ObjectInfo, RestorePlanItem, UploadSummary
+from .s3 import S3Access, display_key, translate, where
+from .stats import MetadataFetcher, apply_metadata, compute_stats
+from .transfer import Engine, Progress, ShouldCancel
+
+__version__ = "0.1.0"
+
+
+def parse_s3_url(url: str, *, need_key: bool = False) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key). The key keeps a trailing slash."""
+    if not isinstance(url, str) or not url.startswith("s3://"):
+        raise errors.InvalidKeyError(f"not an S3 URL (expected s3://bucket/key): {display_key(str(url))}")
+    rest = url[5:]
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise errors.InvalidKeyError(f"the S3 URL names no bucket: {display_key(url)}")
+    if need_key and not key:
+        raise errors.InvalidKeyError(f"the S3 URL names no object: {display_key(url)}")
+    return bucket, key
+
+
+def safe_relative_path(key: str, prefix: str) -> tuple[PurePosixPath | None, str | None]:
+    """Where a key under ``prefix`` may be written inside a destination folder.
+
+    Returns (relative path, None), or (None, reason) for keys that would
+    leave the folder or cannot be a file name: '..' or '.' segments,
+    absolute paths, backslashes, empty segments, NUL or control characters.
+    """
+    rel = key[len(prefix):] if key.startswith(prefix) else key
+    if not rel:
+        return None, "the key is the prefix itself"
+    if rel.startswith("/"):
+        return None, "the key is an absolute path"
+    if "\\" in rel:
+        return None, "the key contains a backslash"
+    if any(ord(c) < 32 or ord(c) == 127 for c in rel):
+        return None, "the key contains control characters"
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return None, "the key has an empty, '.' or '..' segment"
+    if any(len(p.encode("utf-8")) > 255 for p in parts):
+        return None, "a path segment is longer than a file name may be (255 bytes)"
+    if len(parts[0]) >= 2 and parts[0][1] == ":":
+        return None, "the key starts with a drive letter"
+    return PurePosixPath(*parts), None
+
+
+class DgClient:
+    """A DeltaGlider-compatible client. Create it with ``create_client``."""
+
+    def __init__(self, s3: S3Access, *, cache_dir: str | Path | None = None, max_workers: int = 32):
+        self._s3 = s3
+        root = Path(cache_dir) if cache_dir else cache_root()
+        root.mkdir(parents=True, exist_ok=True)
+        self.cache_dir = root
+        self.reference_cache = ReferenceCache(root)
+        self.metadata_cache = MetadataCache(root)
+        self.work_dir = root / "work"
+        self.work_dir.mkdir(exist_ok=True)
+        self._engine = Engine(s3, self.reference_cache, __version__, self.work_dir)
+        self._fetcher = MetadataFetcher(s3, self.metadata_cache, max_workers=max_workers)
+
+    # -- properties --------------------------------------------------------
+    @property
+    def endpoint_url(self) -> str:
+        return self._s3.endpoint_url
+
+    @property
+    def boto3_client(self) -> Any:
+        """The underlying botocore client, for calls the SDK does not wrap."""
+        return self._s3.client
+
+    def close(self) -> None:
+        self._fetcher.close()
+
+    # -- listing -----------------------------------------------------------
+    def list_objects(self, Bucket: str, Prefix: str = "", Delimiter: str | None = None, MaxKeys: int = 1000,
+                     ContinuationToken: str | None = None, StartAfter: str | None = None,
+                     FetchMetadata: bool = False, **_: Any) -> ListObjectsResult:
+        """One page of logical objects (one LIST request; HEADs only with FetchMetadata).
+
+        ``.delta`` is stripped from keys and references and ``.deltaglider/``
+        are hidden. The continuation token is S3's own, so it works on AWS.
+        """
+        with self._s3.ctx(Bucket, Prefix, "list"):
+            raw = list_raw_page(self._s3.client, Bucket, Prefix, Delimiter, MaxKeys, ContinuationToken, StartAfter)
+        page = logical_page(Bucket, raw, prefix=Prefix, delimiter=Delimiter, max_keys=MaxKeys,
+                            continuation_token=ContinuationToken)
+        if FetchMetadata:
+            self.fetch_metadata(Bucket, [o for o in page.contents if o.is_delta])
+        return page
+
+    def iter_pages(self, bucket: str, prefix: str = "", delimiter: str | None = "/", page_size: int = 1000,
+                   continuation_token: str | None = None) -> Iterator[ListObjectsResult]:
+        """Every page of a listing, lazily. Errors come as DgError."""
+        pages = iter_logical_pages(self._s3.client, bucket, prefix, delimiter, page_size, continuation_token)
+        while True:
+            with self._s3.ctx(bucket, prefix, "list"):
+                page = next(pages, None)
+            if page is None:
+                return
+            yield page
+
+    def iter_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        for page in self.iter_pages(bucket, prefix, delimiter=None):
+            yield from page.contents
+
+    def fetch_metadata(self, bucket: str, items: list[ObjectInfo], progress: Callable[[int, int], None] | None = None,
+                       should_cancel: ShouldCancel | None = None) -> list[ObjectInfo]:
+        """Fill items with their metadata (cache validated by ETag, then parallel HEADs)."""
+        return self._fetcher.fetch(bucket, items, progress, should_cancel)
+
+    def get_bucket_stats(self, bucket: str, prefix: str = "", detailed_stats: bool = False,
+                         progress: Callable[[int, int], None] | None = None, *, mode: str | None = None,
+                         should_cancel: ShouldCancel | None = None, **_: Any) -> BucketStats:
+        """Compression statistics. See ``BucketStats`` for what quick mode can know.
+
+        ``mode="detailed"`` (DeltaGlider's spelling) equals ``detailed_stats=True``.
+        """
+        detailed = detailed_stats or mode in ("detailed", "sampled")
+        return compute_stats(self._s3, self._fetcher, bucket, prefix, detailed=detailed, progress=progress,
+                             should_cancel=should_cancel)
+
+    def get_object_info(self, s3_url: str) -> ObjectInfo:
+        """One object's details from a single HEAD (and one more to resolve the name)."""
+        bucket, key = parse_s3_url(s3_url, need_key=True)
+        stored_key, head = self._engine.resolve(bucket, key)
+        info = ObjectInfo(key=fmt.logical_key_of(stored_key), size=head.get("ContentLength", 0),
+                          last_modified=head["LastModified"].isoformat() if head.get("LastModified") else "",
+                          etag=head.get("ETag", "").strip('"'), stored_key=stored_key,
+                          is_delta=stored_key.endswith(fmt.DELTA_SUFFIX))
+        apply_metadata(info, head.get("Metadata", {}))
+        self.metadata_cache.put_many(self.endpoint_url, bucket, [(stored_key, info.etag or "", info.metadata)])
+        return info
+
+    # -- transfers -----------------------------------------------------------
+    def upload(self, file_path: str | Path, s3_url: str, max_ratio: float = 0.5, *,
+               progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
+               **_: Any) -> UploadSummary:
+        """Upload a file; a URL ending in '/' means "into this prefix, keep the file name".
+
+        Delta-eligible files (DeltaGlider's extension policy) become deltas
+        against their deltaspace's reference; a delta larger than
+        ``max_ratio`` of the file is stored direct instead.
+        """
+        path = Path(file_path)
+        bucket, key = parse_s3_url(s3_url)
+        if not key or key.endswith("/"):
+            key = key + path.name
+        return self._engine.upload(path, bucket, key, max_ratio=max_ratio, progress=progress,
+                                   should_cancel=should_cancel)
+
+    def download(self, s3_url: str, output_path: str | Path, overwrite: bool = False, *,
+                 progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
+                 rescue: bool = False) -> DownloadResult:
+        """Restore one object; the file appears only once its sha256 has been checked.
+
+        ``output_path`` may be a folder (existing, or ending in a separator).
+        ``rescue=True`` writes the stored, decompressed payload of a
+        DeltaGlider delta that fails its check after recompression (see
+        ``RecompressionError``) to ``<name>.decompressed``.
+        """
+        bucket, key = parse_s3_url(s3_url, need_key=True)
+        if key.endswith("/"):
+            raise errors.InvalidKeyError(f"{where(bucket, key)} is a prefix; use download_prefix to restore a folder")
+        dest = Path(output_path)
+        if dest.is_dir() or str(output_path).endswith(os.sep):
+            rel, problem = safe_relative_path(fmt.logical_key_of(key).rsplit("/", 1)[-1], "")
+            if rel is None:
+                raise errors.InvalidKeyError(f"cannot make a file name from {where(bucket, key)}: {problem}")
+            dest = dest / rel
+        return self._engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
+                                    should_cancel=should_cancel, rescue=rescue)
+
+    def plan_prefix_restore(self, s3_url: str, dest_dir: str | Path) -> list[RestorePlanItem]:
+        """Where each object under a prefix would be written; unsafe keys get a reason."""
+        bucket, prefix = parse_s3_url(s3_url)
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        root = Path(dest_dir)
+        plan = []
+        for obj in self.iter_objects(bucket, prefix):
+            rel, problem = safe_relative_path(obj.key, prefix)
+            plan.append(RestorePlanItem(key=obj.key, destination=None if rel is None else str(root / rel),
+                                        problem=problem))
+        return plan
+
+    def download_prefix(self, s3_url: str, dest_dir: str | Path, overwrite: bool = False, *,
+                        progress: Callable[[int, int, str], None] | None = None,
+                        should_cancel: ShouldCancel | None = None,
+                        on_item: Callable[[RestorePlanItem, DownloadResult | None, Exception | None], None] | None = None,
+                        ) -> tuple[list[DownloadResult], list[tuple[str, str]]]:
+        """Restore every object under a prefix into ``dest_dir``.
+
+        Nothing is written outside ``dest_dir``: keys with '..', absolute
+        paths, backslashes or control characters are skipped and reported,
+        and so is any destination whose real path (after symlinks) leaves it.
+        Returns (restored, problems as (key, reason)).
+        """
+        bucket, _ = parse_s3_url(s3_url)
+        root = Path(dest_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        real_root = os.path.realpath(root)
+        done: list[DownloadResult] = []
+        problems: list[tuple[str, str]] = []
+        for item in self.plan_prefix_restore(s3_url, root):
+            if should_cancel and should_cancel():
+                raise errors.CancelledError()
+            if item.destination is None:
+                problems.append((item.key, item.problem or "unsafe key"))
+                if on_item:
+                    on_item(item, None, errors.InvalidKeyError(item.problem or "unsafe key"))
+                continue
+            dest = Path(item.destination)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            real_parent = os.path.realpath(dest.parent)
+            if os.path.commonpath([real_root, real_parent]) != real_root:
+                problems.append((item.key, "the destination folder leads outside the chosen folder"))
+                continue
+            try:
+                result = self._engine.restore(bucket, item.key, dest, overwrite=overwrite, progress=progress,
+                                              should_cancel=should_cancel)
+            except errors.CancelledError:
+                raise
+            except errors.DgError as exc:
+                problems.append((item.key, str(exc)))
+                if on_item:
+                    on_item(item, None, exc)
+                continue
+            done.append(result)
+            if on_item:
+                on_item(item, result, None)
+        return done, problems
+
+    def verify(self, s3_url: str) -> bool:
+        """True when the object rebuilds to the exact bytes its sha256 names."""
+        bucket, key = parse_s3_url(s3_url, need_key=True)
+        with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=self.work_dir) as tmp:
+            try:
+                result = self._engine.restore(bucket, key, Path(tmp) / "file")
+            except errors.IntegrityError:
+                return False
+            return result.verified
+
+    # -- boto3-style calls on logical keys ----------------------------------------
+    def put_object(self, Bucket: str, Key: str, Body: bytes | str | BinaryIO = b"",
+                   Metadata: dict[str, str] | None = None, **_: Any) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="dgtui-put-", dir=self.work_dir) as tmp:
+            path = Path(tmp) / (Key.rsplit("/", 1)[-1][:200] or "body")
+            with open(path, "wb") as f:
+                if isinstance(Body, str):
+                    f.write(Body.encode("utf-8"))
+                elif isinstance(Body, (bytes, bytearray, memoryview)):
+                    f.write(Body)
+                else:
+                    shutil.copyfileobj(Body, f, 1024 * 1024)
+            summary = self._engine.upload(path, Bucket, Key, extra_metadata=Metadata)
+        head = self._s3.head(Bucket, summary.stored_key) or {}
+        return {"ETag": head.get("ETag"), "DeltaGlider": summary,
+                "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def get_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
+        """The restored object. Its Body is a file that is already checked."""
+        fd, name = tempfile.mkstemp(prefix="dgtui-get-", dir=self.work_dir)
+        os.close(fd)
+        try:
+            result = self._engine.restore(Bucket, Key, Path(name), overwrite=True)
+            body = open(name, "rb")
+        finally:
+            os.unlink(name)  # the open handle keeps the data until closed
+        head = self.head_object(Bucket, Key)
+        head["Body"] = _Body(body)
+        head["ContentLength"] = result.size
+        return head
+
+    def head_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
+        stored_key, head = self._engine.resolve(Bucket, Key)
+        info = ObjectInfo(key=Key, size=head.get("ContentLength", 0), last_modified="", stored_key=stored_key)
+        apply_metadata(info, head.get("Metadata", {}))
+        return {
+            "ContentLength": info.original_size if info.original_size is not None else info.size,
+            "ETag": head.get("ETag"), "LastModified": head.get("LastModified"),
+            "ContentType": head.get("ContentType", "binary/octet-stream"),
+            "Metadata": head.get("Metadata", {}), "StoredKey": stored_key,
+            "StoredSize": info.size, "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+
+    def delete_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
+        """Delete a logical key; the deltaspace's reference goes with its last delta."""
+        result = self.delete_objects(Bucket, {"Objects": [{"Key": Key}]})
+        if result["Errors"]:
+            err = result["Errors"][0]
+            raise errors.DgError(f"delete failed on {where(Bucket, Key)}: {err['Message']}", bucket=Bucket, key=Key)
+        return {"DeleteMarker": False, "ResponseMetadata": {"HTTPStatusCode": 204},
+                "RemovedReferences": result["RemovedReferences"]}
+
+    def delete_objects(self, Bucket: str, Delete: dict[str, Any], **_: Any) -> dict[str, Any]:
+        keys = [o["Key"] for o in Delete.get("Objects", [])]
+        stored: list[str] = []
+        spaces: set[str] = set()
+        for key in keys:
+            if fmt.is_internal_key(key):
+                raise errors.InvalidKeyError(f"refusing to delete {where(Bucket, key)}: it is DeltaGlider's own")
+            logical = fmt.logical_key_of(key)
+            # Both stored forms of a logical key go: a key has one of them.
+            stored += [logical, fmt.delta_key_for(logical)]
+            spaces.add(fmt.deltaspace_of(logical))
+        failures = dict(self._s3.delete_keys(Bucket, stored))
+        removed = self._engine.remove_unused_references(Bucket, spaces) if spaces else []
+        deleted = [{"Key": k} for k in keys
+                   if k not in failures and fmt.delta_key_for(fmt.logical_key_of(k)) not in failures]
+        errs = [{"Key": fmt.logical_key_of(k), "Code": "Error", "Message": m} for k, m in failures.items()]
+        return {"Deleted": deleted, "Errors": errs, "RemovedReferences": removed}
+
+    def delete_prefix(self, s3_url: str, should_cancel: ShouldCancel | None = None) -> dict[str, Any]:
+        """Delete every stored object under a folder prefix, references included."""
+        bucket, prefix = parse_s3_url(s3_url)
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        stored: list[str] = []
+        for page in self.iter_pages(bucket, prefix, delimiter=None):
+            if should_cancel and should_cancel():
+                raise errors.CancelledError()
+            stored += [o.stored_key for o in page.contents] + [h.key for h in page.hidden]
+        failures = self._s3.delete_keys(bucket, stored)
+        return {"deleted": len(stored) - len(failures), "errors": failures}
+
+    def copy_object(self, Bucket: str, Key: str, CopySource: str | dict[str, str], **_: Any) -> dict[str, Any]:
+        """Copy a logical object: restored and checked, then uploaded as a new object."""
+        if isinstance(CopySource, str):
+            src_bucket, _, src_key = CopySource.lstrip("/").partition("/")
+        else:
+            src_bucket, src_key = CopySource["Bucket"], CopySource["Key"]
+        with tempfile.TemporaryDirectory(prefix="dgtui-copy-", dir=self.work_dir) as tmp:
+            path = Path(tmp) / (Key.rsplit("/", 1)[-1][:200] or "body")
+            self._engine.restore(src_bucket, src_key, path)
+            summary = self._engine.upload(path, Bucket, Key)
+        head = self._s3.head(Bucket, summary.stored_key) or {}
+        return {"CopyObjectResult": {"ETag": head.get("ETag"), "LastModified": head.get("LastModified")},
+                "DeltaGlider": summary}
+
+    def create_bucket(self, Bucket: str, CreateBucketConfiguration: dict[str, Any] | None = None,
+                      **_: Any) -> dict[str, Any]:
+        """Create a bucket; creating one you already own is not an error."""
+        params: dict[str, Any] = {"Bucket": Bucket}
+        if CreateBucketConfiguration:
+            params["CreateBucketConfiguration"] = CreateBucketConfiguration
+        try:
+            self._s3.client.create_bucket(**params)
+        except bexc.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise translate(exc, bucket=Bucket, endpoint=self.endpoint_url, action="create bucket") from None
+            if code == "BucketAlreadyExists" and not self._bucket_is_ours(Bucket):
+                raise errors.DgError(f"bucket name {Bucket} is taken by another account", bucket=Bucket) from None
+        except (bexc.BotoCoreError, ConnectionError) as exc:
+            raise translate(exc, bucket=Bucket, endpoint=self.endpoint_url, action="create bucket") from None
+        return {"Location": f"/{Bucket}", "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def _bucket_is_ours(self, bucket: str) -> bool:
+        try:
+            self._s3.client.head_bucket(Bucket=bucket)
+            return True
+        except (bexc.ClientError, bexc.BotoCoreError):
+            return False
+
+    def delete_bucket(self, Bucket: str, **_: Any) -> dict[str, Any]:
+        """Delete an empty bucket; a missing one is not an error; a non-empty one is refused."""
+        try:
+            with self._s3.ctx(Bucket, action="list"):
+                raw = list_raw_page(self._s3.client, Bucket, "", None, 2)
+        except errors.BucketNotFoundError:
+            return {"ResponseMetadata": {"HTTPStatusCode": 204}}
+        if raw.objects:
+            more = "+" if raw.is_truncated else ""
+            raise errors.BucketNotEmptyError(
+                f"bucket {where(Bucket)} is not empty ({len(raw.objects)}{more} objects); delete its objects first",
+                bucket=Bucket)
+        try:
+            self._s3.client.delete_bucket(Bucket=Bucket)
+        except bexc.ClientError as exc:
+            err = translate(exc, bucket=Bucket, endpoint=self.endpoint_url, action="delete bucket")
+            if not isinstance(err, errors.BucketNotFoundError):
+                raise err from None
+        except (bexc.BotoCoreError, ConnectionError) as exc:
+            raise translate(exc, bucket=Bucket, endpoint=self.endpoint_url, action="delete bucket") from None
+        return {"ResponseMetadata": {"HTTPStatusCode": 204}}
+
+    def list_buckets(self, **_: Any) -> dict[str, Any]:
+        with self._s3.ctx(action="list buckets"):
+            response = self._s3.client.list_buckets()
+        return {"Buckets": response.get("Buckets", []), "Owner": response.get("Owner", {}),
+                "ResponseMetadata": response.get("ResponseMetadata", {})}
+
+
+class _Body(io.RawIOBase):
+    """boto3's StreamingBody surface over a local, already checked file."""
+
+    def __init__(self, f: BinaryIO):
+        self._f = f
+
+    def read(self, amt: int | None = None) -> bytes:
+        return self._f.read() if amt is None or amt < 0 else self._f.read(amt)
+
+    def readable(self) -> bool:
+        return True
+
+    def iter_chunks(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        while chunk := self._f.read(chunk_size):
+            yield chunk
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def create_client(endpoint_url: str | None = None, profile: str | None = None, region_name: str | None = None,
+                  log_level: str = "WARNING", *, aws_access_key_id: str | None = None,
+                  aws_secret_access_key: str | None = None, aws_session_token: str | None = None,
+                  cache_dir: str | Path | None = None, max_workers: int = 32, **_: Any) -> DgClient:
+    """A client on the usual boto3 credential chain; ``AWS_ENDPOINT_URL`` is honoured.
+
+    ``cache_dir`` defaults to the user cache folder (or ``DGTUI_CACHE_DIR``).
+    """
+    logging.getLogger("dgtui").setLevel(log_level.upper())
+    s3 = S3Access(endpoint_url=endpoint_url, profile=profile, region_name=region_name,
+                  aws_access_key_id=aws_access_key_id, aws_secret_access_key=aws_secret_access_key,
+                  aws_session_token=aws_session_token, max_pool_connections=max(64, max_workers * 2))
+    return DgClient(s3, cache_dir=cache_dir, max_workers=max_workers)
+
+
+def require_xdelta3() -> None:
+    codec.xdelta3_path()

@@ -1,0 +1,110 @@
+"""xdelta3 as a subprocess: encode, decode, and reading a delta's header.
+
+We encode with ``-D``: without it xdelta3 silently decompresses gzip, bzip2
+and xz inputs and recompresses on decode, and the recompressed bytes differ
+from the original (see FORMAT.md, "Trap"). Deltas made with ``-D`` carry no
+external-compression marker, so DeltaGlider decodes them as usual.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Callable
+
+from .errors import CancelledError, CodecError, XdeltaMissingError
+
+ShouldCancel = Callable[[], bool]
+
+_xdelta3_path: str | None = None
+_lock = threading.Lock()
+
+# printhdr names the external compressor in lines like
+# "XDELTA ext comp (output):     gzip".
+_EXT_COMP_OUTPUT = "XDELTA ext comp (output):"
+
+
+def xdelta3_path() -> str:
+    """The xdelta3 binary, or XdeltaMissingError with the install command."""
+    global _xdelta3_path
+    with _lock:
+        if _xdelta3_path and os.path.exists(_xdelta3_path):
+            return _xdelta3_path
+        found = os.environ.get("DGTUI_XDELTA3") or shutil.which("xdelta3")
+        if not found or not os.path.exists(found):
+            raise XdeltaMissingError()
+        _xdelta3_path = found
+        return found
+
+
+def xdelta3_available() -> bool:
+    try:
+        xdelta3_path()
+    except XdeltaMissingError:
+        return False
+    return True
+
+
+def _run(args: list[str], what: str, should_cancel: ShouldCancel | None) -> subprocess.CompletedProcess:
+    cmd = [xdelta3_path(), *args]
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except FileNotFoundError as exc:
+        raise XdeltaMissingError() from exc
+    if should_cancel is None:
+        out, err = proc.communicate()
+    else:
+        # Poll so a cancel takes effect while a long encode or decode runs.
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if should_cancel():
+                    proc.kill()
+                    proc.communicate()
+                    raise CancelledError()
+    if proc.returncode != 0:
+        message = err.decode("utf-8", "replace").strip().splitlines()
+        tail = message[-1] if message else f"exit code {proc.returncode}"
+        raise CodecError(f"xdelta3 could not {what}: {tail}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def encode(reference: str | Path, target: str | Path, delta_out: str | Path,
+           should_cancel: ShouldCancel | None = None) -> int:
+    """Write the delta from ``reference`` to ``target``; returns its size."""
+    _run(["-e", "-f", "-9", "-D", "-s", str(reference), str(target), str(delta_out)],
+         "encode", should_cancel)
+    return os.path.getsize(delta_out)
+
+
+def decode(reference: str | Path, delta: str | Path, out: str | Path,
+           should_cancel: ShouldCancel | None = None, *, recompress: bool = True) -> None:
+    """Rebuild a file from a reference and a delta.
+
+    ``recompress=False`` (``-R``) writes what xdelta3 stored for a delta made
+    without ``-D``: the decompressed payload, checked by the delta's own
+    window checksums.
+    """
+    args = ["-d", "-f"]
+    if not recompress:
+        args.append("-R")
+    _run([*args, "-s", str(reference), str(delta), str(out)], "decode", should_cancel)
+
+
+def external_compressor(delta: str | Path) -> str | None:
+    """The external compressor (gzip, bzip2, xz...) a delta was made through, if any."""
+    try:
+        result = _run(["printhdr", str(delta)], "read the delta header", None)
+    except CodecError:
+        return None
+    for line in result.stdout.decode("utf-8", "replace").splitlines():
+        if line.startswith(_EXT_COMP_OUTPUT):
+            name = line[len(_EXT_COMP_OUTPUT):].strip()
+            return name or None
+    return None

@@ -1,0 +1,116 @@
+"""Errors raised by the dgtui core.
+
+Every error says in one line what went wrong and, where there is one, on
+which key. Messages never contain credentials. Callers (the CLI and the app)
+show ``str(error)`` as it is.
+"""
+
+from __future__ import annotations
+
+XDELTA3_INSTALL_HINT = "sudo apt-get install xdelta3"
+
+
+class DgError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+    #: short machine-readable kind, used by the CLI's --json output
+    kind = "error"
+
+    def __init__(self, message: str, *, key: str | None = None, bucket: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.bucket = bucket
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFoundError(DgError):
+    kind = "not_found"
+
+
+class BucketNotFoundError(NotFoundError):
+    kind = "bucket_not_found"
+
+
+class BucketNotEmptyError(DgError):
+    kind = "bucket_not_empty"
+
+
+class AccessDeniedError(DgError):
+    kind = "access_denied"
+
+
+class CredentialsError(DgError):
+    """No credentials, unknown access key, bad signature or expired token."""
+
+    kind = "credentials"
+
+
+class ConnectionFailedError(DgError):
+    """The endpoint could not be reached or the connection dropped."""
+
+    kind = "connection"
+
+
+class IntegrityError(DgError):
+    """Bytes did not match the sha256 they were stored with."""
+
+    kind = "integrity"
+
+
+class RecompressionError(IntegrityError):
+    """A delta written without ``-D`` by DeltaGlider whose rebuilt file differs.
+
+    xdelta3 decompressed the gzip/bzip2/xz input before diffing and recompresses
+    on decode; the recompressed bytes differ from the original upload. The
+    stored, decompressed payload can still be rescued (``rescue=True``).
+    """
+
+    kind = "recompression"
+
+    def __init__(self, message: str, *, compressor: str, key: str | None = None,
+                 bucket: str | None = None):
+        super().__init__(message, key=key, bucket=bucket)
+        self.compressor = compressor
+
+
+class MetadataInvalidError(DgError):
+    kind = "metadata_invalid"
+
+
+class XdeltaMissingError(DgError):
+    kind = "xdelta3_missing"
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or f"xdelta3 is not installed; install it with: {XDELTA3_INSTALL_HINT}")
+
+
+class CodecError(DgError):
+    """xdelta3 failed to encode or decode."""
+
+    kind = "codec"
+
+
+class InvalidKeyError(DgError):
+    """A key or URL that dgtui refuses to write or cannot parse."""
+
+    kind = "invalid_key"
+
+
+class DestinationExistsError(DgError):
+    kind = "destination_exists"
+
+
+class LocalWriteError(DgError):
+    """The local destination could not be written (disk full, permissions)."""
+
+    kind = "local_write"
+
+
+class CancelledError(DgError):
+    kind = "cancelled"
+
+    def __init__(self, message: str = "cancelled", **kw):
+        super().__init__(message, **kw)

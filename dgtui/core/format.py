@@ -1,0 +1,274 @@
+"""The DeltaGlider object format: key naming, metadata aliases, classification.
+
+See FORMAT.md in the team's shared folder. Everything here is pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .models import ObjectKind
+
+REFERENCE_NAME = "reference.bin"
+DELTA_SUFFIX = ".delta"
+INTERNAL_PREFIX = ".deltaglider/"
+TOOL_NAME = "dgtui"
+
+# DeltaGlider 6.x policy: files with these endings are stored as deltas.
+DELTA_COMPOUND_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz")
+DELTA_EXTENSIONS = frozenset(
+    ".zip .tar .gz .tgz .bz2 .xz .7z .rar .dmg .iso .pkg .deb .rpm .apk .jar .war .ear".split()
+)
+
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def is_delta_eligible(name: str) -> bool:
+    """True when DeltaGlider's extension policy stores ``name`` as a delta."""
+    lower = name.lower()
+    if lower.endswith(DELTA_COMPOUND_EXTENSIONS):
+        return True
+    dot = lower.rfind(".")
+    return dot > lower.rfind("/") and lower[dot:] in DELTA_EXTENSIONS
+
+
+def deltaspace_of(key: str) -> str:
+    """The parent prefix of a key, without trailing slash ('' at the root)."""
+    return key.rsplit("/", 1)[0] if "/" in key else ""
+
+
+def reference_key_for(deltaspace: str) -> str:
+    return f"{deltaspace}/{REFERENCE_NAME}" if deltaspace else REFERENCE_NAME
+
+
+def delta_key_for(logical_key: str) -> str:
+    return logical_key + DELTA_SUFFIX
+
+
+def is_reference_key(key: str) -> bool:
+    return key == REFERENCE_NAME or key.endswith("/" + REFERENCE_NAME)
+
+
+def is_internal_key(key: str) -> bool:
+    """Housekeeping keys that are never shown as user files."""
+    return is_reference_key(key) or key.startswith(INTERNAL_PREFIX)
+
+
+def logical_key_of(stored_key: str) -> str:
+    return stored_key[: -len(DELTA_SUFFIX)] if stored_key.endswith(DELTA_SUFFIX) else stored_key
+
+
+def refuse_reason_for_upload_key(key: str) -> str | None:
+    """Why a logical key cannot be written, or None when it can."""
+    if not key:
+        return "the key is empty"
+    if key.endswith("/"):
+        return "the key ends in '/'; name a file"
+    name = key.rsplit("/", 1)[-1]
+    if name == REFERENCE_NAME:
+        return f"'{REFERENCE_NAME}' is the name DeltaGlider uses for a deltaspace's reference"
+    if key.endswith(DELTA_SUFFIX):
+        return "keys ending in '.delta' are DeltaGlider's stored deltas"
+    if key.startswith(INTERNAL_PREFIX) or key == INTERNAL_PREFIX.rstrip("/"):
+        return "'.deltaglider/' holds DeltaGlider's housekeeping files"
+    if len(key.encode("utf-8")) > 1024 - len(DELTA_SUFFIX):
+        return "the key is longer than S3 allows (1024 bytes, including '.delta')"
+    return None
+
+
+# --- metadata -------------------------------------------------------------
+
+#: fields and the order in which their aliases are looked up
+FIELDS = (
+    "tool", "source_name", "original_name", "file_sha256", "file_size", "created_at",
+    "ref_key", "ref_sha256", "delta_size", "delta_cmd", "note", "compression",
+)
+
+
+def _aliases(field_name: str) -> tuple[str, ...]:
+    dashed = field_name.replace("_", "-")
+    return (f"dg-{dashed}", f"dg_{field_name}", field_name, dashed)
+
+
+ALIASES: dict[str, tuple[str, ...]] = {f: _aliases(f) for f in FIELDS}
+ALIASES["ref_path"] = ("dg-ref-path", "dg_ref_path", "ref_path", "ref-path")
+
+
+def resolve(metadata: dict[str, str], field_name: str) -> str | None:
+    """The first non-empty value of a field under any of its aliases."""
+    for alias in ALIASES[field_name]:
+        value = metadata.get(alias)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def normalise_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """S3 lowercases user metadata keys; some clients do not. Compare lowercase."""
+    return {k.lower(): v for k, v in metadata.items()}
+
+
+@dataclass(slots=True)
+class ParsedMetadata:
+    """What a stored object's metadata says, checked."""
+
+    kind: ObjectKind
+    file_sha256: str | None = None
+    file_size: int | None = None
+    ref_key: str | None = None
+    ref_sha256: str | None = None
+    delta_size: int | None = None
+    tool: str | None = None
+    created_at: str | None = None
+    note: str | None = None
+    original_name: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def problem(self) -> str | None:
+        return "; ".join(self.problems) if self.problems else None
+
+
+def _parse_size(value: str | None, what: str, problems: list[str]) -> int | None:
+    if value is None:
+        return None
+    try:
+        size = int(value.strip())
+    except ValueError:
+        problems.append(f"{what} is not a number")
+        return None
+    if size < 0:
+        problems.append(f"{what} is negative")
+        return None
+    return size
+
+
+def _parse_sha(value: str | None, what: str, problems: list[str]) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if not _SHA256_RE.match(value):
+        problems.append(f"{what} is not a sha256")
+        return None
+    return value
+
+
+def parse_metadata(stored_key: str, metadata: dict[str, str]) -> ParsedMetadata:
+    """Classify a stored object from its key and user metadata (FORMAT.md rules)."""
+    md = normalise_metadata(metadata)
+    problems: list[str] = []
+    raw_sha = resolve(md, "file_sha256")
+    note = resolve(md, "note")
+    common = dict(
+        tool=resolve(md, "tool"),
+        created_at=resolve(md, "created_at"),
+        note=note,
+        original_name=resolve(md, "original_name") or resolve(md, "source_name"),
+    )
+    if raw_sha is None:
+        if stored_key.endswith(DELTA_SUFFIX):
+            # A .delta without DeltaGlider metadata cannot be rebuilt.
+            return ParsedMetadata(ObjectKind.DELTA, problems=["delta has no file sha256"], **common)
+        return ParsedMetadata(ObjectKind.PLAIN, **common)
+
+    file_sha = _parse_sha(raw_sha, "file sha256", problems)
+    file_size = _parse_size(resolve(md, "file_size"), "file size", problems)
+    compression = resolve(md, "compression")
+    if (compression or "").lower() == "none" or (note or "").lower() == "passthrough":
+        return ParsedMetadata(ObjectKind.DIRECT, file_sha256=file_sha, file_size=file_size,
+                              problems=problems, **common)
+
+    ref_key = resolve(md, "ref_key")
+    if ref_key is None:
+        ref_path = resolve(md, "ref_path")
+        if ref_path is not None:
+            # The proxy records the reference relative to the deltaspace.
+            ref_key = reference_key_join(deltaspace_of(stored_key), ref_path)
+    if ref_key is None and not stored_key.endswith(DELTA_SUFFIX):
+        if is_reference_key(stored_key):
+            return ParsedMetadata(ObjectKind.PLAIN, file_sha256=file_sha, problems=problems, **common)
+        # DeltaGlider metadata but neither direct nor delta markers: treat as
+        # direct, since the body is the file itself and its sha256 is known.
+        return ParsedMetadata(ObjectKind.DIRECT, file_sha256=file_sha, file_size=file_size,
+                              problems=problems, **common)
+    if ref_key is None:
+        ref_key = reference_key_for(deltaspace_of(stored_key))
+        problems.append("delta names no reference; assuming the deltaspace's reference.bin")
+    ref_sha = _parse_sha(resolve(md, "ref_sha256"), "reference sha256", problems)
+    if ref_sha is None and "reference sha256 is not a sha256" not in problems:
+        problems.append("delta has no reference sha256")
+    delta_size = _parse_size(resolve(md, "delta_size"), "delta size", problems)
+    if file_size is None and not any(p.startswith("file size") for p in problems):
+        problems.append("delta has no file size")
+    return ParsedMetadata(ObjectKind.DELTA, file_sha256=file_sha, file_size=file_size,
+                          ref_key=ref_key, ref_sha256=ref_sha, delta_size=delta_size,
+                          problems=problems, **common)
+
+
+def reference_key_join(deltaspace: str, ref_path: str) -> str:
+    ref_path = ref_path.lstrip("/")
+    return f"{deltaspace}/{ref_path}" if deltaspace else ref_path
+
+
+def utc_now_iso(with_z: bool) -> str:
+    """DeltaGlider's created-at: naive ISO-8601 UTC, 'Z' on references and deltas."""
+    text = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+    return text + "Z" if with_z else text
+
+
+def header_safe(value: str) -> str:
+    """S3 metadata travels in HTTP headers, which carry ASCII only.
+
+    File names are informational in the metadata (restores use the key), so a
+    non-ASCII or control character is percent-encoded rather than refused.
+    """
+    if value.isascii() and value.isprintable():
+        return value
+    from urllib.parse import quote
+
+    return quote(value, safe=" !#$&'()*+,-./:;=?@[]^_`{|}~")
+
+
+def tool_string(version: str) -> str:
+    return f"{TOOL_NAME}/{version}"
+
+
+def reference_metadata(*, version: str, source_name: str, file_sha256: str) -> dict[str, str]:
+    return {
+        "dg-tool": tool_string(version),
+        "dg-source-name": header_safe(source_name),
+        "dg-file-sha256": file_sha256,
+        "dg-created-at": utc_now_iso(True),
+        "dg-note": "reference",
+    }
+
+
+def delta_metadata(*, version: str, original_name: str, file_sha256: str, file_size: int,
+                   ref_key: str, ref_sha256: str, delta_size: int, zero_diff: bool) -> dict[str, str]:
+    meta = {
+        "dg-tool": tool_string(version),
+        "dg-original-name": header_safe(original_name),
+        "dg-file-sha256": file_sha256,
+        "dg-file-size": str(file_size),
+        "dg-created-at": utc_now_iso(True),
+        "dg-ref-key": ref_key,
+        "dg-ref-sha256": ref_sha256,
+        "dg-delta-size": str(delta_size),
+        "dg-delta-cmd": header_safe(f"xdelta3 -e -9 -D -s reference.bin {original_name} {original_name}.delta"),
+    }
+    if zero_diff:
+        meta["dg-note"] = "zero-diff (reference identical)"
+    return meta
+
+
+def direct_metadata(*, version: str, original_name: str, file_sha256: str, file_size: int) -> dict[str, str]:
+    return {
+        "dg-tool": tool_string(version),
+        "dg-original-name": header_safe(original_name),
+        "dg-file-sha256": file_sha256,
+        "dg-file-size": str(file_size),
+        "dg-created-at": utc_now_iso(False),
+        "dg-compression": "none",
+    }

@@ -1,0 +1,154 @@
+"""Listing pages fast, and turning stored keys into logical ones.
+
+Most of the time boto3 spends on a ListObjectsV2 page goes to its generic,
+model-driven XML parser (and dateutil for every LastModified). botocore emits
+``before-parse.s3.ListObjectsV2`` with the raw response before parsing; we
+parse the body there with ElementTree, keep the result beside botocore's
+answer, and hand the generic parser an empty document. Signing, retries,
+redirects and error handling all stay botocore's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+from urllib.parse import unquote_plus
+from xml.etree import ElementTree
+
+from . import format as fmt
+from .models import ListObjectsResult, ObjectInfo, ObjectKind
+
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+_EMPTY_RESULT = b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></ListBucketResult>'
+PAGE_KEY = "DgtuiRawPage"
+
+
+@dataclass(slots=True)
+class RawPage:
+    """A ListObjectsV2 page as S3 sent it (keys already URL-decoded)."""
+
+    objects: list[tuple[str, int, str, str, str]] = field(default_factory=list)  # key, size, modified, etag, class
+    common_prefixes: list[str] = field(default_factory=list)
+    is_truncated: bool = False
+    next_token: str | None = None
+    key_count: int = 0
+
+
+def parse_list_v2(body: bytes) -> RawPage:
+    root = ElementTree.fromstring(body)
+    page = RawPage()
+    url_encoded = False
+    objects = page.objects
+    for child in root:
+        tag = child.tag[len(_NS):] if child.tag.startswith(_NS) else child.tag
+        if tag == "Contents":
+            key = size = modified = etag = ""
+            storage = "STANDARD"
+            for part in child:
+                ptag = part.tag[len(_NS):] if part.tag.startswith(_NS) else part.tag
+                if ptag == "Key":
+                    key = part.text or ""
+                elif ptag == "Size":
+                    size = part.text or "0"
+                elif ptag == "LastModified":
+                    modified = part.text or ""
+                elif ptag == "ETag":
+                    etag = (part.text or "").strip('"')
+                elif ptag == "StorageClass":
+                    storage = part.text or "STANDARD"
+            objects.append((key, int(size or 0), modified, etag, storage))
+        elif tag == "CommonPrefixes":
+            for part in child:
+                page.common_prefixes.append(part.text or "")
+        elif tag == "IsTruncated":
+            page.is_truncated = (child.text or "").strip().lower() == "true"
+        elif tag == "NextContinuationToken":
+            page.next_token = child.text
+        elif tag == "KeyCount":
+            page.key_count = int(child.text or 0)
+        elif tag == "EncodingType":
+            url_encoded = (child.text or "").strip().lower() == "url"
+    if url_encoded:
+        page.objects = [(unquote_plus(k), s, m, e, c) for k, s, m, e, c in objects]
+        page.common_prefixes = [unquote_plus(p) for p in page.common_prefixes]
+    return page
+
+
+def _before_parse(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    if response_dict.get("status_code") != 200:
+        return
+    body = response_dict.get("body")
+    if not isinstance(body, (bytes, bytearray)) or not body:
+        return
+    customized_response_dict[PAGE_KEY] = parse_list_v2(bytes(body))
+    response_dict["body"] = _EMPTY_RESULT
+
+
+def install_fast_list_parser(s3_client: Any) -> None:
+    s3_client.meta.events.register("before-parse.s3.ListObjectsV2", _before_parse)
+
+
+def list_raw_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
+                  max_keys: int = 1000, continuation_token: str | None = None,
+                  start_after: str | None = None) -> RawPage:
+    """One real ListObjectsV2 request; the continuation token is S3's own."""
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": max_keys,
+                              "EncodingType": "url"}
+    if delimiter:
+        params["Delimiter"] = delimiter
+    if continuation_token:
+        params["ContinuationToken"] = continuation_token
+    if start_after:
+        params["StartAfter"] = start_after
+    response = s3_client.list_objects_v2(**params)
+    page = response.get(PAGE_KEY)
+    if page is None:  # the fast parser is not installed on this client
+        page = RawPage(
+            objects=[(o["Key"], o["Size"], o["LastModified"].isoformat(), o.get("ETag", "").strip('"'),
+                      o.get("StorageClass", "STANDARD")) for o in response.get("Contents", [])],
+            common_prefixes=[p["Prefix"] for p in response.get("CommonPrefixes", [])],
+            is_truncated=response.get("IsTruncated", False),
+            next_token=response.get("NextContinuationToken"),
+            key_count=response.get("KeyCount", 0),
+        )
+    return page
+
+
+def to_object_info(stored_key: str, size: int, modified: str, etag: str, storage: str) -> ObjectInfo:
+    if stored_key.endswith(fmt.DELTA_SUFFIX):
+        return ObjectInfo(key=stored_key[: -len(fmt.DELTA_SUFFIX)], size=size, last_modified=modified,
+                          etag=etag, storage_class=storage, is_delta=True, stored_key=stored_key,
+                          kind=ObjectKind.DELTA, compressed_size=size,
+                          reference_key=fmt.reference_key_for(fmt.deltaspace_of(stored_key)))
+    return ObjectInfo(key=stored_key, size=size, last_modified=modified, etag=etag,
+                      storage_class=storage, stored_key=stored_key, compressed_size=size)
+
+
+def logical_page(bucket: str, raw: RawPage, *, prefix: str, delimiter: str | None, max_keys: int,
+                 continuation_token: str | None) -> ListObjectsResult:
+    contents: list[ObjectInfo] = []
+    hidden: list[ObjectInfo] = []
+    for stored_key, size, modified, etag, storage in raw.objects:
+        info = to_object_info(stored_key, size, modified, etag, storage)
+        (hidden if fmt.is_internal_key(stored_key) else contents).append(info)
+    prefixes = [p for p in raw.common_prefixes if not fmt.is_internal_key(p)]
+    return ListObjectsResult(
+        name=bucket, prefix=prefix, delimiter=delimiter or "", max_keys=max_keys,
+        contents=contents, common_prefixes=prefixes, is_truncated=raw.is_truncated,
+        next_continuation_token=raw.next_token if raw.is_truncated else None,
+        continuation_token=continuation_token, key_count=len(contents) + len(prefixes), hidden=hidden,
+    )
+
+
+def iter_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
+                       page_size: int = 1000, continuation_token: str | None = None) -> Iterator[ListObjectsResult]:
+    """Every page under a prefix, following S3's continuation tokens."""
+    token = continuation_token
+    while True:
+        raw = list_raw_page(s3_client, bucket, prefix, delimiter, page_size, token)
+        page = logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size,
+                            continuation_token=token)
+        yield page
+        if not raw.is_truncated or not raw.next_token:
+            return
+        token = raw.next_token

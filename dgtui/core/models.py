@@ -1,0 +1,246 @@
+"""Result types of the dgtui SDK.
+
+Names and meanings follow DeltaGlider's SDK so that code written for it ports
+unchanged; fields that DeltaGlider lacks are documented where they appear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Iterator
+
+
+class ObjectKind(str, Enum):
+    """How an object is stored.
+
+    ``DELTA`` is known from the listing alone (the stored key ends in
+    ``.delta``). Telling ``DIRECT`` (written by DeltaGlider or dgtui, carries a
+    sha256) from ``PLAIN`` (written by another tool) needs the object's
+    metadata; until it has been fetched a non-delta object is ``UNKNOWN``.
+    """
+
+    DELTA = "delta"
+    DIRECT = "direct"
+    PLAIN = "plain"
+    UNKNOWN = "unknown"
+
+
+@dataclass(slots=True)
+class ObjectInfo:
+    """One logical object: what users see, with the stored object behind it.
+
+    Sizes that come from metadata (``original_size``, ``compression_ratio``)
+    are ``None`` until the metadata has been fetched.
+    """
+
+    key: str  #: logical key (``.delta`` stripped)
+    size: int  #: stored bytes (the delta body for a delta)
+    last_modified: str  #: ISO-8601 as S3 reports it, e.g. ``2026-11-25T04:49:49.000Z``
+    etag: str | None = None
+    storage_class: str = "STANDARD"
+    is_delta: bool = False
+    stored_key: str = ""  #: the key in the bucket (``<key>.delta`` for a delta)
+    kind: ObjectKind = ObjectKind.UNKNOWN
+    original_size: int | None = None
+    compressed_size: int | None = None
+    compression_ratio: float | None = None  #: stored / original, ``None`` until known
+    reference_key: str | None = None
+    # Filled once metadata has been fetched (HEAD or the metadata cache):
+    metadata_loaded: bool = False
+    file_sha256: str | None = None
+    ref_sha256: str | None = None
+    tool: str | None = None
+    created_at: str | None = None
+    note: str | None = None
+    original_name: str | None = None
+    #: why the metadata cannot be trusted, e.g. "file size is not a number"
+    metadata_problem: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def savings_percent(self) -> float | None:
+        if self.original_size is None or self.original_size == 0:
+            return None
+        return (1 - self.size / self.original_size) * 100
+
+    @property
+    def name(self) -> str:
+        """The last path segment of the logical key."""
+        return self.key.rsplit("/", 1)[-1]
+
+    def to_boto3(self) -> dict[str, Any]:
+        return {
+            "Key": self.key,
+            "Size": self.size,
+            "LastModified": parse_s3_time(self.last_modified),
+            "ETag": f'"{self.etag}"' if self.etag else None,
+            "StorageClass": self.storage_class,
+        }
+
+
+def parse_s3_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass(slots=True)
+class ListObjectsResult:
+    """One page of a logical listing.
+
+    Answers DeltaGlider's attribute names and boto3's dict keys
+    (``result["Contents"]``, ``result.get("NextContinuationToken")``).
+    """
+
+    name: str
+    prefix: str = ""
+    delimiter: str = ""
+    max_keys: int = 1000
+    contents: list[ObjectInfo] = field(default_factory=list)
+    common_prefixes: list[str] = field(default_factory=list)
+    is_truncated: bool = False
+    next_continuation_token: str | None = None
+    continuation_token: str | None = None
+    #: objects and prefixes on this page after hiding internal keys
+    key_count: int = 0
+    #: stored objects hidden on this page (references, ``.deltaglider/``)
+    hidden: list[ObjectInfo] = field(default_factory=list)
+
+    @property
+    def objects(self) -> list[ObjectInfo]:
+        return self.contents
+
+    def _as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "Name": self.name,
+            "Prefix": self.prefix,
+            "Delimiter": self.delimiter,
+            "MaxKeys": self.max_keys,
+            "IsTruncated": self.is_truncated,
+            "KeyCount": self.key_count,
+            "Contents": [o.to_boto3() for o in self.contents],
+            "CommonPrefixes": [{"Prefix": p} for p in self.common_prefixes],
+        }
+        if self.next_continuation_token:
+            d["NextContinuationToken"] = self.next_continuation_token
+        if self.continuation_token:
+            d["ContinuationToken"] = self.continuation_token
+        return d
+
+    def __getitem__(self, item: str) -> Any:
+        return self._as_dict()[item]
+
+    def get(self, item: str, default: Any = None) -> Any:
+        return self._as_dict().get(item, default)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._as_dict()
+
+    def keys(self) -> Iterator[str]:
+        return iter(self._as_dict().keys())
+
+
+@dataclass(slots=True)
+class BucketStats:
+    """Compression statistics for a bucket or a prefix.
+
+    Quick mode (``detailed=False``) reads the listing only. It knows exactly:
+    ``object_count``, ``delta_objects``, ``compressed_size`` (every stored byte,
+    references included) and the logical size of every non-delta object. It
+    does not know the original size of a delta (that lives in its metadata);
+    it estimates it as the size of the delta's reference, so ``total_size``,
+    ``space_saved`` and ``average_compression_ratio`` are estimates and
+    ``estimated`` is True. It also cannot tell direct uploads from plain S3
+    objects, so ``direct_objects`` counts every non-delta object.
+
+    Detailed mode reads every delta's metadata (HEAD, or the on-disk cache
+    validated by the listing's ETag) and its numbers are exact.
+    """
+
+    bucket: str
+    object_count: int
+    total_size: int  #: logical bytes (what a restore of everything would write)
+    compressed_size: int  #: stored bytes, references included
+    space_saved: int
+    average_compression_ratio: float  #: 1 - compressed/total, 0.0 for an empty set
+    delta_objects: int
+    direct_objects: int
+    prefix: str = ""
+    detailed: bool = False
+    estimated: bool = True
+    reference_objects: int = 0
+    reference_size: int = 0
+    plain_objects: int | None = None  #: known in detailed mode only
+    metadata_invalid: int = 0
+    object_limit_reached: bool = False
+
+    @property
+    def savings_percent(self) -> float:
+        return self.average_compression_ratio * 100
+
+
+@dataclass(slots=True)
+class UploadSummary:
+    """What an upload stored."""
+
+    operation: str  #: "create_reference", "create_delta", "upload_direct"
+    bucket: str
+    key: str  #: logical key
+    original_size: int
+    stored_size: int
+    is_delta: bool
+    delta_ratio: float = 0.0
+    stored_key: str = ""
+    file_sha256: str = ""
+    reference_key: str | None = None
+    #: True when the stored delta was decoded and matched the file's sha256
+    verified: bool = False
+    #: why a delta-eligible file was stored direct, if it was
+    fallback_reason: str | None = None
+
+    @property
+    def original_size_mb(self) -> float:
+        return self.original_size / (1024 * 1024)
+
+    @property
+    def stored_size_mb(self) -> float:
+        return self.stored_size / (1024 * 1024)
+
+    @property
+    def savings_percent(self) -> float:
+        if self.original_size == 0:
+            return 0.0
+        return (self.original_size - self.stored_size) / self.original_size * 100
+
+
+@dataclass(slots=True)
+class DownloadResult:
+    """A restored file whose sha256 has been checked."""
+
+    bucket: str
+    key: str
+    path: str
+    size: int
+    sha256: str
+    kind: ObjectKind
+    #: True when the sha256 matched the stored ``file_sha256``; plain S3
+    #: objects carry none, and are checked against their ETag when it is an MD5
+    verified: bool
+    reference_cache_hit: bool = False
+    #: set when the stored, decompressed payload was written instead of the
+    #: original (see ``RecompressionError``)
+    rescued: bool = False
+
+
+@dataclass(slots=True)
+class RestorePlanItem:
+    """One object of a prefix restore and where it would go."""
+
+    key: str
+    destination: str | None  #: ``None`` when the key is unsafe to write
+    problem: str | None = None

@@ -1,0 +1,293 @@
+"""The one place that talks to S3: a botocore client, and errors made plain.
+
+Every call goes through ``S3Access``, which turns botocore's exceptions into
+``DgError`` subclasses with one-line messages naming the bucket and key.
+Messages never carry credentials: botocore's own texts do not, and we add
+only the endpoint, bucket and key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any, Callable, Iterator
+
+import boto3
+import botocore.exceptions as bexc
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from . import errors
+from .listing import install_fast_list_parser
+
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+MULTIPART_CHUNK = 16 * 1024 * 1024
+TRANSFER_CONCURRENCY = 4
+STREAM_CHUNK = 1024 * 1024
+
+ProgressFn = Callable[[int], None]
+ShouldCancel = Callable[[], bool]
+
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+    "TokenRefreshRequired", "AuthorizationHeaderMalformed", "InvalidClientTokenId",
+    "ExpiredTokenException", "UnrecognizedClientException",
+}
+_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+def display_key(key: str, limit: int = 200) -> str:
+    """A key made safe for a one-line message: control characters escaped, length bounded."""
+    out = []
+    for ch in key:
+        if ch.isprintable() and ch not in "\r\n\t":
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    text = "".join(out)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def where(bucket: str | None, key: str | None = None) -> str:
+    if bucket and key:
+        return f"s3://{bucket}/{display_key(key)}"
+    if bucket:
+        return f"s3://{bucket}"
+    return "the endpoint"
+
+
+def redact_credential_error_source() -> str:
+    """Names what to check for credentials without showing any of them."""
+    return ("check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, "
+            "AWS_PROFILE, or ~/.aws/credentials")
+
+
+def translate(exc: BaseException, *, bucket: str | None = None, key: str | None = None,
+              endpoint: str | None = None, action: str = "request") -> errors.DgError:
+    """The DgError that says in one line what ``exc`` means."""
+    if isinstance(exc, errors.DgError):
+        return exc
+    place = where(bucket, key)
+    host = endpoint or "the S3 endpoint"
+    if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
+        return errors.CredentialsError(f"no usable AWS credentials were found: {redact_credential_error_source()}")
+    if isinstance(exc, bexc.ProfileNotFound):
+        return errors.CredentialsError(f"AWS profile not found: {exc.kwargs.get('profile', '?')}; check ~/.aws/config")
+    if isinstance(exc, (bexc.TokenRetrievalError, bexc.SSOTokenLoadError, bexc.UnauthorizedSSOTokenError)):
+        return errors.CredentialsError(f"the SSO token is missing or expired: run `aws sso login`")
+    if isinstance(exc, (bexc.EndpointConnectionError, bexc.ConnectTimeoutError)):
+        return errors.ConnectionFailedError(f"cannot reach {host}: check the endpoint URL and that the server is running")
+    if isinstance(exc, (bexc.ReadTimeoutError, bexc.ConnectionClosedError, bexc.ResponseStreamingError,
+                        bexc.HTTPClientError, ConnectionError)):
+        return errors.ConnectionFailedError(f"the connection to {host} dropped during {action} on {place}; retry")
+    if isinstance(exc, bexc.ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        message = err.get("Message") or ""
+        if code in _CREDENTIAL_CODES:
+            what = {"ExpiredToken": "the session token has expired",
+                    "InvalidAccessKeyId": "the access key is not known to the server",
+                    "SignatureDoesNotMatch": "the secret key does not match the access key"}.get(code, f"credentials rejected ({code})")
+            return errors.CredentialsError(f"{what} at {host}: {redact_credential_error_source()}")
+        if code == "NoSuchBucket":
+            return errors.BucketNotFoundError(f"bucket not found: {where(bucket)}", bucket=bucket)
+        if code in _NOT_FOUND_CODES or status == 404:
+            return errors.NotFoundError(f"not found: {place}", bucket=bucket, key=key)
+        if code in ("AccessDenied", "AllAccessDisabled", "403") or status == 403:
+            return errors.AccessDeniedError(f"access denied to {place}: check this identity's permissions",
+                                            bucket=bucket, key=key)
+        if code == "BucketNotEmpty":
+            return errors.BucketNotEmptyError(f"bucket {where(bucket)} is not empty", bucket=bucket)
+        text = f"{action} failed on {place}: {code or status}"
+        if message:
+            text += f": {display_key(message, 160)}"
+        return errors.DgError(text, bucket=bucket, key=key)
+    if isinstance(exc, OSError):
+        return errors.LocalWriteError(f"local file error: {exc.strerror or exc}")
+    return errors.DgError(f"{action} failed on {place}: {type(exc).__name__}: {display_key(str(exc), 160)}",
+                          bucket=bucket, key=key)
+
+
+@contextlib.contextmanager
+def translated(*, bucket: str | None = None, key: str | None = None, endpoint: str | None = None,
+               action: str = "request") -> Iterator[None]:
+    try:
+        yield
+    except errors.DgError:
+        raise
+    except (bexc.BotoCoreError, bexc.ClientError, ConnectionError) as exc:
+        raise translate(exc, bucket=bucket, key=key, endpoint=endpoint, action=action) from None
+
+
+def is_precondition_failed(exc: BaseException) -> bool:
+    if not isinstance(exc, bexc.ClientError):
+        return False
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (412,)
+
+
+class S3Access:
+    """A botocore S3 client with the calls the core needs."""
+
+    def __init__(self, *, endpoint_url: str | None = None, profile: str | None = None,
+                 region_name: str | None = None, aws_access_key_id: str | None = None,
+                 aws_secret_access_key: str | None = None, aws_session_token: str | None = None,
+                 max_pool_connections: int = 64, connect_timeout: float = 5, read_timeout: float = 60,
+                 max_attempts: int = 5):
+        with translated(endpoint=endpoint_url, action="setup"):
+            self.session = boto3.session.Session(
+                profile_name=profile, region_name=region_name, aws_access_key_id=aws_access_key_id,
+                aws_secret_access_key=aws_secret_access_key, aws_session_token=aws_session_token)
+            config = Config(
+                max_pool_connections=max_pool_connections, connect_timeout=connect_timeout,
+                read_timeout=read_timeout, retries={"mode": "standard", "max_attempts": max_attempts},
+                tcp_keepalive=True, s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
+            )
+            self.client = self.session.client("s3", endpoint_url=endpoint_url, config=config)
+        install_fast_list_parser(self.client)
+        self.endpoint_url = self.client.meta.endpoint_url
+        self.transfer_config = TransferConfig(
+            multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK,
+            max_concurrency=TRANSFER_CONCURRENCY, use_threads=True)
+
+    # -- helpers ---------------------------------------------------------
+    def ctx(self, bucket: str | None = None, key: str | None = None, action: str = "request"):
+        return translated(bucket=bucket, key=key, endpoint=self.endpoint_url, action=action)
+
+    def head(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """HEAD an object; None when it does not exist."""
+        try:
+            return self.client.head_object(Bucket=bucket, Key=key)
+        except bexc.ClientError as exc:
+            err = translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD")
+            if type(err) is errors.NotFoundError:
+                return None
+            raise err from None
+        except (bexc.BotoCoreError, ConnectionError) as exc:
+            raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD") from None
+
+    def put_small(self, bucket: str, key: str, body: bytes | Any, metadata: dict[str, str],
+                  if_none_match: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body, "Metadata": metadata}
+        if if_none_match:
+            params["IfNoneMatch"] = "*"
+        return self.client.put_object(**params)
+
+    def put_file(self, bucket: str, key: str, path: str, metadata: dict[str, str], *,
+                 if_none_match: bool = False, progress: ProgressFn | None = None,
+                 should_cancel: ShouldCancel | None = None) -> None:
+        """Upload a file without reading it into memory.
+
+        Files up to the multipart threshold go in one PUT (which can carry
+        ``If-None-Match``); larger ones go through s3transfer's multipart
+        upload with bounded parts. A precondition failure is raised as the
+        raw ClientError so callers can tell it apart.
+        """
+        size = os.path.getsize(path)
+        if size <= MULTIPART_THRESHOLD:
+            with open(path, "rb") as body:
+                reader = _ProgressReader(body, progress, should_cancel)
+                try:
+                    self.put_small(bucket, key, reader, metadata, if_none_match)
+                except bexc.ClientError as exc:
+                    if if_none_match and is_precondition_failed(exc):
+                        raise
+                    raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="upload") from None
+                except (bexc.BotoCoreError, ConnectionError) as exc:
+                    raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="upload") from None
+            return
+
+        def callback(n: int) -> None:
+            if should_cancel and should_cancel():
+                raise errors.CancelledError()
+            if progress:
+                progress(n)
+
+        with self.ctx(bucket, key, "upload"):
+            self.client.upload_file(path, bucket, key, ExtraArgs={"Metadata": metadata},
+                                    Callback=callback, Config=self.transfer_config)
+
+    def get_to_file(self, bucket: str, key: str, path: str, *, progress: ProgressFn | None = None,
+                    should_cancel: ShouldCancel | None = None, size_hint: int | None = None,
+                    etag: str | None = None, hasher: Any = None) -> None:
+        """Stream an object into ``path`` (created or truncated), hashing as it goes.
+
+        ``etag`` pins the object version (If-Match) so a concurrent rewrite
+        cannot mix two versions into one file.
+        """
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if etag:
+            params["IfMatch"] = f'"{etag}"' if not etag.startswith('"') else etag
+        with self.ctx(bucket, key, "download"):
+            response = self.client.get_object(**params)
+            stream = response["Body"]
+            try:
+                with open(path, "wb") as out:
+                    while True:
+                        if should_cancel and should_cancel():
+                            raise errors.CancelledError()
+                        chunk = stream.read(STREAM_CHUNK)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        if hasher is not None:
+                            hasher.update(chunk)
+                        if progress:
+                            progress(len(chunk))
+            finally:
+                stream.close()
+            expected = response.get("ContentLength")
+            if expected is not None and os.path.getsize(path) != expected:
+                raise errors.ConnectionFailedError(
+                    f"the download of {where(bucket, key)} ended early; retry")
+
+    def delete_keys(self, bucket: str, keys: list[str]) -> list[tuple[str, str]]:
+        """Delete stored keys in batches; returns (key, error) for failures."""
+        failures: list[tuple[str, str]] = []
+        for start in range(0, len(keys), 1000):
+            batch = keys[start:start + 1000]
+            with self.ctx(bucket, action="delete"):
+                response = self.client.delete_objects(
+                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+            for err in response.get("Errors", []):
+                failures.append((err.get("Key", ""), f"{err.get('Code')}: {err.get('Message', '')}"))
+        return failures
+
+
+class _ProgressReader:
+    """A file wrapper that reports bytes read and honours cancellation.
+
+    botocore reads the body to sign/checksum and again to send; only the
+    sending pass is reported, by resetting on seek(0).
+    """
+
+    def __init__(self, f, progress: ProgressFn | None, should_cancel: ShouldCancel | None):
+        self._f = f
+        self._progress = progress
+        self._should_cancel = should_cancel
+        self._reported = 0
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self._should_cancel and self._should_cancel():
+            raise errors.CancelledError()
+        data = self._f.read(n)
+        self._pos += len(data)
+        if self._progress and self._pos > self._reported:
+            self._progress(self._pos - self._reported)
+            self._reported = self._pos
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._pos = self._f.seek(offset, whence)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)

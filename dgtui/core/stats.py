@@ -1,0 +1,155 @@
+"""Metadata fetching (cache first, then concurrent HEADs) and bucket statistics."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable
+
+from . import format as fmt
+from .cache import MetadataCache
+from .errors import CancelledError
+from .listing import iter_logical_pages
+from .models import BucketStats, ObjectInfo, ObjectKind
+from .s3 import S3Access
+
+StatsProgress = Callable[[int, int], None]  # metadata fetched, metadata needed
+ShouldCancel = Callable[[], bool]
+
+
+def apply_metadata(info: ObjectInfo, metadata: dict[str, str]) -> ObjectInfo:
+    """Fill an ObjectInfo from its stored object's metadata."""
+    parsed = fmt.parse_metadata(info.stored_key or info.key, metadata)
+    info.metadata = dict(metadata)
+    info.metadata_loaded = True
+    info.kind = parsed.kind
+    info.file_sha256 = parsed.file_sha256
+    info.ref_sha256 = parsed.ref_sha256
+    info.tool = parsed.tool
+    info.created_at = parsed.created_at
+    info.note = parsed.note
+    info.original_name = parsed.original_name
+    info.metadata_problem = parsed.problem
+    if parsed.kind == ObjectKind.DELTA:
+        info.is_delta = True
+        info.reference_key = parsed.ref_key or info.reference_key
+        info.original_size = parsed.file_size
+    elif parsed.kind == ObjectKind.DIRECT:
+        info.original_size = parsed.file_size if parsed.file_size is not None else info.size
+        if parsed.file_size is not None and parsed.file_size != info.size:
+            problem = f"file size {parsed.file_size} differs from the stored size {info.size}"
+            info.metadata_problem = f"{info.metadata_problem}; {problem}" if info.metadata_problem else problem
+    else:
+        info.original_size = info.size
+    info.compressed_size = info.size
+    if info.original_size:
+        info.compression_ratio = info.size / info.original_size
+    return info
+
+
+class MetadataFetcher:
+    """Fills ObjectInfos with metadata: the on-disk cache first, then HEADs in parallel."""
+
+    def __init__(self, s3: S3Access, cache: MetadataCache | None, max_workers: int = 32):
+        self.s3 = s3
+        self.cache = cache
+        self.max_workers = max_workers
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dgtui-head")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def fetch(self, bucket: str, items: list[ObjectInfo], progress: StatsProgress | None = None,
+              should_cancel: ShouldCancel | None = None) -> list[ObjectInfo]:
+        total = len(items)
+        done = 0
+        pending: list[ObjectInfo] = []
+        if self.cache is not None and items:
+            cached = self.cache.get_many(self.s3.endpoint_url, bucket,
+                                         [(i.stored_key, i.etag or "") for i in items])
+            for info in items:
+                md = cached.get(info.stored_key)
+                if md is not None:
+                    apply_metadata(info, md)
+                    done += 1
+                else:
+                    pending.append(info)
+        else:
+            pending = list(items)
+        if progress:
+            progress(done, total)
+        if not pending:
+            return items
+
+        def head(info: ObjectInfo) -> tuple[ObjectInfo, dict | None]:
+            if should_cancel and should_cancel():
+                raise CancelledError()
+            response = self.s3.head(bucket, info.stored_key)
+            return info, (None if response is None else response.get("Metadata", {}))
+
+        fresh: list[tuple[str, str, dict[str, str]]] = []
+        try:
+            for info, md in self._pool.map(head, pending):
+                done += 1
+                if md is not None:
+                    apply_metadata(info, md)
+                    fresh.append((info.stored_key, info.etag or "", md))
+                if progress and (done % 50 == 0 or done == total):
+                    progress(done, total)
+                if len(fresh) >= 500 and self.cache is not None:
+                    self.cache.put_many(self.s3.endpoint_url, bucket, fresh)
+                    fresh = []
+        finally:
+            if self.cache is not None:
+                self.cache.put_many(self.s3.endpoint_url, bucket, fresh)
+        return items
+
+
+def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: str = "", *,
+                  detailed: bool = False, progress: StatsProgress | None = None,
+                  should_cancel: ShouldCancel | None = None,
+                  pages: Iterable | None = None) -> BucketStats:
+    """Statistics from one full listing (and, in detailed mode, every delta's metadata)."""
+    objects: list[ObjectInfo] = []
+    reference_sizes: dict[str, int] = {}
+    reference_count = reference_size = 0
+    with s3.ctx(bucket, prefix, "list"):
+        for page in pages if pages is not None else iter_logical_pages(s3.client, bucket, prefix):
+            if should_cancel and should_cancel():
+                raise CancelledError()
+            objects.extend(page.contents)
+            for hidden in page.hidden:
+                if fmt.is_reference_key(hidden.key):
+                    reference_count += 1
+                    reference_size += hidden.size
+                    reference_sizes[fmt.deltaspace_of(hidden.key)] = hidden.size
+    deltas = [o for o in objects if o.is_delta]
+    others = [o for o in objects if not o.is_delta]
+    stored = sum(o.size for o in objects) + reference_size
+    invalid = 0
+    if detailed:
+        fetcher.fetch(bucket, deltas, progress, should_cancel)
+        total = sum(o.size for o in others)
+        for d in deltas:
+            if d.original_size is None or d.metadata_problem:
+                invalid += 1
+            total += d.original_size if d.original_size is not None else _estimate(d, reference_sizes)
+        estimated = invalid > 0
+    else:
+        total = sum(o.size for o in others) + sum(_estimate(d, reference_sizes) for d in deltas)
+        estimated = bool(deltas)
+    saved = total - stored
+    return BucketStats(
+        bucket=bucket, prefix=prefix, object_count=len(objects), total_size=total,
+        compressed_size=stored, space_saved=saved,
+        average_compression_ratio=(saved / total) if total else 0.0,
+        delta_objects=len(deltas), direct_objects=len(others), detailed=detailed, estimated=estimated,
+        reference_objects=reference_count, reference_size=reference_size,
+        metadata_invalid=invalid,
+    )
+
+
+def _estimate(delta: ObjectInfo, reference_sizes: dict[str, int]) -> int:
+    """Quick mode's guess at a delta's original size: its deltaspace's reference size."""
+    ds = fmt.deltaspace_of(delta.stored_key)
+    return reference_sizes.get(ds, delta.size)
+

@@ -1,0 +1,394 @@
+"""Uploads and restores.
+
+Uploads: a delta counts as stored only after it has been decoded against the
+reference and the rebuilt bytes match the file's sha256. A deltaspace's
+reference is created with ``If-None-Match: *`` so two uploaders cannot
+overwrite each other's; after writing a delta we check that the reference it
+was made against is still there (and put it back, or re-encode, if not), which
+also covers servers that ignore the condition.
+
+Restores: bytes go to a temporary file beside the target, are checked against
+the stored sha256, and only then renamed over the target. Any failure removes
+the temporary file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import codec, errors
+from . import format as fmt
+from .cache import ReferenceCache, sha256_file
+from .models import DownloadResult, ObjectKind, UploadSummary
+from .s3 import S3Access, display_key, is_precondition_failed, translate, where
+
+Progress = Callable[[int, int, str], None]  # done bytes, total bytes, stage
+ShouldCancel = Callable[[], bool]
+
+MAX_REFERENCE_ATTEMPTS = 3
+
+
+class _Meter:
+    """Adds up bytes for one stage and reports (done, total, stage)."""
+
+    def __init__(self, progress: Progress | None, total: int, stage: str):
+        self.progress, self.total, self.stage, self.done = progress, total, stage, 0
+        self._lock = threading.Lock()
+        if progress:
+            progress(0, total, stage)
+
+    def __call__(self, n: int) -> None:
+        if not self.progress:
+            return
+        with self._lock:
+            self.done += n
+            done = min(self.done, self.total) if self.total else self.done
+        self.progress(done, self.total, self.stage)
+
+
+def _check_cancel(should_cancel: ShouldCancel | None) -> None:
+    if should_cancel and should_cancel():
+        raise errors.CancelledError()
+
+
+@dataclass
+class Engine:
+    s3: S3Access
+    references: ReferenceCache
+    version: str
+    work_dir: Path
+
+    # -- references ------------------------------------------------------
+    def fetch_reference(self, bucket: str, ref_key: str, ref_sha256: str | None,
+                        should_cancel: ShouldCancel | None = None,
+                        progress: Progress | None = None) -> tuple[Path, bool]:
+        """A local, checked copy of a reference; (path, cache_hit)."""
+        if ref_sha256:
+            cached = self.references.get(ref_sha256)
+            if cached is not None:
+                return cached, True
+        head = self.s3.head(bucket, ref_key)
+        if head is None:
+            raise errors.NotFoundError(
+                f"the reference {where(bucket, ref_key)} is missing, so its deltas cannot be rebuilt",
+                bucket=bucket, key=ref_key)
+        tmp = self.references.new_temp_path()
+        try:
+            hasher = hashlib.sha256()
+            meter = _Meter(progress, head.get("ContentLength", 0), "reference")
+            self.s3.get_to_file(bucket, ref_key, str(tmp), progress=meter, should_cancel=should_cancel,
+                                etag=head.get("ETag", "").strip('"') or None, hasher=hasher)
+            actual = hasher.hexdigest()
+            if ref_sha256 and actual != ref_sha256:
+                raise errors.IntegrityError(
+                    f"the reference {where(bucket, ref_key)} has sha256 {actual[:12]}…, but the delta was made "
+                    f"against {ref_sha256[:12]}… (dg-ref-sha256); refusing to rebuild", bucket=bucket, key=ref_key)
+            return self.references.adopt(tmp, actual), False
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    # -- upload ----------------------------------------------------------
+    def upload(self, path: Path, bucket: str, key: str, *, max_ratio: float = 0.5,
+               progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
+               extra_metadata: dict[str, str] | None = None) -> UploadSummary:
+        reason = fmt.refuse_reason_for_upload_key(key)
+        if reason:
+            raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}", bucket=bucket, key=key)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise errors.DgError(f"cannot read {display_key(str(path))}: {exc.strerror}") from None
+        if not path.is_file():
+            raise errors.DgError(f"not a file: {display_key(str(path))}")
+        file_sha = sha256_file(path, _Meter(progress, size, "hashing"))
+        _check_cancel(should_cancel)
+        name = key.rsplit("/", 1)[-1]
+        if not fmt.is_delta_eligible(name):
+            return self._upload_direct(path, bucket, key, size, file_sha, progress, should_cancel,
+                                       extra_metadata, fallback_reason=None)
+        codec.xdelta3_path()  # fail early, before any write, when xdelta3 is missing
+        ds = fmt.deltaspace_of(key)
+        ref_key = fmt.reference_key_for(ds)
+        for _attempt in range(MAX_REFERENCE_ATTEMPTS):
+            ref_head = self.s3.head(bucket, ref_key)
+            if ref_head is None:
+                created = self._try_create_reference(path, bucket, ref_key, name, file_sha, progress,
+                                                     should_cancel)
+                if not created:
+                    continue  # another uploader created it first: make a delta against theirs
+                ref_path, ref_sha, zero_diff = created, file_sha, True
+            else:
+                ref_sha = fmt.parse_metadata(ref_key, ref_head.get("Metadata", {})).file_sha256
+                if not ref_sha:
+                    return self._upload_direct(path, bucket, key, size, file_sha, progress, should_cancel,
+                                               extra_metadata, fallback_reason="the deltaspace's reference has no valid sha256")
+                ref_path, _ = self.fetch_reference(bucket, ref_key, ref_sha, should_cancel, progress)
+                zero_diff = False
+            summary = self._store_delta(path, bucket, key, size, file_sha, ref_key, ref_path, ref_sha,
+                                        zero_diff, max_ratio, progress, should_cancel, extra_metadata)
+            if summary.is_delta and not self._reference_still_matches(bucket, ref_key, ref_sha, ref_path):
+                continue  # the reference changed under us: encode again against the current one
+            return summary
+        raise errors.DgError(f"the reference of {where(bucket, ds + '/' if ds else '')} kept changing "
+                             f"while uploading {display_key(key)}; try again", bucket=bucket, key=key)
+
+    def _try_create_reference(self, path: Path, bucket: str, ref_key: str, name: str, file_sha: str,
+                              progress: Progress | None, should_cancel: ShouldCancel | None) -> Path | None:
+        meta = fmt.reference_metadata(version=self.version, source_name=name, file_sha256=file_sha)
+        try:
+            self.s3.put_file(bucket, ref_key, str(path), meta, if_none_match=True,
+                             progress=_Meter(progress, path.stat().st_size, "uploading reference"),
+                             should_cancel=should_cancel)
+        except Exception as exc:
+            if is_precondition_failed(exc):
+                return None
+            raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url, action="upload") from None
+        return self.references.put_copy(path, file_sha)
+
+    def _reference_still_matches(self, bucket: str, ref_key: str, ref_sha: str, ref_path: Path) -> bool:
+        head = self.s3.head(bucket, ref_key)
+        if head is None:
+            # Deleted (e.g. its last delta was removed meanwhile): put ours back.
+            meta = fmt.reference_metadata(version=self.version, source_name="reference.bin", file_sha256=ref_sha)
+            try:
+                self.s3.put_file(bucket, ref_key, str(ref_path), meta, if_none_match=True)
+            except Exception as exc:
+                if is_precondition_failed(exc):
+                    return self._reference_still_matches(bucket, ref_key, ref_sha, ref_path)
+                raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url) from None
+            return True
+        return fmt.parse_metadata(ref_key, head.get("Metadata", {})).file_sha256 == ref_sha
+
+    def _store_delta(self, path: Path, bucket: str, key: str, size: int, file_sha: str, ref_key: str,
+                     ref_path: Path, ref_sha: str, zero_diff: bool, max_ratio: float,
+                     progress: Progress | None, should_cancel: ShouldCancel | None,
+                     extra_metadata: dict[str, str] | None) -> UploadSummary:
+        name = key.rsplit("/", 1)[-1]
+        with tempfile.TemporaryDirectory(prefix="dgtui-up-", dir=self.work_dir) as tmp:
+            delta_path = Path(tmp) / "delta"
+            rebuilt = Path(tmp) / "rebuilt"
+            if progress:
+                progress(0, size, "encoding")
+            delta_size = codec.encode(ref_path, path, delta_path, should_cancel)
+            ratio = delta_size / size if size else 0.0
+            if not zero_diff and ratio > max_ratio:
+                return self._upload_direct(
+                    path, bucket, key, size, file_sha, progress, should_cancel, extra_metadata,
+                    fallback_reason=f"delta would be {ratio:.0%} of the file (limit {max_ratio:.0%})")
+            if progress:
+                progress(0, size, "verifying")
+            codec.decode(ref_path, delta_path, rebuilt, should_cancel)
+            if sha256_file(rebuilt) != file_sha:
+                raise errors.IntegrityError(
+                    f"the delta for {where(bucket, key)} did not rebuild the file; nothing was stored",
+                    bucket=bucket, key=key)
+            rebuilt.unlink()
+            meta = fmt.delta_metadata(version=self.version, original_name=name, file_sha256=file_sha,
+                                      file_size=size, ref_key=ref_key, ref_sha256=ref_sha,
+                                      delta_size=delta_size, zero_diff=zero_diff)
+            meta.update(extra_metadata or {})
+            stored_key = fmt.delta_key_for(key)
+            self.s3.put_file(bucket, stored_key, str(delta_path), meta,
+                             progress=_Meter(progress, delta_size, "uploading"), should_cancel=should_cancel)
+        # One logical key, one stored object: drop a direct copy under the plain name.
+        self.s3.delete_keys(bucket, [key])
+        return UploadSummary(operation="create_reference" if zero_diff else "create_delta", bucket=bucket,
+                             key=key, original_size=size, stored_size=delta_size, is_delta=True,
+                             delta_ratio=ratio, stored_key=stored_key, file_sha256=file_sha,
+                             reference_key=ref_key, verified=True)
+
+    def _upload_direct(self, path: Path, bucket: str, key: str, size: int, file_sha: str,
+                       progress: Progress | None, should_cancel: ShouldCancel | None,
+                       extra_metadata: dict[str, str] | None, fallback_reason: str | None) -> UploadSummary:
+        name = key.rsplit("/", 1)[-1]
+        meta = fmt.direct_metadata(version=self.version, original_name=name, file_sha256=file_sha, file_size=size)
+        meta.update(extra_metadata or {})
+        self.s3.put_file(bucket, key, str(path), meta, progress=_Meter(progress, size, "uploading"),
+                         should_cancel=should_cancel)
+        if fmt.is_delta_eligible(name):
+            self._drop_stale_delta(bucket, key)
+        return UploadSummary(operation="upload_direct", bucket=bucket, key=key, original_size=size,
+                             stored_size=size, is_delta=False, stored_key=key, file_sha256=file_sha,
+                             verified=True, fallback_reason=fallback_reason)
+
+    def _drop_stale_delta(self, bucket: str, key: str) -> None:
+        stale = fmt.delta_key_for(key)
+        if self.s3.head(bucket, stale) is not None:
+            self.s3.delete_keys(bucket, [stale])
+            self.remove_unused_references(bucket, {fmt.deltaspace_of(key)})
+
+    def remove_unused_references(self, bucket: str, deltaspaces: set[str]) -> list[str]:
+        """Delete the reference of each deltaspace that no longer holds a delta."""
+        removed = []
+        for ds in deltaspaces:
+            prefix = f"{ds}/" if ds else ""
+            with self.s3.ctx(bucket, prefix, "list"):
+                from .listing import iter_logical_pages
+
+                still_used = any(o.is_delta for page in iter_logical_pages(self.s3.client, bucket, prefix, "/")
+                                 for o in page.contents)
+            if not still_used:
+                ref_key = fmt.reference_key_for(ds)
+                if self.s3.head(bucket, ref_key) is not None:
+                    self.s3.delete_keys(bucket, [ref_key])
+                    removed.append(ref_key)
+        return removed
+
+    # -- restore ---------------------------------------------------------
+    def resolve(self, bucket: str, key: str) -> tuple[str, dict]:
+        """The stored key and HEAD of a logical key (a delta or a direct object)."""
+        if key.endswith(fmt.DELTA_SUFFIX):
+            candidates = [key]
+        elif fmt.is_delta_eligible(key.rsplit("/", 1)[-1]):
+            candidates = [fmt.delta_key_for(key), key]
+        else:
+            candidates = [key, fmt.delta_key_for(key)]
+        for stored in candidates:
+            head = self.s3.head(bucket, stored)
+            if head is not None:
+                return stored, head
+        raise errors.NotFoundError(f"not found: {where(bucket, key)}", bucket=bucket, key=key)
+
+    def restore(self, bucket: str, key: str, dest: Path, *, overwrite: bool = False,
+                progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
+                rescue: bool = False) -> DownloadResult:
+        stored_key, head = self.resolve(bucket, key)
+        logical = fmt.logical_key_of(stored_key)
+        if not rescue and dest.exists() and not overwrite:
+            raise errors.DestinationExistsError(
+                f"{display_key(str(dest))} already exists; choose another name or allow overwriting")
+        parsed = fmt.parse_metadata(stored_key, head.get("Metadata", {}))
+        etag = head.get("ETag", "").strip('"')
+        size = head.get("ContentLength", 0)
+        if parsed.kind in (ObjectKind.DIRECT, ObjectKind.DELTA) and not parsed.file_sha256:
+            raise errors.MetadataInvalidError(
+                f"metadata invalid for {where(bucket, logical)} ({parsed.problem}); cannot verify a restore",
+                bucket=bucket, key=logical)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._temp_beside(dest)
+        try:
+            if parsed.kind == ObjectKind.DELTA:
+                result = self._restore_delta(bucket, stored_key, logical, head, parsed, dest, tmp, progress,
+                                             should_cancel, rescue, overwrite)
+                if result.rescued:
+                    return result
+            else:
+                hasher = hashlib.sha256()
+                md5 = hashlib.md5() if parsed.kind == ObjectKind.PLAIN else None
+                self.s3.get_to_file(bucket, stored_key, str(tmp), progress=_Meter(progress, size, "downloading"),
+                                    should_cancel=should_cancel, etag=etag or None,
+                                    hasher=_Tee(hasher, md5) if md5 else hasher)
+                actual = hasher.hexdigest()
+                if parsed.kind == ObjectKind.DIRECT:
+                    if actual != parsed.file_sha256:
+                        raise errors.IntegrityError(
+                            f"{where(bucket, logical)} does not match its stored sha256; nothing was written",
+                            bucket=bucket, key=logical)
+                    verified = True
+                else:
+                    # Plain objects carry no sha256; a single-part ETag is the MD5.
+                    verified = _is_md5(etag)
+                    if verified and md5.hexdigest() != etag:
+                        raise errors.IntegrityError(
+                            f"{where(bucket, logical)} does not match its ETag (MD5); nothing was written",
+                            bucket=bucket, key=logical)
+                result = DownloadResult(bucket=bucket, key=logical, path=str(dest), size=os.path.getsize(tmp),
+                                        sha256=actual, kind=parsed.kind, verified=verified)
+            self._commit(tmp, dest, overwrite)
+            return result
+        except OSError as exc:
+            raise errors.LocalWriteError(
+                f"cannot write {display_key(str(dest))}: {exc.strerror or exc}; nothing was written") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _restore_delta(self, bucket, stored_key, logical, head, parsed, dest: Path, tmp: Path, progress,
+                       should_cancel, rescue: bool, overwrite: bool) -> DownloadResult:
+        codec.xdelta3_path()
+        ref_path, cache_hit = self.fetch_reference(bucket, parsed.ref_key, parsed.ref_sha256, should_cancel, progress)
+        delta_tmp = self._temp_beside(dest, suffix=".delta.part")
+        try:
+            self.s3.get_to_file(bucket, stored_key, str(delta_tmp),
+                                progress=_Meter(progress, head.get("ContentLength", 0), "downloading"),
+                                should_cancel=should_cancel, etag=head.get("ETag", "").strip('"') or None)
+            if progress:
+                progress(0, parsed.file_size or 0, "rebuilding")
+            if rescue:
+                return self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite)
+            codec.decode(ref_path, delta_tmp, tmp, should_cancel)
+            actual = sha256_file(tmp)
+            if actual != parsed.file_sha256:
+                compressor = codec.external_compressor(delta_tmp)
+                if compressor:
+                    raise errors.RecompressionError(
+                        f"{where(bucket, logical)} was stored by DeltaGlider through {compressor} without -D, and "
+                        f"recompressing it does not give the original bytes (sha256 differs); its {compressor}-"
+                        f"decompressed contents can be rescued under another name",
+                        compressor=compressor, bucket=bucket, key=logical)
+                raise errors.IntegrityError(
+                    f"the rebuilt {where(bucket, logical)} does not match its stored sha256; nothing was written",
+                    bucket=bucket, key=logical)
+            return DownloadResult(bucket=bucket, key=logical, path=str(dest), size=os.path.getsize(tmp),
+                                  sha256=actual, kind=ObjectKind.DELTA, verified=True,
+                                  reference_cache_hit=cache_hit)
+        except errors.CodecError as exc:
+            raise errors.IntegrityError(
+                f"the delta {where(bucket, stored_key)} could not be decoded ({exc}); it may be corrupted; "
+                f"nothing was written", bucket=bucket, key=logical) from None
+        finally:
+            delta_tmp.unlink(missing_ok=True)
+
+    def _rescue(self, bucket, logical, ref_path, delta_path, dest: Path, should_cancel, overwrite) -> DownloadResult:
+        target = rescue_path_for(dest)
+        if target.exists() and not overwrite:
+            raise errors.DestinationExistsError(f"{display_key(str(target))} already exists")
+        tmp = self._temp_beside(target)
+        try:
+            # Without recompression xdelta3 writes the payload it stored; its
+            # window checksums (Adler-32) are checked while decoding.
+            codec.decode(ref_path, delta_path, tmp, should_cancel, recompress=False)
+            actual = sha256_file(tmp)
+            self._commit(tmp, target, overwrite)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return DownloadResult(bucket=bucket, key=logical, path=str(target), size=os.path.getsize(target),
+                              sha256=actual, kind=ObjectKind.DELTA, verified=False, rescued=True)
+
+    @staticmethod
+    def _temp_beside(dest: Path, suffix: str = ".part") -> Path:
+        # Short fixed-length name: the target's own name may already be at the
+        # file system's 255-byte limit.
+        return dest.parent / f".dgtui-{uuid.uuid4().hex[:12]}{suffix}"
+
+    @staticmethod
+    def _commit(tmp: Path, dest: Path, overwrite: bool) -> None:
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if not overwrite and dest.exists():
+            raise errors.DestinationExistsError(f"{display_key(str(dest))} already exists")
+        os.replace(tmp, dest)
+
+
+def rescue_path_for(dest: Path) -> Path:
+    """Where rescued, decompressed contents go: never the original's name."""
+    return dest.with_name(dest.name + ".decompressed")
+
+
+def _is_md5(etag: str) -> bool:
+    return len(etag) == 32 and all(c in "0123456789abcdef" for c in etag.lower())
+
+
+class _Tee:
+    def __init__(self, *hashers):
+        self.hashers = [h for h in hashers if h is not None]
+
+    def update(self, data: bytes) -> None:
+        for h in self.hashers:
+            h.update(data)
