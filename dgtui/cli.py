@@ -1,0 +1,364 @@
+"""The ``dgtui`` command: the browser by default, and small commands for scripts.
+
+    dgtui [S3_URL]                       open the browser (at S3_URL if given)
+    dgtui demo [--reset] [--serve-only]  a local S3 server with sample data
+    dgtui ls|stats|get|put|verify|rm     non-interactive commands
+
+Errors are one line on stderr and a non-zero exit: 1 for an error, 2 for a
+usage error, 3 when ``verify`` finds a mismatch, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import humanize
+
+from .core import codec
+from .core.errors import XDELTA3_INSTALL_HINT, DestinationExistsError, DgError, RecompressionError
+from .core.s3 import display_key
+
+COMMANDS = ("demo", "ls", "stats", "get", "put", "verify", "rm", "mb", "browse")
+
+
+def human(n: int | None) -> str:
+    return "-" if n is None else humanize.naturalsize(n, binary=True, format="%.1f")
+
+
+def _add_connection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL or AWS)")
+    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    p.add_argument("--region", help="AWS region")
+    p.add_argument("--debug", action="store_true", help="log requests to stderr (credentials redacted)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dgtui", description="Browse, restore and upload DeltaGlider-compressed S3 buckets.")
+    parser.add_argument("--version", action="version", version="dgtui 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("browse", help="open the terminal browser (the default)")
+    p.add_argument("url", nargs="?", help="s3://bucket/prefix/ to open at")
+    _add_connection_options(p)
+
+    p = sub.add_parser("demo", help="run a local S3 server with sample data and open the browser on it")
+    p.add_argument("--reset", action="store_true", help="start again from fresh sample data")
+    p.add_argument("--serve-only", action="store_true", help="run only the server and print how to reach it")
+
+    p = sub.add_parser("ls", help="list a bucket or prefix (no argument: list buckets)")
+    p.add_argument("url", nargs="?", help="s3://bucket[/prefix/]")
+    p.add_argument("--recursive", "-r", action="store_true", help="list every object below the prefix")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add_connection_options(p)
+
+    p = sub.add_parser("stats", help="compression statistics of a bucket or prefix")
+    p.add_argument("url", help="s3://bucket[/prefix]")
+    p.add_argument("--detailed", action="store_true", help="read every delta's metadata (exact numbers)")
+    p.add_argument("--json", action="store_true")
+    _add_connection_options(p)
+
+    p = sub.add_parser("get", help="restore an object (or a prefix with --recursive)")
+    p.add_argument("url", help="s3://bucket/key or s3://bucket/prefix/")
+    p.add_argument("dest", help="local file or folder")
+    p.add_argument("--recursive", "-r", action="store_true", help="restore every object below the prefix into DEST")
+    p.add_argument("--overwrite", action="store_true", help="replace existing local files")
+    p.add_argument("--rescue", action="store_true",
+                   help="for a DeltaGlider delta of a gzip/bzip2/xz file that fails its check: write the stored, decompressed contents to DEST.decompressed")
+    p.add_argument("--json", action="store_true")
+    _add_connection_options(p)
+
+    p = sub.add_parser("put", help="upload files (deltas where DeltaGlider's policy says so)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("url", help="s3://bucket/prefix/ (or s3://bucket/key for one file)")
+    p.add_argument("--max-ratio", type=float, default=0.5, help="store direct when the delta is larger than this share of the file (default 0.5)")
+    p.add_argument("--json", action="store_true")
+    _add_connection_options(p)
+
+    p = sub.add_parser("verify", help="rebuild an object and check its sha256")
+    p.add_argument("url", help="s3://bucket/key")
+    _add_connection_options(p)
+
+    p = sub.add_parser("rm", help="delete an object (or a prefix with --recursive)")
+    p.add_argument("url", help="s3://bucket/key or s3://bucket/prefix/")
+    p.add_argument("--recursive", "-r", action="store_true")
+    _add_connection_options(p)
+
+    p = sub.add_parser("mb", help="create a bucket")
+    p.add_argument("url", help="s3://bucket")
+    _add_connection_options(p)
+    return parser
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """``dgtui`` and ``dgtui s3://…`` mean ``dgtui browse``."""
+    if any(a in ("-h", "--help", "--version") for a in argv[:1]):
+        return argv
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first in COMMANDS:
+        return argv
+    return ["browse", *argv]
+
+
+def _client(args: argparse.Namespace):
+    from .core.client import create_client
+
+    return create_client(endpoint_url=args.endpoint_url, profile=args.profile, region_name=args.region)
+
+
+class ProgressLine:
+    """A one-line progress display on stderr, only on a terminal."""
+
+    def __init__(self, label: str, enabled: bool | None = None):
+        self.label = display_key(label, 50)
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.2 and done < total):
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-6)
+        pct = f"{done * 100 // total:3d}%" if total else "    "
+        sys.stderr.write(f"\r{self.label}: {stage:<18} {pct} {human(done)}/{human(total)} {human(int(rate))}/s   ")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 100 + "\r")
+            sys.stderr.flush()
+
+
+def _emit_json(obj: Any) -> None:
+    print(json.dumps(obj, default=str, ensure_ascii=True))
+
+
+# --- commands --------------------------------------------------------------
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if not args.url:
+        for b in client.list_buckets()["Buckets"]:
+            if args.json:
+                _emit_json({"bucket": b["Name"], "created": b.get("CreationDate")})
+            else:
+                print(f"{str(b.get('CreationDate', ''))[:19]:19}  s3://{b['Name']}")
+        return 0
+    from .core.client import parse_s3_url
+
+    bucket, prefix = parse_s3_url(args.url)
+    delimiter = None if args.recursive else "/"
+    for page in client.iter_pages(bucket, prefix, delimiter=delimiter):
+        for p in page.common_prefixes:
+            if args.json:
+                _emit_json({"prefix": p})
+            else:
+                print(f"{'':19}  {'PRE':>10}  {display_key(p)}")
+        for o in page.contents:
+            if args.json:
+                _emit_json({"key": o.key, "size": o.size, "last_modified": o.last_modified,
+                            "etag": o.etag, "is_delta": o.is_delta})
+            else:
+                kind = "delta" if o.is_delta else ""
+                print(f"{o.last_modified[:19].replace('T', ' '):19}  {human(o.size):>10}  {kind:5}  {display_key(o.key)}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .core.client import parse_s3_url
+
+    client = _client(args)
+    bucket, prefix = parse_s3_url(args.url)
+    bar = ProgressLine(f"stats {bucket}")
+    stats = client.get_bucket_stats(bucket, prefix, detailed_stats=args.detailed,
+                                    progress=(lambda d, t: bar(d, t, "reading metadata")) if args.detailed else None)
+    bar.finish()
+    if args.json:
+        _emit_json(asdict(stats))
+        return 0
+    est = " (estimate: quick mode guesses each delta's original size as its reference's size; use --detailed)" if stats.estimated and not stats.detailed else ""
+    rows = [
+        ("location", f"s3://{bucket}/{display_key(prefix)}"),
+        ("objects", f"{stats.object_count} ({stats.delta_objects} delta, {stats.direct_objects} other)"),
+        ("original size", human(stats.total_size) + est),
+        ("stored size", f"{human(stats.compressed_size)} (references: {stats.reference_objects}, {human(stats.reference_size)})"),
+        ("space saved", f"{human(stats.space_saved)} ({stats.savings_percent:.1f}%)"),
+        ("mode", "detailed" if stats.detailed else "quick"),
+    ]
+    if stats.metadata_invalid:
+        rows.append(("metadata invalid", str(stats.metadata_invalid)))
+    for k, v in rows:
+        print(f"{k:>16}: {v}")
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if args.recursive:
+        last_key = [""]
+        bar = ProgressLine("restore")
+
+        def progress(done: int, total: int, stage: str) -> None:
+            bar.label = display_key(last_key[0].rsplit("/", 1)[-1], 40)
+            bar(done, total, stage)
+
+        def on_item(item, result, exc) -> None:
+            last_key[0] = item.key
+            if result is not None and not args.json:
+                bar.finish()
+                print(f"restored {display_key(item.key)} -> {display_key(result.path)} (sha256 verified)" if result.verified
+                      else f"restored {display_key(item.key)} -> {display_key(result.path)} (plain object, no sha256 stored)")
+
+        results, problems = client.download_prefix(args.url, args.dest, overwrite=args.overwrite,
+                                                    progress=progress, on_item=on_item)
+        bar.finish()
+        for key, reason in problems:
+            print(f"skipped {display_key(key)}: {reason}", file=sys.stderr)
+        if args.json:
+            _emit_json({"restored": [asdict(r) for r in results], "problems": problems})
+        else:
+            print(f"{len(results)} restored, {len(problems)} skipped")
+        return 1 if problems else 0
+    bar = ProgressLine(args.url.rsplit("/", 1)[-1])
+    try:
+        result = client.download(args.url, args.dest, overwrite=args.overwrite, progress=bar, rescue=args.rescue)
+    except RecompressionError as exc:
+        bar.finish()
+        raise DgError(f"{exc}; run again with --rescue to write them to DEST.decompressed") from None
+    except DestinationExistsError as exc:
+        bar.finish()
+        raise DgError(f"{exc.message.split(';')[0]}; use --overwrite to replace it") from None
+    bar.finish()
+    if args.json:
+        _emit_json(asdict(result))
+    elif result.rescued:
+        print(f"rescued the decompressed contents to {display_key(result.path)} "
+              f"(checked by the delta's checksums; sha256 {result.sha256})")
+    else:
+        note = "sha256 verified" if result.verified else "plain object, no sha256 stored"
+        print(f"restored {display_key(result.path)} ({human(result.size)}, {note})")
+    return 0
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    client = _client(args)
+    target = args.url
+    if len(args.files) > 1 and not target.endswith("/"):
+        target += "/"
+    for f in args.files:
+        bar = ProgressLine(os.path.basename(f))
+        summary = client.upload(f, target, max_ratio=args.max_ratio, progress=bar)
+        bar.finish()
+        if args.json:
+            _emit_json(asdict(summary))
+            continue
+        how = "delta" if summary.is_delta else "direct"
+        extra = f"; stored direct because the {summary.fallback_reason}" if summary.fallback_reason else ""
+        print(f"uploaded {display_key(f)} -> s3://{summary.bucket}/{display_key(summary.key)} ({how}, "
+              f"{human(summary.original_size)} -> {human(summary.stored_size)}, saved {summary.savings_percent:.1f}%{extra})")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if client.verify(args.url):
+        print(f"OK {display_key(args.url)}: sha256 verified")
+        return 0
+    print(f"FAILED {display_key(args.url)}: the rebuilt bytes do not match the stored sha256", file=sys.stderr)
+    return 3
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from .core.client import parse_s3_url
+
+    client = _client(args)
+    bucket, key = parse_s3_url(args.url)
+    if args.recursive:
+        result = client.delete_prefix(args.url)
+        print(f"deleted {result['deleted']} stored objects under {display_key(args.url)}")
+        for k, reason in result["errors"]:
+            print(f"failed {display_key(k)}: {reason}", file=sys.stderr)
+        return 1 if result["errors"] else 0
+    if not key or key.endswith("/"):
+        raise DgError(f"{display_key(args.url)} is a prefix; use --recursive to delete everything under it")
+    client.head_object(Bucket=bucket, Key=key)  # a clear "not found" before deleting
+    result = client.delete_object(Bucket=bucket, Key=key)
+    print(f"deleted {display_key(args.url)}")
+    for ref in result.get("RemovedReferences", []):
+        print(f"removed the unused reference s3://{bucket}/{display_key(ref)}")
+    return 0
+
+
+def cmd_mb(args: argparse.Namespace) -> int:
+    from .core.client import parse_s3_url
+
+    bucket, _ = parse_s3_url(args.url)
+    _client(args).create_bucket(Bucket=bucket)
+    print(f"bucket s3://{bucket} ready")
+    return 0
+
+
+def cmd_browse(args: argparse.Namespace) -> int:
+    if not codec.xdelta3_available():
+        print(f"note: xdelta3 is not installed; browsing works, restoring or uploading deltas needs: "
+              f"{XDELTA3_INSTALL_HINT}", file=sys.stderr)
+    from .app.app import run_app
+
+    return run_app(endpoint_url=args.endpoint_url, profile=args.profile, region=args.region, start_url=args.url)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if not codec.xdelta3_available():
+        raise DgError(f"the demo stores real deltas and needs xdelta3; install it with: {XDELTA3_INSTALL_HINT}")
+    from .demo import run_demo
+
+    return run_demo(reset=args.reset, serve_only=args.serve_only)
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "ls": cmd_ls, "stats": cmd_stats, "get": cmd_get, "put": cmd_put, "verify": cmd_verify,
+    "rm": cmd_rm, "mb": cmd_mb, "browse": cmd_browse, "demo": cmd_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(_normalise_argv(argv))
+    if getattr(args, "debug", False):
+        from .core.logs import configure_debug_logging
+
+        configure_debug_logging()
+    try:
+        return HANDLERS[args.command](args)
+    except DgError as exc:
+        print(f"dgtui: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("dgtui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:
+        print(f"dgtui: error: {display_key(str(exc))}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one line, the traceback only with --debug
+        if getattr(args, "debug", False):
+            import traceback
+
+            traceback.print_exc()
+        print(f"dgtui: unexpected error: {type(exc).__name__}: {display_key(str(exc), 300)} "
+              f"(run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

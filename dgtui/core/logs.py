@@ -1,0 +1,60 @@
+"""Logging that never shows credentials.
+
+``--debug`` turns on botocore's request logging, which prints signed headers
+(``Authorization: ... Credential=AKIA.../..., Signature=...``) and session
+tokens. Every record passes through ``RedactingFilter`` before it is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+
+_PATTERNS = [
+    (re.compile(r"(Credential=)[^/,\s'\"]+"), r"\1[redacted]"),
+    (re.compile(r"(Signature=)[0-9a-fA-F]+"), r"\1[redacted]"),
+    (re.compile(r"((?:X-Amz-Security-Token|x-amz-security-token|aws_session_token|SessionToken)['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+"),
+     r"\1[redacted]"),
+    (re.compile(r"((?:aws_secret_access_key|SecretAccessKey|secret_key)['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+"),
+     r"\1[redacted]"),
+    (re.compile(r"(X-Amz-Credential=)[^&\s'\"]+"), r"\1[redacted]"),
+    (re.compile(r"(X-Amz-Signature=)[0-9a-fA-F]+"), r"\1[redacted]"),
+]
+
+_SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def redact(text: str, extra_secrets: tuple[str, ...] = ()) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    secrets = [os.environ.get(name, "") for name in _SECRET_ENV] + list(extra_secrets)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def __init__(self, extra_secrets: tuple[str, ...] = ()):
+        super().__init__()
+        self.extra_secrets = extra_secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = redact(message, self.extra_secrets)
+        record.args = None
+        return True
+
+
+def configure_debug_logging(stream=None, extra_secrets: tuple[str, ...] = ()) -> logging.Handler:
+    """Debug logs of dgtui and botocore to stderr, with credentials redacted."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter(extra_secrets))
+    for name in ("dgtui", "botocore", "boto3", "s3transfer", "urllib3"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+    return handler
