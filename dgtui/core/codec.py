@@ -84,17 +84,44 @@ def encode(reference: str | Path, target: str | Path, delta_out: str | Path,
 
 
 def decode(reference: str | Path, delta: str | Path, out: str | Path,
-           should_cancel: ShouldCancel | None = None, *, recompress: bool = True) -> None:
+           should_cancel: ShouldCancel | None = None, *, recompress: bool = True,
+           decompress_source: bool = True) -> None:
     """Rebuild a file from a reference and a delta.
 
-    ``recompress=False`` (``-R``) writes what xdelta3 stored for a delta made
-    without ``-D``: the decompressed payload, checked by the delta's own
-    window checksums.
+    The defaults are DeltaGlider 6.2.0's exact command (``xdelta3 -d -f -s``),
+    so a delta that decodes here decodes there too. ``recompress=False``
+    (``-R``) writes what xdelta3 stored for a delta made without ``-D``: the
+    decompressed payload, checked by the delta's own window checksums.
+    ``decompress_source=False`` (``-D``) is for deltas made with ``-D``
+    against a compressed reference by other writers.
     """
     args = ["-d", "-f"]
     if not recompress:
         args.append("-R")
+    if not decompress_source:
+        args.append("-D")
     _run([*args, "-s", str(reference), str(delta), str(out)], "decode", should_cancel)
+
+
+# Magic numbers of the formats xdelta3 decompresses on its own when it
+# reads a file (its "external compression" support).
+_COMPRESSED_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\x1f\x9d", "compress"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"]\x00\x00", "lzma"),
+)
+
+
+def compressed_format(path: str | Path) -> str | None:
+    """The compressor whose stream ``path`` starts with, as xdelta3 would detect it."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    for magic, name in _COMPRESSED_MAGIC:
+        if head.startswith(magic):
+            return name
+    return None
 
 
 def external_compressor(delta: str | Path) -> str | None:

@@ -119,6 +119,10 @@ class Engine:
         for _attempt in range(MAX_REFERENCE_ATTEMPTS):
             ref_head = self.s3.head(bucket, ref_key)
             if ref_head is None:
+                compressed = codec.compressed_format(path)
+                if compressed:
+                    return self._upload_direct(path, bucket, key, size, file_sha, progress, should_cancel,
+                                               extra_metadata, fallback_reason=_compressed_reason(compressed))
                 created = self._try_create_reference(path, bucket, ref_key, name, file_sha, progress,
                                                      should_cancel)
                 if not created:
@@ -130,6 +134,10 @@ class Engine:
                     return self._upload_direct(path, bucket, key, size, file_sha, progress, should_cancel,
                                                extra_metadata, fallback_reason="the deltaspace's reference has no valid sha256")
                 ref_path, _ = self.fetch_reference(bucket, ref_key, ref_sha, should_cancel, progress)
+                compressed = codec.compressed_format(ref_path)
+                if compressed:
+                    return self._upload_direct(path, bucket, key, size, file_sha, progress, should_cancel,
+                                               extra_metadata, fallback_reason=_compressed_reason(compressed))
                 zero_diff = False
             summary = self._store_delta(path, bucket, key, size, file_sha, ref_key, ref_path, ref_sha,
                                         zero_diff, max_ratio, progress, should_cancel, extra_metadata)
@@ -184,6 +192,7 @@ class Engine:
                     fallback_reason=f"delta would be {ratio:.0%} of the file (limit {max_ratio:.0%})")
             if progress:
                 progress(0, size, "verifying")
+            # DeltaGlider 6.2.0's own decode command: what passes here restores there.
             codec.decode(ref_path, delta_path, rebuilt, should_cancel)
             if sha256_file(rebuilt) != file_sha:
                 raise errors.IntegrityError(
@@ -322,8 +331,7 @@ class Engine:
                 progress(0, parsed.file_size or 0, "rebuilding")
             if rescue:
                 return self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite)
-            codec.decode(ref_path, delta_tmp, tmp, should_cancel)
-            actual = sha256_file(tmp)
+            actual = _decode_checked(ref_path, delta_tmp, tmp, parsed.file_sha256, should_cancel)
             if actual != parsed.file_sha256:
                 compressor = codec.external_compressor(delta_tmp)
                 if compressor:
@@ -374,6 +382,37 @@ class Engine:
         if not overwrite and dest.exists():
             raise errors.DestinationExistsError(f"{display_key(str(dest))} already exists")
         os.replace(tmp, dest)
+
+
+def _compressed_reason(compressed: str) -> str:
+    return (f"deltaspace's reference is {compressed}-compressed, and DeltaGlider 6.2.0 cannot rebuild "
+            f"exact bytes from deltas against such a reference")
+
+
+def _decode_checked(ref_path: Path, delta: Path, out: Path, want_sha: str | None,
+                    should_cancel: ShouldCancel | None) -> str:
+    """Decode as DeltaGlider does; if that fails or differs, try once with -D.
+
+    A delta made with -D against a gzip/bzip2/xz reference decodes only with
+    -D (xdelta3 would otherwise decompress the reference first).
+    """
+    failure: errors.CodecError | None = None
+    try:
+        codec.decode(ref_path, delta, out, should_cancel)
+        actual = sha256_file(out)
+        if actual == want_sha or not codec.compressed_format(ref_path):
+            return actual
+    except errors.CodecError as exc:
+        failure = exc
+        if not codec.compressed_format(ref_path):
+            raise
+    try:
+        codec.decode(ref_path, delta, out, should_cancel, decompress_source=False)
+    except errors.CodecError:
+        if failure is not None:
+            raise failure from None
+        codec.decode(ref_path, delta, out, should_cancel)  # keep the first attempt's output
+    return sha256_file(out)
 
 
 def rescue_path_for(dest: Path) -> Path:
