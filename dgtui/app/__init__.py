@@ -1,0 +1,1 @@
+"""The dgtui terminal browser (Textual). Entry point: ``dgtui.app.app.run_app``."""

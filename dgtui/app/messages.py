@@ -1,0 +1,171 @@
+"""Messages that background workers and widgets send each other.
+
+Workers run in threads and never touch widgets; they post these messages and
+the UI thread applies them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+from dgtui import BucketStats, ListObjectsResult, ObjectInfo
+
+
+class WorkFailed(Message):
+    """A background job failed; the app shows it in one place (see ``DgtuiApp.on_work_failed``).
+
+    ``source`` is the widget that started the job; if it has a
+    ``show_inline_error(text, error, context)`` method the app calls it too,
+    so the message also appears where the user is looking. ``context`` is
+    what the job was started with (its arguments).
+    """
+
+    def __init__(self, error: BaseException, what: str, source: Any = None, context: tuple = ()) -> None:
+        super().__init__()
+        self.error = error
+        self.what = what
+        self.source = source
+        self.context = context
+
+
+class BucketsLoaded(Message):
+    def __init__(self, buckets: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.buckets = buckets
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in the object store: a bucket and a folder prefix ("" or ending in '/')."""
+
+    bucket: str
+    prefix: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    @property
+    def parent(self) -> "Location | None":
+        if not self.prefix:
+            return None
+        trimmed = self.prefix[:-1]
+        cut = trimmed.rfind("/")
+        return Location(self.bucket, trimmed[: cut + 1] if cut >= 0 else "")
+
+    @property
+    def folder_name(self) -> str:
+        if not self.prefix:
+            return self.bucket
+        return self.prefix[:-1].rsplit("/", 1)[-1] + "/"
+
+
+class Navigate(Message):
+    """Show this location in the object table."""
+
+    def __init__(self, location: Location) -> None:
+        super().__init__()
+        self.location = location
+
+
+class ListingPage(Message):
+    """One page of the listing that the table asked for with ``request_id``."""
+
+    def __init__(self, request_id: int, page: ListObjectsResult) -> None:
+        super().__init__()
+        self.request_id = request_id
+        self.page = page
+
+
+class ListingDone(Message):
+    def __init__(self, request_id: int) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+
+class ListingFailed(Message):
+    def __init__(self, request_id: int, text: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+        self.text = text
+
+
+class ListingChanged(Message):
+    """The table's quick numbers changed (new pages, or a new location)."""
+
+    def __init__(self, location: Location | None, summary: "ListingSummary") -> None:
+        super().__init__()
+        self.location = location
+        self.summary = summary
+
+
+@dataclass
+class ListingSummary:
+    """Numbers the table knows from the listing alone (no HEADs)."""
+
+    objects: int = 0
+    folders: int = 0
+    deltas: int = 0
+    stored_bytes: int = 0
+    #: bytes of non-delta objects: their stored size is their original size
+    plain_bytes: int = 0
+    complete: bool = False
+    error: str | None = None
+
+
+class ObjectInfoLoaded(Message):
+    """Metadata of one object arrived (details screen); the table updates its row."""
+
+    def __init__(self, bucket: str, info: ObjectInfo) -> None:
+        super().__init__()
+        self.bucket = bucket
+        self.info = info
+
+
+class DetailedStatsProgress(Message):
+    def __init__(self, job_id: int, done: int, total: int) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.done = done
+        self.total = total
+
+
+class DetailedStatsDone(Message):
+    def __init__(self, job_id: int, stats: BucketStats | None, cancelled: bool = False) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.stats = stats
+        self.cancelled = cancelled
+
+
+class ContentsChanged(Message):
+    """Objects under this location were added or removed: refresh views of it."""
+
+    def __init__(self, location: Location) -> None:
+        super().__init__()
+        self.location = location
+
+
+@dataclass
+class Question:
+    """A question a transfer worker asks the user and waits for."""
+
+    title: str
+    body: str
+    choices: list[tuple[str, str]] = field(default_factory=list)  # (answer, button label)
+
+
+class TransferQuestion(Message):
+    def __init__(self, transfer: Any, question: Question) -> None:
+        super().__init__()
+        self.transfer = transfer
+        self.question = question
+
+
+class TransferFinished(Message):
+    def __init__(self, transfer: Any) -> None:
+        super().__init__()
+        self.transfer = transfer

@@ -1,0 +1,437 @@
+"""The main screen: bucket tree, object table, stats and transfers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Input, Static
+
+from dgtui import ObjectInfo
+
+from ..widgets.footer import AppFooter
+from ..messages import (
+    ContentsChanged,
+    ListingChanged,
+    ListingSummary,
+    Location,
+    Navigate,
+)
+from ..text import human_count, plural, printable
+from ..workers import background, is_cancelled
+from ..widgets.bucket_tree import BucketTree
+from ..widgets.object_table import ObjectTable, Row
+from ..widgets.stats_panel import StatsPanel
+from ..widgets.transfers import TransfersPanel
+from .confirm import ConfirmScreen
+from .details import DetailsScreen
+from .prompt import PromptScreen
+
+#: keys listed in a delete confirmation before "… and N more"
+CONFIRM_LIST_LIMIT = 12
+
+
+class LocationBar(Static):
+    """Where we are, and how much of it has been listed."""
+
+    def show(self, location: Location | None, summary: ListingSummary, marked: int, loading: bool) -> None:
+        grid = Table.grid(expand=True)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(no_wrap=True, justify="right")
+        where = Text(printable(location.url, 400) if location else "dgtui", style="bold")
+        status = []
+        if location is not None:
+            status.append(f"{plural(summary.folders, 'folder')}, {plural(summary.objects, 'object')}")
+            if loading:
+                status.append("loading…")
+            if marked:
+                status.append(f"{human_count(marked)} marked")
+        grid.add_row(where, Text(" · ".join(status)))
+        self.update(grid)
+
+
+class BrowserScreen(Screen[None]):
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("d", "download", "Restore"),
+        Binding("D", "download_folder", "Restore folder", show=False),
+        Binding("u", "upload", "Upload"),
+        Binding("i", "details", "Details"),
+        Binding("delete", "delete", "Delete"),
+        Binding("x", "delete", "Delete", show=False),
+        Binding("c", "detailed_stats", "Exact stats", show=False),
+        Binding("r", "refresh", "Refresh", show=False),
+        Binding("f5", "refresh", "Refresh", show=False),
+        Binding("y", "copy_url", "Copy URL", show=False),
+        Binding("b", "create_bucket", "New bucket", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self, start: Location | None = None) -> None:
+        super().__init__()
+        self.start = start
+        self.location: Location | None = None
+
+    def compose(self) -> ComposeResult:
+        yield LocationBar(id="location-bar")
+        with Horizontal(id="main"):
+            with Vertical(id="sidebar"):
+                yield BucketTree(id="tree")
+                yield StatsPanel(id="stats")
+            with Vertical(id="content"):
+                yield Input(placeholder="/ to filter names", id="filter", compact=True)
+                yield ObjectTable(time_format=self.app.time_format, id="table")
+        yield TransfersPanel(clock=self.app.clock, id="transfers")
+        yield AppFooter()
+
+    # -- parts -------------------------------------------------------------------------
+    @property
+    def tree(self) -> BucketTree:
+        return self.query_one(BucketTree)
+
+    @property
+    def table(self) -> ObjectTable:
+        return self.query_one(ObjectTable)
+
+    @property
+    def stats(self) -> StatsPanel:
+        return self.query_one(StatsPanel)
+
+    @property
+    def transfers(self) -> TransfersPanel:
+        return self.query_one(TransfersPanel)
+
+    def on_mount(self) -> None:
+        self.query_one(LocationBar).show(None, ListingSummary(), 0, False)
+        if self.start is not None:
+            self.table.focus()
+        else:
+            self.tree.focus()
+        if self.app.client is not None:
+            self.client_ready()
+
+    def client_ready(self) -> None:
+        """The SDK client exists: open the start location (the bucket list comes separately)."""
+        if self.start is not None and self.location is None:
+            self.navigate(self.start)
+
+    # -- buckets -----------------------------------------------------------------------
+    def set_buckets(self, names: list[str]) -> None:
+        if self.start is not None and self.start.bucket not in names:
+            # Opened with s3://bucket/... that ListBuckets does not show (other account, no permission).
+            names = [self.start.bucket] + names
+        self.tree.set_buckets(names)
+        if self.start is not None:
+            node = self.tree.node_for(Location(self.start.bucket))
+            if node is not None:
+                node.expand()
+            self.tree.reveal(Location(self.start.bucket))
+
+    def show_connection_problem(self, text: str) -> None:
+        self.tree.set_status(text)
+
+    # -- navigation --------------------------------------------------------------------
+    def navigate(self, location: Location) -> None:
+        cursor_key = None
+        if self.location is not None and self.location.bucket == location.bucket \
+                and self.location.prefix.startswith(location.prefix) and self.location != location:
+            # Going up: land on the folder we came from.
+            rest = self.location.prefix[len(location.prefix):]
+            cursor_key = location.prefix + rest.split("/", 1)[0] + "/"
+        self.location = location
+        filter_input = self.query_one("#filter", Input)
+        if filter_input.value:
+            filter_input.value = ""
+        self.table.filter_text = ""
+        self.table.show(location, cursor_key=cursor_key)
+        self.tree.reveal(location)
+
+    def on_navigate(self, message: Navigate) -> None:
+        message.stop()
+        if message.location == self.location and not self.table.message and self.table.loading:
+            return  # already on its way
+        self.navigate(message.location)
+
+    def on_listing_changed(self, message: ListingChanged) -> None:
+        message.stop()
+        self.stats.show_summary(message.location, message.summary)
+        self._update_location_bar()
+
+    def on_object_table_highlighted(self, message: ObjectTable.Highlighted) -> None:
+        message.stop()
+        self._update_location_bar()
+
+    def _update_location_bar(self) -> None:
+        table = self.table
+        self.query_one(LocationBar).show(table.location, table.summary, len(table.marked),
+                                         table.loading and table.location is not None)
+
+    def on_object_table_open_object(self, message: ObjectTable.OpenObject) -> None:
+        message.stop()
+        self.app.push_screen(DetailsScreen(message.location, message.info))
+
+    def object_info_loaded(self, bucket: str, info: ObjectInfo) -> None:
+        """Metadata of an object arrived (details screen): its row shows type, original size, savings."""
+        if self.location is not None and self.location.bucket == bucket:
+            self.table.update_info(info)
+
+    def on_contents_changed(self, message: ContentsChanged) -> None:
+        message.stop()
+        changed = message.location
+        if self.location is not None and self.location.bucket == changed.bucket and (
+                self.location.prefix.startswith(changed.prefix) or changed.prefix.startswith(self.location.prefix)):
+            self.table.reload()
+        self.tree.reload(changed)
+
+    # -- filter ----------------------------------------------------------------------------
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            event.stop()
+            self.table.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.stop()
+            self.table.focus()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if filter_input.value:
+            filter_input.value = ""
+        if self.stats.running:
+            return
+        self.table.focus()
+
+    # -- simple actions -------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        if self.location is None:
+            self.app.load_buckets()
+            return
+        self.table.reload()
+        self.tree.reload(self.location)
+        self.app.notify(f"Refreshing {printable(self.location.url, 200)}", timeout=2)
+
+    def action_details(self) -> None:
+        row = self.table.current
+        if row is None or self.location is None:
+            self.app.notify("Highlight an object in the table first.", timeout=3)
+        elif row.is_folder:
+            self.app.notify("Details are for objects; Enter opens the folder.", timeout=3)
+        else:
+            self.app.push_screen(DetailsScreen(self.location, row.info))  # type: ignore[arg-type]
+
+    def action_copy_url(self) -> None:
+        row = self.table.current
+        if self.location is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        key = row.key if row is not None else self.location.prefix
+        self.app.copy_url(f"s3://{self.location.bucket}/{key}")
+
+    def action_detailed_stats(self) -> None:
+        if self.stats.running:
+            self.stats.cancel_detailed()
+            self.app.notify("Stopped computing exact stats.", timeout=2)
+        elif self.location is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+        else:
+            self.stats.start_detailed(self.location)
+
+    # -- restore ---------------------------------------------------------------------------
+    def _targets(self) -> tuple[list[Row], Row | None]:
+        """(marked objects, or the highlighted object) and the highlighted folder, if that is the target."""
+        marked = self.table.marked_rows()
+        if marked:
+            return marked, None
+        row = self.table.current
+        if row is None:
+            return [], None
+        if row.is_folder:
+            return [], row
+        return [row], None
+
+    def action_download(self) -> None:
+        if self.location is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        objects, folder = self._targets()
+        if folder is not None:
+            self._ask_download_prefix(Location(self.location.bucket, folder.key))
+        elif objects:
+            self.download_objects([row.info for row in objects if row.info is not None])
+        else:
+            self.app.notify("Nothing to restore here.", timeout=3)
+
+    def action_download_folder(self) -> None:
+        if self.location is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        self._ask_download_prefix(self.location)
+
+    def download_objects(self, objects: list[ObjectInfo]) -> None:
+        if self.location is None or not objects:
+            return
+        location = self.location
+        if len(objects) == 1:
+            what = Text("Restore ") + Text(printable(objects[0].key, 300), style="bold")
+        else:
+            names = ", ".join(printable(o.name, 40) for o in objects[:5])
+            what = Text(f"Restore {len(objects)} marked objects ({names}{', …' if len(objects) > 5 else ''})")
+        what.append("\ninto this local folder (created if missing). Every file is checked against its "
+                    "sha256 before it appears.")
+
+        def chosen(folder: str | None) -> None:
+            path = self._local_folder(folder)
+            if path is not None:
+                self.transfers.download_objects(location.bucket, objects, path)
+                self.table.marked.clear()
+                self.table.refresh()
+                self._update_location_bar()
+
+        self.app.push_screen(PromptScreen("Restore to folder", what, self.app.download_dir, ok_label="Restore"),
+                             chosen)
+
+    def _ask_download_prefix(self, location: Location) -> None:
+        what = Text("Restore everything under ") + Text(printable(location.url, 300), style="bold")
+        what.append(" (subfolders included) into this local folder. Keys that are unsafe as file names "
+                    "are skipped and reported.")
+
+        def chosen(folder: str | None) -> None:
+            path = self._local_folder(folder)
+            if path is not None:
+                self.transfers.download_prefix(location, path)
+
+        self.app.push_screen(PromptScreen("Restore folder", what, self.app.download_dir, ok_label="Restore"),
+                             chosen)
+
+    def _local_folder(self, folder: str | None) -> str | None:
+        if not folder:
+            return None
+        path = os.path.abspath(os.path.expanduser(folder))
+        if os.path.exists(path) and not os.path.isdir(path):
+            self.app.show_error(f"{printable(path, 200)} is a file, not a folder; choose a folder to restore into")
+            return None
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:
+            self.app.show_error(f"cannot create {printable(path, 200)}: {exc.strerror or exc}")
+            return None
+        self.app.download_dir = path
+        return path
+
+    # -- upload ----------------------------------------------------------------------------
+    def action_upload(self) -> None:
+        if self.location is None:
+            self.app.notify("Open a bucket or folder first: uploads go into it.", timeout=3)
+            return
+        location = self.location
+        what = Text("Upload a local file, or a folder with everything in it, into ")
+        what.append(printable(location.url, 300), style="bold")
+        what.append(". Archives become deltas when a similar file is already there.")
+
+        def chosen(value: str | None) -> None:
+            if not value:
+                return
+            path = Path(os.path.expanduser(value)).absolute()
+            if path.is_file():
+                self.app.upload_dir = str(path.parent) + os.sep
+                self.transfers.upload([path], location, None)
+            elif path.is_dir():
+                files = sorted(p for p in path.rglob("*") if p.is_file())
+                if not files:
+                    self.app.show_error(f"{printable(str(path), 200)} has no files to upload")
+                    return
+                self.app.upload_dir = str(path.parent) + os.sep
+                self.transfers.upload(files, location, path.parent)
+            else:
+                self.app.show_error(f"no such file or folder: {printable(str(path), 200)}")
+
+        self.app.push_screen(PromptScreen("Upload", what, self.app.upload_dir, ok_label="Upload"), chosen)
+
+    # -- delete ----------------------------------------------------------------------------
+    def action_delete(self) -> None:
+        if self.location is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        objects, folder = self._targets()
+        if folder is not None:
+            target = Location(self.location.bucket, folder.key)
+            self.app.notify(f"Counting what is under {printable(target.url, 200)}…", timeout=3)
+            self._count_for_delete(target)
+        elif objects:
+            self._confirm_delete_objects(self.location, [row.key for row in objects])
+        else:
+            self.app.notify("Nothing to delete here.", timeout=3)
+
+    def _confirm_delete_objects(self, location: Location, keys: list[str]) -> None:
+        count = len(keys)
+        body = Text(f"Delete {count} object{'s' if count != 1 else ''} from s3://{printable(location.bucket)}? "
+                    "This cannot be undone.\n\n")
+        body.append("\n".join(printable(key, 200) for key in keys[:CONFIRM_LIST_LIMIT]), style="bold")
+        if count > CONFIRM_LIST_LIMIT:
+            body.append(f"\n… and {count - CONFIRM_LIST_LIMIT} more")
+
+        def answered(answer: str | None) -> None:
+            if answer == "delete":
+                self.transfers.delete_objects(location, keys)
+                self.table.marked.difference_update(keys)
+
+        self.app.push_screen(ConfirmScreen("Delete objects", body,
+                                           [("delete", f"Delete {count}"), ("cancel", "Cancel")], danger=True),
+                             answered)
+
+    @background("counting objects to delete", group="delete-count", exclusive=True)
+    def _count_for_delete(self, location: Location) -> None:
+        count = 0
+        sample: list[str] = []
+        for page in self.app.client.iter_pages(location.bucket, location.prefix, delimiter=None):
+            if is_cancelled():
+                return
+            count += len(page.contents)
+            sample.extend(o.key for o in page.contents[: CONFIRM_LIST_LIMIT - len(sample)])
+        self.app.call_from_thread(self._confirm_delete_prefix, location, count, sample)
+
+    def _confirm_delete_prefix(self, location: Location, count: int, sample: list[str]) -> None:
+        body = Text("Delete the folder ")
+        body.append(printable(location.url, 300), style="bold")
+        body.append(f" and everything under it: {human_count(count)} object{'s' if count != 1 else ''}, "
+                    "subfolders included, and DeltaGlider's reference files there. This cannot be undone.\n\n")
+        body.append("\n".join(printable(key, 200) for key in sample), style="bold")
+        if count > len(sample):
+            body.append(f"\n… and {human_count(count - len(sample))} more")
+
+        def answered(answer: str | None) -> None:
+            if answer == "delete":
+                self.transfers.delete_prefix(location, count)
+
+        self.app.push_screen(ConfirmScreen("Delete folder", body,
+                                           [("delete", f"Delete {human_count(count)} objects"), ("cancel", "Cancel")],
+                                           danger=True), answered)
+
+    # -- buckets -----------------------------------------------------------------------------
+    def action_create_bucket(self) -> None:
+        def chosen(name: str | None) -> None:
+            if name:
+                self._create_bucket(name.strip())
+
+        self.app.push_screen(PromptScreen("New bucket", "Name of the bucket to create (lowercase letters, digits, "
+                                                        "dots and hyphens, 3 to 63 characters).", "",
+                                          ok_label="Create", placeholder="my-backups"), chosen)
+
+    @background("creating the bucket", group="create-bucket")
+    def _create_bucket(self, name: str) -> None:
+        self.app.client.create_bucket(Bucket=name)
+        self.app.call_from_thread(self._bucket_created, name)
+
+    def _bucket_created(self, name: str) -> None:
+        self.app.notify(f"Created bucket {printable(name, 63)}", timeout=3)
+        self.app.load_buckets()

@@ -1,0 +1,63 @@
+"""A question with a few answers, as a modal dialog.
+
+Message text is given as ``Text`` or plain ``str`` (never markup), so key
+names in it are shown exactly as they are.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+
+class ConfirmScreen(ModalScreen[str | None]):
+    """Returns the chosen answer, or None on Escape.
+
+    ``choices`` are (answer, button label); the first is the default
+    (Enter) unless ``danger`` is set, in which case the user must pick it
+    explicitly (Tab, arrow keys or its letter) so Enter alone deletes nothing.
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss_none", "Cancel"),
+        Binding("left", "focus_previous", "Previous", show=False),
+        Binding("right", "focus_next", "Next", show=False),
+    ]
+
+    def __init__(self, title: str, body: str | Text, choices: list[tuple[str, str]] | None = None, *,
+                 danger: bool = False) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.choices = choices or [("yes", "Yes"), ("no", "No")]
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="danger" if self.danger else ""):
+            yield Label(Text(self.title_text), id="dialog-title")
+            with VerticalScroll(id="dialog-body"):
+                body = self.body if isinstance(self.body, Text) else Text(self.body)
+                yield Static(body, markup=False)
+            with Horizontal(id="dialog-buttons"):
+                for index, (answer, label) in enumerate(self.choices):
+                    variant = "error" if self.danger and index == 0 else ("primary" if index == 0 else "default")
+                    yield Button(Text(label), id=f"answer-{answer}", variant=variant)
+
+    def on_mount(self) -> None:
+        buttons = list(self.query(Button))
+        if self.danger and len(buttons) > 1:
+            buttons[-1].focus()  # the harmless answer
+        elif buttons:
+            buttons[0].focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        answer = (event.button.id or "").removeprefix("answer-")
+        self.dismiss(answer)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,155 @@
+"""Compression details of one object: the only place that reads object metadata.
+
+Opening it sends the HEAD request(s) (``get_object_info``); the answer is
+cached for the session, so opening the same object again costs nothing.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import LoadingIndicator, Static
+
+from dgtui import ObjectInfo, ObjectKind
+
+from ..widgets.footer import AppFooter
+from ..messages import Location, ObjectInfoLoaded
+from ..text import human_size, percent, printable
+from ..workers import background
+
+KIND_EXPLANATIONS = {
+    ObjectKind.DELTA: "delta: stored as a binary diff against this folder's reference file",
+    ObjectKind.DIRECT: "direct: stored whole, with its sha256 in the metadata",
+    ObjectKind.PLAIN: "plain: written by another tool; no sha256 (restores check the ETag/MD5 when possible)",
+    ObjectKind.UNKNOWN: "unknown",
+}
+
+
+class DetailsScreen(Screen[None]):
+    """What dgtui knows about one object, fetched on open."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("backspace", "app.pop_screen", "Back", show=False),
+        Binding("d", "download", "Restore"),
+        Binding("y", "copy_url", "Copy URL"),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self, location: Location, listed: ObjectInfo) -> None:
+        super().__init__()
+        self.location = location
+        self.listed = listed
+        self.info: ObjectInfo | None = None
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.location.bucket}/{self.listed.key}"
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Compression details  ", style="bold") + Text(printable(self.url, 300)),
+                     id="details-title", markup=False)
+        with VerticalScroll(id="details-body"):
+            yield LoadingIndicator(id="details-loading")
+            yield Static("", id="details-content", markup=False)
+        yield AppFooter()
+
+    def on_mount(self) -> None:
+        cached = self.app.info_cache.get((self.location.bucket, self.listed.key))
+        if cached is not None:
+            self._show(cached)
+        else:
+            self._fetch()
+
+    def action_reload(self) -> None:
+        self.app.info_cache.pop((self.location.bucket, self.listed.key), None)
+        self.query_one("#details-loading").display = True
+        self.query_one("#details-content", Static).update("")
+        self._fetch()
+
+    @background("reading the object's metadata", group="details", exclusive=True)
+    def _fetch(self) -> None:
+        info = self.app.client.get_object_info(self.url)
+        self.app.call_from_thread(self._loaded, info)
+
+    def _loaded(self, info: ObjectInfo) -> None:
+        self.app.info_cache[(self.location.bucket, self.listed.key)] = info
+        self.app.post_message(ObjectInfoLoaded(self.location.bucket, info))
+        if self.is_attached:
+            self._show(info)
+
+    def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
+        if not self.is_attached:
+            return
+        self.query_one("#details-loading").display = False
+        self.query_one("#details-content", Static).update(
+            Text("Could not read the object's metadata:\n", style="bold") + Text(text)
+            + Text("\n\nr tries again; Esc goes back.", style="italic"))
+
+    def _show(self, info: ObjectInfo) -> None:
+        self.info = info
+        self.query_one("#details-loading").display = False
+        self.query_one("#details-content", Static).update(render_details(self.location.bucket, info,
+                                                                         self.app.time_format))
+
+    def action_download(self) -> None:
+        self.app.pop_screen()
+        browser = self.app.browser
+        if browser is not None:
+            browser.download_objects([self.info or self.listed])
+
+    def action_copy_url(self) -> None:
+        self.app.copy_url(self.url)
+
+
+def render_details(bucket: str, info: ObjectInfo, time_format) -> Table:
+    """A two-column table of every field; every value is plain ``Text``."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+
+    def row(label: str, value: str | Text | None, style: str = "") -> None:
+        if value is None or value == "":
+            return
+        grid.add_row(Text(label), value if isinstance(value, Text) else Text(value, style=style))
+
+    if info.metadata_problem:
+        row("Warning", f"metadata invalid: {printable(info.metadata_problem)}", "bold red")
+    row("Key", printable(info.key))
+    row("Type", KIND_EXPLANATIONS.get(info.kind, str(info.kind.value)))
+    original = info.original_size
+    if original is None and info.kind in (ObjectKind.DIRECT, ObjectKind.PLAIN):
+        original = info.size
+    row("Original size", _size_with_bytes(original))
+    row("Stored size", _size_with_bytes(info.size))
+    if info.compression_ratio is not None:
+        row("Ratio", f"{info.compression_ratio:.4f} (stored / original)")
+    elif original:
+        row("Ratio", f"{info.size / original:.4f} (stored / original)")
+    savings = info.savings_percent if info.original_size else (0.0 if original else None)
+    if savings is not None:
+        row("Savings", percent(savings))
+    if info.reference_key:
+        row("Reference", f"s3://{bucket}/{printable(info.reference_key)}")
+    row("Reference sha256", info.ref_sha256)
+    row("File sha256", info.file_sha256 or ("none stored" if info.kind == ObjectKind.PLAIN else None))
+    row("Tool", printable(info.tool) if info.tool else None)
+    row("Created", time_format(info.created_at) if info.created_at else None)
+    row("Last modified", time_format(info.last_modified) if info.last_modified else None)
+    if info.original_name:
+        row("Original name", printable(info.original_name))
+    if info.note:
+        row("Note", printable(info.note))
+    row("Stored key", printable(info.stored_key) if info.stored_key != info.key else None)
+    row("ETag", printable(info.etag) if info.etag else None)
+    return grid
+
+
+def _size_with_bytes(size: int | None) -> str | None:
+    if size is None:
+        return None
+    return f"{human_size(size)} ({size:,} bytes)"

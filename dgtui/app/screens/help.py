@@ -1,0 +1,59 @@
+"""Every key, grouped by where it works, read from the bindings themselves."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("question_mark", "dismiss", "Close", show=False),
+        Binding("q", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, sections: list[tuple[str, list[Binding]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-dialog"):
+            yield Label(Text("Keys   (Esc closes; ctrl+p opens the command palette)"), id="help-title")
+            yield Static(self._table(), markup=False)
+
+    def _table(self) -> Table:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True, style="bold", min_width=12)
+        grid.add_column()
+        seen: set[tuple[str, str]] = set()
+        for title, bindings in self.sections:
+            rows = []
+            for binding in bindings:
+                if not binding.description:
+                    continue
+                keys = ", ".join(self.app.get_key_display(Binding(k.strip(), binding.action))
+                                 for k in binding.key.split(","))
+                if (title, binding.description) in seen:
+                    # Several keys for one action: show them together.
+                    for index, (k, d) in enumerate(rows):
+                        if d == binding.description:
+                            rows[index] = (f"{k}, {keys}", d)
+                    continue
+                seen.add((title, binding.description))
+                rows.append((keys, binding.description))
+            if not rows:
+                continue
+            grid.add_row(Text(""), Text(""))
+            grid.add_row(Text(title, style="bold underline"), Text(""))
+            for keys, description in rows:
+                grid.add_row(Text(keys), Text(description))
+        return grid
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,102 @@
+"""Turning keys, sizes and times into text that is safe to put on screen.
+
+Object keys are user data: they may contain markup (``[bold]``), terminal
+escape sequences, newlines or thousands of characters. Everything that shows
+a key goes through :func:`printable` and is rendered as plain ``Text``, never
+as markup.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.text import Text
+
+ELLIPSIS = "…"
+
+
+def printable(key: str, limit: int | None = None) -> str:
+    """``key`` with control characters spelled out, e.g. ESC as ``\\x1b``.
+
+    Printable characters of every script stay as they are; anything a
+    terminal would act on (C0/C1 controls, DEL, line and paragraph
+    separators) becomes its Python escape, so the text can neither move the
+    cursor nor span lines. ``limit`` cuts long text with an ellipsis.
+    """
+    if key.isprintable():
+        text = key
+    else:
+        parts = []
+        for ch in key:
+            if ch.isprintable():
+                parts.append(ch)
+            else:
+                parts.append(ch.encode("unicode_escape").decode("ascii"))
+        text = "".join(parts)
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 1, 0)] + ELLIPSIS
+    return text
+
+
+def plain(key: str, style: str = "", limit: int | None = None) -> Text:
+    """A key as a Rich ``Text`` that is never parsed as markup."""
+    return Text(printable(key, limit), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def s3_url(bucket: str, key: str = "") -> str:
+    return f"s3://{bucket}/{key}"
+
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_size(size: int | float | None) -> str:
+    """Bytes for people: ``512 B``, ``1.5 MiB``; ``?`` when unknown."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} PiB"  # pragma: no cover - loop always returns
+
+
+def human_count(count: int) -> str:
+    return f"{count:,}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 object``, ``2,000 objects``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def human_duration(seconds: float | None) -> str:
+    """``0:07``, ``3:25``, ``1:02:03``; ``--:--`` when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0 or seconds > 360000:
+        return "--:--"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
+
+
+def percent(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f}%"
+
+
+def format_local_time(iso: str | None) -> str:
+    """An S3 timestamp as local ``YYYY-MM-DD HH:MM``; the text itself if unparseable."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return printable(iso, 25)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")

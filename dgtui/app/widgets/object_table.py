@@ -1,0 +1,619 @@
+"""The object table: folders and objects of one prefix, filled page by page.
+
+It is a line-based ScrollView rather than a DataTable: rows are plain Python
+objects in a list, only the visible lines are rendered, and sorting or
+filtering 100,000 rows is a list sort / comprehension. Nothing here does any
+network I/O except the listing worker, which reads pages with a Delimiter
+(one LIST request per page, no HEAD) and posts them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Callable, Iterable
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from dgtui import ObjectInfo, ObjectKind
+
+from ..messages import (
+    ListingChanged,
+    ListingDone,
+    ListingPage,
+    ListingSummary,
+    Location,
+    Navigate,
+)
+from ..text import human_size, percent, printable
+from ..workers import background, is_cancelled
+
+SORT_KEYS = ("name", "size", "date")
+
+
+class Row:
+    """One line of the table: a folder (common prefix) or an object."""
+
+    __slots__ = ("key", "name", "lower", "size", "modified", "info", "is_folder")
+
+    def __init__(self, key: str, name: str, size: int, modified: str, info: ObjectInfo | None):
+        self.key = key
+        self.name = name
+        self.lower = name.casefold()
+        self.size = size
+        self.modified = modified
+        self.info = info
+        self.is_folder = info is None
+
+    @classmethod
+    def folder(cls, prefix: str, parent_prefix: str) -> "Row":
+        return cls(prefix, prefix[len(parent_prefix):], -1, "", None)
+
+    @classmethod
+    def obj(cls, info: ObjectInfo, parent_prefix: str) -> "Row":
+        name = info.key[len(parent_prefix):] if info.key.startswith(parent_prefix) else info.name
+        return cls(info.key, name, info.size, info.last_modified or "", info)
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: int  # 0: takes the remaining width
+    align: str  # "left" or "right"
+    sort: str | None = None
+
+
+MARK_COLUMN = Column("", 1, "left")
+NAME_COLUMN = Column("Name", 0, "left", "name")
+DISPLAY_ORDER = [
+    Column("Stored", 9, "right", "size"),
+    Column("Original", 9, "right"),
+    Column("Saved", 6, "right"),
+    Column("Type", 6, "left"),
+    Column("Modified", 16, "left", "date"),
+]
+
+
+def kind_label(info: ObjectInfo) -> str:
+    if info.kind == ObjectKind.DELTA or info.is_delta:
+        return "delta"
+    if info.kind == ObjectKind.DIRECT:
+        return "direct"
+    if info.kind == ObjectKind.PLAIN:
+        return "plain"
+    return ""
+
+
+class ObjectTable(ScrollView, can_focus=True):
+    """Folders first, then objects, of the location being shown."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("backspace", "up", "Up"),
+        Binding("space", "toggle_mark", "Mark"),
+        Binding("a", "mark_all", "Mark all", show=False),
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+        Binding("n", "sort('name')", "Sort name", show=False),
+        Binding("s", "sort('size')", "Sort size", show=False),
+        Binding("t", "sort('date')", "Sort date", show=False),
+    ]
+
+    COMPONENT_CLASSES = {
+        "object-table--header",
+        "object-table--cursor",
+        "object-table--marked",
+        "object-table--folder",
+        "object-table--delta",
+        "object-table--dim",
+        "object-table--message",
+    }
+
+    DEFAULT_CSS = """
+    ObjectTable {
+        background: $surface;
+    }
+    ObjectTable > .object-table--header { text-style: bold; color: $text-accent; }
+    ObjectTable > .object-table--cursor { background: $boost; text-style: reverse; }
+    ObjectTable:focus > .object-table--cursor { background: $accent; color: $text; text-style: bold; }
+    ObjectTable > .object-table--marked { color: $text-warning; text-style: bold; }
+    ObjectTable > .object-table--folder { color: $text-primary; text-style: bold; }
+    ObjectTable > .object-table--delta { color: $text-success; }
+    ObjectTable > .object-table--dim { color: $text-muted; }
+    ObjectTable > .object-table--message { color: $text-muted; text-style: italic; }
+    """
+
+    cursor_row: reactive[int] = reactive(0, always_update=True, layout=False, repaint=False)
+
+    class Highlighted(Message):
+        def __init__(self, table: "ObjectTable", row: Row | None) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
+    class OpenObject(Message):
+        """Enter on an object: show its compression details."""
+
+        def __init__(self, location: Location, info: ObjectInfo) -> None:
+            super().__init__()
+            self.location = location
+            self.info = info
+
+    def __init__(self, *, time_format: Callable[[str], str], name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.time_format = time_format
+        self.location: Location | None = None
+        self.request_id = 0
+        self.folders: list[Row] = []
+        self.objects: list[Row] = []
+        self.view: list[Row] = []
+        #: how many of ``view``'s first rows are folders
+        self._view_folders = 0
+        self.marked: set[str] = set()
+        self.sort_key = "name"
+        self.sort_reverse = False
+        self.filter_text = ""
+        self.loading = False
+        self.message: str | None = None
+        self.summary = ListingSummary()
+        #: put the cursor on this key once it arrives (e.g. the folder we came up from)
+        self._cursor_wanted: str | None = None
+        self._time_cache: dict[str, str] = {}
+
+    # -- public API ------------------------------------------------------------
+    @property
+    def current(self) -> Row | None:
+        if 0 <= self.cursor_row < len(self.view):
+            return self.view[self.cursor_row]
+        return None
+
+    def marked_rows(self) -> list[Row]:
+        if not self.marked:
+            return []
+        return [row for row in self.objects if row.key in self.marked]
+
+    def show(self, location: Location, *, cursor_key: str | None = None) -> None:
+        """Start listing ``location``; rows appear as pages arrive."""
+        self.request_id += 1
+        self.location = location
+        self.folders, self.objects, self.view = [], [], []
+        self._view_folders = 0
+        self.marked.clear()
+        self.message = None
+        self.loading = True
+        self.summary = ListingSummary()
+        self._cursor_wanted = cursor_key
+        self.cursor_row = 0
+        self.scroll_to(y=0, animate=False)
+        self._update_virtual_size()
+        self.refresh()
+        self._announce()
+        self._list(location, self.request_id)
+
+    def reload(self) -> None:
+        if self.location is not None:
+            current = self.current
+            self.show(self.location, cursor_key=current.key if current else None)
+
+    def clear(self, message: str | None = None) -> None:
+        self.request_id += 1
+        self.workers.cancel_group(self, "listing")
+        self.location = None
+        self.folders, self.objects, self.view = [], [], []
+        self._view_folders = 0
+        self.marked.clear()
+        self.loading = False
+        self.message = message
+        self.summary = ListingSummary()
+        self.cursor_row = 0
+        self._update_virtual_size()
+        self.refresh()
+        self._announce()
+
+    def set_filter(self, text: str) -> None:
+        current = self.current
+        self.filter_text = text
+        self._rebuild_view(keep=current.key if current else None)
+
+    def set_sort(self, key: str, reverse: bool | None = None) -> None:
+        if reverse is None:
+            reverse = (not self.sort_reverse) if key == self.sort_key else key != "name"
+        current = self.current
+        self.sort_key, self.sort_reverse = key, reverse
+        self._rebuild_view(keep=current.key if current else None)
+
+    def update_info(self, info: ObjectInfo) -> None:
+        """Metadata for one object arrived: show its kind, original size and savings."""
+        for row in self.objects:
+            if row.key == info.key:
+                row.info = info
+                self.refresh()
+                break
+
+    # -- listing worker --------------------------------------------------------
+    @background("listing the folder", group="listing", exclusive=True)
+    def _list(self, location: Location, request_id: int) -> None:
+        client = self.app.client
+        for page in client.iter_pages(location.bucket, location.prefix, delimiter="/"):
+            if is_cancelled():
+                return
+            self.post_message(ListingPage(request_id, page))
+        if not is_cancelled():
+            self.post_message(ListingDone(request_id))
+
+    def on_listing_page(self, message: ListingPage) -> None:
+        message.stop()
+        if message.request_id != self.request_id or self.location is None:
+            return  # a page of a listing the user has already left
+        prefix = self.location.prefix
+        page = message.page
+        new_folders = [Row.folder(p, prefix) for p in page.common_prefixes if p != prefix]
+        new_objects = [Row.obj(o, prefix) for o in page.contents if o.key != prefix]
+        summary = self.summary
+        summary.folders += len(new_folders)
+        summary.objects += len(new_objects)
+        for row in new_objects:
+            summary.stored_bytes += row.size
+            if row.info is not None and row.info.is_delta:
+                summary.deltas += 1
+            else:
+                summary.plain_bytes += row.size
+        self.folders.extend(new_folders)
+        self.objects.extend(new_objects)
+        self._add_to_view(new_folders, new_objects)
+        self._announce()
+
+    def on_listing_done(self, message: ListingDone) -> None:
+        message.stop()
+        if message.request_id != self.request_id:
+            return
+        self.loading = False
+        self.summary.complete = True
+        self._cursor_wanted = None
+        self.refresh()
+        self._announce()
+
+    def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
+        """The listing failed: say so where the rows would be."""
+        self.loading = False
+        self.message = text
+        self.summary.error = text
+        self.refresh()
+        self._announce()
+
+    # -- view ------------------------------------------------------------------
+    def _sort_key_func(self) -> Callable[[Row], object]:
+        return {"name": attrgetter("lower"), "size": attrgetter("size"),
+                "date": attrgetter("modified")}[self.sort_key]
+
+    def _matches(self, rows: Iterable[Row]) -> list[Row]:
+        if not self.filter_text:
+            return list(rows)
+        needle = self.filter_text.casefold()
+        return [row for row in rows if needle in row.lower]
+
+    def _rebuild_view(self, keep: str | None = None) -> None:
+        key = self._sort_key_func()
+        folder_key = attrgetter("lower")
+        folders = sorted(self._matches(self.folders), key=folder_key,
+                         reverse=self.sort_reverse and self.sort_key == "name")
+        objects = sorted(self._matches(self.objects), key=key, reverse=self.sort_reverse)
+        self.view = folders + objects
+        self._view_folders = len(folders)
+        self._place_cursor(keep)
+        self._update_virtual_size()
+        self.refresh()
+
+    def _add_to_view(self, new_folders: list[Row], new_objects: list[Row]) -> None:
+        """Merge one page into the sorted, filtered view.
+
+        Pages usually arrive in the view's order already (S3 lists by name), so
+        the common case is an append; otherwise list.sort (Timsort) merges the
+        two sorted runs in linear time.
+        """
+        current = self.current
+        keep = self._cursor_wanted or (current.key if current else None)
+        folders_new = self._matches(new_folders)
+        objects_new = self._matches(new_objects)
+        if folders_new or objects_new:
+            split = self._view_folders
+            folders, objects = self.view[:split], self.view[split:]
+            if folders_new:
+                folders = self._merge(folders, folders_new, attrgetter("lower"),
+                                      self.sort_reverse and self.sort_key == "name")
+            if objects_new:
+                objects = self._merge(objects, objects_new, self._sort_key_func(), self.sort_reverse)
+            self.view = folders + objects
+            self._view_folders = len(folders)
+            self._place_cursor(keep)
+        self._update_virtual_size()
+        self.refresh()
+
+    @staticmethod
+    def _merge(old: list[Row], new: list[Row], key: Callable[[Row], object], reverse: bool) -> list[Row]:
+        new.sort(key=key, reverse=reverse)
+        if old:
+            last, first = key(old[-1]), key(new[0])
+            in_order = first <= last if reverse else first >= last  # type: ignore[operator]
+            if not in_order:
+                old.extend(new)
+                old.sort(key=key, reverse=reverse)
+                return old
+        old.extend(new)
+        return old
+
+    def _place_cursor(self, key: str | None) -> None:
+        current = self.current
+        if key is not None and current is not None and current.key == key:
+            return
+        if key is not None:
+            for index, row in enumerate(self.view):
+                if row.key == key:
+                    self.cursor_row = index
+                    self._scroll_cursor_into_view()
+                    return
+        self.cursor_row = min(self.cursor_row, max(len(self.view) - 1, 0))
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self.view) + 1)
+
+    def _announce(self) -> None:
+        self.post_message(ListingChanged(self.location, self.summary))
+        self.post_message(self.Highlighted(self, self.current))
+
+    # -- cursor ----------------------------------------------------------------
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._scroll_cursor_into_view()
+        self.refresh()
+        if old != new:
+            self.post_message(self.Highlighted(self, self.current))
+
+    def _scroll_cursor_into_view(self) -> None:
+        height = self.scrollable_content_region.height
+        if height <= 1:
+            return
+        top = int(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row > top + height - 2:
+            self.scroll_to(y=self.cursor_row - height + 2, animate=False, immediate=True)
+
+    def _move(self, delta: int) -> None:
+        if not self.view:
+            return
+        self._cursor_wanted = None
+        self.cursor_row = max(0, min(len(self.view) - 1, self.cursor_row + delta))
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_page_up(self) -> None:
+        self._move(-max(self.scrollable_content_region.height - 2, 1))
+
+    def action_page_down(self) -> None:
+        self._move(max(self.scrollable_content_region.height - 2, 1))
+
+    def action_first(self) -> None:
+        self._move(-len(self.view))
+
+    def action_last(self) -> None:
+        self._move(len(self.view))
+
+    def action_sort(self, key: str) -> None:
+        self.set_sort(key)
+
+    # -- actions -----------------------------------------------------------------
+    def action_open(self) -> None:
+        row = self.current
+        if row is None or self.location is None:
+            return
+        if row.is_folder:
+            self.post_message(Navigate(Location(self.location.bucket, row.key)))
+        else:
+            self.post_message(self.OpenObject(self.location, row.info))  # type: ignore[arg-type]
+
+    def action_up(self) -> None:
+        if self.location is None:
+            return
+        parent = self.location.parent
+        if parent is None:
+            self.app.notify("Already at the top of the bucket; the bucket list is on the left (Tab).",
+                            timeout=3)
+            return
+        self.post_message(Navigate(parent))
+
+    def action_toggle_mark(self) -> None:
+        row = self.current
+        if row is None:
+            return
+        if row.is_folder:
+            self.app.notify("Space marks objects. To restore or delete a whole folder, "
+                            "highlight it and press d or Delete.", timeout=4)
+            return
+        if row.key in self.marked:
+            self.marked.discard(row.key)
+        else:
+            self.marked.add(row.key)
+        self._move(1)
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.current))
+
+    def action_mark_all(self) -> None:
+        visible = [row.key for row in self.view if not row.is_folder]
+        if visible and all(key in self.marked for key in visible):
+            self.marked.difference_update(visible)
+        else:
+            self.marked.update(visible)
+        self.refresh()
+        self.post_message(self.Highlighted(self, self.current))
+
+    # -- mouse -------------------------------------------------------------------
+    def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            column = self._column_at(event.x)
+            if column is not None and column.sort:
+                self.set_sort(column.sort)
+            return
+        index = int(self.scroll_y) + event.y - 1
+        if 0 <= index < len(self.view):
+            self._cursor_wanted = None
+            self.cursor_row = index
+            if event.chain >= 2:
+                self.action_open()
+
+    def _column_at(self, x: int) -> Column | None:
+        offset = 0
+        for column, width in self._layout(self.size.width):
+            if offset <= x < offset + width + 1:
+                return column
+            offset += width + 1
+        return None
+
+    # -- rendering ---------------------------------------------------------------
+    def _layout(self, width: int) -> list[tuple[Column, int]]:
+        """Columns that fit in ``width``, most useful first; the name keeps at least 28 cells."""
+        optional = [
+            Column("Stored", 9, "right", "size"),
+            Column("Type", 6, "left"),
+            Column("Modified", 16, "left", "date"),
+            Column("Saved", 6, "right"),
+            Column("Original", 9, "right"),
+        ]
+        chosen: list[Column] = []
+        room = width - 2 - 28  # mark column, minimal name
+        for column in optional:
+            if column.width + 1 <= room:
+                chosen.append(column)
+                room -= column.width + 1
+        order = {c.title: i for i, c in enumerate(DISPLAY_ORDER)}
+        chosen.sort(key=lambda c: order[c.title])
+        name_width = max(width - 2 - sum(c.width + 1 for c in chosen), 1)
+        return [(MARK_COLUMN, 1), (NAME_COLUMN, name_width - 1)] + [(c, c.width) for c in chosen]
+
+    def _cell(self, text: str | Text, width: int, align: str, style: Style | str = "") -> Text:
+        cell = text if isinstance(text, Text) else Text(text, style=style)
+        cell.no_wrap = True
+        cell.truncate(width, overflow="ellipsis")
+        if align == "right":
+            cell.pad_left(width - cell.cell_len)
+        else:
+            cell.pad_right(width - cell.cell_len)
+        return cell
+
+    def _format_time(self, iso: str) -> str:
+        cached = self._time_cache.get(iso)
+        if cached is None:
+            cached = self.time_format(iso)
+            if len(self._time_cache) > 50_000:
+                self._time_cache.clear()
+            self._time_cache[iso] = cached
+        return cached
+
+    def _header(self, layout: list[tuple[Column, int]]) -> Text:
+        style = self.get_component_rich_style("object-table--header")
+        line = Text(no_wrap=True)
+        for column, width in layout:
+            title = column.title
+            if column.sort and column.sort == self.sort_key and self.location is not None:
+                title += " ▼" if self.sort_reverse else " ▲"
+            line.append_text(self._cell(title, width, column.align, style))
+            line.append(" ")
+        return line
+
+    def _row_text(self, row: Row, layout: list[tuple[Column, int]]) -> Text:
+        dim = self.get_component_rich_style("object-table--dim")
+        line = Text(no_wrap=True)
+        marked = row.key in self.marked
+        for column, width in layout:
+            title = column.title
+            if title == "":
+                cell = self._cell("*" if marked else " ", width, "left",
+                                  self.get_component_rich_style("object-table--marked"))
+            elif title == "Name":
+                style = self.get_component_rich_style("object-table--folder") if row.is_folder else ""
+                if marked:
+                    style = self.get_component_rich_style("object-table--marked")
+                cell = self._cell(Text(printable(row.name, width + 1), style=style), width, "left")
+            elif row.is_folder:
+                cell = self._cell("folder" if title == "Type" else "", width, column.align, dim)
+            else:
+                info = row.info
+                assert info is not None
+                if title == "Stored":
+                    cell = self._cell(human_size(row.size), width, "right")
+                elif title == "Type":
+                    label = kind_label(info)
+                    style = self.get_component_rich_style("object-table--delta") if label == "delta" else dim
+                    cell = self._cell(label, width, "left", style)
+                elif title == "Modified":
+                    cell = self._cell(self._format_time(row.modified), width, "left", dim)
+                elif title == "Original":
+                    value = info.original_size
+                    if value is None and info.kind in (ObjectKind.DIRECT, ObjectKind.PLAIN):
+                        value = row.size
+                    cell = self._cell(human_size(value) if value is not None else "", width, "right", dim)
+                else:  # Saved
+                    saved = info.savings_percent if info.original_size else None
+                    cell = self._cell(percent(saved) if saved is not None else "", width, "right")
+            line.append_text(cell)
+            line.append(" ")
+        return line
+
+    def _message_line(self) -> str | None:
+        if self.message:
+            return self.message
+        if self.location is None:
+            return "Choose a bucket on the left (Tab switches panes, Enter opens)."
+        if self.loading:
+            return "Loading…"
+        if self.filter_text and (self.folders or self.objects):
+            return f"No names contain “{printable(self.filter_text, 60)}” (Esc clears the filter)."
+        return "This folder is empty."
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        layout = self._layout(width)
+        if y == 0:
+            text = self._header(layout)
+        else:
+            index = int(self.scroll_y) + y - 1
+            if index < len(self.view):
+                row = self.view[index]
+                text = self._row_text(row, layout)
+                if index == self.cursor_row:
+                    text.stylize(self.get_component_rich_style("object-table--cursor"))
+            elif not self.view and y == 2:
+                message = self._message_line() or ""
+                text = Text(" " + printable(message), style=self.get_component_rich_style("object-table--message"),
+                            no_wrap=True)
+                if self.message:
+                    text.stylize(Style(color=None, italic=False, bold=True))
+            else:
+                return Strip.blank(width, base)
+        text.stylize_before(base)
+        segments = list(text.render(self.app.console))
+        return Strip(segments).crop_extend(0, width, base)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._update_virtual_size()
+        self._scroll_cursor_into_view()

@@ -1,0 +1,181 @@
+"""Compression numbers for the location being shown.
+
+Quick numbers come for free from the pages the object table already reads
+(this level only; a delta's original size is unknown without its metadata).
+Exact numbers for the whole prefix, subfolders included, are computed on a
+key press by ``get_bucket_stats(detailed_stats=True)`` in a worker, with a
+progress bar, and can be cancelled.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widget import Widget
+
+from dgtui import BucketStats
+
+from ..messages import DetailedStatsDone, DetailedStatsProgress, ListingSummary, Location
+from ..text import human_count, human_size, percent, printable
+from ..workers import background
+from .progress import progress_bar
+
+
+class StatsPanel(Widget):
+    """Quick numbers from the listing, and detailed numbers on demand."""
+
+    COMPONENT_CLASSES = {"stats-panel--title", "stats-panel--dim", "stats-panel--bar", "stats-panel--bar-back"}
+
+    DEFAULT_CSS = """
+    StatsPanel { height: auto; padding: 0 1; }
+    StatsPanel > .stats-panel--title { text-style: bold; color: $text-accent; }
+    StatsPanel > .stats-panel--dim { color: $text-muted; }
+    StatsPanel > .stats-panel--bar { color: $accent; }
+    StatsPanel > .stats-panel--bar-back { color: $surface-lighten-2; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.location: Location | None = None
+        self.summary = ListingSummary()
+        self.detailed_location: Location | None = None
+        self.detailed: BucketStats | None = None
+        self.detailed_done = 0
+        self.detailed_total = 0
+        self.detailed_running = False
+        self.detailed_note: str | None = None
+        self._job_id = 0
+        self._cancel = threading.Event()
+        #: finished detailed results, by location, for when the user comes back
+        self._results: dict[Location, BucketStats] = {}
+
+    # -- quick numbers ------------------------------------------------------------
+    def show_summary(self, location: Location | None, summary: ListingSummary) -> None:
+        self.location = location
+        self.summary = summary
+        if not self.detailed_running and location is not None:
+            self.detailed_location = location
+            self.detailed = self._results.get(location)
+            self.detailed_note = None
+        self.refresh(layout=True)
+
+    # -- detailed numbers ------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.detailed_running
+
+    def start_detailed(self, location: Location) -> None:
+        self.cancel_detailed()
+        self._job_id += 1
+        self._cancel = threading.Event()
+        self.detailed_location = location
+        self.detailed = None
+        self.detailed_done = self.detailed_total = 0
+        self.detailed_running = True
+        self.detailed_note = "listing…"
+        self.refresh(layout=True)
+        self._compute(location, self._job_id, self._cancel)
+
+    def cancel_detailed(self) -> None:
+        if self.detailed_running:
+            self._cancel.set()
+            self.detailed_running = False
+            self.detailed_note = "cancelled"
+            self.refresh(layout=True)
+
+    @background("computing detailed stats", group="stats")
+    def _compute(self, location: Location, job_id: int, cancel: threading.Event) -> None:
+        def progress(done: int, total: int) -> None:
+            self.post_message(DetailedStatsProgress(job_id, done, total))
+
+        stats = self.app.client.get_bucket_stats(location.bucket, location.prefix, detailed_stats=True,
+                                                 progress=progress, should_cancel=cancel.is_set)
+        self.post_message(DetailedStatsDone(job_id, None if cancel.is_set() else stats, cancel.is_set()))
+
+    def on_detailed_stats_progress(self, message: DetailedStatsProgress) -> None:
+        message.stop()
+        if message.job_id == self._job_id and self.detailed_running:
+            self.detailed_done, self.detailed_total = message.done, message.total
+            self.detailed_note = "reading delta metadata…"
+            self.refresh()
+
+    def on_detailed_stats_done(self, message: DetailedStatsDone) -> None:
+        message.stop()
+        if message.job_id != self._job_id:
+            return
+        self.detailed_running = False
+        if message.stats is not None and self.detailed_location is not None:
+            self.detailed = message.stats
+            self._results[self.detailed_location] = message.stats
+            self.detailed_note = None
+        self.refresh(layout=True)
+
+    def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
+        if context and context[1] != self._job_id:
+            return
+        self.detailed_running = False
+        self.detailed_note = "failed: " + text
+        self.refresh(layout=True)
+
+    # -- rendering --------------------------------------------------------------------
+    def render(self) -> RenderableType:
+        title = self.get_component_rich_style("stats-panel--title", partial=True)
+        dim = self.get_component_rich_style("stats-panel--dim", partial=True)
+        summary = self.summary
+        if self.location is None:
+            return Text("No folder open.", style=dim)
+        more = "" if summary.complete or summary.error else "+"
+        parts: list[RenderableType] = [Text("This level (listing)" if summary.complete or summary.error
+                                            else "This level: counting…", style=title)]
+        grid = _grid()
+        grid.add_row("Objects", human_count(summary.objects) + more)
+        grid.add_row("Deltas", human_count(summary.deltas) + more)
+        grid.add_row("Stored", human_size(summary.stored_bytes) + more)
+        parts.append(grid)
+        parts.extend(self._detailed_lines(title, dim))
+        return Group(*parts)
+
+    def _detailed_lines(self, title, dim) -> list[RenderableType]:
+        where = self.detailed_location
+        label = "All below" if where is None or where.prefix else "Whole bucket"
+        if where is not None and where != self.location:
+            label = printable(where.folder_name, 16)
+        lines: list[RenderableType] = []
+        if self.detailed_running:
+            lines.append(Text(f"{label}: c cancels", style=title))
+            fraction = self.detailed_done / self.detailed_total if self.detailed_total else 0.0
+            width = max(self.size.width - 2 - 5, 4)
+            bar = progress_bar(fraction, width, self.get_component_rich_style("stats-panel--bar", partial=True),
+                               self.get_component_rich_style("stats-panel--bar-back", partial=True))
+            bar.append(f" {fraction * 100:3.0f}%")
+            lines.append(bar)
+            if self.detailed_total:
+                lines.append(Text(f"{human_count(self.detailed_done)}/{human_count(self.detailed_total)} deltas read",
+                                  style=dim))
+            else:
+                lines.append(Text(self.detailed_note or "listing…", style=dim))
+            return lines
+        stats = self.detailed
+        if stats is None:
+            note = f" ({self.detailed_note})" if self.detailed_note else ""
+            lines.append(Text(f"c: exact sizes{note}", style=dim))
+            return lines
+        lines.append(Text(label + (" (estimate)" if stats.estimated else " (exact)"), style=title))
+        grid = _grid()
+        grid.add_row("Original", human_size(stats.total_size))
+        grid.add_row("Stored", human_size(stats.compressed_size))
+        grid.add_row("Saved", f"{human_size(stats.space_saved)} {percent(stats.savings_percent)}")
+        if stats.metadata_invalid:
+            grid.add_row("Bad metadata", human_count(stats.metadata_invalid))
+        lines.append(grid)
+        return lines
+
+
+def _grid() -> Table:
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(justify="right", no_wrap=True)
+    return grid
