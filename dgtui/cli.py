@@ -101,8 +101,8 @@ def _normalise_argv(argv: list[str]) -> list[str]:
     if any(a in ("-h", "--help", "--version") for a in argv[:1]):
         return argv
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first in COMMANDS:
-        return argv
+    if first in COMMANDS or (first is not None and not first.startswith("s3://")):
+        return argv  # a command, or a typo that argparse reports as one
     return ["browse", *argv]
 
 
