@@ -54,23 +54,32 @@ class ReferenceCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         env_limit = os.environ.get("DGTUI_REFERENCE_CACHE_BYTES")
         self.max_bytes = max_bytes or (int(env_limit) if env_limit else DEFAULT_REFERENCE_CACHE_BYTES)
+        self._verified: dict[str, tuple[int, int, int]] = {}
 
     def path_for(self, sha256: str) -> Path:
         return self.dir / sha256
 
     def get(self, sha256: str) -> Path | None:
-        """The cached reference with this sha256, checked; None when absent or damaged."""
+        """The cached reference with this sha256, checked; None when absent or damaged.
+
+        The first use in a process hashes the file; later uses in the same
+        process re-hash only if the file's inode, size or mtime changed
+        since (entries are replaced by rename, never rewritten in place).
+        """
         path = self.path_for(sha256)
-        if not path.exists():
-            return None
         try:
-            if sha256_file(path) != sha256:
-                # A damaged entry is dropped, never used.
-                path.unlink(missing_ok=True)
-                return None
+            st = path.stat()
+            if self._verified.get(sha256) != (st.st_ino, st.st_size, st.st_mtime_ns):
+                if sha256_file(path) != sha256:
+                    # A damaged entry is dropped, never used.
+                    path.unlink(missing_ok=True)
+                    self._verified.pop(sha256, None)
+                    return None
             os.utime(path)  # recency for eviction
+            st = path.stat()
+            self._verified[sha256] = (st.st_ino, st.st_size, st.st_mtime_ns)
         except FileNotFoundError:
-            return None  # evicted by another process meanwhile
+            return None  # absent, or evicted by another process meanwhile
         return path
 
     def new_temp_path(self) -> Path:

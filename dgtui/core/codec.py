@@ -8,9 +8,11 @@ external-compression marker, so DeltaGlider decodes them as usual.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
@@ -101,6 +103,36 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
     if not decompress_source:
         args.append("-D")
     _run([*args, "-s", str(reference), str(delta), str(out)], "decode", should_cancel)
+
+
+def decode_sha256(reference: str | Path, delta: str | Path,
+                  should_cancel: ShouldCancel | None = None) -> str:
+    """sha256 of what DeltaGlider's decode command rebuilds, read from a pipe.
+
+    The same ``-d -f -s`` as ``decode``, with ``-c`` so nothing is written
+    to disk only to be read back for hashing.
+    """
+    cmd = [xdelta3_path(), "-d", "-f", "-c", "-s", str(reference), str(delta)]
+    digest = hashlib.sha256()
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        except FileNotFoundError as exc:
+            raise XdeltaMissingError() from exc
+        try:
+            while chunk := proc.stdout.read(1024 * 1024):
+                digest.update(chunk)
+                if should_cancel and should_cancel():
+                    proc.kill()
+                    raise CancelledError()
+        finally:
+            proc.stdout.close()
+            proc.wait()
+        if proc.returncode != 0:
+            err.seek(0)
+            lines = err.read().decode("utf-8", "replace").strip().splitlines()
+            raise CodecError(f"xdelta3 could not decode: {lines[-1] if lines else proc.returncode}")
+    return digest.hexdigest()
 
 
 # Magic numbers of the formats xdelta3 decompresses on its own when it

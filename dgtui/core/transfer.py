@@ -19,6 +19,7 @@ import os
 import tempfile
 import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,6 +34,7 @@ Progress = Callable[[int, int, str], None]  # done bytes, total bytes, stage
 ShouldCancel = Callable[[], bool]
 
 MAX_REFERENCE_ATTEMPTS = 3
+_HASH_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dgtui-hash")
 
 
 class _Meter:
@@ -107,11 +109,11 @@ class Engine:
             raise errors.DgError(f"cannot read {display_key(str(path))}: {exc.strerror}") from None
         if not path.is_file():
             raise errors.DgError(f"not a file: {display_key(str(path))}")
-        file_sha = sha256_file(path, _Meter(progress, size, "hashing"))
-        _check_cancel(should_cancel)
+        # Hashing runs beside xdelta3 (a separate process), so both cores work.
+        file_sha = _HASH_POOL.submit(sha256_file, path, _Meter(progress, size, "hashing"))
         name = key.rsplit("/", 1)[-1]
         if not fmt.is_delta_eligible(name):
-            return self._upload_direct(path, bucket, key, size, file_sha, progress, should_cancel,
+            return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                        extra_metadata, fallback_reason=None)
         codec.xdelta3_path()  # fail early, before any write, when xdelta3 is missing
         ds = fmt.deltaspace_of(key)
@@ -121,22 +123,22 @@ class Engine:
             if ref_head is None:
                 compressed = codec.compressed_format(path)
                 if compressed:
-                    return self._upload_direct(path, bucket, key, size, file_sha, progress, should_cancel,
+                    return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                                extra_metadata, fallback_reason=_compressed_reason(compressed))
-                created = self._try_create_reference(path, bucket, ref_key, name, file_sha, progress,
+                created = self._try_create_reference(path, bucket, ref_key, name, file_sha.result(), progress,
                                                      should_cancel)
                 if not created:
                     continue  # another uploader created it first: make a delta against theirs
-                ref_path, ref_sha, zero_diff = created, file_sha, True
+                ref_path, ref_sha, zero_diff = created, file_sha.result(), True
             else:
                 ref_sha = fmt.parse_metadata(ref_key, ref_head.get("Metadata", {})).file_sha256
                 if not ref_sha:
-                    return self._upload_direct(path, bucket, key, size, file_sha, progress, should_cancel,
+                    return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                                extra_metadata, fallback_reason="the deltaspace's reference has no valid sha256")
                 ref_path, _ = self.fetch_reference(bucket, ref_key, ref_sha, should_cancel, progress)
                 compressed = codec.compressed_format(ref_path)
                 if compressed:
-                    return self._upload_direct(path, bucket, key, size, file_sha, progress, should_cancel,
+                    return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                                extra_metadata, fallback_reason=_compressed_reason(compressed))
                 zero_diff = False
             summary = self._store_delta(path, bucket, key, size, file_sha, ref_key, ref_path, ref_sha,
@@ -174,17 +176,17 @@ class Engine:
             return True
         return fmt.parse_metadata(ref_key, head.get("Metadata", {})).file_sha256 == ref_sha
 
-    def _store_delta(self, path: Path, bucket: str, key: str, size: int, file_sha: str, ref_key: str,
+    def _store_delta(self, path: Path, bucket: str, key: str, size: int, file_sha_future: Future, ref_key: str,
                      ref_path: Path, ref_sha: str, zero_diff: bool, max_ratio: float,
                      progress: Progress | None, should_cancel: ShouldCancel | None,
                      extra_metadata: dict[str, str] | None) -> UploadSummary:
         name = key.rsplit("/", 1)[-1]
         with tempfile.TemporaryDirectory(prefix="dgtui-up-", dir=self.work_dir) as tmp:
             delta_path = Path(tmp) / "delta"
-            rebuilt = Path(tmp) / "rebuilt"
             if progress:
                 progress(0, size, "encoding")
             delta_size = codec.encode(ref_path, path, delta_path, should_cancel)
+            file_sha = file_sha_future.result()
             ratio = delta_size / size if size else 0.0
             if not zero_diff and ratio > max_ratio:
                 return self._upload_direct(
@@ -193,12 +195,10 @@ class Engine:
             if progress:
                 progress(0, size, "verifying")
             # DeltaGlider 6.2.0's own decode command: what passes here restores there.
-            codec.decode(ref_path, delta_path, rebuilt, should_cancel)
-            if sha256_file(rebuilt) != file_sha:
+            if codec.decode_sha256(ref_path, delta_path, should_cancel) != file_sha:
                 raise errors.IntegrityError(
                     f"the delta for {where(bucket, key)} did not rebuild the file; nothing was stored",
                     bucket=bucket, key=key)
-            rebuilt.unlink()
             meta = fmt.delta_metadata(version=self.version, original_name=name, file_sha256=file_sha,
                                       file_size=size, ref_key=ref_key, ref_sha256=ref_sha,
                                       delta_size=delta_size, zero_diff=zero_diff)
