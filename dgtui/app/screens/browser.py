@@ -77,6 +77,8 @@ class BrowserScreen(Screen[None]):
         super().__init__()
         self.start = start
         self.location: Location | None = None
+        # Opened on a folder: keys go to its table; otherwise choose a bucket first.
+        self.AUTO_FOCUS = "#table" if start is not None else "#tree"
 
     def compose(self) -> ComposeResult:
         yield LocationBar(id="location-bar")
@@ -109,10 +111,6 @@ class BrowserScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(LocationBar).show(None, ListingSummary(), 0, False)
-        if self.start is not None:
-            self.table.focus()
-        else:
-            self.tree.focus()
         if self.app.client is not None:
             self.client_ready()
 
@@ -154,7 +152,7 @@ class BrowserScreen(Screen[None]):
 
     def on_navigate(self, message: Navigate) -> None:
         message.stop()
-        if message.location == self.location and not self.table.message and self.table.loading:
+        if message.location == self.location and not self.table.message and self.table.listing:
             return  # already on its way
         self.navigate(message.location)
 
@@ -170,7 +168,7 @@ class BrowserScreen(Screen[None]):
     def _update_location_bar(self) -> None:
         table = self.table
         self.query_one(LocationBar).show(table.location, table.summary, len(table.marked),
-                                         table.loading and table.location is not None)
+                                         table.listing and table.location is not None)
 
     def on_object_table_open_object(self, message: ObjectTable.OpenObject) -> None:
         message.stop()

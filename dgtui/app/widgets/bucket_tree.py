@@ -100,6 +100,9 @@ class BucketTree(Tree[NodeInfo]):
     def node_for(self, location: Location) -> TreeNode[NodeInfo] | None:
         return self._by_location.get(location)
 
+    def node_for_bucket(self, bucket: str) -> TreeNode[NodeInfo] | None:
+        return self._by_location.get(Location(bucket))
+
     def reveal(self, location: Location) -> None:
         """Put the cursor on the node of ``location`` if the tree shows it."""
         node = self.node_for(location)

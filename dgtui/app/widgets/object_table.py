@@ -169,7 +169,8 @@ class ObjectTable(ScrollView, can_focus=True):
         self.sort_key = "name"
         self.sort_reverse = False
         self.filter_text = ""
-        self.loading = False
+        #: a listing is under way (not Widget.loading: that would cover the table with a spinner)
+        self.listing = False
         self.message: str | None = None
         self.summary = ListingSummary()
         #: put the cursor on this key once it arrives (e.g. the folder we came up from)
@@ -196,7 +197,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self._view_folders = 0
         self.marked.clear()
         self.message = None
-        self.loading = True
+        self.listing = True
         self.summary = ListingSummary()
         self._cursor_wanted = cursor_key
         self.cursor_row = 0
@@ -218,7 +219,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self.folders, self.objects, self.view = [], [], []
         self._view_folders = 0
         self.marked.clear()
-        self.loading = False
+        self.listing = False
         self.message = message
         self.summary = ListingSummary()
         self.cursor_row = 0
@@ -283,7 +284,7 @@ class ObjectTable(ScrollView, can_focus=True):
         message.stop()
         if message.request_id != self.request_id:
             return
-        self.loading = False
+        self.listing = False
         self.summary.complete = True
         self._cursor_wanted = None
         self.refresh()
@@ -291,7 +292,7 @@ class ObjectTable(ScrollView, can_focus=True):
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
         """The listing failed: say so where the rows would be."""
-        self.loading = False
+        self.listing = False
         self.message = text
         self.summary.error = text
         self.refresh()
@@ -583,7 +584,7 @@ class ObjectTable(ScrollView, can_focus=True):
             return self.message
         if self.location is None:
             return "Choose a bucket on the left (Tab switches panes, Enter opens)."
-        if self.loading:
+        if self.listing:
             return "Loading…"
         if self.filter_text and (self.folders or self.objects):
             return f"No names contain “{printable(self.filter_text, 60)}” (Esc clears the filter)."

@@ -1,0 +1,69 @@
+"""Helpers shared by the app tests."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import unquote
+
+from dgtui import DgClient, create_client
+from dgtui.app.app import DgtuiApp
+
+BIG_PREFIX = "logs/"
+BIG_COUNT = 5000
+FIXED_TIME = "2025-01-15 09:30"
+
+
+def fixed_time(_iso: str) -> str:
+    """Every timestamp reads the same, so screens are the same on every run."""
+    return FIXED_TIME
+
+
+def make_client(server: Any, cache_dir: Path, endpoint_url: str | None = None, **overrides: Any) -> DgClient:
+    options = dict(endpoint_url=endpoint_url or server.endpoint_url, aws_access_key_id=server.access_key,
+                   aws_secret_access_key=server.secret_key, region_name=server.region, cache_dir=cache_dir)
+    options.update(overrides)
+    return create_client(**options)
+
+
+def make_app(client: DgClient | Callable[[], DgClient], start_url: str | None = None, **options: Any) -> DgtuiApp:
+    factory = client if callable(client) and not isinstance(client, DgClient) else (lambda: client)
+    options.setdefault("time_format", fixed_time)
+    return DgtuiApp(factory, start_url=start_url, **options)
+
+
+async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    """Let the app run until ``predicate()`` is truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.05)
+
+
+def release_bytes(version: int, size: int = 300_000, seed: int = 11) -> bytes:
+    """Versions of one archive that share almost all bytes, as backups do."""
+    base = bytearray(random.Random(seed).randbytes(size))
+    base[version * 997:(version * 997) + 64] = bytes([version % 256]) * 64
+    return bytes(base)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def count_heads(client: DgClient) -> list[str]:
+    """Record the path of every HeadObject the client sends (the app itself never does this)."""
+    calls: list[str] = []
+
+    def on_head(params: dict, **_: Any) -> None:
+        calls.append(unquote(params.get("url_path", "")))
+
+    client.boto3_client.meta.events.register("before-call.s3.HeadObject", on_head)
+    return calls

@@ -1,0 +1,247 @@
+"""Browsing: the lazy tree, the paged table, filter and sort, details, and no HEAD while navigating."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from dgtui.app.screens.details import DetailsScreen
+from dgtui.app.widgets.bucket_tree import BucketTree
+from dgtui.app.widgets.object_table import ObjectTable
+from dgtui.testing.proxy import TcpProxy
+
+from .helpers import BIG_COUNT, BIG_PREFIX, count_heads, make_app, make_client, release_bytes, wait_for
+
+pytestmark = pytest.mark.asyncio
+
+
+def line_text(widget, y: int) -> str:
+    return "".join(segment.text for segment in widget.render_line(y))
+
+
+def table_lines(table: ObjectTable) -> list[str]:
+    return [line_text(table, y) for y in range(table.size.height)]
+
+
+def tree_labels(tree: BucketTree) -> list[str]:
+    labels = []
+
+    def walk(node):
+        for child in node.children:
+            labels.append(child.label.plain)
+            if child.is_expanded:
+                walk(child)
+
+    walk(tree.root)
+    return labels
+
+
+@pytest.fixture
+def small_bucket(client, bucket):
+    """releases/ with two deltas, docs/ with a plain object, and a nested folder."""
+    for version in range(2):
+        client.put_object(Bucket=bucket, Key=f"releases/app-{version}.tar", Body=release_bytes(version))
+    client.put_object(Bucket=bucket, Key="docs/readme.txt", Body=b"read me\n")
+    client.put_object(Bucket=bucket, Key="docs/old/notes.txt", Body=b"notes\n")
+    return bucket
+
+
+async def test_tree_lists_buckets_then_folders_lazily(client, small_bucket):
+    heads = count_heads(client)
+    app = make_app(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one(BucketTree)
+        node = await wait_for(pilot, lambda: tree.node_for_bucket(small_bucket), what="bucket node")
+        assert not node.children, "nothing is listed before the bucket is expanded"
+        tree.move_cursor(node)
+        tree.focus()
+        await pilot.press("enter")
+        # The listing answers quickly on a local server; the node says it is loading until it does.
+        await wait_for(pilot, lambda: node.data.loaded, what="folders of the bucket")
+        names = [child.label.plain for child in node.children]
+        assert names == ["docs/", "releases/"]
+        docs = node.children[0]
+        assert not docs.children
+        tree.move_cursor(docs)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: docs.data.loaded, what="folders of docs/")
+        assert [child.label.plain for child in docs.children] == ["old/"]
+        # Enter on a folder node also shows it in the table.
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.location and table.location.prefix == "docs/" and not table.listing)
+        assert [row.name for row in table.view] == ["old/", "readme.txt"]
+    assert heads == [], "browsing sends no HEAD request"
+
+
+async def test_tree_shows_loading_state_while_listing(s3_server, small_bucket, tmp_path):
+    proxy = TcpProxy.for_endpoint(s3_server.endpoint_url, latency_s=0.6).start()
+    slow = make_client(s3_server, tmp_path / "cache", endpoint_url=proxy.endpoint_url)
+    try:
+        app = make_app(slow)
+        async with app.run_test(size=(120, 40)) as pilot:
+            tree = app.screen.query_one(BucketTree)
+            node = await wait_for(pilot, lambda: tree.node_for_bucket(small_bucket), what="bucket node")
+            node.expand()
+            await pilot.pause(0.1)
+            assert "loading…" in node.label.plain
+            assert [child.label.plain for child in node.children] == ["loading…"]
+            await wait_for(pilot, lambda: node.data.loaded, what="folders")
+            assert not node.label.plain.endswith("loading…")
+    finally:
+        slow.close()
+        proxy.stop()
+
+
+async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_bucket, tmp_path):
+    # Latency per request makes the 5 pages arrive one by one, as over a real network.
+    proxy = TcpProxy.for_endpoint(s3_server.endpoint_url, latency_s=0.4).start()
+    slow = make_client(s3_server, tmp_path / "cache", endpoint_url=proxy.endpoint_url)
+    heads = count_heads(slow)
+    try:
+        app = make_app(slow, f"s3://{big_bucket}/{BIG_PREFIX}")
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.screen.query_one(ObjectTable)
+            await wait_for(pilot, lambda: len(table.view) > 0, what="first rows")
+            assert table.listing and len(table.objects) < BIG_COUNT, "first rows show before the listing ends"
+            # The app answers keys while pages keep arriving.
+            await pilot.press("down", "down", "down")
+            assert table.cursor_row == 3 and table.listing
+            chosen = table.current.key
+            await pilot.press("slash")
+            assert isinstance(app.focused, Input)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not table.listing, timeout=30, what="the whole listing")
+            assert len(table.objects) == BIG_COUNT
+            assert [row.name for row in table.view[:2]] == ["archive/", "zzz/"], "folders come first"
+            assert table.summary.objects == BIG_COUNT and table.summary.folders == 2
+            # The cursor stayed on the row the user moved to while pages arrived (a folder
+            # listed on the last page may have pushed it down).
+            assert table.current.key == chosen
+            assert "5,000 objects" in line_text(app.screen.query_one("#location-bar"), 0)
+        assert heads == []
+    finally:
+        slow.close()
+        proxy.stop()
+
+
+async def test_filter_and_sort_on_thousands_of_rows(session_client, big_bucket):
+    app = make_app(session_client, f"s3://{big_bucket}/{BIG_PREFIX}")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing and table.objects, timeout=30, what="listing")
+        await pilot.press("slash", "0", "4", "9", "9")
+        await pilot.pause()
+        names = [row.name for row in table.view]
+        assert names == ["file-000499.log", "file-004990.log", "file-004991.log", "file-004992.log",
+                         "file-004993.log", "file-004994.log", "file-004995.log", "file-004996.log",
+                         "file-004997.log", "file-004998.log", "file-004999.log"]
+        await pilot.press("enter")  # back to the table
+        assert app.focused is table
+        await pilot.press("s")  # largest first
+        sizes = [row.size for row in table.view]
+        assert sizes == sorted(sizes, reverse=True)
+        assert "Stored ▼" in line_text(table, 0)
+        await pilot.press("escape")  # clears the filter
+        await pilot.pause()
+        assert len(table.view) == BIG_COUNT + 2
+        assert table.view[2].size == 976
+        await pilot.press("n")
+        assert [row.name for row in table.view[2:4]] == ["file-000000.log", "file-000001.log"]
+        await pilot.press("n")
+        assert table.view[2].name == "file-004999.log"
+        await pilot.press("t")
+        dates = [row.modified for row in table.view[2:]]
+        assert dates == sorted(dates, reverse=True)
+
+
+async def test_enter_opens_folder_and_backspace_goes_up(session_client, big_bucket):
+    app = make_app(session_client, f"s3://{big_bucket}/")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing and table.view, what="bucket root")
+        assert [row.name for row in table.view] == ["logs/"]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.location.prefix == "logs/" and table.view, what="logs/")
+        await pilot.press("down")  # zzz/
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.location.prefix == "logs/zzz/" and not table.listing)
+        assert [row.name for row in table.view] == ["inner.log"]
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: table.location.prefix == "logs/" and not table.listing, timeout=30)
+        assert table.current.name == "zzz/", "going up lands on the folder we came from"
+
+
+async def test_details_heads_only_when_opened_and_caches(client, small_bucket):
+    heads = count_heads(client)
+    app = make_app(client, f"s3://{small_bucket}/releases/")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing and table.view, what="releases/")
+        assert [row.name for row in table.view] == ["app-0.tar", "app-1.tar"]
+        assert "delta" in line_text(table, 1)
+        assert heads == []
+        await pilot.press("down", "enter")
+        screen = await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen) and app.screen)
+        await wait_for(pilot, lambda: screen.info is not None, what="metadata")
+        assert heads and all(path.startswith("/releases/app-1.tar") for path in heads)
+        text = str(screen.query_one("#details-content").render())
+        content = app.screen.query_one("#details-content")
+        rendered = "\n".join(line_text(content, y) for y in range(content.size.height))
+        for expected in ("Original size", "293.0 KiB (300,000 bytes)", "Stored size", "Savings",
+                         "delta: stored as a binary diff", "releases/reference.bin", "Reference sha256",
+                         "File sha256", "Tool", "dgtui/"):
+            assert expected in rendered, expected
+        assert text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, DetailsScreen))
+        # The row now knows what the metadata said.
+        assert "%" in line_text(table, 2)
+        count = len(heads)
+        await pilot.press("i")
+        screen = await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen) and app.screen)
+        await wait_for(pilot, lambda: screen.info is not None)
+        assert len(heads) == count, "details are cached for the session"
+
+
+async def test_details_says_metadata_invalid(client, bucket, boto3_s3):
+    boto3_s3.put_object(Bucket=bucket, Key="bad/file.zip.delta", Body=b"not a delta",
+                        Metadata={"dg-file-sha256": "nothex", "dg-file-size": "many", "dg-ref-key": "reference.bin"})
+    app = make_app(client, f"s3://{bucket}/bad/")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing and table.view)
+        await pilot.press("enter")
+        screen = await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen) and app.screen)
+        await wait_for(pilot, lambda: screen.info is not None)
+        content = screen.query_one("#details-content")
+        rendered = "\n".join(line_text(content, y) for y in range(content.size.height))
+        assert "metadata invalid:" in rendered
+
+
+async def test_keys_render_literally(client, bucket, boto3_s3):
+    nasty = ["odd/[bold]not bold[/bold]", "odd/\x1b[31mred\x1b[0m.txt", "odd/\x1b]0;title\x07.txt",
+             "odd/line\nbreak.txt", "odd/日本語 ملف.txt", "odd/" + "long" * 60 + ".txt"]
+    for key in nasty:
+        boto3_s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    app = make_app(client, f"s3://{bucket}/odd/")
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing and len(table.view) == len(nasty))
+        screen_text = "\n".join(table_lines(table))
+        assert "\x1b" not in screen_text and "\x07" not in screen_text
+        for expected in ("[bold]not bold[/", "\\x1b[31mred\\x1b[0m.txt", "\\x1b]0;title\\x07.txt",
+                         "line\\nbreak.txt", "日本語 ملف.txt", "longlong"):
+            assert expected in screen_text, expected
+        # The folder made by "[bold]not bold[/" is shown as typed in the tree too.
+        tree = app.screen.query_one(BucketTree)
+        await wait_for(pilot, lambda: tree.node_for_bucket(bucket))
+        # Confirmation dialogs show the same text.
+        for _ in range(len(table.view)):
+            if table.current.name.startswith("\x1b[31m"):
+                break
+            await pilot.press("down")
+        await pilot.press("delete")
+        dialog = await wait_for(pilot, lambda: app.screen.query("#dialog") and app.screen)
+        body = "\n".join(str(w.render()) for w in dialog.query("Static"))
+        assert "\\x1b[31mred\\x1b[0m.txt" in body and "\x1b" not in body
+        await pilot.press("escape")
