@@ -122,6 +122,24 @@ def translated(*, bucket: str | None = None, key: str | None = None, endpoint: s
         raise translate(exc, bucket=bucket, key=key, endpoint=endpoint, action=action) from None
 
 
+#: tries to open a connection before an endpoint counts as unreachable
+CONNECT_ATTEMPTS = 2
+
+
+def _give_up_on_unreachable(attempts: int, caught_exception: BaseException | None = None, **_: Any) -> None:
+    """Stop botocore's retries once connecting has failed ``CONNECT_ATTEMPTS`` times.
+
+    A refused or unanswered connection rarely heals within botocore's backoff
+    over every attempt (half a minute for an endpoint that drops packets);
+    a wrong URL or a stopped server should say so in seconds. Other
+    transient errors (5xx, throttling, a connection cut mid-response) keep
+    all attempts.
+    """
+    if attempts >= CONNECT_ATTEMPTS and isinstance(
+            caught_exception, (bexc.EndpointConnectionError, bexc.ConnectTimeoutError)):
+        raise caught_exception
+
+
 def is_precondition_failed(exc: BaseException) -> bool:
     if not isinstance(exc, bexc.ClientError):
         return False
@@ -136,7 +154,7 @@ class S3Access:
     def __init__(self, *, endpoint_url: str | None = None, profile: str | None = None,
                  region_name: str | None = None, aws_access_key_id: str | None = None,
                  aws_secret_access_key: str | None = None, aws_session_token: str | None = None,
-                 max_pool_connections: int = 64, connect_timeout: float = 5, read_timeout: float = 60,
+                 max_pool_connections: int = 64, connect_timeout: float = 3, read_timeout: float = 60,
                  max_attempts: int = 5):
         with translated(endpoint=endpoint_url, action="setup"):
             self.session = boto3.session.Session(
@@ -149,6 +167,7 @@ class S3Access:
             )
             self.client = self.session.client("s3", endpoint_url=endpoint_url, config=config)
         install_fast_list_parser(self.client)
+        self.client.meta.events.register_first("needs-retry.s3", _give_up_on_unreachable)
         self.endpoint_url = self.client.meta.endpoint_url
         self.transfer_config = TransferConfig(
             multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK,
