@@ -122,6 +122,12 @@ def translated(*, bucket: str | None = None, key: str | None = None, endpoint: s
         raise translate(exc, bucket=bucket, key=key, endpoint=endpoint, action=action) from None
 
 
+def _is_bodiless_refusal(exc: bexc.ClientError) -> bool:
+    """A 400 or 403 without an S3 error code (botocore puts the status there)."""
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code in ("400", "403", "Forbidden", "Bad Request")
+
+
 #: tries to open a connection before an endpoint counts as unreachable
 CONNECT_ATTEMPTS = 2
 
@@ -183,11 +189,28 @@ class S3Access:
             return self.client.head_object(Bucket=bucket, Key=key)
         except bexc.ClientError as exc:
             err = translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD")
+            if _is_bodiless_refusal(exc):
+                err = self._explain_refused_head(bucket, key, err)
             if type(err) is errors.NotFoundError:
                 return None
             raise err from None
         except (bexc.BotoCoreError, ConnectionError) as exc:
             raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD") from None
+
+    def _explain_refused_head(self, bucket: str, key: str, fallback: errors.DgError) -> errors.DgError:
+        """The reason behind a HEAD refused without a body.
+
+        A HEAD answer has no body, so a wrong key, a wrong secret and an
+        expired token all arrive as a bare 403 that reads as "access
+        denied". A one-byte GET of the same key carries S3's error code.
+        """
+        try:
+            self.client.get_object(Bucket=bucket, Key=key, Range="bytes=0-0")["Body"].close()
+        except bexc.ClientError as exc:
+            return translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD")
+        except (bexc.BotoCoreError, ConnectionError) as exc:
+            return translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD")
+        return fallback
 
     def put_small(self, bucket: str, key: str, body: bytes | Any, metadata: dict[str, str],
                   if_none_match: bool = False) -> dict[str, Any]:
