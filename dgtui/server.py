@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -535,15 +536,38 @@ class LocalS3Server:
         probe = self.boto3_client(connect_timeout=1, read_timeout=3, retries={"max_attempts": 1})
         while True:
             self._raise_if_exited()
-            try:
-                probe.list_buckets()
+            if self._s3_answers(probe) and self._master_knows_all_volumes():
                 return
-            except Exception:  # not answering yet, or answering before it is ready
-                pass
             if time.monotonic() >= deadline:
                 raise DgError(f"the local S3 server did not answer within {timeout:g} s; "
                               f"last log line: {self._last_log_line()} ({self.log_path})")
             time.sleep(0.1)
+
+    @staticmethod
+    def _s3_answers(probe: Any) -> bool:
+        try:
+            probe.list_buckets()
+        except Exception:  # not answering yet, or answering before it is ready
+            return False
+        return True
+
+    def _master_knows_all_volumes(self) -> bool:
+        """True once the volume server has reported every volume on disk.
+
+        S3 answers ListBuckets as soon as the filer is up; reads of existing
+        objects fail with InternalError until the volume server's first
+        heartbeat has told the master where their volumes are.
+        """
+        assert self.ports is not None
+        expected = sum(1 for _ in self.data_dir.glob("*.dat"))
+        try:
+            status = _get_json(f"http://{LOOPBACK}:{self.ports.master}/dir/status")
+            nodes = [node for center in status["Topology"]["DataCenters"]
+                     for rack in center["Racks"] for node in rack["DataNodes"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        ours = f"{LOOPBACK}:{self.ports.volume}"
+        return any(node.get("Url") == ours and node.get("Volumes", 0) >= expected for node in nodes)
 
     def _raise_if_exited(self) -> None:
         assert self._process is not None
@@ -564,6 +588,15 @@ class LocalS3Server:
                 (self.data_dir / name).unlink()
             except FileNotFoundError:
                 pass
+
+
+# Loopback only: never through a proxy from the environment.
+_direct_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _get_json(url: str) -> Any:
+    with _direct_opener.open(url, timeout=2) as response:
+        return json.load(response)
 
 
 def _terminate_group(process: subprocess.Popen[bytes]) -> None:

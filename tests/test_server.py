@@ -21,20 +21,11 @@ from botocore.exceptions import ClientError
 import dgtui.server as server_module
 from dgtui.core.errors import DgError
 from dgtui.server import PORTS_FILE, LocalS3Server, WeedPorts, find_weed
+from dgtui.testing import process_alive
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LISTEN_STATE = "0A"
 LOOPBACK_HEX = "0100007F"
-
-
-def process_alive(pid: int) -> bool:
-    """True for a live process; a zombie waiting to be reaped counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state not in ("Z", "X")
 
 
 def group_members(group: int) -> list[int]:
