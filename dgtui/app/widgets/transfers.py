@@ -432,6 +432,9 @@ def restore_outcome(results: list[DownloadResult], failures: list[str], skipped:
             text = (f"restored {human_size(r.size)} to {printable(r.path, 120)} "
                     "(no checksum stored by the tool that wrote it)")
         return "done", text
+    if not results and not failures and skipped:
+        return "done", ("nothing restored: kept the existing file" if skipped == 1
+                        else f"nothing restored: kept the {human_count(skipped)} existing files")
     parts = [f"restored {human_count(len(results))} ({human_size(size)})"]
     if results:
         parts.append("sha256 verified" if verified == len(results) - rescued else
