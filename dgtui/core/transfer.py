@@ -263,6 +263,9 @@ class Engine:
             head = self.s3.head(bucket, stored)
             if head is not None:
                 return stored, head
+        # A HEAD cannot tell a missing key from a missing bucket; a listing can.
+        with self.s3.ctx(bucket, action="list"):
+            self.s3.client.list_objects_v2(Bucket=bucket, MaxKeys=1)
         raise errors.NotFoundError(f"not found: {where(bucket, key)}", bucket=bucket, key=key)
 
     def restore(self, bucket: str, key: str, dest: Path, *, overwrite: bool = False,
