@@ -129,7 +129,7 @@ class BrowserScreen(Screen[None]):
             node = self.tree.node_for(Location(self.start.bucket))
             if node is not None:
                 node.expand()
-            self.tree.reveal(Location(self.start.bucket))
+            self.tree.reveal(self.location or self.start)
 
     def show_connection_problem(self, text: str) -> None:
         self.tree.set_status(text)

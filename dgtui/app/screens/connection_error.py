@@ -53,10 +53,11 @@ class ConnectionErrorScreen(Screen[bool]):
             f"Endpoint: {endpoint}",
             "",
             "Check:",
-            "  • the endpoint URL: --endpoint-url or AWS_ENDPOINT_URL, and that the server is running",
-            "  • the profile: --profile or AWS_PROFILE (and ~/.aws/config)",
-            "  • the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials",
-            "  • to open one bucket without listing all: dgtui s3://bucket/prefix/",
+            "  • endpoint URL: --endpoint-url or AWS_ENDPOINT_URL; is the server up?",
+            "  • profile: --profile or AWS_PROFILE (see ~/.aws/config)",
+            "  • credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,",
+            "    or ~/.aws/credentials",
+            "  • no right to list buckets? open one: dgtui s3://bucket/prefix/",
         ]
         return Text("\n".join(lines))
 

@@ -31,27 +31,24 @@ class HelpScreen(ModalScreen[None]):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(no_wrap=True, style="bold", min_width=12)
         grid.add_column()
-        seen: set[tuple[str, str]] = set()
         for title, bindings in self.sections:
-            rows = []
+            # Several keys for one action share a row.
+            rows: dict[str, tuple[str, str]] = {}
             for binding in bindings:
                 if not binding.description:
                     continue
                 keys = ", ".join(self.app.get_key_display(Binding(k.strip(), binding.action))
                                  for k in binding.key.split(","))
-                if (title, binding.description) in seen:
-                    # Several keys for one action: show them together.
-                    for index, (k, d) in enumerate(rows):
-                        if d == binding.description:
-                            rows[index] = (f"{k}, {keys}", d)
-                    continue
-                seen.add((title, binding.description))
-                rows.append((keys, binding.description))
+                if binding.action in rows:
+                    known, description = rows[binding.action]
+                    rows[binding.action] = (f"{known}, {keys}", description)
+                else:
+                    rows[binding.action] = (keys, binding.description)
             if not rows:
                 continue
             grid.add_row(Text(""), Text(""))
             grid.add_row(Text(title, style="bold underline"), Text(""))
-            for keys, description in rows:
+            for keys, description in rows.values():
                 grid.add_row(Text(keys), Text(description))
         return grid
 

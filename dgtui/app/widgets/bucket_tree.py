@@ -76,6 +76,8 @@ class BucketTree(Tree[NodeInfo]):
         self.show_root = False
         self.guide_depth = 2
         self._by_location: dict[Location, TreeNode[NodeInfo]] = {}
+        #: the location shown in the table; its node gets the cursor when it appears
+        self._reveal_target: Location | None = None
         self.set_status("connecting…")
 
     # -- buckets ---------------------------------------------------------------
@@ -104,7 +106,8 @@ class BucketTree(Tree[NodeInfo]):
         return self._by_location.get(Location(bucket))
 
     def reveal(self, location: Location) -> None:
-        """Put the cursor on the node of ``location`` if the tree shows it."""
+        """Put the cursor on the node of ``location`` if the tree shows it (or once it does)."""
+        self._reveal_target = location
         node = self.node_for(location)
         if node is None:
             return
@@ -113,7 +116,8 @@ class BucketTree(Tree[NodeInfo]):
             if not parent.is_expanded:
                 return
             parent = parent.parent
-        self.move_cursor(node, animate=False)
+        # New nodes get their line numbers when the tree is next drawn.
+        self.call_after_refresh(self.move_cursor, node, animate=False)
 
     def reload(self, location: Location) -> None:
         """Forget the children of ``location`` (and list them again if it is open)."""
@@ -207,6 +211,10 @@ class BucketTree(Tree[NodeInfo]):
         if not node.children:
             node.allow_expand = False
         node.set_label(self._label(info))
+        target = self._reveal_target
+        if target is not None and target.bucket == info.bucket and target != info.location \
+                and self.node_for(target) is not None:
+            self.reveal(target)
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
         """A listing failed: say so on that node; the other buckets still work."""

@@ -98,20 +98,20 @@ class ObjectTable(ScrollView, can_focus=True):
 
     BINDINGS = [
         Binding("enter", "open", "Open"),
-        Binding("backspace", "up", "Up"),
+        Binding("backspace", "up", "Parent folder"),
         Binding("space", "toggle_mark", "Mark"),
-        Binding("a", "mark_all", "Mark all", show=False),
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
+        Binding("a", "mark_all", "Mark all / none", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("k", "cursor_up", "Cursor up", show=False),
+        Binding("j", "cursor_down", "Cursor down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
-        Binding("n", "sort('name')", "Sort name", show=False),
-        Binding("s", "sort('size')", "Sort size", show=False),
-        Binding("t", "sort('date')", "Sort date", show=False),
+        Binding("n", "sort('name')", "Sort by name (again: reverse)", show=False),
+        Binding("s", "sort('size')", "Sort by size (again: reverse)", show=False),
+        Binding("t", "sort('date')", "Sort by date (again: reverse)", show=False),
     ]
 
     COMPONENT_CLASSES = {

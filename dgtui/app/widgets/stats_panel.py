@@ -161,13 +161,14 @@ class StatsPanel(Widget):
         stats = self.detailed
         if stats is None:
             note = f" ({self.detailed_note})" if self.detailed_note else ""
-            lines.append(Text(f"c: exact sizes{note}", style=dim))
+            lines.append(Text(f"c: exact sizes, subfolders too{note}", style=dim))
             return lines
         lines.append(Text(label + (" (estimate)" if stats.estimated else " (exact)"), style=title))
         grid = _grid()
         grid.add_row("Original", human_size(stats.total_size))
         grid.add_row("Stored", human_size(stats.compressed_size))
-        grid.add_row("Saved", f"{human_size(stats.space_saved)} {percent(stats.savings_percent)}")
+        grid.add_row("Saved", human_size(stats.space_saved))
+        grid.add_row("Savings", percent(stats.savings_percent))
         if stats.metadata_invalid:
             grid.add_row("Bad metadata", human_count(stats.metadata_invalid))
         lines.append(grid)
