@@ -63,6 +63,14 @@ def safe_relative_path(key: str, prefix: str) -> tuple[PurePosixPath | None, str
     return PurePosixPath(*parts), None
 
 
+def _unsafe_destination(real_root: str, dest: Path) -> str | None:
+    """Why ``dest`` must not be written under ``real_root``, after following symlinks."""
+    real_parent = os.path.realpath(dest.parent)
+    if os.path.commonpath([real_root, real_parent]) != real_root:
+        return "the destination folder leads outside the chosen folder"
+    return None
+
+
 class DgClient:
     """A DeltaGlider-compatible client. Create it with ``create_client``."""
 
@@ -217,7 +225,11 @@ class DgClient:
         """
         bucket, _ = parse_s3_url(s3_url)
         root = Path(dest_dir)
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise errors.LocalWriteError(f"cannot create the folder {display_key(str(root))}: "
+                                         f"{exc.strerror or exc}", reason=exc.strerror) from None
         real_root = os.path.realpath(root)
         done: list[DownloadResult] = []
         problems: list[tuple[str, str]] = []
@@ -230,10 +242,19 @@ class DgClient:
                     on_item(item, None, errors.InvalidKeyError(item.problem or "unsafe key"))
                 continue
             dest = Path(item.destination)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            real_parent = os.path.realpath(dest.parent)
-            if os.path.commonpath([real_root, real_parent]) != real_root:
-                problems.append((item.key, "the destination folder leads outside the chosen folder"))
+            problem = _unsafe_destination(real_root, dest)
+            if problem is None:
+                try:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    # e.g. keys 'a' and 'a/b': 'a' is already a file
+                    problem = f"cannot create the folder {display_key(str(dest.parent))}: {exc.strerror or exc}"
+                else:
+                    problem = _unsafe_destination(real_root, dest)
+            if problem is not None:
+                problems.append((item.key, problem))
+                if on_item:
+                    on_item(item, None, errors.LocalWriteError(problem))
                 continue
             try:
                 result = self._engine.restore(bucket, item.key, dest, overwrite=overwrite, progress=progress,

@@ -8,16 +8,18 @@ external-compression marker, so DeltaGlider decodes them as usual.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
 
-from .errors import CancelledError, CodecError, XdeltaMissingError
+from .errors import CancelledError, CodecError, LocalWriteError, XdeltaMissingError
 
 ShouldCancel = Callable[[], bool]
 
@@ -73,8 +75,29 @@ def _run(args: list[str], what: str, should_cancel: ShouldCancel | None) -> subp
     if proc.returncode != 0:
         message = err.decode("utf-8", "replace").strip().splitlines()
         tail = message[-1] if message else f"exit code {proc.returncode}"
+        reason = _local_write_failure(proc.returncode, tail)
+        if reason:
+            raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason)
         raise CodecError(f"xdelta3 could not {what}: {tail}")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+# xdelta3's words when writing its output fails ("write failed: <path>: No
+# space left on device", "file open failed: write: <path>: <reason>").
+_WRITE_FAILURES = ("write failed:", "file open failed: write:")
+
+
+def _local_write_failure(returncode: int, tail: str) -> str | None:
+    """The reason when xdelta3 failed because its output could not be written.
+
+    Those failures are about the local disk (full, read-only, a file size
+    limit), not about the delta, and must not be reported as a damaged one.
+    """
+    if returncode == -signal.SIGXFSZ:
+        return os.strerror(errno.EFBIG)
+    if any(marker in tail for marker in _WRITE_FAILURES):
+        return tail.rsplit(": ", 1)[-1]
+    return None
 
 
 def encode(reference: str | Path, target: str | Path, delta_out: str | Path,

@@ -108,6 +108,12 @@ class LocalWriteError(DgError):
 
     kind = "local_write"
 
+    def __init__(self, message: str, *, reason: str | None = None, key: str | None = None,
+                 bucket: str | None = None):
+        super().__init__(message, key=key, bucket=bucket)
+        #: the operating system's words, e.g. "No space left on device"
+        self.reason = reason
+
 
 class CancelledError(DgError):
     kind = "cancelled"

@@ -283,9 +283,9 @@ class Engine:
             raise errors.MetadataInvalidError(
                 f"metadata invalid for {where(bucket, logical)} ({parsed.problem}); cannot verify a restore",
                 bucket=bucket, key=logical)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._temp_beside(dest)
         try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
             if parsed.kind == ObjectKind.DELTA:
                 result = self._restore_delta(bucket, stored_key, logical, head, parsed, dest, tmp, progress,
                                              should_cancel, rescue, overwrite)
@@ -315,11 +315,16 @@ class Engine:
                                         sha256=actual, kind=parsed.kind, verified=verified)
             self._commit(tmp, dest, overwrite)
             return result
+        except errors.LocalWriteError as exc:  # xdelta3 could not write its output
+            reason = exc.reason or str(exc)
+            raise errors.LocalWriteError(f"cannot write {display_key(str(dest))}: {reason}; nothing was written",
+                                         reason=reason, bucket=bucket, key=logical) from None
         except OSError as exc:
-            raise errors.LocalWriteError(
-                f"cannot write {display_key(str(dest))}: {exc.strerror or exc}; nothing was written") from None
+            reason = exc.strerror or str(exc)
+            raise errors.LocalWriteError(f"cannot write {display_key(str(dest))}: {reason}; nothing was written",
+                                         reason=reason, bucket=bucket, key=logical) from None
         finally:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
 
     def _restore_delta(self, bucket, stored_key, logical, head, parsed, dest: Path, tmp: Path, progress,
                        should_cancel, rescue: bool, overwrite: bool) -> DownloadResult:
@@ -354,7 +359,7 @@ class Engine:
                 f"the delta {where(bucket, stored_key)} could not be decoded ({exc}); it may be corrupted; "
                 f"nothing was written", bucket=bucket, key=logical) from None
         finally:
-            delta_tmp.unlink(missing_ok=True)
+            _discard(delta_tmp)
 
     def _rescue(self, bucket, logical, ref_path, delta_path, dest: Path, should_cancel, overwrite) -> DownloadResult:
         target = rescue_path_for(dest)
@@ -368,7 +373,7 @@ class Engine:
             actual = sha256_file(tmp)
             self._commit(tmp, target, overwrite)
         finally:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
         return DownloadResult(bucket=bucket, key=logical, path=str(target), size=os.path.getsize(target),
                               sha256=actual, kind=ObjectKind.DELTA, verified=False, rescued=True)
 
@@ -385,6 +390,18 @@ class Engine:
         if not overwrite and dest.exists():
             raise errors.DestinationExistsError(f"{display_key(str(dest))} already exists")
         os.replace(tmp, dest)
+
+
+def _discard(path: Path) -> None:
+    """Remove a temporary file if it is there; never raises.
+
+    Used in ``finally`` blocks, where an unlink failing (e.g. ENOTDIR when a
+    path component is a file) must not hide the error being raised.
+    """
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 def _compressed_reason(compressed: str) -> str:
