@@ -28,6 +28,16 @@ from .core.s3 import display_key
 COMMANDS = ("demo", "ls", "stats", "get", "put", "verify", "rm", "mb", "browse")
 
 
+def shown(text: str) -> str:
+    """A key or path as output shows it: whole, with control characters escaped.
+
+    Listings and reports print full keys (up to S3's 1,024 bytes) so they can
+    be copied; escaping keeps ANSI/OSC sequences and newlines in keys from
+    reaching the terminal or splitting a line.
+    """
+    return display_key(text, limit=sys.maxsize)
+
+
 def human(n: int | None) -> str:
     return "-" if n is None else humanize.naturalsize(n, binary=True, format="%.1f")
 
@@ -161,14 +171,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
             if args.json:
                 _emit_json({"prefix": p})
             else:
-                print(f"{'':19}  {'PRE':>10}  {display_key(p)}")
+                print(f"{'':19}  {'PRE':>10}  {shown(p)}")
         for o in page.contents:
             if args.json:
                 _emit_json({"key": o.key, "size": o.size, "last_modified": o.last_modified,
                             "etag": o.etag, "is_delta": o.is_delta})
             else:
                 kind = "delta" if o.is_delta else ""
-                print(f"{o.last_modified[:19].replace('T', ' '):19}  {human(o.size):>10}  {kind:5}  {display_key(o.key)}")
+                print(f"{o.last_modified[:19].replace('T', ' '):19}  {human(o.size):>10}  {kind:5}  {shown(o.key)}")
     return 0
 
 
@@ -186,7 +196,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     est = " (estimate: quick mode guesses each delta's original size as its reference's size; use --detailed)" if stats.estimated and not stats.detailed else ""
     rows = [
-        ("location", f"s3://{bucket}/{display_key(prefix)}"),
+        ("location", f"s3://{bucket}/{shown(prefix)}"),
         ("objects", f"{stats.object_count} ({stats.delta_objects} delta, {stats.direct_objects} other)"),
         ("original size", human(stats.total_size) + est),
         ("stored size", f"{human(stats.compressed_size)} (references: {stats.reference_objects}, {human(stats.reference_size)})"),
@@ -210,18 +220,25 @@ def cmd_get(args: argparse.Namespace) -> int:
             bar.label = display_key(last_key[0].rsplit("/", 1)[-1], 40)
             bar(done, total, stage)
 
+        existing = [0]
+
         def on_item(item, result, exc) -> None:
             last_key[0] = item.key
+            if isinstance(exc, DestinationExistsError):
+                existing[0] += 1
             if result is not None and not args.json:
                 bar.finish()
-                print(f"restored {display_key(item.key)} -> {display_key(result.path)} (sha256 verified)" if result.verified
-                      else f"restored {display_key(item.key)} -> {display_key(result.path)} (plain object, no sha256 stored)")
+                print(f"restored {shown(item.key)} -> {shown(result.path)} (sha256 verified)" if result.verified
+                      else f"restored {shown(item.key)} -> {shown(result.path)} (plain object, no sha256 stored)")
 
         results, problems = client.download_prefix(args.url, args.dest, overwrite=args.overwrite,
                                                     progress=progress, on_item=on_item)
         bar.finish()
         for key, reason in problems:
-            print(f"skipped {display_key(key)}: {reason}", file=sys.stderr)
+            print(f"skipped {shown(key)}: {reason}", file=sys.stderr)
+        if existing[0]:
+            print(f"{existing[0]} local files already existed and were kept; use --overwrite to replace them",
+                  file=sys.stderr)
         if args.json:
             _emit_json({"restored": [asdict(r) for r in results], "problems": problems})
         else:
@@ -240,11 +257,11 @@ def cmd_get(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(asdict(result))
     elif result.rescued:
-        print(f"rescued the decompressed contents to {display_key(result.path)} "
+        print(f"rescued the decompressed contents to {shown(result.path)} "
               f"(checked by the delta's checksums; sha256 {result.sha256})")
     else:
         note = "sha256 verified" if result.verified else "plain object, no sha256 stored"
-        print(f"restored {display_key(result.path)} ({human(result.size)}, {note})")
+        print(f"restored {shown(result.path)} ({human(result.size)}, {note})")
     return 0
 
 
@@ -262,7 +279,7 @@ def cmd_put(args: argparse.Namespace) -> int:
             continue
         how = "delta" if summary.is_delta else "direct"
         extra = f"; stored direct because the {summary.fallback_reason}" if summary.fallback_reason else ""
-        print(f"uploaded {display_key(f)} -> s3://{summary.bucket}/{display_key(summary.key)} ({how}, "
+        print(f"uploaded {shown(f)} -> s3://{summary.bucket}/{shown(summary.key)} ({how}, "
               f"{human(summary.original_size)} -> {human(summary.stored_size)}, saved {summary.savings_percent:.1f}%{extra})")
     return 0
 
@@ -270,9 +287,9 @@ def cmd_put(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     client = _client(args)
     if client.verify(args.url):
-        print(f"OK {display_key(args.url)}: sha256 verified")
+        print(f"OK {shown(args.url)}: sha256 verified")
         return 0
-    print(f"FAILED {display_key(args.url)}: the rebuilt bytes do not match the stored sha256", file=sys.stderr)
+    print(f"FAILED {shown(args.url)}: the rebuilt bytes do not match the stored sha256", file=sys.stderr)
     return 3
 
 
@@ -283,17 +300,17 @@ def cmd_rm(args: argparse.Namespace) -> int:
     bucket, key = parse_s3_url(args.url)
     if args.recursive:
         result = client.delete_prefix(args.url)
-        print(f"deleted {result['deleted']} stored objects under {display_key(args.url)}")
+        print(f"deleted {result['deleted']} stored objects under {shown(args.url)}")
         for k, reason in result["errors"]:
-            print(f"failed {display_key(k)}: {reason}", file=sys.stderr)
+            print(f"failed {shown(k)}: {reason}", file=sys.stderr)
         return 1 if result["errors"] else 0
     if not key or key.endswith("/"):
         raise DgError(f"{display_key(args.url)} is a prefix; use --recursive to delete everything under it")
     client.head_object(Bucket=bucket, Key=key)  # a clear "not found" before deleting
     result = client.delete_object(Bucket=bucket, Key=key)
-    print(f"deleted {display_key(args.url)}")
+    print(f"deleted {shown(args.url)}")
     for ref in result.get("RemovedReferences", []):
-        print(f"removed the unused reference s3://{bucket}/{display_key(ref)}")
+        print(f"removed the unused reference s3://{bucket}/{shown(ref)}")
     return 0
 
 
