@@ -185,7 +185,7 @@ class DgtuiApp(App[int]):
     def on_transfer_question(self, message: TransferQuestion) -> None:
         question = message.question
         transfer = message.transfer
-        self.push_screen(ConfirmScreen(question.title, question.body, question.choices),
+        self.push_screen(ConfirmScreen(question.title, question.body, question.choices, danger=question.danger),
                          lambda answer: transfer.answer(answer))
 
     # -- shared actions ------------------------------------------------------------------------

@@ -156,6 +156,8 @@ class Question:
     title: str
     body: str
     choices: list[tuple[str, str]] = field(default_factory=list)  # (answer, button label)
+    #: the first answer loses data: Enter alone must not choose it
+    danger: bool = False
 
 
 class TransferQuestion(Message):

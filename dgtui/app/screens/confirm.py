@@ -45,7 +45,7 @@ class ConfirmScreen(ModalScreen[str | None]):
             with Horizontal(id="dialog-buttons"):
                 for index, (answer, label) in enumerate(self.choices):
                     variant = "error" if self.danger and index == 0 else ("primary" if index == 0 else "default")
-                    yield Button(Text(label), id=f"answer-{answer}", variant=variant)
+                    yield Button(Text(label), id=f"answer-{answer}", variant=variant, compact=True)
 
     def on_mount(self) -> None:
         buttons = list(self.query(Button))

@@ -31,8 +31,8 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(explanation, markup=False, id="dialog-explanation")
             yield Input(self.value, placeholder=self.placeholder, id="prompt-input", select_on_focus=False)
             with Horizontal(id="dialog-buttons"):
-                yield Button(Text(self.ok_label), id="prompt-ok", variant="primary")
-                yield Button("Cancel", id="prompt-cancel")
+                yield Button(Text(self.ok_label), id="prompt-ok", variant="primary", compact=True)
+                yield Button("Cancel", id="prompt-cancel", compact=True)
 
     def on_mount(self) -> None:
         field = self.query_one(Input)

@@ -80,6 +80,7 @@ DISPLAY_ORDER = [
     Column("Saved", 6, "right"),
     Column("Type", 6, "left"),
     Column("Modified", 16, "left", "date"),
+    Column("Date", 10, "left", "date"),
 ]
 
 
@@ -98,7 +99,7 @@ class ObjectTable(ScrollView, can_focus=True):
 
     BINDINGS = [
         Binding("enter", "open", "Open"),
-        Binding("backspace", "up", "Parent folder"),
+        Binding("backspace", "up", "Parent"),
         Binding("space", "toggle_mark", "Mark"),
         Binding("a", "mark_all", "Mark all / none", show=False),
         Binding("up", "cursor_up", "Cursor up", show=False),
@@ -492,19 +493,22 @@ class ObjectTable(ScrollView, can_focus=True):
     # -- rendering ---------------------------------------------------------------
     def _layout(self, width: int) -> list[tuple[Column, int]]:
         """Columns that fit in ``width``, most useful first; the name keeps at least 28 cells."""
+        # Each entry lists alternatives, widest first: the date drops its time before it goes.
         optional = [
-            Column("Stored", 9, "right", "size"),
-            Column("Type", 6, "left"),
-            Column("Modified", 16, "left", "date"),
-            Column("Saved", 6, "right"),
-            Column("Original", 9, "right"),
+            [Column("Stored", 9, "right", "size")],
+            [Column("Type", 6, "left")],
+            [Column("Modified", 16, "left", "date"), Column("Date", 10, "left", "date")],
+            [Column("Saved", 6, "right")],
+            [Column("Original", 9, "right")],
         ]
         chosen: list[Column] = []
         room = width - 2 - 28  # mark column, minimal name
-        for column in optional:
-            if column.width + 1 <= room:
-                chosen.append(column)
-                room -= column.width + 1
+        for alternatives in optional:
+            for column in alternatives:
+                if column.width + 1 <= room:
+                    chosen.append(column)
+                    room -= column.width + 1
+                    break
         order = {c.title: i for i, c in enumerate(DISPLAY_ORDER)}
         chosen.sort(key=lambda c: order[c.title])
         name_width = max(width - 2 - sum(c.width + 1 for c in chosen), 1)
@@ -565,8 +569,8 @@ class ObjectTable(ScrollView, can_focus=True):
                     label = kind_label(info)
                     style = self.get_component_rich_style("object-table--delta") if label == "delta" else dim
                     cell = self._cell(label, width, "left", style)
-                elif title == "Modified":
-                    cell = self._cell(self._format_time(row.modified), width, "left", dim)
+                elif title in ("Modified", "Date"):
+                    cell = self._cell(self._format_time(row.modified)[:width], width, "left", dim)
                 elif title == "Original":
                     value = info.original_size
                     if value is None and info.kind in (ObjectKind.DIRECT, ObjectKind.PLAIN):

@@ -128,8 +128,8 @@ class StatsPanel(Widget):
         if self.location is None:
             return Text("No folder open.", style=dim)
         more = "" if summary.complete or summary.error else "+"
-        parts: list[RenderableType] = [Text("This level (listing)" if summary.complete or summary.error
-                                            else "This level: counting…", style=title)]
+        parts: list[RenderableType] = [Text("Listed here" if summary.complete or summary.error
+                                            else "Listed here: counting…", style=title)]
         grid = _grid()
         grid.add_row("Objects", human_count(summary.objects) + more)
         grid.add_row("Deltas", human_count(summary.deltas) + more)
@@ -161,7 +161,7 @@ class StatsPanel(Widget):
         stats = self.detailed
         if stats is None:
             note = f" ({self.detailed_note})" if self.detailed_note else ""
-            lines.append(Text(f"c: exact sizes, subfolders too{note}", style=dim))
+            lines.append(Text(f"c: exact, all below{note}", style=dim))
             return lines
         lines.append(Text(label + (" (estimate)" if stats.estimated else " (exact)"), style=title))
         grid = _grid()

@@ -235,7 +235,8 @@ class TransfersPanel(VerticalScroll, can_focus=False):
                         "The file already exists",
                         f"{describe(exc)}\n\nReplace it with the restored object {printable(key, 300)}?",
                         [("overwrite", "Overwrite"), ("all", "Overwrite all"), ("skip", "Skip")]
-                        if len(keys) > 1 else [("overwrite", "Overwrite"), ("skip", "Keep the existing file")]))
+                        if len(keys) > 1 else [("overwrite", "Overwrite"), ("skip", "Keep the existing file")],
+                        danger=True))
                     if answer is None and transfer.should_cancel():
                         raise CancelledError() from None
                     if answer in ("overwrite", "all"):
@@ -295,7 +296,7 @@ class TransfersPanel(VerticalScroll, can_focus=False):
                 "Some files already exist",
                 f"{human_count(len(existing))} of {human_count(len(plan))} files already exist in "
                 f"{printable(folder, 200)}:\n{names}{more}",
-                [("overwrite", "Overwrite them"), ("skip", "Keep them (skip)")]))
+                [("overwrite", "Overwrite them"), ("skip", "Keep them (skip)")], danger=True))
             if answer is None:
                 raise CancelledError()
             overwrite = answer == "overwrite"
