@@ -1,0 +1,62 @@
+"""The benchmark cases. Each takes a ``Context`` and returns table rows."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..env import BenchEnv, Network
+from ..report import Row
+from ..sizes import Sizes
+
+
+@dataclass
+class Context:
+    env: BenchEnv
+    sizes: Sizes
+    wanted: set[str]
+    verbose: bool = True
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def networks(self) -> list[Network]:
+        return self.env.networks
+
+    def log(self, message: str) -> None:
+        if self.verbose:
+            print(f"[{time.monotonic() - self.started:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def label(network: Network) -> str:
+    """A short, path-safe name for a network."""
+    return "lo" if network.name == "loopback" else "lat"
+
+
+# Order matters: the table follows it. Each entry: case id -> (module, description)
+CASES: dict[str, str] = {
+    "list": "list a prefix, no metadata: dgtui vs boto3 paginator and s5cmd ls",
+    "stats": "detailed stats over delta objects: dgtui (fresh cache) vs DeltaGlider",
+    "stats-again": "detailed stats again, nothing changed: dgtui vs its own first run",
+    "upload": "upload versions of an archive: dgtui vs DeltaGlider (time and stored bytes)",
+    "restore": "restore versions from one deltaspace, a new process each: dgtui vs DeltaGlider",
+    "app-open": "open the app on the big prefix: time to first rows, peak memory",
+    "app-keys": "keystroke-to-screen latency while a large restore runs in the app",
+    "memory": "peak RSS of a process uploading and restoring a big direct file and a delta",
+}
+
+
+def runners() -> dict[str, Callable[[Context], list[Row]]]:
+    from . import app, listing, memory, restore, stats, upload
+
+    return {
+        "list": listing.run,
+        "stats": stats.run,
+        "stats-again": stats.run,  # one run measures both; rows are filtered by case id
+        "upload": upload.run,
+        "restore": restore.run,
+        "app-open": app.run_open,
+        "app-keys": app.run_keys,
+        "memory": memory.run,
+    }

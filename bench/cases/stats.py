@@ -1,0 +1,61 @@
+"""Detailed statistics over many deltas: dgtui (fresh, then warm on-disk cache) vs DeltaGlider."""
+
+from __future__ import annotations
+
+from .. import datasets
+from ..measure import median, timed
+from ..report import Row, speedup
+from . import Context, label
+
+
+def run(ctx: Context) -> list[Row]:
+    n, spaces = ctx.sizes.stats_deltas, ctx.sizes.stats_spaces
+    truth = datasets.build_stats(ctx.env, n, spaces, ctx.log)
+    bucket = datasets.stats_bucket(n)
+    want_first = "stats" in ctx.wanted
+    rows: list[Row] = []
+    for net in ctx.networks:
+        ctx.log(f"detailed stats over {n:,} deltas over {net.name}")
+        first: list[float] = []
+        again: list[float] = []
+        peer: list[float] = []
+        problems: set[str] = set()
+        for rep in range(ctx.sizes.stats_reps):
+            cache = ctx.env.scratch(f"stats-cache-{label(net)}-{rep}")
+            client = ctx.env.dgtui(net.endpoint_url, cache)
+            seconds, stats = timed(lambda: client.get_bucket_stats(bucket, detailed_stats=True))
+            client.close()
+            first.append(seconds)
+            problems |= _check("dgtui", stats, n, truth)
+            # "Again" is a new client (a new process, as far as memory goes) on the same cache folder.
+            client = ctx.env.dgtui(net.endpoint_url, cache)
+            seconds, stats = timed(lambda: client.get_bucket_stats(bucket, detailed_stats=True))
+            client.close()
+            again.append(seconds)
+            problems |= _check("dgtui (cached)", stats, n, truth)
+            if want_first:
+                dg = ctx.env.deltaglider(net.endpoint_url)
+                seconds, stats = timed(lambda: dg.get_bucket_stats(bucket, mode="detailed", use_cache=False))
+                peer.append(seconds)
+                problems |= _check("DeltaGlider", stats, n, truth)
+        what = f"detailed stats, {n:,} deltas"
+        note = "; ".join(sorted(problems))
+        if want_first:
+            rows.append(speedup(Row("stats", what, net.name, "s", median(first), "DeltaGlider 6.2.0 detailed",
+                                    median(peer), note=note, samples={"dgtui": first, "peer": peer}),
+                                1.0 if net.name == "loopback" else 5.0))
+        if "stats-again" in ctx.wanted:
+            rows.append(speedup(Row("stats-again", what + ", unchanged", net.name, "s", median(again),
+                                    "dgtui first run", median(first), note=note,
+                                    samples={"dgtui": again, "peer": first}), 20.0))
+    return rows
+
+
+def _check(who: str, stats, n: int, truth: datasets.StatsTruth) -> set[str]:
+    """Both tools must count the same deltas and original bytes, or the comparison means nothing."""
+    found = set()
+    if stats.delta_objects != n:
+        found.add(f"{who} counted {stats.delta_objects} deltas, expected {n}")
+    if stats.total_size != truth.original_total:
+        found.add(f"{who} reported {stats.total_size:,} original bytes, expected {truth.original_total:,}")
+    return found

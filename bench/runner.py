@@ -1,0 +1,103 @@
+"""``python -m bench``: start a local S3 server, build data sets, time dgtui next to its peers."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from . import machine, report
+from .cases import CASES, Context, runners
+from .datasets import utc_now
+from .env import LATENCY_S, BenchEnv
+from .report import Row
+from .sizes import BY_NAME
+
+METHOD = [
+    "The server is SeaweedFS `weed mini` on 127.0.0.1, started by the run on an empty folder. "
+    "'loopback' talks to it directly; '+30 ms' goes through a TCP proxy (its own process) that delays "
+    "every HTTP request by 30 ms, as a nearby cloud region would.",
+    "Data sets are built with raw boto3 before timing; nothing of the setup is timed.",
+    "Times are medians over the repetitions (samples in RESULTS.json). Python tools are timed in "
+    "this process with clients created beforehand; s5cmd and the 'a process each' cases include "
+    "starting their processes.",
+    "dgtui: `dgtui.create_client` with its defaults (32 metadata workers) and a cache folder of the run. "
+    "boto3: a default client and its `list_objects_v2` paginator. DeltaGlider 6.2.0: its `create_client` "
+    "(log level WARNING), `get_bucket_stats(mode='detailed', use_cache=False)` (10 HEAD threads), "
+    "`upload`, `download`; its reference cache is private to each process, as it ships.",
+    "stats: each repetition starts dgtui with an empty cache folder; 'unchanged' is a new client on "
+    "that folder right after (metadata cached on disk, validated by the listing's ETags).",
+    "The stats data set holds small stand-in `.delta` bodies with the metadata DeltaGlider 6.2.0 writes "
+    "(both tools only HEAD deltas for statistics) and one reference per deltaspace.",
+    "upload: each repetition uploads every version into a new deltaspace (the first version becomes "
+    "the reference). Stored bytes are everything under the prefix, references included.",
+    "restore: the deltaspace is written by DeltaGlider; each version is restored by a new "
+    "`python -c` process. dgtui's cache folder starts empty and persists between its processes.",
+    "memory: peak RSS is the process's own VmHWM (xdelta3 runs as a separate process and is listed "
+    "in the notes). The direct file is not delta-eligible, so it goes up as a multipart upload.",
+]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--size", choices=sorted(BY_NAME), default="full")
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help="comma-separated, from: " + ", ".join(CASES))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "RESULTS.md"),
+                        help="where to write the Markdown report (a .json beside it holds the samples)")
+    parser.add_argument("--work-dir", default=None,
+                        help="keep the server's data and generated files here (reused by later runs); "
+                             "default: a temporary folder removed at the end")
+    parser.add_argument("--latency-ms", type=float, default=LATENCY_S * 1000,
+                        help="latency the proxy adds per request (0: loopback only)")
+    parser.add_argument("--quiet", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in wanted if c not in CASES]
+    if unknown:
+        print(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}", file=sys.stderr)
+        return 2
+    sizes = BY_NAME[args.size]
+    started_at, t0 = utc_now(), time.monotonic()
+    env = BenchEnv.start(args.work_dir, args.latency_ms / 1000)
+    env.use_process_env()
+    ctx = Context(env=env, sizes=sizes, wanted=set(wanted), verbose=not args.quiet)
+    rows: list[Row] = []
+    failed = False
+    try:
+        ctx.log(f"S3 server at {env.server.endpoint_url}; networks: {', '.join(n.name for n in env.networks)}")
+        done_runners = set()
+        run_for = runners()
+        for case in CASES:  # table order
+            if case not in wanted:
+                continue
+            fn = run_for[case]
+            if fn in done_runners:
+                continue
+            done_runners.add(fn)
+            try:
+                new = fn(ctx)
+            except Exception as exc:
+                failed = True
+                traceback.print_exc()
+                new = [Row(case, "failed", "—", "s", None, note=f"{type(exc).__name__}: {exc}".splitlines()[0])]
+            rows += [r for r in new if r.case in wanted]
+    finally:
+        env.stop()
+    seconds = time.monotonic() - t0
+    print()
+    print("\n".join(report.table_lines(rows)))
+    print()
+    print(report.summary_line(rows))
+    command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    report.write_markdown(Path(args.out), rows, machine=machine.describe(), size=sizes.name,
+                          command=command.strip(), started=started_at, seconds=seconds, method=METHOD)
+    print(f"wrote {args.out}")
+    return 1 if failed else 0

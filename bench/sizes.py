@@ -1,0 +1,44 @@
+"""How big each data set is, per ``--size``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    list_keys: int  #: objects under the listed (and browsed) prefix
+    list_reps: int
+    stats_deltas: int  #: delta objects in the stats bucket
+    stats_spaces: int  #: deltaspaces they are spread over
+    stats_reps: int
+    archive_bytes: int  #: size of each version of the archive
+    upload_versions: int
+    upload_reps: int
+    restore_versions: int
+    restore_reps: int
+    app_reps: int
+    keystroke_restore_bytes: int  #: the restore that runs while keys are pressed
+    keystrokes: int
+    memory_direct_bytes: int  #: direct (multipart) object for the memory case
+    memory_delta_bytes: int  #: delta-eligible archive for the memory case (0: skip)
+
+
+SMOKE = Sizes(
+    name="smoke", list_keys=2_000, list_reps=1, stats_deltas=100, stats_spaces=2, stats_reps=1,
+    archive_bytes=2 * MB, upload_versions=3, upload_reps=1, restore_versions=2, restore_reps=1,
+    app_reps=1, keystroke_restore_bytes=32 * MB, keystrokes=6,
+    memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB,
+)
+
+FULL = Sizes(
+    name="full", list_keys=100_000, list_reps=5, stats_deltas=2_000, stats_spaces=4, stats_reps=3,
+    archive_bytes=50 * MB, upload_versions=20, upload_reps=3, restore_versions=10, restore_reps=3,
+    app_reps=3, keystroke_restore_bytes=1024 * MB, keystrokes=40,
+    memory_direct_bytes=2048 * MB, memory_delta_bytes=512 * MB,
+)
+
+BY_NAME = {s.name: s for s in (SMOKE, FULL)}

@@ -1,0 +1,44 @@
+"""The benchmark runner works end to end at its smallest size (numbers are never asserted)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.cases import CASES  # noqa: E402
+NUMBER = re.compile(r"^-?[\d,]+(\.\d+)? (s|ms|MB|B)$")
+
+
+def table_rows(markdown: str) -> list[dict[str, str]]:
+    lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[1:]]
+
+
+def test_smoke_run_reports_every_case(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DGTUI_", "DG_"))}
+    proc = subprocess.run([sys.executable, "-m", "bench", "--size", "smoke", "--quiet", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = table_rows(out.read_text())
+    assert (tmp_path / "RESULTS.json").exists()
+    for case in CASES:
+        mine = [r for r in rows if r["case"] == case]
+        assert mine, f"no row for {case}"
+        for row in mine:
+            assert NUMBER.match(row["dgtui"]), row
+            if row["compared with"] != "—":
+                assert NUMBER.match(row["their value"]), row
+            assert row["result"] in ("met", "MISSED"), row
+    peers = {r["compared with"] for r in rows}
+    assert {"boto3 paginator", "s5cmd ls", "DeltaGlider 6.2.0 detailed"} <= peers
+    networks = {r["network"] for r in rows}
+    assert {"loopback", "+30 ms"} <= networks
