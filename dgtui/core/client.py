@@ -37,12 +37,18 @@ def parse_s3_url(url: str, *, need_key: bool = False) -> tuple[str, str]:
     return bucket, key
 
 
+#: Unicode's explicit bidirectional embeddings, overrides and isolates
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def safe_relative_path(key: str, prefix: str) -> tuple[PurePosixPath | None, str | None]:
     """Where a key under ``prefix`` may be written inside a destination folder.
 
     Returns (relative path, None), or (None, reason) for keys that would
     leave the folder or cannot be a file name: '..' or '.' segments,
-    absolute paths, backslashes, empty segments, NUL or control characters.
+    absolute paths, backslashes, empty segments, NUL or control characters
+    (C0, DEL and C1), and the bidirectional overrides (U+202E and kin) that
+    make a name such as "invoice<U+202E>txt.exe" display as "invoiceexe.txt".
     """
     rel = key[len(prefix):] if key.startswith(prefix) else key
     if not rel:
@@ -51,8 +57,10 @@ def safe_relative_path(key: str, prefix: str) -> tuple[PurePosixPath | None, str
         return None, "the key is an absolute path"
     if "\\" in rel:
         return None, "the key contains a backslash"
-    if any(ord(c) < 32 or ord(c) == 127 for c in rel):
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in rel):
         return None, "the key contains control characters"
+    if any(c in _BIDI_CONTROLS for c in rel):
+        return None, "the key contains bidirectional text controls (a file name that reads as another)"
     parts = rel.split("/")
     if any(p in ("", ".", "..") for p in parts):
         return None, "the key has an empty, '.' or '..' segment"
