@@ -217,12 +217,37 @@ class DgtuiApp(App[int]):
             yield SystemCommand(title, help_text, _runner(browser, action))
         yield SystemCommand("Keys", "Show every key", self.action_help)
 
+    def notify(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications often quote keys and paths: never read them as markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[arg-type]
+
     async def action_quit(self) -> None:
         browser = self.browser
-        if browser is not None and browser.transfers.active:
-            for transfer in browser.transfers.active:
+        active = browser.transfers.active if browser is not None else []
+        if not active or isinstance(self.screen, QuitConfirmScreen):
+            # Asked twice (q, ctrl+c again): the user means it.
+            for transfer in active:
                 transfer.cancel()
-        self.exit(0)
+            self.exit(0)
+            return
+        names = ", ".join(t.title for t in active[:3]) + (", …" if len(active) > 3 else "")
+        body = (f"{len(active)} transfer{'s are' if len(active) != 1 else ' is'} still running ({names}). "
+                "Quitting cancels them; a cancelled restore leaves no partial file.")
+
+        def answered(answer: str | None) -> None:
+            if answer == "quit":
+                for transfer in active:
+                    transfer.cancel()
+                self.exit(0)
+
+        self.push_screen(QuitConfirmScreen("Quit dgtui?", body, [("quit", "Cancel them and quit"),
+                                                                 ("stay", "Keep them running")], danger=True),
+                         answered)
+
+
+class QuitConfirmScreen(ConfirmScreen):
+    """"Quit while transfers run?" (a second quit key press quits)."""
 
 
 BROWSER_COMMANDS = [
