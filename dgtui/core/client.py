@@ -207,13 +207,19 @@ class DgClient:
                                     should_cancel=should_cancel, rescue=rescue)
 
     def plan_prefix_restore(self, s3_url: str, dest_dir: str | Path) -> list[RestorePlanItem]:
-        """Where each object under a prefix would be written; unsafe keys get a reason."""
+        """Where each object under a prefix would be written; unsafe keys get a reason.
+
+        Empty objects whose key ends in '/' are the folder markers that S3
+        consoles create; they hold no data and are left out.
+        """
         bucket, prefix = parse_s3_url(s3_url)
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         root = Path(dest_dir)
         plan = []
         for obj in self.iter_objects(bucket, prefix):
+            if obj.key.endswith("/") and obj.size == 0:
+                continue
             rel, problem = safe_relative_path(obj.key, prefix)
             plan.append(RestorePlanItem(key=obj.key, destination=None if rel is None else str(root / rel),
                                         problem=problem))
