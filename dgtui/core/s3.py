@@ -80,7 +80,7 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
     if isinstance(exc, (bexc.EndpointConnectionError, bexc.ConnectTimeoutError)):
         return errors.ConnectionFailedError(f"cannot reach {host}: check the endpoint URL and that the server is running")
     if isinstance(exc, (bexc.ReadTimeoutError, bexc.ConnectionClosedError, bexc.ResponseStreamingError,
-                        bexc.HTTPClientError, ConnectionError)):
+                        bexc.IncompleteReadError, bexc.HTTPClientError, ConnectionError)):
         return errors.ConnectionFailedError(f"the connection to {host} dropped during {action} on {place}; retry")
     if isinstance(exc, bexc.ClientError):
         err = exc.response.get("Error", {})
