@@ -23,6 +23,8 @@ DELTA_EXTENSIONS = frozenset(
 )
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+#: sizes above this (1 PiB; an S3 object is at most 50 TB) are garbage, not files
+MAX_SIZE = 2**50
 
 
 def is_delta_eligible(name: str) -> bool:
@@ -141,6 +143,9 @@ def _parse_size(value: str | None, what: str, problems: list[str]) -> int | None
         return None
     if size < 0:
         problems.append(f"{what} is negative")
+        return None
+    if size > MAX_SIZE:
+        problems.append(f"{what} is out of range")
         return None
     return size
 
