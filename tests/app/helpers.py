@@ -67,3 +67,12 @@ def count_heads(client: DgClient) -> list[str]:
 
     client.boto3_client.meta.events.register("before-call.s3.HeadObject", on_head)
     return calls
+
+
+async def screen_of(pilot: Any, cls: type, timeout: float = 15.0) -> Any:
+    """The app's current screen once it is a ``cls`` and has been composed."""
+    app = pilot.app
+    screen = await wait_for(pilot, lambda: isinstance(app.screen, cls) and app.screen.children and app.screen,
+                            timeout=timeout, what=cls.__name__)
+    await pilot.pause()
+    return screen

@@ -10,7 +10,16 @@ from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
 from dgtui.testing.proxy import TcpProxy
 
-from .helpers import BIG_COUNT, BIG_PREFIX, count_heads, make_app, make_client, release_bytes, wait_for
+from .helpers import (
+    BIG_COUNT,
+    BIG_PREFIX,
+    count_heads,
+    make_app,
+    make_client,
+    release_bytes,
+    screen_of,
+    wait_for,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -181,7 +190,7 @@ async def test_details_heads_only_when_opened_and_caches(client, small_bucket):
         assert "delta" in line_text(table, 1)
         assert heads == []
         await pilot.press("down", "enter")
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen) and app.screen)
+        screen = await screen_of(pilot, DetailsScreen)
         await wait_for(pilot, lambda: screen.info is not None, what="metadata")
         assert heads and all(path.startswith("/releases/app-1.tar") for path in heads)
         text = str(screen.query_one("#details-content").render())
@@ -198,7 +207,7 @@ async def test_details_heads_only_when_opened_and_caches(client, small_bucket):
         assert "%" in line_text(table, 2)
         count = len(heads)
         await pilot.press("i")
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen) and app.screen)
+        screen = await screen_of(pilot, DetailsScreen)
         await wait_for(pilot, lambda: screen.info is not None)
         assert len(heads) == count, "details are cached for the session"
 
@@ -211,7 +220,7 @@ async def test_details_says_metadata_invalid(client, bucket, boto3_s3):
         table = app.screen.query_one(ObjectTable)
         await wait_for(pilot, lambda: not table.listing and table.view)
         await pilot.press("enter")
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen) and app.screen)
+        screen = await screen_of(pilot, DetailsScreen)
         await wait_for(pilot, lambda: screen.info is not None)
         content = screen.query_one("#details-content")
         rendered = "\n".join(line_text(content, y) for y in range(content.size.height))

@@ -12,7 +12,7 @@ from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
 from dgtui.testing.proxy import TcpProxy
 
-from .helpers import make_app, make_client, wait_for
+from .helpers import make_app, make_client, screen_of, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -34,8 +34,7 @@ def notifications(app) -> list[str]:
 async def test_bad_credentials_show_what_to_check(s3_server, tmp_path):
     app = make_app(lambda: make_client(s3_server, tmp_path / "cache", aws_secret_access_key="wrong-secret"))
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, ConnectionErrorScreen) and app.screen,
-                                timeout=30, what="the connection screen")
+        screen = await screen_of(pilot, ConnectionErrorScreen, timeout=30)
         text = screen_text(screen)
         assert "did not accept the credentials" in text
         assert "secret key does not match" in text
@@ -44,7 +43,7 @@ async def test_bad_credentials_show_what_to_check(s3_server, tmp_path):
         assert "Traceback" not in text
         # Retry tries again and, still refused, comes back to the same screen.
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionErrorScreen), timeout=30)
+        await screen_of(pilot, ConnectionErrorScreen, timeout=30)
 
 
 async def test_unreachable_endpoint_then_retry_connects(s3_server, bucket, tmp_path):
@@ -53,8 +52,7 @@ async def test_unreachable_endpoint_then_retry_connects(s3_server, bucket, tmp_p
     try:
         app = make_app(lambda: make_client(s3_server, tmp_path / "cache", endpoint_url=proxy.endpoint_url))
         async with app.run_test(size=(120, 40)) as pilot:
-            screen = await wait_for(pilot, lambda: isinstance(app.screen, ConnectionErrorScreen) and app.screen,
-                                    timeout=60, what="the connection screen")
+            screen = await screen_of(pilot, ConnectionErrorScreen, timeout=60)
             text = screen_text(screen)
             assert "Cannot connect to the S3 endpoint" in text
             assert proxy.endpoint_url in text
@@ -72,8 +70,7 @@ async def test_closed_port(s3_server, tmp_path):
     endpoint = f"http://127.0.0.1:{closed_port()}"
     app = make_app(lambda: make_client(s3_server, tmp_path / "cache", endpoint_url=endpoint))
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, ConnectionErrorScreen) and app.screen,
-                                timeout=60, what="the connection screen")
+        screen = await screen_of(pilot, ConnectionErrorScreen, timeout=60)
         text = screen_text(screen)
         assert "cannot reach" in text and endpoint in text
 
@@ -116,7 +113,7 @@ async def test_unexpected_error_in_a_worker_is_one_line(client, bucket):
         table = app.screen.query_one(ObjectTable)
         await wait_for(pilot, lambda: table.view and not table.listing)
         await pilot.press("enter")
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen) and app.screen)
+        screen = await screen_of(pilot, DetailsScreen)
         await wait_for(pilot, lambda: notifications(app))
         message = notifications(app)[-1]
         assert "unexpected error (ValueError): something odd" in message
@@ -133,5 +130,5 @@ async def test_factory_failure_is_shown_not_raised(tmp_path):
 
     app = make_app(factory)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, ConnectionErrorScreen) and app.screen)
+        screen = await screen_of(pilot, ConnectionErrorScreen)
         assert "unexpected error (RuntimeError): no client today" in screen_text(screen)

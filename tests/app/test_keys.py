@@ -14,7 +14,7 @@ from dgtui.app.transfer_state import Transfer
 from dgtui.app.widgets.object_table import ObjectTable
 from dgtui.app.widgets.transfers import TransfersPanel
 
-from .helpers import make_app, wait_for
+from .helpers import make_app, screen_of, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -37,12 +37,12 @@ async def test_quit_asks_while_transfers_run(session_client):
         panel = app.screen.query_one(TransfersPanel)
         running = panel.add(Transfer("download", "backup.tar", "/tmp"))  # no worker: stays running
         await pilot.press("q")
-        await wait_for(pilot, lambda: isinstance(app.screen, QuitConfirmScreen))
+        await screen_of(pilot, QuitConfirmScreen)
         await pilot.press("enter")  # the harmless answer has the focus
         await wait_for(pilot, lambda: not isinstance(app.screen, QuitConfirmScreen))
         assert app.is_running and not running.should_cancel()
         await pilot.press("ctrl+c")
-        await wait_for(pilot, lambda: isinstance(app.screen, QuitConfirmScreen))
+        await screen_of(pilot, QuitConfirmScreen)
         await pilot.press("ctrl+c")  # twice: the user means it
         await pilot.pause()
         assert not app.is_running
@@ -54,7 +54,7 @@ async def test_help_lists_every_browser_key(session_client):
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause()
         await pilot.press("question_mark")
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen)
+        screen = await screen_of(pilot, HelpScreen)
         console = Console(width=100, record=True, file=io.StringIO())
         console.print(screen._table())
         text = console.export_text()

@@ -23,7 +23,7 @@ from dgtui.app.widgets.object_table import ObjectTable
 from dgtui.app.widgets.stats_panel import StatsPanel
 from dgtui.app.widgets.transfers import TransfersPanel
 
-from .helpers import fixed_time, make_client, release_bytes, wait_for
+from .helpers import fixed_time, make_client, release_bytes, screen_of, wait_for
 
 SIZE = (100, 30)
 SNAP_BUCKET = "snap-backups"
@@ -92,7 +92,7 @@ def test_details(snap_compare, snap_client):
         while table.current is not None and table.current.name != "app-1.1.tar":
             await pilot.press("down")
         await pilot.press("enter")
-        screen = await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen) and app.screen)
+        screen = await screen_of(pilot, DetailsScreen)
         await wait_for(pilot, lambda: screen.info is not None, what="metadata")
 
     assert snap_compare(snapshot_app(snap_client, f"s3://{SNAP_BUCKET}/releases/"), terminal_size=SIZE,

@@ -13,7 +13,7 @@ from dgtui.app.widgets.object_table import ObjectTable
 from dgtui.app.widgets.transfers import TransfersPanel, TransferView
 from dgtui.testing.proxy import TcpProxy
 
-from .helpers import make_app, make_client, release_bytes, wait_for
+from .helpers import make_app, make_client, release_bytes, screen_of, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -39,7 +39,7 @@ async def open_at(pilot, app) -> ObjectTable:
 
 
 async def answer_prompt(pilot, app, value: str | None = None) -> None:
-    prompt = await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen, what="prompt")
+    prompt = await screen_of(pilot, PromptScreen)
     if value is not None:
         prompt.query_one(Input).value = value
     await pilot.press("enter")
@@ -62,7 +62,7 @@ async def test_restore_verifies_sha256_and_asks_before_overwriting(client, relea
         await pilot.press("down")
         assert table.current.name == "app-1.tar"
         await pilot.press("d")
-        prompt = await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen)
+        prompt = await screen_of(pilot, PromptScreen)
         assert prompt.query_one(Input).value == str(restore_dir), "prefilled with the last folder"
         await answer_prompt(pilot, app)
         transfer, text = await finished(pilot, app)
@@ -74,8 +74,7 @@ async def test_restore_verifies_sha256_and_asks_before_overwriting(client, relea
         (restore_dir / "app-1.tar").write_bytes(b"local changes")
         await pilot.press("d")
         await answer_prompt(pilot, app)
-        question = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen,
-                                  what="the overwrite question")
+        question = await screen_of(pilot, ConfirmScreen)
         body = "\n".join(str(w.render()) for w in question.query("Static"))
         assert "already exists" in body
         await pilot.click("#answer-skip")
@@ -85,7 +84,7 @@ async def test_restore_verifies_sha256_and_asks_before_overwriting(client, relea
 
         await pilot.press("d")
         await answer_prompt(pilot, app)
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await screen_of(pilot, ConfirmScreen)
         await pilot.click("#answer-overwrite")
         transfer, text = await finished(pilot, app)
         assert transfer.state == "done" and "sha256 verified" in text, text
@@ -176,7 +175,7 @@ async def test_delete_marked_objects_after_confirmation(client, releases, boto3_
     async with app.run_test(size=(120, 40)) as pilot:
         table = await open_at(pilot, app)
         await pilot.press("space", "space", "delete")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
+        dialog = await screen_of(pilot, ConfirmScreen)
         body = "\n".join(str(w.render()) for w in dialog.query("Static"))
         assert "Delete 2 objects" in body
         assert "releases/app-0.tar" in body and "releases/app-1.tar" in body
@@ -185,7 +184,7 @@ async def test_delete_marked_objects_after_confirmation(client, releases, boto3_
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         assert listed_keys(boto3_s3, releases, "releases/") != []
         await pilot.press("delete")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await screen_of(pilot, ConfirmScreen)
         await pilot.click("#answer-delete")
         transfer, text = await finished(pilot, app)
         assert transfer.state == "done" and "deleted 2 objects" in text, text
@@ -199,7 +198,7 @@ async def test_delete_a_folder_says_how_many_objects_go(client, releases, boto3_
         table = await open_at(pilot, app)
         assert table.current.name == "docs/"
         await pilot.press("delete")
-        dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
+        dialog = await screen_of(pilot, ConfirmScreen)
         body = "\n".join(str(w.render()) for w in dialog.query("Static"))
         assert f"s3://{releases}/docs/" in body and "2 objects" in body
         assert "docs/readme.txt" in body and "docs/old/notes.txt" in body

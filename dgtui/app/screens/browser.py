@@ -11,7 +11,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widget import Widget
+from textual.widgets import Input
 
 from dgtui import ObjectInfo
 
@@ -37,8 +38,20 @@ from .prompt import PromptScreen
 CONFIRM_LIST_LIMIT = 12
 
 
-class LocationBar(Static):
-    """Where we are, and how much of it has been listed."""
+class LocationBar(Widget):
+    """Where we are, and how much of it has been listed.
+
+    One line of fixed height: updates repaint it without laying out the screen.
+    """
+
+    DEFAULT_CSS = "LocationBar { height: 1; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._content: Table | None = None
+
+    def render(self) -> Table | Text:
+        return self._content if self._content is not None else Text("")
 
     def show(self, location: Location | None, summary: ListingSummary, marked: int, loading: bool) -> None:
         grid = Table.grid(expand=True)
@@ -53,7 +66,8 @@ class LocationBar(Static):
             if marked:
                 status.append(f"{human_count(marked)} marked")
         grid.add_row(where, Text(" · ".join(status)))
-        self.update(grid)
+        self._content = grid
+        self.refresh()
 
 
 class BrowserScreen(Screen[None]):
@@ -228,6 +242,10 @@ class BrowserScreen(Screen[None]):
             self.app.push_screen(DetailsScreen(self.location, row.info))  # type: ignore[arg-type]
 
     def action_copy_url(self) -> None:
+        in_tree = self._tree_target()
+        if in_tree is not None:
+            self.app.copy_url(in_tree.url)
+            return
         row = self.table.current
         if self.location is None:
             self.app.notify("Open a bucket first.", timeout=3)
@@ -245,6 +263,12 @@ class BrowserScreen(Screen[None]):
             self.stats.start_detailed(self.location)
 
     # -- restore ---------------------------------------------------------------------------
+    def _tree_target(self) -> Location | None:
+        """The folder highlighted in the tree, when the tree has the focus: keys act on it."""
+        if self.focused is self.tree:
+            return self.tree.current_location()
+        return None
+
     def _targets(self) -> tuple[list[Row], Row | None]:
         """(marked objects, or the highlighted object) and the highlighted folder, if that is the target."""
         marked = self.table.marked_rows()
@@ -258,6 +282,10 @@ class BrowserScreen(Screen[None]):
         return [row], None
 
     def action_download(self) -> None:
+        in_tree = self._tree_target()
+        if in_tree is not None:
+            self._ask_download_prefix(in_tree)
+            return
         if self.location is None:
             self.app.notify("Open a bucket first.", timeout=3)
             return
@@ -357,6 +385,15 @@ class BrowserScreen(Screen[None]):
 
     # -- delete ----------------------------------------------------------------------------
     def action_delete(self) -> None:
+        in_tree = self._tree_target()
+        if in_tree is not None:
+            if not in_tree.prefix:
+                self.app.notify("dgtui does not empty whole buckets; open the bucket and delete folders or "
+                                "objects in it.", timeout=5)
+                return
+            self.app.notify(f"Counting what is under {printable(in_tree.url, 200)}…", timeout=3)
+            self._count_for_delete(in_tree)
+            return
         if self.location is None:
             self.app.notify("Open a bucket first.", timeout=3)
             return

@@ -35,6 +35,9 @@ class ConfirmScreen(ModalScreen[str | None]):
         self.body = body
         self.choices = choices or [("yes", "Yes"), ("no", "No")]
         self.danger = danger
+        # Danger: the harmless answer (the last) has the focus, so Enter alone changes nothing.
+        focused = self.choices[-1] if danger and len(self.choices) > 1 else self.choices[0]
+        self.AUTO_FOCUS = f"#answer-{focused[0]}"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="danger" if self.danger else ""):
@@ -46,13 +49,6 @@ class ConfirmScreen(ModalScreen[str | None]):
                 for index, (answer, label) in enumerate(self.choices):
                     variant = "error" if self.danger and index == 0 else ("primary" if index == 0 else "default")
                     yield Button(Text(label), id=f"answer-{answer}", variant=variant, compact=True)
-
-    def on_mount(self) -> None:
-        buttons = list(self.query(Button))
-        if self.danger and len(buttons) > 1:
-            buttons[-1].focus()  # the harmless answer
-        elif buttons:
-            buttons[0].focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

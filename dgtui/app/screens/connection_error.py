@@ -18,6 +18,8 @@ from ..text import printable
 class ConnectionErrorScreen(Screen[bool]):
     """Dismissed with True when the user asks to retry."""
 
+    AUTO_FOCUS = "#retry"
+
     BINDINGS = [
         Binding("r", "retry", "Retry"),
         Binding("f5", "retry", "Retry", show=False),
@@ -60,9 +62,6 @@ class ConnectionErrorScreen(Screen[bool]):
             "  • no right to list buckets? open one: dgtui s3://bucket/prefix/",
         ]
         return Text("\n".join(lines))
-
-    def on_mount(self) -> None:
-        self.query_one("#retry", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

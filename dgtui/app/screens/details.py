@@ -73,12 +73,13 @@ class DetailsScreen(Screen[None]):
 
     @background("reading the object's metadata", group="details", exclusive=True)
     def _fetch(self) -> None:
-        info = self.app.client.get_object_info(self.url)
-        self.app.call_from_thread(self._loaded, info)
+        app = self.app  # still reachable if the user closes the screen meanwhile
+        info = app.client.get_object_info(self.url)
+        app.call_from_thread(self._loaded, app, info)
 
-    def _loaded(self, info: ObjectInfo) -> None:
-        self.app.info_cache[(self.location.bucket, self.listed.key)] = info
-        self.app.post_message(ObjectInfoLoaded(self.location.bucket, info))
+    def _loaded(self, app, info: ObjectInfo) -> None:
+        app.info_cache[(self.location.bucket, self.listed.key)] = info
+        app.post_message(ObjectInfoLoaded(self.location.bucket, info))
         if self.is_attached:
             self._show(info)
 

@@ -14,6 +14,7 @@ class PromptScreen(ModalScreen[str | None]):
     """Returns the entered text, or None on Escape / Cancel."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "#prompt-input"
 
     def __init__(self, title: str, explanation: str | Text, value: str = "", *, ok_label: str = "OK",
                  placeholder: str = "") -> None:
@@ -33,11 +34,6 @@ class PromptScreen(ModalScreen[str | None]):
             with Horizontal(id="dialog-buttons"):
                 yield Button(Text(self.ok_label), id="prompt-ok", variant="primary", compact=True)
                 yield Button("Cancel", id="prompt-cancel", compact=True)
-
-    def on_mount(self) -> None:
-        field = self.query_one(Input)
-        field.focus()
-        field.cursor_position = len(field.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -9,11 +9,12 @@ network I/O except the listing worker, which reads pages with a Delimiter
 
 from __future__ import annotations
 
+import gc
+import time
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Callable, Iterable
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -23,6 +24,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from dgtui import ObjectInfo, ObjectKind
 
@@ -38,6 +40,8 @@ from ..text import human_size, percent, printable
 from ..workers import background, is_cancelled
 
 SORT_KEYS = ("name", "size", "date")
+#: how often arriving pages are merged into the view while a listing runs
+MERGE_INTERVAL_S = 0.25
 
 
 class Row:
@@ -177,6 +181,10 @@ class ObjectTable(ScrollView, can_focus=True):
         #: put the cursor on this key once it arrives (e.g. the folder we came up from)
         self._cursor_wanted: str | None = None
         self._time_cache: dict[str, str] = {}
+        #: pages received but not merged yet, and when the last merge happened
+        self._pending: list = []
+        self._merged_at = 0.0
+        self._merge_timer: Timer | None = None
 
     # -- public API ------------------------------------------------------------
     @property
@@ -193,6 +201,8 @@ class ObjectTable(ScrollView, can_focus=True):
     def show(self, location: Location, *, cursor_key: str | None = None) -> None:
         """Start listing ``location``; rows appear as pages arrive."""
         self.request_id += 1
+        self._drop_pending()
+        gc.unfreeze()  # let the collector see what earlier screens left behind
         self.location = location
         self.folders, self.objects, self.view = [], [], []
         self._view_folders = 0
@@ -215,6 +225,7 @@ class ObjectTable(ScrollView, can_focus=True):
 
     def clear(self, message: str | None = None) -> None:
         self.request_id += 1
+        self._drop_pending()
         self.workers.cancel_group(self, "listing")
         self.location = None
         self.folders, self.objects, self.view = [], [], []
@@ -260,13 +271,31 @@ class ObjectTable(ScrollView, can_focus=True):
             self.post_message(ListingDone(request_id))
 
     def on_listing_page(self, message: ListingPage) -> None:
+        """Queue a page; pages are merged a few times per second, the first one at once.
+
+        Each merge changes the virtual size, which lays the screen out again:
+        doing that for every page of a fast listing would starve the keyboard.
+        """
         message.stop()
         if message.request_id != self.request_id or self.location is None:
             return  # a page of a listing the user has already left
+        self._pending.append(message.page)
+        if not self.view or time.monotonic() - self._merged_at >= MERGE_INTERVAL_S:
+            self._merge_pending()
+        elif self._merge_timer is None:
+            self._merge_timer = self.set_timer(MERGE_INTERVAL_S, self._merge_pending)
+
+    def _merge_pending(self) -> None:
+        if self._merge_timer is not None:
+            self._merge_timer.stop()
+            self._merge_timer = None
+        pages, self._pending = self._pending, []
+        if not pages or self.location is None:
+            return
+        self._merged_at = time.monotonic()
         prefix = self.location.prefix
-        page = message.page
-        new_folders = [Row.folder(p, prefix) for p in page.common_prefixes if p != prefix]
-        new_objects = [Row.obj(o, prefix) for o in page.contents if o.key != prefix]
+        new_folders = [Row.folder(p, prefix) for page in pages for p in page.common_prefixes if p != prefix]
+        new_objects = [Row.obj(o, prefix) for page in pages for o in page.contents if o.key != prefix]
         summary = self.summary
         summary.folders += len(new_folders)
         summary.objects += len(new_objects)
@@ -280,11 +309,23 @@ class ObjectTable(ScrollView, can_focus=True):
         self.objects.extend(new_objects)
         self._add_to_view(new_folders, new_objects)
         self._announce()
+        # Rows live as long as the listing is shown. Without this, Python's full
+        # garbage collections walk every row again and again while a big listing
+        # grows (pauses of 100-300 ms each on 100,000 rows). Frozen objects are
+        # still freed by reference counting when the user leaves the folder.
+        gc.freeze()
+
+    def _drop_pending(self) -> None:
+        self._pending = []
+        if self._merge_timer is not None:
+            self._merge_timer.stop()
+            self._merge_timer = None
 
     def on_listing_done(self, message: ListingDone) -> None:
         message.stop()
         if message.request_id != self.request_id:
             return
+        self._merge_pending()
         self.listing = False
         self.summary.complete = True
         self._cursor_wanted = None
@@ -376,6 +417,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, len(self.view) + 1)
 
     def _announce(self) -> None:
+        """Tell the screen (stats panel, location bar) what the table now holds."""
         self.post_message(ListingChanged(self.location, self.summary))
         self.post_message(self.Highlighted(self, self.current))
 

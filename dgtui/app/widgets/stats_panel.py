@@ -60,7 +60,21 @@ class StatsPanel(Widget):
             self.detailed_location = location
             self.detailed = self._results.get(location)
             self.detailed_note = None
-        self.refresh(layout=True)
+        self._refresh_shape()
+
+    def _refresh_shape(self) -> None:
+        """Repaint; lay the screen out again only when the panel's height may change.
+
+        Pages of a big listing arrive many times a second: a full layout for
+        each would make the whole screen redraw for nothing.
+        """
+        shape = (self.location is None, self.detailed_running, self.detailed is None,
+                 bool(self.detailed and self.detailed.metadata_invalid), self.detailed_note)
+        if shape != getattr(self, "_shape", None):
+            self._shape = shape
+            self.refresh(layout=True)
+        else:
+            self.refresh()
 
     # -- detailed numbers ------------------------------------------------------------
     @property
