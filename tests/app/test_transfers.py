@@ -224,3 +224,52 @@ async def test_create_bucket(client, tmp_path, boto3_s3):
         await wait_for(pilot, lambda: tree.node_for_bucket(name), what="the new bucket in the tree")
     assert name in [b["Name"] for b in boto3_s3.list_buckets()["Buckets"]]
 
+
+
+async def test_upload_a_folder_keeps_its_layout(client, releases, tmp_path, boto3_s3):
+    folder = tmp_path / "site"
+    (folder / "assets").mkdir(parents=True)
+    (folder / "index.html").write_text("<h1>hi</h1>")
+    (folder / "assets" / "app.css").write_text("body{}")
+    app = make_app(client, f"s3://{releases}/docs/")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_at(pilot, app)
+        await pilot.press("u")
+        await answer_prompt(pilot, app, str(folder))
+        transfer, text = await finished(pilot, app)
+        assert transfer.state == "done", text
+        assert "uploaded 2 files" in text
+    assert {"docs/site/index.html", "docs/site/assets/app.css"} <= set(listed_keys(boto3_s3, releases, "docs/site/"))
+
+
+async def test_deltaglider_gzip_delta_offers_rescue(client, s3_server, s3_env, bucket, tmp_path):
+    import gzip
+
+    from deltaglider import create_client as deltaglider_client
+
+    # DeltaGlider 6.2.0 diffs .gz files without -D: the rebuilt file cannot match its sha256.
+    text_v1 = b"".join(b"INSERT INTO t VALUES (%d, 'row');\n" % i for i in range(30_000))
+    text_v2 = text_v1.replace(b"(77,", b"(7700,")
+    first, second = tmp_path / "db-01.sql.gz", tmp_path / "db-02.sql.gz"
+    first.write_bytes(gzip.compress(text_v1, compresslevel=9, mtime=1_700_000_000))
+    second.write_bytes(gzip.compress(text_v2, compresslevel=9, mtime=1_700_086_400))
+    dg = deltaglider_client(endpoint_url=s3_server.endpoint_url, log_level="WARNING")
+    dg.upload(str(first), f"s3://{bucket}/backups/")
+    dg.upload(str(second), f"s3://{bucket}/backups/")
+    restore_dir = tmp_path / "restore"
+    app = make_app(client, f"s3://{bucket}/backups/", download_dir=str(restore_dir))
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_at(pilot, app)
+        await pilot.press("down")
+        assert table.current.name == "db-02.sql.gz"
+        await pilot.press("d")
+        await answer_prompt(pilot, app)
+        question = await screen_of(pilot, ConfirmScreen, timeout=30)
+        body = "\n".join(str(w.render()) for w in question.query("Static"))
+        assert "cannot be reproduced byte for byte" in body and "db-02.sql.gz.decompressed" in body
+        await pilot.click("#answer-rescue")
+        transfer, text = await finished(pilot, app)
+        assert transfer.state == "done", text
+        assert "rescued decompressed contents to" in text
+    assert (restore_dir / "db-02.sql.gz.decompressed").read_bytes() == text_v2
+    assert not (restore_dir / "db-02.sql.gz").exists()
