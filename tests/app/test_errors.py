@@ -73,6 +73,9 @@ async def test_closed_port(s3_server, tmp_path):
         screen = await screen_of(pilot, ConnectionErrorScreen, timeout=60)
         text = screen_text(screen)
         assert "cannot reach" in text and endpoint in text
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 1, "quitting without ever connecting is a failure for scripts"
 
 
 async def test_missing_bucket_from_the_command_line(client, bucket):

@@ -23,7 +23,7 @@ class ConnectionErrorScreen(Screen[bool]):
     BINDINGS = [
         Binding("r", "retry", "Retry"),
         Binding("f5", "retry", "Retry", show=False),
-        Binding("q", "app.quit", "Quit"),
+        Binding("q", "give_up", "Quit"),
     ]
 
     def __init__(self, message: str, error: BaseException | None, endpoint: str | None) -> None:
@@ -45,8 +45,8 @@ class ConnectionErrorScreen(Screen[bool]):
                 yield Static(Text(self.message), markup=False, id="connection-error-message")
                 yield Static(self._hints(), markup=False, id="connection-error-hints")
                 with Horizontal(id="connection-error-buttons"):
-                    yield Button("Retry (r)", id="retry", variant="primary")
-                    yield Button("Quit (q)", id="quit")
+                    yield Button("Retry (r)", id="retry", variant="primary", compact=True)
+                    yield Button("Quit (q)", id="quit", compact=True)
         yield AppFooter()
 
     def _hints(self) -> Text:
@@ -55,7 +55,7 @@ class ConnectionErrorScreen(Screen[bool]):
             f"Endpoint: {endpoint}",
             "",
             "Check:",
-            "  • endpoint URL: --endpoint-url or AWS_ENDPOINT_URL; is the server up?",
+            "  • endpoint URL: --endpoint-url or AWS_ENDPOINT_URL; server up?",
             "  • profile: --profile or AWS_PROFILE (see ~/.aws/config)",
             "  • credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,",
             "    or ~/.aws/credentials",
@@ -68,7 +68,11 @@ class ConnectionErrorScreen(Screen[bool]):
         if event.button.id == "retry":
             self.action_retry()
         else:
-            self.app.exit(1)
+            self.action_give_up()
+
+    def action_give_up(self) -> None:
+        """Quit; the exit status says that dgtui never got to work."""
+        self.app.exit(1, return_code=1)
 
     def action_retry(self) -> None:
         self.dismiss(True)

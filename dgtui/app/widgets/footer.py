@@ -7,7 +7,7 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 #: actions shown before everything else, in this order
-FIRST_ACTIONS = ("help", "quit", "app.pop_screen", "retry")
+FIRST_ACTIONS = ("help", "quit", "app.pop_screen", "retry", "give_up")
 
 
 class AppFooter(Footer):
