@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
+from dgtui.app.messages import Location
 from dgtui.app.screens.details import DetailsScreen
 from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
@@ -254,3 +255,36 @@ async def test_keys_render_literally(client, bucket, boto3_s3):
         body = "\n".join(str(w.render()) for w in dialog.query("Static"))
         assert "\\x1b[31mred\\x1b[0m.txt" in body and "\x1b" not in body
         await pilot.press("escape")
+
+
+async def test_mouse_sorts_selects_and_opens(session_client, big_bucket):
+    app = make_app(session_client, f"s3://{big_bucket}/")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing and table.view)
+        await pilot.click(ObjectTable, offset=(3, 1), times=2)  # double click on logs/
+        await wait_for(pilot, lambda: table.location.prefix == "logs/" and not table.listing, timeout=30)
+        header = line_text(table, 0)
+        await pilot.click(ObjectTable, offset=(header.index("Stored") + 2, 0))
+        assert table.sort_key == "size" and table.sort_reverse
+        await pilot.click(ObjectTable, offset=(3, 5))
+        assert table.cursor_row == 4
+
+
+async def test_leaving_a_listing_drops_its_late_pages(s3_server, big_bucket, small_bucket, tmp_path):
+    proxy = TcpProxy.for_endpoint(s3_server.endpoint_url, latency_s=0.3).start()
+    slow = make_client(s3_server, tmp_path / "cache", endpoint_url=proxy.endpoint_url)
+    try:
+        app = make_app(slow, f"s3://{big_bucket}/{BIG_PREFIX}")
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.screen.query_one(ObjectTable)
+            await wait_for(pilot, lambda: len(table.view) > 0, what="first rows")
+            assert table.listing
+            app.screen.navigate(Location(small_bucket, "releases/"))
+            await wait_for(pilot, lambda: not table.listing, timeout=30, what="the new listing")
+            await pilot.pause(1.5)  # pages of the old listing would have arrived by now
+            assert [row.name for row in table.view] == ["app-0.tar", "app-1.tar"]
+            assert table.summary.objects == 2
+    finally:
+        slow.close()
+        proxy.stop()
