@@ -54,6 +54,12 @@ class ConnectionFailedError(DgError):
     kind = "connection"
 
 
+class NotS3Error(ConnectionFailedError):
+    """The endpoint answered, but not as an S3 server does (a web page, a portal)."""
+
+    kind = "not_s3"
+
+
 class IntegrityError(DgError):
     """Bytes did not match the sha256 they were stored with."""
 

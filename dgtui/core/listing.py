@@ -16,6 +16,7 @@ from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
 from . import format as fmt
+from .errors import NotS3Error
 from .models import ListObjectsResult, ObjectInfo, ObjectKind
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -35,7 +36,15 @@ class RawPage:
 
 
 def parse_list_v2(body: bytes) -> RawPage:
-    root = ElementTree.fromstring(body)
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        raise NotS3Error("the endpoint answered a listing with something that is not XML; "
+                         "check the endpoint URL (is it an S3 server?)") from None
+    if root.tag.rsplit("}", 1)[-1] != "ListBucketResult":
+        # A web server or captive portal answering 200 with a page: never an empty bucket.
+        raise NotS3Error(f"the endpoint answered a listing with <{root.tag.rsplit('}', 1)[-1][:40]}>, not an S3 "
+                         f"listing; check the endpoint URL (is it an S3 server?)")
     page = RawPage()
     url_encoded = False
     objects = page.objects

@@ -186,7 +186,7 @@ class S3Access:
     def head(self, bucket: str, key: str) -> dict[str, Any] | None:
         """HEAD an object; None when it does not exist."""
         try:
-            return self.client.head_object(Bucket=bucket, Key=key)
+            head = self.client.head_object(Bucket=bucket, Key=key)
         except bexc.ClientError as exc:
             err = translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD")
             if _is_bodiless_refusal(exc):
@@ -196,6 +196,11 @@ class S3Access:
             raise err from None
         except (bexc.BotoCoreError, ConnectionError) as exc:
             raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD") from None
+        if not head.get("ETag"):
+            # Every S3 server sends an ETag; a web server or portal answering 200 does not.
+            raise errors.NotS3Error(f"{self.endpoint_url} answered for {where(bucket, key)} without an ETag, "
+                                    f"so it is not an S3 server; check the endpoint URL", bucket=bucket, key=key)
+        return head
 
     def _explain_refused_head(self, bucket: str, key: str, fallback: errors.DgError) -> errors.DgError:
         """The reason behind a HEAD refused without a body.
