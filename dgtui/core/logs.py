@@ -15,9 +15,10 @@ import sys
 _PATTERNS = [
     (re.compile(r"(Credential=)[^/,\s'\"]+"), r"\1[redacted]"),
     (re.compile(r"(Signature=)[0-9a-fA-F]+"), r"\1[redacted]"),
-    (re.compile(r"((?:X-Amz-Security-Token|x-amz-security-token|aws_session_token|SessionToken)['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+"),
+    # Header values are logged as bytes reprs too: 'X-Amz-Security-Token': b'FwoG...'
+    (re.compile(r"((?:X-Amz-Security-Token|x-amz-security-token|aws_session_token|SessionToken)['\"]?\s*[:=]\s*b?['\"]?)[^'\",\s}]+"),
      r"\1[redacted]"),
-    (re.compile(r"((?:aws_secret_access_key|SecretAccessKey|secret_key)['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+"),
+    (re.compile(r"((?:aws_secret_access_key|SecretAccessKey|secret_key)['\"]?\s*[:=]\s*b?['\"]?)[^'\",\s}]+"),
      r"\1[redacted]"),
     (re.compile(r"(X-Amz-Credential=)[^&\s'\"]+"), r"\1[redacted]"),
     (re.compile(r"(X-Amz-Signature=)[0-9a-fA-F]+"), r"\1[redacted]"),
@@ -36,10 +37,26 @@ def redact(text: str, extra_secrets: tuple[str, ...] = ()) -> str:
     return text
 
 
+_filters: list["RedactingFilter"] = []
+
+
+def redacting() -> bool:
+    """True once debug logging with redaction has been configured."""
+    return bool(_filters)
+
+
+def add_secrets(*values: str | None) -> None:
+    """Redact these exact values too (e.g. credentials read from a profile file)."""
+    extra = tuple(v for v in values if v)
+    for f in _filters:
+        f.extra_secrets = tuple(dict.fromkeys(f.extra_secrets + extra))
+
+
 class RedactingFilter(logging.Filter):
     def __init__(self, extra_secrets: tuple[str, ...] = ()):
         super().__init__()
         self.extra_secrets = extra_secrets
+        _filters.append(self)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

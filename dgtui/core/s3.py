@@ -17,7 +17,7 @@ import botocore.exceptions as bexc
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from . import errors
+from . import errors, logs
 from .listing import install_fast_list_parser
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
@@ -174,10 +174,23 @@ class S3Access:
             self.client = self.session.client("s3", endpoint_url=endpoint_url, config=config)
         install_fast_list_parser(self.client)
         self.client.meta.events.register_first("needs-retry.s3", _give_up_on_unreachable)
+        if logs.redacting():
+            self._redact_credentials()
         self.endpoint_url = self.client.meta.endpoint_url
         self.transfer_config = TransferConfig(
             multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK,
             max_concurrency=TRANSFER_CONCURRENCY, use_threads=True)
+
+    def _redact_credentials(self) -> None:
+        """Debug logs redact these credentials by value, wherever they came from
+        (a profile file or SSO, not only the environment)."""
+        try:
+            creds = self.session.get_credentials()
+            frozen = creds.get_frozen_credentials() if creds is not None else None
+        except Exception:  # no usable credentials: requests will say so
+            return
+        if frozen is not None:
+            logs.add_secrets(frozen.access_key, frozen.secret_key, frozen.token)
 
     # -- helpers ---------------------------------------------------------
     def ctx(self, bucket: str | None = None, key: str | None = None, action: str = "request"):
