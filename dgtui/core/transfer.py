@@ -259,10 +259,19 @@ class Engine:
             candidates = [fmt.delta_key_for(key), key]
         else:
             candidates = [key, fmt.delta_key_for(key)]
+        denied: errors.AccessDeniedError | None = None
         for stored in candidates:
-            head = self.s3.head(bucket, stored)
+            try:
+                head = self.s3.head(bucket, stored)
+            except errors.AccessDeniedError as exc:
+                # AWS answers 403, not 404, for a missing key to a role without
+                # s3:ListBucket: the other stored form may still be readable.
+                denied = denied or exc
+                continue
             if head is not None:
                 return stored, head
+        if denied is not None:
+            raise denied
         # A HEAD cannot tell a missing key from a missing bucket; a listing can.
         with self.s3.ctx(bucket, action="list"):
             self.s3.client.list_objects_v2(Bucket=bucket, MaxKeys=1)
