@@ -86,7 +86,23 @@ def human_duration(seconds: float | None) -> str:
 
 
 def percent(value: float | None) -> str:
-    return "?" if value is None else f"{value:.1f}%"
+    """``97.4%``; near 100 with more digits, so a 99.997% saving does not read as 100%."""
+    if value is None:
+        return "?"
+    if 99.95 <= value < 100:
+        return f"{value:.3f}%"
+    return f"{value:.1f}%"
+
+
+def ratio(stored: int, original: int) -> str:
+    """``0.000033 (1 : 30,519)``: stored / original, and how many times smaller."""
+    if original <= 0:
+        return "?"
+    value = stored / original
+    text = f"{value:.6f}".rstrip("0").rstrip(".") if value < 1 else f"{value:.2f}"
+    if 0 < value < 1:
+        text += f" (1 : {original / stored:,.0f})" if original / stored >= 10 else f" (1 : {original / stored:.1f})"
+    return text
 
 
 def format_local_time(iso: str | None) -> str:

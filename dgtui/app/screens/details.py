@@ -18,7 +18,7 @@ from dgtui import ObjectInfo, ObjectKind
 
 from ..widgets.footer import AppFooter
 from ..messages import Location, ObjectInfoLoaded
-from ..text import human_size, percent, printable
+from ..text import human_size, percent, printable, ratio
 from ..workers import background
 
 KIND_EXPLANATIONS = {
@@ -127,10 +127,8 @@ def render_details(bucket: str, info: ObjectInfo, time_format) -> Table:
         original = info.size
     row("Original size", _size_with_bytes(original))
     row("Stored size", _size_with_bytes(info.size))
-    if info.compression_ratio is not None:
-        row("Ratio", f"{info.compression_ratio:.4f} (stored / original)")
-    elif original:
-        row("Ratio", f"{info.size / original:.4f} (stored / original)")
+    if original:
+        row("Ratio", f"{ratio(info.size, original)}, stored / original")
     savings = info.savings_percent if info.original_size else (0.0 if original else None)
     if savings is not None:
         row("Savings", percent(savings))

@@ -145,6 +145,13 @@ class BucketTree(Tree[NodeInfo]):
             text.append(f" ⚠ {info.error}", style=self.get_component_rich_style("bucket-tree--error", partial=True))
         return text
 
+    def render_label(self, node: TreeNode[NodeInfo], base_style, style) -> Text:
+        """Leaves (folders found to have no subfolders) keep their siblings' indentation."""
+        label = super().render_label(node, base_style, style)
+        if not node.allow_expand and node.data is not None and node.data.kind in ("bucket", "folder"):
+            label = Text("  ", style=base_style) + label
+        return label
+
     # -- lazy loading ------------------------------------------------------------
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeInfo]) -> None:
         event.stop()
