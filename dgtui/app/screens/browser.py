@@ -219,8 +219,6 @@ class BrowserScreen(Screen[None]):
         filter_input = self.query_one("#filter", Input)
         if filter_input.value:
             filter_input.value = ""
-        if self.stats.running:
-            return
         self.table.focus()
 
     # -- simple actions -------------------------------------------------------------------

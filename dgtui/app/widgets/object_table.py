@@ -39,7 +39,6 @@ from ..messages import (
 from ..text import human_size, percent, printable
 from ..workers import background, is_cancelled
 
-SORT_KEYS = ("name", "size", "date")
 #: how often arriving pages are merged into the view while a listing runs
 MERGE_INTERVAL_S = 0.25
 
@@ -222,22 +221,6 @@ class ObjectTable(ScrollView, can_focus=True):
         if self.location is not None:
             current = self.current
             self.show(self.location, cursor_key=current.key if current else None)
-
-    def clear(self, message: str | None = None) -> None:
-        self.request_id += 1
-        self._drop_pending()
-        self.workers.cancel_group(self, "listing")
-        self.location = None
-        self.folders, self.objects, self.view = [], [], []
-        self._view_folders = 0
-        self.marked.clear()
-        self.listing = False
-        self.message = message
-        self.summary = ListingSummary()
-        self.cursor_row = 0
-        self._update_virtual_size()
-        self.refresh()
-        self._announce()
 
     def set_filter(self, text: str) -> None:
         current = self.current
