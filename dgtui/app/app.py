@@ -133,7 +133,8 @@ class DgtuiApp(App[int]):
             except Exception:  # noqa: BLE001 - the widget may be gone; the notification still shows
                 pass
         if isinstance(error, CancelledError):
-            self.notify(f"{message.what}: cancelled", timeout=3)
+            if not callable(inline):  # widgets with an inline place already say "cancelled"
+                self.notify(f"{message.what}: cancelled", timeout=3)
             return
         if is_connection_problem(error):
             self.show_connection_problem(text, error)

@@ -125,14 +125,6 @@ class ObjectInfoLoaded(Message):
         self.info = info
 
 
-class DetailedStatsProgress(Message):
-    def __init__(self, job_id: int, done: int, total: int) -> None:
-        super().__init__()
-        self.job_id = job_id
-        self.done = done
-        self.total = total
-
-
 class DetailedStatsDone(Message):
     def __init__(self, job_id: int, stats: BucketStats | None, cancelled: bool = False) -> None:
         super().__init__()

@@ -9,6 +9,7 @@ from dgtui.app.messages import Location
 from dgtui.app.screens.details import DetailsScreen
 from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
+from dgtui.app.widgets.stats_panel import StatsPanel
 from dgtui.testing.proxy import TcpProxy
 
 from .helpers import (
@@ -286,6 +287,31 @@ async def test_leaving_a_listing_drops_its_late_pages(s3_server, big_bucket, sma
             await pilot.pause(1.5)  # pages of the old listing would have arrived by now
             assert [row.name for row in table.view] == ["app-0.tar", "app-1.tar"]
             assert table.summary.objects == 2
+    finally:
+        slow.close()
+        proxy.stop()
+
+
+async def test_exact_stats_run_in_the_background_and_cancel(s3_server, big_bucket, tmp_path):
+    proxy = TcpProxy.for_endpoint(s3_server.endpoint_url, latency_s=0.3).start()
+    slow = make_client(s3_server, tmp_path / "cache", endpoint_url=proxy.endpoint_url)
+    try:
+        app = make_app(slow, f"s3://{big_bucket}/")
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.screen.query_one(ObjectTable)
+            stats = app.screen.query_one(StatsPanel)
+            await wait_for(pilot, lambda: not table.listing and table.view)
+            await pilot.press("c")
+            assert stats.running
+            assert "c cancels" in "\n".join(line_text(stats, y) for y in range(stats.size.height))
+            await pilot.press("down")  # browsing goes on meanwhile
+            await pilot.press("c")
+            assert not stats.running and stats.detailed_note == "cancelled"
+            await pilot.press("c")
+            await wait_for(pilot, lambda: stats.detailed is not None, timeout=60, what="exact stats")
+            assert stats.detailed.object_count == BIG_COUNT + 2
+            text = "\n".join(line_text(stats, y) for y in range(stats.size.height))
+            assert "Whole bucket (exact)" in text
     finally:
         slow.close()
         proxy.stop()

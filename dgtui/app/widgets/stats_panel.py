@@ -16,12 +16,16 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from dgtui import BucketStats
+from dgtui import BucketStats, CancelledError
 
-from ..messages import DetailedStatsDone, DetailedStatsProgress, ListingSummary, Location
+from ..messages import DetailedStatsDone, ListingSummary, Location
 from ..text import human_count, human_size, percent, printable
 from ..workers import background
 from .progress import progress_bar
+
+
+#: how often the progress bar of a running computation is redrawn
+PROGRESS_REFRESH_S = 0.25
 
 
 class StatsPanel(Widget):
@@ -103,17 +107,19 @@ class StatsPanel(Widget):
     @background("computing detailed stats", group="stats")
     def _compute(self, location: Location, job_id: int, cancel: threading.Event) -> None:
         def progress(done: int, total: int) -> None:
-            self.post_message(DetailedStatsProgress(job_id, done, total))
+            # Only counters: the panel's timer draws them (one message per HEAD would flood the UI).
+            if job_id == self._job_id:
+                self.detailed_done, self.detailed_total = done, total
 
         stats = self.app.client.get_bucket_stats(location.bucket, location.prefix, detailed_stats=True,
                                                  progress=progress, should_cancel=cancel.is_set)
         self.post_message(DetailedStatsDone(job_id, None if cancel.is_set() else stats, cancel.is_set()))
 
-    def on_detailed_stats_progress(self, message: DetailedStatsProgress) -> None:
-        message.stop()
-        if message.job_id == self._job_id and self.detailed_running:
-            self.detailed_done, self.detailed_total = message.done, message.total
-            self.detailed_note = "reading delta metadata…"
+    def on_mount(self) -> None:
+        self.set_interval(PROGRESS_REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        if self.detailed_running:
             self.refresh()
 
     def on_detailed_stats_done(self, message: DetailedStatsDone) -> None:
@@ -131,7 +137,7 @@ class StatsPanel(Widget):
         if context and context[1] != self._job_id:
             return
         self.detailed_running = False
-        self.detailed_note = "failed: " + text
+        self.detailed_note = "cancelled" if isinstance(error, CancelledError) else "failed: " + text
         self.refresh(layout=True)
 
     # -- rendering --------------------------------------------------------------------
