@@ -1,0 +1,156 @@
+"""The local side fails: disk full, a destination that cannot be written, a file already there."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dgtui import DestinationExistsError, LocalWriteError
+from dgtui.cli import main
+from tests.core.conftest import make_release, random_bytes
+
+from .conftest import assert_one_line_error, cli_env, leftovers
+
+SIZE = 160_000
+FILE_SIZE_LIMIT = 100_000
+
+
+@pytest.fixture
+def stored(client, bucket, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    files = [make_release(src / f"app-{v}.zip", v, size=SIZE) for v in range(2)]
+    (src / "data.bin").write_bytes(random_bytes(SIZE))
+    for f in [*files, src / "data.bin"]:
+        client.upload(f, f"s3://{bucket}/rel/")
+    return {f.name: f for f in [*files, src / "data.bin"]}
+
+
+def limit_file_size() -> None:
+    """In the child: files may not grow past FILE_SIZE_LIMIT; writes beyond fail with EFBIG."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+
+
+RESTORE_SNIPPET = """
+import json, sys
+from dgtui import create_client, DgError
+c = create_client(cache_dir=sys.argv[3])
+try:
+    c.download(sys.argv[1], sys.argv[2])
+    print(json.dumps({"ok": True}))
+except DgError as exc:
+    print(json.dumps({"ok": False, "type": type(exc).__name__, "message": str(exc)}))
+"""
+
+
+def test_disk_full_sdk(stored, client, s3_env, bucket, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    # The reference is in the cache already, so only the rebuilt file is large.
+    client.download(f"s3://{bucket}/rel/app-0.zip", tmp_path / "warm.zip")
+    for name in ("data.bin", "app-0.zip", "app-1.zip"):
+        proc = subprocess.run([sys.executable, "-c", RESTORE_SNIPPET, f"s3://{bucket}/rel/{name}", str(out / name),
+                               str(client.cache_dir)], env=cli_env(s3_env), capture_output=True, text=True,
+                              preexec_fn=limit_file_size, timeout=60)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        result = json.loads(proc.stdout)
+        assert result["type"] == "LocalWriteError", (name, result)
+        assert "File too large" in result["message"] and "nothing was written" in result["message"]
+        assert str(out / name) in result["message"]
+    assert leftovers(out) == []
+    assert leftovers(client.work_dir) == []
+
+
+def test_disk_full_cli(stored, client, s3_env, bucket, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    client.download(f"s3://{bucket}/rel/app-0.zip", tmp_path / "warm.zip")
+    env = cli_env(s3_env, DGTUI_CACHE_DIR=str(client.cache_dir))
+    proc = subprocess.run([sys.executable, "-m", "dgtui.cli", "get", f"s3://{bucket}/rel/app-1.zip", str(out)],
+                          env=env, capture_output=True, preexec_fn=limit_file_size, timeout=60)
+    assert_one_line_error(proc, "cannot write", "File too large", "nothing was written")
+    proc = subprocess.run([sys.executable, "-m", "dgtui.cli", "get", "-r", f"s3://{bucket}/rel/", str(out)],
+                          env=env, capture_output=True, preexec_fn=limit_file_size, timeout=60)
+    assert proc.returncode == 1 and proc.stderr.count(b"File too large") == 3, proc.stderr
+    assert leftovers(out) == []
+
+
+@contextlib.contextmanager
+def tiny_tmpfs(path: Path, size: str):
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_no_space_left_on_a_real_file_system(stored, client, bucket, tmp_path):
+    client.download(f"s3://{bucket}/rel/app-0.zip", tmp_path / "warm.zip")
+    with tiny_tmpfs(tmp_path / "small", "100k") as small:
+        for name in ("data.bin", "app-1.zip"):
+            with pytest.raises(LocalWriteError) as info:
+                client.download(f"s3://{bucket}/rel/{name}", small / name)
+            assert "No space left on device" in str(info.value) and "nothing was written" in str(info.value)
+            assert leftovers(small) == []
+        # Small files still fit: the failure left no debris behind.
+        client.put_object(Bucket=bucket, Key="rel/small.txt", Body=b"small")
+        assert client.download(f"s3://{bucket}/rel/small.txt", small / "small.txt").verified
+        assert leftovers(small) == [small / "small.txt"]
+
+
+def test_destination_not_writable(stored, client, capsys, s3_env, bucket, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("I am a file, not a folder")
+    targets = [blocker / "sub" / "x.bin", blocker / "x.bin", Path("/proc/dgtui-restore-test.bin")]
+    for dest in targets:
+        for name in ("data.bin", "app-1.zip"):
+            with pytest.raises(LocalWriteError) as info:
+                client.download(f"s3://{bucket}/rel/{name}", dest)
+            assert "cannot write" in str(info.value) and "nothing was written" in str(info.value)
+    assert blocker.read_text() == "I am a file, not a folder"
+    for dest in targets:
+        code = main(["get", f"s3://{bucket}/rel/app-1.zip", str(dest)])
+        err = capsys.readouterr().err
+        assert code == 1 and err.startswith("dgtui: error: cannot write") and err.count("\n") == 1, err
+    # A prefix restore into a folder that is a file: one clear error, nothing written.
+    with pytest.raises(LocalWriteError) as info:
+        client.download_prefix(f"s3://{bucket}/rel/", blocker / "all")
+    assert "cannot create the folder" in str(info.value)
+    assert blocker.read_text() == "I am a file, not a folder"
+
+
+def test_destination_exists(stored, client, capsys, s3_env, bucket, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("data.bin", "app-1.zip"):
+        (out / name).write_bytes(b"precious local copy")
+        with pytest.raises(DestinationExistsError):
+            client.download(f"s3://{bucket}/rel/{name}", out / name)
+        with pytest.raises(DestinationExistsError):
+            client.download(f"s3://{bucket}/rel/{name}", out)  # into the folder, same name
+        code = main(["get", f"s3://{bucket}/rel/{name}", str(out)])
+        err = capsys.readouterr().err
+        assert code == 1 and "already exists" in err and "--overwrite" in err and err.count("\n") == 1
+        assert (out / name).read_bytes() == b"precious local copy"
+    code = main(["get", "-r", f"s3://{bucket}/rel/", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.err.count("already exists") == 2 and "--overwrite" in captured.err
+    assert (out / "data.bin").read_bytes() == b"precious local copy"
+    assert (out / "app-0.zip").read_bytes() == stored["app-0.zip"].read_bytes()  # the one not there before
+    assert main(["get", "-r", "--overwrite", f"s3://{bucket}/rel/", str(out)]) == 0
+    capsys.readouterr()
+    for name, src in stored.items():
+        assert (out / name).read_bytes() == src.read_bytes()
+    assert sorted(p.name for p in leftovers(out)) == sorted(stored)

@@ -1,0 +1,174 @@
+"""An endpoint that cannot be reached, and connections that drop mid-listing."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from dgtui import ConnectionFailedError
+from dgtui.testing import TcpProxy
+
+from .conftest import assert_one_line_error, cli_env, leftovers, make_client, run_cli
+
+
+@pytest.fixture
+def refused_endpoint() -> str:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def silent_endpoint():
+    """A port whose SYNs go unanswered (full accept queue): connects time out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(s)
+    time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    for s in fillers:
+        s.close()
+    listener.close()
+
+
+def test_refused_endpoint_fails_fast_sdk(refused_endpoint, s3_env, tmp_path):
+    c = make_client(refused_endpoint, "k", "s", tmp_path / "c")
+    for call in (c.list_buckets, lambda: c.list_objects(Bucket="some-bucket"),
+                 lambda: c.download("s3://some-bucket/a.txt", tmp_path / "a.txt")):
+        started = time.monotonic()
+        with pytest.raises(ConnectionFailedError) as info:
+            call()
+        assert time.monotonic() - started < 4
+        assert "cannot reach" in str(info.value) and refused_endpoint in str(info.value)
+    assert not (tmp_path / "a.txt").exists()
+
+
+def test_refused_endpoint_fails_fast_cli(refused_endpoint, tmp_path):
+    env = cli_env({"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1",
+                   "DGTUI_CACHE_DIR": str(tmp_path / "c"), "AWS_EC2_METADATA_DISABLED": "true",
+                   "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
+    started = time.monotonic()
+    proc = run_cli("ls", "--endpoint-url", refused_endpoint, "s3://some-bucket", env=env)
+    assert time.monotonic() - started < 5
+    assert_one_line_error(proc, "cannot reach", refused_endpoint, "check the endpoint URL")
+
+
+def test_endpoint_that_drops_packets_fails_in_seconds(silent_endpoint, s3_env, tmp_path):
+    c = make_client(silent_endpoint, "k", "s", tmp_path / "c")
+    started = time.monotonic()
+    with pytest.raises(ConnectionFailedError) as info:
+        c.list_objects(Bucket="some-bucket")
+    assert time.monotonic() - started < 10
+    assert "cannot reach" in str(info.value)
+
+
+@pytest.fixture
+def proxy(s3_server):
+    with TcpProxy.for_endpoint(s3_server.endpoint_url) as running:
+        yield running
+
+
+@pytest.fixture
+def keys(boto3_s3, bucket) -> list[str]:
+    made = [f"logs/{i:03d}.txt" for i in range(23)]
+    for k in made:
+        boto3_s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    boto3_s3.put_object(Bucket=bucket, Key="logs/reference.bin", Body=b"hidden")
+    return made
+
+
+def test_listing_retries_a_dropped_page_by_itself(proxy, s3_server, s3_env, bucket, keys, tmp_path):
+    c = make_client(proxy.endpoint_url, s3_server.access_key, s3_server.secret_key, tmp_path / "c")
+    pages = c.iter_pages(bucket, "logs/", delimiter=None, page_size=5)
+    seen = [o.key for o in next(pages).contents]
+    connections = proxy.connections_accepted
+    proxy.cut_after_bytes(300, once=True)  # the next page's response is cut in the middle
+    for page in pages:
+        seen += [o.key for o in page.contents]
+    assert seen == keys
+    assert proxy.connections_accepted > connections  # the cut page was asked again
+
+
+def test_listing_resumes_from_its_page_after_the_connection_is_lost(proxy, s3_server, s3_env, bucket, keys,
+                                                                    tmp_path):
+    c = make_client(proxy.endpoint_url, s3_server.access_key, s3_server.secret_key, tmp_path / "c")
+    seen, last = [], None
+    with pytest.raises(ConnectionFailedError) as info:
+        for page in c.iter_pages(bucket, "logs/", delimiter=None, page_size=5):
+            seen += [o.key for o in page.contents]
+            last = page
+            if len(seen) == 10:
+                proxy.stop()  # the network goes away between page 2 and page 3
+    assert "logs/" in str(info.value) or "cannot reach" in str(info.value)
+    assert seen == keys[:10] and last.next_continuation_token
+    # Later, with the network back: carry on from the last page's token.
+    again = make_client(s3_server.endpoint_url, s3_server.access_key, s3_server.secret_key, tmp_path / "c2")
+    rest = [o.key for page in again.iter_pages(bucket, "logs/", delimiter=None, page_size=5,
+                                                continuation_token=last.next_continuation_token)
+            for o in page.contents]
+    assert rest == keys[10:]
+    # The same through list_objects, boto3 style.
+    resumed = again.list_objects(Bucket=bucket, Prefix="logs/", MaxKeys=100,
+                                 ContinuationToken=last.next_continuation_token)
+    assert [o.key for o in resumed.contents] == keys[10:]
+
+
+@pytest.fixture
+def web_page_endpoint():
+    """A web server (a captive portal, a wrong port) answering every request with a page."""
+    import http.server
+    import threading
+
+    class Portal(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html><body>Welcome! Accept the terms to continue.</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_endpoint_that_is_not_s3(web_page_endpoint, s3_env, capsys, tmp_path):
+    from dgtui.core.errors import NotS3Error
+    from dgtui.cli import main
+
+    c = make_client(web_page_endpoint, "k", "s", tmp_path / "c")
+    out = tmp_path / "out"
+    out.mkdir()
+    for call in (lambda: c.list_objects(Bucket="b"), lambda: c.get_bucket_stats("b"),
+                 lambda: c.download("s3://b/backup.tar.gz", out), lambda: c.download("s3://b/notes.txt", out)):
+        with pytest.raises(NotS3Error) as info:
+            call()
+        assert "check the endpoint URL" in str(info.value)
+    for argv in (["ls", "s3://b/"], ["get", "s3://b/notes.txt", str(out)], ["get", "-r", "s3://b/p/", str(out)]):
+        code = main([*argv, "--endpoint-url", web_page_endpoint])
+        err = capsys.readouterr().err
+        assert code == 1 and "check the endpoint URL" in err and err.count("\n") == 1, err
+    assert leftovers(out) == []
