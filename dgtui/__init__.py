@@ -19,6 +19,7 @@ from .core.errors import (
     LocalWriteError,
     MetadataInvalidError,
     NotFoundError,
+    NotS3Error,
     RecompressionError,
     XdeltaMissingError,
 )
@@ -39,7 +40,7 @@ __all__ = [
     "BucketStats", "DownloadResult", "ListObjectsResult", "ObjectInfo", "ObjectKind", "RestorePlanItem",
     "UploadSummary",
     "DgError", "NotFoundError", "BucketNotFoundError", "BucketNotEmptyError", "AccessDeniedError",
-    "CredentialsError", "ConnectionFailedError", "IntegrityError", "RecompressionError",
+    "CredentialsError", "ConnectionFailedError", "NotS3Error", "IntegrityError", "RecompressionError",
     "MetadataInvalidError", "XdeltaMissingError", "CodecError", "InvalidKeyError",
     "DestinationExistsError", "LocalWriteError", "CancelledError",
 ]
