@@ -179,7 +179,7 @@ def archive_versions(env: BenchEnv, size: int, count: int, log) -> list[Path]:
     paths = [folder / f"app-1.0.{k}.zip" for k in range(count)]
     if all(p.exists() for p in paths):
         return paths
-    log(f"writing {count} versions of a {size / 1e6:.0f} MB archive …")
+    log(f"writing {count} versions of a {size / 2**20:.0f} MB archive …")
     member_count = 48
     member_size = max(4096, size // member_count)
     members = [bytearray(random.Random(f"{SEED}-member-{m}").randbytes(member_size)) for m in range(member_count)]

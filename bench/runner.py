@@ -36,6 +36,7 @@ METHOD = [
     "the reference). Stored bytes are everything under the prefix, references included.",
     "restore: the deltaspace is written by DeltaGlider; each version is restored by a new "
     "`python -c` process. dgtui's cache folder starts empty and persists between its processes.",
+    "Sizes: MB and GB are 2^20 and 2^30 bytes; stored bytes are exact.",
     "memory: peak RSS is the process's own VmHWM (xdelta3 runs as a separate process and is listed "
     "in the notes). The direct file is not delta-eligible, so it goes up as a multipart upload.",
 ]

@@ -21,7 +21,7 @@ def run(ctx: Context) -> list[Row]:
     expected = {p.name: datasets.sha256_of(p) for p in versions}
     bucket = datasets.RESTORE_BUCKET
     rows: list[Row] = []
-    mb = sizes.archive_bytes / 1e6
+    mb = sizes.archive_bytes / 2**20
     for net in ctx.networks:
         ctx.log(f"restore {len(keys)} versions, a process each, over {net.name}")
         env = ctx.env.child_env(net.endpoint_url)

@@ -32,7 +32,7 @@ def run(ctx: Context) -> list[Row]:
     ctx.env.ensure_bucket(bucket)
     admin = ctx.env.admin()
     rows: list[Row] = []
-    mb = sizes.archive_bytes / 1e6
+    mb = sizes.archive_bytes / 2**20
     for net in ctx.networks:
         ctx.log(f"upload {len(versions)} versions of a {mb:.0f} MB archive over {net.name}")
         ours: list[float] = []
