@@ -7,7 +7,7 @@ import pytest
 from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
 
-from ..hardening.conftest import LIMITED_KEY, LIMITED_SECRET, TwoIdentityServer
+from ..hardening.conftest import LIMITED_KEY, LIMITED_SECRET, serve_two_identities
 from .helpers import make_app, make_client, wait_for
 
 pytestmark = pytest.mark.asyncio
@@ -15,16 +15,7 @@ pytestmark = pytest.mark.asyncio
 
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory):
-    server = TwoIdentityServer(tmp_path_factory.mktemp("app-acl-data"), allowed_bucket="team-a")
-    server.start()
-    admin = server.boto3_client()
-    for name in ("team-a", "team-b"):
-        admin.create_bucket(Bucket=name)
-        admin.put_object(Bucket=name, Key="docs/readme.txt", Body=b"readme")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_two_identities(tmp_path_factory.mktemp("app-acl-data"))
 
 
 async def test_access_denied_on_one_bucket_is_shown_on_its_node(limited_server, tmp_path):

@@ -150,3 +150,17 @@ class TwoIdentityServer(LocalS3Server):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump(identities, out)
+
+
+def serve_two_identities(data_dir: Path) -> Iterator[TwoIdentityServer]:
+    """A private server with buckets 'team-a' (the limited identity's) and 'team-b' (not)."""
+    server = TwoIdentityServer(data_dir, allowed_bucket="team-a")
+    server.start()
+    admin = server.boto3_client()
+    for name in ("team-a", "team-b"):
+        admin.create_bucket(Bucket=name)
+        admin.put_object(Bucket=name, Key="docs/readme.txt", Body=b"readme")
+    try:
+        yield server
+    finally:
+        server.stop()

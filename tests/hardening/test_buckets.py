@@ -13,7 +13,7 @@ from dgtui.cli import main
 
 from tests.core.conftest import make_release
 
-from .conftest import LIMITED_KEY, LIMITED_SECRET, TwoIdentityServer, make_client
+from .conftest import LIMITED_KEY, LIMITED_SECRET, make_client, serve_two_identities
 
 @pytest.fixture
 def missing() -> str:
@@ -67,16 +67,7 @@ def test_missing_bucket_cli(capsys, s3_env, bucket, missing, tmp_path):
 @pytest.fixture(scope="module")
 def two_identities(tmp_path_factory):
     """A private server: the admin, and an identity limited to bucket 'team-a'."""
-    server = TwoIdentityServer(tmp_path_factory.mktemp("acl-data"), allowed_bucket="team-a")
-    server.start()
-    admin = server.boto3_client()
-    for name in ("team-a", "team-b"):
-        admin.create_bucket(Bucket=name)
-        admin.put_object(Bucket=name, Key="docs/readme.txt", Body=b"readme")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_two_identities(tmp_path_factory.mktemp("acl-data"))
 
 
 def test_access_denied_on_one_bucket_sdk(two_identities, s3_env, tmp_path):
