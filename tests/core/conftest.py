@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import random
 import zipfile
@@ -51,3 +52,19 @@ def read_all(body) -> bytes:
     for chunk in iter(lambda: body.read(65536), b""):
         buf.write(chunk)
     return buf.getvalue()
+
+
+def upload_gzip_trap(dg, bucket: str, folder: Path, rows: int = 30_000) -> bytes:
+    """Two daily .sql.gz dumps uploaded by DeltaGlider 6.2.0 into s3://bucket/backups/.
+
+    DeltaGlider encodes without -D, so the second one fails its sha256 after
+    recompression. Returns the decompressed contents of that second dump.
+    """
+    text_v1 = b"".join(b"INSERT INTO t VALUES (%d, 'row');\n" % i for i in range(rows))
+    text_v2 = text_v1.replace(b"(77,", b"(7700,")
+    a, b = folder / "db-01.sql.gz", folder / "db-02.sql.gz"
+    a.write_bytes(gzip.compress(text_v1, compresslevel=9, mtime=1_700_000_000))
+    b.write_bytes(gzip.compress(text_v2, compresslevel=9, mtime=1_700_086_400))
+    dg.upload(str(a), f"s3://{bucket}/backups/")
+    dg.upload(str(b), f"s3://{bucket}/backups/")
+    return text_v2

@@ -14,7 +14,7 @@ import pytest
 
 from dgtui import ObjectKind, RecompressionError
 
-from .conftest import make_release
+from .conftest import make_release, upload_gzip_trap
 
 DG_BIN = Path(sys.executable).with_name("deltaglider")
 
@@ -87,13 +87,7 @@ def test_what_dgtui_writes_restores_with_deltaglider_cp(client, s3_server, bucke
 def test_deltaglider_gzip_trap_is_explained_and_rescuable(client, dg, bucket, tmp_path):
     # DeltaGlider 6.2.0 encodes without -D: xdelta3 stores the decompressed
     # stream and recompresses differently on decode.
-    text_v1 = b"".join(b"INSERT INTO t VALUES (%d, 'row');\n" % i for i in range(30_000))
-    text_v2 = text_v1.replace(b"(77,", b"(7700,")
-    a, b = tmp_path / "db-01.sql.gz", tmp_path / "db-02.sql.gz"
-    a.write_bytes(gzip.compress(text_v1, compresslevel=9, mtime=1_700_000_000))
-    b.write_bytes(gzip.compress(text_v2, compresslevel=9, mtime=1_700_086_400))
-    dg.upload(str(a), f"s3://{bucket}/backups/")
-    dg.upload(str(b), f"s3://{bucket}/backups/")
+    text_v2 = upload_gzip_trap(dg, bucket, tmp_path)
     dest = tmp_path / "restore" / "db-02.sql.gz"
     with pytest.raises(RecompressionError) as info:
         client.download(f"s3://{bucket}/backups/db-02.sql.gz", dest)

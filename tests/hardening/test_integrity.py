@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 
 import pytest
 
 from dgtui import IntegrityError, NotFoundError, RecompressionError
 from dgtui.cli import main
-from tests.core.conftest import make_release
+from tests.core.conftest import make_release, upload_gzip_trap
 
 from .conftest import leftovers
 
@@ -112,13 +111,7 @@ def test_replaced_reference_with_its_own_metadata(stored, fresh_client, capsys, 
 
 
 def test_gzip_trap_cli_explains_and_rescues(dg, capsys, s3_env, bucket, tmp_path):
-    text_v1 = b"".join(b"INSERT INTO t VALUES (%d, 'row');\n" % i for i in range(20_000))
-    text_v2 = text_v1.replace(b"(77,", b"(7700,")
-    a, b = tmp_path / "db-01.sql.gz", tmp_path / "db-02.sql.gz"
-    a.write_bytes(gzip.compress(text_v1, compresslevel=9, mtime=1_700_000_000))
-    b.write_bytes(gzip.compress(text_v2, compresslevel=9, mtime=1_700_086_400))
-    dg.upload(str(a), f"s3://{bucket}/backups/")
-    dg.upload(str(b), f"s3://{bucket}/backups/")
+    text_v2 = upload_gzip_trap(dg, bucket, tmp_path, rows=20_000)
     out = tmp_path / "out"
     out.mkdir()
     code = main(["get", f"s3://{bucket}/backups/db-02.sql.gz", str(out)])
