@@ -261,7 +261,7 @@ def delta_metadata(*, version: str, original_name: str, file_sha256: str, file_s
         "dg-ref-key": ref_key,
         "dg-ref-sha256": ref_sha256,
         "dg-delta-size": str(delta_size),
-        "dg-delta-cmd": header_safe(f"xdelta3 -e -9 -D -s reference.bin {original_name} {original_name}.delta"),
+        "dg-delta-cmd": header_safe(f"xdelta3 -e -9 -D -A -s reference.bin {original_name} {original_name}.delta"),
     }
     if zero_diff:
         meta["dg-note"] = "zero-diff (reference identical)"

@@ -386,3 +386,13 @@ def test_large_file_is_streamed_multipart(client, bucket, tmp_path, boto3_s3):
     out = tmp_path / "big.out"
     assert client.download(f"s3://{bucket}/big/big.bin", out).verified
     assert sha(out.read_bytes()) == sha(big.read_bytes())
+
+
+def test_deltas_carry_no_local_paths(client, bucket, boto3_s3, tmp_path):
+    """xdelta3's application header would store the local file and cache paths in every delta."""
+    for v in range(2):
+        client.upload(make_release(tmp_path / f"secret-name-{v}.zip", v), f"s3://{bucket}/rel/")
+    body = boto3_s3.get_object(Bucket=bucket, Key="rel/secret-name-1.zip.delta")["Body"].read()
+    assert body.startswith(b"\xd6\xc3\xc4")  # VCDIFF
+    assert b"secret-name" not in body and str(tmp_path).encode() not in body and b"dgtui-cache" not in body
+    assert body[4] & 0x04 == 0  # no application header (VCD_APPHEADER)
