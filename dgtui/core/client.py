@@ -82,7 +82,7 @@ def _unsafe_destination(real_root: str, dest: Path) -> str | None:
 class DgClient:
     """A DeltaGlider-compatible client. Create it with ``create_client``."""
 
-    def __init__(self, s3: S3Access, *, cache_dir: str | Path | None = None, max_workers: int = 32):
+    def __init__(self, s3: S3Access, *, cache_dir: str | Path | None = None, max_workers: int = 64):
         self._s3 = s3
         root = Path(cache_dir) if cache_dir else cache_root()
         root.mkdir(parents=True, exist_ok=True)
@@ -181,8 +181,15 @@ class DgClient:
         bucket, key = parse_s3_url(s3_url)
         if not key or key.endswith("/"):
             key = key + path.name
-        return self._engine.upload(path, bucket, key, max_ratio=max_ratio, progress=progress,
-                                   should_cancel=should_cancel)
+        try:
+            return self._engine.upload(path, bucket, key, max_ratio=max_ratio, progress=progress,
+                                       should_cancel=should_cancel)
+        except OSError as exc:
+            # The source file, the reference cache or the work folder failed on this machine.
+            raise errors.LocalWriteError(
+                f"upload of {display_key(str(path))} stopped by a local file error: "
+                f"{exc.strerror or type(exc).__name__}{f' ({display_key(exc.filename)})' if exc.filename else ''}"
+            ) from None
 
     def download(self, s3_url: str, output_path: str | Path, overwrite: bool = False, *,
                  progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
@@ -470,7 +477,7 @@ class _Body(io.RawIOBase):
 def create_client(endpoint_url: str | None = None, profile: str | None = None, region_name: str | None = None,
                   log_level: str = "WARNING", *, aws_access_key_id: str | None = None,
                   aws_secret_access_key: str | None = None, aws_session_token: str | None = None,
-                  cache_dir: str | Path | None = None, max_workers: int = 32, **_: Any) -> DgClient:
+                  cache_dir: str | Path | None = None, max_workers: int = 64, **_: Any) -> DgClient:
     """A client on the usual boto3 credential chain; ``AWS_ENDPOINT_URL`` is honoured.
 
     ``cache_dir`` defaults to the user cache folder (or ``DGTUI_CACHE_DIR``).

@@ -154,3 +154,26 @@ def test_destination_exists(stored, client, capsys, s3_env, bucket, tmp_path):
     for name, src in stored.items():
         assert (out / name).read_bytes() == src.read_bytes()
     assert sorted(p.name for p in leftovers(out)) == sorted(stored)
+
+
+def test_reference_cache_on_a_full_disk_fails_the_upload_in_one_line(s3_server, s3_env, bucket, boto3_s3, tmp_path):
+    from dgtui import create_client
+
+    src = make_release(tmp_path / "app-0.zip", 0, size=SIZE)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    # Only the reference copies live on the small file system (the metadata database stays open).
+    with tiny_tmpfs(cache / "references", "100k") as small:
+        client = create_client(endpoint_url=s3_server.endpoint_url, aws_access_key_id=s3_server.access_key,
+                               aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region,
+                               cache_dir=cache)
+        try:
+            with pytest.raises(LocalWriteError) as info:
+                client.upload(src, f"s3://{bucket}/rel/")
+        finally:
+            client.close()
+        assert "No space left on device" in str(info.value) and "\n" not in str(info.value)
+        assert leftovers(small) == []
+    # No delta was stored, so nothing stands in the bucket that could not be restored.
+    keys = [o["Key"] for o in boto3_s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert not [k for k in keys if k.endswith(".delta")]
