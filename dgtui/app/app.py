@@ -65,15 +65,18 @@ class DgtuiApp(App[int]):
         self.info_cache: dict[tuple[str, str], ObjectInfo] = {}
         self.start_location: Location | None = None
         self._start_problem: str | None = None
+        self._start_object: str | None = None
         if start_url:
             try:
                 bucket, key = parse_s3_url(start_url)
             except Exception as exc:  # noqa: BLE001 - shown once the screen is up
                 self._start_problem = describe(exc)
             else:
-                # "s3://bucket/backups" means the folder, as it does for `aws s3 ls`.
+                # "s3://bucket/backups" means the folder; if no such folder holds anything,
+                # the browser opens the folder around it with the cursor on the object.
                 prefix = key if not key or key.endswith("/") else key + "/"
                 self.start_location = Location(bucket, prefix)
+                self._start_object = key if key and not key.endswith("/") else None
         self._connection_screen: ConnectionErrorScreen | None = None
 
     # -- start -------------------------------------------------------------------------
@@ -85,7 +88,7 @@ class DgtuiApp(App[int]):
         return None
 
     def on_mount(self) -> None:
-        self.push_screen(BrowserScreen(self.start_location))
+        self.push_screen(BrowserScreen(self.start_location, start_object=self._start_object))
         if self._start_problem:
             self.show_error(self._start_problem)
         self.load_buckets()

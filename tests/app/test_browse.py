@@ -183,6 +183,23 @@ async def test_enter_opens_folder_and_backspace_goes_up(session_client, big_buck
         assert table.current.name == "zzz/", "going up lands on the folder we came from"
 
 
+async def test_a_url_naming_an_object_opens_its_folder_on_it(client, small_bucket):
+    app = make_app(client, f"s3://{small_bucket}/releases/app-1.tar")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.location.prefix == "releases/" and not table.listing and table.view,
+                       what="the object's folder")
+        assert table.current.name == "app-1.tar"
+        assert app.screen.focused is table
+    # A URL without the trailing "/" that names a folder still opens the folder.
+    app = make_app(client, f"s3://{small_bucket}/docs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing and table.view, what="docs/")
+        assert table.location.prefix == "docs/"
+        assert [row.name for row in table.view] == ["old/", "readme.txt"]
+
+
 async def test_details_heads_only_when_opened_and_caches(client, small_bucket):
     heads = count_heads(client)
     app = make_app(client, f"s3://{small_bucket}/releases/")

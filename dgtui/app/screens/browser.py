@@ -87,9 +87,11 @@ class BrowserScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
-    def __init__(self, start: Location | None = None) -> None:
+    def __init__(self, start: Location | None = None, *, start_object: str | None = None) -> None:
         super().__init__()
         self.start = start
+        #: the key a start URL without a trailing "/" named, in case it is an object, not a folder
+        self.start_object = start_object
         self.location: Location | None = None
         # Opened on a folder: keys go to its table; otherwise choose a bucket first.
         self.AUTO_FOCUS = "#table" if start is not None else "#tree"
@@ -149,9 +151,8 @@ class BrowserScreen(Screen[None]):
         self.tree.set_status(text)
 
     # -- navigation --------------------------------------------------------------------
-    def navigate(self, location: Location) -> None:
-        cursor_key = None
-        if self.location is not None and self.location.bucket == location.bucket \
+    def navigate(self, location: Location, cursor_key: str | None = None) -> None:
+        if cursor_key is None and self.location is not None and self.location.bucket == location.bucket \
                 and self.location.prefix.startswith(location.prefix) and self.location != location:
             # Going up: land on the folder we came from.
             rest = self.location.prefix[len(location.prefix):]
@@ -172,6 +173,14 @@ class BrowserScreen(Screen[None]):
 
     def on_listing_changed(self, message: ListingChanged) -> None:
         message.stop()
+        summary, start_object = message.summary, self.start_object
+        if start_object is not None and message.location == self.start and summary.complete:
+            self.start_object = None
+            if not summary.objects and not summary.folders and not summary.error:
+                # Nothing under "key/": the URL named an object. Show it where it lives.
+                parent = start_object.rsplit("/", 1)[0] + "/" if "/" in start_object else ""
+                self.navigate(Location(self.start.bucket, parent), cursor_key=start_object)
+                return
         self.stats.show_summary(message.location, message.summary)
         self._update_location_bar()
 
