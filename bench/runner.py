@@ -24,12 +24,13 @@ METHOD = [
     "Times are medians over the repetitions (samples in RESULTS.json). Python tools are timed in "
     "this process with clients created beforehand; s5cmd and the 'a process each' cases include "
     "starting their processes.",
-    "dgtui: `dgtui.create_client` with its defaults (32 metadata workers) and a cache folder of the run. "
+    "dgtui: `dgtui.create_client` with its defaults (64 metadata workers) and a cache folder of the run. "
     "boto3: a default client and its `list_objects_v2` paginator. DeltaGlider 6.2.0: its `create_client` "
     "(log level WARNING), `get_bucket_stats(mode='detailed', use_cache=False)` (10 HEAD threads), "
     "`upload`, `download`; its reference cache is private to each process, as it ships.",
     "stats: each repetition starts dgtui with an empty cache folder; 'unchanged' is a new client on "
-    "that folder right after (metadata cached on disk, validated by the listing's ETags).",
+    "that folder right after (metadata cached on disk, validated by the listing's ETags; the listing "
+    "starts every page at once from where the first run's pages broke).",
     "The stats data set holds small stand-in `.delta` bodies with the metadata DeltaGlider 6.2.0 writes "
     "(both tools only HEAD deltas for statistics) and one reference per deltaspace.",
     "upload: each repetition uploads every version into a new deltaspace (the first version becomes "
