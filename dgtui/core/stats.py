@@ -8,6 +8,7 @@ from typing import Callable, Iterable
 from . import format as fmt
 from .cache import MetadataCache
 from .errors import CancelledError
+from .fasthead import FastHead
 from .listing import iter_logical_pages
 from .models import BucketStats, ObjectInfo, ObjectKind
 from .s3 import S3Access
@@ -47,13 +48,29 @@ def apply_metadata(info: ObjectInfo, metadata: dict[str, str]) -> ObjectInfo:
 
 
 class MetadataFetcher:
-    """Fills ObjectInfos with metadata: the on-disk cache first, then HEADs in parallel."""
+    """Fills ObjectInfos with metadata: the on-disk cache first, then HEADs in parallel.
 
-    def __init__(self, s3: S3Access, cache: MetadataCache | None, max_workers: int = 32):
+    Batches of ``FAST_MIN_BATCH`` HEADs or more go through ``FastHead`` (signed and
+    sent without botocore's per-call work, botocore for anything unusual); smaller
+    ones through botocore alone, where learning the fast path's URL would cost
+    more than it saves.
+    """
+
+    #: default HEAD threads (bounded by the client's connection pool)
+    HEAD_WORKERS = 64
+    #: HEADs from which a batch takes the fast path
+    FAST_MIN_BATCH = 32
+    #: rows of fresh metadata kept before they are written to the cache mid-batch
+    CACHE_WRITE_ROWS = 5000
+    #: most HEADs one task of the thread pool does
+    CHUNK = 8
+
+    def __init__(self, s3: S3Access, cache: MetadataCache | None, max_workers: int = HEAD_WORKERS):
         self.s3 = s3
         self.cache = cache
-        self.max_workers = max_workers
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dgtui-head")
+        self.fast_head = FastHead(s3)
+        self.max_workers = self.fast_head.workers(max_workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="dgtui-head")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -80,26 +97,45 @@ class MetadataFetcher:
         if not pending:
             return items
 
-        def head(info: ObjectInfo) -> tuple[ObjectInfo, dict | None]:
-            if should_cancel and should_cancel():
-                raise CancelledError()
-            response = self.s3.head(bucket, info.stored_key)
-            return info, (None if response is None else response.get("Metadata", {}))
+        batch = self.fast_head.batch(bucket) if len(pending) >= self.FAST_MIN_BATCH else None
+        s3 = self.s3
 
+        def head(info: ObjectInfo) -> dict | None:
+            if batch is not None:
+                answer = batch.head(info.stored_key)
+                return None if answer is None else answer[1]
+            response = s3.head(bucket, info.stored_key)
+            return None if response is None else response.get("Metadata", {})
+
+        def head_chunk(chunk: list[ObjectInfo]) -> list[tuple[ObjectInfo, dict | None]]:
+            out = []
+            for info in chunk:
+                if should_cancel and should_cancel():
+                    raise CancelledError()
+                out.append((info, head(info)))
+            return out
+
+        # Tasks of a few HEADs each: fewer futures to hand between threads, still many more
+        # tasks than workers so that they stay busy until the end.
+        size = max(1, min(self.CHUNK, len(pending) // (self.max_workers * 4)))
+        chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
         fresh: list[tuple[str, str, dict[str, str]]] = []
         try:
-            for info, md in self._pool.map(head, pending):
-                done += 1
-                if md is not None:
-                    apply_metadata(info, md)
-                    fresh.append((info.stored_key, info.etag or "", md))
-                if progress and (done % 50 == 0 or done == total):
+            for answers in self._pool.map(head_chunk, chunks):
+                before = done
+                for info, md in answers:
+                    done += 1
+                    if md is not None:
+                        apply_metadata(info, md)
+                        fresh.append((info.stored_key, info.etag or "", md))
+                if progress and (done // 50 != before // 50 or done == total):
                     progress(done, total)
-                if len(fresh) >= 500 and self.cache is not None:
+                if len(fresh) >= self.CACHE_WRITE_ROWS and self.cache is not None:
+                    # a cancelled run over a huge bucket keeps most of its work
                     self.cache.put_many(self.s3.endpoint_url, bucket, fresh)
                     fresh = []
         finally:
-            if self.cache is not None:
+            if self.cache is not None and fresh:
                 self.cache.put_many(self.s3.endpoint_url, bucket, fresh)
         return items
 

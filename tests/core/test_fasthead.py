@@ -1,0 +1,499 @@
+"""Metadata HEADs signed and sent without botocore's per-call work, against the real test server.
+
+SeaweedFS checks SigV4 against its configured identities, so a request the
+fast path signs wrongly is really refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.server
+import itertools
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+
+from dgtui import AccessDeniedError, CancelledError, CredentialsError, DgError, NotS3Error, create_client
+from dgtui.core.fasthead import FastHead, encode_key
+from dgtui.core.listing import iter_logical_pages
+from dgtui.core.s3 import S3Access
+from dgtui.core.stats import MetadataFetcher
+from dgtui.testing import TcpProxy
+
+from ..hardening.conftest import LIMITED_KEY, LIMITED_SECRET, serve_two_identities
+from .test_sdk import CallCounter
+
+DG_TOOL = "deltaglider/6.2.0"
+CREATED = "2026-01-01T00:00:00Z"
+
+#: keys that quoting, signing or parsing could get wrong
+AWKWARD_KEYS = [
+    "plain.txt",
+    "with space/and more spaces.bin",
+    "plus+sign+.zip",
+    "percent%20literal%.txt",
+    "tilde~home/~x",
+    "star*and'quote(paren).delta",
+    "caf\u00e9/\u65e5\u672c/\u00e9t\u00e9.tar.gz",
+    "[red]rich markup[/red].txt",
+    "a/b/c/d/e/f/deeply/nested/folder/file.delta",
+    "semi;colon,comma=equals&amp@at$dollar!bang.txt",
+    # 1,000 characters in folders of 100 (SeaweedFS limits one path segment, not the key)
+    "/".join(f"seg{i:02d}" + "x" * 95 for i in range(10))[:1000],
+]
+
+
+def access(s3_server, **kw: Any) -> S3Access:
+    settings = {"endpoint_url": s3_server.endpoint_url, "aws_access_key_id": s3_server.access_key,
+                "aws_secret_access_key": s3_server.secret_key, "region_name": s3_server.region}
+    settings.update(kw)
+    return S3Access(**settings)
+
+
+def botocore_answer(s3: S3Access, bucket: str, key: str) -> tuple[str, dict[str, str]]:
+    head = s3.client.head_object(Bucket=bucket, Key=key)
+    return head["ETag"], head["Metadata"]
+
+
+def record_sent(fast: FastHead) -> list[tuple[str, dict[str, str]]]:
+    """The URL and headers of every request the fast path sends."""
+    sent: list[tuple[str, dict[str, str]]] = []
+    send = fast._send
+
+    def recording(url: str, path: str, headers: dict[str, str]):
+        sent.append((url, dict(headers)))
+        return send(url, path, headers)
+
+    fast._send = recording  # type: ignore[method-assign]
+    return sent
+
+
+def botocore_urls(s3: S3Access) -> list[str]:
+    urls: list[str] = []
+    s3.client.meta.events.register("before-send.s3.HeadObject", lambda request, **_: urls.append(request.url))
+    return urls
+
+
+# --- the fast path itself ---------------------------------------------------------
+
+def test_answers_equal_botocore_for_awkward_keys(s3_server, s3_env, bucket, boto3_s3):
+    for i, key in enumerate(AWKWARD_KEYS):
+        boto3_s3.put_object(Bucket=bucket, Key=key, Body=b"x" * i, Metadata={
+            "dg-tool": DG_TOOL, "Dg-Mixed-Case": f"v{i}", "camelCase": "yes", "UPPER": "U",
+            "spaced": "two  spaces"})
+    s3 = access(s3_server)
+    fast = FastHead(s3)
+    sent = record_sent(fast)
+    batch = fast.batch(bucket)
+    answers = {key: batch.head(key) for key in AWKWARD_KEYS}
+    assert fast.learn_requests == 1 and fast.fast_requests == len(AWKWARD_KEYS) - 1
+    assert fast.fallback_requests == 0 and fast.enabled, fast.disabled_reason
+    urls = botocore_urls(s3)
+    for key in AWKWARD_KEYS:
+        assert answers[key] == botocore_answer(s3, bucket, key), key
+    # every URL the fast path built is the one botocore sends for the same key
+    assert [url for url, _ in sent] == urls[1:]
+    assert all(url.endswith("/" + bucket + "/" + encode_key(key)) for url, key in zip(urls, AWKWARD_KEYS))
+
+
+def test_missing_key_is_missing_through_the_fast_path(s3_server, s3_env, bucket, boto3_s3):
+    boto3_s3.put_object(Bucket=bucket, Key="there.txt", Body=b"x", Metadata={"a": "1"})
+    fast = FastHead(access(s3_server))
+    batch = fast.batch(bucket)
+    assert batch.head("there.txt")[1] == {"a": "1"}  # learns the URL
+    assert batch.head("not/there.txt") is None
+    assert batch.head("not there either \u00e9") is None
+    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, 2, 0)
+
+
+def test_first_key_missing_still_teaches_the_url(s3_server, s3_env, bucket, boto3_s3):
+    boto3_s3.put_object(Bucket=bucket, Key="k", Body=b"x", Metadata={"a": "1"})
+    fast = FastHead(access(s3_server))
+    batch = fast.batch(bucket)
+    assert batch.head("missing-first") is None
+    assert batch.head("k")[1] == {"a": "1"}
+    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, 1, 0)
+
+
+def test_connections_go_back_to_the_pool(s3_server, s3_env, bucket, boto3_s3):
+    boto3_s3.put_object(Bucket=bucket, Key="k", Body=b"x", Metadata={"a": "1"})
+    s3 = access(s3_server)
+    fast = FastHead(s3)
+    batch = fast.batch(bucket)
+    batch.head("k")
+    pool = s3.client._endpoint.http_session._manager.connection_from_url(s3_server.endpoint_url)
+    opened = pool.num_connections
+    for i in range(150):
+        answer = batch.head("k" if i % 2 else f"missing-{i}")
+        assert (answer is not None) == bool(i % 2)
+    assert fast.fast_requests == 150
+    assert pool.num_connections == opened, "each HEAD reused the one pooled connection"
+
+
+def test_concurrent_heads_use_the_fast_path(s3_server, s3_env, bucket, boto3_s3):
+    keys = [f"many/{i:04d}.delta" for i in range(200)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: boto3_s3.put_object(Bucket=bucket, Key=k, Body=b"d", Metadata={"n": k}), keys))
+    s3 = access(s3_server)
+    fast = FastHead(s3)
+    batch = fast.batch(bucket)
+    with ThreadPoolExecutor(fast.workers(64)) as pool:
+        answers = list(pool.map(batch.head, keys))
+    assert [md for _, md in answers] == [{"n": k} for k in keys]
+    assert fast.fast_requests + fast.learn_requests == len(keys) and fast.fallback_requests == 0
+
+
+def test_the_send_path_of_the_session_gives_the_same_answers(s3_server, s3_env, bucket, boto3_s3):
+    """Without the session's pool manager the fast path uses the session's send()."""
+    boto3_s3.put_object(Bucket=bucket, Key="a b+c", Body=b"x", Metadata={"x-y": "z", "Mixed": "M"})
+    s3 = access(s3_server)
+    fast = FastHead(s3)
+    fast._pool_manager = None
+    batch = fast.batch(bucket)
+    assert batch.head("missing") is None
+    assert batch.head("a b+c") == botocore_answer(s3, bucket, "a b+c")
+    assert fast.fast_requests == 1 and fast.fallback_requests == 0
+
+
+def test_workers_are_bounded_by_the_connection_pool(s3_server, s3_env):
+    assert FastHead(access(s3_server, max_pool_connections=16)).workers(64) == 16
+    assert MetadataFetcher(access(s3_server, max_pool_connections=16), None, max_workers=64).max_workers == 16
+    assert MetadataFetcher(access(s3_server), None).max_workers == 64
+
+
+# --- refusals: the fast path falls back and errors are botocore's ----------------------
+
+def test_wrong_secret_falls_back_and_raises_the_same_error(s3_server, s3_env, bucket, boto3_s3):
+    boto3_s3.put_object(Bucket=bucket, Key="a", Body=b"x")
+    boto3_s3.put_object(Bucket=bucket, Key="b", Body=b"x")
+    s3 = access(s3_server, aws_secret_access_key="not-the-secret")
+    with pytest.raises(CredentialsError) as expected:
+        s3.head(bucket, "a")
+    fast = FastHead(s3)
+    sent = record_sent(fast)
+    batch = fast.batch(bucket)
+    with pytest.raises(CredentialsError) as learned:
+        batch.head("a")  # through botocore, which also teaches the URL
+    with pytest.raises(CredentialsError) as fell_back:
+        batch.head("b")  # signed here, refused, repeated through botocore
+    assert len(sent) == 1 and fast.fallback_requests == 1 and fast.fast_requests == 0
+    assert str(learned.value) == str(fell_back.value) == str(expected.value)
+    assert "\n" not in str(fell_back.value) and "not-the-secret" not in str(fell_back.value)
+    assert fast.enabled, "a refusal botocore shares does not switch the fast path off"
+
+
+@pytest.fixture(scope="module")
+def two_identities(tmp_path_factory) -> Iterator[Any]:
+    yield from serve_two_identities(tmp_path_factory.mktemp("fasthead-acl"))
+
+
+def test_access_denied_stays_access_denied(two_identities):
+    admin = two_identities.boto3_client()
+    for name in ("team-a", "team-b"):
+        for i in range(3):
+            admin.put_object(Bucket=name, Key=f"fast/{i}.delta", Body=b"d", Metadata={"i": str(i)})
+    s3 = S3Access(endpoint_url=two_identities.endpoint_url, aws_access_key_id=LIMITED_KEY,
+                  aws_secret_access_key=LIMITED_SECRET, region_name="us-east-1")
+    fast = FastHead(s3)
+    allowed = fast.batch("team-a")
+    assert [allowed.head(f"fast/{i}.delta")[1] for i in range(3)] == [{"i": "0"}, {"i": "1"}, {"i": "2"}]
+    assert allowed.head("fast/missing") is None
+    assert fast.fast_requests == 3 and fast.fallback_requests == 0
+    denied = fast.batch("team-b")
+    for i in range(3):
+        with pytest.raises(AccessDeniedError) as info:
+            denied.head(f"fast/{i}.delta")
+        assert "access denied to s3://team-b/fast/" in str(info.value) and "\n" not in str(info.value)
+    assert fast.fallback_requests == 2, "the first went through botocore, the others fell back"
+    assert fast.enabled, "refusals botocore also gets are not a signature problem"
+    assert allowed.head("fast/0.delta")[1] == {"i": "0"} and fast.fast_requests == 4
+
+
+def test_session_token_is_signed_and_refused_as_botocore_is(s3_server, s3_env, bucket, boto3_s3):
+    # SeaweedFS knows no session tokens: it refuses them, for botocore and for the fast path alike.
+    boto3_s3.put_object(Bucket=bucket, Key="a", Body=b"x")
+    boto3_s3.put_object(Bucket=bucket, Key="b", Body=b"x")
+    token = "FwoGZXIvYXdzEXAMPLETOKEN/with+slash=="
+    s3 = access(s3_server, aws_session_token=token)
+    with pytest.raises(CredentialsError) as expected:
+        s3.head(bucket, "a")
+    fast = FastHead(s3)
+    sent = record_sent(fast)
+    batch = fast.batch(bucket)
+    assert batch.fast, "credentials with a token are signed on the fast path"
+    with pytest.raises(CredentialsError):
+        batch.head("a")
+    with pytest.raises(CredentialsError) as fell_back:
+        batch.head("b")
+    assert str(fell_back.value) == str(expected.value) and token not in str(fell_back.value)
+    (_, headers), = sent
+    assert headers["X-Amz-Security-Token"] == token
+    assert "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token," in headers["Authorization"]
+
+
+def test_no_credentials_never_take_the_fast_path(s3_server, s3_env, bucket, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    s3 = S3Access(endpoint_url=s3_server.endpoint_url, region_name="us-east-1")
+    fast = FastHead(s3)
+    batch = fast.batch(bucket)
+    assert not batch.fast
+    with pytest.raises(CredentialsError):
+        batch.head("a")
+    assert fast.fast_requests == fast.learn_requests == 0 and fast.fallback_requests == 1
+
+
+def test_unsigned_clients_never_take_the_fast_path(s3_server, s3_env):
+    s3 = access(s3_server)
+    s3.client = boto3.client("s3", endpoint_url=s3_server.endpoint_url, region_name="us-east-1",
+                             config=Config(signature_version=UNSIGNED))
+    assert not FastHead(s3).enabled
+
+
+def test_a_signature_the_server_refuses_switches_the_fast_path_off(s3_server, s3_env, bucket, boto3_s3):
+    keys = [f"k{i}" for i in range(8)]
+    for key in keys:
+        boto3_s3.put_object(Bucket=bucket, Key=key, Body=b"x", Metadata={"key": key})
+    fast = FastHead(access(s3_server))
+    sent = record_sent(fast)
+    batch = fast.batch(bucket)
+    assert batch.head(keys[0])[1] == {"key": keys[0]}
+    batch._template.host = "wrong.example:1"  # signed for another host: SeaweedFS refuses
+    assert [batch.head(k)[1] for k in keys[1:]] == [{"key": k} for k in keys[1:]]
+    assert fast.disabled_reason and "refused 3 fast HEADs" in fast.disabled_reason
+    assert len(sent) == 3 and fast.fast_requests == 0 and fast.fallback_requests == 7
+    assert not fast.batch(bucket).fast
+
+
+# --- proxies ---------------------------------------------------------------------
+
+@pytest.fixture
+def forwarder(s3_server) -> Iterator[TcpProxy]:
+    """Plays an HTTP proxy: SeaweedFS accepts the absolute URLs a proxy receives."""
+    with TcpProxy.for_endpoint(s3_server.endpoint_url) as running:
+        yield running
+
+
+def test_a_proxy_from_the_environment_turns_the_fast_path_off(s3_server, s3_env, bucket, boto3_s3, forwarder,
+                                                              monkeypatch):
+    boto3_s3.put_object(Bucket=bucket, Key="a", Body=b"x", Metadata={"a": "1"})
+    monkeypatch.setenv("HTTP_PROXY", forwarder.endpoint_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    fast = FastHead(access(s3_server))
+    batch = fast.batch(bucket)
+    assert not batch.fast and "proxy" in fast.disabled_reason
+    assert batch.head("a")[1] == {"a": "1"} and batch.head("missing") is None
+    assert fast.fast_requests == 0 and fast.fallback_requests == 2
+    assert forwarder.connections_accepted >= 1, "botocore's requests went through the proxy"
+
+
+def test_a_configured_proxy_turns_the_fast_path_off(s3_server, s3_env, bucket, boto3_s3, forwarder):
+    boto3_s3.put_object(Bucket=bucket, Key="a", Body=b"x", Metadata={"a": "1"})
+    s3 = access(s3_server)
+    s3.client = boto3.client(
+        "s3", endpoint_url=s3_server.endpoint_url, aws_access_key_id=s3_server.access_key,
+        aws_secret_access_key=s3_server.secret_key, region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, proxies={"http": forwarder.endpoint_url}))
+    fast = FastHead(s3)
+    batch = fast.batch(bucket)
+    assert batch.head("a")[1] == {"a": "1"}
+    assert not fast.enabled and fast.fast_requests == 0 and fast.fallback_requests == 1
+
+
+def test_no_proxy_for_the_endpoint_keeps_the_fast_path(s3_server, s3_env, bucket, boto3_s3, monkeypatch):
+    boto3_s3.put_object(Bucket=bucket, Key="a", Body=b"x", Metadata={"a": "1"})
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    fast = FastHead(access(s3_server))
+    batch = fast.batch(bucket)
+    assert batch.fast
+    assert batch.head("a")[1] == {"a": "1"} and batch.head("a")[1] == {"a": "1"}
+    assert fast.fast_requests == 1 and fast.fallback_requests == 0
+
+
+# --- what servers may answer: a scripted HTTP server -----------------------------------
+
+class _Scripted(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    #: path -> (status, [(header, value)])
+    answers: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        status, headers = self.answers.get(self.path.split("/", 2)[-1], (404, []))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802 (S3Access explains a bare 403 with a GET)
+        self.do_HEAD()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def scripted(s3_env) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_header_names_keep_their_case_as_in_botocore(scripted):
+    _Scripted.answers = {
+        "first": (200, [("ETag", '"1"')]),
+        "mixed": (200, [("ETag", '"2"'), ("X-Amz-Meta-Dg-Tool", "T"), ("x-amz-meta-camelCase", "c"),
+                        ("X-AMZ-META-UPPER", "U"), ("x-amz-meta-twice", "one"), ("x-amz-meta-twice", "two"),
+                        ("x-amz-metadata-directive", "not metadata")]),
+    }
+    s3 = S3Access(endpoint_url=scripted, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1",
+                  max_attempts=1)
+    fast = FastHead(s3)
+    batch = fast.batch("bucket")
+    batch.head("first")
+    answer = batch.head("mixed")
+    assert answer == botocore_answer(s3, "bucket", "mixed")
+    assert answer[1] == {"Dg-Tool": "T", "camelCase": "c", "UPPER": "U", "twice": "one, two"}
+    assert fast.fast_requests == 1 and fast.fallback_requests == 0
+
+
+def test_unusual_answers_go_to_botocore(scripted):
+    _Scripted.answers = {
+        "first": (200, [("ETag", '"1"')]),
+        "no-etag": (200, [("x-amz-meta-a", "1")]),
+        "broken": (500, []),
+        "moved": (301, [("Location", "http://elsewhere.invalid/")]),
+    }
+    s3 = S3Access(endpoint_url=scripted, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1",
+                  max_attempts=1)
+    fast = FastHead(s3)
+    batch = fast.batch("bucket")
+    batch.head("first")
+    with pytest.raises(NotS3Error):
+        batch.head("no-etag")
+    with pytest.raises(DgError) as info:
+        batch.head("broken")
+    assert "500" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(DgError):
+        batch.head("moved")
+    assert fast.fast_requests == 0 and fast.fallback_requests == 3 and fast.enabled
+
+
+# --- detailed statistics ------------------------------------------------------------
+
+def put_deltas(boto3_s3, bucket: str, n: int, spaces: int = 3) -> int:
+    """``n`` small deltas with DeltaGlider's metadata and a reference per deltaspace; their original total."""
+    refs = []
+    for s in range(spaces):
+        body = f"reference {s}".encode() * 100
+        sha = hashlib.sha256(body).hexdigest()
+        key = f"rel/app-{s}/reference.bin"
+        boto3_s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={
+            "dg-tool": DG_TOOL, "dg-source-name": "app.zip", "dg-file-sha256": sha,
+            "dg-created-at": CREATED, "dg-note": "reference"})
+        refs.append((key, sha))
+
+    def put(i: int) -> int:
+        ref_key, ref_sha = refs[i % spaces]
+        name = f"app {i % spaces} v1.{i}+beta (build).zip"
+        size = 1_000_000 + i * 37
+        boto3_s3.put_object(Bucket=bucket, Key=f"rel/app-{i % spaces}/{name}.delta", Body=b"d" * (10 + i % 50),
+                            Metadata={"dg-tool": DG_TOOL, "dg-original-name": name,
+                                      "dg-file-sha256": hashlib.sha256(name.encode()).hexdigest(),
+                                      "dg-file-size": str(size), "dg-created-at": CREATED, "dg-ref-key": ref_key,
+                                      "dg-ref-sha256": ref_sha, "dg-delta-size": str(10 + i % 50),
+                                      "dg-delta-cmd": "xdelta3 -e -9 -s reference.bin x x.delta"})
+        return size
+
+    with ThreadPoolExecutor(8) as pool:
+        return sum(pool.map(put, range(n)))
+
+
+def stats_client(s3_server, cache_dir: Path):
+    return create_client(endpoint_url=s3_server.endpoint_url, aws_access_key_id=s3_server.access_key,
+                         aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region,
+                         cache_dir=cache_dir)
+
+
+def test_detailed_stats_are_unchanged_and_cached(s3_server, s3_env, bucket, boto3_s3, tmp_path):
+    n = 300
+    original_total = put_deltas(boto3_s3, bucket, n)
+    # the numbers botocore's HEADs give
+    slow = stats_client(s3_server, tmp_path / "slow-cache")
+    slow._fetcher.fast_head.disable("compare with botocore alone")
+    expected = slow.get_bucket_stats(bucket, detailed_stats=True)
+    assert slow._fetcher.fast_head.fast_requests == 0
+    slow.close()
+    assert expected.delta_objects == n and expected.total_size == original_total and not expected.estimated
+
+    client = stats_client(s3_server, tmp_path / "cache")
+    fast = client._fetcher.fast_head
+    calls = CallCounter(client)
+    writes = []
+    cache = client._fetcher.cache
+    put_many = cache.put_many
+    cache.put_many = lambda *a: (writes.append(len(a[2])), put_many(*a))  # type: ignore[method-assign]
+    progress: list[tuple[int, int]] = []
+    stats = client.get_bucket_stats(bucket, detailed_stats=True, progress=lambda d, t: progress.append((d, t)))
+    assert dataclasses.asdict(stats) == dataclasses.asdict(expected)
+    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, n - 1, 0)
+    assert calls["HeadObject"] == 1
+    assert writes == [n], "the metadata cache is written once, when all HEADs are done"
+    assert progress[-1] == (n, n) and [d for d, _ in progress] == sorted(d for d, _ in progress)
+    client.close()
+
+    again = stats_client(s3_server, tmp_path / "cache")
+    calls = CallCounter(again)
+    assert dataclasses.asdict(again.get_bucket_stats(bucket, detailed_stats=True)) == dataclasses.asdict(expected)
+    fast = again._fetcher.fast_head
+    assert calls["HeadObject"] == 0 and fast.learn_requests == fast.fast_requests == fast.fallback_requests == 0
+    again.close()
+
+
+def test_small_batches_go_through_botocore(s3_server, s3_env, bucket, boto3_s3, tmp_path):
+    put_deltas(boto3_s3, bucket, MetadataFetcher.FAST_MIN_BATCH - 1)
+    client = stats_client(s3_server, tmp_path / "cache")
+    calls = CallCounter(client)
+    stats = client.get_bucket_stats(bucket, detailed_stats=True)
+    assert stats.delta_objects == MetadataFetcher.FAST_MIN_BATCH - 1 and not stats.estimated
+    assert calls["HeadObject"] == MetadataFetcher.FAST_MIN_BATCH - 1
+    assert client._fetcher.fast_head.fast_requests == 0
+    client.close()
+
+
+def test_cancelled_fetch_keeps_what_it_fetched(s3_server, s3_env, bucket, boto3_s3, tmp_path):
+    n = 200
+    put_deltas(boto3_s3, bucket, n, spaces=1)
+    client = stats_client(s3_server, tmp_path / "cache")
+    deltas = [o for page in iter_logical_pages(client.boto3_client, bucket, "") for o in page.contents if o.is_delta]
+    assert len(deltas) == n
+    asked = itertools.count()
+    lock = threading.Lock()
+
+    def should_cancel() -> bool:
+        with lock:
+            return next(asked) >= 120
+
+    with pytest.raises(CancelledError):
+        client.fetch_metadata(bucket, deltas, should_cancel=should_cancel)
+    kept = client._fetcher.cache.get_many(client.endpoint_url, bucket, [(d.stored_key, d.etag or "") for d in deltas])
+    client.close()
+    # the answers that arrived before the first cancelled one, in order, were written
+    assert 0 < len(kept) <= 120, len(kept)
+    assert set(kept) == {d.stored_key for d in deltas[:len(kept)]}
+    assert all(md["dg-tool"] == DG_TOOL for md in kept.values())
