@@ -129,7 +129,11 @@ class ReferenceCache:
 
 
 class MetadataCache:
-    """Object metadata by (endpoint, bucket, stored key, ETag), in SQLite."""
+    """Object metadata by (endpoint, bucket, stored key, ETag), in SQLite.
+
+    It also keeps where the pages of each prefix's last full listing broke,
+    so the next listing of that prefix can fetch its pages in parallel.
+    """
 
     def __init__(self, root: Path | None = None):
         self.path = (root or cache_root()) / "metadata.sqlite3"
@@ -138,6 +142,10 @@ class MetadataCache:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS meta (endpoint TEXT, bucket TEXT, key TEXT, etag TEXT,"
                 " metadata TEXT, PRIMARY KEY (endpoint, bucket, key))"
+            )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS page_bounds (endpoint TEXT, bucket TEXT, prefix TEXT,"
+                " bounds TEXT, PRIMARY KEY (endpoint, bucket, prefix))"
             )
 
     def _conn(self) -> sqlite3.Connection:
@@ -183,3 +191,26 @@ class MetadataCache:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def get_bounds(self, endpoint: str, bucket: str, prefix: str) -> list[str] | None:
+        """The last key of each full page of this prefix's last listing, if one was kept."""
+        row = self._conn().execute("SELECT bounds FROM page_bounds WHERE endpoint=? AND bucket=? AND prefix=?",
+                                   (endpoint, bucket, prefix)).fetchone()
+        if row is None:
+            return None
+        try:
+            bounds = json.loads(row[0])
+        except ValueError:
+            return None
+        if not isinstance(bounds, list) or not all(isinstance(b, str) for b in bounds):
+            return None
+        return bounds
+
+    def put_bounds(self, endpoint: str, bucket: str, prefix: str, bounds: list[str] | None) -> None:
+        conn = self._conn()
+        if bounds is None:
+            conn.execute("DELETE FROM page_bounds WHERE endpoint=? AND bucket=? AND prefix=?",
+                         (endpoint, bucket, prefix))
+        else:
+            conn.execute("INSERT OR REPLACE INTO page_bounds (endpoint, bucket, prefix, bounds) VALUES (?,?,?,?)",
+                         (endpoint, bucket, prefix, json.dumps(bounds)))

@@ -9,9 +9,12 @@ from . import format as fmt
 from .cache import MetadataCache
 from .errors import CancelledError
 from .fasthead import FastHead
-from .listing import iter_logical_pages
+from .listing import ListingOrderError, iter_raw_pages, list_split, logical_page, page_bounds
 from .models import BucketStats, ObjectInfo, ObjectKind
 from .s3 import S3Access
+
+#: keys per LIST request when listing for statistics
+STATS_PAGE_SIZE = 1000
 
 StatsProgress = Callable[[int, int], None]  # metadata fetched, metadata needed
 ShouldCancel = Callable[[], bool]
@@ -149,7 +152,7 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
     reference_sizes: dict[str, int] = {}
     reference_count = reference_size = 0
     with s3.ctx(bucket, prefix, "list"):
-        for page in pages if pages is not None else iter_logical_pages(s3.client, bucket, prefix):
+        for page in pages if pages is not None else _full_listing(s3, fetcher.cache, bucket, prefix):
             if should_cancel and should_cancel():
                 raise CancelledError()
             objects.extend(page.contents)
@@ -189,3 +192,30 @@ def _estimate(delta: ObjectInfo, reference_sizes: dict[str, int]) -> int:
     ds = fmt.deltaspace_of(delta.stored_key)
     return reference_sizes.get(ds, delta.size)
 
+
+def _full_listing(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix: str) -> Iterable:
+    """Every page under a prefix: in parallel when the last listing's page breaks are known.
+
+    The first listing goes page after page (each page's token comes from the
+    one before) and records where its pages broke; later ones start every
+    page at once from there. Statistics need every page before they can say
+    anything, so fetching them together costs nothing in what is shown first.
+    """
+    bounds = cache.get_bounds(s3.endpoint_url, bucket, prefix) if cache is not None else None
+    raws = None
+    if bounds:
+        try:
+            raws = list_split(s3.client, bucket, prefix, bounds, page_size=STATS_PAGE_SIZE)
+        except ListingOrderError:
+            raws = None
+    stored_keys: list[str] = []
+    if raws is None:
+        raws = (raw for _, raw in iter_raw_pages(s3.client, bucket, prefix, page_size=STATS_PAGE_SIZE))
+    for raw in raws:
+        stored_keys.extend(o[0] for o in raw.objects)
+        yield logical_page(bucket, raw, prefix=prefix, delimiter=None, max_keys=STATS_PAGE_SIZE,
+                           continuation_token=None)
+    if cache is not None:
+        new_bounds = page_bounds(stored_keys, STATS_PAGE_SIZE) or None
+        if new_bounds != bounds:
+            cache.put_bounds(s3.endpoint_url, bucket, prefix, new_bounds)
