@@ -111,19 +111,19 @@ def test_listing_resumes_from_its_page_after_the_connection_is_lost(proxy, s3_se
             seen += [o.key for o in page.contents]
             last = page
             if len(seen) == 10:
-                proxy.stop()  # the network goes away between page 2 and page 3
+                proxy.stop()  # the network goes away after page 2 (page 3 may already be on its way)
     assert "logs/" in str(info.value) or "cannot reach" in str(info.value)
-    assert seen == keys[:10] and last.next_continuation_token
+    assert len(seen) in (10, 15) and seen == keys[:len(seen)] and last.next_continuation_token
     # Later, with the network back: carry on from the last page's token.
     again = make_client(s3_server.endpoint_url, s3_server.access_key, s3_server.secret_key, tmp_path / "c2")
     rest = [o.key for page in again.iter_pages(bucket, "logs/", delimiter=None, page_size=5,
                                                 continuation_token=last.next_continuation_token)
             for o in page.contents]
-    assert rest == keys[10:]
+    assert rest == keys[len(seen):]
     # The same through list_objects, boto3 style.
     resumed = again.list_objects(Bucket=bucket, Prefix="logs/", MaxKeys=100,
                                  ContinuationToken=last.next_continuation_token)
-    assert [o.key for o in resumed.contents] == keys[10:]
+    assert [o.key for o in resumed.contents] == keys[len(seen):]
 
 
 @pytest.fixture
