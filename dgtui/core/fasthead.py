@@ -41,6 +41,8 @@ import botocore
 from botocore.awsrequest import AWSPreparedRequest
 from urllib3.util.retry import Retry
 
+from . import headloop
+from .headloop import NEEDS_BOTOCORE
 from .s3 import S3Access
 
 #: a HEAD's payload hash: sha256 of nothing
@@ -321,7 +323,9 @@ class HeadBatch:
         self.owner._count("fallback_requests")
         return _from_botocore(self.owner.s3.head(self.bucket, key))
 
-    def _fast_head(self, t: _Template, key: str) -> HeadResult:
+    def signed_request(self, key: str, t: "_Template | None" = None) -> tuple[str, dict[str, str]]:
+        """The path and headers of a SigV4-signed HEAD of ``key`` (Host is the template's)."""
+        t = t or self._template
         owner = self.owner
         sig = self._signing
         encoded = encode_key(key)
@@ -345,26 +349,55 @@ class HeadBatch:
             headers["X-Amz-Security-Token"] = sig.token
         if t.user_agent:
             headers["User-Agent"] = t.user_agent
-        try:
-            status, received = owner._send(t.base_url + encoded, t.base_path + encoded, headers)
-        except Exception:  # connection trouble (or anything else): botocore retries and explains
-            return self._fallback(key)
+        return t.base_path + encoded, headers
+
+    def answer(self, status: int, pairs: Any) -> Any:
+        """What a fast answer means: (ETag, metadata), None for a 404, or ``NEEDS_BOTOCORE``."""
         if status == 200:
-            etag = received.get("ETag")
+            etag = None
+            metadata = {}
+            for name, value in pairs:
+                low = name.lower()
+                if low[:11] == _META_PREFIX:
+                    # As botocore's parser builds Metadata: the name as received, the prefix cut off.
+                    metadata[name[11:]] = value
+                elif low == "etag":
+                    etag = value
             if etag:
-                # As botocore's parser builds Metadata: each header name as received, the prefix cut
-                # off; a repeated header's values joined with ", " (urllib3's itermerged, which is
-                # what botocore's HeadersDict copies).
-                pairs = received.itermerged() if hasattr(received, "itermerged") else received.items()
-                metadata = {name[11:]: value for name, value in pairs if name[:11].lower() == _META_PREFIX}
                 self._answered()
                 return etag, metadata
         elif status == 404:
             self._answered()
             return None
+        return NEEDS_BOTOCORE
+
+    def after_fast_failure(self, key: str, status: int | None) -> HeadResult:
+        """HEAD ``key`` through botocore after a fast attempt got ``status`` (None: no answer)."""
         result = self._fallback(key)  # raises whatever botocore's request ends in
         if status in _MISMATCH_STATUSES:
-            self._refused_but_botocore_succeeded(sig, status)
+            self._refused_but_botocore_succeeded(self._signing, status)
+        return result
+
+    @property
+    def loop_base_url(self) -> str | None:
+        """The endpoint the single-thread loop may talk to, or None (no template, or not plain HTTP)."""
+        t = self._template
+        if t is None or not self.fast or not headloop.supports(t.base_url):
+            return None
+        return t.base_url
+
+    def _fast_head(self, t: _Template, key: str) -> HeadResult:
+        path, headers = self.signed_request(key, t)
+        try:
+            status, received = self.owner._send(t.base_url + encode_key(key), path, headers)
+        except Exception:  # connection trouble (or anything else): botocore retries and explains
+            return self._fallback(key)
+        # A repeated header's values are joined with ", " (urllib3's itermerged, which is
+        # what botocore's HeadersDict copies).
+        pairs = received.itermerged() if hasattr(received, "itermerged") else received.items()
+        result = self.answer(status, pairs)
+        if result is NEEDS_BOTOCORE:
+            return self.after_fast_failure(key, status)
         return result
 
     def _answered(self) -> None:

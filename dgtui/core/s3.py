@@ -162,6 +162,7 @@ class S3Access:
                  aws_secret_access_key: str | None = None, aws_session_token: str | None = None,
                  max_pool_connections: int = 64, connect_timeout: float = 3, read_timeout: float = 60,
                  max_attempts: int = 5):
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         with translated(endpoint=endpoint_url, action="setup"):
             self.session = boto3.session.Session(
                 profile_name=profile, region_name=region_name, aws_access_key_id=aws_access_key_id,
