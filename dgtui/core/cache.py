@@ -147,6 +147,10 @@ class MetadataCache:
                 "CREATE TABLE IF NOT EXISTS page_bounds (endpoint TEXT, bucket TEXT, prefix TEXT,"
                 " bounds TEXT, PRIMARY KEY (endpoint, bucket, prefix))"
             )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS stats_totals (endpoint TEXT, bucket TEXT, prefix TEXT,"
+                " fingerprint TEXT, total INTEGER, invalid INTEGER, PRIMARY KEY (endpoint, bucket, prefix))"
+            )
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -192,25 +196,38 @@ class MetadataCache:
             conn.execute("ROLLBACK")
             raise
 
-    def get_bounds(self, endpoint: str, bucket: str, prefix: str) -> list[str] | None:
-        """The last key of each full page of this prefix's last listing, if one was kept."""
+    def get_bounds(self, endpoint: str, bucket: str, prefix: str) -> tuple[int, list[str]] | None:
+        """(keys per page, last key of each page) of this prefix's last listing, if one was kept."""
         row = self._conn().execute("SELECT bounds FROM page_bounds WHERE endpoint=? AND bucket=? AND prefix=?",
                                    (endpoint, bucket, prefix)).fetchone()
         if row is None:
             return None
         try:
-            bounds = json.loads(row[0])
-        except ValueError:
+            kept = json.loads(row[0])
+            page, bounds = int(kept["page"]), kept["bounds"]
+        except (ValueError, TypeError, KeyError):
             return None
-        if not isinstance(bounds, list) or not all(isinstance(b, str) for b in bounds):
+        if page < 1 or not isinstance(bounds, list) or not all(isinstance(b, str) for b in bounds):
             return None
-        return bounds
+        return page, bounds
 
-    def put_bounds(self, endpoint: str, bucket: str, prefix: str, bounds: list[str] | None) -> None:
+    def put_bounds(self, endpoint: str, bucket: str, prefix: str, page: int, bounds: list[str] | None) -> None:
         conn = self._conn()
-        if bounds is None:
+        if not bounds:
             conn.execute("DELETE FROM page_bounds WHERE endpoint=? AND bucket=? AND prefix=?",
                          (endpoint, bucket, prefix))
         else:
             conn.execute("INSERT OR REPLACE INTO page_bounds (endpoint, bucket, prefix, bounds) VALUES (?,?,?,?)",
-                         (endpoint, bucket, prefix, json.dumps(bounds)))
+                         (endpoint, bucket, prefix, json.dumps({"page": page, "bounds": bounds})))
+
+    def get_totals(self, endpoint: str, bucket: str, prefix: str, fingerprint: str) -> tuple[int, int] | None:
+        """(original bytes, objects with invalid metadata) worked out for exactly this listing."""
+        row = self._conn().execute(
+            "SELECT total, invalid FROM stats_totals WHERE endpoint=? AND bucket=? AND prefix=? AND fingerprint=?",
+            (endpoint, bucket, prefix, fingerprint)).fetchone()
+        return (int(row[0]), int(row[1])) if row is not None else None
+
+    def put_totals(self, endpoint: str, bucket: str, prefix: str, fingerprint: str, total: int, invalid: int) -> None:
+        self._conn().execute(
+            "INSERT OR REPLACE INTO stats_totals (endpoint, bucket, prefix, fingerprint, total, invalid)"
+            " VALUES (?,?,?,?,?,?)", (endpoint, bucket, prefix, fingerprint, total, invalid))

@@ -163,9 +163,9 @@ class DgClient:
                           last_modified=head["LastModified"].isoformat() if head.get("LastModified") else "",
                           etag=head.get("ETag", "").strip('"'), stored_key=stored_key,
                           is_delta=stored_key.endswith(fmt.DELTA_SUFFIX))
-        apply_metadata(info, head.get("Metadata", {}))
-        self.metadata_cache.put_many(self.endpoint_url, bucket, [(stored_key, info.etag or "", info.metadata)])
-        return info
+        # Not written to the metadata cache: entries there are checked against the listing's
+        # modification time, which a HEAD gives only to the second.
+        return apply_metadata(info, head.get("Metadata", {}))
 
     # -- transfers -----------------------------------------------------------
     def upload(self, file_path: str | Path, s3_url: str, max_ratio: float = 0.5, *,

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from . import format as fmt
 from .cache import MetadataCache
 from .errors import CancelledError
 from .fasthead import FastHead
+from .headloop import NEEDS_BOTOCORE, HeadLoop
 from .listing import ListingOrderError, iter_raw_pages, list_split, logical_page, page_bounds
 from .models import BucketStats, ObjectInfo, ObjectKind
 from .s3 import S3Access
 
 #: keys per LIST request when listing for statistics
 STATS_PAGE_SIZE = 1000
+#: parts a listing is split into when it is listed again (more parts, shorter server work each)
+SPLIT_SEGMENTS = 16
+#: fewest keys per part (each part is one more request)
+SPLIT_MIN_PAGE = 200
 
 StatsProgress = Callable[[int, int], None]  # metadata fetched, metadata needed
 ShouldCancel = Callable[[], bool]
@@ -50,6 +56,15 @@ def apply_metadata(info: ObjectInfo, metadata: dict[str, str]) -> ObjectInfo:
     return info
 
 
+def object_version(info: ObjectInfo) -> str:
+    """What the metadata cache checks an entry against: the ETag and the modification time.
+
+    Rewriting only the metadata (a copy onto itself) keeps the ETag of the
+    bytes but not the date.
+    """
+    return f"{info.etag or ''}@{info.last_modified}"
+
+
 class MetadataFetcher:
     """Fills ObjectInfos with metadata: the on-disk cache first, then HEADs in parallel.
 
@@ -67,6 +82,8 @@ class MetadataFetcher:
     CACHE_WRITE_ROWS = 5000
     #: most HEADs one task of the thread pool does
     CHUNK = 8
+    #: connections of the single-thread HEAD loop (idle sockets cost the client next to nothing)
+    LOOP_CONNECTIONS = 128
 
     def __init__(self, s3: S3Access, cache: MetadataCache | None, max_workers: int = HEAD_WORKERS):
         self.s3 = s3
@@ -85,7 +102,7 @@ class MetadataFetcher:
         pending: list[ObjectInfo] = []
         if self.cache is not None and items:
             cached = self.cache.get_many(self.s3.endpoint_url, bucket,
-                                         [(i.stored_key, i.etag or "") for i in items])
+                                         [(i.stored_key, object_version(i)) for i in items])
             for info in items:
                 md = cached.get(info.stored_key)
                 if md is not None:
@@ -118,19 +135,52 @@ class MetadataFetcher:
                 out.append((info, head(info)))
             return out
 
-        # Tasks of a few HEADs each: fewer futures to hand between threads, still many more
-        # tasks than workers so that they stay busy until the end.
-        size = max(1, min(self.CHUNK, len(pending) // (self.max_workers * 4)))
-        chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
+        def threaded(todo: list[ObjectInfo]) -> Iterator[list[tuple[ObjectInfo, dict | None]]]:
+            # Tasks of a few HEADs each: fewer futures to hand between threads, still many more
+            # tasks than workers so that they stay busy until the end.
+            size = max(1, min(self.CHUNK, len(todo) // (self.max_workers * 4)))
+            yield from self._pool.map(head_chunk, [todo[i:i + size] for i in range(0, len(todo), size)])
+
+        def looped() -> Iterator[list[tuple[ObjectInfo, dict | None]]]:
+            """The first HEAD through botocore (it teaches the batch its URL), then the rest from one
+            thread on plain HTTP when the endpoint allows, else from the thread pool."""
+            yield head_chunk(pending[:1])
+            rest = pending[1:]
+            base_url = batch.loop_base_url if batch is not None else None
+            if base_url is None:
+                yield from threaded(rest)
+                return
+            loop = HeadLoop(base_url, batch.signed_request, batch.answer, connections=self.LOOP_CONNECTIONS,
+                            timeout=self.s3.read_timeout, connect_timeout=self.s3.connect_timeout)
+            slow: list[tuple[ObjectInfo, int | None]] = []
+            got: list[tuple[ObjectInfo, dict | None]] = []
+            for index, result, status in loop.run([i.stored_key for i in rest], should_cancel):
+                if result is NEEDS_BOTOCORE:
+                    slow.append((rest[index], status))
+                    continue
+                got.append((rest[index], None if result is None else result[1]))
+                if len(got) >= 50:
+                    yield got
+                    got = []
+            yield got
+            if should_cancel and should_cancel():
+                raise CancelledError()
+            if slow:
+                def retry(item: tuple[ObjectInfo, int | None]) -> tuple[ObjectInfo, dict | None]:
+                    info, status = item
+                    answer = batch.after_fast_failure(info.stored_key, status)
+                    return info, None if answer is None else answer[1]
+                yield list(self._pool.map(retry, slow))
+
         fresh: list[tuple[str, str, dict[str, str]]] = []
         try:
-            for answers in self._pool.map(head_chunk, chunks):
+            for answers in (looped() if batch is not None else threaded(pending)):
                 before = done
                 for info, md in answers:
                     done += 1
                     if md is not None:
                         apply_metadata(info, md)
-                        fresh.append((info.stored_key, info.etag or "", md))
+                        fresh.append((info.stored_key, object_version(info), md))
                 if progress and (done // 50 != before // 50 or done == total):
                     progress(done, total)
                 if len(fresh) >= self.CACHE_WRITE_ROWS and self.cache is not None:
@@ -149,6 +199,7 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
                   pages: Iterable | None = None) -> BucketStats:
     """Statistics from one full listing (and, in detailed mode, every delta's metadata)."""
     objects: list[ObjectInfo] = []
+    references: list[ObjectInfo] = []
     reference_sizes: dict[str, int] = {}
     reference_count = reference_size = 0
     with s3.ctx(bucket, prefix, "list"):
@@ -158,6 +209,7 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
             objects.extend(page.contents)
             for hidden in page.hidden:
                 if fmt.is_reference_key(hidden.key):
+                    references.append(hidden)
                     reference_count += 1
                     reference_size += hidden.size
                     reference_sizes[fmt.deltaspace_of(hidden.key)] = hidden.size
@@ -166,12 +218,24 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
     stored = sum(o.size for o in objects) + reference_size
     invalid = 0
     if detailed:
-        fetcher.fetch(bucket, deltas, progress, should_cancel)
-        total = sum(o.size for o in others)
-        for d in deltas:
-            if d.original_size is None or d.metadata_problem:
-                invalid += 1
-            total += d.original_size if d.original_size is not None else _estimate(d, reference_sizes)
+        cache = fetcher.cache
+        # The same listing (every key, ETag, size and date) has the same metadata behind it,
+        # so the totals worked out for it last time still hold, without reading the metadata.
+        fingerprint = listing_fingerprint(objects, references) if cache is not None else None
+        known = cache.get_totals(s3.endpoint_url, bucket, prefix, fingerprint) if fingerprint else None
+        if known is not None:
+            total, invalid = known
+            if progress:
+                progress(len(deltas), len(deltas))
+        else:
+            fetcher.fetch(bucket, deltas, progress, should_cancel)
+            total = sum(o.size for o in others)
+            for d in deltas:
+                if d.original_size is None or d.metadata_problem:
+                    invalid += 1
+                total += d.original_size if d.original_size is not None else _estimate(d, reference_sizes)
+            if fingerprint:
+                cache.put_totals(s3.endpoint_url, bucket, prefix, fingerprint, total, invalid)
         estimated = invalid > 0
     else:
         total = sum(o.size for o in others) + sum(_estimate(d, reference_sizes) for d in deltas)
@@ -187,6 +251,19 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
     )
 
 
+def listing_fingerprint(objects: list[ObjectInfo], references: list[ObjectInfo]) -> str:
+    """A digest of what a listing says of every object: key, ETag, size and modification time.
+
+    Metadata is part of an object's version: rewriting it (even a copy onto
+    itself) gives a new modification time, so an unchanged fingerprint
+    means unchanged metadata.
+    """
+    digest = hashlib.sha256()
+    for o in (*objects, *references):
+        digest.update(f"{o.stored_key}\0{o.etag}\0{o.size}\0{o.last_modified}\n".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
 def _estimate(delta: ObjectInfo, reference_sizes: dict[str, int]) -> int:
     """Quick mode's guess at a delta's original size: its deltaspace's reference size."""
     ds = fmt.deltaspace_of(delta.stored_key)
@@ -197,15 +274,17 @@ def _full_listing(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix
     """Every page under a prefix: in parallel when the last listing's page breaks are known.
 
     The first listing goes page after page (each page's token comes from the
-    one before) and records where its pages broke; later ones start every
-    page at once from there. Statistics need every page before they can say
-    anything, so fetching them together costs nothing in what is shown first.
+    one before) and records where to split the next one: into about
+    ``SPLIT_SEGMENTS`` parts of at most ``STATS_PAGE_SIZE`` keys. Later ones
+    start every part at once from there. Statistics need every page before
+    they can say anything, so fetching them together costs nothing in what
+    is shown first.
     """
-    bounds = cache.get_bounds(s3.endpoint_url, bucket, prefix) if cache is not None else None
+    kept = cache.get_bounds(s3.endpoint_url, bucket, prefix) if cache is not None else None
     raws = None
-    if bounds:
+    if kept:
         try:
-            raws = list_split(s3.client, bucket, prefix, bounds, page_size=STATS_PAGE_SIZE)
+            raws = list_split(s3.client, bucket, prefix, kept[1], page_size=kept[0])
         except ListingOrderError:
             raws = None
     stored_keys: list[str] = []
@@ -216,6 +295,7 @@ def _full_listing(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix
         yield logical_page(bucket, raw, prefix=prefix, delimiter=None, max_keys=STATS_PAGE_SIZE,
                            continuation_token=None)
     if cache is not None:
-        new_bounds = page_bounds(stored_keys, STATS_PAGE_SIZE) or None
-        if new_bounds != bounds:
-            cache.put_bounds(s3.endpoint_url, bucket, prefix, new_bounds)
+        page = min(STATS_PAGE_SIZE, max(SPLIT_MIN_PAGE, len(stored_keys) // SPLIT_SEGMENTS))
+        bounds = page_bounds(stored_keys, page) or None
+        if (page, bounds) != (kept or (None, None)):
+            cache.put_bounds(s3.endpoint_url, bucket, prefix, page, bounds)

@@ -140,3 +140,34 @@ def test_stats_again_lists_all_pages_at_once_and_sees_changes(s3_server, s3_env,
     assert changed.object_count == 28
     assert changed.compressed_size == sum(o["Size"] for page in boto3_s3.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix="v/") for o in page.get("Contents", []))
+
+
+def test_stats_again_reuse_totals_only_for_the_same_listing(s3_server, s3_env, bucket, boto3_s3, tmp_path):
+    from .test_fasthead import put_deltas, stats_client
+
+    original_total = put_deltas(boto3_s3, bucket, 40, spaces=2)
+    cache = tmp_path / "cache"
+    first_client = stats_client(s3_server, cache)
+    first = first_client.get_bucket_stats(bucket, detailed_stats=True)
+    first_client.close()
+    assert first.total_size == original_total and first.delta_objects == 40 and not first.estimated
+
+    again_client = stats_client(s3_server, cache)
+    heads: list[str] = []
+    again_client.boto3_client.meta.events.register("before-call.s3.HeadObject", lambda **kw: heads.append("head"))
+    again = again_client.get_bucket_stats(bucket, detailed_stats=True)
+    assert (again.total_size, again.compressed_size, again.delta_objects) == \
+        (first.total_size, first.compressed_size, first.delta_objects)
+    assert heads == [] and again_client._fetcher.fast_head.fast_requests == 0
+
+    # New metadata on the same bytes (a copy onto itself): same ETag, new date, new totals.
+    key = next(o["Key"] for o in boto3_s3.list_objects_v2(Bucket=bucket, Prefix="rel/app-0/")["Contents"]
+               if o["Key"].endswith(".delta"))
+    metadata = boto3_s3.head_object(Bucket=bucket, Key=key)["Metadata"]
+    old_size = int(metadata["dg-file-size"])
+    time.sleep(1.1)  # S3 dates have one-second resolution
+    boto3_s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
+                         Metadata={**metadata, "dg-file-size": str(old_size + 1000)}, MetadataDirective="REPLACE")
+    changed = again_client.get_bucket_stats(bucket, detailed_stats=True)
+    again_client.close()
+    assert changed.total_size == original_total + 1000
