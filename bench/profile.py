@@ -108,8 +108,17 @@ def main(argv: list[str] | None = None) -> int:
             def deltaglider():
                 env.deltaglider(net.endpoint_url).get_bucket_stats(bucket, mode="detailed", use_cache=False)
 
+            warm = env.scratch("profile-stats-warm")
+            env.dgtui(net.endpoint_url, warm).get_bucket_stats(bucket, detailed_stats=True)
+            warm_client = env.dgtui(net.endpoint_url, warm)
+
+            def again():
+                warm_client.get_bucket_stats(bucket, detailed_stats=True)
+
             unprofiled("dgtui stats (fresh cache)", fresh)
+            unprofiled("dgtui stats again (warm cache, client made beforehand)", again)
             unprofiled("DeltaGlider stats", deltaglider)
+            profile("dgtui stats again", again, args.top)
             profile("dgtui stats (fresh cache)", fresh, args.top)
             profile("DeltaGlider stats", deltaglider, args.top)
     finally:
