@@ -17,14 +17,14 @@ from .report import Row
 from .sizes import BY_NAME
 
 METHOD = [
-    "The server is SeaweedFS `weed mini` on 127.0.0.1, started by the run on an empty folder. "
+    "The server is SeaweedFS `weed mini` on 127.0.0.1, started by the run on a folder of its own (with --work-dir, the data sets of an earlier run are reused). "
     "'loopback' talks to it directly; '+30 ms' goes through a TCP proxy (its own process) that delays "
     "every HTTP request by 30 ms, as a nearby cloud region would.",
     "Data sets are built with raw boto3 before timing; nothing of the setup is timed.",
     "Times are medians over the repetitions (samples in RESULTS.json). Python tools are timed in "
     "this process with clients created beforehand; s5cmd and the 'a process each' cases include "
     "starting their processes.",
-    "dgtui: `dgtui.create_client` with its defaults (64 metadata workers) and a cache folder of the run. "
+    "dgtui: `dgtui.create_client` with its defaults (metadata HEADs from one thread over up to 128 connections on an http endpoint) and a cache folder of the run. "
     "boto3: a default client and its `list_objects_v2` paginator. DeltaGlider 6.2.0: its `create_client` "
     "(log level WARNING), `get_bucket_stats(mode='detailed', use_cache=False)` (10 HEAD threads), "
     "`upload`, `download`; its reference cache is private to each process, as it ships.",
