@@ -146,7 +146,7 @@ class MetadataFetcher:
             thread on plain HTTP when the endpoint allows, else from the thread pool."""
             yield head_chunk(pending[:1])
             rest = pending[1:]
-            base_url = batch.loop_base_url if batch is not None else None
+            base_url = batch.loop_base_url
             if base_url is None:
                 yield from threaded(rest)
                 return
