@@ -20,6 +20,7 @@ from .core.errors import (
     MetadataInvalidError,
     NotFoundError,
     NotS3Error,
+    ProxyEncryptedError,
     RecompressionError,
     XdeltaMissingError,
 )
@@ -42,5 +43,5 @@ __all__ = [
     "DgError", "NotFoundError", "BucketNotFoundError", "BucketNotEmptyError", "AccessDeniedError",
     "CredentialsError", "ConnectionFailedError", "NotS3Error", "IntegrityError", "RecompressionError",
     "MetadataInvalidError", "XdeltaMissingError", "CodecError", "InvalidKeyError",
-    "DestinationExistsError", "LocalWriteError", "CancelledError",
+    "DestinationExistsError", "LocalWriteError", "CancelledError", "ProxyEncryptedError",
 ]

@@ -205,6 +205,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
     ]
     if stats.metadata_invalid:
         rows.append(("metadata invalid", str(stats.metadata_invalid)))
+    if stats.encrypted_objects:
+        rows.append(("proxy-encrypted", f"{stats.encrypted_objects} (readable only through deltaglider_proxy)"))
+    if stats.older_copies:
+        rows.append(("older copies", f"{stats.older_copies} (beside a newer copy of the same name)"))
+    if stats.housekeeping_objects:
+        rows.append(("housekeeping", f"{stats.housekeeping_objects} (deltaglider_proxy's _dgp/ locks and leases)"))
     for k, v in rows:
         print(f"{k:>16}: {v}")
     return 0
@@ -228,8 +234,7 @@ def cmd_get(args: argparse.Namespace) -> int:
                 existing[0] += 1
             if result is not None and not args.json:
                 bar.finish()
-                print(f"restored {shown(item.key)} -> {shown(result.path)} (sha256 verified)" if result.verified
-                      else f"restored {shown(item.key)} -> {shown(result.path)} (plain object, no sha256 stored)")
+                print(f"restored {shown(item.key)} -> {shown(result.path)} ({_check_note(result)})")
 
         results, problems = client.download_prefix(args.url, args.dest, overwrite=args.overwrite,
                                                     progress=progress, on_item=on_item)
@@ -260,9 +265,15 @@ def cmd_get(args: argparse.Namespace) -> int:
         print(f"rescued the decompressed contents to {shown(result.path)} "
               f"(checked by the delta's checksums; sha256 {result.sha256})")
     else:
-        note = "sha256 verified" if result.verified else "plain object, no sha256 stored"
-        print(f"restored {shown(result.path)} ({human(result.size)}, {note})")
+        print(f"restored {shown(result.path)} ({human(result.size)}, {_check_note(result)})")
     return 0
+
+
+def _check_note(result: Any) -> str:
+    """What a restore checked, in a few words."""
+    if result.check_note:
+        return f"size checked, {result.check_note}"
+    return "sha256 verified" if result.verified else "plain object, no sha256 stored"
 
 
 def cmd_put(args: argparse.Namespace) -> int:

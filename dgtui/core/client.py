@@ -158,11 +158,12 @@ class DgClient:
     def get_object_info(self, s3_url: str) -> ObjectInfo:
         """One object's details from a single HEAD (and one more to resolve the name)."""
         bucket, key = parse_s3_url(s3_url, need_key=True)
-        stored_key, head = self._engine.resolve(bucket, key)
+        stored_key, head, older = self._engine.resolve_with_older(bucket, key)
         info = ObjectInfo(key=fmt.logical_key_of(stored_key), size=head.get("ContentLength", 0),
                           last_modified=head["LastModified"].isoformat() if head.get("LastModified") else "",
                           etag=head.get("ETag", "").strip('"'), stored_key=stored_key,
-                          is_delta=stored_key.endswith(fmt.DELTA_SUFFIX))
+                          is_delta=stored_key.endswith(fmt.DELTA_SUFFIX), older_copy_key=older,
+                          housekeeping=fmt.is_housekeeping_key(stored_key))
         # Not written to the metadata cache: entries there are checked against the listing's
         # modification time, which a HEAD gives only to the second.
         return apply_metadata(info, head.get("Metadata", {}))
@@ -304,7 +305,10 @@ class DgClient:
 
     # -- boto3-style calls on logical keys ----------------------------------------
     def put_object(self, Bucket: str, Key: str, Body: bytes | str | BinaryIO = b"",
-                   Metadata: dict[str, str] | None = None, **_: Any) -> dict[str, Any]:
+                   Metadata: dict[str, str] | None = None, ContentType: str | None = None,
+                   **_: Any) -> dict[str, Any]:
+        """Upload bytes; ``Metadata`` and ``ContentType`` are kept as deltaglider_proxy keeps them
+        (``user-<name>`` and a ``content-type`` key) and come back from ``head_object``."""
         with tempfile.TemporaryDirectory(prefix="dgtui-put-", dir=self.work_dir) as tmp:
             path = Path(tmp) / (Key.rsplit("/", 1)[-1][:200] or "body")
             with open(path, "wb") as f:
@@ -314,7 +318,8 @@ class DgClient:
                     f.write(Body)
                 else:
                     shutil.copyfileobj(Body, f, 1024 * 1024)
-            summary = self._engine.upload(path, Bucket, Key, extra_metadata=Metadata)
+            summary = self._engine.upload(path, Bucket, Key,
+                                          extra_metadata=fmt.client_metadata(Metadata, ContentType) or None)
         head = self._s3.head(Bucket, summary.stored_key) or {}
         return {"ETag": head.get("ETag"), "DeltaGlider": summary,
                 "ResponseMetadata": {"HTTPStatusCode": 200}}
@@ -334,14 +339,17 @@ class DgClient:
         return head
 
     def head_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
+        """The logical object's headers; metadata as deltaglider_proxy serves it (``user-foo`` as ``foo``,
+        the ``content-type`` key as ContentType)."""
         stored_key, head = self._engine.resolve(Bucket, Key)
         info = ObjectInfo(key=Key, size=head.get("ContentLength", 0), last_modified="", stored_key=stored_key)
-        apply_metadata(info, head.get("Metadata", {}))
+        metadata = head.get("Metadata", {})
+        apply_metadata(info, metadata)
         return {
             "ContentLength": info.original_size if info.original_size is not None else info.size,
             "ETag": head.get("ETag"), "LastModified": head.get("LastModified"),
-            "ContentType": head.get("ContentType", "binary/octet-stream"),
-            "Metadata": head.get("Metadata", {}), "StoredKey": stored_key,
+            "ContentType": fmt.stored_content_type(metadata) or head.get("ContentType", "binary/octet-stream"),
+            "Metadata": fmt.served_metadata(metadata), "StoredKey": stored_key,
             "StoredSize": info.size, "ResponseMetadata": {"HTTPStatusCode": 200},
         }
 

@@ -86,6 +86,16 @@ class MetadataInvalidError(DgError):
     kind = "metadata_invalid"
 
 
+class ProxyEncryptedError(DgError):
+    """The object's body is encrypted by deltaglider_proxy with its own key; only the proxy can read it."""
+
+    kind = "proxy_encrypted"
+
+    def __init__(self, message: str, *, scheme: str, key: str | None = None, bucket: str | None = None):
+        super().__init__(message, key=key, bucket=bucket)
+        self.scheme = scheme
+
+
 class XdeltaMissingError(DgError):
     kind = "xdelta3_missing"
 

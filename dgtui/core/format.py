@@ -14,7 +14,13 @@ from .models import ObjectKind
 REFERENCE_NAME = "reference.bin"
 DELTA_SUFFIX = ".delta"
 INTERNAL_PREFIX = ".deltaglider/"
+#: deltaglider_proxy's locks and leases in a coordination bucket: housekeeping, shown as such
+PROXY_HOUSEKEEPING_PREFIX = "_dgp/"
 TOOL_NAME = "dgtui"
+#: deltaglider_proxy's own encryption schemes (``user-dg-encrypted``); only the proxy can read these bodies
+PROXY_ENCRYPTION_SCHEMES = ("aes-256-gcm-v1", "aes-256-gcm-chunked-v1")
+#: what a passthrough (direct) object's ``dg-note`` says; the proxy accepts ``direct`` as well
+PASSTHROUGH_NOTES = ("passthrough", "direct")
 
 # DeltaGlider 6.x policy: files with these endings are stored as deltas.
 DELTA_COMPOUND_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz")
@@ -58,6 +64,11 @@ def is_internal_key(key: str) -> bool:
     return is_reference_key(key) or key.startswith(INTERNAL_PREFIX)
 
 
+def is_housekeeping_key(key: str) -> bool:
+    """deltaglider_proxy's coordination keys (``_dgp/locks/...``, ``_dgp/leases/...``): listed, never user files."""
+    return key.startswith(PROXY_HOUSEKEEPING_PREFIX) or key == PROXY_HOUSEKEEPING_PREFIX.rstrip("/")
+
+
 def logical_key_of(stored_key: str) -> str:
     return stored_key[: -len(DELTA_SUFFIX)] if stored_key.endswith(DELTA_SUFFIX) else stored_key
 
@@ -75,6 +86,8 @@ def refuse_reason_for_upload_key(key: str) -> str | None:
         return "keys ending in '.delta' are DeltaGlider's stored deltas"
     if key.startswith(INTERNAL_PREFIX) or key == INTERNAL_PREFIX.rstrip("/"):
         return "'.deltaglider/' holds DeltaGlider's housekeeping files"
+    if is_housekeeping_key(key):
+        return "'_dgp/' holds deltaglider_proxy's locks and leases"
     if len(key.encode("utf-8")) > 1024 - len(DELTA_SUFFIX):
         return "the key is longer than S3 allows (1024 bytes, including '.delta')"
     return None
@@ -127,6 +140,10 @@ class ParsedMetadata:
     note: str | None = None
     original_name: str | None = None
     problems: list[str] = field(default_factory=list)
+    #: a proxy replica whose sha256 (and MD5) were left empty: restores check the size only
+    sha256_missing: bool = False
+    #: deltaglider_proxy's own encryption scheme (see ``proxy_encryption``)
+    encryption: str | None = None
 
     @property
     def problem(self) -> str | None:
@@ -160,19 +177,102 @@ def _parse_sha(value: str | None, what: str, problems: list[str]) -> str | None:
     return value
 
 
+def proxy_encryption(metadata: dict[str, str]) -> str | None:
+    """The scheme of deltaglider_proxy's own encryption of an object's body, or None.
+
+    The proxy stamps ``user-dg-encrypted`` (``aes-256-gcm-v1`` or
+    ``aes-256-gcm-chunked-v1``) on what it encrypts with its own key: only the
+    proxy can read those bytes. ``dg-encrypted-native`` (``sse-s3``,
+    ``sse-kms``) means S3 itself encrypts, and reads return plain bytes: None.
+    An unknown scheme under the same key is returned as well, since its body
+    is not the file either.
+    """
+    for key, value in metadata.items():
+        if key.lower() in ("user-dg-encrypted", "dg-encrypted") and value and value.strip():
+            return value.strip()
+    return None
+
+
+def object_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """The object's own metadata, as deltaglider_proxy serves it to clients (names without ``user-``).
+
+    The proxy stores a client's ``x-amz-meta-foo`` as ``user-foo``; its own
+    ``user-dg-*`` markers are not the client's. Keys of other tools (neither
+    DeltaGlider's fields nor the proxy's) are the object's own as they are.
+    """
+    own: dict[str, str] = {}
+    for key, value in metadata.items():
+        lower = key.lower()
+        if lower.startswith("user-"):
+            name = key[5:]
+            if name and not name.lower().startswith("dg-"):
+                own[name] = value
+        elif lower != "content-type" and not _is_format_key(lower):
+            own.setdefault(key, value)
+    return own
+
+
+def stored_content_type(metadata: dict[str, str]) -> str | None:
+    """The client's Content-Type that deltaglider_proxy keeps as a ``content-type`` metadata key."""
+    for key, value in metadata.items():
+        if key.lower() == "content-type" and value.strip():
+            return value.strip()
+    return None
+
+
+def served_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """``Metadata`` of a HEAD or GET as deltaglider_proxy answers it.
+
+    DeltaGlider's fields stay; ``user-foo`` is served as ``foo`` (and the
+    proxy's ``user-dg-*`` markers not at all); ``content-type`` is the
+    response's Content-Type, not metadata.
+    """
+    served = {k: v for k, v in metadata.items()
+              if k.lower() != "content-type" and not k.lower().startswith("user-")}
+    for key, value in metadata.items():
+        if key.lower().startswith("user-") and key[5:] and not key[5:].lower().startswith("dg-"):
+            served[key[5:]] = value
+    return served
+
+
+_FORMAT_KEYS = frozenset(a for aliases in ALIASES.values() for a in aliases) | {
+    "dg-md5", "dg-multipart-etag", "dg-encrypted-native", "dg-encrypted", "dg-encryption-key-id"}
+
+
+def _is_format_key(lower_key: str) -> bool:
+    return lower_key in _FORMAT_KEYS or lower_key.startswith(("dg-", "dg_"))
+
+
+def _is_replica(md: dict[str, str], note: str, stored_key: str) -> bool:
+    """A passthrough object of deltaglider_proxy with empty checksums (its replication and lifecycle copies)."""
+    if stored_key.endswith(DELTA_SUFFIX) or is_reference_key(stored_key):
+        return False
+    if not any(alias in md for alias in ALIASES["file_sha256"]) or resolve(md, "tool") is None:
+        return False
+    return note in PASSTHROUGH_NOTES or (resolve(md, "compression") or "").lower() == "none"
+
+
 def parse_metadata(stored_key: str, metadata: dict[str, str]) -> ParsedMetadata:
     """Classify a stored object from its key and user metadata (FORMAT.md rules)."""
     md = normalise_metadata(metadata)
     problems: list[str] = []
     raw_sha = resolve(md, "file_sha256")
     note = resolve(md, "note")
+    note_lower = (note or "").strip().lower()
     common = dict(
         tool=resolve(md, "tool"),
         created_at=resolve(md, "created_at"),
         note=note,
         original_name=resolve(md, "original_name") or resolve(md, "source_name"),
+        encryption=proxy_encryption(md),
     )
     if raw_sha is None:
+        if _is_replica(md, note_lower, stored_key):
+            # Copied by the proxy's replication or lifecycle jobs without checksums: the body is
+            # the file; only its size (and a single-part ETag) can be checked.
+            file_size = _parse_size(resolve(md, "file_size"), "file size", problems)
+            return ParsedMetadata(ObjectKind.DIRECT, file_size=file_size, sha256_missing=True,
+                                  problems=problems, **common)
         if stored_key.endswith(DELTA_SUFFIX):
             # A .delta without DeltaGlider metadata cannot be rebuilt.
             return ParsedMetadata(ObjectKind.DELTA, problems=["delta has no file sha256"], **common)
@@ -181,16 +281,16 @@ def parse_metadata(stored_key: str, metadata: dict[str, str]) -> ParsedMetadata:
     file_sha = _parse_sha(raw_sha, "file sha256", problems)
     file_size = _parse_size(resolve(md, "file_size"), "file size", problems)
     compression = resolve(md, "compression")
-    if (compression or "").lower() == "none" or (note or "").lower() == "passthrough":
+    if (compression or "").lower() == "none" or note_lower in PASSTHROUGH_NOTES:
         return ParsedMetadata(ObjectKind.DIRECT, file_sha256=file_sha, file_size=file_size,
                               problems=problems, **common)
 
-    ref_key = resolve(md, "ref_key")
-    if ref_key is None:
-        ref_path = resolve(md, "ref_path")
-        if ref_path is not None:
-            # The proxy records the reference relative to the deltaspace.
-            ref_key = reference_key_join(deltaspace_of(stored_key), ref_path)
+    ref_path = resolve(md, "ref_path")
+    if ref_path is not None:
+        # deltaglider_proxy's rule: the last segment of the path, in the delta's own folder.
+        ref_key: str | None = reference_key_join(deltaspace_of(stored_key), ref_path.rsplit("/", 1)[-1])
+    else:
+        ref_key = resolve(md, "ref_key")
     if ref_key is None and not stored_key.endswith(DELTA_SUFFIX):
         if is_reference_key(stored_key):
             return ParsedMetadata(ObjectKind.PLAIN, file_sha256=file_sha, problems=problems, **common)
@@ -240,40 +340,67 @@ def tool_string(version: str) -> str:
     return f"{TOOL_NAME}/{version}"
 
 
-def reference_metadata(*, version: str, source_name: str, file_sha256: str) -> dict[str, str]:
-    return {
+def reference_metadata(*, version: str, source_name: str, file_sha256: str, file_size: int | None = None,
+                       md5: str | None = None) -> dict[str, str]:
+    meta = {
         "dg-tool": tool_string(version),
         "dg-source-name": header_safe(source_name),
         "dg-file-sha256": file_sha256,
         "dg-created-at": utc_now_iso(True),
         "dg-note": "reference",
     }
+    # deltaglider_proxy reads a reference's size and serves its MD5 as the ETag.
+    if file_size is not None:
+        meta["dg-file-size"] = str(file_size)
+    if md5:
+        meta["dg-md5"] = md5
+    return meta
 
 
 def delta_metadata(*, version: str, original_name: str, file_sha256: str, file_size: int,
-                   ref_key: str, ref_sha256: str, delta_size: int, zero_diff: bool) -> dict[str, str]:
+                   ref_key: str, ref_sha256: str, delta_size: int, zero_diff: bool,
+                   md5: str | None = None) -> dict[str, str]:
     meta = {
         "dg-tool": tool_string(version),
         "dg-original-name": header_safe(original_name),
         "dg-file-sha256": file_sha256,
         "dg-file-size": str(file_size),
         "dg-created-at": utc_now_iso(True),
+        # DeltaGlider 6.2.0 reads the full key; deltaglider_proxy reads the name in the delta's folder.
         "dg-ref-key": ref_key,
+        "dg-ref-path": ref_key.rsplit("/", 1)[-1],
         "dg-ref-sha256": ref_sha256,
         "dg-delta-size": str(delta_size),
         "dg-delta-cmd": header_safe(f"xdelta3 -e -9 -D -A -s reference.bin {original_name} {original_name}.delta"),
+        "dg-note": "zero-diff (reference identical)" if zero_diff else "delta",
     }
-    if zero_diff:
-        meta["dg-note"] = "zero-diff (reference identical)"
+    if md5:
+        meta["dg-md5"] = md5
     return meta
 
 
-def direct_metadata(*, version: str, original_name: str, file_sha256: str, file_size: int) -> dict[str, str]:
-    return {
+def direct_metadata(*, version: str, original_name: str, file_sha256: str, file_size: int,
+                    md5: str | None = None) -> dict[str, str]:
+    meta = {
         "dg-tool": tool_string(version),
         "dg-original-name": header_safe(original_name),
         "dg-file-sha256": file_sha256,
         "dg-file-size": str(file_size),
         "dg-created-at": utc_now_iso(False),
         "dg-compression": "none",
+        # deltaglider_proxy tells passthrough from delta by the note (and ignores dg-compression).
+        "dg-note": "passthrough",
     }
+    if md5:
+        meta["dg-md5"] = md5
+    return meta
+
+
+def client_metadata(metadata: dict[str, str] | None, content_type: str | None = None) -> dict[str, str]:
+    """A client's own metadata as deltaglider_proxy stores it: ``user-<name>``, and ``content-type``."""
+    stored = {}
+    for key, value in (metadata or {}).items():
+        stored[f"user-{key}"] = value
+    if content_type:
+        stored["content-type"] = content_type
+    return stored

@@ -312,8 +312,48 @@ def to_object_info(stored_key: str, size: int, modified: str, etag: str, storage
                           etag=etag, storage_class=storage, is_delta=True, stored_key=stored_key,
                           kind=ObjectKind.DELTA, compressed_size=size,
                           reference_key=fmt.reference_key_for(fmt.deltaspace_of(stored_key)))
-    return ObjectInfo(key=stored_key, size=size, last_modified=modified, etag=etag,
+    info = ObjectInfo(key=stored_key, size=size, last_modified=modified, etag=etag,
                       storage_class=storage, stored_key=stored_key, compressed_size=size)
+    if stored_key.startswith(fmt.PROXY_HOUSEKEEPING_PREFIX):
+        info.housekeeping = True
+    return info
+
+
+def settle_twins(contents: list[ObjectInfo], hidden: list[ObjectInfo]) -> list[ObjectInfo]:
+    """One entry per logical key when ``<name>`` and ``<name>.delta`` both exist.
+
+    deltaglider_proxy writes the new form before it deletes the old one, so
+    both can be there for a while. The listing keeps the newer by its
+    modification time (a tie goes to the delta); reads decide by
+    ``dg-created-at`` (``Engine.resolve``). The older one moves to ``hidden``.
+    """
+    if not any(o.is_delta for o in contents):
+        return contents
+    plain = {o.key: o for o in contents if not o.is_delta}
+    if not plain or not any(o.is_delta and o.key in plain for o in contents):
+        return contents
+    deltas = {o.key: o for o in contents if o.is_delta}
+    kept: list[ObjectInfo] = []
+    for info in contents:
+        other = plain.get(info.key) if info.is_delta else deltas.get(info.key)
+        if other is None:
+            kept.append(info)
+            continue
+        delta, direct = (info, other) if info.is_delta else (other, info)
+        newer, older = (direct, delta) if direct.last_modified > delta.last_modified else (delta, direct)
+        if info is newer:
+            newer.older_copy_key = older.stored_key
+            kept.append(newer)
+        else:
+            hidden.append(older)
+    return kept
+
+
+def _last_listed(raw: RawPage) -> str:
+    last = raw.objects[-1][0] if raw.objects else ""
+    if raw.common_prefixes and raw.common_prefixes[-1] > last:
+        last = raw.common_prefixes[-1]
+    return last
 
 
 def logical_page(bucket: str, raw: RawPage, *, prefix: str, delimiter: str | None, max_keys: int,
@@ -323,6 +363,7 @@ def logical_page(bucket: str, raw: RawPage, *, prefix: str, delimiter: str | Non
     for stored_key, size, modified, etag, storage in raw.objects:
         info = to_object_info(stored_key, size, modified, etag, storage)
         (hidden if fmt.is_internal_key(stored_key) else contents).append(info)
+    contents = settle_twins(contents, hidden)
     prefixes = [p for p in raw.common_prefixes if not fmt.is_internal_key(p)]
     return ListObjectsResult(
         name=bucket, prefix=prefix, delimiter=delimiter or "", max_keys=max_keys,
@@ -370,10 +411,31 @@ def iter_raw_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str
 
 def iter_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
                        page_size: int = 1000, continuation_token: str | None = None) -> Iterator[ListObjectsResult]:
-    """Every page under a prefix, following S3's continuation tokens."""
+    """Every page under a prefix, following S3's continuation tokens.
+
+    A plain object at the end of a page whose ``.delta`` twin could still
+    come on the next page is held back and shown with that page, so a
+    logical key is listed once (see ``settle_twins``).
+    """
+    held: list[ObjectInfo] = []
     for token, raw in iter_raw_pages(s3_client, bucket, prefix, delimiter, page_size, continuation_token):
-        yield logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size,
-                           continuation_token=token)
+        page = logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size,
+                            continuation_token=token)
+        if held:
+            page.contents = settle_twins(held + page.contents, page.hidden)
+            held = []
+        if raw.is_truncated and page.contents:
+            last = _last_listed(raw)
+            # K.delta sorts after the page's last name only when that name starts with K.
+            held = [o for o in page.contents if not o.is_delta and last.startswith(o.key)
+                    and o.key + fmt.DELTA_SUFFIX > last]
+            if held:
+                page.contents = [o for o in page.contents if not any(o is h for h in held)]
+        page.key_count = len(page.contents) + len(page.common_prefixes)
+        yield page
+    if held:  # the listing ended without the next page (never with S3's own tokens)
+        yield ListObjectsResult(name=bucket, prefix=prefix, delimiter=delimiter or "", max_keys=page_size,
+                                contents=held, key_count=len(held))
 
 
 # -- listing again, in parallel, from where the pages broke last time ---------------------

@@ -58,6 +58,14 @@ class ObjectInfo:
     #: why the metadata cannot be trusted, e.g. "file size is not a number"
     metadata_problem: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    #: deltaglider_proxy's own encryption scheme: only the proxy can read the body
+    encryption: str | None = None
+    #: a proxy replica stored without sha256: restores check its size only
+    sha256_missing: bool = False
+    #: the stored key of an older copy beside this one (``<name>`` and ``<name>.delta`` both exist)
+    older_copy_key: str | None = None
+    #: deltaglider_proxy's coordination keys (``_dgp/``): housekeeping, not a user file
+    housekeeping: bool = False
 
     @property
     def savings_percent(self) -> float | None:
@@ -178,6 +186,12 @@ class BucketStats:
     plain_objects: int | None = None  #: known in detailed mode only
     metadata_invalid: int = 0
     object_limit_reached: bool = False
+    #: objects encrypted by deltaglider_proxy (counted among the objects whose metadata was read)
+    encrypted_objects: int = 0
+    #: deltaglider_proxy's ``_dgp/`` keys, left out of the object counts
+    housekeeping_objects: int = 0
+    #: older copies beside a newer one (``<name>`` and ``<name>.delta``), counted as stored bytes only
+    older_copies: int = 0
 
     @property
     def savings_percent(self) -> float:
@@ -235,6 +249,8 @@ class DownloadResult:
     #: set when the stored, decompressed payload was written instead of the
     #: original (see ``RecompressionError``)
     rescued: bool = False
+    #: what could not be checked, e.g. "not checked: no sha256 stored" for a proxy replica
+    check_note: str | None = None
 
 
 @dataclass(slots=True)

@@ -39,13 +39,16 @@ def apply_metadata(info: ObjectInfo, metadata: dict[str, str]) -> ObjectInfo:
     info.note = parsed.note
     info.original_name = parsed.original_name
     info.metadata_problem = parsed.problem
+    info.encryption = parsed.encryption
+    info.sha256_missing = parsed.sha256_missing
     if parsed.kind == ObjectKind.DELTA:
         info.is_delta = True
         info.reference_key = parsed.ref_key or info.reference_key
         info.original_size = parsed.file_size
     elif parsed.kind == ObjectKind.DIRECT:
         info.original_size = parsed.file_size if parsed.file_size is not None else info.size
-        if parsed.file_size is not None and parsed.file_size != info.size:
+        # A body encrypted by the proxy is larger than the file it holds.
+        if parsed.file_size is not None and parsed.file_size != info.size and not parsed.encryption:
             problem = f"file size {parsed.file_size} differs from the stored size {info.size}"
             info.metadata_problem = f"{info.metadata_problem}; {problem}" if info.metadata_problem else problem
     else:
@@ -202,6 +205,7 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
     references: list[ObjectInfo] = []
     reference_sizes: dict[str, int] = {}
     reference_count = reference_size = 0
+    hidden_older: list[ObjectInfo] = []
     with s3.ctx(bucket, prefix, "list"):
         for page in pages if pages is not None else _full_listing(s3, fetcher.cache, bucket, prefix):
             if should_cancel and should_cancel():
@@ -213,10 +217,17 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
                     reference_count += 1
                     reference_size += hidden.size
                     reference_sizes[fmt.deltaspace_of(hidden.key)] = hidden.size
+                elif not fmt.is_internal_key(hidden.stored_key or hidden.key):
+                    hidden_older.append(hidden)  # the older of two copies of one logical key
+    housekeeping = sum(1 for o in objects if o.housekeeping)
+    if housekeeping:
+        objects = [o for o in objects if not o.housekeeping]
+    objects, older = _drop_older_copies(objects)
+    older += hidden_older
     deltas = [o for o in objects if o.is_delta]
     others = [o for o in objects if not o.is_delta]
-    stored = sum(o.size for o in objects) + reference_size
-    invalid = 0
+    stored = sum(o.size for o in objects) + sum(o.size for o in older) + reference_size
+    invalid = encrypted = 0
     if detailed:
         cache = fetcher.cache
         # The same listing (every key, ETag, size and date) has the same metadata behind it,
@@ -225,6 +236,7 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
         known = cache.get_totals(s3.endpoint_url, bucket, prefix, fingerprint) if fingerprint else None
         if known is not None:
             total, invalid = known
+            invalid, encrypted = invalid & 0xFFFFFFFF, invalid >> 32
             if progress:
                 progress(len(deltas), len(deltas))
         else:
@@ -233,9 +245,12 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
             for d in deltas:
                 if d.original_size is None or d.metadata_problem:
                     invalid += 1
+                if d.encryption:
+                    encrypted += 1
                 total += d.original_size if d.original_size is not None else _estimate(d, reference_sizes)
             if fingerprint:
-                cache.put_totals(s3.endpoint_url, bucket, prefix, fingerprint, total, invalid)
+                # The encrypted count rides in the upper bits of the cached "invalid" number.
+                cache.put_totals(s3.endpoint_url, bucket, prefix, fingerprint, total, invalid | (encrypted << 32))
         estimated = invalid > 0
     else:
         total = sum(o.size for o in others) + sum(_estimate(d, reference_sizes) for d in deltas)
@@ -247,8 +262,36 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
         average_compression_ratio=(saved / total) if total else 0.0,
         delta_objects=len(deltas), direct_objects=len(others), detailed=detailed, estimated=estimated,
         reference_objects=reference_count, reference_size=reference_size,
-        metadata_invalid=invalid,
+        metadata_invalid=invalid, encrypted_objects=encrypted, housekeeping_objects=housekeeping,
+        older_copies=len(older),
     )
+
+
+def _drop_older_copies(objects: list[ObjectInfo]) -> tuple[list[ObjectInfo], list[ObjectInfo]]:
+    """(objects with one entry per logical key, the older copies left out).
+
+    Pages settle twins they hold both halves of; ``<name>`` and
+    ``<name>.delta`` can still fall on different pages of a listing.
+    """
+    delta_keys = {o.key for o in objects if o.is_delta}
+    if not delta_keys or not any(not o.is_delta and o.key in delta_keys for o in objects):
+        return objects, []
+    by_key: dict[str, ObjectInfo] = {}
+    older: list[ObjectInfo] = []
+    for o in objects:
+        if o.key not in delta_keys:
+            continue
+        seen = by_key.get(o.key)
+        if seen is None:
+            by_key[o.key] = o
+            continue
+        delta, direct = (o, seen) if o.is_delta else (seen, o)
+        newer, old = (direct, delta) if direct.last_modified > delta.last_modified else (delta, direct)
+        newer.older_copy_key = old.stored_key
+        by_key[o.key] = newer
+        older.append(old)
+    gone = {id(x) for x in older}
+    return [o for o in objects if id(o) not in gone], older
 
 
 def listing_fingerprint(objects: list[ObjectInfo], references: list[ObjectInfo]) -> str:
@@ -258,7 +301,7 @@ def listing_fingerprint(objects: list[ObjectInfo], references: list[ObjectInfo])
     itself) gives a new modification time, so an unchanged fingerprint
     means unchanged metadata.
     """
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(b"v2\n")  # v2: the cached totals carry the encrypted count
     for o in (*objects, *references):
         digest.update(f"{o.stored_key}\0{o.etag}\0{o.size}\0{o.last_modified}\n".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()

@@ -26,7 +26,7 @@ from typing import Callable
 
 from . import codec, errors
 from . import format as fmt
-from .cache import ReferenceCache, sha256_file
+from .cache import HASH_CHUNK, ReferenceCache, sha256_file
 from .models import DownloadResult, ObjectKind, UploadSummary
 from .s3 import S3Access, display_key, is_precondition_failed, translate, where
 
@@ -81,6 +81,9 @@ class Engine:
             raise errors.NotFoundError(
                 f"the reference {where(bucket, ref_key)} is missing, so its deltas cannot be rebuilt",
                 bucket=bucket, key=ref_key)
+        scheme = fmt.proxy_encryption(head.get("Metadata", {}))
+        if scheme:
+            raise proxy_encrypted_error(bucket, ref_key, scheme, what="the reference")
         tmp = self.references.new_temp_path()
         try:
             hasher = hashlib.sha256()
@@ -111,10 +114,12 @@ class Engine:
             raise errors.DgError(f"not a file: {display_key(str(path))}")
         # Hashing runs beside xdelta3 (a separate process), so both cores work.
         file_sha = _HASH_POOL.submit(sha256_file, path, _Meter(progress, size, "hashing"))
+        # deltaglider_proxy serves dg-md5 as the object's ETag.
+        file_md5 = _HASH_POOL.submit(md5_file, path)
         name = key.rsplit("/", 1)[-1]
         if not fmt.is_delta_eligible(name):
             return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                       extra_metadata, fallback_reason=None)
+                                       extra_metadata, file_md5=file_md5, fallback_reason=None)
         codec.xdelta3_path()  # fail early, before any write, when xdelta3 is missing
         ds = fmt.deltaspace_of(key)
         ref_key = fmt.reference_key_for(ds)
@@ -124,25 +129,34 @@ class Engine:
                 compressed = codec.compressed_format(path)
                 if compressed:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, fallback_reason=_compressed_reason(compressed))
+                                               extra_metadata, file_md5=file_md5,
+                                               fallback_reason=_compressed_reason(compressed))
                 created = self._try_create_reference(path, bucket, ref_key, name, file_sha.result(), progress,
-                                                     should_cancel)
+                                                     should_cancel, file_md5.result())
                 if not created:
                     continue  # another uploader created it first: make a delta against theirs
                 ref_path, ref_sha, zero_diff = created, file_sha.result(), True
             else:
-                ref_sha = fmt.parse_metadata(ref_key, ref_head.get("Metadata", {})).file_sha256
+                ref_parsed = fmt.parse_metadata(ref_key, ref_head.get("Metadata", {}))
+                if ref_parsed.encryption:
+                    return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
+                                               extra_metadata, file_md5=file_md5,
+                                               fallback_reason="the deltaspace's reference is encrypted by "
+                                                               "deltaglider_proxy, so no delta can be made against it")
+                ref_sha = ref_parsed.file_sha256
                 if not ref_sha:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, fallback_reason="the deltaspace's reference has no valid sha256")
+                                               extra_metadata, file_md5=file_md5,
+                                               fallback_reason="the deltaspace's reference has no valid sha256")
                 ref_path, _ = self.fetch_reference(bucket, ref_key, ref_sha, should_cancel, progress)
                 compressed = codec.compressed_format(ref_path)
                 if compressed:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, fallback_reason=_compressed_reason(compressed))
+                                               extra_metadata, file_md5=file_md5,
+                                               fallback_reason=_compressed_reason(compressed))
                 zero_diff = False
             summary = self._store_delta(path, bucket, key, size, file_sha, ref_key, ref_path, ref_sha,
-                                        zero_diff, max_ratio, progress, should_cancel, extra_metadata)
+                                        zero_diff, max_ratio, progress, should_cancel, extra_metadata, file_md5)
             if summary.is_delta and not self._reference_still_matches(bucket, ref_key, ref_sha, ref_path):
                 continue  # the reference changed under us: encode again against the current one
             return summary
@@ -150,8 +164,10 @@ class Engine:
                              f"while uploading {display_key(key)}; try again", bucket=bucket, key=key)
 
     def _try_create_reference(self, path: Path, bucket: str, ref_key: str, name: str, file_sha: str,
-                              progress: Progress | None, should_cancel: ShouldCancel | None) -> Path | None:
-        meta = fmt.reference_metadata(version=self.version, source_name=name, file_sha256=file_sha)
+                              progress: Progress | None, should_cancel: ShouldCancel | None,
+                              file_md5: str | None = None) -> Path | None:
+        meta = fmt.reference_metadata(version=self.version, source_name=name, file_sha256=file_sha,
+                                      file_size=path.stat().st_size, md5=file_md5 or md5_file(path))
         try:
             self.s3.put_file(bucket, ref_key, str(path), meta, if_none_match=True,
                              progress=_Meter(progress, path.stat().st_size, "uploading reference"),
@@ -166,7 +182,8 @@ class Engine:
         head = self.s3.head(bucket, ref_key)
         if head is None:
             # Deleted (e.g. its last delta was removed meanwhile): put ours back.
-            meta = fmt.reference_metadata(version=self.version, source_name="reference.bin", file_sha256=ref_sha)
+            meta = fmt.reference_metadata(version=self.version, source_name="reference.bin", file_sha256=ref_sha,
+                                          file_size=ref_path.stat().st_size, md5=md5_file(ref_path))
             try:
                 self.s3.put_file(bucket, ref_key, str(ref_path), meta, if_none_match=True)
             except Exception as exc:
@@ -179,7 +196,7 @@ class Engine:
     def _store_delta(self, path: Path, bucket: str, key: str, size: int, file_sha_future: Future, ref_key: str,
                      ref_path: Path, ref_sha: str, zero_diff: bool, max_ratio: float,
                      progress: Progress | None, should_cancel: ShouldCancel | None,
-                     extra_metadata: dict[str, str] | None) -> UploadSummary:
+                     extra_metadata: dict[str, str] | None, file_md5: Future) -> UploadSummary:
         name = key.rsplit("/", 1)[-1]
         with tempfile.TemporaryDirectory(prefix="dgtui-up-", dir=self.work_dir) as tmp:
             delta_path = Path(tmp) / "delta"
@@ -191,7 +208,7 @@ class Engine:
             if not zero_diff and ratio > max_ratio:
                 return self._upload_direct(
                     path, bucket, key, size, file_sha, progress, should_cancel, extra_metadata,
-                    fallback_reason=f"delta would be {ratio:.0%} of the file (limit {max_ratio:.0%})")
+                    file_md5=file_md5, fallback_reason=f"delta would be {ratio:.0%} of the file (limit {max_ratio:.0%})")
             if progress:
                 progress(0, size, "verifying")
             # DeltaGlider 6.2.0's own decode command: what passes here restores there.
@@ -201,7 +218,7 @@ class Engine:
                     bucket=bucket, key=key)
             meta = fmt.delta_metadata(version=self.version, original_name=name, file_sha256=file_sha,
                                       file_size=size, ref_key=ref_key, ref_sha256=ref_sha,
-                                      delta_size=delta_size, zero_diff=zero_diff)
+                                      delta_size=delta_size, zero_diff=zero_diff, md5=file_md5.result())
             meta.update(extra_metadata or {})
             stored_key = fmt.delta_key_for(key)
             self.s3.put_file(bucket, stored_key, str(delta_path), meta,
@@ -215,9 +232,11 @@ class Engine:
 
     def _upload_direct(self, path: Path, bucket: str, key: str, size: int, file_sha: str,
                        progress: Progress | None, should_cancel: ShouldCancel | None,
-                       extra_metadata: dict[str, str] | None, fallback_reason: str | None) -> UploadSummary:
+                       extra_metadata: dict[str, str] | None, fallback_reason: str | None,
+                       file_md5: Future | None = None) -> UploadSummary:
         name = key.rsplit("/", 1)[-1]
-        meta = fmt.direct_metadata(version=self.version, original_name=name, file_sha256=file_sha, file_size=size)
+        meta = fmt.direct_metadata(version=self.version, original_name=name, file_sha256=file_sha, file_size=size,
+                                   md5=file_md5.result() if file_md5 is not None else md5_file(path))
         meta.update(extra_metadata or {})
         self.s3.put_file(bucket, key, str(path), meta, progress=_Meter(progress, size, "uploading"),
                          should_cancel=should_cancel)
@@ -252,7 +271,17 @@ class Engine:
 
     # -- restore ---------------------------------------------------------
     def resolve(self, bucket: str, key: str) -> tuple[str, dict]:
-        """The stored key and HEAD of a logical key (a delta or a direct object)."""
+        """The stored key and HEAD of a logical key (a delta or a direct object).
+
+        When ``<name>`` and ``<name>.delta`` both exist (deltaglider_proxy writes
+        the new form before deleting the old), the newer by ``dg-created-at``,
+        then by modification time, is the object, as the proxy serves it.
+        """
+        stored, head, _ = self.resolve_with_older(bucket, key)
+        return stored, head
+
+    def resolve_with_older(self, bucket: str, key: str) -> tuple[str, dict, str | None]:
+        """(stored key, HEAD, stored key of an older copy beside it or None)."""
         if key.endswith(fmt.DELTA_SUFFIX):
             candidates = [key]
         elif fmt.is_delta_eligible(key.rsplit("/", 1)[-1]):
@@ -260,6 +289,7 @@ class Engine:
         else:
             candidates = [key, fmt.delta_key_for(key)]
         denied: errors.AccessDeniedError | None = None
+        found: list[tuple[str, dict]] = []
         for stored in candidates:
             try:
                 head = self.s3.head(bucket, stored)
@@ -269,7 +299,12 @@ class Engine:
                 denied = denied or exc
                 continue
             if head is not None:
-                return stored, head
+                found.append((stored, head))
+        if len(found) == 2:
+            newer, older = sorted(found, key=_age, reverse=True)
+            return newer[0], newer[1], older[0]
+        if found:
+            return found[0][0], found[0][1], None
         if denied is not None:
             raise denied
         # A HEAD cannot tell a missing key from a missing bucket; a listing can.
@@ -288,7 +323,10 @@ class Engine:
         parsed = fmt.parse_metadata(stored_key, head.get("Metadata", {}))
         etag = head.get("ETag", "").strip('"')
         size = head.get("ContentLength", 0)
-        if parsed.kind in (ObjectKind.DIRECT, ObjectKind.DELTA) and not parsed.file_sha256:
+        if parsed.encryption:
+            raise proxy_encrypted_error(bucket, logical, parsed.encryption)
+        if parsed.kind in (ObjectKind.DIRECT, ObjectKind.DELTA) and not parsed.file_sha256 \
+                and not parsed.sha256_missing:
             raise errors.MetadataInvalidError(
                 f"metadata invalid for {where(bucket, logical)} ({parsed.problem}); cannot verify a restore",
                 bucket=bucket, key=logical)
@@ -302,12 +340,26 @@ class Engine:
                     return result
             else:
                 hasher = hashlib.sha256()
-                md5 = hashlib.md5() if parsed.kind == ObjectKind.PLAIN else None
+                md5 = hashlib.md5() if parsed.kind == ObjectKind.PLAIN or parsed.sha256_missing else None
                 self.s3.get_to_file(bucket, stored_key, str(tmp), progress=_Meter(progress, size, "downloading"),
                                     should_cancel=should_cancel, etag=etag or None,
                                     hasher=_Tee(hasher, md5) if md5 else hasher)
                 actual = hasher.hexdigest()
-                if parsed.kind == ObjectKind.DIRECT:
+                check_note = None
+                if parsed.sha256_missing:
+                    # A proxy replica: its size, and a single-part ETag, are all there is to check.
+                    got = os.path.getsize(tmp)
+                    if parsed.file_size is not None and got != parsed.file_size:
+                        raise errors.IntegrityError(
+                            f"{where(bucket, logical)} has {got} bytes but its metadata says {parsed.file_size}; "
+                            f"nothing was written", bucket=bucket, key=logical)
+                    if _is_md5(etag) and md5.hexdigest() != etag:
+                        raise errors.IntegrityError(
+                            f"{where(bucket, logical)} does not match its ETag (MD5); nothing was written",
+                            bucket=bucket, key=logical)
+                    verified = False  # no sha256 to check it against
+                    check_note = "not checked: no sha256 stored"
+                elif parsed.kind == ObjectKind.DIRECT:
                     if actual != parsed.file_sha256:
                         raise errors.IntegrityError(
                             f"{where(bucket, logical)} does not match its stored sha256; nothing was written",
@@ -321,7 +373,7 @@ class Engine:
                             f"{where(bucket, logical)} does not match its ETag (MD5); nothing was written",
                             bucket=bucket, key=logical)
                 result = DownloadResult(bucket=bucket, key=logical, path=str(dest), size=os.path.getsize(tmp),
-                                        sha256=actual, kind=parsed.kind, verified=verified)
+                                        sha256=actual, kind=parsed.kind, verified=verified, check_note=check_note)
             self._commit(tmp, dest, overwrite)
             return result
         except errors.LocalWriteError as exc:  # xdelta3 could not write its output
@@ -447,6 +499,41 @@ def _decode_checked(ref_path: Path, delta: Path, out: Path, want_sha: str | None
 def rescue_path_for(dest: Path) -> Path:
     """Where rescued, decompressed contents go: never the original's name."""
     return dest.with_name(dest.name + ".decompressed")
+
+
+def _age(found: tuple[str, dict]) -> tuple:
+    """Sort key of a stored copy: its dg-created-at (as UTC), then its modification time."""
+    from datetime import datetime, timezone
+
+    created = fmt.resolve(fmt.normalise_metadata(found[1].get("Metadata", {})), "created_at")
+    when = None
+    if created:
+        try:
+            when = datetime.fromisoformat(created.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+        except ValueError:
+            when = None
+    modified = found[1].get("LastModified")
+    if when is None:
+        when = modified
+    floor = datetime.min.replace(tzinfo=timezone.utc)
+    return (when or floor, modified or floor, found[0].endswith(fmt.DELTA_SUFFIX))
+
+
+def md5_file(path: str | Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb", buffering=0) as f:
+        while chunk := f.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def proxy_encrypted_error(bucket: str, key: str, scheme: str, what: str | None = None) -> errors.ProxyEncryptedError:
+    subject = f"{what} {where(bucket, key)}" if what else where(bucket, key)
+    return errors.ProxyEncryptedError(
+        f"{subject} is encrypted by deltaglider_proxy ({scheme}); read it through the proxy; nothing was written",
+        scheme=scheme, bucket=bucket, key=key)
 
 
 def _is_md5(etag: str) -> bool:

@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from dgtui import ObjectInfo
+from dgtui.core.format import is_housekeeping_key
 
 from ..widgets.footer import AppFooter
 from ..messages import (
@@ -367,6 +368,10 @@ class BrowserScreen(Screen[None]):
             self.app.notify("Open a bucket or folder first: uploads go into it.", timeout=3)
             return
         location = self.location
+        if is_housekeeping_key(location.prefix):
+            self.app.notify("_dgp/ holds deltaglider_proxy's locks and leases; upload into another folder.",
+                            severity="warning", timeout=4)
+            return
         what = Text("Upload a local file, or a folder with everything in it, into ")
         what.append(printable(location.url, 300), style="bold")
         what.append(". Archives become deltas when a similar file is already there.")

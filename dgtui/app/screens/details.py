@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import LoadingIndicator, Static
 
 from dgtui import ObjectInfo, ObjectKind
+from dgtui.core.format import object_metadata, stored_content_type
 
 from ..widgets.footer import AppFooter
 from ..messages import Location, ObjectInfoLoaded
@@ -120,8 +121,14 @@ def render_details(bucket: str, info: ObjectInfo, time_format) -> Table:
 
     if info.metadata_problem:
         row("Warning", f"metadata invalid: {printable(info.metadata_problem)}", "bold red")
+    if info.encryption:
+        row("Encrypted", f"by deltaglider_proxy ({printable(info.encryption)}): only the proxy can read it; "
+                         f"restores here are refused", "bold yellow")
     row("Key", printable(info.key))
-    row("Type", KIND_EXPLANATIONS.get(info.kind, str(info.kind.value)))
+    if info.housekeeping:
+        row("Type", "housekeeping: deltaglider_proxy's locks and leases (_dgp/), not a user file")
+    else:
+        row("Type", KIND_EXPLANATIONS.get(info.kind, str(info.kind.value)))
     original = info.original_size
     if original is None and info.kind in (ObjectKind.DIRECT, ObjectKind.PLAIN):
         original = info.size
@@ -135,7 +142,11 @@ def render_details(bucket: str, info: ObjectInfo, time_format) -> Table:
     if info.reference_key:
         row("Reference", f"s3://{bucket}/{printable(info.reference_key)}")
     row("Reference sha256", info.ref_sha256)
-    row("File sha256", info.file_sha256 or ("none stored" if info.kind == ObjectKind.PLAIN else None))
+    if info.sha256_missing:
+        row("File sha256", "none stored (a deltaglider_proxy replica): restores check the size; "
+                           "not checked: no sha256 stored", "yellow")
+    else:
+        row("File sha256", info.file_sha256 or ("none stored" if info.kind == ObjectKind.PLAIN else None))
     row("Tool", printable(info.tool) if info.tool else None)
     row("Created", time_format(info.created_at) if info.created_at else None)
     row("Last modified", time_format(info.last_modified) if info.last_modified else None)
@@ -144,7 +155,16 @@ def render_details(bucket: str, info: ObjectInfo, time_format) -> Table:
     if info.note:
         row("Note", printable(info.note))
     row("Stored key", printable(info.stored_key) if info.stored_key != info.key else None)
+    if info.older_copy_key:
+        row("Older copy", f"s3://{bucket}/{printable(info.older_copy_key)} also exists; "
+                          f"reads use this newer one", "yellow")
     row("ETag", printable(info.etag) if info.etag else None)
+    content_type = stored_content_type(info.metadata)
+    own = object_metadata(info.metadata)
+    if content_type or own:
+        lines = [f"Content-Type: {printable(content_type)}"] if content_type else []
+        lines += [f"{printable(name)}: {printable(value)}" for name, value in sorted(own.items())]
+        row("Metadata", "\n".join(lines))
     return grid
 
 

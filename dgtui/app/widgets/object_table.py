@@ -27,6 +27,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from dgtui import ObjectInfo, ObjectKind
+from dgtui.core.format import is_housekeeping_key
 
 from ..messages import (
     ListingChanged,
@@ -88,6 +89,10 @@ DISPLAY_ORDER = [
 
 
 def kind_label(info: ObjectInfo) -> str:
+    if info.housekeeping:
+        return "system"
+    if info.encryption:
+        return "encr."  # encrypted by deltaglider_proxy: only the proxy reads it
     if info.kind == ObjectKind.DELTA or info.is_delta:
         return "delta"
     if info.kind == ObjectKind.DIRECT:
@@ -584,7 +589,8 @@ class ObjectTable(ScrollView, can_focus=True):
                     style = self.get_component_rich_style("object-table--marked")
                 cell = self._cell(Text(printable(row.name, width + 1), style=style), width, "left")
             elif row.is_folder:
-                cell = self._cell("folder" if title == "Type" else "", width, column.align, dim)
+                label = "system" if is_housekeeping_key(row.key) else "folder"
+                cell = self._cell(label if title == "Type" else "", width, column.align, dim)
             else:
                 info = row.info
                 assert info is not None

@@ -427,6 +427,8 @@ def restore_outcome(results: list[DownloadResult], failures: list[str], skipped:
         r = results[0]
         if r.rescued:
             text = f"rescued decompressed contents to {printable(r.path, 120)} ({human_size(r.size)})"
+        elif r.check_note:
+            text = f"size checked, {r.check_note} · {human_size(r.size)} · {printable(r.path, 120)}"
         elif r.verified:
             text = f"sha256 verified · {human_size(r.size)} · {printable(r.path, 120)}"
         else:
@@ -440,6 +442,9 @@ def restore_outcome(results: list[DownloadResult], failures: list[str], skipped:
     if results:
         parts.append("sha256 verified" if verified == len(results) - rescued else
                      f"{human_count(verified)} sha256 verified")
+    unchecked = sum(1 for r in results if r.check_note)
+    if unchecked:
+        parts.append(f"{human_count(unchecked)} not checked: no sha256 stored")
     if rescued:
         parts.append(f"{human_count(rescued)} rescued as .decompressed")
     if skipped:
