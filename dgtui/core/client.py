@@ -218,7 +218,8 @@ class DgClient:
         """Where each object under a prefix would be written; unsafe keys get a reason.
 
         Empty objects whose key ends in '/' are the folder markers that S3
-        consoles create; they hold no data and are left out.
+        consoles create; they hold no data and are left out, as are
+        deltaglider_proxy's ``_dgp/`` locks and leases unless the prefix is there.
         """
         bucket, prefix = parse_s3_url(s3_url)
         if prefix and not prefix.endswith("/"):
@@ -228,6 +229,8 @@ class DgClient:
         for obj in self.iter_objects(bucket, prefix):
             if obj.key.endswith("/") and obj.size == 0:
                 continue
+            if obj.housekeeping and not fmt.is_housekeeping_key(prefix):
+                continue  # deltaglider_proxy's locks and leases are not user files
             rel, problem = safe_relative_path(obj.key, prefix)
             plan.append(RestorePlanItem(key=obj.key, destination=None if rel is None else str(root / rel),
                                         problem=problem))

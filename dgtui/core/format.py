@@ -247,7 +247,9 @@ def _is_replica(md: dict[str, str], note: str, stored_key: str) -> bool:
     """A passthrough object of deltaglider_proxy with empty checksums (its replication and lifecycle copies)."""
     if stored_key.endswith(DELTA_SUFFIX) or is_reference_key(stored_key):
         return False
-    if not any(alias in md for alias in ALIASES["file_sha256"]) or resolve(md, "tool") is None:
+    # The empty sha256 is kept by some servers and dropped by others (SeaweedFS): the marks that
+    # remain are the writer and the passthrough note.
+    if resolve(md, "tool") is None:
         return False
     return note in PASSTHROUGH_NOTES or (resolve(md, "compression") or "").lower() == "none"
 
@@ -391,6 +393,10 @@ def direct_metadata(*, version: str, original_name: str, file_sha256: str, file_
         # deltaglider_proxy tells passthrough from delta by the note (and ignores dg-compression).
         "dg-note": "passthrough",
     }
+    if meta["dg-original-name"] != original_name:
+        # deltaglider_proxy reads a passthrough object from the key its original name gives, so a
+        # percent-encoded name would send it elsewhere; without the name it serves the key as it is.
+        del meta["dg-original-name"]
     if md5:
         meta["dg-md5"] = md5
     return meta

@@ -413,29 +413,35 @@ def iter_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter:
                        page_size: int = 1000, continuation_token: str | None = None) -> Iterator[ListObjectsResult]:
     """Every page under a prefix, following S3's continuation tokens.
 
-    A plain object at the end of a page whose ``.delta`` twin could still
-    come on the next page is held back and shown with that page, so a
-    logical key is listed once (see ``settle_twins``).
+    A logical key is listed once even when ``<name>`` ends one page and its
+    ``<name>.delta`` twin comes on a later one: the later copy is hidden then
+    (pages keep their keys; within a page ``settle_twins`` keeps the newer).
     """
-    held: list[ObjectInfo] = []
+    tail: dict[str, ObjectInfo] = {}
     for token, raw in iter_raw_pages(s3_client, bucket, prefix, delimiter, page_size, continuation_token):
         page = logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size,
                             continuation_token=token)
-        if held:
-            page.contents = settle_twins(held + page.contents, page.hidden)
-            held = []
-        if raw.is_truncated and page.contents:
+        if tail and any(o.is_delta and o.key in tail for o in page.contents):
+            kept = []
+            for o in page.contents:
+                shown = tail.get(o.key) if o.is_delta else None
+                if shown is None:
+                    kept.append(o)
+                else:
+                    shown.older_copy_key = o.stored_key  # another copy exists; reads pick by dg-created-at
+                    page.hidden.append(o)
+            page.contents = kept
+            page.key_count = len(kept) + len(page.common_prefixes)
+        if raw.is_truncated:
             last = _last_listed(raw)
-            # K.delta sorts after the page's last name only when that name starts with K.
-            held = [o for o in page.contents if not o.is_delta and last.startswith(o.key)
-                    and o.key + fmt.DELTA_SUFFIX > last]
-            if held:
-                page.contents = [o for o in page.contents if not any(o is h for h in held)]
-        page.key_count = len(page.contents) + len(page.common_prefixes)
+            # Plain keys whose .delta twin sorts after this page's last name (only when that name starts
+            # with the key); the twin may come a few pages later.
+            tail = {k: o for k, o in tail.items() if k + fmt.DELTA_SUFFIX > last}
+            tail.update((o.key, o) for o in page.contents if not o.is_delta and last.startswith(o.key)
+                        and o.key + fmt.DELTA_SUFFIX > last)
+        else:
+            tail = {}
         yield page
-    if held:  # the listing ended without the next page (never with S3's own tokens)
-        yield ListObjectsResult(name=bucket, prefix=prefix, delimiter=delimiter or "", max_keys=page_size,
-                                contents=held, key_count=len(held))
 
 
 # -- listing again, in parallel, from where the pages broke last time ---------------------
