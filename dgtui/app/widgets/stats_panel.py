@@ -73,7 +73,8 @@ class StatsPanel(Widget):
         each would make the whole screen redraw for nothing.
         """
         shape = (self.location is None, self.detailed_running, self.detailed is None,
-                 bool(self.detailed and self.detailed.metadata_invalid), self.detailed_note)
+                 bool(self.detailed and self.detailed.metadata_invalid),
+                 bool(self.detailed and self.detailed.encrypted_objects), self.detailed_note)
         if shape != getattr(self, "_shape", None):
             self._shape = shape
             self.refresh(layout=True)
@@ -191,6 +192,8 @@ class StatsPanel(Widget):
         grid.add_row("Savings", percent(stats.savings_percent))
         if stats.metadata_invalid:
             grid.add_row("Bad metadata", human_count(stats.metadata_invalid))
+        if stats.encrypted_objects:
+            grid.add_row("Encrypted", human_count(stats.encrypted_objects))
         lines.append(grid)
         return lines
 

@@ -1,0 +1,139 @@
+"""The app on a bucket written by deltaglider_proxy 1.19 (objects built by its rules)."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from dgtui.app.screens.details import DetailsScreen
+from dgtui.app.screens.prompt import PromptScreen
+from dgtui.app.widgets.object_table import ObjectTable
+from dgtui.app.widgets.stats_panel import StatsPanel
+
+from .. import dgproxy
+from .helpers import make_app, screen_of, wait_for
+from .test_browse import line_text, table_lines
+from .test_transfers import answer_prompt, finished, open_at
+
+pytestmark = pytest.mark.asyncio
+
+V1 = random.Random(5).randbytes(120_000)
+V2 = V1[:30_000] + b"changed" + V1[30_007:]
+V3 = V1[:90_000] + b"again!!" + V1[90_007:]
+REPLICA = random.Random(6).randbytes(50_000)
+
+
+@pytest.fixture
+def proxy_bucket(bucket, boto3_s3):
+    s3 = boto3_s3
+    dgproxy.put_first(s3, bucket, "rel/app-1.zip", V1)
+    dgproxy.put_delta(s3, bucket, "rel/app-2.zip", V2, V1, when=60, content_type="application/zip",
+                      user={"release": "2", "owner": "[red]ops[/]"})
+    dgproxy.put_passthrough(s3, bucket, "rel/app-3.zip", V3, when=10)  # older than the delta beside it
+    dgproxy.put_delta(s3, bucket, "rel/app-3.zip", V3, V1, when=90)
+    dgproxy.put_passthrough(s3, bucket, "rel/secret.txt", b"only the proxy reads this", encrypted="aes-256-gcm-v1")
+    dgproxy.put_passthrough(s3, bucket, "rel/disk.img", REPLICA, replica=True)
+    s3.put_object(Bucket=bucket, Key="_dgp/locks/rel", Body=b"{}")
+    s3.put_object(Bucket=bucket, Key=".deltaglider/stats_quick.json", Body=b"{}")
+    return bucket
+
+
+async def details_text(pilot, app, name: str) -> str:
+    table = app.screen.query_one(ObjectTable)
+    table.cursor_row = [row.name for row in table.view].index(name)
+    await pilot.press("enter")
+    screen = await screen_of(pilot, DetailsScreen)
+    await wait_for(pilot, lambda: screen.info is not None, what=f"details of {name}")
+    await pilot.pause()
+    content = screen.query_one("#details-content")
+    text = "\n".join(line_text(content, y) for y in range(content.size.height))
+    await pilot.press("escape")
+    await wait_for(pilot, lambda: not isinstance(app.screen, DetailsScreen))
+    return text
+
+
+async def test_table_and_details_of_a_proxy_bucket(client, proxy_bucket):
+    app = make_app(client, f"s3://{proxy_bucket}/rel/")
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = await open_at(pilot, app)
+        assert [row.name for row in table.view] == ["app-1.zip", "app-2.zip", "app-3.zip", "disk.img", "secret.txt"]
+        lines = table_lines(table)
+        assert "delta" in lines[1] and "delta" in lines[2] and "delta" in lines[3]
+
+        text = await details_text(pilot, app, "app-2.zip")
+        assert "delta: stored as a binary diff" in text and "rel/reference.bin" in text
+        assert "Content-Type: application/zip" in text and "release: 2" in text and "owner: [red]ops[/]" in text
+
+        text = await details_text(pilot, app, "app-3.zip")
+        assert "Older copy" in text and "rel/app-3.zip also exists" in text
+
+        text = await details_text(pilot, app, "disk.img")
+        assert "not checked: no sha256 stored" in text and "metadata invalid" not in text
+
+        text = await details_text(pilot, app, "secret.txt")
+        assert "Encrypted" in text and "deltaglider_proxy" in text and "aes-256-gcm-v1" in text
+        # The row knows it now.
+        row = [row.name for row in table.view].index("secret.txt")
+        assert "encr." in line_text(table, row + 1)
+
+
+async def test_restores_in_the_app(client, proxy_bucket, tmp_path):
+    out = tmp_path / "out"
+    app = make_app(client, f"s3://{proxy_bucket}/rel/", download_dir=str(out))
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = await open_at(pilot, app)
+        table.cursor_row = [row.name for row in table.view].index("secret.txt")
+        await pilot.press("d")
+        await answer_prompt(pilot, app)
+        transfer, text = await finished(pilot, app)
+        assert transfer.state == "failed" and "encrypted by deltaglider_proxy" in text, text
+        assert sum("deltaglider_proxy" in line for line in text.splitlines()) == 1
+        assert not out.exists() or os.listdir(out) == []
+
+        table.cursor_row = [row.name for row in table.view].index("disk.img")
+        await pilot.press("d")
+        await answer_prompt(pilot, app)
+        transfer, text = await finished(pilot, app)
+        assert transfer.state == "done" and "not checked: no sha256 stored" in text, text
+        assert (out / "disk.img").read_bytes() == REPLICA
+
+        table.cursor_row = [row.name for row in table.view].index("app-3.zip")
+        await pilot.press("d")
+        await answer_prompt(pilot, app)
+        transfer, text = await finished(pilot, app)
+        assert transfer.state == "done" and "sha256 verified" in text, text
+        assert (out / "app-3.zip").read_bytes() == V3
+        assert sorted(os.listdir(out)) == ["app-3.zip", "disk.img"]
+
+
+async def test_statistics_count_encrypted_objects_apart(client, proxy_bucket, boto3_s3):
+    dgproxy.put_delta(boto3_s3, proxy_bucket, "rel/app-4.zip", V2, V1, when=120, encrypted="aes-256-gcm-chunked-v1")
+    app = make_app(client, f"s3://{proxy_bucket}/rel/")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_at(pilot, app)
+        panel = app.screen.query_one(StatsPanel)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: panel.detailed is not None, what="exact stats")
+        assert panel.detailed.encrypted_objects == 1 and panel.detailed.object_count == 6
+        await pilot.pause()
+        rendered = "\n".join(line_text(panel, y) for y in range(panel.size.height))
+        assert "Encrypted" in rendered
+
+
+async def test_housekeeping_keys_in_the_app(client, proxy_bucket):
+    app = make_app(client, f"s3://{proxy_bucket}/")
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = await open_at(pilot, app)
+        assert [row.name for row in table.view] == ["_dgp/", "rel/"]
+        assert "system" in line_text(table, 1) and "folder" in line_text(table, 2)
+    app = make_app(client, f"s3://{proxy_bucket}/_dgp/locks/")
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = await open_at(pilot, app)
+        assert "system" in line_text(table, 1)
+        await pilot.press("u")
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptScreen)
+        messages = [n.message for n in app._notifications]
+        assert any("_dgp/" in m and "locks and leases" in m for m in messages), messages
