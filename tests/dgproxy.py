@@ -15,13 +15,13 @@ import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 TOOL = "deltaglider_proxy/1.19.0"
 REFERENCE = "reference.bin"
-BASE_TIME = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+BASE_TIME = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def created_at(offset_s: float = 0.0) -> str:
@@ -194,7 +194,7 @@ def parse(md: dict[str, str]) -> dict[str, Any] | None:
 def _when(parsed: dict[str, Any], last_modified: datetime) -> datetime:
     raw = (parsed.get("created_at") or "").strip()
     try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(timezone.utc)
+        return datetime.fromisoformat(raw).astimezone(UTC)
     except ValueError:
         return last_modified
 
@@ -219,7 +219,8 @@ def _decode(ref: bytes, delta: bytes) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         ref_path = os.path.join(tmp, REFERENCE)
         Path(ref_path).write_bytes(ref)
-        done = subprocess.run(["xdelta3", "-d", "-D", "-s", ref_path, "-c"], input=delta, capture_output=True)
+        done = subprocess.run(["xdelta3", "-d", "-D", "-s", ref_path, "-c"], input=delta, capture_output=True,
+                              check=False)
         if done.returncode != 0:
             raise ProxyReadError(f"xdelta3 decode failed: {done.stderr.decode(errors='replace').strip()}")
         return done.stdout

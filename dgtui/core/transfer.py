@@ -503,7 +503,7 @@ def rescue_path_for(dest: Path) -> Path:
 
 def _age(found: tuple[str, dict]) -> tuple:
     """Sort key of a stored copy: its dg-created-at (as UTC), then its modification time."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     created = fmt.resolve(fmt.normalise_metadata(found[1].get("Metadata", {})), "created_at")
     when = None
@@ -511,13 +511,13 @@ def _age(found: tuple[str, dict]) -> tuple:
         try:
             when = datetime.fromisoformat(created.strip().replace("Z", "+00:00").replace("z", "+00:00"))
             if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
+                when = when.replace(tzinfo=UTC)
         except ValueError:
             when = None
     modified = found[1].get("LastModified")
     if when is None:
         when = modified
-    floor = datetime.min.replace(tzinfo=timezone.utc)
+    floor = datetime.min.replace(tzinfo=UTC)
     return (when or floor, modified or floor, found[0].endswith(fmt.DELTA_SUFFIX))
 
 

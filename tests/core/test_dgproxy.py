@@ -159,7 +159,7 @@ def test_encrypted_objects_list_count_and_are_refused_on_restore(client, bucket,
             client.download(f"s3://{bucket}/{key}", out / "x")
         with pytest.raises(ProxyEncryptedError):
             client.get_object(Bucket=bucket, Key=key)
-        code, stdout, err = run(capsys, "get", f"s3://{bucket}/{key}", str(out / "y"))
+        code, _, err = run(capsys, "get", f"s3://{bucket}/{key}", str(out / "y"))
         assert code == 1 and err.count("\n") == 1 and "read it through the proxy" in err
     done, problems = client.download_prefix(f"s3://{bucket}/rel/", out)
     assert done == [] and len(problems) == 3 and all("deltaglider_proxy" in p for _, p in problems)
@@ -246,7 +246,7 @@ def test_housekeeping_keys(client, bucket, boto3_s3, tmp_path, capsys):
     done, problems = client.download_prefix(f"s3://{bucket}/", tmp_path / "all")
     assert [d.key for d in done] == ["docs/a.txt"] and problems == []
     code, out, _ = run(capsys, "stats", f"s3://{bucket}")
-    assert "housekeeping" in out and "objects: 1 (" in out
+    assert code == 0 and "housekeeping" in out and "objects: 1 (" in out
 
 
 # -- 7. what dgtui writes, read by the proxy's rules ---------------------------------------------------------

@@ -152,8 +152,8 @@ def render_details(bucket: str, info: ObjectInfo, time_format) -> Table:
     row("Last modified", time_format(info.last_modified) if info.last_modified else None)
     if info.original_name:
         row("Original name", printable(info.original_name))
-    if info.note:
-        row("Note", printable(info.note))
+    if info.note and info.note.strip().lower() not in ("delta", "passthrough", "direct", "reference"):
+        row("Note", printable(info.note))  # the plain kind names say no more than "Type"
     row("Stored key", printable(info.stored_key) if info.stored_key != info.key else None)
     if info.older_copy_key:
         row("Older copy", f"s3://{bucket}/{printable(info.older_copy_key)} also exists; "
