@@ -304,6 +304,10 @@ class DgClient:
                 result = self._engine.restore(bucket, key, Path(tmp) / "file")
             except errors.IntegrityError:
                 return False
+            if result.check_note:
+                # Nothing to compare the bytes with: not a mismatch, and not a pass either.
+                raise errors.DgError(f"cannot verify {where(bucket, result.key)}: its size matches, but "
+                                     f"{result.check_note}", bucket=bucket, key=result.key)
             return result.verified
 
     # -- boto3-style calls on logical keys ----------------------------------------

@@ -111,6 +111,8 @@ def test_replica_without_checksums_lists_and_restores_with_a_size_check(client, 
     assert code == 0 and "not checked: no sha256 stored" in out, err
     stats = client.get_bucket_stats(bucket, detailed_stats=True)
     assert stats.object_count == 1 and stats.metadata_invalid == 0
+    code, _, err = run(capsys, "verify", f"s3://{bucket}/big/disk.img")
+    assert code == 1 and "not checked: no sha256 stored" in err and err.count("\n") == 1
 
 
 def test_replica_whose_size_disagrees_is_refused_and_leaves_nothing(client, bucket, boto3_s3, tmp_path):
@@ -306,3 +308,17 @@ def test_replica_metadata_with_empty_or_dropped_checksums(empty):
     assert parsed.kind == ObjectKind.DIRECT and parsed.sha256_missing and parsed.file_size == 10
     assert not parsed.problems
     assert parse_metadata("big/other.img", {"owner": "x"}).kind == ObjectKind.PLAIN
+
+
+def test_dgtui_adds_versions_to_a_folder_the_proxy_started(client, bucket, boto3_s3, tmp_path):
+    # The proxy makes deltas of .sql files too, which DeltaGlider 6.2.0's policy stores whole.
+    dgproxy.put_first(boto3_s3, bucket, "db/dump-1.sql", V1)
+    dgproxy.put_first(boto3_s3, bucket, "rel/app-1.zip", V1)
+    new = tmp_path / "app-2.zip"
+    new.write_bytes(V2)
+    summary = client.upload(new, f"s3://{bucket}/rel/")
+    assert summary.is_delta and summary.reference_key == "rel/reference.bin"
+    assert dgproxy.read(boto3_s3, bucket, "rel/app-2.zip").body == V2
+    assert [o.key for o in client.iter_objects(bucket)] == ["db/dump-1.sql", "rel/app-1.zip", "rel/app-2.zip"]
+    for key, data in (("db/dump-1.sql", V1), ("rel/app-1.zip", V1), ("rel/app-2.zip", V2)):
+        assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == data
