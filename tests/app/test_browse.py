@@ -149,7 +149,7 @@ async def test_filter_and_sort_on_thousands_of_rows(session_client, big_bucket):
                          "file-004997.log", "file-004998.log", "file-004999.log"]
         await pilot.press("enter")  # back to the table
         assert app.focused is table
-        await pilot.press("s")  # largest first
+        await pilot.press("S")  # largest first
         sizes = [row.size for row in table.view]
         assert sizes == sorted(sizes, reverse=True)
         assert "Stored ▼" in line_text(table, 0)
