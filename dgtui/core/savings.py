@@ -40,6 +40,8 @@ GRADES = ("excellent", "good", "fair", "poor", "no deltas")
 GRADE_LIMITS = ((90.0, "excellent"), (60.0, "good"), (30.0, "fair"))
 #: deltas whose metadata is read per round of HEADs in exact mode (memory stays bounded by this)
 EXACT_BATCH = 5000
+#: pages kept waiting for their deltas' metadata at most (pages of other objects count too)
+EXACT_PAGES = 20
 #: sibling folders, each holding a single archive, from which the layout is worth a word
 MIN_SINGLE_SIBLINGS = 3
 #: a delta this small is the zero-diff of a first upload, not a measure of change
@@ -486,7 +488,7 @@ def folder_savings(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: 
             seen += len(deltas)
             waiting.append(page)
             waiting_deltas.extend(deltas)
-            if len(waiting_deltas) >= EXACT_BATCH:
+            if len(waiting_deltas) >= EXACT_BATCH or len(waiting) >= EXACT_PAGES:
                 drain()
         if exact:
             drain()

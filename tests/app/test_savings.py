@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dgtui.app.screens.savings import SavingsScreen
@@ -27,6 +29,11 @@ def count_heads(client) -> list[str]:
     client.boto3_client.meta.events.register("before-call.s3.HeadObject",
                                              lambda params, **_: seen.append(params.get("url_path", "")))
     return seen
+
+
+def detail_text(screen) -> str:
+    """The lines under the table, as text."""
+    return "\n".join(getattr(line, "plain", "") for line in screen._detail().renderables)
 
 
 async def open_savings(pilot, app):
@@ -96,3 +103,44 @@ async def test_panel_counts_unknown_rows_until_exact_stats_fill_them(client, lay
         await pilot.press("c")
         await wait_for(pilot, lambda: table.summary.unknown == 0, timeout=30, what="rows filled")
         assert all(r.info.original_size for r in table.view if not r.is_folder)
+
+
+async def test_sampled_totals_and_cancel_in_the_view(client, layout_bucket):
+    app = make_app(client, f"s3://{layout_bucket}/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing and table.view, what="listing")
+        screen = await open_savings(pilot, app)
+        real = client.folder_savings
+
+        def slow_server(*args, should_cancel=None, **kwargs):  # a server that takes its time to answer
+            while should_cancel is not None and not should_cancel():
+                time.sleep(0.01)
+            return real(*args, should_cancel=should_cancel, **kwargs)
+
+        client.folder_savings = slow_server
+        await pilot.press("e")
+        assert screen.running == "exact"
+        await pilot.press("e")  # cancels
+        assert screen.running is None and screen.note == "exact cancelled"
+        client.folder_savings = real
+        await pilot.pause(0.2)
+        assert not screen.report.exact and "exact cancelled" in detail_text(screen)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen.location in screen.sampled and screen.running is None,
+                       timeout=30, what="sampled")
+        stats = screen.sampled[screen.location]
+        assert stats.exact and stats.deltas == 8  # a bucket this small is read whole
+        assert "Sampled: original" in detail_text(screen)
+
+
+async def test_hostile_folder_names_render_literally(client, bucket):
+    client.put_object(Bucket=bucket, Key="[red]x\x1b[31m/a.txt", Body=b"a")
+    app = make_app(client, f"s3://{bucket}/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing and table.view, what="listing")
+        screen = await open_savings(pilot, app)
+        savings = screen.query_one(SavingsTable)
+        cell = savings.get_row_at(0)[-1]
+        assert cell.plain == "[red]x\\x1b[31m/"

@@ -227,3 +227,12 @@ def test_unordered_listing_gives_the_same_rows():
     assert b.unordered and not a.unordered
     assert [(r.prefix, r.stored_bytes, r.original_bytes, r.objects) for r in a.rows] == \
         [(r.prefix, r.stored_bytes, r.original_bytes, r.objects) for r in b.rows]
+
+
+def test_cli_by_folder_escapes_hostile_names(capsys, s3_env, client, bucket):
+    client.put_object(Bucket=bucket, Key="evil\x1b]0;title\x07\n/a.txt", Body=b"a")
+    code = main(["stats", f"s3://{bucket}", "--by-folder"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "\x1b" not in out and "\x07" not in out
+    assert "evil\\x1b]0;title\\x07\\n/" in out

@@ -65,6 +65,7 @@ class SavingsScreen(Screen[None]):
         self.settings = Settings()
         self.settings_problem: str | None = None
         self.running: str | None = None  # "listing", "exact", "sampled", "measure"
+        self.exact_mode = False
         self.done = self.total = 0
         self.stage = ""
         self.note: str | None = None
@@ -99,8 +100,10 @@ class SavingsScreen(Screen[None]):
         report = self.reports.get((location, True)) or self.reports.get((location, False))
         self.report = report
         self.table.show(report, keep)
-        if report is None:
-            self._start("listing", self._load, location, False)
+        if report is None or (self.exact_mode and not report.exact):
+            # Once exact numbers were asked for, folders opened later are read exactly too
+            # (the metadata cache makes that cheap for what was read already).
+            self._start("exact" if self.exact_mode else "listing", self._load, location, self.exact_mode)
         self._redraw()
 
     def _start(self, kind: str, method, *args) -> None:  # type: ignore[no-untyped-def]
@@ -219,8 +222,10 @@ class SavingsScreen(Screen[None]):
 
     def action_exact(self) -> None:
         if self.running == "exact":
+            self.exact_mode = False
             self.cancel_running()
             return
+        self.exact_mode = True
         if self.report is not None and self.report.exact:
             self.app.notify("These numbers are exact already.", timeout=3)
             return
