@@ -21,10 +21,11 @@ from typing import Any, Callable
 
 import humanize
 
+from .cli_savings import add_arguments as add_savings_arguments
+from .cli_savings import run_by_folder, run_sampled
 from .core import codec
 from .core.errors import XDELTA3_INSTALL_HINT, DestinationExistsError, DgError, RecompressionError
 from .core.s3 import display_key
-from .cli_savings import add_arguments as add_savings_arguments, run_by_folder, run_sampled
 
 COMMANDS = ("demo", "ls", "stats", "get", "put", "verify", "rm", "mb", "browse")
 

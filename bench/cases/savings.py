@@ -123,8 +123,8 @@ def _synthetic(ctx: Context) -> list[Row]:
     cache = str(ctx.env.scratch("savings-synthetic-cache"))
     for what, title in (("by-folder", "savings by folder"), ("stats", "quick statistics")):
         ctx.log(f"{title} over a synthetic listing of {SYNTHETIC_OBJECTS:,} objects")
-        result = check(run_child([sys.executable, "-c", _child(SYNTHETIC), what, str(SYNTHETIC_OBJECTS), cache], env),
-                       f"synthetic {what}")
+        args = [sys.executable, "-c", _child(SYNTHETIC), what, str(SYNTHETIC_OBJECTS), cache]
+        result = check(run_child(args, env), f"synthetic {what}")
         counted = int(result.stdout.split()[0])
         note = (f"{counted:,} stored objects counted in {result.stderr.strip().splitlines()[-1]} s of aggregation "
                 f"(no network: the listing is generated in the process; half the keys in 500 folders of 1,000 "
@@ -190,14 +190,14 @@ def _sampled(ctx: Context) -> list[Row]:
         exact_times, sampled_times, errors, sizes, intervals, missed = [], [], [], [], [], 0
         for rep in range(ctx.sizes.stats_reps):
             client = ctx.env.dgtui(net.endpoint_url, ctx.env.scratch(f"sampled-exact-{label(net)}-{rep}"))
-            seconds, stats = timed(lambda: client.get_bucket_stats(bucket, detailed_stats=True))
+            seconds, stats = timed(lambda c=client: c.get_bucket_stats(bucket, detailed_stats=True))
             client.close()
             exact_times.append(seconds)
             if stats.total_size != truth.original_total:
                 raise RuntimeError(f"detailed stats counted {stats.total_size:,} original bytes, "
                                    f"expected {truth.original_total:,}")
             client = ctx.env.dgtui(net.endpoint_url, ctx.env.scratch(f"sampled-{label(net)}-{rep}"))
-            seconds, sampled = timed(lambda: client.sampled_stats(bucket))
+            seconds, sampled = timed(lambda c=client: c.sampled_stats(bucket))
             client.close()
             sampled_times.append(seconds)
             errors.append(abs(sampled.original_bytes - truth.original_total) / truth.original_total * 100)
@@ -206,7 +206,7 @@ def _sampled(ctx: Context) -> list[Row]:
             if not sampled.original_low <= truth.original_total <= sampled.original_high:
                 missed += 1
         dg = ctx.env.deltaglider(net.endpoint_url)
-        dg_seconds, dg_stats = timed(lambda: dg.get_bucket_stats(bucket, mode="sampled", use_cache=False))
+        dg_seconds, dg_stats = timed(lambda d=dg: d.get_bucket_stats(bucket, mode="sampled", use_cache=False))
         dg_error = abs(dg_stats.total_size - truth.original_total) / truth.original_total * 100
         share = median(sampled_times) / median(exact_times)
         row = Row("sampled", f"sampled stats, {n:,} deltas, cold caches", net.name, "s", median(sampled_times),

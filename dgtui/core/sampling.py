@@ -162,14 +162,14 @@ def sampled_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
     read = 0
     rounds = 0
     want = min(pilot, len(sample))
-    estimate = low = high = guessed_deltas
+    estimate = low = high = float(guessed_deltas)
     invalid = 0
     while True:
         if want > read:
             rounds += 1
             base = read
 
-            def batch_progress(done: int, _total: int) -> None:
+            def batch_progress(done: int, _total: int, base: int = base, want: int = want) -> None:
                 if progress:
                     progress(base + done, max(want, base + done))
 

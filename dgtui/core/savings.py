@@ -30,8 +30,8 @@ from . import format as fmt
 from .cache import MetadataCache
 from .errors import CancelledError
 from .models import ListObjectsResult, ObjectInfo
-from .stats import MetadataFetcher, StatsProgress, _full_listing, apply_metadata, object_version
 from .s3 import S3Access
+from .stats import MetadataFetcher, StatsProgress, _full_listing, apply_metadata, object_version
 
 ShouldCancel = Callable[[], bool]
 

@@ -28,6 +28,7 @@ from textual.timer import Timer
 
 from dgtui import ObjectInfo, ObjectKind
 
+from ..known import fill_known
 from ..messages import (
     ListingChanged,
     ListingDone,
@@ -37,7 +38,6 @@ from ..messages import (
     Navigate,
 )
 from ..text import human_size, percent, printable
-from ..known import fill_known
 from ..workers import background, is_cancelled
 
 #: how often arriving pages are merged into the view while a listing runs
