@@ -107,7 +107,8 @@ def run_by_folder(args: argparse.Namespace, client: Any, bucket: str, prefix: st
         if item.shared_stored_bytes is not None:
             print(f"        measured on {shown(item.examples[0])} and {shown(item.examples[1])}: a delta is "
                   f"{(item.sample_delta_ratio or 0) * 100:.2g}% of a file, so one shared folder would store about "
-                  f"{human(item.shared_stored_bytes)} instead of {human(item.stored_bytes)}")
+                  f"{human(item.shared_stored_bytes)} instead of {human(item.stored_bytes)}, saving about "
+                  f"{human(max(item.shared_saved_bytes or 0, 0))}")
         elif not args.measure_layout:
             print("        --measure-layout measures what one shared folder would store")
     if report.unordered:

@@ -44,7 +44,7 @@ CASES: dict[str, str] = {
     "app-open": "open the app on the big prefix: time to first rows, peak memory",
     "app-keys": "keystroke-to-screen latency while a large restore runs in the app",
     "memory": "peak RSS of a process uploading and restoring a big direct file and a delta",
-    "savings-memory": "peak RSS of savings by folder and quick stats: 1,000,000-object synthetic listing, real server",
+    "savings-memory": "peak RSS of savings by folder and quick stats: 1,000,000-object generated listing, real server",
     "sampled": "sampled stats against detailed stats with cold caches: time and accuracy",
 }
 

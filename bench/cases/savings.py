@@ -2,7 +2,7 @@
 
 * **A million objects.** Uploading a million objects is out of reach on a
   small test machine, so a child process feeds a synthetic listing of
-  1,000,000 entries (RawPage tuples turned into logical pages by the same
+  1,000,000 entries at full size (RawPage tuples turned into logical pages by the same
   code a real listing goes through) to the by-folder aggregation and to
   quick statistics, and reports its peak RSS. The same is measured on a
   real server at ``savings_real_keys`` objects with ``dgtui stats --by-folder``
@@ -24,7 +24,6 @@ from . import Context, label
 from .memory import _mb
 
 LIMIT_MB = 400
-SYNTHETIC_OBJECTS = 1_000_000
 REAL_BUCKET = "bench-savings"
 
 #: a child that streams a synthetic listing of N entries through the by-folder aggregation or quick stats
@@ -38,7 +37,7 @@ def entries():
     # Half in 500 folders of 1,000 versions each (deltas against one reference); the rest one
     # model checkpoint per folder (the layout savings by folder warns about), a reference each.
     n = 0
-    for f in range(500):
+    for f in range(min(500, total // 2000)):
         folder = [(f"app-{f:03d}/app-{f:03d}-1.{v}.zip.delta", 1500 + v) for v in range(999)]
         folder.append((f"app-{f:03d}/reference.bin", 50_000_000))
         for key, size in sorted(folder):  # in key order, as S3 lists
@@ -121,41 +120,43 @@ def _synthetic(ctx: Context) -> list[Row]:
     rows = []
     env = ctx.env.child_env()
     cache = str(ctx.env.scratch("savings-synthetic-cache"))
+    total = ctx.sizes.savings_synthetic_objects
     for what, title in (("by-folder", "savings by folder"), ("stats", "quick statistics")):
-        ctx.log(f"{title} over a synthetic listing of {SYNTHETIC_OBJECTS:,} objects")
-        args = [sys.executable, "-c", _child(SYNTHETIC), what, str(SYNTHETIC_OBJECTS), cache]
+        ctx.log(f"{title} over a synthetic listing of {total:,} objects")
+        args = [sys.executable, "-c", _child(SYNTHETIC), what, str(total), cache]
         result = check(run_child(args, env), f"synthetic {what}")
         counted = int(result.stdout.split()[0])
         note = (f"{counted:,} stored objects counted in {result.stderr.strip().splitlines()[-1]} s of aggregation "
-                f"(no network: the listing is generated in the process; half the keys in 500 folders of 1,000 "
+                f"(no network: the listing is generated in the process; half the keys in folders of 1,000 "
                 f"versions, half one model checkpoint per folder, a reference in each)")
-        if counted != SYNTHETIC_OBJECTS:
-            note += f"; counted {counted:,}, expected {SYNTHETIC_OBJECTS:,}"
-        rows.append(below(Row("savings-memory", f"{title}, {SYNTHETIC_OBJECTS:,}-object synthetic listing, peak RSS",
-                              "none", "MB", _mb(result.self_peak_rss), "— (synthetic)", None, note=note), LIMIT_MB))
+        if counted != total:
+            note += f"; counted {counted:,}, expected {total:,}"
+        rows.append(below(Row("savings-memory", f"{title}, {total:,}-object synthetic listing, peak RSS",
+                              "none", "MB", _mb(result.self_peak_rss), note=note), LIMIT_MB))
     return rows
 
 
 def _build_real(ctx: Context, n: int) -> int:
     """``n`` stored objects: one delta of a checkpoint and a reference per folder, as small stand-ins."""
     admin = ctx.env.admin()
-    ctx.env.ensure_bucket(REAL_BUCKET)
+    bucket = f"{REAL_BUCKET}-{n}"
+    ctx.env.ensure_bucket(bucket)
     marker = f"savings-{n}"
-    if datasets._marker_present(ctx.env, admin, REAL_BUCKET, marker):
+    if datasets._marker_present(ctx.env, admin, bucket, marker):
         return n
-    ctx.log(f"building {n:,} objects in s3://{REAL_BUCKET}/ …")
+    ctx.log(f"building {n:,} objects in s3://{bucket}/ …")
     meta = {"dg-tool": datasets.DG_TOOL, "dg-original-name": "model.tar", "dg-file-sha256": "ab" * 32,
             "dg-file-size": "1000000", "dg-created-at": datasets.FIXED_TIME, "dg-ref-key": "x/reference.bin",
             "dg-ref-sha256": "cd" * 32, "dg-delta-size": "40", "dg-delta-cmd": "xdelta3"}
 
     def put(i: int) -> None:
         folder = f"runs/run-{i // 1000:03d}/epoch_{i % 1000:04d}"
-        admin.put_object(Bucket=REAL_BUCKET, Key=f"{folder}/model.tar.delta", Body=bytes(40), Metadata=meta)
-        admin.put_object(Bucket=REAL_BUCKET, Key=f"{folder}/reference.bin", Body=bytes(100))
+        admin.put_object(Bucket=bucket, Key=f"{folder}/model.tar.delta", Body=bytes(40), Metadata=meta)
+        admin.put_object(Bucket=bucket, Key=f"{folder}/reference.bin", Body=bytes(100))
 
     with ThreadPoolExecutor(32) as pool:
         list(pool.map(put, range(n // 2)))
-    datasets._put_marker(admin, REAL_BUCKET, marker)
+    datasets._put_marker(admin, bucket, marker)
     return n
 
 
@@ -164,14 +165,15 @@ def _real(ctx: Context) -> list[Row]:
 
     n = ctx.sizes.savings_real_keys
     _build_real(ctx, n)
+    bucket = f"{REAL_BUCKET}-{n}"
     rows = []
     for net in ctx.networks:
         env = ctx.env.child_env(net.endpoint_url)
         env["DGTUI_CACHE_DIR"] = str(ctx.env.scratch(f"savings-real-{label(net)}"))
         ctx.log(f"dgtui stats --by-folder over {n:,} objects over {net.name}")
-        ours = check(run_child([sys.executable, "-c", _child(CLI_BY_FOLDER), "stats", f"s3://{REAL_BUCKET}/",
+        ours = check(run_child([sys.executable, "-c", _child(CLI_BY_FOLDER), "stats", f"s3://{bucket}/",
                                 "--by-folder", "--json", "--endpoint-url", net.endpoint_url], env), "dgtui by-folder")
-        theirs = run_child([sys.executable, "-c", _child(DG_QUICK), net.endpoint_url, REAL_BUCKET], env)
+        theirs = run_child([sys.executable, "-c", _child(DG_QUICK), net.endpoint_url, bucket], env)
         note = (f"times: dgtui {ours.seconds:.1f} s, DeltaGlider quick stats {theirs.seconds:.1f} s"
                 + ("" if theirs.returncode == 0 else f"; DeltaGlider failed (exit {theirs.returncode})"))
         rows.append(below(Row("savings-memory", f"dgtui stats --by-folder, {n:,} objects on the server, peak RSS",

@@ -129,9 +129,9 @@ def test_cli_by_folder_json_text_and_cost(capsys, s3_env, client, bucket, layout
     assert code == 0, err
     lines = out.splitlines()
     assert "quick" in lines[0] and "~" in out
-    names = [line.rsplit("  (", 1)[0].split()[-1] for line in lines[2:5]]
-    assert names == ["(files", "docs/", "releases/"] or names == ["(files here)", "docs/", "releases/"] or \
-        names[1:] == ["docs/", "releases/"]
+    rows = lines[2:5]
+    assert "(files here)" in rows[0] and " docs/  (" in rows[1] and " releases/  (" in rows[2]  # sorted by name
+    assert "(total)" in lines[5]
     assert "$0.5/GB-month" in out and "layout: 4 folders under releases/product/" in out
 
     settings.write_text("price_per_gb_month = 'cheap'\n")
@@ -183,6 +183,10 @@ def test_cli_sampled_json(capsys, s3_env, client, bucket, layout):
     code = main(["stats", f"s3://{bucket}", "--sampled", "--by-folder"])
     _, err = capsys.readouterr()
     assert code == 1 and err.count("\n") == 1
+    for mode in ("--sampled", "--by-folder"):
+        code = main(["stats", f"s3://{bucket}-missing", mode])
+        out, err = capsys.readouterr()
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err and "missing" in err
 
 
 def _synthetic(key: str, size: int) -> ObjectInfo:
@@ -236,3 +240,31 @@ def test_cli_by_folder_escapes_hostile_names(capsys, s3_env, client, bucket):
     assert code == 0, err
     assert "\x1b" not in out and "\x07" not in out
     assert "evil\\x1b]0;title\\x07\\n/" in out
+
+
+def test_sampled_interval_covers_about_95_percent():
+    """The estimator and its interval, as sampled_stats runs them, over many fixed samples of one population."""
+    from dgtui.core.sampling import _needed, _ratio_estimate
+
+    rng = random.Random(42)
+    population = 3000
+    refs = [rng.randint(1_000_000, 50_000_000) for _ in range(30)]
+    xs = [refs[i % 30] for i in range(population)]
+    ys = [int(x * rng.uniform(0.7, 1.4)) for x in xs]
+    x_total, y_total = sum(xs), sum(ys)
+    covered = 0
+    trials = 300
+    for trial in range(trials):
+        order = random.Random(trial).sample(range(population), population)
+        read, want = 0, 100
+        while True:
+            read = max(read, want)
+            estimate, half = _ratio_estimate([xs[i] for i in order[:read]], [ys[i] for i in order[:read]],
+                                             x_total, population)
+            need = _needed(read, half, 0.01 * estimate, population)
+            if half <= 0.01 * estimate or need <= read or read >= population:
+                break
+            want = min(population, max(need, read + read // 4))
+        assert half <= 0.011 * estimate  # sized for about ±1%
+        covered += estimate - half <= y_total <= estimate + half
+    assert 0.9 <= covered / trials <= 0.99

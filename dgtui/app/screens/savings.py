@@ -314,7 +314,8 @@ class SavingsScreen(Screen[None]):
                     lines.append(Text(
                         f"  measured on two neighbours: a delta is {(advice.sample_delta_ratio or 0) * 100:.2g}% of "
                         f"a file; one shared folder would store about {human_size(advice.shared_stored_bytes)} "
-                        f"instead of {human_size(advice.stored_bytes)}"))
+                        f"instead of {human_size(advice.stored_bytes)}, saving about "
+                        f"{human_size(max(advice.shared_saved_bytes or 0, 0))}"))
                 else:
                     lines.append(Text("  m measures what one shared folder would store (two archives are "
                                       "restored here and compared; nothing is written to the bucket)",
@@ -326,8 +327,13 @@ class SavingsScreen(Screen[None]):
 
     def _row_line(self, row: FolderSavings) -> Text:
         name = "files directly here" if row.here else printable(row.prefix[len(self.location.prefix):], 120)
-        line = Text(f"{name}: ", style="bold")
+        line = Text()
+        line.append(f"{name}: ", style="bold")
         line.append(f"{row.grade}, {row.reason}")
+        price = self.settings.price_per_gb_month
+        guess = "~" if row.is_estimate else ""
+        line.append(f"; {money(monthly_cost(row.stored_bytes, price))} a month, "
+                    f"{guess}{money(monthly_cost(row.original_bytes, price))} without deltas")
         if row.is_estimate:
             line.append(f"; {human_count(row.estimated)} deltas guessed at their reference's size (e: exact)",
                         style="italic")
