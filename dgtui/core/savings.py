@@ -355,6 +355,9 @@ class SavingsAggregator:
             self._close_parent(parent, siblings)
         self._parents.clear()
         self.advice.sort(key=lambda a: -a.stored_bytes)
+        self.total = FolderSavings(self.prefix)
+        for row in self.rows.values():
+            self.total.add(row)
         rows = sorted(self.rows.values(), key=lambda r: (-r.stored_bytes, r.prefix))
         return FolderReport(self.bucket, self.prefix, rows, self.total, self.exact and self.total.estimated == 0,
                             self.advice, unordered=not self.ordered)
@@ -382,26 +385,27 @@ class SavingsAggregator:
             return
         ref = space.reference_size
         guessed = space.unknown * ref if ref is not None else space.unknown_bytes
-        part = FolderSavings(folder)
-        part.objects = space.deltas + space.others
-        part.deltas = space.deltas
-        part.original_bytes = space.known_original + guessed + space.other_bytes
-        part.stored_bytes = space.delta_bytes + space.other_bytes + space.reference_bytes
-        part.references = space.references
-        part.reference_bytes = space.reference_bytes
-        part.estimated = space.unknown
-        part.invalid = space.invalid
-        part.whole_archives = space.whole_archives
-        part.ineligible = space.ineligible
-        part.ineligible_bytes = space.ineligible_bytes
-        part.delta_folders = 1 if space.deltas else 0
+        original = space.known_original + guessed + space.other_bytes
+        stored = space.delta_bytes + space.other_bytes + space.reference_bytes
+        row.objects += space.deltas + space.others
+        row.deltas += space.deltas
+        row.original_bytes += original
+        row.stored_bytes += stored
+        row.references += space.references
+        row.reference_bytes += space.reference_bytes
+        row.estimated += space.unknown
+        row.invalid += space.invalid
+        row.whole_archives += space.whole_archives
+        row.ineligible += space.ineligible
+        row.ineligible_bytes += space.ineligible_bytes
         single = space.archive_key is not None and space.archive_stem != "" and space.deltas + space.whole_archives == 1
-        part.single_archive_folders = 1 if single and space.deltas else 0
+        if space.deltas:
+            row.delta_folders += 1
+            if single:
+                row.single_archive_folders += 1
         if (space.deltas >= 3 and space.smallest is not None and ref
                 and space.newest_size >= 2 * space.smallest and space.newest_size * 20 >= ref):
-            part.growing_folders = 1
-        row.add(part)
-        self.total.add(part)
+            row.growing_folders += 1
         if self.on_close is not None and space.deltas:
             self.on_close(space.name, ref)
         if single and space.name:
@@ -410,8 +414,8 @@ class SavingsAggregator:
             if siblings is None:
                 siblings = self._parents[parent] = _Siblings()
             siblings.count += 1
-            siblings.original += part.original_bytes
-            siblings.stored += part.stored_bytes
+            siblings.original += original
+            siblings.stored += stored
             if len(siblings.stems) < 16 or space.archive_stem in siblings.stems:
                 siblings.stems[space.archive_stem or ""] += 1
             assert space.archive_key is not None
@@ -428,7 +432,6 @@ class SavingsAggregator:
         folder = parent + "/" if parent else ""
         self.advice.append(LayoutAdvice(folder, siblings.count, stem, siblings.original,
                                         siblings.stored, (siblings.last_two[0], siblings.last_two[1])))
-        self.total.layout_folders += siblings.count
         if siblings.members:  # the sibling folders are rows of this view
             for member in siblings.members:
                 self.rows[member].layout_folders += 1
