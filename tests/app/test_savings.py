@@ -50,8 +50,11 @@ async def test_drill_down_exact_and_back(client, layout_bucket):
         await wait_for(pilot, lambda: not table.listing and table.view, what="listing")
         screen = await open_savings(pilot, app)
         savings = screen.query_one(SavingsTable)
-        assert [r.prefix for r in savings.rows_shown][0] == "releases/"
+        assert [r.prefix for r in savings.rows_shown][0] == "releases/"  # the most stored bytes first
+        assert savings.current.prefix == table.current.key == "docs/"  # the folder highlighted in the table
         assert not screen.report.exact
+        await pilot.press("up")
+        assert savings.current.prefix == "releases/"
         await pilot.press("enter")  # into releases/
         await wait_for(pilot, lambda: screen.location.prefix == "releases/" and screen.report is not None
                        and screen.report.prefix == "releases/", timeout=30, what="drill down")
@@ -68,6 +71,22 @@ async def test_drill_down_exact_and_back(client, layout_bucket):
         assert savings.current is not None and savings.current.prefix == "releases/"  # lands where it came from
         await pilot.press("escape")
         assert not isinstance(app.screen, SavingsScreen)
+
+
+async def test_opens_on_the_highlighted_folder_and_goes_up_beyond_the_start(client, layout_bucket):
+    app = make_app(client, f"s3://{layout_bucket}/releases/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing and table.view, what="listing")
+        while table.current is not None and table.current.key != "releases/product/":
+            await pilot.press("down")
+        screen = await open_savings(pilot, app)
+        savings = screen.query_one(SavingsTable)
+        assert screen.location.prefix == "releases/" and savings.current.prefix == "releases/product/"
+        await pilot.press("backspace")  # to the top of the bucket, not listed yet
+        await wait_for(pilot, lambda: screen.location.prefix == "" and screen.report is not None
+                       and screen.report.prefix == "", timeout=30, what="bucket top")
+        assert savings.current.prefix == "releases/"
 
 
 async def test_table_fills_in_from_the_metadata_cache_without_heads(client, layout_bucket, s3_server, tmp_path):

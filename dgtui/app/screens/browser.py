@@ -273,11 +273,13 @@ class BrowserScreen(Screen[None]):
             self.stats.start_detailed(self.location)
 
     def action_savings(self) -> None:
-        target = self._tree_target() or self.location
+        in_tree = self._tree_target()
+        target = in_tree or self.location
         if target is None:
             self.app.notify("Open a bucket first.", timeout=3)
             return
-        self.app.push_screen(SavingsScreen(target))
+        row = self.table.current if in_tree is None else None
+        self.app.push_screen(SavingsScreen(target, cursor=row.key if row is not None and row.is_folder else None))
 
     def on_metadata_cached(self, message: MetadataCached) -> None:
         message.stop()

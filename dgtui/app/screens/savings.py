@@ -56,9 +56,11 @@ class SavingsScreen(Screen[None]):
         Binding("O", "reverse_sort", "Reverse sort", show=False),
     ]
 
-    def __init__(self, location: Location) -> None:
+    def __init__(self, location: Location, cursor: str | None = None) -> None:
+        """``cursor``: the folder (a row of this view) to highlight first, e.g. the one highlighted in the table."""
         super().__init__()
         self.location = location
+        self.cursor = cursor
         self.reports: dict[tuple[Location, bool], FolderReport] = {}
         self.sampled: dict[Location, SampledStats] = {}
         self.report: FolderReport | None = None
@@ -90,13 +92,14 @@ class SavingsScreen(Screen[None]):
             self.app.notify(f"{exc}; costs use ${DEFAULT_PRICE_PER_GB_MONTH}/GB-month", timeout=6)
         self.set_interval(PROGRESS_REFRESH_S, self._tick)
         self.table.focus()
-        self.show(self.location)
+        self.show(self.location, keep=self.cursor)
 
     # -- loading ------------------------------------------------------------------------
     def show(self, location: Location, keep: str | None = None) -> None:
         self.cancel_running(quiet=True)
         self.location = location
         self.note = None
+        self.cursor = keep  # for when the report arrives
         report = self.reports.get((location, True)) or self.reports.get((location, False))
         self.report = report
         self.table.show(report, keep)
@@ -149,7 +152,8 @@ class SavingsScreen(Screen[None]):
         if exact:
             self.post_message_to_browser()
         if location == self.location:
-            keep = self.table.current.prefix if self.table.current is not None else None
+            keep = self.table.current.prefix if self.table.current is not None else self.cursor
+            self.cursor = None
             self.report = report
             self.table.show(report, keep)
         self._redraw()
