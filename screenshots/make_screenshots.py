@@ -143,6 +143,7 @@ async def savings(pilot: Any) -> None:
     await until(pilot, lambda: screen.report is not None and screen.running is None)
     await pilot.press("e")
     await until(pilot, lambda: screen.report.exact and screen.running is None)
+    await pilot.press(*["up"] * 5)  # the largest folder, where the layout is
     await pilot.press("m")
     await until(pilot, lambda: screen.report.advice[0].shared_stored_bytes is not None and screen.running is None)
     await pilot.pause(0.2)
