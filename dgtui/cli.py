@@ -188,7 +188,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     client = _client(args)
     bucket, prefix = parse_s3_url(args.url)
     bar = ProgressLine(f"stats {bucket}")
-    stats = client.get_bucket_stats(bucket, prefix, detailed_stats=args.detailed,
+    stats = client.get_bucket_stats(bucket, prefix=prefix, detailed_stats=args.detailed,
                                     progress=(lambda d, t: bar(d, t, "reading metadata")) if args.detailed else None)
     bar.finish()
     if args.json:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from .models import ObjectKind
 
@@ -234,6 +234,15 @@ def header_safe(value: str) -> str:
     from urllib.parse import quote
 
     return quote(value, safe=" !#$&'()*+,-./:;=?@[]^_`{|}~")
+
+
+#: where DeltaGlider keeps rehydrated copies with a ``dg-expires-at`` (its purge_temp_files deletes them)
+TMP_PREFIX = ".deltaglider/tmp/"
+
+
+def expiry_iso(seconds: int) -> str:
+    """``dg-expires-at`` as DeltaGlider 6.2.0 writes and its purge reads it: naive ISO-8601 UTC."""
+    return (datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=seconds)).isoformat()
 
 
 def tool_string(version: str) -> str:
