@@ -277,7 +277,7 @@ def cmd_put(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json(asdict(summary))
             continue
-        how = "delta" if summary.is_delta else "direct"
+        how = "reference" if summary.operation == "create_reference" else "delta" if summary.is_delta else "direct"
         extra = f"; stored direct because the {summary.fallback_reason}" if summary.fallback_reason else ""
         print(f"uploaded {shown(f)} -> s3://{summary.bucket}/{shown(summary.key)} ({how}, "
               f"{human(summary.original_size)} -> {human(summary.stored_size)}, saved {summary.savings_percent:.1f}%{extra})")

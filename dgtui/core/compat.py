@@ -91,6 +91,9 @@ class DeltaGliderCompat:
             raise AttributeError(name)
         operation = raw.meta.method_to_api_mapping.get(name)
         if operation is None:
+            if hasattr(raw, name):  # boto3's helpers (upload_file, get_paginator, ...) work on stored keys
+                raise AttributeError(f"{name} is boto3's and works on stored keys (.delta objects, reference.bin); "
+                                     f"the SDK does not pass it through: use client.boto3_client.{name}")
             raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
         model = raw.meta.service_model.operation_model(operation)
         members = model.input_shape.members if model.input_shape is not None else {}
@@ -231,7 +234,7 @@ class DeltaGliderCompat:
         None for objects stored whole, which can be downloaded as they are.
         The copy is rebuilt and checked against its sha256 before it is
         written; ``purge_temp_files`` (ours or DeltaGlider's) deletes it once
-        expired, and each rehydration purges the bucket's expired copies.
+        expired, and each rehydration first purges the bucket's expired copies.
         """
         stored_key, head = self._engine.resolve(Bucket, Key)
         if not stored_key.endswith(fmt.DELTA_SUFFIX):
@@ -239,6 +242,7 @@ class DeltaGliderCompat:
         logical = fmt.logical_key_of(stored_key)
         name = logical.rsplit("/", 1)[-1]
         temp_key = f"{fmt.TMP_PREFIX}{uuid.uuid4().hex}_{name}"
+        self.purge_temp_files(Bucket)  # before ours is written: even a copy that expires at once is served
         with tempfile.TemporaryDirectory(prefix="dgtui-rehydrate-", dir=self.work_dir) as tmp:
             local = Path(tmp) / "file"
             self._engine.restore(Bucket, stored_key, local)
@@ -246,7 +250,6 @@ class DeltaGliderCompat:
                     "dg-original-filename": fmt.header_safe(name), "dg-rehydrated": "true",
                     "dg-created-at": fmt.utc_now_iso(False)}
             self._s3.put_file(Bucket, temp_key, str(local), meta)
-        self.purge_temp_files(Bucket)
         return temp_key
 
     def generate_presigned_url(self: DgClient, ClientMethod: str, Params: dict[str, Any],
@@ -261,19 +264,35 @@ class DeltaGliderCompat:
         params = dict(Params)
         bucket, key = params.get("Bucket"), params.get("Key")
         if ClientMethod == "get_object" and bucket and key and "VersionId" not in params:
-            temp = self.rehydrate_for_download(bucket, key, ExpiresIn)
+            try:
+                temp = self.rehydrate_for_download(bucket, key, ExpiresIn)
+                stored = temp or self._engine.resolve(bucket, key)[0]
+            except errors.NotFoundError:
+                temp, stored = None, key  # nothing there (yet): the URL names the key, as boto3's does
+            params["Key"] = stored
             if temp is not None:
                 name = fmt.logical_key_of(key).rsplit("/", 1)[-1]
-                params["Key"] = temp
                 params.setdefault("ResponseContentDisposition", f'attachment; filename="{fmt.header_safe(name)}"')
-            else:
-                params["Key"], _ = self._engine.resolve(bucket, key)
         elif ClientMethod in ("put_object", "upload_part", "create_multipart_upload") and key:
             reason = fmt.refuse_reason_for_upload_key(key)
             if reason:
                 raise errors.InvalidKeyError(f"refusing to presign an upload to {where(bucket, key)}: {reason}")
         with self._s3.ctx(bucket, key, "presign"):
-            return str(self._s3.client.generate_presigned_url(ClientMethod, Params=params, ExpiresIn=ExpiresIn))
+            return str(self._presigner().generate_presigned_url(ClientMethod, Params=params, ExpiresIn=ExpiresIn))
+
+    def _presigner(self: DgClient) -> Any:
+        """A client that presigns with SigV4: botocore may pick SigV2 for presigned URLs, which AWS
+        refuses in newer regions and some servers refuse with ``response-*`` parameters."""
+        presigner = self.__dict__.get("_presign_client")
+        if presigner is None:
+            from botocore.config import Config
+
+            raw = self._s3.client
+            presigner = self._s3.session.client("s3", endpoint_url=raw.meta.endpoint_url,
+                                                region_name=raw.meta.region_name,
+                                                config=raw.meta.config.merge(Config(signature_version="s3v4")))
+            self.__dict__["_presign_client"] = presigner
+        return presigner
 
     def generate_presigned_url_with_rehydration(self: DgClient, Bucket: str, Key: str, ExpiresIn: int = 3600) -> str:
         return self.generate_presigned_url("get_object", {"Bucket": Bucket, "Key": Key}, ExpiresIn)
@@ -285,7 +304,7 @@ class DeltaGliderCompat:
         if reason:
             raise errors.InvalidKeyError(f"refusing to presign an upload to {where(Bucket, Key)}: {reason}")
         with self._s3.ctx(Bucket, Key, "presign"):
-            return dict(self._s3.client.generate_presigned_post(Bucket=Bucket, Key=Key, Fields=Fields,
+            return dict(self._presigner().generate_presigned_post(Bucket=Bucket, Key=Key, Fields=Fields,
                                                                  Conditions=Conditions, ExpiresIn=ExpiresIn))
 
     def purge_temp_files(self: DgClient, Bucket: str) -> dict[str, Any]:
@@ -361,7 +380,10 @@ class DeltaGliderCompat:
                 info["DirectDeleted"] += 1
         # deltas and other objects first, references last: a failure never leaves deltas without theirs
         ordered = [k for k in stored if not fmt.is_reference_key(k)] + [k for k in stored if fmt.is_reference_key(k)]
-        failures = self._s3.delete_keys(Bucket, ordered)
+        try:
+            failures = self._s3.delete_keys(Bucket, ordered)
+        except errors.DgError as exc:
+            failures = [(k, str(exc)) for k in ordered]
         for key, message in failures:
             errs.append(f"Failed to delete {display_key(key)}: {message}")
             kind = ("DeltasDeleted" if key.endswith(fmt.DELTA_SUFFIX) else "ReferencesDeleted"

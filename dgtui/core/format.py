@@ -174,8 +174,10 @@ def parse_metadata(stored_key: str, metadata: dict[str, str]) -> ParsedMetadata:
     )
     if raw_sha is None:
         if stored_key.endswith(DELTA_SUFFIX):
-            # A .delta without DeltaGlider metadata cannot be rebuilt.
-            return ParsedMetadata(ObjectKind.DELTA, problems=["delta has no file sha256"], **common)
+            # A .delta without DeltaGlider metadata cannot be rebuilt; a size it names is still shown.
+            problems.append("delta has no file sha256")
+            size = _parse_size(resolve(md, "file_size"), "file size", problems)
+            return ParsedMetadata(ObjectKind.DELTA, file_size=size, problems=problems, **common)
         return ParsedMetadata(ObjectKind.PLAIN, **common)
 
     file_sha = _parse_sha(raw_sha, "file sha256", problems)

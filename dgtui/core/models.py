@@ -45,7 +45,9 @@ class ObjectInfo:
     kind: ObjectKind = ObjectKind.UNKNOWN
     original_size: int | None = None
     compressed_size: int | None = None
-    compression_ratio: float | None = None  #: stored / original, ``None`` until known
+    #: the fraction saved, 1 - stored / original (0.99: stored 99% smaller), as DeltaGlider's
+    #: ``average_compression_ratio`` and as its examples read it; ``None`` until known
+    compression_ratio: float | None = None
     reference_key: str | None = None
     # Filled once metadata has been fetched (HEAD or the metadata cache):
     metadata_loaded: bool = False
