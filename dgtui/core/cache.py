@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
-import shutil
 import threading
 import time
 from pathlib import Path

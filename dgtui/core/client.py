@@ -17,7 +17,7 @@ from . import format as fmt
 from .cache import MetadataCache, ReferenceCache, cache_root, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
 from .listing import iter_logical_pages, list_raw_page, logical_page
-from .models import BucketStats, DownloadResult, ObjectInfo, RestorePlanItem, UploadSummary
+from .models import BucketStats, DownloadResult, ListObjectsResult, ObjectInfo, RestorePlanItem, UploadSummary
 from .responses import ListObjectsResponse, put_info
 from .s3 import S3Access, display_key, translate, where
 from .stats import MetadataFetcher, apply_metadata, compute_stats

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import tempfile
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions as bexc
 
@@ -25,7 +26,10 @@ from .responses import CompressionEstimate
 from .s3 import display_key, translate, where
 
 if TYPE_CHECKING:
-    from .client import DgClient
+    from .cache import ReferenceCache
+    from .models import BucketStats, DownloadResult, ListObjectsResult
+    from .s3 import S3Access
+    from .transfer import Engine
 
 #: extensions DeltaGlider's estimate treats as already compressed media
 _MEDIA = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".mp4", ".mp3", ".avi", ".mov", ".mkv"}
@@ -68,9 +72,21 @@ class _Service:
 class DeltaGliderCompat:
     """Mixed into ``DgClient``: DeltaGlider 6.2.0's calls that dgtui had no counterpart for."""
 
+    if TYPE_CHECKING:  # provided by DgClient
+        _s3: S3Access
+        _engine: Engine
+        _stats_cache: dict[str, dict[str, BucketStats]]
+        work_dir: Path
+        reference_cache: ReferenceCache
+
+        def upload(self, *args: Any, **kwargs: Any) -> UploadSummary: ...
+        def download(self, *args: Any, **kwargs: Any) -> DownloadResult: ...
+        def delete_object(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
+        def iter_pages(self, *args: Any, **kwargs: Any) -> Iterator[ListObjectsResult]: ...
+
     # -- raw boto3 -----------------------------------------------------------
     @property
-    def service(self: DgClient) -> _Service:
+    def service(self) -> _Service:
         """Only ``service.storage.client`` (the raw boto3 client), as DeltaGlider scripts use it."""
         return _Service(self._s3.client)
 
@@ -104,7 +120,7 @@ class DeltaGliderCompat:
         return getattr(raw, name)
 
     # -- batches -------------------------------------------------------------
-    def upload_batch(self: DgClient, files: list[str | Path], s3_prefix: str, max_ratio: float | None = None,
+    def upload_batch(self, files: list[str | Path], s3_prefix: str, max_ratio: float | None = None,
                      progress_callback: Callable[[str, int, int], None] | None = None) -> list[UploadSummary]:
         """Upload files into one prefix, in order; ``progress_callback(name, index, total)`` before each."""
         results = []
@@ -116,7 +132,7 @@ class DeltaGliderCompat:
             results.append(self.upload(path, prefix + path.name, max_ratio=max_ratio))
         return results
 
-    def download_batch(self: DgClient, s3_urls: list[str], output_dir: str | Path,
+    def download_batch(self, s3_urls: list[str], output_dir: str | Path,
                        progress_callback: Callable[[str, int, int], None] | None = None,
                        overwrite: bool = True) -> list[Path]:
         """Restore objects into one folder under their names; returns the paths written."""
@@ -137,7 +153,7 @@ class DeltaGliderCompat:
             paths.append(out / rel)
         return paths
 
-    def upload_chunked(self: DgClient, file_path: str | Path, s3_url: str, chunk_size: int = 5 * 1024 * 1024,
+    def upload_chunked(self, file_path: str | Path, s3_url: str, chunk_size: int = 5 * 1024 * 1024,
                        progress_callback: Callable[[int, int, int, int], None] | None = None,
                        max_ratio: float | None = None) -> UploadSummary:
         """Upload with ``progress_callback(chunk, chunks, bytes, total)`` as the file is read.
@@ -166,11 +182,11 @@ class DeltaGliderCompat:
         return summary
 
     # -- estimates -------------------------------------------------------------
-    def find_similar_files(self: DgClient, bucket: str, prefix: str, filename: str,
+    def find_similar_files(self, bucket: str, prefix: str, filename: str,
                            limit: int = 5) -> list[dict[str, Any]]:
         """Objects under ``prefix`` whose names look like other versions of ``filename``, best first."""
         base, ext = PurePosixPath(filename).stem, PurePosixPath(filename).suffix
-        scored = []
+        scored: list[tuple[float, dict[str, Any]]] = []
         for page in self.iter_pages(bucket, prefix, delimiter=None):
             for obj in page.contents:
                 name = PurePosixPath(obj.key)
@@ -182,12 +198,12 @@ class DeltaGliderCompat:
                 if _VERSION.search(base) and _VERSION.search(name.stem):
                     score += 0.2
                 if score > 0.5:
-                    scored.append({"Key": obj.key, "Size": obj.size, "Similarity": round(score, 2),
-                                   "LastModified": obj.last_modified})
-        scored.sort(key=lambda d: -d["Similarity"])
-        return scored[:limit]
+                    scored.append((score, {"Key": obj.key, "Size": obj.size, "Similarity": round(score, 2),
+                                           "LastModified": obj.last_modified}))
+        scored.sort(key=lambda pair: -pair[0])
+        return [entry for _, entry in scored[:limit]]
 
-    def estimate_compression(self: DgClient, file_path: str | Path, bucket: str, prefix: str = "",
+    def estimate_compression(self, file_path: str | Path, bucket: str, prefix: str = "",
                              sample_size: int = 1024 * 1024) -> CompressionEstimate:
         """What uploading ``file_path`` into ``prefix`` would store, by dgtui's own rules.
 
@@ -228,7 +244,7 @@ class DeltaGliderCompat:
                                    recommended_reference=ref_key, should_use_delta=stored <= size * 0.5)
 
     # -- presigned URLs and rehydration ------------------------------------------------
-    def rehydrate_for_download(self: DgClient, Bucket: str, Key: str, ExpiresIn: int = 3600) -> str | None:
+    def rehydrate_for_download(self, Bucket: str, Key: str, ExpiresIn: int = 3600) -> str | None:
         """Rebuild a delta under ``.deltaglider/tmp/`` with ``dg-expires-at``; returns that key.
 
         None for objects stored whole, which can be downloaded as they are.
@@ -236,7 +252,7 @@ class DeltaGliderCompat:
         written; ``purge_temp_files`` (ours or DeltaGlider's) deletes it once
         expired, and each rehydration first purges the bucket's expired copies.
         """
-        stored_key, head = self._engine.resolve(Bucket, Key)
+        stored_key, _ = self._engine.resolve(Bucket, Key)
         if not stored_key.endswith(fmt.DELTA_SUFFIX):
             return None
         logical = fmt.logical_key_of(stored_key)
@@ -252,7 +268,7 @@ class DeltaGliderCompat:
             self._s3.put_file(Bucket, temp_key, str(local), meta)
         return temp_key
 
-    def generate_presigned_url(self: DgClient, ClientMethod: str, Params: dict[str, Any],
+    def generate_presigned_url(self, ClientMethod: str, Params: dict[str, Any],
                                ExpiresIn: int = 3600) -> str:
         """A presigned URL, as boto3's; a ``get_object`` URL for a delta serves the rebuilt file.
 
@@ -280,7 +296,7 @@ class DeltaGliderCompat:
         with self._s3.ctx(bucket, key, "presign"):
             return str(self._presigner().generate_presigned_url(ClientMethod, Params=params, ExpiresIn=ExpiresIn))
 
-    def _presigner(self: DgClient) -> Any:
+    def _presigner(self) -> Any:
         """A client that presigns with SigV4: botocore may pick SigV2 for presigned URLs, which AWS
         refuses in newer regions and some servers refuse with ``response-*`` parameters."""
         presigner = self.__dict__.get("_presign_client")
@@ -294,10 +310,10 @@ class DeltaGliderCompat:
             self.__dict__["_presign_client"] = presigner
         return presigner
 
-    def generate_presigned_url_with_rehydration(self: DgClient, Bucket: str, Key: str, ExpiresIn: int = 3600) -> str:
+    def generate_presigned_url_with_rehydration(self, Bucket: str, Key: str, ExpiresIn: int = 3600) -> str:
         return self.generate_presigned_url("get_object", {"Bucket": Bucket, "Key": Key}, ExpiresIn)
 
-    def generate_presigned_post(self: DgClient, Bucket: str, Key: str, Fields: dict[str, str] | None = None,
+    def generate_presigned_post(self, Bucket: str, Key: str, Fields: dict[str, str] | None = None,
                                 Conditions: list[Any] | None = None, ExpiresIn: int = 3600) -> dict[str, Any]:
         """boto3's presigned POST (a plain upload, not a delta); DeltaGlider's own keys are refused."""
         reason = fmt.refuse_reason_for_upload_key(Key)
@@ -307,9 +323,9 @@ class DeltaGliderCompat:
             return dict(self._presigner().generate_presigned_post(Bucket=Bucket, Key=Key, Fields=Fields,
                                                                  Conditions=Conditions, ExpiresIn=ExpiresIn))
 
-    def purge_temp_files(self: DgClient, Bucket: str) -> dict[str, Any]:
+    def purge_temp_files(self, Bucket: str) -> dict[str, Any]:
         """Delete expired copies under ``.deltaglider/tmp/`` (``dg-expires-at`` passed), as DeltaGlider does."""
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         deleted = expired = failed = freed = 0
         problems: list[str] = []
         with self._s3.ctx(Bucket, fmt.TMP_PREFIX, "list"):
@@ -320,10 +336,10 @@ class DeltaGliderCompat:
                 text = (head or {}).get("Metadata", {}).get("dg-expires-at")
                 if not text:
                     continue
-                when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                when = datetime.fromisoformat(text)  # "Z" too, since Python 3.11
                 if when.tzinfo is None:
-                    when = when.replace(tzinfo=timezone.utc)
-                if datetime.now(timezone.utc) >= when:
+                    when = when.replace(tzinfo=UTC)
+                if datetime.now(UTC) >= when:
                     expired += 1
                     if not self._s3.delete_keys(Bucket, [key]):
                         deleted += 1
@@ -333,10 +349,10 @@ class DeltaGliderCompat:
                 problems.append(f"Error processing {display_key(key)}: {exc}")
         return {"bucket": Bucket, "prefix": fmt.TMP_PREFIX, "deleted_count": deleted, "expired_count": expired,
                 "error_count": failed, "total_size_freed": freed,
-                "duration_seconds": (datetime.now(timezone.utc) - started).total_seconds(), "errors": problems}
+                "duration_seconds": (datetime.now(UTC) - started).total_seconds(), "errors": problems}
 
     # -- deletes ------------------------------------------------------------------
-    def delete_objects_recursive(self: DgClient, Bucket: str, Prefix: str, **kwargs: Any) -> dict[str, Any]:
+    def delete_objects_recursive(self, Bucket: str, Prefix: str, **kwargs: Any) -> dict[str, Any]:
         """Delete an object and/or everything under a folder, references included.
 
         ``Prefix`` without a trailing ``/`` deletes the object of that name
@@ -400,7 +416,7 @@ class DeltaGliderCompat:
         return response
 
     # -- bucket ACLs -----------------------------------------------------------
-    def put_bucket_acl(self: DgClient, Bucket: str, ACL: str | None = None,
+    def put_bucket_acl(self, Bucket: str, ACL: str | None = None,
                        AccessControlPolicy: dict[str, Any] | None = None, GrantFullControl: str | None = None,
                        GrantRead: str | None = None, GrantReadACP: str | None = None, GrantWrite: str | None = None,
                        GrantWriteACP: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -410,16 +426,16 @@ class DeltaGliderCompat:
                                     "GrantReadACP": GrantReadACP, "GrantWrite": GrantWrite,
                                     "GrantWriteACP": GrantWriteACP, **kwargs}.items() if v is not None}
         _bucket_call("set bucket ACL", Bucket, lambda: self._s3.client.put_bucket_acl(Bucket=Bucket, **params),
-                     self.endpoint_url)
+                     self._s3.endpoint_url)
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
-    def get_bucket_acl(self: DgClient, Bucket: str, **kwargs: Any) -> dict[str, Any]:
+    def get_bucket_acl(self, Bucket: str, **kwargs: Any) -> dict[str, Any]:
         """boto3's ``get_bucket_acl``; failures are also ``RuntimeError`` ("Failed to get bucket ACL: ...")."""
         return dict(_bucket_call("get bucket ACL", Bucket,
-                                 lambda: self._s3.client.get_bucket_acl(Bucket=Bucket, **kwargs), self.endpoint_url))
+                                 lambda: self._s3.client.get_bucket_acl(Bucket=Bucket, **kwargs), self._s3.endpoint_url))
 
     # -- caches ---------------------------------------------------------------------
-    def clear_cache(self: DgClient) -> None:
+    def clear_cache(self) -> None:
         """Forget cached references (on disk) and this client's remembered bucket statistics."""
         self._stats_cache.clear()
         for entry in self.reference_cache.dir.iterdir():
@@ -428,13 +444,13 @@ class DeltaGliderCompat:
             except OSError:
                 continue
 
-    def _remember_stats(self: DgClient, bucket: str, mode: str, stats: Any) -> None:
+    def _remember_stats(self, bucket: str, mode: str, stats: Any) -> None:
         self._stats_cache.setdefault(bucket, {})[mode] = stats
 
-    def _forget_stats(self: DgClient, bucket: str) -> None:
+    def _forget_stats(self, bucket: str) -> None:
         self._stats_cache.pop(bucket, None)
 
-    def _cached_stats_entry(self: DgClient, bucket: str) -> dict[str, Any] | None:
+    def _cached_stats_entry(self, bucket: str) -> dict[str, Any] | None:
         cached = self._stats_cache.get(bucket) or {}
         for mode in ("detailed", "sampled", "quick"):
             stats = cached.get(mode)
@@ -447,7 +463,7 @@ class DeltaGliderCompat:
         return None
 
 
-def object_type(stored_key: str, kind: ObjectKind) -> str:
+def object_type(stored_key: str, kind: ObjectKind | None) -> str:
     """DeltaGlider's delete ``Type``: delta, direct (written by DeltaGlider or dgtui) or other."""
     if stored_key.endswith(fmt.DELTA_SUFFIX):
         return "delta"

@@ -24,7 +24,8 @@ boto3 client, warnings made up by a mocked service) are listed in
 from __future__ import annotations
 
 import secrets
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

@@ -10,8 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from dgtui import (BucketNotEmptyError, DestinationExistsError, DgError, MetadataError, NotFoundError,
-                   SourceChangedError, UnsupportedParameterError, create_client)
+from dgtui import (
+    BucketNotEmptyError,
+    DestinationExistsError,
+    DgError,
+    MetadataError,
+    NotFoundError,
+    SourceChangedError,
+    UnsupportedParameterError,
+    create_client,
+)
 
 from .conftest import make_release, random_bytes, read_all
 
