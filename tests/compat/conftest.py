@@ -18,7 +18,9 @@ to mocks changed:
 
 Tests that only exercise DeltaGlider's internals (a storage port without a
 boto3 client, warnings made up by a mocked service) are listed in
-``NOT_APPLICABLE`` and not collected.
+``NOT_APPLICABLE`` and left out. ``DIFFERS_ON_PURPOSE`` marks, for dgtui, the
+tests that fail by design (see each reason); with ``DG_COMPAT_SDK=deltaglider``
+nothing is marked, so both counts compare.
 """
 
 from __future__ import annotations
@@ -30,6 +32,35 @@ from typing import Any
 import pytest
 
 TEST_BUCKET = "test-bucket"
+
+#: DeltaGlider's tests of its internals, with no counterpart on a real server
+NOT_APPLICABLE = {
+    "test_bucket_management.py::test_bucket_methods_without_boto3_client": "a storage port without a boto3 client",
+    "test_bucket_management.py::test_put_bucket_acl_no_boto3_client": "a storage port without a boto3 client",
+    "test_delete_objects_recursive.py::test_service_warnings_propagated_in_response":
+        "a warning string returned by a mocked DeltaService",
+    "test_delete_objects_recursive.py::test_single_delete_warnings_propagated":
+        "a warning string returned by a patched delete helper",
+}
+
+#: tests dgtui fails by design
+DIFFERS_ON_PURPOSE = {
+    "test_kwargs_parameter_accepted": "dgtui refuses unknown keyword arguments (TypeError naming them) instead of "
+                                      "dropping them",
+    "test_generate_presigned_url": "asserts the text of DeltaGlider's placeholder URL ('expires=3600'), which no "
+                                   "real presigned URL contains (DeltaGlider 6.2.0 fails it on a real server too)",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    from .sdk import SDK
+
+    if SDK != "dgtui":
+        return
+    for item in items:
+        reason = DIFFERS_ON_PURPOSE.get(getattr(item, "originalname", item.name))
+        if reason and "compat" in str(item.fspath):
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
 
 
 class BucketObjects:

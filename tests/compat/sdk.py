@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 
-if os.environ.get("DG_COMPAT_SDK") == "deltaglider":
+SDK = "deltaglider" if os.environ.get("DG_COMPAT_SDK") == "deltaglider" else "dgtui"
+
+if SDK == "deltaglider":
     from deltaglider import BucketStats, CompressionEstimate, ObjectInfo, create_client
 else:
     from dgtui import BucketStats, CompressionEstimate, ObjectInfo, create_client
 
-__all__ = ["BucketStats", "CompressionEstimate", "ObjectInfo", "create_client"]
+__all__ = ["SDK", "BucketStats", "CompressionEstimate", "ObjectInfo", "create_client"]
