@@ -41,8 +41,11 @@ from .core.responses import CompressionEstimate, ListObjectsResponse
 
 __version__ = "0.1.0"
 
+#: DeltaGlider's name for the client class, for scripts that annotate with it
+DeltaGliderClient = DgClient
+
 __all__ = [
-    "create_client", "DgClient", "parse_s3_url",
+    "create_client", "DgClient", "DeltaGliderClient", "parse_s3_url",
     "BucketStats", "DownloadResult", "ListObjectsResult", "ObjectInfo", "ObjectKind", "RestorePlanItem",
     "UploadSummary", "CompressionEstimate", "ListObjectsResponse",
     "DgError", "NotFoundError", "BucketNotFoundError", "BucketNotEmptyError", "AccessDeniedError",

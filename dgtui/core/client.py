@@ -84,7 +84,7 @@ def _unsafe_destination(real_root: str, dest: Path) -> str | None:
 #: boto3 parameters passed on to S3 with an upload (on the delta or the direct object, never the reference)
 PUT_ARGS = frozenset({"ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage",
                       "Expires", "Tagging", "StorageClass", "ServerSideEncryption", "SSEKMSKeyId",
-                      "SSEKMSEncryptionContext", "BucketKeyEnabled", "ACL", "ExpectedBucketOwner",
+                      "SSEKMSEncryptionContext", "ACL", "ExpectedBucketOwner",
                       "ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus"})
 #: boto3 parameters of get_object / head_object; for a delta only those that make sense for a rebuilt file
 READ_ARGS = frozenset({"VersionId", "Range", "IfMatch", "IfNoneMatch", "IfModifiedSince", "IfUnmodifiedSince",

@@ -68,6 +68,11 @@ class ObjectInfo:
         return (1 - self.size / self.original_size) * 100
 
     @property
+    def delta_chain_length(self) -> int:
+        """DeltaGlider's field: 1 for a delta (always made against its folder's reference), else 0."""
+        return 1 if self.is_delta else 0
+
+    @property
     def name(self) -> str:
         """The last path segment of the logical key."""
         return self.key.rsplit("/", 1)[-1]

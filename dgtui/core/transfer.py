@@ -117,7 +117,7 @@ class Engine:
             raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}", bucket=bucket, key=key)
         snapshot = _source_snapshot(path)
         # Metadata S3 cannot carry is refused before anything is written.
-        check_metadata(extra_metadata or {}, what=f"the metadata for {where(bucket, key)}")
+        check_metadata(extra_metadata or {}, what=f"the metadata for {where(bucket, key)}", reserved=True)
         summary = self._upload(path, bucket, key, snapshot[0], max_ratio=max_ratio, progress=progress,
                                should_cancel=should_cancel, extra_metadata=extra_metadata, extra_args=extra_args)
         if _source_snapshot(path) != snapshot:
@@ -538,16 +538,21 @@ def _discard(path: Path) -> None:
 MAX_METADATA_BYTES = 2048
 
 
-def check_metadata(meta: dict[str, str], *, what: str) -> None:
+def check_metadata(meta: dict[str, str], *, what: str, reserved: bool = False) -> None:
     """Refuse metadata that S3 cannot carry, before anything is written.
 
     Metadata travels in HTTP headers: keys and values must be printable ASCII
     (botocore refuses anything else only when the request is sent, which for
     a delta is after its reference was written), and S3 keeps 2 KB at most.
+    With ``reserved``, keys of DeltaGlider's own (``dg-``) are refused too:
+    a caller's ``dg-file-sha256`` would replace the real one.
     """
     for k, v in meta.items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise errors.MetadataError(f"{what}: metadata keys and values must be strings ({display_key(repr(k))})")
+        if reserved and k.lower().startswith(("dg-", "dg_")):
+            raise errors.MetadataError(f"{what}: the metadata key {display_key(k, 80)} is DeltaGlider's own; "
+                                       f"nothing was written")
         for text, part in ((k, "key"), (v, "value")):
             if not (text.isascii() and text.isprintable()):
                 raise errors.MetadataError(

@@ -113,6 +113,8 @@ def test_metadata_s3_cannot_carry_is_refused_before_any_write(client, bucket, bo
         client.upload(f, f"s3://{bucket}/rel/", metadata={"owner": "Zoë"})
     with pytest.raises(MetadataError, match="2048"):
         client.put_object(Bucket=bucket, Key="rel/b.zip", Body=f.read_bytes(), Metadata={"big": "x" * 3000})
+    with pytest.raises(MetadataError, match="DeltaGlider's own"):
+        client.put_object(Bucket=bucket, Key="rel/c.txt", Body=b"c", Metadata={"dg-file-sha256": "0" * 64})
     assert stored_keys(boto3_s3, bucket) == []
 
 
