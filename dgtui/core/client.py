@@ -554,12 +554,13 @@ class DgClient(DeltaGliderCompat):
         """Create a bucket; creating one you already own is not an error.
 
         Other boto3 parameters (``ACL``, ``ObjectLockEnabledForBucket``, ...) go
-        to S3 as they are. Failures are also ``RuntimeError``, as in DeltaGlider.
+        to S3 as they are. Failures are also ``RuntimeError``, as in DeltaGlider
+        (with dgtui's message).
         """
         try:
             return self._create_bucket(Bucket, CreateBucketConfiguration, kwargs)
         except errors.DgError as exc:
-            raise errors.as_runtime_error(exc, f"Failed to create bucket: {exc}") from None
+            raise errors.as_runtime_error(exc) from None
 
     def _create_bucket(self, Bucket: str, CreateBucketConfiguration: dict[str, Any] | None,
                        kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -629,7 +630,7 @@ class DgClient(DeltaGliderCompat):
             with self._s3.ctx(action="list buckets"):
                 response = self._s3.client.list_buckets(**kwargs)
         except errors.DgError as exc:
-            raise errors.as_runtime_error(exc, f"Failed to list buckets: {exc}") from None
+            raise errors.as_runtime_error(exc) from None  # its one-line message stays: the app shows it
         buckets = []
         for entry in response.get("Buckets", []):
             entry = dict(entry)
