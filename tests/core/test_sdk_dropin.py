@@ -418,3 +418,16 @@ def test_recursive_delete_and_acls(client, bucket, boto3_s3, tmp_path):
     assert client.get_bucket_acl(Bucket=bucket)["Grants"]
     with pytest.raises(RuntimeError, match="Failed to get bucket ACL"):
         client.get_bucket_acl(Bucket=bucket + "-missing")
+
+
+def test_ci_gate_of_deltagliders_examples_sees_what_was_stored(client, dg, bucket, tmp_path):
+    """DeltaGlider's CI example fails the build when "compression was not effective"."""
+    def gate(summary) -> bool:
+        return summary.is_delta or summary.savings_percent > 0
+
+    first = make_release(tmp_path / "app-1.zip", 1)
+    ours, theirs = client.upload(first, f"s3://{bucket}/ours/"), dg.upload(str(first), f"s3://{bucket}/theirs/")
+    assert (ours.operation, ours.is_delta, gate(ours)) == (theirs.operation, theirs.is_delta, gate(theirs)) \
+        == ("create_reference", False, False)
+    second = make_release(tmp_path / "app-2.zip", 2)
+    assert gate(client.upload(second, f"s3://{bucket}/ours/")) and gate(dg.upload(str(second), f"s3://{bucket}/theirs/"))
