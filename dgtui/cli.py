@@ -196,7 +196,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             raise DgError("--by-folder and --sampled are separate views; choose one")
         run = run_by_folder if args.by_folder else run_sampled
         return run(args, client, bucket, prefix, bar, shown, human)
-    stats = client.get_bucket_stats(bucket, prefix, detailed_stats=args.detailed,
+    stats = client.get_bucket_stats(bucket, prefix=prefix, detailed_stats=args.detailed,
                                     progress=(lambda d, t: bar(d, t, "reading metadata")) if args.detailed else None)
     bar.finish()
     if args.json:
@@ -285,7 +285,7 @@ def cmd_put(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json(asdict(summary))
             continue
-        how = "delta" if summary.is_delta else "direct"
+        how = "reference" if summary.operation == "create_reference" else "delta" if summary.is_delta else "direct"
         extra = f"; stored direct because the {summary.fallback_reason}" if summary.fallback_reason else ""
         print(f"uploaded {shown(f)} -> s3://{summary.bucket}/{shown(summary.key)} ({how}, "
               f"{human(summary.original_size)} -> {human(summary.stored_size)}, saved {summary.savings_percent:.1f}%{extra})")
