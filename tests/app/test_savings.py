@@ -91,7 +91,7 @@ async def test_opens_on_the_highlighted_folder_and_goes_up_beyond_the_start(clie
 
 async def test_table_fills_in_from_the_metadata_cache_without_heads(client, layout_bucket, s3_server, tmp_path):
     # Exact statistics fill the on-disk cache...
-    client.get_bucket_stats(layout_bucket, "releases/app/", detailed_stats=True)
+    client.get_bucket_stats(layout_bucket, prefix="releases/app/", detailed_stats=True)
     # ...and a new session on that cache shows every original size with no HEAD.
     from .helpers import make_client
 
