@@ -515,7 +515,7 @@ def _count_upload(counts: dict[str, int], summary: Any) -> None:
     counts["files"] += 1
     counts["original_bytes"] += summary.original_size
     counts["stored_bytes"] += summary.stored_size
-    counts["deltas" if summary.is_delta else "direct"] += 1
+    counts["deltas" if summary.stored_key.endswith(".delta") else "direct"] += 1
 
 
 def is_demo_seeded(s3: Any) -> bool:
