@@ -20,6 +20,8 @@ from .listing import iter_logical_pages, list_raw_page, logical_page
 from .models import BucketStats, DownloadResult, ListObjectsResult, ObjectInfo, RestorePlanItem, UploadSummary
 from .responses import ListObjectsResponse, put_info
 from .s3 import S3Access, display_key, translate, where
+from .sampling import SampledStats, sampled_stats
+from .savings import FolderReport, fill_known_metadata, folder_savings
 from .stats import MetadataFetcher, apply_metadata, compute_stats
 from .transfer import Engine, Progress, ShouldCancel
 
@@ -194,6 +196,27 @@ class DgClient(DeltaGliderCompat):
         if not prefix:
             self._remember_stats(bucket, "detailed" if detailed else "quick", stats)
         return stats
+
+    def folder_savings(self, bucket: str, prefix: str = "", *, exact: bool = False,
+                       progress: Callable[[int, int], None] | None = None, should_cancel: ShouldCancel | None = None,
+                       expected_deltas: int | None = None) -> FolderReport:
+        """Savings of every folder directly below ``prefix`` from one listing (see ``dgtui.core.savings``).
+
+        ``exact=True`` also reads every delta's metadata (cache first, then HEADs), batch by batch.
+        """
+        return folder_savings(self._s3, self._fetcher, bucket, prefix, exact=exact, progress=progress,
+                              should_cancel=should_cancel, expected_deltas=expected_deltas)
+
+    def sampled_stats(self, bucket: str, prefix: str = "", *, target: float = 0.01, seed: int | None = None,
+                      progress: Callable[[int, int], None] | None = None,
+                      should_cancel: ShouldCancel | None = None, **options: Any) -> SampledStats:
+        """Totals with the original size estimated from a random sample of deltas, with a 95% interval."""
+        return sampled_stats(self._s3, self._fetcher, bucket, prefix, target=target, seed=seed, progress=progress,
+                             should_cancel=should_cancel, **options)
+
+    def known_metadata(self, bucket: str, items: list[ObjectInfo]) -> int:
+        """Fill items with the metadata the on-disk cache holds for their listed version; sends no request."""
+        return fill_known_metadata(self.metadata_cache, self._s3.endpoint_url, bucket, items)
 
     def get_object_info(self, s3_url: str) -> ObjectInfo:
         """One object's details from a single HEAD (and one more to resolve the name)."""
