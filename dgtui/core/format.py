@@ -414,8 +414,9 @@ def direct_metadata(*, version: str, original_name: str, file_sha256: str, file_
 
 
 def client_metadata(metadata: dict[str, str] | None, content_type: str | None = None) -> dict[str, str]:
-    """A client's own metadata as deltaglider_proxy stores it: ``user-<name>``, and ``content-type``."""
-    stored = {}
+    """A client's own metadata to store: under its own names, as boto3 would, and as deltaglider_proxy
+    keeps it (``user-<name>``, and the Content-Type as a ``content-type`` key), so both serve it."""
+    stored = dict(metadata or {})
     for key, value in (metadata or {}).items():
         stored[f"user-{key}"] = value
     if content_type:

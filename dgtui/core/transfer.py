@@ -121,8 +121,8 @@ class Engine:
         snapshot = _source_snapshot(path)
         # Metadata S3 cannot carry is refused before anything is written.
         check_metadata(extra_metadata or {}, what=f"the metadata for {where(bucket, key)}", reserved=True)
-        # Kept the way deltaglider_proxy keeps a client's metadata (user-<name>, and its Content-Type as a
-        # content-type key), so the proxy serves them too; head_object answers them by their own names.
+        # Kept also the way deltaglider_proxy keeps a client's metadata (user-<name>, and its Content-Type
+        # as a content-type key), so the proxy serves them too; head_object answers them by their own names.
         extra_metadata = fmt.client_metadata(extra_metadata, (extra_args or {}).get("ContentType")) or None
         summary = self._upload(path, bucket, key, snapshot[0], max_ratio=max_ratio, progress=progress,
                                should_cancel=should_cancel, extra_metadata=extra_metadata, extra_args=extra_args)
