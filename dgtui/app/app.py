@@ -26,7 +26,7 @@ from .screens.help import HelpScreen
 from .text import format_local_time, printable
 from .widgets.bucket_tree import BucketTree
 from .widgets.object_table import ObjectTable
-from .widgets.transfers import TransferView
+from .widgets.transfers import TransfersPanel
 from .workers import background
 
 ClientFactory = Callable[[], DgClient]
@@ -207,7 +207,7 @@ class DgtuiApp(App[int]):
             ("Object table", list(ObjectTable.BINDINGS)),
             ("Bucket tree", [Binding("enter", "select", "Open / expand"), Binding("right", "expand", "Expand"),
                              Binding("left", "collapse", "Collapse or go to parent")]),
-            ("Transfers (Tab to them)", list(TransferView.BINDINGS)),
+            ("Transfers (Tab to them)", list(TransfersPanel.BINDINGS)),
             ("Details", list(DetailsScreen.BINDINGS)),
         ]
         self.push_screen(HelpScreen(sections))
@@ -236,8 +236,9 @@ class DgtuiApp(App[int]):
             self.exit(0)
             return
         names = ", ".join(t.title for t in active[:3]) + (", …" if len(active) > 3 else "")
+        them = "them" if len(active) != 1 else "it"
         body = (f"{len(active)} transfer{'s are' if len(active) != 1 else ' is'} still running ({names}). "
-                "Quitting cancels them; a cancelled restore leaves no partial file.")
+                f"Quitting cancels {them}; a cancelled restore leaves no partial file.")
 
         def answered(answer: str | None) -> None:
             if answer == "quit":
@@ -245,7 +246,7 @@ class DgtuiApp(App[int]):
                     transfer.cancel()
                 self.exit(0)
 
-        self.push_screen(QuitConfirmScreen("Quit dgtui?", body, [("quit", "Cancel them and quit"),
+        self.push_screen(QuitConfirmScreen("Quit dgtui?", body, [("quit", f"Cancel {them} and quit"),
                                                                  ("stay", "Keep them running")], danger=True),
                          answered)
 

@@ -157,8 +157,9 @@ async def test_cancel_a_restore(s3_server, client, bucket, tmp_path):
             await open_at(pilot, app)
             await pilot.press("d")
             await answer_prompt(pilot, app)
-            view = await wait_for(pilot, lambda: app.screen.query(TransferView) and app.screen.query_one(TransferView))
-            view.focus()
+            panel = app.screen.query_one(TransfersPanel)
+            await wait_for(pilot, lambda: panel.transfers)
+            panel.focus()
             await pilot.press("x")
             transfer, text = await finished(pilot, app)
             assert transfer.state == "cancelled", text

@@ -325,7 +325,7 @@ class BrowserScreen(Screen[None]):
         def chosen(folder: str | None) -> None:
             path = self._local_folder(folder)
             if path is not None:
-                self.transfers.download_objects(location.bucket, objects, path)
+                self.transfers.download_objects(location.bucket, [(o.key, o.size) for o in objects], path)
                 self.table.marked.clear()
                 self.table.refresh()
                 self._update_location_bar()
