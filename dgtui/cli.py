@@ -254,29 +254,33 @@ def cmd_get(args: argparse.Namespace) -> int:
         job = _CliJob(bar, {"Some files already exist": "overwrite" if args.overwrite else "skip",
                             "Some files cannot be rebuilt exactly": "rescue" if args.rescue else "skip"})
 
+        kept: list[tuple[str, str]] = []
+
         def on_item(key: str, result, exc) -> None:
             bar.label = display_key(key.rsplit("/", 1)[-1], 40)
+            if isinstance(exc, DestinationExistsError):
+                kept.append((key, str(exc)))
             if result is not None and not args.json:
                 bar.finish()
                 print(f"restored {shown(key)} -> {shown(result.path)} ({check_of(result)})")
 
         outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item)
         bar.finish()
-        for key, reason in outcome.failures:
+        for key, reason in kept + outcome.failures:
             print(f"skipped {shown(key)}: {reason}", file=sys.stderr)
         if outcome.skipped:
             print(f"{outcome.skipped} local files already existed and were kept; use --overwrite to replace them",
                   file=sys.stderr)
         if args.json:
-            _emit_json({"restored": [asdict(r) for r in outcome.results], "problems": outcome.failures})
+            _emit_json({"restored": [asdict(r) for r in outcome.results], "problems": kept + outcome.failures})
         else:
             for result in outcome.results:
                 if result.rescued:
                     print(f"rescued {shown(result.key)} -> {shown(result.path)} ({check_of(result)})")
-            print(f"{len(outcome.results)} restored, {len(outcome.failures)} skipped: {outcome.line()}")
+            print(f"{len(outcome.results)} restored, {len(kept) + len(outcome.failures)} skipped: {outcome.line()}")
         if outcome.cancelled:
             raise KeyboardInterrupt
-        return 1 if outcome.failures else 0
+        return 1 if outcome.failures or kept else 0
     bar = ProgressLine(args.url.rsplit("/", 1)[-1])
     try:
         result = client.download(args.url, args.dest, overwrite=args.overwrite, progress=bar, rescue=args.rescue)

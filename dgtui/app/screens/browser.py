@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from dgtui import ObjectInfo
+from dgtui.transfers import PrefixPlan, files_to_upload, needs_upload_confirmation, plan_prefix
 
 from ..widgets.footer import AppFooter
 from ..messages import (
@@ -24,7 +25,7 @@ from ..messages import (
     Location,
     Navigate,
 )
-from ..text import human_count, plural, printable
+from ..text import human_count, human_size, plural, printable
 from ..workers import background, is_cancelled
 from ..widgets.bucket_tree import BucketTree
 from ..widgets.object_table import ObjectTable, Row
@@ -36,6 +37,22 @@ from .prompt import PromptScreen
 
 #: keys listed in a delete confirmation before "… and N more"
 CONFIRM_LIST_LIMIT = 12
+
+#: what a restore checks, promised in its dialog (no more than is done)
+CHECK_PROMISE = ("Each file appears only after its check: the sha256 stored with it, or for objects written by "
+                 "other tools their MD5 ETag where there is one (objects uploaded in parts by other tools have "
+                 "neither, and are restored unchecked).")
+
+
+def _prepare_folder(path: str) -> str | None:
+    """Create a local folder to restore into; the reason when that is impossible."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        return f"{printable(path, 200)} is a file, not a folder; choose a folder to restore into"
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create {printable(path, 200)}: {exc.strerror or exc}"
+    return None
 
 
 class LocationBar(Widget):
@@ -209,6 +226,7 @@ class BrowserScreen(Screen[None]):
                 self.location.prefix.startswith(changed.prefix) or changed.prefix.startswith(self.location.prefix)):
             self.table.reload()
         self.tree.reload(changed)
+        self.stats.mark_stale(changed)
 
     # -- filter ----------------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -237,6 +255,7 @@ class BrowserScreen(Screen[None]):
             return
         self.table.reload()
         self.tree.reload(self.location)
+        self.stats.mark_stale(self.location)
         self.app.notify(f"Refreshing {printable(self.location.url, 200)}", timeout=2)
 
     def action_details(self) -> None:
@@ -314,52 +333,72 @@ class BrowserScreen(Screen[None]):
         if self.location is None or not objects:
             return
         location = self.location
+        size = sum(o.size for o in objects)
         if len(objects) == 1:
             what = Text("Restore ") + Text(printable(objects[0].key, 300), style="bold")
+            what.append(f" ({human_size(size)} stored)\ninto this local folder (created if missing), or give a "
+                        "file name to restore it under another name.")
         else:
             names = ", ".join(printable(o.name, 40) for o in objects[:5])
-            what = Text(f"Restore {len(objects)} marked objects ({names}{', …' if len(objects) > 5 else ''})")
-        what.append("\ninto this local folder (created if missing). Every file is checked against its "
-                    "sha256 before it appears.")
+            what = Text(f"Restore {len(objects)} marked objects ({names}{', …' if len(objects) > 5 else ''}; "
+                        f"{human_size(size)} stored)\ninto this local folder (created if missing).")
+        what.append(" " + CHECK_PROMISE)
+        single = len(objects) == 1
 
-        def chosen(folder: str | None) -> None:
-            path = self._local_folder(folder)
-            if path is not None:
-                self.transfers.download_objects(location.bucket, [(o.key, o.size) for o in objects], path)
-                self.table.marked.clear()
-                self.table.refresh()
-                self._update_location_bar()
+        def as_file(value: str) -> bool:
+            """One object and a path that is not a folder: that path is the file's new name."""
+            path = os.path.abspath(os.path.expanduser(value))
+            return single and not value.endswith(("/", os.sep)) and not os.path.isdir(path)
 
-        self.app.push_screen(PromptScreen("Restore to folder", what, self.app.download_dir, ok_label="Restore"),
-                             chosen)
+        def validate(value: str) -> str | None:
+            path = os.path.abspath(os.path.expanduser(value))
+            return _prepare_folder(os.path.dirname(path) if as_file(value) else path)
+
+        def chosen(value: str | None) -> None:
+            if not value:
+                return
+            path = os.path.abspath(os.path.expanduser(value))
+            file_name = as_file(value)
+            self.app.download_dir = os.path.dirname(path) if file_name else path
+            self.transfers.download_objects(location.bucket, [(o.key, o.size) for o in objects], path,
+                                            as_file=file_name)
+            self.table.marked.clear()
+            self.table.refresh()
+            self._update_location_bar()
+
+        self.app.push_screen(PromptScreen("Restore to folder" if not single else "Restore to folder or file", what,
+                                          self.app.download_dir.rstrip(os.sep) + os.sep, ok_label="Restore",
+                                          validate=validate, paths=True), chosen)
 
     def _ask_download_prefix(self, location: Location) -> None:
+        self.app.notify(f"Counting what is under {printable(location.url, 200)}…", timeout=2)
+        self._count_for_restore(location)
+
+    @background("counting objects to restore", group="restore-count", exclusive=True)
+    def _count_for_restore(self, location: Location) -> None:
+        plan = plan_prefix(self.app.client, location.url, should_cancel=is_cancelled)
+        self.app.call_from_thread(self._confirm_download_prefix, location, plan)
+
+    def _confirm_download_prefix(self, location: Location, plan: PrefixPlan) -> None:
+        if not plan.objects:
+            self.app.notify(f"Nothing to restore under {printable(location.url, 200)}.", timeout=3)
+            return
         what = Text("Restore everything under ") + Text(printable(location.url, 300), style="bold")
-        what.append(" (subfolders included) into this local folder. Keys that are unsafe as file names "
-                    "are skipped and reported.")
+        what.append(f": {plural(plan.objects, 'object')}, {human_size(plan.stored_bytes)} stored "
+                    "(deltas grow back to their full size), subfolders included, into this local folder.")
+        if plan.unsafe:
+            what.append(f" {plural(len(plan.unsafe), 'key')} unsafe as file names will be skipped and reported.")
+        what.append(" " + CHECK_PROMISE)
 
         def chosen(folder: str | None) -> None:
-            path = self._local_folder(folder)
-            if path is not None:
+            if folder:
+                path = os.path.abspath(os.path.expanduser(folder))
+                self.app.download_dir = path
                 self.transfers.download_prefix(location, path)
 
-        self.app.push_screen(PromptScreen("Restore folder", what, self.app.download_dir, ok_label="Restore"),
-                             chosen)
-
-    def _local_folder(self, folder: str | None) -> str | None:
-        if not folder:
-            return None
-        path = os.path.abspath(os.path.expanduser(folder))
-        if os.path.exists(path) and not os.path.isdir(path):
-            self.app.show_error(f"{printable(path, 200)} is a file, not a folder; choose a folder to restore into")
-            return None
-        try:
-            os.makedirs(path, exist_ok=True)
-        except OSError as exc:
-            self.app.show_error(f"cannot create {printable(path, 200)}: {exc.strerror or exc}")
-            return None
-        self.app.download_dir = path
-        return path
+        self.app.push_screen(PromptScreen("Restore folder", what, self.app.download_dir, ok_label="Restore",
+                                          validate=lambda value: _prepare_folder(
+                                              os.path.abspath(os.path.expanduser(value))), paths=True), chosen)
 
     # -- upload ----------------------------------------------------------------------------
     def action_upload(self) -> None:
@@ -369,26 +408,44 @@ class BrowserScreen(Screen[None]):
         location = self.location
         what = Text("Upload a local file, or a folder with everything in it, into ")
         what.append(printable(location.url, 300), style="bold")
-        what.append(". Archives become deltas when a similar file is already there.")
+        what.append(". Archives become deltas when a similar file is already there. Tab completes paths.")
+
+        def validate(value: str) -> str | None:
+            path = Path(os.path.expanduser(value)).absolute()
+            if path.is_file():
+                return None
+            if path.is_dir():
+                return None if any(p.is_file() for p in path.rglob("*")) else \
+                    f"{printable(str(path), 200)} has no files to upload"
+            return f"no such file or folder: {printable(str(path), 200)}"
 
         def chosen(value: str | None) -> None:
             if not value:
                 return
             path = Path(os.path.expanduser(value)).absolute()
-            if path.is_file():
-                self.app.upload_dir = str(path.parent) + os.sep
-                self.transfers.upload([path], location, None)
-            elif path.is_dir():
-                files = sorted(p for p in path.rglob("*") if p.is_file())
-                if not files:
-                    self.app.show_error(f"{printable(str(path), 200)} has no files to upload")
-                    return
-                self.app.upload_dir = str(path.parent) + os.sep
-                self.transfers.upload(files, location, path.parent)
-            else:
-                self.app.show_error(f"no such file or folder: {printable(str(path), 200)}")
+            files, base, size = files_to_upload(path)
+            self.app.upload_dir = str(path.parent) + os.sep
+            if not needs_upload_confirmation(len(files), size):
+                self.transfers.upload(files, location, base, size)
+                return
+            body = Text(f"Upload {plural(len(files), 'file')} ({human_size(size)}) from ")
+            body.append(printable(str(path), 300), style="bold")
+            body.append(" into ")
+            body.append(printable(location.url, 300), style="bold")
+            body.append(", keeping their folders?\n\n")
+            body.append("\n".join(printable(str(f.relative_to(path)), 120) for f in files[:8]))
+            if len(files) > 8:
+                body.append(f"\n… and {human_count(len(files) - 8)} more")
 
-        self.app.push_screen(PromptScreen("Upload", what, self.app.upload_dir, ok_label="Upload"), chosen)
+            def answered(answer: str | None) -> None:
+                if answer == "upload":
+                    self.transfers.upload(files, location, base, size)
+
+            self.app.push_screen(ConfirmScreen("Upload a folder", body, [
+                ("upload", f"Upload {plural(len(files), 'file')}"), ("cancel", "Cancel")]), answered)
+
+        self.app.push_screen(PromptScreen("Upload", what, self.app.upload_dir, ok_label="Upload",
+                                          validate=validate, paths=True), chosen)
 
     # -- delete ----------------------------------------------------------------------------
     def action_delete(self) -> None:

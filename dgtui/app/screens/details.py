@@ -34,6 +34,7 @@ class DetailsScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
+        Binding("q", "app.pop_screen", "Back", show=False),
         Binding("backspace", "app.pop_screen", "Back", show=False),
         Binding("d", "download", "Restore"),
         Binding("y", "copy_url", "Copy URL"),
