@@ -67,9 +67,11 @@ class Location:
 class Navigate(Message):
     """Show this location in the object table."""
 
-    def __init__(self, location: Location) -> None:
+    def __init__(self, location: Location, *, focus_table: bool = False) -> None:
         super().__init__()
         self.location = location
+        #: Enter in the tree: the keys go to the table next
+        self.focus_table = focus_table
 
 
 class ListingPage(Message):

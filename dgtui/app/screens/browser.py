@@ -33,6 +33,7 @@ from ..widgets.stats_panel import StatsPanel
 from ..widgets.transfers import TransfersPanel
 from .confirm import ConfirmScreen
 from .details import DetailsScreen
+from .preview import PreviewScreen
 from .prompt import PromptScreen
 
 #: keys listed in a delete confirmation before "… and N more"
@@ -70,18 +71,24 @@ class LocationBar(Widget):
     def render(self) -> Table | Text:
         return self._content if self._content is not None else Text("")
 
-    def show(self, location: Location | None, summary: ListingSummary, marked: int, loading: bool) -> None:
+    def show(self, location: Location | None, summary: ListingSummary, marked: int, loading: bool, *,
+             shown: int | None = None, marked_bytes: int = 0, endpoint: str | None = None) -> None:
         grid = Table.grid(expand=True)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(no_wrap=True, justify="right")
         where = Text(printable(location.url, 400) if location else "dgtui", style="bold")
         status = []
+        if location is None and endpoint:
+            status.append(printable(endpoint, 120))
         if location is not None:
-            status.append(f"{plural(summary.folders, 'folder')}, {plural(summary.objects, 'object')}")
+            if shown is not None:
+                status.append(f"filtered: {human_count(shown)} of {plural(summary.objects, 'object')}")
+            else:
+                status.append(f"{plural(summary.folders, 'folder')}, {plural(summary.objects, 'object')}")
             if loading:
                 status.append("loading…")
             if marked:
-                status.append(f"{human_count(marked)} marked")
+                status.append(f"{human_count(marked)} marked ({human_size(marked_bytes)} stored)")
         grid.add_row(where, Text(" · ".join(status)))
         self._content = grid
         self.refresh()
@@ -100,6 +107,8 @@ class BrowserScreen(Screen[None]):
         Binding("r", "refresh", "Refresh", show=False),
         Binding("f5", "refresh", "Refresh", show=False),
         Binding("y", "copy_url", "Copy URL", show=False),
+        Binding("Y", "copy_sha256", "Copy sha256", show=False),
+        Binding("p", "preview", "Preview", show=False),
         Binding("b", "create_bucket", "New bucket", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -143,7 +152,9 @@ class BrowserScreen(Screen[None]):
         return self.query_one(TransfersPanel)
 
     def on_mount(self) -> None:
-        self.query_one(LocationBar).show(None, ListingSummary(), 0, False)
+        self.query_one(LocationBar).show(None, ListingSummary(), 0, False, endpoint=self.app.endpoint)
+        # The filter is reached with "/", not with Tab: Tab goes tree → table → transfers.
+        self.query_one("#filter", Input).can_focus = False
         if self.app.client is not None:
             self.client_ready()
 
@@ -184,6 +195,8 @@ class BrowserScreen(Screen[None]):
 
     def on_navigate(self, message: Navigate) -> None:
         message.stop()
+        if message.focus_table:
+            self.table.focus()
         if message.location == self.location and not self.table.message and self.table.listing:
             return  # already on its way
         self.navigate(message.location)
@@ -207,8 +220,11 @@ class BrowserScreen(Screen[None]):
 
     def _update_location_bar(self) -> None:
         table = self.table
+        marked = table.marked_rows()
         self.query_one(LocationBar).show(table.location, table.summary, len(table.marked),
-                                         table.listing and table.location is not None)
+                                         table.listing and table.location is not None,
+                                         shown=table.visible_objects if table.filter_text else None,
+                                         marked_bytes=sum(row.size for row in marked), endpoint=self.app.endpoint)
 
     def on_object_table_open_object(self, message: ObjectTable.OpenObject) -> None:
         message.stop()
@@ -233,20 +249,37 @@ class BrowserScreen(Screen[None]):
         if event.input.id == "filter":
             event.stop()
             self.table.set_filter(event.value)
+            self._update_location_bar()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             event.stop()
             self.table.focus()
 
+    def on_descendant_blur(self, event) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if event.widget is filter_input:
+            filter_input.can_focus = False
+
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        filter_input = self.query_one("#filter", Input)
+        filter_input.can_focus = True
+        filter_input.focus()
+
+    def on_object_table_edit_filter(self, message: ObjectTable.EditFilter) -> None:
+        """Backspace in the table while a filter is on: take its last character off."""
+        message.stop()
+        filter_input = self.query_one("#filter", Input)
+        filter_input.value = filter_input.value[:-1]
 
     def action_clear_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)
         if filter_input.value:
             filter_input.value = ""
         self.table.focus()
+
+    def action_sort(self, key: str) -> None:
+        self.table.set_sort(key)
 
     # -- simple actions -------------------------------------------------------------------
     def action_refresh(self) -> None:
@@ -259,6 +292,10 @@ class BrowserScreen(Screen[None]):
         self.app.notify(f"Refreshing {printable(self.location.url, 200)}", timeout=2)
 
     def action_details(self) -> None:
+        if self._tree_target() is not None:
+            self.app.notify("Keys act on the focused pane: the tree holds folders, which have no details. "
+                            "Enter opens the folder in the table.", timeout=4)
+            return
         row = self.table.current
         if row is None or self.location is None:
             self.app.notify("Highlight an object in the table first.", timeout=3)
@@ -278,6 +315,42 @@ class BrowserScreen(Screen[None]):
             return
         key = row.key if row is not None else self.location.prefix
         self.app.copy_url(f"s3://{self.location.bucket}/{key}")
+
+    def _highlighted_object(self) -> ObjectInfo | None:
+        """The object the table highlights (keys act on the focused pane: not with the tree focused)."""
+        if self._tree_target() is not None:
+            self.app.notify("Keys act on the focused pane: highlight an object in the table (Tab).", timeout=3)
+            return None
+        row = self.table.current
+        if row is None or row.is_folder or self.location is None:
+            self.app.notify("Highlight an object in the table first.", timeout=3)
+            return None
+        return row.info
+
+    def action_copy_sha256(self) -> None:
+        info = self._highlighted_object()
+        if info is None or self.location is None:
+            return
+        cached = self.app.info_cache.get((self.location.bucket, info.key))
+        if cached is not None:
+            self.app.copy_sha256(cached)
+        else:
+            self._fetch_sha256(self.location.bucket, info.key)
+
+    @background("reading the object's sha256", group="sha256", exclusive=True)
+    def _fetch_sha256(self, bucket: str, key: str) -> None:
+        info = self.app.client.get_object_info(f"s3://{bucket}/{key}")
+        self.app.call_from_thread(self._sha256_loaded, bucket, info)
+
+    def _sha256_loaded(self, bucket: str, info: ObjectInfo) -> None:
+        self.app.info_cache[(bucket, info.key)] = info
+        self.object_info_loaded(bucket, info)
+        self.app.copy_sha256(info)
+
+    def action_preview(self) -> None:
+        info = self._highlighted_object()
+        if info is not None and self.location is not None:
+            self.app.push_screen(PreviewScreen(self.location.bucket, info))
 
     def action_detailed_stats(self) -> None:
         if self.stats.running:
@@ -533,4 +606,10 @@ class BrowserScreen(Screen[None]):
 
     def _bucket_created(self, name: str) -> None:
         self.app.notify(f"Created bucket {printable(name, 63)}", timeout=3)
+        self.app.open_bucket = name
         self.app.load_buckets()
+
+    def open_bucket(self, name: str) -> None:
+        """Show a bucket (one just created) in the table, with the tree's cursor on it."""
+        self.navigate(Location(name))
+        self.table.focus()

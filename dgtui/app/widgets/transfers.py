@@ -139,6 +139,11 @@ class TransfersPanel(VerticalScroll, can_focus=True):
     def on_mount(self) -> None:
         self.set_interval(REFRESH_INTERVAL_S, self._tick)
 
+    def on_unmount(self) -> None:
+        # The app is closing: a worker waiting for an answer must not keep it open.
+        for transfer in self.active:
+            transfer.cancel()
+
     # -- bookkeeping -----------------------------------------------------------------
     def add(self, transfer: Transfer) -> Transfer:
         transfer.started_at = self.clock()
