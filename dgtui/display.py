@@ -35,7 +35,7 @@ def printable(key: str, limit: int | None = None) -> str:
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
-def human_size(size: int | float | None) -> str:
+def human_size(size: float | None) -> str:
     """Bytes for people: ``512 B``, ``1.5 MiB``; ``?`` when unknown."""
     if size is None:
         return "?"

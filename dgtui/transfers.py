@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from .core.errors import CancelledError, DestinationExistsError, DgError, RecompressionError
 from .core.models import DownloadResult, ObjectKind, UploadSummary
@@ -390,6 +391,9 @@ def restore_objects(client: DgClient, job: Job, bucket: str, objects: Iterable[t
     return outcome
 
 
+NOT_RESCUED = "cannot be rebuilt exactly (its gzip/bzip2/xz recompression differs); not rescued"
+
+
 @dataclass
 class PrefixPlan:
     """What a folder restore would write: objects, their stored bytes, and where they go."""
@@ -476,8 +480,7 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
                 [("rescue", "Rescue decompressed contents"), ("skip", "Skip them")]))
             for key, destination in rescue:
                 if answer != "rescue":
-                    outcome.failures.append((key, "cannot be rebuilt exactly (gzip/bzip2/xz recompression "
-                                                  "differs); not rescued"))
+                    outcome.failures.append((key, NOT_RESCUED))
                     continue
                 try:
                     outcome.results.append(client.download(f"s3://{bucket}/{key}", destination, rescue=True,

@@ -13,8 +13,9 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 from dgtui.transfers import Job, Question
 
@@ -41,7 +42,7 @@ class Transfer(Job):
     id: int = field(default_factory=lambda: next(_ids))
     samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
     #: shows a question to the user (set by the panel); the answer comes back through ``answer``
-    post_question: Callable[["Transfer", Question], None] | None = None
+    post_question: Callable[[Transfer, Question], None] | None = None
     # A question the worker waits on (see ``ask``).
     _answer: str | None = None
     _answered: threading.Event = field(default_factory=threading.Event)

@@ -122,7 +122,7 @@ class ObjectTable(ScrollView, can_focus=True):
 
     BINDINGS = [
         Binding("enter", "open", "Open"),
-        Binding("backspace", "up", "Parent (while filtering: edit the filter)"),
+        Binding("backspace", "up", "Parent / edit filter"),
         Binding("left,h", "up", "Parent", show=False),
         Binding("right,l", "open", "Open", show=False),
         Binding("space", "toggle_mark", "Mark"),

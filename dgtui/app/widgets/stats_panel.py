@@ -211,16 +211,13 @@ class StatsPanel(Widget):
         grid.add_row("Original", human_size(stats.total_size))
         grid.add_row("Stored", human_size(stats.compressed_size))
         if stats.reference_objects:
-            # Stored bytes no listing shows: each folder's hidden reference.bin.
-            grid.add_row(Text(" refs", style=dim), Text(human_size(stats.reference_size), style=dim))
-        grid.add_row("Saved", f"{human_size(stats.space_saved)} {percent(stats.savings_percent)}")
+            # Stored bytes that no listing shows: each folder's reference.bin.
+            grid.add_row(Text(" hidden refs", style=dim), Text(human_size(stats.reference_size), style=dim))
+        grid.add_row("Saved", percent(stats.savings_percent))
+        grid.add_row(Text(" in bytes", style=dim), Text(human_size(stats.space_saved), style=dim))
         if stats.metadata_invalid:
             grid.add_row("Bad metadata", human_count(stats.metadata_invalid))
         lines.append(grid)
-        if stats.reference_objects:
-            lines.append(Text(f"Stored includes {human_count(stats.reference_objects)} hidden reference"
-                              f"{'s' if stats.reference_objects != 1 else ''} ({human_size(stats.reference_size)}) "
-                              "that listings leave out", style=dim))
         return lines
 
 

@@ -14,8 +14,8 @@ running transfer, Enter lists every file of a finished one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from rich.text import Text
 from textual.binding import Binding
