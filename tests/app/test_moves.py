@@ -226,4 +226,4 @@ async def test_columns_at_80_and_250(session_client, width):
         titles = [c.title for c, _ in layout]
         assert "Original" in titles and "Saved" in titles, titles
         name_width = [w for c, w in layout if c.title == "Name"][0]
-        assert name_width <= 100, name_width
+        assert name_width <= 120, name_width

@@ -77,13 +77,15 @@ class Column:
 
 MARK_COLUMN = Column("", 1, "left")
 NAME_COLUMN = Column("Name", 0, "left", "name")
-#: the Name column never grows wider than this: on a wide terminal the numbers stay near the names
-NAME_MAX_WIDTH = 100
+#: the Name column grows to the longest name shown, never beyond this: on a wide terminal the
+#: numbers stay near the names
+NAME_MAX_WIDTH = 120
+NAME_MIN_WIDTH = 28
 
 DISPLAY_ORDER = [
     Column("Stored", 9, "right", "size"),
-    Column("Original", 9, "right", "original"),
-    Column("Saved", 6, "right", "saved"),
+    Column("Original", 10, "right", "original"),
+    Column("Saved", 7, "right", "saved"),
     Column("Type", 6, "left"),
     Column("Modified", 16, "left", "date"),
     Column("Date", 10, "left", "date"),
@@ -196,6 +198,8 @@ class ObjectTable(ScrollView, can_focus=True):
         self.view: list[Row] = []
         #: how many of ``view``'s first rows are folders
         self._view_folders = 0
+        #: the longest name in the listing (the Name column need not be wider)
+        self._longest_name = 0
         self.marked: set[str] = set()
         self.sort_key = "name"
         self.sort_reverse = False
@@ -237,6 +241,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self.location = location
         self.folders, self.objects, self.view = [], [], []
         self._view_folders = 0
+        self._longest_name = 0
         self.marked.clear()
         self.message = None
         self.listing = True
@@ -322,6 +327,7 @@ class ObjectTable(ScrollView, can_focus=True):
                 summary.plain_bytes += row.size
         self.folders.extend(new_folders)
         self.objects.extend(new_objects)
+        self._longest_name = max([self._longest_name] + [len(printable(row.name)) for row in new_folders + new_objects])
         self._add_to_view(new_folders, new_objects)
         self._announce()
         # Rows live as long as the listing is shown. Without this, Python's full
@@ -581,8 +587,8 @@ class ObjectTable(ScrollView, can_focus=True):
         # Each entry lists alternatives, widest first: the date drops its time before it goes.
         optional = [
             [Column("Stored", 9, "right", "size")],
-            [Column("Original", 9, "right", "original")],
-            [Column("Saved", 6, "right", "saved")],
+            [Column("Original", 10, "right", "original")],
+            [Column("Saved", 7, "right", "saved")],
             [Column("Type", 6, "left")],
             [Column("Modified", 16, "left", "date"), Column("Date", 10, "left", "date")],
         ]
@@ -596,7 +602,8 @@ class ObjectTable(ScrollView, can_focus=True):
                     break
         order = {c.title: i for i, c in enumerate(DISPLAY_ORDER)}
         chosen.sort(key=lambda c: order[c.title])
-        name_width = min(max(width - 2 - sum(c.width + 1 for c in chosen), 1), NAME_MAX_WIDTH)
+        wanted = min(max(self._longest_name + 2, NAME_MIN_WIDTH), NAME_MAX_WIDTH)
+        name_width = min(max(width - 2 - sum(c.width + 1 for c in chosen), 1), wanted)
         return [(MARK_COLUMN, 1), (NAME_COLUMN, name_width - 1)] + [(c, c.width) for c in chosen]
 
     def _cell(self, text: str | Text, width: int, align: str, style: Style | str = "") -> Text:

@@ -26,7 +26,7 @@ from dgtui import CancelledError
 from dgtui.transfers import Question, RestoreOutcome, UploadOutcome, restore_objects, restore_prefix, upload_files
 
 from ..messages import ContentsChanged, Location, TransferFinished, TransferQuestion
-from ..text import human_count, human_duration, human_size, printable
+from ..text import human_count, human_duration, human_size, plural, printable
 from ..transfer_state import Transfer
 from ..workers import background
 from .progress import progress_bar
@@ -270,7 +270,7 @@ class TransfersPanel(VerticalScroll, can_focus=True):
         from ..screens.confirm import ConfirmScreen
 
         lines = transfer.report or [transfer.result]
-        self.app.push_screen(ConfirmScreen(f"{transfer.title}: {human_count(len(lines))} lines",
+        self.app.push_screen(ConfirmScreen(f"{transfer.title}: {plural(len(lines), 'line')}",
                                            "\n".join(lines), [("close", "Close")]))
 
     # -- restores --------------------------------------------------------------------
