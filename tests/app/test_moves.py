@@ -227,3 +227,43 @@ async def test_columns_at_80_and_250(session_client, width):
         assert "Original" in titles and "Saved" in titles, titles
         name_width = [w for c, w in layout if c.title == "Name"][0]
         assert name_width <= 120, name_width
+
+
+async def test_polish(client, folder, boto3_s3):
+    """Hidden demo bucket, the endpoint in the header, one Help command, sorts in the palette,
+    the marked size, errors that say 'failed' once, and quit wording for one transfer."""
+    from dgtui.app.app import QuitConfirmScreen
+
+    shown = folder[:50] + "-shown"
+    boto3_s3.create_bucket(Bucket=shown)
+    app = make_app(client, hide_buckets=(folder,), endpoint_label="http://demo:1")
+    async with app.run_test(size=(120, 36)) as pilot:
+        tree = app.screen.query_one(BucketTree)
+        await wait_for(pilot, lambda: tree.node_for_bucket(shown), what="buckets")
+        assert tree.node_for_bucket(folder) is None, "hidden bucket"
+        bar = app.screen.query_one("#location-bar").render()
+        assert "http://demo:1" in str(bar.columns[1]._cells[0])
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles.count("Keys") == 1 and "Help" in titles
+        assert {"Sort by original size", "Sort by saved", "Sort by date"} <= set(titles)
+        app.screen._create_bucket("Not_A_Valid_Bucket")
+        await wait_for(pilot, lambda: any(n.severity == "error" for n in app._notifications), what="error")
+        error = [n.message for n in app._notifications if n.severity == "error"][-1]
+        assert error.lower().count("failed") <= 1, error
+        panel = app.screen.query_one(TransfersPanel)
+        panel.add(Transfer("download", "one.tar", "/tmp"))
+        await pilot.press("q")
+        quit_screen = await screen_of(pilot, QuitConfirmScreen)
+        body = dialog_text(quit_screen)
+        assert "1 transfer is still running" in body and "cancels it" in body, body
+        await pilot.press("escape")
+    boto3_s3.delete_bucket(Bucket=shown)
+
+    app = make_app(client, f"s3://{folder}/rel/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await open_at(pilot, app)
+        while table.current.name != "readme.txt":
+            await pilot.press("down")
+        await pilot.press("space")
+        bar = str(app.screen.query_one("#location-bar").render().columns[1]._cells[0])
+        assert "1 marked (20 B stored)" in bar, bar

@@ -226,6 +226,10 @@ async def test_create_bucket(client, tmp_path, boto3_s3):
         await answer_prompt(pilot, app, name)
         tree = app.screen.query_one("#tree")
         await wait_for(pilot, lambda: tree.node_for_bucket(name), what="the new bucket in the tree")
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.location is not None and table.location.bucket == name,
+                       what="the new bucket open in the table")
+        assert app.focused is table
     assert name in [b["Name"] for b in boto3_s3.list_buckets()["Buckets"]]
 
 
