@@ -483,7 +483,8 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
                     outcome.failures.append((key, NOT_RESCUED))
                     continue
                 try:
-                    outcome.results.append(client.download(f"s3://{bucket}/{key}", destination, rescue=True,
+                    outcome.results.append(client.download(f"s3://{bucket}/{key}", destination, overwrite=False,
+                                                           rescue=True,
                                                            progress=job.on_progress,
                                                            should_cancel=job.should_cancel))
                 except CancelledError:
