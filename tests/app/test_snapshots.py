@@ -62,7 +62,7 @@ def snap_client(s3_server, tmp_path_factory) -> DgClient:
 
 def snapshot_app(client: DgClient, start_url: str | None) -> DgtuiApp:
     return DgtuiApp(lambda: client, start_url=start_url, time_format=fixed_time, clock=lambda: FROZEN_CLOCK,
-                    download_dir="/home/me/restore")
+                    download_dir="/home/me/restore", endpoint_label="http://s3.example:8333")
 
 
 async def browser_ready(pilot) -> None:
