@@ -64,6 +64,8 @@ class Job:
     stage_total: int = 0
     #: bytes moved in stages that have finished (for the transfer rate)
     bytes_before: int = 0
+    #: bytes of the files restored or uploaded so far (their full, original size)
+    bytes_written: int = 0
     cancel_event: threading.Event = field(default_factory=threading.Event)
 
     # -- called by the controller ------------------------------------------------------------------
@@ -346,6 +348,7 @@ def restore_objects(client: DgClient, job: Job, bucket: str, objects: Iterable[t
                     outcome.results.append(client.download(
                         f"s3://{bucket}/{key}", target, overwrite=overwrite, progress=job.on_progress,
                         should_cancel=job.should_cancel, rescue=rescue))
+                    job.bytes_written += outcome.results[-1].size
                 except DestinationExistsError as exc:
                     existing = Path(target) if as_file else Path(folder) / name
                     choices = [("overwrite", "Overwrite"), ("all", "Overwrite all"), ("rename", "Keep both"),
@@ -459,6 +462,8 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
 
         def item_done(item, result, exc) -> None:
             job.item_finished()
+            if result is not None:
+                job.bytes_written += result.size
             if isinstance(exc, RecompressionError) and item.destination:
                 rescue.append((item.key, item.destination))
             elif isinstance(exc, DestinationExistsError):
@@ -532,6 +537,7 @@ def upload_files(client: DgClient, job: Job, paths: list[Path], bucket: str, pre
                     on_item(path, None, exc)
             else:
                 outcome.summaries.append(summary)
+                job.bytes_written += summary.original_size
                 if on_item is not None:
                     on_item(path, summary, None)
             job.item_finished()

@@ -103,6 +103,6 @@ class Transfer(Job):
         if self.bytes_total and self.item_size:
             remaining = self.bytes_total - self.bytes_items_done - (self.stage_fraction() or 0) * self.item_size
             return max(remaining, 0) / rate
-        if not self.stage_total:
-            return None
+        if not self.stage_total or self.items_total > 1:
+            return None  # several files of unknown sizes: the time left of one file would mislead
         return max(self.stage_total - self.stage_done, 0) / rate

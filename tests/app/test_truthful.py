@@ -124,3 +124,4 @@ def test_progress_counts_the_rebuilt_bytes(client, bucket, tmp_path):
     rebuilding = [s for s in job.seen if s[2] == "rebuilding"]
     assert rebuilding and rebuilding[-1][0] == rebuilding[-1][1] == len(release_bytes(1))
     assert rebuilding[-1][3] == 1.0, "the bar is full when the file is rebuilt"
+    assert job.bytes_written == len(release_bytes(1))

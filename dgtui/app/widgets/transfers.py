@@ -94,6 +94,8 @@ class TransferView(Widget):
             numbers += f"{human_size(done)}/{human_size(t.bytes_total)}"
         elif t.stage_total:
             numbers += f"{human_size(t.stage_done)}/{human_size(t.stage_total)}"
+        if t.direction == "download" and t.items_total > 1 and not t.bytes_total and t.items_done:
+            numbers += f"  {human_size(t.bytes_written)} restored"
         rate = t.rate()
         if rate is not None:
             numbers += f"  {human_size(rate)}/s"
