@@ -219,19 +219,20 @@ def stored_bytes(summary: UploadSummary) -> int:
 
 def upload_line(summary: UploadSummary) -> str:
     """What one upload stored, in words that are true for each kind of upload."""
+    tail = ""
     if summary.operation == "create_reference":
-        text = (f"stored as this folder's reference ({human_size(summary.original_size)}); "
-                "later versions become deltas")
+        text = f"stored as this folder's reference ({human_size(summary.original_size)})"
+        tail = "; later versions become deltas"
     elif summary.is_delta:
         text = (f"stored as delta: {summary.savings_percent:.1f}% saved "
                 f"({human_size(summary.original_size)} → {human_size(summary.stored_size)})")
     else:
         text = f"stored whole ({human_size(summary.stored_size)})"
         if summary.fallback_reason:
-            text += f": {printable(summary.fallback_reason, 100)}"
+            tail = f": {printable(summary.fallback_reason, 100)}"
     if summary.verified:
         text += ", verified" if summary.is_delta else ", sha256 recorded"
-    return text
+    return text + tail
 
 
 @dataclass
