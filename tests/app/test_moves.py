@@ -117,10 +117,10 @@ async def test_restore_one_object_under_another_name_and_keep_both(client, folde
         transfer, text = await finished(pilot, app)
         assert transfer.state == "done" and (out / "renamed (1).tar").read_bytes() == release_bytes(1)
         # Restored files carry the object's modification time, not the time of the restore.
-        listed = [row for row in table.view if row.name == "app-1.tar"][0]
+        listed = next(row for row in table.view if row.name == "app-1.tar")
         from datetime import datetime
 
-        stamp = datetime.fromisoformat(listed.modified.replace("Z", "+00:00")).timestamp()
+        stamp = datetime.fromisoformat(listed.modified).timestamp()
         assert abs(os.path.getmtime(out / "renamed.tar") - stamp) < 2
 
 
@@ -225,7 +225,7 @@ async def test_columns_at_80_and_250(session_client, width):
         layout = table._layout(table.size.width)
         titles = [c.title for c, _ in layout]
         assert "Original" in titles and "Saved" in titles, titles
-        name_width = [w for c, w in layout if c.title == "Name"][0]
+        name_width = next(w for c, w in layout if c.title == "Name")
         assert name_width <= 120, name_width
 
 
