@@ -429,6 +429,8 @@ def plan_prefix(client: DgClient, url: str, folder: str | None = None,
             raise CancelledError()
         if obj.key.endswith("/") and obj.size == 0:
             continue
+        if obj.housekeeping and not prefix.startswith("_dgp/"):
+            continue  # deltaglider_proxy's locks and leases: restores of a folder leave them out too
         plan.objects += 1
         plan.stored_bytes += obj.size
         rel, problem = safe_relative_path(obj.key, prefix)
