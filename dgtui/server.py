@@ -203,7 +203,9 @@ def _claim_random_ports(rng: random.Random) -> WeedPorts:
         _release(claimed)
         raise
     plain = claimed[2:]
-    return WeedPorts(*plain[:8], admin=admin, debug=plain[8], s3_debug=plain[9])
+    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = plain[:8]
+    return WeedPorts(master=master, master_grpc=master_grpc, volume=volume, volume_grpc=volume_grpc, filer=filer,
+                     filer_grpc=filer_grpc, s3=s3, s3_grpc=s3_grpc, admin=admin, debug=plain[8], s3_debug=plain[9])
 
 
 def _claim_exact_ports(ports: WeedPorts) -> bool:

@@ -235,7 +235,8 @@ class DgClient:
     def download_prefix(self, s3_url: str, dest_dir: str | Path, overwrite: bool = False, *,
                         progress: Callable[[int, int, str], None] | None = None,
                         should_cancel: ShouldCancel | None = None,
-                        on_item: Callable[[RestorePlanItem, DownloadResult | None, Exception | None], None] | None = None,
+                        on_item: Callable[[RestorePlanItem, DownloadResult | None, Exception | None], None]
+                        | None = None,
                         ) -> tuple[list[DownloadResult], list[tuple[str, str]]]:
         """Restore every object under a prefix into ``dest_dir``.
 
@@ -388,7 +389,7 @@ class DgClient:
     def copy_object(self, Bucket: str, Key: str, CopySource: str | dict[str, str], **_: Any) -> dict[str, Any]:
         """Copy a logical object: restored and checked, then uploaded as a new object."""
         if isinstance(CopySource, str):
-            src_bucket, _, src_key = CopySource.lstrip("/").partition("/")
+            src_bucket, _sep, src_key = CopySource.lstrip("/").partition("/")
         else:
             src_bucket, src_key = CopySource["Bucket"], CopySource["Key"]
         with tempfile.TemporaryDirectory(prefix="dgtui-copy-", dir=self.work_dir) as tmp:

@@ -85,7 +85,7 @@ def _hmac(key: bytes, text: str) -> bytes:
 
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     """SigV4's derived key for one day, region and service."""
-    k = _hmac(f"AWS4{secret}".encode("utf-8"), date)
+    k = _hmac(f"AWS4{secret}".encode(), date)
     k = _hmac(k, region)
     k = _hmac(k, service)
     return _hmac(k, "aws4_request")
@@ -179,6 +179,7 @@ class FastHead:
         hands the connection back to the pool.
         """
         manager = self._pool_manager
+        assert self.http_session is not None
         if manager is None:
             response = self.http_session.send(AWSPreparedRequest("HEAD", url, headers, None, False))
             return response.status_code, response.headers
@@ -328,6 +329,7 @@ class HeadBatch:
         t = t or self._template
         owner = self.owner
         sig = self._signing
+        assert t is not None and sig is not None
         encoded = encode_key(key)
         amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         date = amz_date[:8]
@@ -374,7 +376,7 @@ class HeadBatch:
     def after_fast_failure(self, key: str, status: int | None) -> HeadResult:
         """HEAD ``key`` through botocore after a fast attempt got ``status`` (None: no answer)."""
         result = self._fallback(key)  # raises whatever botocore's request ends in
-        if status in _MISMATCH_STATUSES:
+        if status in _MISMATCH_STATUSES and self._signing is not None:
             self._refused_but_botocore_succeeded(self._signing, status)
         return result
 

@@ -76,9 +76,10 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
     if isinstance(exc, bexc.ProfileNotFound):
         return errors.CredentialsError(f"AWS profile not found: {exc.kwargs.get('profile', '?')}; check ~/.aws/config")
     if isinstance(exc, (bexc.TokenRetrievalError, bexc.SSOTokenLoadError, bexc.UnauthorizedSSOTokenError)):
-        return errors.CredentialsError(f"the SSO token is missing or expired: run `aws sso login`")
+        return errors.CredentialsError("the SSO token is missing or expired: run `aws sso login`")
     if isinstance(exc, (bexc.EndpointConnectionError, bexc.ConnectTimeoutError)):
-        return errors.ConnectionFailedError(f"cannot reach {host}: check the endpoint URL and that the server is running")
+        return errors.ConnectionFailedError(
+            f"cannot reach {host}: check the endpoint URL and that the server is running")
     if isinstance(exc, (bexc.ReadTimeoutError, bexc.ConnectionClosedError, bexc.ResponseStreamingError,
                         bexc.IncompleteReadError, bexc.HTTPClientError, ConnectionError)):
         return errors.ConnectionFailedError(f"the connection to {host} dropped during {action} on {place}; retry")
@@ -90,7 +91,8 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
         if code in _CREDENTIAL_CODES:
             what = {"ExpiredToken": "the session token has expired",
                     "InvalidAccessKeyId": "the access key is not known to the server",
-                    "SignatureDoesNotMatch": "the secret key does not match the access key"}.get(code, f"credentials rejected ({code})")
+                    "SignatureDoesNotMatch": "the secret key does not match the access key",
+                    }.get(code, f"credentials rejected ({code})")
             return errors.CredentialsError(f"{what} at {host}: {redact_credential_error_source()}")
         if code == "NoSuchBucket":
             return errors.BucketNotFoundError(f"bucket not found: {where(bucket)}", bucket=bucket)
@@ -170,7 +172,8 @@ class S3Access:
             config = Config(
                 max_pool_connections=max_pool_connections, connect_timeout=connect_timeout,
                 read_timeout=read_timeout, retries={"mode": "standard", "max_attempts": max_attempts},
-                tcp_keepalive=True, s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
+                tcp_keepalive=True,
+                s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
             )
             self.client = self.session.client("s3", endpoint_url=endpoint_url, config=config)
         install_fast_list_parser(self.client)

@@ -11,7 +11,7 @@ from .cache import MetadataCache
 from .errors import CancelledError
 from .fasthead import FastHead
 from .headloop import NEEDS_BOTOCORE, HeadLoop
-from .listing import ListingOrderError, iter_raw_pages, list_split, logical_page, page_bounds
+from .listing import ListingOrderError, RawPage, iter_raw_pages, list_split, logical_page, page_bounds
 from .models import BucketStats, ObjectInfo, ObjectKind
 from .s3 import S3Access
 
@@ -144,6 +144,7 @@ class MetadataFetcher:
         def looped() -> Iterator[list[tuple[ObjectInfo, dict | None]]]:
             """The first HEAD through botocore (it teaches the batch its URL), then the rest from one
             thread on plain HTTP when the endpoint allows, else from the thread pool."""
+            assert batch is not None
             yield head_chunk(pending[:1])
             rest = pending[1:]
             base_url = batch.loop_base_url
@@ -158,7 +159,7 @@ class MetadataFetcher:
                 if result is NEEDS_BOTOCORE:
                     slow.append((rest[index], status))
                     continue
-                got.append((rest[index], None if result is None else result[1]))
+                got.append((rest[index], None if result is None else result[1]))  # type: ignore[index]
                 if len(got) >= 50:
                     yield got
                     got = []
@@ -222,7 +223,7 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
         # The same listing (every key, ETag, size and date) has the same metadata behind it,
         # so the totals worked out for it last time still hold, without reading the metadata.
         fingerprint = listing_fingerprint(objects, references) if cache is not None else None
-        known = cache.get_totals(s3.endpoint_url, bucket, prefix, fingerprint) if fingerprint else None
+        known = cache.get_totals(s3.endpoint_url, bucket, prefix, fingerprint) if fingerprint and cache else None
         if known is not None:
             total, invalid = known
             if progress:
@@ -234,7 +235,7 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
                 if d.original_size is None or d.metadata_problem:
                     invalid += 1
                 total += d.original_size if d.original_size is not None else _estimate(d, reference_sizes)
-            if fingerprint:
+            if fingerprint and cache is not None:
                 cache.put_totals(s3.endpoint_url, bucket, prefix, fingerprint, total, invalid)
         estimated = invalid > 0
     else:
@@ -281,7 +282,7 @@ def _full_listing(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix
     is shown first.
     """
     kept = cache.get_bounds(s3.endpoint_url, bucket, prefix) if cache is not None else None
-    raws = None
+    raws: Iterable[RawPage] | None = None
     if kept:
         try:
             raws = list_split(s3.client, bucket, prefix, kept[1], page_size=kept[0])

@@ -102,7 +102,8 @@ class Engine:
                extra_metadata: dict[str, str] | None = None) -> UploadSummary:
         reason = fmt.refuse_reason_for_upload_key(key)
         if reason:
-            raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}", bucket=bucket, key=key)
+            raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}",
+                                         bucket=bucket, key=key)
         try:
             size = path.stat().st_size
         except OSError as exc:
@@ -118,6 +119,7 @@ class Engine:
         codec.xdelta3_path()  # fail early, before any write, when xdelta3 is missing
         ds = fmt.deltaspace_of(key)
         ref_key = fmt.reference_key_for(ds)
+        ref_sha: str | None
         for _attempt in range(MAX_REFERENCE_ATTEMPTS):
             ref_head = self.s3.head(bucket, ref_key)
             if ref_head is None:
@@ -134,7 +136,8 @@ class Engine:
                 ref_sha = fmt.parse_metadata(ref_key, ref_head.get("Metadata", {})).file_sha256
                 if not ref_sha:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, fallback_reason="the deltaspace's reference has no valid sha256")
+                                               extra_metadata,
+                                               fallback_reason="the deltaspace's reference has no valid sha256")
                 ref_path, _ = self.fetch_reference(bucket, ref_key, ref_sha, should_cancel, progress)
                 compressed = codec.compressed_format(ref_path)
                 if compressed:
@@ -316,7 +319,7 @@ class Engine:
                 else:
                     # Plain objects carry no sha256; a single-part ETag is the MD5.
                     verified = _is_md5(etag)
-                    if verified and md5.hexdigest() != etag:
+                    if verified and md5 is not None and md5.hexdigest() != etag:
                         raise errors.IntegrityError(
                             f"{where(bucket, logical)} does not match its ETag (MD5); nothing was written",
                             bucket=bucket, key=logical)

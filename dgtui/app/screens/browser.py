@@ -16,7 +16,6 @@ from textual.widgets import Input
 
 from dgtui import ObjectInfo
 
-from ..widgets.footer import AppFooter
 from ..messages import (
     ContentsChanged,
     ListingChanged,
@@ -25,11 +24,12 @@ from ..messages import (
     Navigate,
 )
 from ..text import human_count, plural, printable
-from ..workers import background, is_cancelled
 from ..widgets.bucket_tree import BucketTree
+from ..widgets.footer import AppFooter
 from ..widgets.object_table import ObjectTable, Row
 from ..widgets.stats_panel import StatsPanel
 from ..widgets.transfers import TransfersPanel
+from ..workers import background, is_cancelled
 from .confirm import ConfirmScreen
 from .details import DetailsScreen
 from .prompt import PromptScreen
@@ -179,6 +179,7 @@ class BrowserScreen(Screen[None]):
             if not summary.objects and not summary.folders and not summary.error:
                 # Nothing under "key/": the URL named an object. Show it where it lives.
                 parent = start_object.rsplit("/", 1)[0] + "/" if "/" in start_object else ""
+                assert self.start is not None  # start_object comes with a start
                 self.navigate(Location(self.start.bucket, parent), cursor_key=start_object)
                 return
         self.stats.show_summary(message.location, message.summary)

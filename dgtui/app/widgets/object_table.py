@@ -13,7 +13,7 @@ import gc
 import time
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from rich.style import Style
 from rich.text import Text
@@ -324,7 +324,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self._announce()
 
     # -- view ------------------------------------------------------------------
-    def _sort_key_func(self) -> Callable[[Row], object]:
+    def _sort_key_func(self) -> Callable[[Row], Any]:
         return {"name": attrgetter("lower"), "size": attrgetter("size"),
                 "date": attrgetter("modified")}[self.sort_key]
 
@@ -372,11 +372,11 @@ class ObjectTable(ScrollView, can_focus=True):
         self.refresh()
 
     @staticmethod
-    def _merge(old: list[Row], new: list[Row], key: Callable[[Row], object], reverse: bool) -> list[Row]:
+    def _merge(old: list[Row], new: list[Row], key: Callable[[Row], Any], reverse: bool) -> list[Row]:
         new.sort(key=key, reverse=reverse)
         if old:
             last, first = key(old[-1]), key(new[0])
-            in_order = first <= last if reverse else first >= last  # type: ignore[operator]
+            in_order = first <= last if reverse else first >= last
             if not in_order:
                 old.extend(new)
                 old.sort(key=key, reverse=reverse)

@@ -109,7 +109,7 @@ class TransferView(Widget, can_focus=True):
             return Text("cancelling…", style=self.style("dim"))
         fraction = t.fraction()
         numbers = f"{t.stage} "
-        if t.stage_total:
+        if t.stage_total and fraction is not None:
             numbers += f"{fraction * 100:3.0f}% {human_size(t.stage_done)}/{human_size(t.stage_total)}"
         rate = t.rate()
         if rate is not None:
