@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 import botocore.exceptions as bexc
 
-from . import codec, errors
+from . import errors
 from . import format as fmt
 from .cache import MetadataCache, ReferenceCache, cache_root
 from .listing import iter_logical_pages, list_raw_page, logical_page
@@ -141,7 +141,7 @@ class DgClient:
 
     def fetch_metadata(self, bucket: str, items: list[ObjectInfo], progress: Callable[[int, int], None] | None = None,
                        should_cancel: ShouldCancel | None = None) -> list[ObjectInfo]:
-        """Fill items with their metadata (cache validated by ETag, then parallel HEADs)."""
+        """Fill items with their metadata (cache validated by ETag and date, then parallel HEADs)."""
         return self._fetcher.fetch(bucket, items, progress, should_cancel)
 
     def get_bucket_stats(self, bucket: str, prefix: str = "", detailed_stats: bool = False,
@@ -488,7 +488,3 @@ def create_client(endpoint_url: str | None = None, profile: str | None = None, r
                   aws_access_key_id=aws_access_key_id, aws_secret_access_key=aws_secret_access_key,
                   aws_session_token=aws_session_token, max_pool_connections=max(64, max_workers * 2))
     return DgClient(s3, cache_dir=cache_dir, max_workers=max_workers)
-
-
-def require_xdelta3() -> None:
-    codec.xdelta3_path()

@@ -2,10 +2,12 @@
 
 Uploads: a delta counts as stored only after it has been decoded against the
 reference and the rebuilt bytes match the file's sha256. A deltaspace's
-reference is created with ``If-None-Match: *`` so two uploaders cannot
-overwrite each other's; after writing a delta we check that the reference it
-was made against is still there (and put it back, or re-encode, if not), which
-also covers servers that ignore the condition.
+reference up to the multipart threshold is created with ``If-None-Match: *``
+so two uploaders cannot overwrite each other's (a larger one goes up as a
+multipart upload without that condition); after writing a delta we check that
+the reference it was made against is still there (and put it back, or
+re-encode, if not), which also covers servers that ignore the condition and
+the unconditional multipart case.
 
 Restores: bytes go to a temporary file beside the target, are checked against
 the stored sha256, and only then renamed over the target. Any failure removes
@@ -53,11 +55,6 @@ class _Meter:
             self.done += n
             done = min(self.done, self.total) if self.total else self.done
         self.progress(done, self.total, self.stage)
-
-
-def _check_cancel(should_cancel: ShouldCancel | None) -> None:
-    if should_cancel and should_cancel():
-        raise errors.CancelledError()
 
 
 @dataclass
