@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,7 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_wheel_ships_no_test_helpers_and_needs_no_seaweedfs(tmp_path: Path) -> None:
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+    # A copy of the sources, so that no build/ or egg-info left in the checkout has a say.
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "dgtui", source / "dgtui", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(source)],
                            capture_output=True, text=True, cwd=tmp_path, timeout=240)
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next(tmp_path.glob("dgtui-*.whl"))
