@@ -10,7 +10,6 @@ from . import format as fmt
 from .cache import MetadataCache
 from .errors import CancelledError
 from .fasthead import FastHead
-from .headloop import NEEDS_BOTOCORE, HeadLoop
 from .listing import ListingOrderError, RawPage, iter_raw_pages, list_split, logical_page, page_bounds
 from .models import BucketStats, ObjectInfo, ObjectKind
 from .s3 import S3Access
@@ -68,10 +67,11 @@ def object_version(info: ObjectInfo) -> str:
 class MetadataFetcher:
     """Fills ObjectInfos with metadata: the on-disk cache first, then HEADs in parallel.
 
-    Batches of ``FAST_MIN_BATCH`` HEADs or more go through ``FastHead`` (signed and
-    sent without botocore's per-call work, botocore for anything unusual); smaller
-    ones through botocore alone, where learning the fast path's URL would cost
-    more than it saves.
+    Batches of ``FAST_MIN_BATCH`` HEADs or more go through ``FastHead`` (signed by
+    botocore's SigV4 signer and sent over urllib3 without botocore's per-call work,
+    botocore for anything unusual) from ``max_workers`` threads; smaller ones
+    through botocore alone, where learning the fast path's URL would cost more
+    than it saves.
     """
 
     #: default HEAD threads (bounded by the client's connection pool)
@@ -82,18 +82,17 @@ class MetadataFetcher:
     CACHE_WRITE_ROWS = 5000
     #: most HEADs one task of the thread pool does
     CHUNK = 8
-    #: connections of the single-thread HEAD loop (idle sockets cost the client next to nothing)
-    LOOP_CONNECTIONS = 128
 
     def __init__(self, s3: S3Access, cache: MetadataCache | None, max_workers: int = HEAD_WORKERS):
         self.s3 = s3
         self.cache = cache
-        self.fast_head = FastHead(s3)
-        self.max_workers = self.fast_head.workers(max_workers)
+        self.fast_head = FastHead(s3, max_workers)
+        self.max_workers = self.fast_head.max_workers
         self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="dgtui-head")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.fast_head.close()
 
     def fetch(self, bucket: str, items: list[ObjectInfo], progress: StatsProgress | None = None,
               should_cancel: ShouldCancel | None = None) -> list[ObjectInfo]:
@@ -141,41 +140,9 @@ class MetadataFetcher:
             size = max(1, min(self.CHUNK, len(todo) // (self.max_workers * 4)))
             yield from self._pool.map(head_chunk, [todo[i:i + size] for i in range(0, len(todo), size)])
 
-        def looped() -> Iterator[list[tuple[ObjectInfo, dict | None]]]:
-            """The first HEAD through botocore (it teaches the batch its URL), then the rest from one
-            thread on plain HTTP when the endpoint allows, else from the thread pool."""
-            assert batch is not None
-            yield head_chunk(pending[:1])
-            rest = pending[1:]
-            base_url = batch.loop_base_url
-            if base_url is None:
-                yield from threaded(rest)
-                return
-            loop = HeadLoop(base_url, batch.signed_request, batch.answer, connections=self.LOOP_CONNECTIONS,
-                            timeout=self.s3.read_timeout, connect_timeout=self.s3.connect_timeout)
-            slow: list[tuple[ObjectInfo, int | None]] = []
-            got: list[tuple[ObjectInfo, dict | None]] = []
-            for index, result, status in loop.run([i.stored_key for i in rest], should_cancel):
-                if result is NEEDS_BOTOCORE:
-                    slow.append((rest[index], status))
-                    continue
-                got.append((rest[index], None if result is None else result[1]))  # type: ignore[index]
-                if len(got) >= 50:
-                    yield got
-                    got = []
-            yield got
-            if should_cancel and should_cancel():
-                raise CancelledError()
-            if slow:
-                def retry(item: tuple[ObjectInfo, int | None]) -> tuple[ObjectInfo, dict | None]:
-                    info, status = item
-                    answer = batch.after_fast_failure(info.stored_key, status)
-                    return info, None if answer is None else answer[1]
-                yield list(self._pool.map(retry, slow))
-
         fresh: list[tuple[str, str, dict[str, str]]] = []
         try:
-            for answers in (looped() if batch is not None else threaded(pending)):
+            for answers in threaded(pending):
                 before = done
                 for info, md in answers:
                     done += 1
