@@ -25,13 +25,15 @@ class Sizes:
     keystrokes: int
     memory_direct_bytes: int  #: direct (multipart) object for the memory case
     memory_delta_bytes: int  #: delta-eligible archive for the memory case (0: skip)
+    cli_restore_bytes: int = 20 * MB  #: archive restored by `dgtui get` / `deltaglider cp`
+    cli_restore_versions: int = 5
 
 
 SMOKE = Sizes(
     name="smoke", list_keys=2_000, list_reps=1, stats_deltas=100, stats_spaces=2, stats_reps=1,
     archive_bytes=2 * MB, upload_versions=3, upload_reps=1, restore_versions=2, restore_reps=1,
     app_reps=1, keystroke_restore_bytes=32 * MB, keystrokes=6,
-    memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB,
+    memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB, cli_restore_bytes=2 * MB, cli_restore_versions=2,
 )
 
 FULL = Sizes(

@@ -168,7 +168,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     bucket, prefix = parse_s3_url(args.url)
     delimiter = None if args.recursive else "/"
-    for page in client.iter_pages(bucket, prefix, delimiter=delimiter):
+    for page in client.iter_pages(bucket, prefix, delimiter=delimiter, ranged=True):
         for p in page.common_prefixes:
             if args.json:
                 _emit_json({"prefix": p})

@@ -17,6 +17,7 @@ from . import format as fmt
 from .cache import MetadataCache, ReferenceCache, cache_root
 from .listing import iter_logical_pages, list_raw_page, logical_page
 from .models import BucketStats, DownloadResult, ListObjectsResult, ObjectInfo, RestorePlanItem, UploadSummary
+from .ranged import iter_ranged_logical_pages
 from .s3 import S3Access, display_key, translate, where
 from .stats import MetadataFetcher, apply_metadata, compute_stats
 from .transfer import Engine, Progress, ShouldCancel
@@ -125,9 +126,15 @@ class DgClient:
         return page
 
     def iter_pages(self, bucket: str, prefix: str = "", delimiter: str | None = "/", page_size: int = 1000,
-                   continuation_token: str | None = None) -> Iterator[ListObjectsResult]:
-        """Every page of a listing, lazily. Errors come as DgError."""
-        pages = iter_logical_pages(self._s3.client, bucket, prefix, delimiter, page_size, continuation_token)
+                   continuation_token: str | None = None, ranged: bool = False) -> Iterator[ListObjectsResult]:
+        """Every page of a listing, lazily. Errors come as DgError.
+
+        ``ranged``: once the first page shows the prefix is large, list key ranges in parallel (keys
+        still in order, each once; the pages' continuation tokens are then not points to resume from).
+        """
+        pages = iter_logical_pages(self._s3.client, bucket, prefix, delimiter, page_size, continuation_token) \
+            if not ranged or continuation_token else iter_ranged_logical_pages(self._s3.client, bucket, prefix,
+                                                                              delimiter, page_size)
         while True:
             with self._s3.ctx(bucket, prefix, "list"):
                 page = next(pages, None)
@@ -136,7 +143,7 @@ class DgClient:
             yield page
 
     def iter_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
-        for page in self.iter_pages(bucket, prefix, delimiter=None):
+        for page in self.iter_pages(bucket, prefix, delimiter=None, ranged=True):
             yield from page.contents
 
     def fetch_metadata(self, bucket: str, items: list[ObjectInfo], progress: Callable[[int, int], None] | None = None,

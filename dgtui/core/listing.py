@@ -196,7 +196,7 @@ def iter_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter:
                            continuation_token=token)
 
 
-# -- listing again, in parallel, from where the pages broke last time ---------------------
+# -- where a listing's pages broke, to list it in parallel next time ---------------------
 
 def page_bounds(stored_keys: Sequence[str], page_size: int = 1000) -> list[str] | None:
     """The last key of every full page of a complete, flat listing, to split the next one by.
@@ -207,55 +207,6 @@ def page_bounds(stored_keys: Sequence[str], page_size: int = 1000) -> list[str] 
     if any(a >= b for a, b in zip(stored_keys, stored_keys[1:])):
         return None
     return [stored_keys[i] for i in range(page_size - 1, len(stored_keys) - 1, page_size)]
-
-
-def list_split(s3_client: Any, bucket: str, prefix: str, bounds: Sequence[str], *,
-               page_size: int = 1000, max_workers: int = 16) -> list[RawPage]:
-    """A whole flat listing, fetched as segments in parallel that start after each of ``bounds``.
-
-    Segment i holds the keys in (bounds[i-1], bounds[i]]. Each is listed
-    from StartAfter=bounds[i-1] and followed with continuation tokens until
-    it reaches bounds[i], so keys added since the bounds were taken are
-    still listed, and keys beyond a segment's end are left to the next
-    segment: nothing is missed or listed twice, whatever has changed. When
-    a segment's keys do not come in code-point order (or the server ignores
-    StartAfter) it raises ``ListingOrderError`` before returning anything,
-    and the caller lists the plain way.
-    """
-    if any(a >= b for a, b in zip(bounds, bounds[1:])):
-        raise ListingOrderError()  # bounds from a damaged cache: segments would overlap
-    edges: list[str | None] = [None, *bounds]
-    ends: list[str | None] = [*bounds, None]
-
-    def segment(start_after: str | None, end: str | None) -> list[RawPage]:
-        pages: list[RawPage] = []
-        token: str | None = None
-        last: str | None = start_after
-        while True:
-            raw = fetch_page(s3_client, bucket, prefix, None, page_size, token, None if token else start_after)
-            keys = [o[0] for o in raw.objects]
-            in_order = all(a < b for a, b in zip(keys, keys[1:]))
-            if not in_order or (keys and last is not None and keys[0] <= last):
-                raise ListingOrderError()  # or StartAfter was ignored
-            if keys:
-                last = keys[-1]
-            if end is not None and last is not None and last >= end:
-                raw.objects = [o for o in raw.objects if o[0] <= end]
-                pages.append(raw)
-                return pages
-            pages.append(raw)
-            if not raw.is_truncated or not raw.next_token:
-                return pages
-            token = raw.next_token
-
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(edges))),
-                            thread_name_prefix="dgtui-list") as pool:
-        futures = [pool.submit(segment, start, end) for start, end in zip(edges, ends)]
-        try:
-            return [raw for future in futures for raw in future.result()]
-        finally:
-            for future in futures:
-                future.cancel()
 
 
 class ListingOrderError(Exception):

@@ -12,9 +12,8 @@ import contextlib
 import os
 from typing import Any, Callable, Iterator
 
-import boto3
 import botocore.exceptions as bexc
-from boto3.s3.transfer import TransferConfig
+import botocore.session
 from botocore.config import Config
 
 from . import errors, logs
@@ -166,24 +165,37 @@ class S3Access:
                  max_attempts: int = 5):
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         with translated(endpoint=endpoint_url, action="setup"):
-            self.session = boto3.session.Session(
-                profile_name=profile, region_name=region_name, aws_access_key_id=aws_access_key_id,
-                aws_secret_access_key=aws_secret_access_key, aws_session_token=aws_session_token)
+            # botocore's session, as boto3's Session sets it up for a client: importing boto3 (and with it
+            # s3transfer) would cost every command a tenth of a second that only multipart uploads need.
+            self.session = botocore.session.Session(profile=profile)
+            if aws_access_key_id or aws_secret_access_key or aws_session_token:
+                self.session.set_credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
+            if region_name:
+                self.session.set_config_variable("region", region_name)
             config = Config(
                 max_pool_connections=max_pool_connections, connect_timeout=connect_timeout,
                 read_timeout=read_timeout, retries={"mode": "standard", "max_attempts": max_attempts},
                 tcp_keepalive=True,
                 s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
             )
-            self.client = self.session.client("s3", endpoint_url=endpoint_url, config=config)
+            self.client = self.session.create_client("s3", endpoint_url=endpoint_url, config=config)
         install_fast_list_parser(self.client)
         self.client.meta.events.register_first("needs-retry.s3", _give_up_on_unreachable)
         if logs.redacting():
             self._redact_credentials()
         self.endpoint_url = self.client.meta.endpoint_url
-        self.transfer_config = TransferConfig(
-            multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK,
-            max_concurrency=TRANSFER_CONCURRENCY, use_threads=True)
+        self._transfer_config: Any = None
+
+    @property
+    def transfer_config(self) -> Any:
+        """s3transfer's settings for multipart uploads (s3transfer is imported only when one is needed)."""
+        if self._transfer_config is None:
+            from boto3.s3.transfer import TransferConfig
+
+            self._transfer_config = TransferConfig(
+                multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK,
+                max_concurrency=TRANSFER_CONCURRENCY, use_threads=True)
+        return self._transfer_config
 
     def _redact_credentials(self) -> None:
         """Debug logs redact these credentials by value, wherever they came from
@@ -271,9 +283,10 @@ class S3Access:
             if progress:
                 progress(n)
 
-        with self.ctx(bucket, key, "upload"):
-            self.client.upload_file(path, bucket, key, ExtraArgs={"Metadata": metadata},
-                                    Callback=callback, Config=self.transfer_config)
+        from boto3.s3.transfer import S3Transfer
+
+        with self.ctx(bucket, key, "upload"), S3Transfer(self.client, self.transfer_config) as transfer:
+            transfer.upload_file(path, bucket, key, extra_args={"Metadata": metadata}, callback=callback)
 
     def get_to_file(self, bucket: str, key: str, path: str, *, progress: ProgressFn | None = None,
                     should_cancel: ShouldCancel | None = None, size_hint: int | None = None,

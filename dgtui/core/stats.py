@@ -10,8 +10,9 @@ from . import format as fmt
 from .cache import MetadataCache
 from .errors import CancelledError
 from .fasthead import FastHead
-from .listing import ListingOrderError, RawPage, iter_raw_pages, list_split, logical_page, page_bounds
+from .listing import logical_page, page_bounds
 from .models import BucketStats, ObjectInfo, ObjectKind
+from .ranged import iter_ranged_pages
 from .s3 import S3Access
 
 #: keys per LIST request when listing for statistics
@@ -239,25 +240,19 @@ def _estimate(delta: ObjectInfo, reference_sizes: dict[str, int]) -> int:
 
 
 def _full_listing(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix: str) -> Iterable:
-    """Every page under a prefix: in parallel when the last listing's page breaks are known.
+    """Every page under a prefix, key ranges listed in parallel.
 
-    The first listing goes page after page (each page's token comes from the
-    one before) and records where to split the next one: into about
-    ``SPLIT_SEGMENTS`` parts of at most ``STATS_PAGE_SIZE`` keys. Later ones
-    start every part at once from there. Statistics need every page before
-    they can say anything, so fetching them together costs nothing in what
-    is shown first.
+    A listing records where its pages broke (about ``SPLIT_SEGMENTS`` parts
+    of at most ``STATS_PAGE_SIZE`` keys); the next one starts every part at
+    once from there. Without that, ranges are split as the first pages
+    show the prefix is large. Statistics need every page before they can
+    say anything, so fetching them together costs nothing in what is shown
+    first.
     """
     kept = cache.get_bounds(s3.endpoint_url, bucket, prefix) if cache is not None else None
-    raws: Iterable[RawPage] | None = None
-    if kept:
-        try:
-            raws = list_split(s3.client, bucket, prefix, kept[1], page_size=kept[0])
-        except ListingOrderError:
-            raws = None
     stored_keys: list[str] = []
-    if raws is None:
-        raws = (raw for _, raw in iter_raw_pages(s3.client, bucket, prefix, page_size=STATS_PAGE_SIZE))
+    raws = iter_ranged_pages(s3.client, bucket, prefix, page_size=kept[0] if kept else STATS_PAGE_SIZE,
+                             hints=kept[1] if kept else ())
     for raw in raws:
         stored_keys.extend(o[0] for o in raw.objects)
         yield logical_page(bucket, raw, prefix=prefix, delimiter=None, max_keys=STATS_PAGE_SIZE,

@@ -129,7 +129,9 @@ async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_buck
             # The cursor stayed on the row the user moved to while pages arrived (a folder
             # listed on the last page may have pushed it down).
             assert table.current.key == chosen
-            assert "5,000 objects" in line_text(app.screen.query_one("#location-bar"), 0)
+            # (the bar follows the table's last announcement, a message that may still be queued)
+            await wait_for(pilot, lambda: "5,000 objects" in line_text(app.screen.query_one("#location-bar"), 0),
+                           what="the location bar's count")
         assert heads == []
     finally:
         slow.close()

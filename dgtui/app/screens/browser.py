@@ -436,7 +436,7 @@ class BrowserScreen(Screen[None]):
     def _count_for_delete(self, location: Location) -> None:
         count = 0
         sample: list[str] = []
-        for page in self.app.client.iter_pages(location.bucket, location.prefix, delimiter=None):
+        for page in self.app.client.iter_pages(location.bucket, location.prefix, delimiter=None, ranged=True):
             if is_cancelled():
                 return
             count += len(page.contents)

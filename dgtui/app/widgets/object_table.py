@@ -246,7 +246,7 @@ class ObjectTable(ScrollView, can_focus=True):
     @background("listing the folder", group="listing", exclusive=True)
     def _list(self, location: Location, request_id: int) -> None:
         client = self.app.client
-        for page in client.iter_pages(location.bucket, location.prefix, delimiter="/"):
+        for page in client.iter_pages(location.bucket, location.prefix, delimiter="/", ranged=True):
             if is_cancelled():
                 return
             self.post_message(ListingPage(request_id, page))
