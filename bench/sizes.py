@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MB = 1024 * 1024
 
@@ -43,4 +43,7 @@ FULL = Sizes(
     memory_direct_bytes=2048 * MB, memory_delta_bytes=512 * MB,
 )
 
-BY_NAME = {s.name: s for s in (SMOKE, FULL)}
+# The full data sets, each measurement taken once: for a machine shared with other work.
+SINGLE = replace(FULL, name="single", list_reps=1, stats_reps=1, upload_reps=1, restore_reps=1, app_reps=1)
+
+BY_NAME = {s.name: s for s in (SMOKE, FULL, SINGLE)}

@@ -152,6 +152,8 @@ class MetadataFetcher:
                         fresh.append((info.stored_key, object_version(info), md))
                 if progress and (done // 50 != before // 50 or done == total):
                     progress(done, total)
+                if should_cancel and done < total and should_cancel():
+                    raise CancelledError()  # the threads may be ahead: what arrived so far is kept
                 if len(fresh) >= self.CACHE_WRITE_ROWS and self.cache is not None:
                     # a cancelled run over a huge bucket keeps most of its work
                     self.cache.put_many(self.s3.endpoint_url, bucket, fresh)
