@@ -26,6 +26,7 @@ plain way, skipping what it already gave.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from os.path import commonprefix
@@ -40,17 +41,60 @@ RANGE_WORKERS = 16
 SPLITS_PER_PAGE = 16
 #: what sorts after every key of a folder named by a common prefix (for StartAfter)
 _AFTER_FOLDER = "\uffff"
+#: fewest keys asked for in one request
+MIN_REQUEST = 20
 
 
 class _Range:
-    """Keys in (lo, hi]: the first page from StartAfter=lo (or from a token), then what follows it."""
+    """Keys in (lo, hi]: the first page from StartAfter=lo (or from a token), then what follows it.
 
-    __slots__ = ("lo", "hi", "token", "future", "children")
+    ``expected``: about how many keys the range holds (None: unknown), so that a
+    request near its end asks for about that many instead of a whole page of
+    keys beyond it; ``at_least``: the fewest keys to ask for (doubled each
+    time the estimate proves too low).
+    """
 
-    def __init__(self, lo: str | None, hi: str | None, token: str | None = None):
+    __slots__ = ("lo", "hi", "token", "expected", "at_least", "future", "children")
+
+    def __init__(self, lo: str | None, hi: str | None, token: str | None = None, expected: float | None = None,
+                 at_least: int = 0):
         self.lo, self.hi, self.token = lo, hi, token
+        self.expected, self.at_least = expected, at_least
         self.future: Future[RawPage] | None = None
         self.children: list[_Range] = []
+
+    def max_keys(self, page_size: int) -> int:
+        if self.expected is None:
+            return page_size
+        return max(MIN_REQUEST, self.at_least, min(page_size, int(self.expected * 1.25) + MIN_REQUEST))
+
+
+class _Scale:
+    """Where a string lies in the key space, as a fraction, read in the alphabet of one page's names:
+    with the page's density, about how many keys lie between two strings."""
+
+    def __init__(self, names: Sequence[str], prefix: str, varying: int):
+        self.start = len(prefix)
+        self.width = max(1, varying - self.start + 4)
+        # The characters of the positions that vary: in them, one position up is worth base positions down.
+        self.alphabet = sorted({c for name in names for c in name[varying:varying + 3]})
+        self.base = max(2, len(self.alphabet))
+        span = self.at(names[-1]) - self.at(names[0]) if names else 0.0
+        self.density = (len(names) - 1) / span if span > 0 and len(names) > 1 else None
+
+    def at(self, text: str | None) -> float:
+        if text is None:
+            return 1.0
+        value, unit = 0.0, 1.0
+        for ch in text[self.start:self.start + self.width]:
+            unit /= self.base
+            value += min(bisect_left(self.alphabet, ch), self.base) * unit
+        return value
+
+    def keys_between(self, lo: str | None, hi: str | None) -> float | None:
+        if self.density is None:
+            return None
+        return max(0.0, self.density * (self.at(hi) - self.at(lo)))
 
 
 def split_points(names: Sequence[str], last: str, hi: str | None, prefix: str,
@@ -69,7 +113,8 @@ def split_points(names: Sequence[str], last: str, hi: str | None, prefix: str,
     if not names:
         return []
     varying = len(commonprefix([names[0], last]))
-    alphabet = sorted({c for name in names for c in name[len(prefix):varying + 2]})
+    # The characters used where the names vary (not those of the fixed part before).
+    alphabet = sorted({c for name in names for c in name[varying:varying + 3]})
     found: list[str] = []
     for j in range(min(varying, len(last) - 1), len(prefix) - 1, -1):
         for c in alphabet:
@@ -80,6 +125,21 @@ def split_points(names: Sequence[str], last: str, hi: str | None, prefix: str,
         if len(found) >= limit:
             break
     return sorted(set(found))[:limit]
+
+
+def _balanced(points: list[str], last: str, hi: str | None, scale: _Scale, page_size: int) -> list[str]:
+    """The points that leave about half a page of keys or more between each other, by the page's density
+    (a range costs at least one request, and one more to see its end)."""
+    kept: list[str] = []
+    before = last
+    for point in points:
+        between = scale.keys_between(before, point)
+        if between is None or between >= page_size / 2:
+            kept.append(point)
+            before = point
+    if kept and (scale.keys_between(kept[-1], hi) or page_size) < page_size / 4:
+        kept.pop()  # the last range would hold next to nothing: the one before takes it
+    return kept
 
 
 def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
@@ -99,8 +159,8 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
         return node
 
     def work(node: _Range) -> RawPage:
-        raw = fetch_page(s3_client, bucket, prefix, delimiter, page_size, node.token,
-                         None if node.token else node.lo)
+        asked = node.max_keys(page_size)
+        raw = fetch_page(s3_client, bucket, prefix, delimiter, asked, node.token, None if node.token else node.lo)
         keys = [o[0] for o in raw.objects]
         if any(a >= b for a, b in zip(keys, keys[1:])) or (
                 keys and node.lo is not None and node.token is None and keys[0] <= node.lo):
@@ -120,13 +180,22 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
             last = names[-1] if names else node.lo
             if last is not None and last in raw.common_prefixes:
                 last += _AFTER_FOLDER
-            points = split_points(names, last, node.hi, prefix) if last is not None else []
-            if points:
+            points: list[str] = []
+            scale: _Scale | None = None
+            if asked >= page_size and names and last is not None:  # only a whole page tells enough to cut by
+                points = split_points(names, last, node.hi, prefix)
+                scale = _Scale(names, prefix, len(commonprefix([names[0], last])))
+                points = _balanced(points, last, node.hi, scale, page_size) if points else []
+            if points and scale is not None:
                 edges: list[str | None] = [last, *points]
                 ends: list[str | None] = [*points, node.hi]
-                node.children = [start(_Range(lo, hi)) for lo, hi in zip(edges, ends)]
+                node.children = [start(_Range(lo, hi, expected=scale.keys_between(lo, hi)))
+                                 for lo, hi in zip(edges, ends)]
             else:
-                node.children = [start(_Range(last, node.hi, token))]
+                left = None if node.expected is None else node.expected - len(names)
+                # A full answer short of the range's end: the estimate was low; a whole page next time.
+                grow = page_size if len(names) >= asked and asked < page_size else 0
+                node.children = [start(_Range(last, node.hi, token, expected=left, at_least=grow))]
         return raw
 
     if hints:
