@@ -11,6 +11,7 @@ it, so that the next page is requested as soon as this one's token is known.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
@@ -87,8 +88,13 @@ def parse_list_v2(body: bytes) -> RawPage:
     return page
 
 
+#: set while this thread sends one of dgtui's own listing requests; any other
+#: ListObjectsV2 call on the same client (``DgClient.boto3_client``) is parsed by botocore as usual
+_OWN_LISTING = threading.local()
+
+
 def _before_parse(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
-    if response_dict.get("status_code") != 200:
+    if not getattr(_OWN_LISTING, "active", False) or response_dict.get("status_code") != 200:
         return
     body = response_dict.get("body")
     if not isinstance(body, (bytes, bytearray)) or not body:
@@ -113,7 +119,11 @@ def fetch_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | N
         params["ContinuationToken"] = continuation_token
     if start_after:
         params["StartAfter"] = start_after
-    response = s3_client.list_objects_v2(**params)
+    _OWN_LISTING.active = True
+    try:
+        response = s3_client.list_objects_v2(**params)
+    finally:
+        _OWN_LISTING.active = False
     body = response.get(PAGE_KEY)
     if body is not None:
         return parse_list_v2(body)

@@ -325,8 +325,8 @@ class TransfersPanel(VerticalScroll, can_focus=False):
                 [("rescue", "Rescue decompressed contents"), ("skip", "Skip them")]))
             if answer == "rescue":
                 for key, destination in rescue_candidates:
-                    results.append(client.download(f"s3://{location.bucket}/{key}", destination, rescue=True,
-                                                   progress=transfer.on_progress,
+                    results.append(client.download(f"s3://{location.bucket}/{key}", destination, overwrite=False,
+                                                   rescue=True, progress=transfer.on_progress,
                                                    should_cancel=transfer.should_cancel))
                 failures = [f for f in failures if "rebuil" not in f and "recompress" not in f]
         self._done(transfer, *restore_outcome(results, failures, skipped))
