@@ -160,7 +160,7 @@ class FastHead:
             self._pools.clear()
 
     def _frozen_credentials(self) -> Any:
-        creds = self.s3.session.get_credentials()
+        creds = self.s3.botocore_session.get_credentials()
         return None if creds is None else creds.get_frozen_credentials()
 
     def _uses_proxy(self) -> bool:

@@ -130,6 +130,27 @@ def _is_bodiless_refusal(exc: bexc.ClientError) -> bool:
     return code in ("400", "403", "Forbidden", "Bad Request")
 
 
+#: what boto3 adds to every S3 client (boto3.s3.inject.inject_s3_transfer_methods)
+_TRANSFER_METHODS = ("upload_file", "download_file", "copy", "upload_fileobj", "download_fileobj")
+
+
+def _transfer_method(name: str) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from boto3.s3 import inject  # s3transfer with it: only when a transfer method is used
+
+        return getattr(inject, name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"boto3's ``{name}`` (s3transfer's managed transfer)."
+    return method
+
+
+def _inject_transfer_methods(class_attributes: dict[str, Any], **_: Any) -> None:
+    """boto3's managed-transfer methods on the client class, as boto3's Session adds them."""
+    for name in _TRANSFER_METHODS:
+        class_attributes.setdefault(name, _transfer_method(name))
+
+
 #: tries to open a connection before an endpoint counts as unreachable
 CONNECT_ATTEMPTS = 2
 
@@ -168,24 +189,38 @@ class S3Access:
         with translated(endpoint=endpoint_url, action="setup"):
             # botocore's session, as boto3's Session sets it up for a client: importing boto3 (and with it
             # s3transfer) would cost every command a tenth of a second that only multipart uploads need.
-            self.session = botocore.session.Session(profile=profile)
+            # The client still has boto3's transfer methods (upload_file, copy, ...), imported on first use.
+            self.botocore_session = botocore.session.Session(profile=profile)
+            self.botocore_session.register("creating-client-class.s3", _inject_transfer_methods)
             if aws_access_key_id or aws_secret_access_key or aws_session_token:
-                self.session.set_credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
+                self.botocore_session.set_credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
             if region_name:
-                self.session.set_config_variable("region", region_name)
+                self.botocore_session.set_config_variable("region", region_name)
             config = Config(
                 max_pool_connections=max_pool_connections, connect_timeout=connect_timeout,
                 read_timeout=read_timeout, retries={"mode": "standard", "max_attempts": max_attempts},
                 tcp_keepalive=True,
                 s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
             )
-            self.client = self.session.create_client("s3", endpoint_url=endpoint_url, config=config)
+            self.client = self.botocore_session.create_client("s3", endpoint_url=endpoint_url, config=config)
         install_fast_list_parser(self.client)
         self.client.meta.events.register_first("needs-retry.s3", _give_up_on_unreachable)
         if logs.redacting():
             self._redact_credentials()
         self.endpoint_url = self.client.meta.endpoint_url
         self._transfer_config: Any = None
+        self._boto3_session: Any = None
+
+    @property
+    def session(self) -> Any:
+        """A boto3 Session over the same botocore session (boto3 is imported when this is first asked for)."""
+        if self._boto3_session is None:
+            import boto3.session
+
+            # boto3 adds its own transfer methods to the clients it makes from here on.
+            self.botocore_session.unregister("creating-client-class.s3", _inject_transfer_methods)
+            self._boto3_session = boto3.session.Session(botocore_session=self.botocore_session)
+        return self._boto3_session
 
     @property
     def transfer_config(self) -> Any:
@@ -202,7 +237,7 @@ class S3Access:
         """Debug logs redact these credentials by value, wherever they came from
         (a profile file or SSO, not only the environment)."""
         try:
-            creds = self.session.get_credentials()
+            creds = self.botocore_session.get_credentials()
             frozen = creds.get_frozen_credentials() if creds is not None else None
         except Exception:  # no usable credentials: requests will say so
             return
@@ -290,11 +325,9 @@ class S3Access:
         if if_none_match:
             self._put_multipart_if_absent(bucket, key, path, size, metadata, extra_args, callback)
             return
-        from boto3.s3.transfer import S3Transfer
-
-        with self.ctx(bucket, key, "upload"), S3Transfer(self.client, self.transfer_config) as transfer:
-            transfer.upload_file(path, bucket, key, extra_args={**(extra_args or {}), "Metadata": metadata},
-                                 callback=callback)
+        with self.ctx(bucket, key, "upload"):
+            self.client.upload_file(path, bucket, key, ExtraArgs={**(extra_args or {}), "Metadata": metadata},
+                                    Callback=callback, Config=self.transfer_config)
 
     def _put_multipart_if_absent(self, bucket: str, key: str, path: str, size: int, metadata: dict[str, str],
                                  extra_args: dict[str, Any] | None, callback: ProgressFn) -> None:
@@ -338,12 +371,9 @@ class S3Access:
         extra: dict[str, Any] = {"MetadataDirective": "REPLACE", "Metadata": metadata}
         if if_match:
             extra["CopySourceIfMatch"] = if_match
-        from boto3.s3.transfer import create_transfer_manager
-
-        with self.ctx(bucket, source_key, "copy"), \
-                create_transfer_manager(self.client, self.transfer_config) as manager:
-            manager.copy(copy_source={"Bucket": bucket, "Key": source_key}, bucket=bucket, key=dest_key,
-                         extra_args=extra).result()
+        with self.ctx(bucket, source_key, "copy"):
+            self.client.copy({"Bucket": bucket, "Key": source_key}, bucket, dest_key, ExtraArgs=extra,
+                             Config=self.transfer_config)
 
     def get_to_file(self, bucket: str, key: str, path: str, *, progress: ProgressFn | None = None,
                     should_cancel: ShouldCancel | None = None, size_hint: int | None = None,
