@@ -2,10 +2,12 @@
 
 Uploads: a delta counts as stored only after it has been decoded against the
 reference and the rebuilt bytes match the file's sha256. A deltaspace's
-reference is created with ``If-None-Match: *`` so two uploaders cannot
-overwrite each other's; after writing a delta we check that the reference it
-was made against is still there (and put it back, or re-encode, if not), which
-also covers servers that ignore the condition.
+reference up to the multipart threshold is created with ``If-None-Match: *``
+so two uploaders cannot overwrite each other's (a larger one goes up as a
+multipart upload without that condition); after writing a delta we check that
+the reference it was made against is still there (and put it back, or
+re-encode, if not), which also covers servers that ignore the condition and
+the unconditional multipart case.
 
 Restores: bytes go to a temporary file beside the target, are checked against
 the stored sha256, and only then renamed over the target. Any failure removes
@@ -55,11 +57,6 @@ class _Meter:
             self.done += n
             done = min(self.done, self.total) if self.total else self.done
         self.progress(done, self.total, self.stage)
-
-
-def _check_cancel(should_cancel: ShouldCancel | None) -> None:
-    if should_cancel and should_cancel():
-        raise errors.CancelledError()
 
 
 @dataclass
@@ -117,7 +114,8 @@ class Engine:
         """
         reason = fmt.refuse_reason_for_upload_key(key)
         if reason:
-            raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}", bucket=bucket, key=key)
+            raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}",
+                                         bucket=bucket, key=key)
         snapshot = _source_snapshot(path)
         # Metadata S3 cannot carry is refused before anything is written.
         check_metadata(extra_metadata or {}, what=f"the metadata for {where(bucket, key)}", reserved=True)
@@ -156,6 +154,7 @@ class Engine:
             return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                        extra_metadata, extra_args, fallback_reason=unfit, file_md5=file_md5)
         codec.xdelta3_path()  # fail early, before any write, when xdelta3 is missing
+        ref_sha: str | None
         for _attempt in range(MAX_REFERENCE_ATTEMPTS):
             ref_head = self.s3.head(bucket, ref_key)
             if ref_head is None:
@@ -441,7 +440,7 @@ class Engine:
                         raise errors.IntegrityError(
                             f"{where(bucket, logical)} has {got} bytes but its metadata says {parsed.file_size}; "
                             f"nothing was written", bucket=bucket, key=logical)
-                    if _is_md5(etag) and md5.hexdigest() != etag:
+                    if md5 is not None and _is_md5(etag) and md5.hexdigest() != etag:
                         raise errors.IntegrityError(
                             f"{where(bucket, logical)} does not match its ETag (MD5); nothing was written",
                             bucket=bucket, key=logical)
@@ -456,7 +455,7 @@ class Engine:
                 else:
                     # Plain objects carry no sha256; a single-part ETag is the MD5.
                     verified = _is_md5(etag)
-                    if verified and md5.hexdigest() != etag:
+                    if verified and md5 is not None and md5.hexdigest() != etag:
                         raise errors.IntegrityError(
                             f"{where(bucket, logical)} does not match its ETag (MD5); nothing was written",
                             bucket=bucket, key=logical)

@@ -17,9 +17,9 @@ from textual.widgets import LoadingIndicator, Static
 from dgtui import ObjectInfo, ObjectKind
 from dgtui.core.format import object_metadata, stored_content_type
 
-from ..widgets.footer import AppFooter
 from ..messages import Location, ObjectInfoLoaded
 from ..text import human_size, percent, printable, ratio
+from ..widgets.footer import AppFooter
 from ..workers import background
 
 KIND_EXPLANATIONS = {
