@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
@@ -187,13 +187,6 @@ def settle_twins(contents: list[ObjectInfo], hidden: list[ObjectInfo]) -> list[O
     return kept
 
 
-def _last_listed(raw: RawPage) -> str:
-    last = raw.objects[-1][0] if raw.objects else ""
-    if raw.common_prefixes and raw.common_prefixes[-1] > last:
-        last = raw.common_prefixes[-1]
-    return last
-
-
 def logical_page(bucket: str, raw: RawPage, *, prefix: str, delimiter: str | None, max_keys: int,
                  continuation_token: str | None) -> ListObjectsResult:
     contents: list[ObjectInfo] = []
@@ -247,14 +240,24 @@ def iter_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter:
     ``<name>.delta`` twin comes on a later one: the later copy is hidden then
     (pages keep their keys; within a page ``settle_twins`` keeps the newer).
     """
+    yield from one_per_logical_key(
+        logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size, continuation_token=token)
+        for token, raw in iter_raw_pages(s3_client, bucket, prefix, delimiter, page_size, continuation_token))
+
+
+def one_per_logical_key(pages: Iterable[ListObjectsResult]) -> Iterator[ListObjectsResult]:
+    """Pages of one listing, in key order, with a logical key listed once across them.
+
+    When ``<name>`` is on one page and its ``<name>.delta`` twin on a later
+    one, the later copy is hidden (within a page ``settle_twins`` keeps the
+    newer); the shown one notes that another copy exists.
+    """
     tail: dict[str, ObjectInfo] = {}
-    for token, raw in iter_raw_pages(s3_client, bucket, prefix, delimiter, page_size, continuation_token):
-        page = logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size,
-                            continuation_token=token)
+    for page in pages:
         if tail and any(o.is_delta and o.key in tail for o in page.contents):
             kept = []
             for o in page.contents:
-                shown = tail.get(o.key) if o.is_delta else None
+                shown = tail.pop(o.key, None) if o.is_delta else None
                 if shown is None:
                     kept.append(o)
                 else:
@@ -262,15 +265,15 @@ def iter_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter:
                     page.hidden.append(o)
             page.contents = kept
             page.key_count = len(kept) + len(page.common_prefixes)
-        if raw.is_truncated:
-            last = _last_listed(raw)
+        names = [o.stored_key for o in page.contents] + [h.stored_key or h.key for h in page.hidden]
+        names += page.common_prefixes
+        if names:
+            last = max(names)
             # Plain keys whose .delta twin sorts after this page's last name (only when that name starts
             # with the key); the twin may come a few pages later.
             tail = {k: o for k, o in tail.items() if k + fmt.DELTA_SUFFIX > last}
             tail.update((o.key, o) for o in page.contents if not o.is_delta and last.startswith(o.key)
                         and o.key + fmt.DELTA_SUFFIX > last)
-        else:
-            tail = {}
         yield page
 
 
