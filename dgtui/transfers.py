@@ -320,9 +320,16 @@ def _size(path: Path) -> int:
 def free_name(path: Path) -> Path:
     """``name (1).ext``, ``name (2).ext``…: the first that does not exist beside ``path``."""
     name = path.name
-    stem, dot, ext = name.partition(".") if not name.startswith(".") else (name, "", "")
+    # The extension is the last one or two suffixes with a letter in them: "db (1).sql.gz",
+    # "app-1.0.0 (1).zip" (a version's dots are not an extension).
+    parts = name.split(".")
+    cut = len(parts)
+    while cut > 1 and len(parts) - cut < 2 and parts[cut - 1] and any(c.isalpha() for c in parts[cut - 1]) \
+            and (cut > 2 or parts[0]):
+        cut -= 1
+    stem, ext = ".".join(parts[:cut]), "".join("." + p for p in parts[cut:])
     for n in range(1, 10_000):
-        candidate = path.with_name(f"{stem} ({n}){dot}{ext}")
+        candidate = path.with_name(f"{stem} ({n}){ext}")
         if not candidate.exists():
             return candidate
     raise DgError(f"no free name beside {printable(str(path), 200)}")

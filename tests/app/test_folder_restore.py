@@ -14,8 +14,6 @@ from .helpers import make_app, make_client, release_bytes, screen_of, wait_for
 from .test_moves import dialog_text
 from .test_transfers import answer_prompt, finished, open_at
 
-
-
 TEXTS = {"readme.txt": b"read me\n" * 50, "notes.txt": b"notes\n" * 80}
 
 
@@ -116,15 +114,15 @@ async def test_folder_restore_asks_for_each_existing_file(client, folder, tmp_pa
         await pilot.click("#answer-ask")
         answers = {"app-1.tar": "#answer-overwrite", "notes.txt": "#answer-rename", "readme.txt": "#answer-skip"}
         for _ in range(3):
-            question = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen)
-                                      and app.screen is not first and app.screen, what="a question for one file")
+            question = await wait_for(pilot, lambda before=first: isinstance(app.screen, ConfirmScreen)
+                                      and app.screen is not before and app.screen, what="a question for one file")
             body = dialog_text(question)
             name = next(n for n in answers if f"rel/{n}" in body)
             assert {"answer-overwrite", "answer-all", "answer-rename", "answer-skip"} <= \
                 {b.id for b in question.query("Button")}, "the single restore's choices"
             await pilot.click(answers.pop(name))
             first = question
-            await wait_for(pilot, lambda: app.screen is not question, what="the question to close")
+            await wait_for(pilot, lambda shown=question: app.screen is not shown, what="the question to close")
         transfer, text = await finished(pilot, app)
         assert transfer.state == "done", text
         assert "restored 4" in text and "1 kept" in text, text
@@ -170,3 +168,13 @@ async def test_the_panel_says_when_the_total_is_unknown(session_client):
         await pilot.pause()
         line = panel.view_of(transfer).render().plain
         assert "585.9 KiB restored" in line and "total unknown: no size for 1 file" in line, line
+
+
+@pytest.mark.parametrize("name, kept", [("app-1.0.0.zip", "app-1.0.0 (1).zip"), ("db.sql.gz", "db (1).sql.gz"),
+                                        ("notes.txt", "notes (1).txt"), (".bashrc", ".bashrc (1)"),
+                                        ("README", "README (1)")])
+def test_keep_both_names_keep_the_extension(tmp_path, name, kept):
+    from dgtui.transfers import free_name
+
+    (tmp_path / name).write_text("exists")
+    assert free_name(tmp_path / name).name == kept

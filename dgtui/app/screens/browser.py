@@ -97,6 +97,10 @@ class LocationBar(Widget):
         self.refresh()
 
 
+def _kind(location: Location) -> str:
+    return "folder" if location.prefix else "bucket"
+
+
 class _NoTreeItem(Exception):
     """The tree has the focus, on a line that is not a bucket or folder ("more folders…", "loading…")."""
 
@@ -312,9 +316,10 @@ class BrowserScreen(Screen[None]):
 
     @_on_focused_item
     def action_details(self) -> None:
-        if self._tree_target() is not None:
-            self.app.notify("i shows an object's details; a folder has none (Enter opens it in the table).",
-                            timeout=4)
+        in_tree = self._tree_target()
+        if in_tree is not None:
+            self.app.notify(f"i shows an object's details; a {_kind(in_tree)} has none (Enter opens it in the "
+                            "table).", timeout=4)
             return
         row = self.table.current
         if row is None or self.location is None:
@@ -339,8 +344,9 @@ class BrowserScreen(Screen[None]):
 
     def _highlighted_object(self, key_does: str) -> ObjectInfo | None:
         """The object the table highlights (keys act on the focused pane: not with the tree focused)."""
-        if self._tree_target() is not None:
-            self.app.notify(f"{key_does}; a folder has none (Enter opens it in the table).", timeout=4)
+        in_tree = self._tree_target()
+        if in_tree is not None:
+            self.app.notify(f"{key_does}; a {_kind(in_tree)} has none (Enter opens it in the table).", timeout=4)
             return None
         row = self.table.current
         if row is None or row.is_folder or self.location is None:

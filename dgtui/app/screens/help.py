@@ -12,7 +12,6 @@ from textual.widgets import Label, Static
 
 from ..text import printable
 
-
 #: how the keys that act on something choose it
 KEY_RULE = ("Keys act on the focused pane's item: in the tree the highlighted bucket or folder, in the table the "
             "highlighted row (or the marked ones). A key that means nothing there (i, p, Y on a folder) says so.")
