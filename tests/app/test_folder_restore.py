@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dgtui.app.screens.confirm import ConfirmScreen
+from dgtui.app.screens.prompt import PromptScreen
 from dgtui.app.widgets.transfers import TransfersPanel
 from dgtui.display import human_size
 from dgtui.testing.proxy import TcpProxy
@@ -76,6 +77,8 @@ async def test_folder_restore_shows_bytes_with_a_total_while_running(s3_server, 
         async with app.run_test(size=(120, 36)) as pilot:
             await open_at(pilot, app)
             await pilot.press("D")
+            prompt = await screen_of(pilot, PromptScreen, timeout=30)
+            assert "5 objects" in dialog_text(prompt) and f"({total} once restored)" in dialog_text(prompt)
             await answer_prompt(pilot, app)
             panel = app.screen.query_one(TransfersPanel)
             await wait_for(pilot, lambda: panel.transfers, what="the transfer")

@@ -504,7 +504,7 @@ class BrowserScreen(Screen[None]):
 
     @background("counting objects to restore", group="restore-count", exclusive=True)
     def _count_for_restore(self, location: Location) -> None:
-        plan = plan_prefix(self.app.client, location.url, should_cancel=is_cancelled)
+        plan = plan_prefix(self.app.client, location.url, should_cancel=is_cancelled, read_sizes=True)
         self.app.call_from_thread(self._confirm_download_prefix, location, plan)
 
     def _confirm_download_prefix(self, location: Location, plan: PrefixPlan) -> None:
@@ -512,8 +512,10 @@ class BrowserScreen(Screen[None]):
             self.app.notify(f"Nothing to restore under {printable(location.url, 200)}.", timeout=3)
             return
         what = Text("Restore everything under ") + Text(printable(location.url, 300), style="bold")
-        what.append(f": {plural(plan.objects, 'object')}, {human_size(plan.stored_bytes)} stored "
-                    "(deltas grow back to their full size), subfolders included, into this local folder.")
+        restored = f"{human_size(plan.restored_bytes)} once restored" if not plan.sizes_unknown else \
+            f"size once restored unknown for {plural(plan.sizes_unknown, 'delta')}"
+        what.append(f": {plural(plan.objects, 'object')}, {human_size(plan.stored_bytes)} stored ({restored}), "
+                    "subfolders included, into this local folder.")
         if plan.unsafe:
             what.append(f" {plural(len(plan.unsafe), 'key')} unsafe as file names will be skipped and reported.")
         what.append(" " + CHECK_PROMISE)
