@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MB = 1024 * 1024
 
@@ -25,6 +25,8 @@ class Sizes:
     keystrokes: int
     memory_direct_bytes: int  #: direct (multipart) object for the memory case
     memory_delta_bytes: int  #: delta-eligible archive for the memory case (0: skip)
+    cli_restore_bytes: int = 20 * MB  #: archive restored by `dgtui get` / `deltaglider cp`
+    cli_restore_versions: int = 5
     savings_real_keys: int = 2_000  #: stored objects on the server for the by-folder memory case
     sampled_deltas: int = 600  #: deltas for sampled against detailed statistics
     savings_synthetic_objects: int = 50_000  #: entries of the generated listing for the memory case
@@ -34,7 +36,7 @@ SMOKE = Sizes(
     name="smoke", list_keys=2_000, list_reps=1, stats_deltas=100, stats_spaces=2, stats_reps=1,
     archive_bytes=2 * MB, upload_versions=3, upload_reps=1, restore_versions=2, restore_reps=1,
     app_reps=1, keystroke_restore_bytes=32 * MB, keystrokes=6,
-    memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB,
+    memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB, cli_restore_bytes=2 * MB, cli_restore_versions=2,
 )
 
 FULL = Sizes(
@@ -45,4 +47,7 @@ FULL = Sizes(
     savings_real_keys=40_000, sampled_deltas=6_000, savings_synthetic_objects=1_000_000,
 )
 
-BY_NAME = {s.name: s for s in (SMOKE, FULL)}
+# The full data sets, each measurement taken once: for a machine shared with other work.
+SINGLE = replace(FULL, name="single", list_reps=1, stats_reps=1, upload_reps=1, restore_reps=1, app_reps=1)
+
+BY_NAME = {s.name: s for s in (SMOKE, FULL, SINGLE)}

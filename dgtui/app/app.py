@@ -107,6 +107,7 @@ class DgtuiApp(App[int]):
         if self.client is None:
             client = self.client_factory()
             self.call_from_thread(self._client_ready, client)
+        assert self.client is not None  # set by _client_ready
         buckets = self.client.list_buckets()["Buckets"]
         self.post_message(BucketsLoaded(buckets))
 
@@ -218,7 +219,7 @@ class DgtuiApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        sections = [
+        sections: list[tuple[str, list[Any]]] = [
             ("Everywhere", list(self.BINDINGS) + [Binding("ctrl+p", "command_palette", "Command palette"),
                                                    Binding("tab", "focus_next", "Next pane")]),
             ("Browser", list(BrowserScreen.BINDINGS)),

@@ -5,9 +5,10 @@
   written to a temporary name and renamed into place (atomic, so two
   processes can fill the cache at once), checked against their name on use,
   and evicted least-recently-used beyond a size bound.
-* ``MetadataCache``: object metadata keyed by endpoint, bucket, stored key and
-  ETag. An ETag changes whenever an object is rewritten, so an entry found
-  under the ETag the listing reports is still true.
+* ``MetadataCache``: object metadata keyed by endpoint, bucket and stored key,
+  checked against the ETag and modification date the listing reports. Any
+  rewrite changes the date (a copy onto itself keeps the ETag of the bytes but
+  not the date), so an entry found under both is still true.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ class ReferenceCache:
 
 
 class MetadataCache:
-    """Object metadata by (endpoint, bucket, stored key, ETag), in SQLite.
+    """Object metadata by (endpoint, bucket, stored key), checked against "ETag@date", in SQLite.
 
     It also keeps where the pages of each prefix's last full listing broke,
     so the next listing of that prefix can fetch its pages in parallel.
@@ -234,7 +235,7 @@ class MetadataCache:
         return conn
 
     def get_many(self, endpoint: str, bucket: str, items: list[tuple[str, str]]) -> dict[str, dict[str, str]]:
-        """Metadata for the (key, etag) pairs whose cached ETag still matches."""
+        """Metadata for the (key, version) pairs whose cached version ("ETag@date") still matches."""
         if not items:
             return {}
         wanted = dict(items)

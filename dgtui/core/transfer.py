@@ -2,10 +2,12 @@
 
 Uploads: a delta counts as stored only after it has been decoded against the
 reference and the rebuilt bytes match the file's sha256. A deltaspace's
-reference is created with ``If-None-Match: *`` so two uploaders cannot
-overwrite each other's; after writing a delta we check that the reference it
-was made against is still there (and put it back, or re-encode, if not), which
-also covers servers that ignore the condition.
+reference up to the multipart threshold is created with ``If-None-Match: *``
+so two uploaders cannot overwrite each other's (a larger one goes up as a
+multipart upload without that condition); after writing a delta we check that
+the reference it was made against is still there (and put it back, or
+re-encode, if not), which also covers servers that ignore the condition and
+the unconditional multipart case.
 
 Restores: bytes go to a temporary file beside the target, are checked against
 the stored sha256, and only then renamed over the target. Any failure removes
@@ -55,11 +57,6 @@ class _Meter:
             self.done += n
             done = min(self.done, self.total) if self.total else self.done
         self.progress(done, self.total, self.stage)
-
-
-def _check_cancel(should_cancel: ShouldCancel | None) -> None:
-    if should_cancel and should_cancel():
-        raise errors.CancelledError()
 
 
 @dataclass
@@ -114,7 +111,8 @@ class Engine:
         """
         reason = fmt.refuse_reason_for_upload_key(key)
         if reason:
-            raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}", bucket=bucket, key=key)
+            raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}",
+                                         bucket=bucket, key=key)
         snapshot = _source_snapshot(path)
         # Metadata S3 cannot carry is refused before anything is written.
         check_metadata(extra_metadata or {}, what=f"the metadata for {where(bucket, key)}", reserved=True)
@@ -148,13 +146,15 @@ class Engine:
             return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                        extra_metadata, extra_args, fallback_reason=unfit)
         codec.xdelta3_path()  # fail early, before any write, when xdelta3 is missing
+        ref_sha: str | None
         for _attempt in range(MAX_REFERENCE_ATTEMPTS):
             ref_head = self.s3.head(bucket, ref_key)
             if ref_head is None:
                 compressed = codec.compressed_format(path)
                 if compressed:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, extra_args, fallback_reason=_compressed_reason(compressed))
+                                               extra_metadata, extra_args,
+                                               fallback_reason=_compressed_reason(compressed))
                 created = self._try_create_reference(path, bucket, ref_key, name, file_sha.result(), progress,
                                                      should_cancel)
                 if not created:
@@ -164,12 +164,14 @@ class Engine:
                 ref_sha = fmt.parse_metadata(ref_key, ref_head.get("Metadata", {})).file_sha256
                 if not ref_sha:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, extra_args, fallback_reason="the deltaspace's reference has no valid sha256")
+                                               extra_metadata, extra_args,
+                                               fallback_reason="the deltaspace's reference has no valid sha256")
                 ref_path, _ = self.fetch_reference(bucket, ref_key, ref_sha, should_cancel, progress)
                 compressed = codec.compressed_format(ref_path)
                 if compressed:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, extra_args, fallback_reason=_compressed_reason(compressed))
+                                               extra_metadata, extra_args,
+                                               fallback_reason=_compressed_reason(compressed))
                 zero_diff = False
             summary = self._store_delta(path, bucket, key, size, file_sha, ref_key, ref_path, ref_sha,
                                         zero_diff, max_ratio, progress, should_cancel, extra_metadata, extra_args)
@@ -399,7 +401,7 @@ class Engine:
                 else:
                     # Plain objects carry no sha256; a single-part ETag is the MD5.
                     verified = _is_md5(etag)
-                    if verified and md5.hexdigest() != etag:
+                    if verified and md5 is not None and md5.hexdigest() != etag:
                         raise errors.IntegrityError(
                             f"{where(bucket, logical)} does not match its ETag (MD5); nothing was written",
                             bucket=bucket, key=logical)

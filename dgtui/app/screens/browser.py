@@ -18,7 +18,6 @@ from textual.widgets import Input
 from dgtui import ObjectInfo
 from dgtui.transfers import PrefixPlan, files_to_upload, needs_upload_confirmation, plan_prefix
 
-from ..widgets.footer import AppFooter
 from ..messages import (
     ContentsChanged,
     ListingChanged,
@@ -28,11 +27,12 @@ from ..messages import (
     Navigate,
 )
 from ..text import human_count, human_size, plural, printable
-from ..workers import background, is_cancelled
 from ..widgets.bucket_tree import BucketTree
+from ..widgets.footer import AppFooter
 from ..widgets.object_table import ObjectTable, Row
 from ..widgets.stats_panel import StatsPanel
 from ..widgets.transfers import TransfersPanel
+from ..workers import background, is_cancelled
 from .confirm import ConfirmScreen
 from .details import DetailsScreen
 from .preview import PreviewScreen
@@ -232,6 +232,7 @@ class BrowserScreen(Screen[None]):
             if not summary.objects and not summary.folders and not summary.error:
                 # Nothing under "key/": the URL named an object. Show it where it lives.
                 parent = start_object.rsplit("/", 1)[0] + "/" if "/" in start_object else ""
+                assert self.start is not None  # start_object comes with a start
                 self.navigate(Location(self.start.bucket, parent), cursor_key=start_object)
                 return
         self.stats.show_summary(message.location, message.summary)
@@ -624,7 +625,7 @@ class BrowserScreen(Screen[None]):
     def _count_for_delete(self, location: Location) -> None:
         count = 0
         sample: list[str] = []
-        for page in self.app.client.iter_pages(location.bucket, location.prefix, delimiter=None):
+        for page in self.app.client.iter_pages(location.bucket, location.prefix, delimiter=None, ranged=True):
             if is_cancelled():
                 return
             count += len(page.contents)

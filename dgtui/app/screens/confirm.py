@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+from textual.widgets.button import ButtonVariant
 
 
 class ConfirmScreen(ModalScreen[str | None]):
@@ -47,7 +48,8 @@ class ConfirmScreen(ModalScreen[str | None]):
                 yield Static(body, markup=False)
             with Horizontal(id="dialog-buttons"):
                 for index, (answer, label) in enumerate(self.choices):
-                    variant = "error" if self.danger and index == 0 else ("primary" if index == 0 else "default")
+                    variant: ButtonVariant = ("error" if self.danger and index == 0
+                                              else "primary" if index == 0 else "default")
                     yield Button(Text(label), id=f"answer-{answer}", variant=variant, compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

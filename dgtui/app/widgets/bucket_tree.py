@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
-from textual.widgets.tree import TreeNode, UnknownNodeID
+from textual.widgets.tree import NodeID, TreeNode, UnknownNodeID
 
 from ..messages import Location, Navigate
 from ..text import human_count, printable
@@ -198,7 +198,7 @@ class BucketTree(Tree[NodeInfo]):
     def on_children_loaded(self, message: ChildrenLoaded) -> None:
         message.stop()
         try:
-            node = self.get_node_by_id(message.node_id)
+            node = self.get_node_by_id(NodeID(message.node_id))
         except UnknownNodeID:
             return  # the node was removed (refresh) while it loaded
         info = node.data
