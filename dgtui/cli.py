@@ -282,7 +282,7 @@ def cmd_get(args: argparse.Namespace) -> int:
                 bar.finish()
                 print(f"restored {shown(key)} -> {shown(result.path)} ({check_of(result)})")
 
-        outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item)
+        outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item, read_sizes=False)
         bar.finish()
         for key, reason in kept + outcome.failures:
             print(f"skipped {shown(key)}: {reason}", file=sys.stderr)

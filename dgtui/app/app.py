@@ -224,7 +224,9 @@ class DgtuiApp(App[int]):
                                                    Binding("tab", "focus_next", "Next pane")]),
             ("Browser", list(BrowserScreen.BINDINGS)),
             ("Object table", list(ObjectTable.BINDINGS)),
-            ("Bucket tree", [Binding("enter", "select", "Open / expand"), Binding("right", "expand", "Expand"),
+            ("Bucket tree", [Binding("enter", "select", "Open in the table (the focus goes there; a click opens "
+                                                       "it and stays in the tree)"),
+                             Binding("right", "expand", "Expand"),
                              Binding("left", "collapse", "Collapse or go to parent")]),
             ("Transfers (Tab to them)", list(TransfersPanel.BINDINGS)),
             ("Details", list(DetailsScreen.BINDINGS)),

@@ -329,13 +329,15 @@ class DgClient(DeltaGliderCompat):
                         should_cancel: ShouldCancel | None = None,
                         on_item: Callable[[RestorePlanItem, DownloadResult | None, Exception | None], None]
                         | None = None,
+                        on_start: Callable[[RestorePlanItem], None] | None = None,
                         ) -> tuple[list[DownloadResult], list[tuple[str, str]]]:
         """Restore every object under a prefix into ``dest_dir``.
 
         Nothing is written outside ``dest_dir``: keys with '..', absolute
         paths, backslashes or control characters are skipped and reported,
         and so is any destination whose real path (after symlinks) leaves it.
-        Returns (restored, problems as (key, reason)).
+        Returns (restored, problems as (key, reason)). ``on_start`` hears of each
+        object just before its restore begins.
         """
         bucket, _ = parse_s3_url(s3_url)
         root = Path(dest_dir)
@@ -370,6 +372,8 @@ class DgClient(DeltaGliderCompat):
                 if on_item:
                     on_item(item, None, errors.LocalWriteError(problem))
                 continue
+            if on_start:
+                on_start(item)
             try:
                 result = self._engine.restore(bucket, item.key, dest, overwrite=overwrite, progress=progress,
                                               should_cancel=should_cancel)

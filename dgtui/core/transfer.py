@@ -489,7 +489,8 @@ class Engine:
             if progress:
                 progress(0, parsed.file_size or 0, "rebuilding")
             if rescue:
-                return self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite)
+                return self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite,
+                                    head.get("LastModified"))
             rebuilt = None
             if progress:
                 total = parsed.file_size or 0
@@ -520,7 +521,8 @@ class Engine:
         finally:
             _discard(delta_tmp)
 
-    def _rescue(self, bucket, logical, ref_path, delta_path, dest: Path, should_cancel, overwrite) -> DownloadResult:
+    def _rescue(self, bucket, logical, ref_path, delta_path, dest: Path, should_cancel, overwrite,
+                last_modified: object = None) -> DownloadResult:
         target = rescue_path_for(dest)
         if target.exists() and not overwrite:
             raise errors.DestinationExistsError(f"{display_key(str(target))} already exists")
@@ -530,6 +532,7 @@ class Engine:
             # window checksums (Adler-32) are checked while decoding.
             codec.decode(ref_path, delta_path, tmp, should_cancel, recompress=False)
             actual = sha256_file(tmp)
+            _set_mtime(tmp, last_modified)
             self._commit(tmp, target, overwrite)
         finally:
             _discard(tmp)

@@ -25,8 +25,8 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     BINDINGS = [
         Binding("escape", "dismiss_none", "Cancel"),
-        Binding("left", "app.focus_previous", "Previous", show=False),
-        Binding("right", "app.focus_next", "Next", show=False),
+        Binding("left", "button(-1)", "Previous", show=False),
+        Binding("right", "button(1)", "Next", show=False),
     ]
 
     def __init__(self, title: str, body: str | Text, choices: list[tuple[str, str]] | None = None, *,
@@ -56,6 +56,15 @@ class ConfirmScreen(ModalScreen[str | None]):
         event.stop()
         answer = (event.button.id or "").removeprefix("answer-")
         self.dismiss(answer)
+
+    def action_button(self, step: int) -> None:
+        """Left/Right go round the buttons only (Tab also reaches the text, to scroll a long one)."""
+        buttons = list(self.query(Button))
+        if self.focused in buttons:
+            index = (buttons.index(self.focused) + step) % len(buttons)  # type: ignore[arg-type]
+        else:
+            index = 0 if step > 0 else len(buttons) - 1
+        buttons[index].focus()
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
