@@ -3,6 +3,7 @@
 ``from dgtui import create_client`` gives a DeltaGlider-compatible SDK.
 """
 
+from .core.audit import AuditProblem, AuditSummary, Auditor, ProblemKind
 from .core.client import DgClient, create_client, parse_s3_url
 from .core.errors import (
     AccessDeniedError,
@@ -31,6 +32,7 @@ from .core.models import (
     ObjectKind,
     RestorePlanItem,
     UploadSummary,
+    VerifyResult,
 )
 
 __version__ = "0.1.0"
@@ -38,7 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "create_client", "DgClient", "parse_s3_url",
     "BucketStats", "DownloadResult", "ListObjectsResult", "ObjectInfo", "ObjectKind", "RestorePlanItem",
-    "UploadSummary",
+    "UploadSummary", "VerifyResult", "Auditor", "AuditProblem", "AuditSummary", "ProblemKind",
     "DgError", "NotFoundError", "BucketNotFoundError", "BucketNotEmptyError", "AccessDeniedError",
     "CredentialsError", "ConnectionFailedError", "NotS3Error", "IntegrityError", "RecompressionError",
     "MetadataInvalidError", "XdeltaMissingError", "CodecError", "InvalidKeyError",

@@ -235,6 +235,9 @@ class DownloadResult:
     #: set when the stored, decompressed payload was written instead of the
     #: original (see ``RecompressionError``)
     rescued: bool = False
+    #: set when the bucket's reference was missing or different and this
+    #: machine's cached copy of the right one was used: say so to the user
+    reference_warning: str | None = None
 
 
 @dataclass(slots=True)
@@ -244,3 +247,15 @@ class RestorePlanItem:
     key: str
     destination: str | None  #: ``None`` when the key is unsafe to write
     problem: str | None = None
+
+
+@dataclass(slots=True)
+class VerifyResult:
+    """What ``verify_object`` found: whether the object rebuilds from the bucket alone, and if not why."""
+
+    bucket: str
+    key: str  #: logical key
+    valid: bool
+    reason: str | None = None  #: one line, when not valid
+    sha256: str | None = None  #: of the rebuilt bytes, when valid
+    reference_key: str | None = None  #: the missing reference, when that is the reason
