@@ -30,6 +30,7 @@ from ..widgets.bucket_tree import BucketTree
 from ..widgets.object_table import ObjectTable, Row
 from ..widgets.stats_panel import StatsPanel
 from ..widgets.transfers import TransfersPanel
+from .audit import AuditScreen
 from .confirm import ConfirmScreen
 from .details import DetailsScreen
 from .prompt import PromptScreen
@@ -79,6 +80,7 @@ class BrowserScreen(Screen[None]):
         Binding("i", "details", "Details"),
         Binding("delete", "delete", "Delete"),
         Binding("x", "delete", "Delete", show=False),
+        Binding("v", "audit", "Audit"),
         Binding("c", "detailed_stats", "Exact stats", show=False),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("f5", "refresh", "Refresh", show=False),
@@ -268,6 +270,17 @@ class BrowserScreen(Screen[None]):
             self.app.notify("Open a bucket first.", timeout=3)
         else:
             self.stats.start_detailed(self.location)
+
+    def action_audit(self) -> None:
+        """Audit the folder under the cursor (tree or table), else the folder shown."""
+        target = self._tree_target()
+        if target is None and self.location is not None:
+            row = self.table.current
+            target = Location(self.location.bucket, row.key) if row is not None and row.is_folder else self.location
+        if target is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        self.app.push_screen(AuditScreen(target))
 
     # -- restore ---------------------------------------------------------------------------
     def _tree_target(self) -> Location | None:

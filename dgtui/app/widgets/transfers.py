@@ -206,6 +206,12 @@ class TransfersPanel(VerticalScroll, can_focus=False):
     def _done(self, transfer: Transfer, state: str, result: str) -> None:
         self.app.call_from_thread(self.finish, transfer, state, result)
 
+    def _warn_cached_references(self, results: list[DownloadResult]) -> None:
+        """Restores that rebuilt from this machine's cached reference (the bucket's is missing or different)."""
+        for warning in dict.fromkeys(r.reference_warning for r in results if r.reference_warning):
+            self.app.call_from_thread(self.app.notify, warning, title="Restored with the cached reference",
+                                      severity="warning", timeout=20)
+
     # -- restores --------------------------------------------------------------------
     def download_objects(self, bucket: str, objects: list[ObjectInfo], folder: str) -> Transfer:
         title = printable(objects[0].name, 60) if len(objects) == 1 else f"{len(objects)} objects"
@@ -271,6 +277,7 @@ class TransfersPanel(VerticalScroll, can_focus=False):
             if result is not None:
                 results.append(result)
             transfer.item_finished()
+        self._warn_cached_references(results)
         self._done(transfer, *restore_outcome(results, failures, skipped))
 
     def download_prefix(self, location: Location, folder: str) -> Transfer:
@@ -329,6 +336,7 @@ class TransfersPanel(VerticalScroll, can_focus=False):
                                                    progress=transfer.on_progress,
                                                    should_cancel=transfer.should_cancel))
                 failures = [f for f in failures if "rebuil" not in f and "recompress" not in f]
+        self._warn_cached_references(results)
         self._done(transfer, *restore_outcome(results, failures, skipped))
 
     # -- uploads ---------------------------------------------------------------------
