@@ -3,7 +3,7 @@
 ``from dgtui import create_client`` gives a DeltaGlider-compatible SDK.
 """
 
-from .core.audit import AuditProblem, AuditSummary, Auditor, ProblemKind
+from .core.audit import Auditor, AuditProblem, AuditSummary, ProblemKind
 from .core.client import DgClient, create_client, parse_s3_url
 from .core.errors import (
     AccessDeniedError,

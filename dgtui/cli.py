@@ -18,13 +18,16 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import humanize
 
 from .core import codec
 from .core.errors import XDELTA3_INSTALL_HINT, DestinationExistsError, DgError, RecompressionError
 from .core.s3 import display_key
+
+if TYPE_CHECKING:
+    from .core.audit import AuditSummary
 
 COMMANDS = ("demo", "ls", "stats", "get", "put", "verify", "audit", "rm", "mb", "browse")
 
@@ -216,6 +219,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         rows.append(("metadata invalid", str(stats.metadata_invalid)))
     for k, v in rows:
         print(f"{k:>16}: {v}")
+    if stats.delta_objects and not stats.reference_objects:
+        print(f"warning: {stats.delta_objects} deltas but no reference under s3://{bucket}/{shown(prefix)}: they "
+              f"cannot be restored; run: dgtui audit s3://{bucket}/{shown(prefix)}", file=sys.stderr)
     return 0
 
 
@@ -351,7 +357,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 found.append(problem.to_dict())
                 continue
             bar.finish()
-            print(f"{problem.kind.title}: s3://{bucket}/{shown(problem.key)}: {problem.message}"
+            print(f"{problem.kind.label}: s3://{bucket}/{shown(problem.key)}: {problem.message}"
                   + (f"; run: {shown(problem.command)}" if problem.command else ""))
     except KeyboardInterrupt:
         bar.finish()
@@ -368,7 +374,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 3 if summary.problem_count else 0
 
 
-def audit_summary_line(summary) -> str:
+def audit_summary_line(summary: AuditSummary) -> str:
+    from .core.audit import ProblemKind
+
     where_ = f"s3://{summary.bucket}/{shown(summary.prefix)}"
     parts = [f"{summary.objects:,} stored objects: {summary.deltas:,} deltas in {summary.folders:,} folders, "
              f"{summary.references:,} references, {summary.other_objects:,} other"]
@@ -384,7 +392,7 @@ def audit_summary_line(summary) -> str:
     if summary.wasted_bytes:
         parts.append(f"{human(summary.wasted_bytes)} stored for nothing")
     if summary.problem_count:
-        kinds = ", ".join(f"{n:,} {k.replace('-', ' ')}" for k, n in sorted(summary.problems.items()))
+        kinds = ", ".join(f"{n:,} {ProblemKind(k).label}" for k, n in sorted(summary.problems.items()))
         verdict = f"{summary.problem_count:,} problems ({kinds})"
     else:
         verdict = "no problems found"

@@ -59,7 +59,7 @@ class ProblemKind(str, Enum):
     UNREADABLE = "unreadable"
 
     @property
-    def title(self) -> str:
+    def label(self) -> str:
         """The name in words, e.g. "missing reference"."""
         return self.value.replace("-", " ").replace("etag", "ETag")
 
@@ -395,7 +395,7 @@ class Auditor:
         folders = {fmt.deltaspace_of(k) for k in self._listed_refs} | {
             fmt.deltaspace_of(k) for k in self._ref_users}
         self.summary.folders = len(folders)
-        for ref_key, info in sorted(self._listed_refs.items()):
+        for ref_key in sorted(self._listed_refs):
             ref = self._refs.get(ref_key)
             if ref is None or not ref.exists:
                 continue
@@ -567,12 +567,14 @@ class Auditor:
             sha = path.name
         self.summary.bytes_checked += head.get("ContentLength", 0)
         stored = ref.sha256 if ref is not None else fmt.parse_metadata(ref_key, head.get("Metadata", {})).file_sha256
+        if sha is None:
+            return None, problems
         if stored and stored != sha:
             problems.append(self._problem_for(
                 ref_key, ProblemKind.REFERENCE_CORRUPT,
                 f"the reference's bytes have sha256 {sha[:12]}…, but its metadata says {stored[:12]}…", ref_key,
                 expected=stored, actual=sha))
-        return (path, sha), problems  # type: ignore[return-value]
+        return (path, sha), problems
 
     def _rebuild(self, item: _Rebuild, ref_path: Path, ref_key: str) -> AuditProblem | None:
         if self.cancelled():
@@ -658,7 +660,7 @@ class Auditor:
         with self._lock:
             self.summary.checked += 1
             self.summary.bytes_checked += check.size
-        if sha is not None and sha.hexdigest() != check.sha256:
+        if sha is not None and check.sha256 is not None and sha.hexdigest() != check.sha256:
             return self._problem_for(check.stored_key, ProblemKind.SHA256_MISMATCH,
                                      f"its bytes have sha256 {sha.hexdigest()[:12]}…, but dg-file-sha256 says "
                                      f"{check.sha256[:12]}…", expected=check.sha256, actual=sha.hexdigest())

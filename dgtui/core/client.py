@@ -14,11 +14,18 @@ import botocore.exceptions as bexc
 
 from . import codec, errors
 from . import format as fmt
-from .audit import AuditProgress, Auditor
+from .audit import Auditor, AuditProgress
 from .cache import MetadataCache, ReferenceCache, cache_root
 from .listing import iter_logical_pages, list_raw_page, logical_page
-from .models import (BucketStats, DownloadResult, ListObjectsResult, ObjectInfo, RestorePlanItem, UploadSummary,
-                     VerifyResult)
+from .models import (
+    BucketStats,
+    DownloadResult,
+    ListObjectsResult,
+    ObjectInfo,
+    RestorePlanItem,
+    UploadSummary,
+    VerifyResult,
+)
 from .s3 import S3Access, display_key, translate, where
 from .stats import MetadataFetcher, apply_metadata, compute_stats
 from .transfer import Engine, Progress, ShouldCancel

@@ -21,6 +21,7 @@ import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -457,7 +458,7 @@ class Engine:
 def object_version_of(head: dict) -> str:
     """An object's version as a HEAD tells it: ETag, size and modification time."""
     modified = head.get("LastModified")
-    stamp = modified.isoformat() if hasattr(modified, "isoformat") else str(modified or "")
+    stamp = modified.isoformat() if isinstance(modified, datetime) else str(modified or "")
     return f"{head.get('ETag', '').strip(chr(34))}|{head.get('ContentLength', '')}|{stamp}"
 
 

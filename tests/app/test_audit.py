@@ -12,7 +12,6 @@ from dgtui.app.screens.audit import AuditScreen
 from dgtui.app.screens.details import DetailsScreen
 from dgtui.app.screens.help import HelpScreen
 from dgtui.app.widgets.footer import AppFooter
-from dgtui.app.widgets.object_table import ObjectTable
 
 from .helpers import make_app, release_bytes, screen_of, wait_for
 from .test_browse import line_text

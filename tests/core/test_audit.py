@@ -262,3 +262,12 @@ def test_replaced_reference_with_a_good_cached_copy(damaged, s3_server, s3_env, 
     s3.delete_object(Bucket=bucket, Key="cli-warm/reference.bin")
     assert main(["verify", url]) == 3
     assert "is missing" in capsys.readouterr().err
+
+
+def test_stats_warn_about_deltas_without_a_reference(damaged, s3_env, capsys):
+    bucket, _ = damaged
+    assert main(["stats", "--detailed", f"s3://{bucket}/missing/"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: 2 deltas but no reference") and f"dgtui audit s3://{bucket}/missing/" in err
+    assert main(["stats", f"s3://{bucket}/clean/"]) == 0
+    assert capsys.readouterr().err == ""

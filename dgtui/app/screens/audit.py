@@ -238,7 +238,7 @@ def problem_label(problem: AuditProblem) -> Text:
     name = problem.logical_key[len(problem.folder) + 1:] if problem.folder else problem.logical_key
     if problem.logical_key.endswith("/") or not name:
         name = problem.key.rsplit("/", 1)[-1]
-    label = Text(problem.kind.title, style="bold red")
+    label = Text(problem.kind.label, style="bold red")
     label.append("  ")
     label.append(printable(name, 120), style="bold")
     label.append("  ")

@@ -121,7 +121,7 @@ def render_details(bucket: str, info: ObjectInfo, time_format, problems: list | 
         grid.add_row(Text(label), value if isinstance(value, Text) else Text(value, style=style))
 
     for problem in problems or []:
-        row("Audit", f"{problem.kind.title}: {printable(problem.message)}", "bold red")
+        row("Audit", f"{problem.kind.label}: {printable(problem.message)}", "bold red")
     if info.metadata_problem:
         row("Warning", f"metadata invalid: {printable(info.metadata_problem)}", "bold red")
     row("Key", printable(info.key))
