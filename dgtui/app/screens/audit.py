@@ -20,7 +20,7 @@ from textual.widgets.tree import TreeNode
 from dgtui import AuditProblem, AuditSummary, CancelledError
 
 from ..messages import Location
-from ..text import human_count, human_size, printable
+from ..text import human_count, human_size, plural, printable
 from ..widgets.footer import AppFooter
 from ..widgets.progress import progress_bar
 from ..workers import background
@@ -171,8 +171,7 @@ class AuditScreen(Screen[None]):
         for folder, node in self._folders.items():
             count = len(node.children)
             name = printable(folder + "/" if folder else "(bucket root)", 200)
-            node.set_label(Text(name, style="bold") + Text(f"  {count} problem{'s' if count != 1 else ''}",
-                                                           style="dim"))
+            node.set_label(Text(name, style="bold") + Text(f"  {plural(count, 'problem')}", style="dim"))
 
     def _draw(self) -> None:
         what = "Audit (metadata and bytes)" if self.full else "Audit"
@@ -190,27 +189,25 @@ class AuditScreen(Screen[None]):
                 line.append(f" {stage} {human_count(self.done)}/{human_count(self.total)}")
             else:
                 line.append(f"{stage} {human_count(self.done)}…")
-            line.append(f" · {human_count(len(self._found))} problems so far · x cancels", style="dim")
+            line.append(f" · {plural(len(self._found), 'problem')} so far · x cancels", style="dim")
             return line
         summary = self.summary
         if summary is None:
-            return Text(f"Audit {self.note or 'stopped'}; "
-                        f"{human_count(len(self.problems))} problems found before that. f starts a full check.")
+            return Text(f"Audit {self.note or 'stopped'}; {plural(len(self.problems), 'problem')} found before "
+                        "that. f starts a full check.")
         if summary.problem_count:
-            folders = len(self._folders)
-            text = Text(f"{human_count(summary.problem_count)} problems in {human_count(folders)} "
-                        f"folder{'s' if folders != 1 else ''}", style="bold red")
+            text = Text(f"{plural(summary.problem_count, 'problem')} in {plural(len(self._folders), 'folder')}",
+                        style="bold red")
         else:
             text = Text("No problems found", style="bold green")
-        text.append(f" · {human_count(summary.objects)} stored objects, {human_count(summary.deltas)} deltas, "
-                    f"{human_count(summary.references)} references")
+        text.append(f" · {plural(summary.objects, 'stored object')}, {plural(summary.deltas, 'delta')}, "
+                    f"{plural(summary.references, 'reference')}")
         if summary.proxy_encrypted:
             text.append(f", {human_count(summary.proxy_encrypted)} encrypted by deltaglider_proxy")
         if summary.wasted_bytes:
             text.append(f" · {human_size(summary.wasted_bytes)} stored for nothing")
         if summary.full:
-            text.append(f" · {human_count(summary.rebuilt)} deltas rebuilt, {human_count(summary.checked)} "
-                        "objects read")
+            text.append(f" · {plural(summary.rebuilt, 'delta')} rebuilt, {plural(summary.checked, 'object')} read")
         else:
             text.append(" · metadata only; f checks the bytes too", style="dim")
         if self.problems:
