@@ -236,10 +236,12 @@ def cmd_get(args: argparse.Namespace) -> int:
             bar(done, total, stage)
 
         existing = [0]
+        warned: set[str] = set()
 
         def on_item(item, result, exc) -> None:
             last_key[0] = item.key
-            if result is not None and result.reference_warning:
+            if result is not None and result.reference_warning and result.reference_warning not in warned:
+                warned.add(result.reference_warning)  # once per reference, not once per object
                 bar.finish()
                 print(f"warning: {result.reference_warning}", file=sys.stderr)
             if isinstance(exc, DestinationExistsError):

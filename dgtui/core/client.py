@@ -363,6 +363,8 @@ class DgClient:
         os.close(fd)
         try:
             result = self._engine.restore(Bucket, Key, Path(name), overwrite=True)
+            if result.reference_warning:
+                logging.getLogger("dgtui").warning("%s", result.reference_warning)
             body = open(name, "rb")
         finally:
             os.unlink(name)  # the open handle keeps the data until closed

@@ -259,6 +259,10 @@ def test_replaced_reference_with_a_good_cached_copy(damaged, s3_server, s3_env, 
     assert captured.err.count("\n") == 1 and captured.err.startswith("warning: ")
     assert "cli-warm/reference.bin" in captured.err and f"dgtui audit s3://{bucket}/cli-warm/" in captured.err
     assert (tmp_path / "out.zip").read_bytes() == releases[1].read_bytes()
+    assert main(["get", "--recursive", f"s3://{bucket}/cli-warm/", str(tmp_path / "all")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: ") == 1 and "cli-warm/reference.bin" in err  # once for the folder's two deltas
+    assert (tmp_path / "all" / "app-0.zip").read_bytes() == releases[0].read_bytes()
     s3.delete_object(Bucket=bucket, Key="cli-warm/reference.bin")
     assert main(["verify", url]) == 3
     assert "is missing" in capsys.readouterr().err
