@@ -28,6 +28,7 @@ class Sizes:
     audit_deltas: int = 200  #: deltas of one folder rebuilt by the full audit (and by DeltaGlider's verify)
     audit_file_bytes: int = 4 * MB  #: size of each file behind those deltas
     audit_reps: int = 3
+    audit_meta_reps: int = 5  #: the metadata audit and detailed stats are close: more samples
 
 
 SMOKE = Sizes(
@@ -35,7 +36,7 @@ SMOKE = Sizes(
     archive_bytes=2 * MB, upload_versions=3, upload_reps=1, restore_versions=2, restore_reps=1,
     app_reps=1, keystroke_restore_bytes=32 * MB, keystrokes=6,
     memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB,
-    audit_deltas=10, audit_file_bytes=256 * 1024, audit_reps=1,
+    audit_deltas=10, audit_file_bytes=256 * 1024, audit_reps=1, audit_meta_reps=1,
 )
 
 FULL = Sizes(

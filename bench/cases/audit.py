@@ -98,7 +98,7 @@ def _metadata(ctx: Context) -> list[Row]:
         ctx.log(f"metadata audit vs detailed stats over {n:,} deltas over {net.name}")
         audits, stats, audits_again = [], [], []
         problems: set[str] = set()
-        for rep in range(ctx.sizes.stats_reps):
+        for rep in range(ctx.sizes.audit_meta_reps):
             cache = ctx.env.scratch(f"audit-meta-{label(net)}-{rep}")
 
             stats_cache = ctx.env.scratch(f"audit-stats-{label(net)}-{rep}")

@@ -160,6 +160,13 @@ def proxy_encryption(metadata: dict[str, str]) -> str | None:
     return None
 
 
+def _size(value: str | None) -> int | None:
+    try:
+        return int(value.strip()) if value is not None else None
+    except ValueError:
+        return None  # reported with the rest of the metadata's problems
+
+
 def _is_md5(etag: str) -> bool:
     return len(etag) == 32 and all(c in "0123456789abcdef" for c in etag.lower())
 
@@ -338,37 +345,37 @@ class Auditor:
         key = info.stored_key
         folder = fmt.deltaspace_of(key)
         metadata = info.metadata
-        parsed = fmt.parse_metadata(key, metadata)
+        # The fetcher has parsed the metadata into ``info`` already (see stats.apply_metadata).
         encrypted = proxy_encryption(metadata)
         if encrypted:
             self.summary.proxy_encrypted += 1
-        ref_key = parsed.ref_key or fmt.reference_key_for(folder)
-        if parsed.kind != ObjectKind.DELTA:
-            ref_key = fmt.reference_key_for(folder)
+        ref_key = info.reference_key if info.kind == ObjectKind.DELTA and info.reference_key else \
+            fmt.reference_key_for(folder)
         self._ref_users[ref_key] += 1
+        delta_size = _size(fmt.resolve(fmt.normalise_metadata(metadata), "delta_size"))
 
         def problem(kind: ProblemKind, message: str, **extra: Any) -> AuditProblem:
             self._count(kind)
             return AuditProblem(kind, key, message, folder, info.key, reference_key=ref_key, **extra)
 
-        if parsed.problems:
-            yield problem(ProblemKind.INVALID_METADATA, "metadata cannot be read: " + "; ".join(parsed.problems))
+        if info.metadata_problem:
+            yield problem(ProblemKind.INVALID_METADATA, f"metadata cannot be read: {info.metadata_problem}")
         ref = self._reference(ref_key)
         if not ref.exists:
             yield problem(ProblemKind.MISSING_REFERENCE,
                           f"its reference {where(self.bucket, ref_key)} is missing, so it cannot be rebuilt")
             return
-        if parsed.delta_size is not None and parsed.delta_size != info.size and not encrypted:
+        if delta_size is not None and delta_size != info.size and not encrypted:
             yield problem(ProblemKind.DELTA_SIZE,
-                          f"stored size is {info.size:,} bytes, but dg-delta-size says {parsed.delta_size:,}",
-                          expected=str(parsed.delta_size), actual=str(info.size))
-        gzip_candidate = _deltaglider_python(parsed.tool) and _compressed_name(parsed.original_name or info.key)
+                          f"stored size is {info.size:,} bytes, but dg-delta-size says {delta_size:,}",
+                          expected=str(delta_size), actual=str(info.size))
+        gzip_candidate = _deltaglider_python(info.tool) and _compressed_name(info.original_name or info.key)
         if not self.full:
-            if ref.sha256 and parsed.ref_sha256 and ref.sha256 != parsed.ref_sha256:
+            if ref.sha256 and info.ref_sha256 and ref.sha256 != info.ref_sha256:
                 yield problem(ProblemKind.REFERENCE_MISMATCH,
-                              f"it was made against a reference with sha256 {parsed.ref_sha256[:12]}… "
+                              f"it was made against a reference with sha256 {info.ref_sha256[:12]}… "
                               f"(dg-ref-sha256), but {where(self.bucket, ref_key)} has {ref.sha256[:12]}…",
-                              expected=parsed.ref_sha256, actual=ref.sha256)
+                              expected=info.ref_sha256, actual=ref.sha256)
             elif gzip_candidate:
                 yield problem(ProblemKind.GZIP_TRAP,
                               "stored by DeltaGlider from a compressed file without -D: its rebuilt bytes are "
@@ -378,9 +385,9 @@ class Auditor:
         if encrypted or ref.encrypted:
             self.summary.unchecked += 1
             return
-        if parsed.file_sha256 and parsed.ref_sha256:
+        if info.file_sha256 and info.ref_sha256:
             self._rebuilds.setdefault(ref_key, []).append(
-                _Rebuild(key, info.etag or "", info.size, parsed.file_sha256, parsed.ref_sha256, gzip_candidate))
+                _Rebuild(key, info.etag or "", info.size, info.file_sha256, info.ref_sha256, gzip_candidate))
         else:
             self.summary.unchecked += 1
 
