@@ -31,8 +31,10 @@ from .s3 import S3Access, where
 from .stats import MetadataFetcher, _full_listing
 from .transfer import Engine, _decode_checked, object_version_of
 
-#: deltas whose metadata is read (and judged) together
-BATCH = 2000
+#: deltas whose metadata is read together (in the background, while the listing goes on)
+BATCH = 1000
+#: deltas with metadata read but not judged yet (judging waits for their references to be listed)
+JUDGE_LIMIT = 20_000
 #: bytes read per chunk when hashing an object
 CHUNK = 1024 * 1024
 
@@ -203,6 +205,9 @@ class Auditor:
         self._listed_refs: dict[str, ObjectInfo] = {}
         self._ref_users: Counter[str] = Counter()
         self._pending_deltas: list[ObjectInfo] = []
+        self._fetched: list[ObjectInfo] = []  # deltas whose metadata is in, not judged yet
+        self._background: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[Future, list[ObjectInfo], list[ObjectInfo]] | None = None
         self._pending_refs: list[ObjectInfo] = []
         self._pending_other: list[ObjectInfo] = []
         self._listing_done = False
@@ -234,6 +239,10 @@ class Auditor:
         try:
             yield from self._run()
         finally:
+            if self._background is not None:
+                if self._in_flight is not None:
+                    self._stop.set()  # stopped early: the metadata still being read is not wanted
+                self._background.shutdown(wait=True, cancel_futures=True)
             if self.cancelled():
                 self.summary.cancelled = True
 
@@ -255,9 +264,13 @@ class Auditor:
             listed = self.summary.objects
             self._report("listing", listed, 0)
             if len(self._pending_deltas) >= BATCH:
-                yield from self._judge_batch()
+                self._fetch_in_background()
+            if len(self._fetched) >= JUDGE_LIMIT:
+                yield from self._judge_fetched()
         self._listing_done = True
-        yield from self._judge_batch()
+        self._fetch_in_background()
+        self._collect_background()
+        yield from self._judge_fetched()
         yield from self._judge_references()
         yield from self._judge_duplicates()
         if self.full:
@@ -291,7 +304,8 @@ class Auditor:
         self._meta_total = max(self._meta_total, base + len(items))
 
         def progress(done: int, total: int) -> None:
-            self._report("metadata", base + done, self._meta_total)
+            if self._listing_done:  # while listing, the count of listed objects says more
+                self._report("metadata", base + done, self._meta_total)
 
         self.fetcher.fetch(self.bucket, items, progress, self.cancelled)
         self.summary.metadata_read += len(items)
@@ -328,15 +342,30 @@ class Auditor:
         self._refs[ref_key] = ref
         return ref
 
-    def _judge_batch(self) -> Iterator[AuditProblem]:
+    def _fetch_in_background(self) -> None:
+        """Read the metadata of what is pending while the listing goes on (one batch at a time)."""
+        self._collect_background()
         deltas, self._pending_deltas = self._pending_deltas, []
         refs, self._pending_refs = self._pending_refs, []
         if not deltas and not refs:
             return
-        self._fetch(refs + deltas)
-        self._check_cancel()
+        if self._background is None:
+            self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgtui-audit-meta")
+        self._in_flight = (self._background.submit(self._fetch, refs + deltas), refs, deltas)
+
+    def _collect_background(self) -> None:
+        if self._in_flight is None:
+            return
+        future, refs, deltas = self._in_flight
+        self._in_flight = None
+        future.result()  # its errors (a cancel included) are ours
         self._take_reference_metadata(refs)
-        for info in deltas:
+        self._fetched.extend(deltas)
+
+    def _judge_fetched(self) -> Iterator[AuditProblem]:
+        self._check_cancel()
+        fetched, self._fetched = self._fetched, []
+        for info in fetched:
             yield from self._judge_delta(info)
 
     def _judge_delta(self, info: ObjectInfo) -> Iterator[AuditProblem]:

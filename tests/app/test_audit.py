@@ -96,6 +96,10 @@ async def test_audit_key_results_by_folder_and_jump(client, damaged):
         await wait_for(pilot, lambda: screen.summary is not None, what="the audit to finish")
         assert screen.summary.problem_count == 0 and not list(screen.query_one(Tree).root.children)
         assert "No problems found" in status_text(screen)
+        await pilot.press("f")  # again, rebuilding every delta
+        await wait_for(pilot, lambda: screen.summary is not None and screen.summary.full, what="the full audit")
+        assert screen.summary.problem_count == 0 and screen.summary.rebuilt == 2
+        assert "2 deltas rebuilt" in status_text(screen)
 
 
 async def test_audit_runs_in_the_background_and_cancels(client, damaged):
