@@ -91,6 +91,20 @@ def damaged(s3_server, tmp_path_factory):
     _rewrite(s3, bucket, "directbad/notes.txt", body=_flip)
     client.upload(releases[0], f"s3://{bucket}/badmeta/")
     _rewrite(s3, bucket, "badmeta/app-0.zip.delta", metadata={"dg-file-size": "lots"})
+    # what deltaglider_proxy 1.19 writes (FORMAT.md): dg-ref-path, notes, __reference__; clean
+    for key in ("reference.bin", "app-0.zip.delta", "app-1.zip.delta"):
+        meta = s3.head_object(Bucket=bucket, Key=f"clean/{key}")["Metadata"]
+        proxy = {"dg-tool": "deltaglider_proxy/1.19.0", "dg-file-sha256": meta["dg-file-sha256"],
+                 "dg-created-at": "2026-01-01T00:00:00.000000Z", "dg-md5": "0" * 32}
+        if key == "reference.bin":
+            proxy.update({"dg-note": "reference", "dg-original-name": "__reference__",
+                          "dg-source-name": "proxy/app-0.zip"})
+        else:
+            proxy.update({k: meta[k] for k in ("dg-file-size", "dg-ref-sha256", "dg-delta-size", "dg-delta-cmd")})
+            proxy.update({"dg-note": "zero-diff (reference identical)" if "app-0" in key else "delta",
+                          "dg-ref-path": "reference.bin", "dg-original-name": key[:-len(".delta")]})
+        s3.copy_object(Bucket=bucket, Key=f"proxy/{key}", CopySource=f"{bucket}/clean/{key}", Metadata=proxy,
+                       MetadataDirective="REPLACE")
     # deltaglider_proxy's own encryption: counted apart, never flagged
     enc_meta = {"dg-tool": "deltaglider_proxy/1.19.0", "dg-file-sha256": "a" * 64, "dg-file-size": "100",
                 "user-dg-encrypted": "aes-256-gcm-v1", "user-dg-encryption-key-id": "k1"}
@@ -138,7 +152,7 @@ def test_metadata_audit_names_each_damage_and_nothing_clean(damaged):
 
 def test_clean_folders_give_exit_0_and_damage_exit_3(damaged, s3_env, capsys):
     bucket, _ = damaged
-    for folder in ("clean", "dgclean", "plain", "enc", "altered", "warm"):
+    for folder in ("clean", "dgclean", "plain", "enc", "proxy", "altered", "warm"):
         assert main(["audit", f"s3://{bucket}/{folder}/"]) == 0, capsys.readouterr()
         out = capsys.readouterr().out
         assert out.count("\n") == 1 and "no problems found" in out
@@ -224,6 +238,11 @@ def test_warm_cache_verify_fails_and_restore_warns(damaged, s3_server, s3_env, t
     s3 = s3_server.boto3_client()
     url = f"s3://{bucket}/warm/app-1.zip"
     assert client.verify(url) is True
+    # replaced by another writer, metadata and all: the uploader's cache still holds the old one
+    replaced = f"s3://{bucket}/replaced/app-1.zip"
+    assert client.verify(replaced) is False
+    assert "dg-ref-sha256" in (client.verify_object(replaced).reason or "")
+    assert "replaced/reference.bin" in (client.download(replaced, tmp_path / "r.zip").reference_warning or "")
     s3.delete_object(Bucket=bucket, Key="warm/reference.bin")
     # the uploader's cache still holds the right reference: verify does not vouch for it
     result = client.verify_object(url)
