@@ -29,6 +29,9 @@ class Sizes:
     audit_file_bytes: int = 4 * MB  #: size of each file behind those deltas
     audit_reps: int = 3
     audit_meta_reps: int = 5  #: the metadata audit and detailed stats are close: more samples
+    savings_real_keys: int = 2_000  #: stored objects on the server for the by-folder memory case
+    sampled_deltas: int = 600  #: deltas for sampled against detailed statistics
+    savings_synthetic_objects: int = 50_000  #: entries of the generated listing for the memory case
 
 
 SMOKE = Sizes(
@@ -44,6 +47,7 @@ FULL = Sizes(
     archive_bytes=50 * MB, upload_versions=20, upload_reps=3, restore_versions=10, restore_reps=3,
     app_reps=3, keystroke_restore_bytes=1024 * MB, keystrokes=40,
     memory_direct_bytes=2048 * MB, memory_delta_bytes=512 * MB,
+    savings_real_keys=40_000, sampled_deltas=6_000, savings_synthetic_objects=1_000_000,
 )
 
 BY_NAME = {s.name: s for s in (SMOKE, FULL)}

@@ -18,10 +18,15 @@ from .core.errors import (
     IntegrityError,
     InvalidKeyError,
     LocalWriteError,
+    MetadataError,
     MetadataInvalidError,
     NotFoundError,
     NotS3Error,
     RecompressionError,
+    SourceChangedError,
+    SourceFileError,
+    SourceNotFoundError,
+    UnsupportedParameterError,
     XdeltaMissingError,
 )
 from .core.models import (
@@ -34,15 +39,21 @@ from .core.models import (
     UploadSummary,
     VerifyResult,
 )
+from .core.responses import CompressionEstimate, ListObjectsResponse
 
 __version__ = "0.1.0"
 
+#: DeltaGlider's name for the client class, for scripts that annotate with it
+DeltaGliderClient = DgClient
+
 __all__ = [
-    "create_client", "DgClient", "parse_s3_url",
+    "create_client", "DgClient", "DeltaGliderClient", "parse_s3_url",
     "BucketStats", "DownloadResult", "ListObjectsResult", "ObjectInfo", "ObjectKind", "RestorePlanItem",
-    "UploadSummary", "VerifyResult", "Auditor", "AuditProblem", "AuditSummary", "ProblemKind",
+    "UploadSummary", "CompressionEstimate", "ListObjectsResponse", "VerifyResult", "Auditor", "AuditProblem",
+    "AuditSummary", "ProblemKind",
     "DgError", "NotFoundError", "BucketNotFoundError", "BucketNotEmptyError", "AccessDeniedError",
     "CredentialsError", "ConnectionFailedError", "NotS3Error", "IntegrityError", "RecompressionError",
     "MetadataInvalidError", "XdeltaMissingError", "CodecError", "InvalidKeyError",
-    "DestinationExistsError", "LocalWriteError", "CancelledError",
+    "DestinationExistsError", "LocalWriteError", "CancelledError", "MetadataError", "SourceChangedError",
+    "SourceFileError", "SourceNotFoundError", "UnsupportedParameterError",
 ]

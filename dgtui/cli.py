@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import humanize
 
+from .cli_savings import add_arguments as add_savings_arguments
+from .cli_savings import run_by_folder, run_sampled
 from .core import codec
 from .core.errors import XDELTA3_INSTALL_HINT, DestinationExistsError, DgError, RecompressionError
 from .core.s3 import display_key
@@ -76,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("url", help="s3://bucket[/prefix]")
     p.add_argument("--detailed", action="store_true", help="read every delta's metadata (exact numbers)")
     p.add_argument("--json", action="store_true")
+    add_savings_arguments(p)
     _add_connection_options(p)
 
     p = sub.add_parser("get", help="restore an object (or a prefix with --recursive)")
@@ -200,7 +203,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
     client = _client(args)
     bucket, prefix = parse_s3_url(args.url)
     bar = ProgressLine(f"stats {bucket}")
-    stats = client.get_bucket_stats(bucket, prefix, detailed_stats=args.detailed,
+    if args.by_folder or args.sampled:
+        if args.by_folder and args.sampled:
+            raise DgError("--by-folder and --sampled are separate views; choose one")
+        run = run_by_folder if args.by_folder else run_sampled
+        return run(args, client, bucket, prefix, bar, shown, human)
+    stats = client.get_bucket_stats(bucket, prefix=prefix, detailed_stats=args.detailed,
                                     progress=(lambda d, t: bar(d, t, "reading metadata")) if args.detailed else None)
     bar.finish()
     if args.json:
@@ -299,7 +307,7 @@ def cmd_put(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json(asdict(summary))
             continue
-        how = "delta" if summary.is_delta else "direct"
+        how = "reference" if summary.operation == "create_reference" else "delta" if summary.is_delta else "direct"
         extra = f"; stored direct because the {summary.fallback_reason}" if summary.fallback_reason else ""
         print(f"uploaded {shown(f)} -> s3://{summary.bucket}/{shown(summary.key)} ({how}, "
               f"{human(summary.original_size)} -> {human(summary.stored_size)}, saved {summary.savings_percent:.1f}%{extra})")

@@ -515,7 +515,7 @@ def _count_upload(counts: dict[str, int], summary: Any) -> None:
     counts["files"] += 1
     counts["original_bytes"] += summary.original_size
     counts["stored_bytes"] += summary.stored_size
-    counts["deltas" if summary.is_delta else "direct"] += 1
+    counts["deltas" if summary.stored_key.endswith(".delta") else "direct"] += 1
 
 
 def is_demo_seeded(s3: Any) -> bool:
@@ -662,12 +662,18 @@ def _say(line: str) -> None:
 
 @contextmanager
 def _stop_signals_raise() -> Iterator[None]:
-    """SIGTERM and SIGHUP unwind the stack (running every finally) like Ctrl-C."""
+    """SIGTERM and SIGHUP unwind the stack (running every finally) like Ctrl-C.
+
+    SIGINT gets Python's own handler back too: a process started in the
+    background by a non-interactive shell inherits SIGINT ignored, and then
+    Ctrl-C (or ``kill -INT``) would leave the server running.
+    """
     def request_stop(signum: int, frame: FrameType | None) -> None:
         raise _StopRequested(signum)
 
     wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
     previous = {signum: signal.signal(signum, request_stop) for signum in wanted}
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:

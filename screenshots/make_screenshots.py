@@ -3,8 +3,8 @@
     .venv/bin/python screenshots/make_screenshots.py
 
 Starts a local S3 server in a temporary folder, uploads a small fixed set of
-backups, drives the app headless and saves browser, details, transfers, help
-and error pictures here, as SVG (Textual's export) and PNG (converted with
+backups, drives the app headless and saves browser, details, transfers, help,
+error and savings-by-folder pictures here (or only those named as arguments), as SVG (Textual's export) and PNG (converted with
 cairosvg or rsvg-convert, whichever is installed; without either only the
 SVGs are written).
 """
@@ -127,6 +127,28 @@ async def help_screen(pilot: Any) -> None:
     await pilot.pause(0.3)
 
 
+def seed_layout(client: DgClient) -> None:
+    """Releases kept one version per folder, the layout savings by folder warns about."""
+    for minor in range(5):
+        client.put_object(Bucket=BUCKET, Key=f"releases/acme/1.{minor}.0/acme-1.{minor}.0.zip",
+                          Body=archive(10 + minor, size=3 * MIB))
+
+
+async def savings(pilot: Any) -> None:
+    from dgtui.app.screens.savings import SavingsScreen
+
+    await browser_ready(pilot)
+    await pilot.press("s")
+    screen = await until(pilot, lambda: isinstance(pilot.app.screen, SavingsScreen) and pilot.app.screen)
+    await until(pilot, lambda: screen.report is not None and screen.running is None)
+    await pilot.press("e")
+    await until(pilot, lambda: screen.report.exact and screen.running is None)
+    await pilot.press(*["up"] * 5)  # the largest folder, where the layout is
+    await pilot.press("m")
+    await until(pilot, lambda: screen.report.advice[0].shared_stored_bytes is not None and screen.running is None)
+    await pilot.pause(0.2)
+
+
 async def error(pilot: Any) -> None:
     await until(pilot, lambda: isinstance(pilot.app.screen, ConnectionErrorScreen), timeout=60)
     await pilot.pause(0.2)
@@ -177,15 +199,20 @@ async def main() -> int:
                                 download_dir="/home/me/restore", endpoint_label=endpoint)
 
             unreachable = "http://127.0.0.1:9"
-            shots = [
-                await shoot(app(), browser, "browser"),
-                await shoot(app(), details, "details"),
-                await shoot(app(), transfers, "transfers"),
-                await shoot(app(), help_screen, "help"),
-                await shoot(app(None, lambda: create_client(endpoint_url=unreachable, aws_access_key_id="x",
-                                                            aws_secret_access_key="y", region_name="us-east-1"),
-                                unreachable), error, "error"),
-            ]
+            wanted = set(sys.argv[1:])  # names of the pictures to make; none: all of them
+            shots = []
+            for name, steps, make in (
+                ("browser", browser, app), ("details", details, app), ("transfers", transfers, app),
+                ("help", help_screen, app),
+                ("error", error, lambda: app(None, lambda: create_client(
+                    endpoint_url=unreachable, aws_access_key_id="x", aws_secret_access_key="y",
+                    region_name="us-east-1"), unreachable)),
+            ):
+                if not wanted or name in wanted:
+                    shots.append(await shoot(make(), steps, name))
+            if not wanted or "savings" in wanted:
+                seed_layout(client())  # after the others, whose pictures do not show it
+                shots.append(await shoot(app(f"s3://{BUCKET}/"), savings, "savings"))
         finally:
             server.stop()
     for svg in shots:

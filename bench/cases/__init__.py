@@ -47,11 +47,13 @@ CASES: dict[str, str] = {
     "audit-full": "audit --full of one folder of deltas vs DeltaGlider 6.2.0's verify() on each",
     "audit-meta": "metadata audit vs detailed stats over the same deltas",
     "audit-memory": "peak RSS of a process auditing the big prefix",
+    "savings-memory": "peak RSS of savings by folder and quick stats: 1,000,000-object generated listing, real server",
+    "sampled": "sampled stats against detailed stats with cold caches: time and accuracy",
 }
 
 
 def runners() -> dict[str, Callable[[Context], list[Row]]]:
-    from . import app, audit, listing, memory, restore, stats, upload
+    from . import app, audit, listing, memory, restore, savings, stats, upload
 
     return {
         "list": listing.run,
@@ -65,4 +67,6 @@ def runners() -> dict[str, Callable[[Context], list[Row]]]:
         "audit-full": audit.run,  # one run measures all three; rows are filtered by case id
         "audit-meta": audit.run,
         "audit-memory": audit.run,
+        "savings-memory": savings.run,
+        "sampled": savings.run,  # one run measures both; rows are filtered by case id
     }

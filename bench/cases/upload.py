@@ -50,7 +50,7 @@ def run(ctx: Context) -> list[Row]:
             ours.append(seconds)
             count, total = stored_bytes(admin, bucket, prefix)
             our_bytes.append(total)
-            direct = [s.key for s in summaries if not s.is_delta]
+            direct = [s.key for s in summaries if not s.stored_key.endswith(".delta")]
             if direct:
                 notes.add(f"dgtui stored {len(direct)} version(s) direct")
             delete_prefix(admin, bucket, prefix)

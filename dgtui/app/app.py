@@ -25,6 +25,7 @@ from .screens.confirm import ConfirmScreen
 from .screens.connection_error import ConnectionErrorScreen
 from .screens.details import DetailsScreen
 from .screens.help import HelpScreen
+from .screens.savings import SavingsScreen
 from .text import format_local_time, printable
 from .widgets.bucket_tree import BucketTree
 from .widgets.object_table import ObjectTable
@@ -214,6 +215,7 @@ class DgtuiApp(App[int]):
             ("Transfers (Tab to them)", list(TransferView.BINDINGS)),
             ("Details", list(DetailsScreen.BINDINGS)),
             ("Audit results", list(AuditScreen.BINDINGS) + [Binding("enter", "select", "Open the object")]),
+            ("Savings by folder (s)", list(SavingsScreen.BINDINGS)),
         ]
         self.push_screen(HelpScreen(sections))
 
@@ -267,6 +269,7 @@ BROWSER_COMMANDS = [
     ("Delete", "Delete the marked or highlighted objects, or the highlighted folder (Delete)", "delete"),
     ("Exact stats", "Compute exact sizes and savings of the current folder (c)", "detailed_stats"),
     ("Audit", "Check that everything under the highlighted or current folder can be restored (v)", "audit"),
+    ("Savings by folder", "Stored and original size, savings and a grade per folder below this one (s)", "savings"),
     ("Refresh", "List the current folder again (r)", "refresh"),
     ("Copy URL", "Copy the s3:// URL of the highlighted object (y)", "copy_url"),
     ("New bucket", "Create a bucket (b)", "create_bucket"),

@@ -112,6 +112,8 @@ class ListingSummary:
     stored_bytes: int = 0
     #: bytes of non-delta objects: their stored size is their original size
     plain_bytes: int = 0
+    #: deltas whose original size is not known yet (never read, neither this session nor in the cache)
+    unknown: int = 0
     complete: bool = False
     error: str | None = None
 
@@ -131,6 +133,10 @@ class DetailedStatsDone(Message):
         self.job_id = job_id
         self.stats = stats
         self.cancelled = cancelled
+
+
+class MetadataCached(Message):
+    """Metadata of many deltas was read into the cache (exact stats, savings by folder): rows can show it."""
 
 
 class ContentsChanged(Message):

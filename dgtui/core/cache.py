@@ -18,14 +18,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import platformdirs
 
 DEFAULT_REFERENCE_CACHE_BYTES = 4 * 1024**3
+#: temporary files and work folders untouched this long were left by a process that died
+STALE_SECONDS = 6 * 3600
 HASH_CHUNK = 1024 * 1024
 
 
@@ -49,6 +53,46 @@ def sha256_file(path: str | Path, progress=None) -> str:
             if progress:
                 progress(n)
     return digest.hexdigest()
+
+
+class SourceChanged(OSError):
+    """A file did not hash to the sha256 it was said to have when it was copied."""
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def sweep_work_dir(work_dir: Path, max_age: float = STALE_SECONDS) -> None:
+    """Remove what crashed processes left in the work folder: entries with nothing touched for ``max_age``."""
+    now = time.time()
+    try:
+        entries = list(work_dir.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            newest = entry.lstat().st_mtime
+            if entry.is_dir() and not entry.is_symlink():
+                for sub in entry.rglob("*"):
+                    newest = max(newest, sub.lstat().st_mtime)
+            if now - newest <= max_age:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink()
+        except OSError:
+            continue
 
 
 class ReferenceCache:
@@ -121,37 +165,65 @@ class ReferenceCache:
         return Path(name)
 
     def adopt(self, temp_path: Path, sha256: str) -> Path:
-        """Move a checked file into the cache under its sha256."""
+        """Move a checked file into the cache under its sha256, durably (fsync, rename, fsync the folder)."""
         final = self.path_for(sha256)
+        with open(temp_path, "rb+") as f:
+            os.fsync(f.fileno())
         os.replace(temp_path, final)
+        _fsync_dir(self.dir)
         self.evict(keep=final)
         return final
 
     def put_copy(self, source: Path, sha256: str) -> Path:
-        """Copy a file we already checked (e.g. a reference we just uploaded)."""
-        final = self.path_for(sha256)
-        if final.exists():
-            return final
+        """Copy a file we already checked (e.g. a reference we just uploaded).
+
+        An entry already under that name is used only if it still hashes to
+        it; a damaged one is replaced.
+        """
+        existing = self.get(sha256)
+        if existing is not None:
+            return existing
         tmp = self.new_temp_path()
         try:
+            digest = hashlib.sha256()
             with open(source, "rb") as src, open(tmp, "wb") as dst:
                 while chunk := src.read(HASH_CHUNK):
+                    digest.update(chunk)
                     dst.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise SourceChanged(f"{source} changed while it was copied into the reference cache")
             return self.adopt(tmp, sha256)
         finally:
             tmp.unlink(missing_ok=True)
 
-    def evict(self, keep: Path | None = None) -> None:
-        entries = []
-        for entry in self.dir.iterdir():
-            if entry.name.startswith(".incoming-"):
+    def sweep(self, max_age: float = STALE_SECONDS) -> None:
+        """Remove ``.incoming-*`` files that a crashed process left (untouched for ``max_age`` seconds)."""
+        now = time.time()
+        for entry in self.dir.glob(".incoming-*"):
+            try:
+                if now - entry.stat().st_mtime > max_age:
+                    entry.unlink()
+            except OSError:
                 continue
+
+    def evict(self, keep: Path | None = None) -> None:
+        """Drop least-recently-used entries beyond the size bound.
+
+        Files being written (``.incoming-*``) count toward the bound but are
+        never dropped here; ``sweep`` removes those a crash left.
+        """
+        entries = []
+        incoming = 0
+        for entry in self.dir.iterdir():
             try:
                 st = entry.stat()
             except FileNotFoundError:
                 continue
+            if entry.name.startswith(".incoming-"):
+                incoming += st.st_size
+                continue
             entries.append((st.st_mtime, st.st_size, entry))
-        total = sum(size for _, size, _ in entries)
+        total = incoming + sum(size for _, size, _ in entries)
         for _, size, entry in sorted(entries, key=lambda e: e[0]):
             if total <= self.max_bytes:
                 break

@@ -15,7 +15,8 @@ import botocore.exceptions as bexc
 from . import codec, errors
 from . import format as fmt
 from .audit import Auditor, AuditProgress
-from .cache import MetadataCache, ReferenceCache, cache_root
+from .cache import MetadataCache, ReferenceCache, cache_root, sweep_work_dir
+from .compat import DeltaGliderCompat, check_params, object_type
 from .listing import iter_logical_pages, list_raw_page, logical_page
 from .models import (
     BucketStats,
@@ -26,7 +27,10 @@ from .models import (
     UploadSummary,
     VerifyResult,
 )
+from .responses import ListObjectsResponse, put_info
 from .s3 import S3Access, display_key, translate, where
+from .sampling import SampledStats, sampled_stats
+from .savings import FolderReport, fill_known_metadata, folder_savings
 from .stats import MetadataFetcher, apply_metadata, compute_stats
 from .transfer import Engine, Progress, ShouldCancel
 
@@ -88,11 +92,30 @@ def _unsafe_destination(real_root: str, dest: Path) -> str | None:
     return None
 
 
-class DgClient:
+#: boto3 parameters passed on to S3 with an upload (on the delta or the direct object, never the reference)
+PUT_ARGS = frozenset({"ContentType", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage",
+                      "Expires", "Tagging", "StorageClass", "ServerSideEncryption", "SSEKMSKeyId",
+                      "SSEKMSEncryptionContext", "ACL", "ExpectedBucketOwner",
+                      "ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus"})
+#: boto3 parameters of get_object / head_object; for a delta only those that make sense for a rebuilt file
+READ_ARGS = frozenset({"VersionId", "Range", "IfMatch", "IfNoneMatch", "IfModifiedSince", "IfUnmodifiedSince",
+                       "SSECustomerAlgorithm", "SSECustomerKey", "SSECustomerKeyMD5", "ChecksumMode",
+                       "ExpectedBucketOwner", "RequestPayer", "PartNumber", "ResponseCacheControl",
+                       "ResponseContentDisposition", "ResponseContentEncoding", "ResponseContentLanguage",
+                       "ResponseContentType", "ResponseExpires"})
+_CONDITIONS = ("IfMatch", "IfNoneMatch", "IfModifiedSince", "IfUnmodifiedSince")
+_DELTA_READ_ARGS = frozenset({"Range", "ChecksumMode", "ExpectedBucketOwner", "RequestPayer", *_CONDITIONS})
+STATS_MODES = ("quick", "sampled", "detailed")
+
+
+class DgClient(DeltaGliderCompat):
     """A DeltaGlider-compatible client. Create it with ``create_client``."""
 
-    def __init__(self, s3: S3Access, *, cache_dir: str | Path | None = None, max_workers: int = 64):
+    def __init__(self, s3: S3Access, *, cache_dir: str | Path | None = None, max_workers: int = 64,
+                 max_ratio: float = 0.5):
         self._s3 = s3
+        self.max_ratio = max_ratio
+        self._stats_cache: dict[str, dict[str, BucketStats]] = {}
         root = Path(cache_dir) if cache_dir else cache_root()
         root.mkdir(parents=True, exist_ok=True)
         self.cache_dir = root
@@ -100,6 +123,9 @@ class DgClient:
         self.metadata_cache = MetadataCache(root)
         self.work_dir = root / "work"
         self.work_dir.mkdir(exist_ok=True)
+        # what processes that died left behind: temp files of the reference cache, work folders
+        self.reference_cache.sweep()
+        sweep_work_dir(self.work_dir)
         self._engine = Engine(s3, self.reference_cache, __version__, self.work_dir)
         self._fetcher = MetadataFetcher(s3, self.metadata_cache, max_workers=max_workers)
 
@@ -117,21 +143,26 @@ class DgClient:
         self._fetcher.close()
 
     # -- listing -----------------------------------------------------------
-    def list_objects(self, Bucket: str, Prefix: str = "", Delimiter: str | None = None, MaxKeys: int = 1000,
+    def list_objects(self, Bucket: str, Prefix: str = "", Delimiter: str | None = "", MaxKeys: int = 1000,
                      ContinuationToken: str | None = None, StartAfter: str | None = None,
-                     FetchMetadata: bool = False, **_: Any) -> ListObjectsResult:
+                     FetchMetadata: bool = False, **kwargs: Any) -> ListObjectsResponse:
         """One page of logical objects (one LIST request; HEADs only with FetchMetadata).
 
         ``.delta`` is stripped from keys and references and ``.deltaglider/``
         are hidden. The continuation token is S3's own, so it works on AWS.
+        The answer is DeltaGlider 6.2.0's dict (``Contents`` items carry
+        ``Metadata`` with ``deltaglider-is-delta`` and the like), and also has
+        the attributes of ``ListObjectsResult`` (``page.contents`` are ``ObjectInfo``).
         """
+        check_params("list_objects", kwargs, {"EncodingType"})
+        Delimiter = Delimiter or None
         with self._s3.ctx(Bucket, Prefix, "list"):
             raw = list_raw_page(self._s3.client, Bucket, Prefix, Delimiter, MaxKeys, ContinuationToken, StartAfter)
         page = logical_page(Bucket, raw, prefix=Prefix, delimiter=Delimiter, max_keys=MaxKeys,
                             continuation_token=ContinuationToken)
         if FetchMetadata:
             self.fetch_metadata(Bucket, [o for o in page.contents if o.is_delta])
-        return page
+        return ListObjectsResponse(page)
 
     def iter_pages(self, bucket: str, prefix: str = "", delimiter: str | None = "/", page_size: int = 1000,
                    continuation_token: str | None = None) -> Iterator[ListObjectsResult]:
@@ -153,16 +184,48 @@ class DgClient:
         """Fill items with their metadata (cache validated by ETag, then parallel HEADs)."""
         return self._fetcher.fetch(bucket, items, progress, should_cancel)
 
-    def get_bucket_stats(self, bucket: str, prefix: str = "", detailed_stats: bool = False,
-                         progress: Callable[[int, int], None] | None = None, *, mode: str | None = None,
-                         should_cancel: ShouldCancel | None = None, **_: Any) -> BucketStats:
+    def get_bucket_stats(self, bucket: str, mode: str = "quick", use_cache: bool = True, refresh_cache: bool = False,
+                         *, prefix: str = "", detailed_stats: bool = False,
+                         progress: Callable[[int, int], None] | None = None,
+                         should_cancel: ShouldCancel | None = None) -> BucketStats:
         """Compression statistics. See ``BucketStats`` for what quick mode can know.
 
-        ``mode="detailed"`` (DeltaGlider's spelling) equals ``detailed_stats=True``.
+        DeltaGlider's positional order: ``mode`` is "quick", "sampled" or
+        "detailed" ("sampled" reads every delta's metadata, as "detailed" does;
+        ``detailed_stats=True`` is the same). ``use_cache`` and
+        ``refresh_cache`` are accepted for DeltaGlider's scripts: dgtui's
+        metadata cache is checked against every object's ETag and date, so
+        its answers are always current. ``prefix`` limits the stats to a folder.
         """
+        if mode not in STATS_MODES:
+            raise ValueError(f"Unknown stats mode: {mode} (quick, sampled or detailed)")
         detailed = detailed_stats or mode in ("detailed", "sampled")
-        return compute_stats(self._s3, self._fetcher, bucket, prefix, detailed=detailed, progress=progress,
-                             should_cancel=should_cancel)
+        stats = compute_stats(self._s3, self._fetcher, bucket, prefix, detailed=detailed, progress=progress,
+                              should_cancel=should_cancel)
+        if not prefix:
+            self._remember_stats(bucket, "detailed" if detailed else "quick", stats)
+        return stats
+
+    def folder_savings(self, bucket: str, prefix: str = "", *, exact: bool = False,
+                       progress: Callable[[int, int], None] | None = None, should_cancel: ShouldCancel | None = None,
+                       expected_deltas: int | None = None) -> FolderReport:
+        """Savings of every folder directly below ``prefix`` from one listing (see ``dgtui.core.savings``).
+
+        ``exact=True`` also reads every delta's metadata (cache first, then HEADs), batch by batch.
+        """
+        return folder_savings(self._s3, self._fetcher, bucket, prefix, exact=exact, progress=progress,
+                              should_cancel=should_cancel, expected_deltas=expected_deltas)
+
+    def sampled_stats(self, bucket: str, prefix: str = "", *, target: float = 0.01, seed: int | None = None,
+                      progress: Callable[[int, int], None] | None = None,
+                      should_cancel: ShouldCancel | None = None, **options: Any) -> SampledStats:
+        """Totals with the original size estimated from a random sample of deltas, with a 95% interval."""
+        return sampled_stats(self._s3, self._fetcher, bucket, prefix, target=target, seed=seed, progress=progress,
+                             should_cancel=should_cancel, **options)
+
+    def known_metadata(self, bucket: str, items: list[ObjectInfo]) -> int:
+        """Fill items with the metadata the on-disk cache holds for their listed version; sends no request."""
+        return fill_known_metadata(self.metadata_cache, self._s3.endpoint_url, bucket, items)
 
     def audit(self, s3_url: str, *, full: bool = False, progress: AuditProgress | None = None,
               should_cancel: ShouldCancel | None = None, workers: int | None = None) -> Auditor:
@@ -191,22 +254,36 @@ class DgClient:
         return apply_metadata(info, head.get("Metadata", {}))
 
     # -- transfers -----------------------------------------------------------
-    def upload(self, file_path: str | Path, s3_url: str, max_ratio: float = 0.5, *,
-               progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
-               **_: Any) -> UploadSummary:
+    def upload(self, file_path: str | Path, s3_url: str, tags: dict[str, str] | None = None,
+               max_ratio: float | None = None, *, progress: Progress | None = None,
+               should_cancel: ShouldCancel | None = None, extra_args: dict[str, Any] | None = None,
+               metadata: dict[str, str] | None = None) -> UploadSummary:
         """Upload a file; a URL ending in '/' means "into this prefix, keep the file name".
 
         Delta-eligible files (DeltaGlider's extension policy) become deltas
         against their deltaspace's reference; a delta larger than
-        ``max_ratio`` of the file is stored direct instead.
+        ``max_ratio`` (default: the client's, 0.5) of the file is stored direct
+        instead. ``tags`` become the stored object's S3 tags. The first file
+        of a folder is stored whole as its reference: its summary says
+        ``operation="create_reference"``, ``is_delta=False``.
         """
         path = Path(file_path)
         bucket, key = parse_s3_url(s3_url)
         if not key or key.endswith("/"):
             key = key + path.name
+        args = dict(extra_args or {})
+        check_params("upload (extra_args)", args, PUT_ARGS)
+        if tags:
+            from urllib.parse import urlencode
+
+            args["Tagging"] = urlencode(tags)
+        self._forget_stats(bucket)
         try:
-            return self._engine.upload(path, bucket, key, max_ratio=max_ratio, progress=progress,
-                                       should_cancel=should_cancel)
+            return self._engine.upload(path, bucket, key, max_ratio=self.max_ratio if max_ratio is None else max_ratio,
+                                       progress=progress, should_cancel=should_cancel, extra_metadata=metadata,
+                                       extra_args=args or None)
+        except errors.DgError:
+            raise
         except OSError as exc:
             # The source file, the reference cache or the work folder failed on this machine.
             raise errors.LocalWriteError(
@@ -214,12 +291,16 @@ class DgClient:
                 f"{exc.strerror or type(exc).__name__}{f' ({display_key(exc.filename)})' if exc.filename else ''}"
             ) from None
 
-    def download(self, s3_url: str, output_path: str | Path, overwrite: bool = False, *,
+    def download(self, s3_url: str, output_path: str | Path, overwrite: bool = True, *,
                  progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
                  rescue: bool = False) -> DownloadResult:
         """Restore one object; the file appears only once its sha256 has been checked.
 
-        ``output_path`` may be a folder (existing, or ending in a separator).
+        As DeltaGlider's ``download``, an existing file is replaced, but only
+        atomically: the object is restored into a temporary file beside it,
+        checked, then renamed over it, so a failure leaves the old file as it
+        was. ``overwrite=False`` refuses an existing file
+        (``DestinationExistsError``). ``output_path`` may be a folder (existing, or ending in a separator).
         ``rescue=True`` writes the stored, decompressed payload of a
         DeltaGlider delta that fails its check after recompression (see
         ``RecompressionError``) to ``<name>.decompressed``.
@@ -341,8 +422,19 @@ class DgClient:
         return VerifyResult(bucket=bucket, key=result.key, valid=result.verified, reason=reason, sha256=result.sha256)
 
     # -- boto3-style calls on logical keys ----------------------------------------
-    def put_object(self, Bucket: str, Key: str, Body: bytes | str | BinaryIO = b"",
-                   Metadata: dict[str, str] | None = None, **_: Any) -> dict[str, Any]:
+    def put_object(self, Bucket: str, Key: str, Body: bytes | str | Path | BinaryIO | None = b"",
+                   Metadata: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
+        """Store bytes under a logical key, as ``upload`` stores a file.
+
+        ``Body`` is bytes, text (stored as UTF-8), a ``Path`` (the file's
+        bytes, as DeltaGlider reads it) or a binary stream. ``Metadata`` keys
+        and values must be printable ASCII. ``ContentType``, ``Tagging`` and
+        the other parameters in ``PUT_ARGS`` go with the stored object; any
+        other parameter is refused.
+        """
+        check_params("put_object", kwargs, PUT_ARGS)
+        if Body is None:
+            raise ValueError("Body parameter is required")
         with tempfile.TemporaryDirectory(prefix="dgtui-put-", dir=self.work_dir) as tmp:
             path = Path(tmp) / (Key.rsplit("/", 1)[-1][:200] or "body")
             with open(path, "wb") as f:
@@ -350,51 +442,128 @@ class DgClient:
                     f.write(Body.encode("utf-8"))
                 elif isinstance(Body, (bytes, bytearray, memoryview)):
                     f.write(Body)
+                elif isinstance(Body, Path):
+                    with open(Body, "rb") as src:
+                        shutil.copyfileobj(src, f, 1024 * 1024)
                 else:
                     shutil.copyfileobj(Body, f, 1024 * 1024)
-            summary = self._engine.upload(path, Bucket, Key, extra_metadata=Metadata)
+            self._forget_stats(Bucket)
+            summary = self._engine.upload(path, Bucket, Key, max_ratio=self.max_ratio, extra_metadata=Metadata,
+                                          extra_args=kwargs or None)
         head = self._s3.head(Bucket, summary.stored_key) or {}
-        return {"ETag": head.get("ETag"), "DeltaGlider": summary,
+        return {"ETag": head.get("ETag"), "DeltaGlider": summary, "DeltaGliderInfo": put_info(summary),
                 "ResponseMetadata": {"HTTPStatusCode": 200}}
 
-    def get_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
-        """The restored object. Its Body is a file that is already checked."""
+    def get_object(self, Bucket: str, Key: str, **kwargs: Any) -> dict[str, Any]:
+        """The restored object. Its Body is a file that is already checked.
+
+        Parameters in ``READ_ARGS`` are honoured: for objects stored whole
+        they go to S3 as they are (the answer is then S3's own); for a delta,
+        ``Range`` slices the rebuilt, checked file, and ``IfMatch`` /
+        ``IfNoneMatch`` / ``IfModifiedSince`` / ``IfUnmodifiedSince`` are
+        checked against the stored delta (its ETag is the one ``head_object``
+        reports). Anything that cannot hold for a delta (``VersionId``,
+        SSE-C keys) is refused with an error naming it, never ignored.
+        """
+        check_params("get_object", kwargs, READ_ARGS)
+        stored_key, head = self._resolve_with(Bucket, Key, kwargs)
+        is_delta = stored_key.endswith(fmt.DELTA_SUFFIX)
+        if kwargs and not is_delta:
+            with self._s3.ctx(Bucket, Key, "download"):
+                return dict(self._s3.client.get_object(Bucket=Bucket, Key=stored_key, **kwargs))
         fd, name = tempfile.mkstemp(prefix="dgtui-get-", dir=self.work_dir)
         os.close(fd)
         try:
-            result = self._engine.restore(Bucket, Key, Path(name), overwrite=True)
+            result = self._engine.restore(Bucket, stored_key, Path(name), overwrite=True)
             if result.reference_warning:
                 logging.getLogger("dgtui").warning("%s", result.reference_warning)
             body = open(name, "rb")
         finally:
             os.unlink(name)  # the open handle keeps the data until closed
-        head = self.head_object(Bucket, Key)
-        head["Body"] = _Body(body)
-        head["ContentLength"] = result.size
-        return head
+        response = self._head_response(Key, stored_key, head)
+        response["ContentLength"] = result.size
+        rng = kwargs.get("Range")
+        if rng:
+            start, end = _parse_range(rng, result.size)
+            body.seek(start)
+            data = body.read(end - start + 1)
+            body.close()
+            response.update(ContentLength=len(data), ContentRange=f"bytes {start}-{end}/{result.size}",
+                            Body=_Body(io.BytesIO(data)))
+            response["ResponseMetadata"] = {"HTTPStatusCode": 206}
+            return response
+        response["Body"] = _Body(body)
+        return response
 
-    def head_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
-        stored_key, head = self._engine.resolve(Bucket, Key)
-        info = ObjectInfo(key=Key, size=head.get("ContentLength", 0), last_modified="", stored_key=stored_key)
+    def head_object(self, Bucket: str, Key: str, **kwargs: Any) -> dict[str, Any]:
+        """The metadata of a logical object; ``ContentLength`` is the file's size (a delta's original size).
+
+        Parameters in ``READ_ARGS`` go to the HEAD of the stored object; for a
+        delta, those that cannot hold (``VersionId``, SSE-C keys) are refused.
+        """
+        check_params("head_object", kwargs, READ_ARGS)
+        stored_key, head = self._resolve_with(Bucket, Key, kwargs)
+        return self._head_response(Key, stored_key, head)
+
+    def _resolve_with(self, bucket: str, key: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        stored_key, head = self._engine.resolve(bucket, key)
+        if not params:
+            return stored_key, head
+        if stored_key.endswith(fmt.DELTA_SUFFIX):
+            refused = sorted(k for k in params if k not in _DELTA_READ_ARGS)
+            if refused:
+                raise errors.UnsupportedParameterError(
+                    f"{', '.join(refused)} cannot be honoured for {where(bucket, key)}: it is stored as a "
+                    f"DeltaGlider delta, rebuilt from its reference")
+        head_params = {k: v for k, v in params.items() if k != "Range" and not k.startswith("Response")}
+        if head_params:
+            with self._s3.ctx(bucket, key, "HEAD"):
+                head = self._s3.client.head_object(Bucket=bucket, Key=stored_key, **head_params)
+        return stored_key, head
+
+    def _head_response(self, key: str, stored_key: str, head: dict[str, Any]) -> dict[str, Any]:
+        info = ObjectInfo(key=key, size=head.get("ContentLength", 0), last_modified="", stored_key=stored_key)
         apply_metadata(info, head.get("Metadata", {}))
-        return {
+        response = {
             "ContentLength": info.original_size if info.original_size is not None else info.size,
             "ETag": head.get("ETag"), "LastModified": head.get("LastModified"),
             "ContentType": head.get("ContentType", "binary/octet-stream"),
             "Metadata": head.get("Metadata", {}), "StoredKey": stored_key,
             "StoredSize": info.size, "ResponseMetadata": {"HTTPStatusCode": 200},
         }
+        for name in ("VersionId", "ContentRange", "ServerSideEncryption", "SSECustomerAlgorithm",
+                     "ChecksumSHA256", "ChecksumCRC32", "ChecksumCRC32C", "ChecksumSHA1", "StorageClass"):
+            if name in head:
+                response[name] = head[name]
+        return response
 
-    def delete_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
-        """Delete a logical key; the deltaspace's reference goes with its last delta."""
+    def delete_object(self, Bucket: str, Key: str, **kwargs: Any) -> dict[str, Any]:
+        """Delete a logical key; the deltaspace's reference goes with its last delta.
+
+        ``DeltaGliderInfo`` says what was deleted, as in DeltaGlider
+        (``Type``: delta, direct or other; ``Deleted``: False when there was
+        nothing under that name).
+        """
+        check_params("delete_object", kwargs, set())
+        try:
+            stored_key, head = self._engine.resolve(Bucket, Key) if not fmt.is_internal_key(Key) else (Key, {})
+        except errors.NotFoundError:
+            stored_key, head = "", {}
         result = self.delete_objects(Bucket, {"Objects": [{"Key": Key}]})
         if result["Errors"]:
             err = result["Errors"][0]
             raise errors.DgError(f"delete failed on {where(Bucket, Key)}: {err['Message']}", bucket=Bucket, key=Key)
+        kind = fmt.parse_metadata(stored_key, head.get("Metadata", {})).kind if stored_key else None
+        info: dict[str, Any] = {"Type": object_type(stored_key, kind) if stored_key else None,
+                                "Deleted": bool(stored_key), "StoredKey": stored_key or None}
+        if result["RemovedReferences"]:
+            info["RemovedReferences"] = result["RemovedReferences"]
         return {"DeleteMarker": False, "ResponseMetadata": {"HTTPStatusCode": 204},
-                "RemovedReferences": result["RemovedReferences"]}
+                "RemovedReferences": result["RemovedReferences"], "DeltaGliderInfo": info}
 
-    def delete_objects(self, Bucket: str, Delete: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def delete_objects(self, Bucket: str, Delete: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        check_params("delete_objects", kwargs, set())
+        self._forget_stats(Bucket)
         keys = [o["Key"] for o in Delete.get("Objects", [])]
         stored: list[str] = []
         spaces: set[str] = set()
@@ -410,7 +579,9 @@ class DgClient:
         deleted = [{"Key": k} for k in keys
                    if k not in failures and fmt.delta_key_for(fmt.logical_key_of(k)) not in failures]
         errs = [{"Key": fmt.logical_key_of(k), "Code": "Error", "Message": m} for k, m in failures.items()]
-        return {"Deleted": deleted, "Errors": errs, "RemovedReferences": removed}
+        return {"Deleted": deleted, "Errors": errs, "RemovedReferences": removed,
+                "DeltaGliderInfo": {"ReferencesDeleted": len(removed), "RemovedReferences": removed},
+                "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     def delete_prefix(self, s3_url: str, should_cancel: ShouldCancel | None = None) -> dict[str, Any]:
         """Delete every stored object under a folder prefix, references included."""
@@ -425,8 +596,10 @@ class DgClient:
         failures = self._s3.delete_keys(bucket, stored)
         return {"deleted": len(stored) - len(failures), "errors": failures}
 
-    def copy_object(self, Bucket: str, Key: str, CopySource: str | dict[str, str], **_: Any) -> dict[str, Any]:
+    def copy_object(self, Bucket: str, Key: str, CopySource: str | dict[str, str], **kwargs: Any) -> dict[str, Any]:
         """Copy a logical object: restored and checked, then uploaded as a new object."""
+        check_params("copy_object", kwargs, set())
+        self._forget_stats(Bucket)
         if isinstance(CopySource, str):
             src_bucket, _, src_key = CopySource.lstrip("/").partition("/")
         else:
@@ -434,15 +607,27 @@ class DgClient:
         with tempfile.TemporaryDirectory(prefix="dgtui-copy-", dir=self.work_dir) as tmp:
             path = Path(tmp) / (Key.rsplit("/", 1)[-1][:200] or "body")
             self._engine.restore(src_bucket, src_key, path)
-            summary = self._engine.upload(path, Bucket, Key)
+            summary = self._engine.upload(path, Bucket, Key, max_ratio=self.max_ratio)
         head = self._s3.head(Bucket, summary.stored_key) or {}
         return {"CopyObjectResult": {"ETag": head.get("ETag"), "LastModified": head.get("LastModified")},
                 "DeltaGlider": summary}
 
     def create_bucket(self, Bucket: str, CreateBucketConfiguration: dict[str, Any] | None = None,
-                      **_: Any) -> dict[str, Any]:
-        """Create a bucket; creating one you already own is not an error."""
-        params: dict[str, Any] = {"Bucket": Bucket}
+                      **kwargs: Any) -> dict[str, Any]:
+        """Create a bucket; creating one you already own is not an error.
+
+        Other boto3 parameters (``ACL``, ``ObjectLockEnabledForBucket``, ...) go
+        to S3 as they are. Failures are also ``RuntimeError``, as in DeltaGlider
+        (with dgtui's message).
+        """
+        try:
+            return self._create_bucket(Bucket, CreateBucketConfiguration, kwargs)
+        except errors.DgError as exc:
+            raise errors.as_runtime_error(exc) from None
+
+    def _create_bucket(self, Bucket: str, CreateBucketConfiguration: dict[str, Any] | None,
+                       kwargs: dict[str, Any]) -> dict[str, Any]:
+        params: dict[str, Any] = {**kwargs, "Bucket": Bucket}
         if CreateBucketConfiguration:
             params["CreateBucketConfiguration"] = CreateBucketConfiguration
         try:
@@ -455,6 +640,7 @@ class DgClient:
                 raise errors.DgError(f"bucket name {Bucket} is taken by another account", bucket=Bucket) from None
         except (bexc.BotoCoreError, ConnectionError) as exc:
             raise translate(exc, bucket=Bucket, endpoint=self.endpoint_url, action="create bucket") from None
+        self._forget_stats(Bucket)
         return {"Location": f"/{Bucket}", "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     def _bucket_is_ours(self, bucket: str) -> bool:
@@ -464,8 +650,19 @@ class DgClient:
         except (bexc.ClientError, bexc.BotoCoreError):
             return False
 
-    def delete_bucket(self, Bucket: str, **_: Any) -> dict[str, Any]:
-        """Delete an empty bucket; a missing one is not an error; a non-empty one is refused."""
+    def delete_bucket(self, Bucket: str, **kwargs: Any) -> dict[str, Any]:
+        """Delete an empty bucket; a missing one is not an error; a non-empty one is refused.
+
+        Failures are also ``RuntimeError`` ("Failed to delete bucket: ..."), as
+        in DeltaGlider; a bucket that is not empty raises ``BucketNotEmptyError``.
+        """
+        try:
+            return self._delete_bucket(Bucket, kwargs)
+        except errors.DgError as exc:
+            raise errors.as_runtime_error(exc, f"Failed to delete bucket: {exc}") from None
+
+    def _delete_bucket(self, Bucket: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        self._forget_stats(Bucket)
         try:
             with self._s3.ctx(Bucket, action="list"):
                 raw = list_raw_page(self._s3.client, Bucket, "", None, 2)
@@ -477,7 +674,7 @@ class DgClient:
                 f"bucket {where(Bucket)} is not empty ({len(raw.objects)}{more} objects); delete its objects first",
                 bucket=Bucket)
         try:
-            self._s3.client.delete_bucket(Bucket=Bucket)
+            self._s3.client.delete_bucket(**kwargs, Bucket=Bucket)
         except bexc.ClientError as exc:
             err = translate(exc, bucket=Bucket, endpoint=self.endpoint_url, action="delete bucket")
             if not isinstance(err, errors.BucketNotFoundError):
@@ -486,10 +683,25 @@ class DgClient:
             raise translate(exc, bucket=Bucket, endpoint=self.endpoint_url, action="delete bucket") from None
         return {"ResponseMetadata": {"HTTPStatusCode": 204}}
 
-    def list_buckets(self, **_: Any) -> dict[str, Any]:
-        with self._s3.ctx(action="list buckets"):
-            response = self._s3.client.list_buckets()
-        return {"Buckets": response.get("Buckets", []), "Owner": response.get("Owner", {}),
+    def list_buckets(self, **kwargs: Any) -> dict[str, Any]:
+        """boto3's bucket list; a bucket whose stats this client computed carries them as ``DeltaGliderStats``.
+
+        Parameters (``MaxBuckets``, ``Prefix``, ...) go to S3 as they are.
+        Failures are also ``RuntimeError``, as in DeltaGlider.
+        """
+        try:
+            with self._s3.ctx(action="list buckets"):
+                response = self._s3.client.list_buckets(**kwargs)
+        except errors.DgError as exc:
+            raise errors.as_runtime_error(exc) from None  # its one-line message stays: the app shows it
+        buckets = []
+        for entry in response.get("Buckets", []):
+            entry = dict(entry)
+            cached = self._cached_stats_entry(entry.get("Name", ""))
+            if cached is not None:
+                entry["DeltaGliderStats"] = cached
+            buckets.append(entry)
+        return {"Buckets": buckets, "Owner": response.get("Owner", {}),
                 "ResponseMetadata": response.get("ResponseMetadata", {})}
 
 
@@ -514,19 +726,45 @@ class _Body(io.RawIOBase):
         super().close()
 
 
-def create_client(endpoint_url: str | None = None, profile: str | None = None, region_name: str | None = None,
-                  log_level: str = "WARNING", *, aws_access_key_id: str | None = None,
-                  aws_secret_access_key: str | None = None, aws_session_token: str | None = None,
-                  cache_dir: str | Path | None = None, max_workers: int = 64, **_: Any) -> DgClient:
+def create_client(endpoint_url: str | None = None, log_level: str = "WARNING",
+                  aws_access_key_id: str | None = None, aws_secret_access_key: str | None = None,
+                  aws_session_token: str | None = None, region_name: str | None = None, *,
+                  profile: str | None = None, cache_dir: str | Path | None = None, max_workers: int = 64,
+                  max_ratio: float = 0.5) -> DgClient:
     """A client on the usual boto3 credential chain; ``AWS_ENDPOINT_URL`` is honoured.
 
+    The positional order is DeltaGlider 6.2.0's (endpoint_url, log_level,
+    aws_access_key_id, aws_secret_access_key, aws_session_token, region_name);
+    dgtui's own parameters are keyword-only. ``max_ratio`` is the default
+    limit for uploads, as DeltaGlider's ``create_client(max_ratio=...)``.
     ``cache_dir`` defaults to the user cache folder (or ``DGTUI_CACHE_DIR``).
+    An unknown keyword raises ``TypeError``.
     """
     logging.getLogger("dgtui").setLevel(log_level.upper())
     s3 = S3Access(endpoint_url=endpoint_url, profile=profile, region_name=region_name,
                   aws_access_key_id=aws_access_key_id, aws_secret_access_key=aws_secret_access_key,
                   aws_session_token=aws_session_token, max_pool_connections=max(64, max_workers * 2))
-    return DgClient(s3, cache_dir=cache_dir, max_workers=max_workers)
+    return DgClient(s3, cache_dir=cache_dir, max_workers=max_workers, max_ratio=max_ratio)
+
+
+def _parse_range(text: str, size: int) -> tuple[int, int]:
+    """An HTTP ``bytes=a-b`` range (one range) over ``size`` bytes, as (first, last) inclusive."""
+    spec = text.strip()
+    if not spec.startswith("bytes=") or "," in spec:
+        raise errors.UnsupportedParameterError(f"Range {text!r}: only one 'bytes=first-last' range is supported")
+    first, _, last = spec[6:].partition("-")
+    try:
+        if first == "":
+            n = int(last)
+            start, end = max(0, size - n), size - 1
+        else:
+            start, end = int(first), (int(last) if last else size - 1)
+    except ValueError:
+        raise errors.UnsupportedParameterError(f"Range {text!r} is not a byte range") from None
+    end = min(end, size - 1)
+    if start > end or start >= size:
+        raise errors.DgError(f"Range {text!r} is outside the object's {size} bytes (InvalidRange)")
+    return start, end
 
 
 def require_xdelta3() -> None:

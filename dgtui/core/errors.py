@@ -26,7 +26,13 @@ class DgError(Exception):
         return self.message
 
 
-class NotFoundError(DgError):
+class NotFoundError(DgError, FileNotFoundError):
+    """A key, object or bucket that is not there.
+
+    Also a ``FileNotFoundError``, as DeltaGlider's ``head_object`` and
+    ``get_object_info`` raise, so existing ``except`` clauses keep working.
+    """
+
     kind = "not_found"
 
 
@@ -34,7 +40,9 @@ class BucketNotFoundError(NotFoundError):
     kind = "bucket_not_found"
 
 
-class BucketNotEmptyError(DgError):
+class BucketNotEmptyError(DgError, RuntimeError):
+    """Also a ``RuntimeError``, which DeltaGlider raises for a bucket that is not empty."""
+
     kind = "bucket_not_empty"
 
 
@@ -99,14 +107,44 @@ class CodecError(DgError):
     kind = "codec"
 
 
-class InvalidKeyError(DgError):
-    """A key or URL that dgtui refuses to write or cannot parse."""
+class InvalidKeyError(DgError, ValueError):
+    """A key or URL that dgtui refuses to write or cannot parse (also a ``ValueError``, as in DeltaGlider)."""
 
     kind = "invalid_key"
 
 
 class DestinationExistsError(DgError):
     kind = "destination_exists"
+
+
+class SourceFileError(DgError, OSError):
+    """A local file to upload cannot be read (also an ``OSError``, as DeltaGlider raises)."""
+
+    kind = "source_file"
+
+
+class SourceNotFoundError(SourceFileError, FileNotFoundError):
+    """The local file to upload does not exist (also a ``FileNotFoundError``, as in DeltaGlider)."""
+
+    kind = "source_not_found"
+
+
+class SourceChangedError(SourceFileError):
+    """The local file changed while it was being uploaded; what was written for it has been removed."""
+
+    kind = "source_changed"
+
+
+class UnsupportedParameterError(DgError, TypeError):
+    """A keyword argument the SDK does not support (also a ``TypeError``, as Python raises for one)."""
+
+    kind = "unsupported_parameter"
+
+
+class MetadataError(DgError, ValueError):
+    """Metadata S3 cannot carry (non-ASCII, too large); nothing was written."""
+
+    kind = "metadata"
 
 
 class LocalWriteError(DgError):
@@ -126,3 +164,24 @@ class CancelledError(DgError):
 
     def __init__(self, message: str = "cancelled", **kw):
         super().__init__(message, **kw)
+
+
+_RUNTIME_KINDS: dict[type, type] = {}
+
+
+def as_runtime_error(exc: DgError, message: str | None = None) -> DgError:
+    """``exc``, also made a ``RuntimeError``, for the bucket calls where DeltaGlider raises one.
+
+    The class stays a subclass of the original, so ``except AccessDeniedError``
+    still matches; ``message`` (e.g. "Failed to delete bucket x: ...") replaces the text.
+    """
+    cls = type(exc)
+    if not isinstance(exc, RuntimeError):
+        combined = _RUNTIME_KINDS.get(cls)
+        if combined is None:
+            combined = _RUNTIME_KINDS[cls] = type(cls.__name__, (cls, RuntimeError), {"__module__": cls.__module__})
+        exc.__class__ = combined
+    if message is not None:
+        exc.message = message
+        exc.args = (message,)
+    return exc

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from .models import ObjectKind
 
@@ -174,8 +174,10 @@ def parse_metadata(stored_key: str, metadata: dict[str, str]) -> ParsedMetadata:
     )
     if raw_sha is None:
         if stored_key.endswith(DELTA_SUFFIX):
-            # A .delta without DeltaGlider metadata cannot be rebuilt.
-            return ParsedMetadata(ObjectKind.DELTA, problems=["delta has no file sha256"], **common)
+            # A .delta without DeltaGlider metadata cannot be rebuilt; a size it names is still shown.
+            problems.append("delta has no file sha256")
+            size = _parse_size(resolve(md, "file_size"), "file size", problems)
+            return ParsedMetadata(ObjectKind.DELTA, file_size=size, problems=problems, **common)
         return ParsedMetadata(ObjectKind.PLAIN, **common)
 
     file_sha = _parse_sha(raw_sha, "file sha256", problems)
@@ -234,6 +236,15 @@ def header_safe(value: str) -> str:
     from urllib.parse import quote
 
     return quote(value, safe=" !#$&'()*+,-./:;=?@[]^_`{|}~")
+
+
+#: where DeltaGlider keeps rehydrated copies with a ``dg-expires-at`` (its purge_temp_files deletes them)
+TMP_PREFIX = ".deltaglider/tmp/"
+
+
+def expiry_iso(seconds: int) -> str:
+    """``dg-expires-at`` as DeltaGlider 6.2.0 writes and its purge reads it: naive ISO-8601 UTC."""
+    return (datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=seconds)).isoformat()
 
 
 def tool_string(version: str) -> str:

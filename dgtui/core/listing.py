@@ -17,6 +17,7 @@ read from the raw body first.
 from __future__ import annotations
 
 import re
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
@@ -255,8 +256,13 @@ def peek_next_token(body: bytes) -> str | None:
         return None
 
 
+#: set while this thread sends one of dgtui's own listing requests; any other
+#: ListObjectsV2 call on the same client (``DgClient.boto3_client``) is parsed by botocore as usual
+_OWN_LISTING = threading.local()
+
+
 def _before_parse(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
-    if response_dict.get("status_code") != 200:
+    if not getattr(_OWN_LISTING, "active", False) or response_dict.get("status_code") != 200:
         return
     body = response_dict.get("body")
     if not isinstance(body, (bytes, bytearray)) or not body:
@@ -281,7 +287,11 @@ def fetch_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | N
         params["ContinuationToken"] = continuation_token
     if start_after:
         params["StartAfter"] = start_after
-    response = s3_client.list_objects_v2(**params)
+    _OWN_LISTING.active = True
+    try:
+        response = s3_client.list_objects_v2(**params)
+    finally:
+        _OWN_LISTING.active = False
     body = response.get(PAGE_KEY)
     if body is not None:
         return body

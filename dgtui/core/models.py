@@ -45,7 +45,9 @@ class ObjectInfo:
     kind: ObjectKind = ObjectKind.UNKNOWN
     original_size: int | None = None
     compressed_size: int | None = None
-    compression_ratio: float | None = None  #: stored / original, ``None`` until known
+    #: the fraction saved, 1 - stored / original (0.99: stored 99% smaller), as DeltaGlider's
+    #: ``average_compression_ratio`` and as its examples read it; ``None`` until known
+    compression_ratio: float | None = None
     reference_key: str | None = None
     # Filled once metadata has been fetched (HEAD or the metadata cache):
     metadata_loaded: bool = False
@@ -64,6 +66,11 @@ class ObjectInfo:
         if self.original_size is None or self.original_size == 0:
             return None
         return (1 - self.size / self.original_size) * 100
+
+    @property
+    def delta_chain_length(self) -> int:
+        """DeltaGlider's field: 1 for a delta (always made against its folder's reference), else 0."""
+        return 1 if self.is_delta else 0
 
     @property
     def name(self) -> str:

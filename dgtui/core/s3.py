@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 import boto3
@@ -232,28 +233,31 @@ class S3Access:
         return fallback
 
     def put_small(self, bucket: str, key: str, body: bytes | Any, metadata: dict[str, str],
-                  if_none_match: bool = False) -> dict[str, Any]:
-        params: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body, "Metadata": metadata}
+                  if_none_match: bool = False, extra_args: dict[str, Any] | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {**(extra_args or {}), "Bucket": bucket, "Key": key, "Body": body,
+                                  "Metadata": metadata}
         if if_none_match:
             params["IfNoneMatch"] = "*"
         return self.client.put_object(**params)
 
     def put_file(self, bucket: str, key: str, path: str, metadata: dict[str, str], *,
                  if_none_match: bool = False, progress: ProgressFn | None = None,
-                 should_cancel: ShouldCancel | None = None) -> None:
+                 should_cancel: ShouldCancel | None = None, extra_args: dict[str, Any] | None = None) -> None:
         """Upload a file without reading it into memory.
 
-        Files up to the multipart threshold go in one PUT (which can carry
-        ``If-None-Match``); larger ones go through s3transfer's multipart
-        upload with bounded parts. A precondition failure is raised as the
-        raw ClientError so callers can tell it apart.
+        Files up to the multipart threshold go in one PUT; larger ones go
+        through s3transfer's multipart upload with bounded parts, or, with
+        ``if_none_match``, through our own multipart upload whose
+        CompleteMultipartUpload carries ``If-None-Match: *`` (s3transfer cannot
+        send it). A precondition failure is raised as the raw ClientError so
+        callers can tell it apart.
         """
         size = os.path.getsize(path)
         if size <= MULTIPART_THRESHOLD:
             with open(path, "rb") as body:
                 reader = _ProgressReader(body, progress, should_cancel)
                 try:
-                    self.put_small(bucket, key, reader, metadata, if_none_match)
+                    self.put_small(bucket, key, reader, metadata, if_none_match, extra_args)
                 except bexc.ClientError as exc:
                     if if_none_match and is_precondition_failed(exc):
                         raise
@@ -268,9 +272,58 @@ class S3Access:
             if progress:
                 progress(n)
 
+        if if_none_match:
+            self._put_multipart_if_absent(bucket, key, path, size, metadata, extra_args, callback)
+            return
         with self.ctx(bucket, key, "upload"):
-            self.client.upload_file(path, bucket, key, ExtraArgs={"Metadata": metadata},
+            self.client.upload_file(path, bucket, key, ExtraArgs={**(extra_args or {}), "Metadata": metadata},
                                     Callback=callback, Config=self.transfer_config)
+
+    def _put_multipart_if_absent(self, bucket: str, key: str, path: str, size: int, metadata: dict[str, str],
+                                 extra_args: dict[str, Any] | None, callback: ProgressFn) -> None:
+        """A multipart upload that completes only if ``key`` does not exist (``If-None-Match: *``)."""
+        with self.ctx(bucket, key, "upload"):
+            upload_id = self.client.create_multipart_upload(
+                **(extra_args or {}), Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+        chunk = MULTIPART_CHUNK
+        numbers = list(range(1, (size + chunk - 1) // chunk + 1))
+
+        def send(number: int) -> dict[str, Any]:
+            with open(path, "rb") as f:
+                f.seek((number - 1) * chunk)
+                data = f.read(chunk)
+            callback(0)  # honours cancellation before the part goes
+            etag = self.client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                           Body=data)["ETag"]
+            callback(len(data))
+            return {"PartNumber": number, "ETag": etag}
+
+        try:
+            with ThreadPoolExecutor(max_workers=TRANSFER_CONCURRENCY, thread_name_prefix="dgtui-part") as pool:
+                parts = list(pool.map(send, numbers))
+            try:
+                self.client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                      MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+            except bexc.ClientError as exc:
+                if is_precondition_failed(exc):
+                    raise
+                raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="upload") from None
+        except BaseException:
+            try:
+                self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            except Exception:  # noqa: BLE001 - the first failure is the one to report
+                pass
+            raise
+
+    def copy(self, bucket: str, source_key: str, dest_key: str, metadata: dict[str, str], *,
+             if_match: str | None = None) -> None:
+        """Server-side copy within a bucket with new metadata (multipart for large objects)."""
+        extra: dict[str, Any] = {"MetadataDirective": "REPLACE", "Metadata": metadata}
+        if if_match:
+            extra["CopySourceIfMatch"] = if_match
+        with self.ctx(bucket, source_key, "copy"):
+            self.client.copy({"Bucket": bucket, "Key": source_key}, bucket, dest_key, ExtraArgs=extra,
+                             Config=self.transfer_config)
 
     def get_to_file(self, bucket: str, key: str, path: str, *, progress: ProgressFn | None = None,
                     should_cancel: ShouldCancel | None = None, size_hint: int | None = None,

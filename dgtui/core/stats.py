@@ -52,7 +52,8 @@ def apply_metadata(info: ObjectInfo, metadata: dict[str, str]) -> ObjectInfo:
         info.original_size = info.size
     info.compressed_size = info.size
     if info.original_size:
-        info.compression_ratio = info.size / info.original_size
+        # the fraction saved, as DeltaGlider's average_compression_ratio (0.99: 99% smaller)
+        info.compression_ratio = 1 - info.size / info.original_size
     return info
 
 
@@ -197,58 +198,124 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
                   detailed: bool = False, progress: StatsProgress | None = None,
                   should_cancel: ShouldCancel | None = None,
                   pages: Iterable | None = None) -> BucketStats:
-    """Statistics from one full listing (and, in detailed mode, every delta's metadata)."""
-    objects: list[ObjectInfo] = []
-    references: list[ObjectInfo] = []
+    """Statistics from one full listing (and, in detailed mode, every delta's metadata).
+
+    Counted while the pages arrive: no list of every object is kept. Detailed
+    mode keeps the deltas (to read their metadata once the listing is known
+    to differ from the last one counted) up to ``DEFER_DELTAS``; beyond that
+    it reads their metadata batch by batch while listing, so memory stays
+    bounded on any bucket.
+    """
+    cache = fetcher.cache if detailed else None
+    objects_digest, references_digest = hashlib.sha256(), hashlib.sha256()
     reference_sizes: dict[str, int] = {}
     reference_count = reference_size = 0
+    object_count = delta_count = stored = other_bytes = 0
+    deltas: list[ObjectInfo] = []  # waiting for their metadata (detailed mode)
+    guess_counts: dict[str, list[int]] = {}  # deltaspace -> [deltas, their stored bytes]
+    streaming = False
+    known_total = invalid = fetched = 0
+
+    def read_batch() -> None:
+        nonlocal known_total, invalid, fetched
+        base = fetched
+
+        def batch_progress(done: int, _total: int) -> None:
+            if progress:
+                progress(base + done, max(delta_count, base + done))
+
+        fetcher.fetch(bucket, deltas, batch_progress, should_cancel)
+        fetched += len(deltas)
+        for d in deltas:
+            if d.original_size is None or d.metadata_problem:
+                invalid += 1
+            if d.original_size is None:
+                counts = guess_counts.setdefault(fmt.deltaspace_of(d.stored_key), [0, 0])
+                counts[0] += 1
+                counts[1] += d.size
+            else:
+                known_total += d.original_size
+        deltas.clear()
+
     with s3.ctx(bucket, prefix, "list"):
         for page in pages if pages is not None else _full_listing(s3, fetcher.cache, bucket, prefix):
             if should_cancel and should_cancel():
                 raise CancelledError()
-            objects.extend(page.contents)
+            for o in page.contents:
+                object_count += 1
+                stored += o.size
+                if cache is not None:
+                    objects_digest.update(_fingerprint_line(o))
+                if o.is_delta:
+                    delta_count += 1
+                    if detailed:
+                        deltas.append(o)
+                    else:
+                        counts = guess_counts.setdefault(fmt.deltaspace_of(o.stored_key), [0, 0])
+                        counts[0] += 1
+                        counts[1] += o.size
+                else:
+                    other_bytes += o.size
             for hidden in page.hidden:
                 if fmt.is_reference_key(hidden.key):
-                    references.append(hidden)
+                    if cache is not None:
+                        references_digest.update(_fingerprint_line(hidden))
                     reference_count += 1
                     reference_size += hidden.size
                     reference_sizes[fmt.deltaspace_of(hidden.key)] = hidden.size
-    deltas = [o for o in objects if o.is_delta]
-    others = [o for o in objects if not o.is_delta]
-    stored = sum(o.size for o in objects) + reference_size
-    invalid = 0
+            if detailed and len(deltas) >= (EXACT_BATCH if streaming else DEFER_DELTAS):
+                streaming = True
+                read_batch()
+    stored += reference_size
     if detailed:
-        cache = fetcher.cache
         # The same listing (every key, ETag, size and date) has the same metadata behind it,
         # so the totals worked out for it last time still hold, without reading the metadata.
-        fingerprint = listing_fingerprint(objects, references) if cache is not None else None
-        known = cache.get_totals(s3.endpoint_url, bucket, prefix, fingerprint) if fingerprint else None
+        fingerprint = None
+        if cache is not None:
+            fingerprint = hashlib.sha256(objects_digest.digest() + references_digest.digest()).hexdigest()
+        known = cache.get_totals(s3.endpoint_url, bucket, prefix, fingerprint) \
+            if cache is not None and fingerprint and not streaming else None
         if known is not None:
             total, invalid = known
             if progress:
-                progress(len(deltas), len(deltas))
+                progress(delta_count, delta_count)
         else:
-            fetcher.fetch(bucket, deltas, progress, should_cancel)
-            total = sum(o.size for o in others)
-            for d in deltas:
-                if d.original_size is None or d.metadata_problem:
-                    invalid += 1
-                total += d.original_size if d.original_size is not None else _estimate(d, reference_sizes)
-            if fingerprint:
+            read_batch()
+            total = other_bytes + known_total + _guessed(guess_counts, reference_sizes)
+            if cache is not None and fingerprint:
                 cache.put_totals(s3.endpoint_url, bucket, prefix, fingerprint, total, invalid)
         estimated = invalid > 0
     else:
-        total = sum(o.size for o in others) + sum(_estimate(d, reference_sizes) for d in deltas)
-        estimated = bool(deltas)
+        total = other_bytes + _guessed(guess_counts, reference_sizes)
+        estimated = bool(delta_count)
     saved = total - stored
     return BucketStats(
-        bucket=bucket, prefix=prefix, object_count=len(objects), total_size=total,
+        bucket=bucket, prefix=prefix, object_count=object_count, total_size=total,
         compressed_size=stored, space_saved=saved,
         average_compression_ratio=(saved / total) if total else 0.0,
-        delta_objects=len(deltas), direct_objects=len(others), detailed=detailed, estimated=estimated,
+        delta_objects=delta_count, direct_objects=object_count - delta_count, detailed=detailed, estimated=estimated,
         reference_objects=reference_count, reference_size=reference_size,
         metadata_invalid=invalid,
     )
+
+
+#: deltas kept for the unchanged-listing shortcut of detailed stats before reading metadata while listing
+DEFER_DELTAS = 100_000
+#: deltas per round of metadata reads once detailed stats read while listing
+EXACT_BATCH = 5000
+
+
+def _fingerprint_line(o: ObjectInfo) -> bytes:
+    return f"{o.stored_key}\0{o.etag}\0{o.size}\0{o.last_modified}\n".encode("utf-8", "surrogatepass")
+
+
+def _guessed(counts: dict[str, list[int]], reference_sizes: dict[str, int]) -> int:
+    """Quick mode's guess for deltas of unknown size: their deltaspace's reference size each (else their own)."""
+    total = 0
+    for space, (count, own_bytes) in counts.items():
+        ref = reference_sizes.get(space)
+        total += count * ref if ref is not None else own_bytes
+    return total
 
 
 def listing_fingerprint(objects: list[ObjectInfo], references: list[ObjectInfo]) -> str:

@@ -14,8 +14,10 @@ the temporary file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import tempfile
 import threading
 import uuid
@@ -23,11 +25,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from . import codec, errors
 from . import format as fmt
-from .cache import ReferenceCache, sha256_file
+from .cache import ReferenceCache, SourceChanged, sha256_file
 from .models import DownloadResult, ObjectKind, UploadSummary
 from .s3 import S3Access, display_key, is_precondition_failed, translate, where
 
@@ -144,32 +146,60 @@ class Engine:
     # -- upload ----------------------------------------------------------
     def upload(self, path: Path, bucket: str, key: str, *, max_ratio: float = 0.5,
                progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
-               extra_metadata: dict[str, str] | None = None) -> UploadSummary:
+               extra_metadata: dict[str, str] | None = None,
+               extra_args: dict[str, Any] | None = None) -> UploadSummary:
+        """Store one file; see the module's docstring.
+
+        ``extra_args`` (ContentType, Tagging, ...) go with the stored object
+        (the delta or the direct object), never with the reference. If the file
+        changes while it is read (its size, modification time or inode differ
+        afterwards), what was written for it is deleted and
+        ``SourceChangedError`` is raised: the stored sha256 could disagree
+        with the stored bytes.
+        """
         reason = fmt.refuse_reason_for_upload_key(key)
         if reason:
             raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}", bucket=bucket, key=key)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise errors.DgError(f"cannot read {display_key(str(path))}: {exc.strerror}") from None
-        if not path.is_file():
-            raise errors.DgError(f"not a file: {display_key(str(path))}")
+        snapshot = _source_snapshot(path)
+        # Metadata S3 cannot carry is refused before anything is written.
+        check_metadata(extra_metadata or {}, what=f"the metadata for {where(bucket, key)}", reserved=True)
+        summary = self._upload(path, bucket, key, snapshot[0], max_ratio=max_ratio, progress=progress,
+                               should_cancel=should_cancel, extra_metadata=extra_metadata, extra_args=extra_args)
+        if _source_snapshot(path) != snapshot:
+            stale = [summary.stored_key]
+            if summary.operation == "create_reference" and summary.reference_key:
+                stale.append(summary.reference_key)  # ours: created with If-None-Match a moment ago
+            self.s3.delete_keys(bucket, stale)
+            raise errors.SourceChangedError(
+                f"{display_key(str(path))} changed while it was uploaded; what was written for it has been "
+                f"removed; upload it again once it is complete", bucket=bucket, key=key)
+        return summary
+
+    def _upload(self, path: Path, bucket: str, key: str, size: int, *, max_ratio: float,
+                progress: Progress | None, should_cancel: ShouldCancel | None,
+                extra_metadata: dict[str, str] | None, extra_args: dict[str, Any] | None) -> UploadSummary:
         # Hashing runs beside xdelta3 (a separate process), so both cores work.
         file_sha = _HASH_POOL.submit(sha256_file, path, _Meter(progress, size, "hashing"))
         name = key.rsplit("/", 1)[-1]
         if not fmt.is_delta_eligible(name):
             return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                       extra_metadata, fallback_reason=None)
-        codec.xdelta3_path()  # fail early, before any write, when xdelta3 is missing
+                                       extra_metadata, extra_args, fallback_reason=None)
         ds = fmt.deltaspace_of(key)
         ref_key = fmt.reference_key_for(ds)
+        # A delta names its reference in dg-ref-key, an HTTP header: ASCII only, and DeltaGlider
+        # 6.2.0 finds the reference by that exact key. Decided before anything is written.
+        unfit = delta_metadata_problem(key, ref_key, extra_metadata)
+        if unfit:
+            return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
+                                       extra_metadata, extra_args, fallback_reason=unfit)
+        codec.xdelta3_path()  # fail early, before any write, when xdelta3 is missing
         for _attempt in range(MAX_REFERENCE_ATTEMPTS):
             ref_head = self.s3.head(bucket, ref_key)
             if ref_head is None:
                 compressed = codec.compressed_format(path)
                 if compressed:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, fallback_reason=_compressed_reason(compressed))
+                                               extra_metadata, extra_args, fallback_reason=_compressed_reason(compressed))
                 created = self._try_create_reference(path, bucket, ref_key, name, file_sha.result(), progress,
                                                      should_cancel)
                 if not created:
@@ -179,16 +209,17 @@ class Engine:
                 ref_sha = fmt.parse_metadata(ref_key, ref_head.get("Metadata", {})).file_sha256
                 if not ref_sha:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, fallback_reason="the deltaspace's reference has no valid sha256")
+                                               extra_metadata, extra_args, fallback_reason="the deltaspace's reference has no valid sha256")
                 ref_path, _ = self.fetch_reference(bucket, ref_key, ref_sha, should_cancel, progress)
                 compressed = codec.compressed_format(ref_path)
                 if compressed:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, fallback_reason=_compressed_reason(compressed))
+                                               extra_metadata, extra_args, fallback_reason=_compressed_reason(compressed))
                 zero_diff = False
             summary = self._store_delta(path, bucket, key, size, file_sha, ref_key, ref_path, ref_sha,
-                                        zero_diff, max_ratio, progress, should_cancel, extra_metadata)
-            if summary.is_delta and not self._reference_still_matches(bucket, ref_key, ref_sha, ref_path):
+                                        zero_diff, max_ratio, progress, should_cancel, extra_metadata, extra_args)
+            if (summary.stored_key.endswith(fmt.DELTA_SUFFIX)
+                    and not self._reference_still_matches(bucket, ref_key, ref_sha, ref_path)):
                 continue  # the reference changed under us: encode again against the current one
             return summary
         raise errors.DgError(f"the reference of {where(bucket, ds + '/' if ds else '')} kept changing "
@@ -205,7 +236,13 @@ class Engine:
             if is_precondition_failed(exc):
                 return None
             raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url, action="upload") from None
-        copy = self.references.put_copy(path, file_sha)
+        try:
+            copy = self.references.put_copy(path, file_sha)
+        except SourceChanged:
+            self.s3.delete_keys(bucket, [ref_key])  # ours, and its bytes may not be what its sha256 says
+            raise errors.SourceChangedError(
+                f"{display_key(str(path))} changed while it was uploaded; what was written for it has been "
+                f"removed; upload it again once it is complete", bucket=bucket, key=ref_key) from None
         self._record_own_reference(bucket, ref_key, file_sha)
         return copy
 
@@ -227,7 +264,7 @@ class Engine:
     def _store_delta(self, path: Path, bucket: str, key: str, size: int, file_sha_future: Future, ref_key: str,
                      ref_path: Path, ref_sha: str, zero_diff: bool, max_ratio: float,
                      progress: Progress | None, should_cancel: ShouldCancel | None,
-                     extra_metadata: dict[str, str] | None) -> UploadSummary:
+                     extra_metadata: dict[str, str] | None, extra_args: dict[str, Any] | None) -> UploadSummary:
         name = key.rsplit("/", 1)[-1]
         with tempfile.TemporaryDirectory(prefix="dgtui-up-", dir=self.work_dir) as tmp:
             delta_path = Path(tmp) / "delta"
@@ -238,7 +275,7 @@ class Engine:
             ratio = delta_size / size if size else 0.0
             if not zero_diff and ratio > max_ratio:
                 return self._upload_direct(
-                    path, bucket, key, size, file_sha, progress, should_cancel, extra_metadata,
+                    path, bucket, key, size, file_sha, progress, should_cancel, extra_metadata, extra_args,
                     fallback_reason=f"delta would be {ratio:.0%} of the file (limit {max_ratio:.0%})")
             if progress:
                 progress(0, size, "verifying")
@@ -252,23 +289,31 @@ class Engine:
                                       delta_size=delta_size, zero_diff=zero_diff)
             meta.update(extra_metadata or {})
             stored_key = fmt.delta_key_for(key)
-            self.s3.put_file(bucket, stored_key, str(delta_path), meta,
+            self.s3.put_file(bucket, stored_key, str(delta_path), meta, extra_args=extra_args,
                              progress=_Meter(progress, delta_size, "uploading"), should_cancel=should_cancel)
         # One logical key, one stored object: drop a direct copy under the plain name.
         self.s3.delete_keys(bucket, [key])
-        return UploadSummary(operation="create_reference" if zero_diff else "create_delta", bucket=bucket,
+        if zero_diff:
+            # What was stored is the whole file (the reference) plus a zero-diff delta: no saving,
+            # as DeltaGlider reports it (is_delta False, the full size stored).
+            return UploadSummary(operation="create_reference", bucket=bucket, key=key, original_size=size,
+                                 stored_size=size + delta_size, is_delta=False, delta_ratio=0.0,
+                                 stored_key=stored_key, file_sha256=file_sha, reference_key=ref_key, verified=True)
+        return UploadSummary(operation="create_delta", bucket=bucket,
                              key=key, original_size=size, stored_size=delta_size, is_delta=True,
                              delta_ratio=ratio, stored_key=stored_key, file_sha256=file_sha,
                              reference_key=ref_key, verified=True)
 
     def _upload_direct(self, path: Path, bucket: str, key: str, size: int, file_sha: str,
                        progress: Progress | None, should_cancel: ShouldCancel | None,
-                       extra_metadata: dict[str, str] | None, fallback_reason: str | None) -> UploadSummary:
+                       extra_metadata: dict[str, str] | None, extra_args: dict[str, Any] | None,
+                       fallback_reason: str | None) -> UploadSummary:
         name = key.rsplit("/", 1)[-1]
         meta = fmt.direct_metadata(version=self.version, original_name=name, file_sha256=file_sha, file_size=size)
         meta.update(extra_metadata or {})
+        check_metadata(meta, what=f"the metadata for {where(bucket, key)}")
         self.s3.put_file(bucket, key, str(path), meta, progress=_Meter(progress, size, "uploading"),
-                         should_cancel=should_cancel)
+                         should_cancel=should_cancel, extra_args=extra_args)
         if fmt.is_delta_eligible(name):
             self._drop_stale_delta(bucket, key)
         return UploadSummary(operation="upload_direct", bucket=bucket, key=key, original_size=size,
@@ -282,21 +327,59 @@ class Engine:
             self.remove_unused_references(bucket, {fmt.deltaspace_of(key)})
 
     def remove_unused_references(self, bucket: str, deltaspaces: set[str]) -> list[str]:
-        """Delete the reference of each deltaspace that no longer holds a delta."""
+        """Delete the reference of each deltaspace that no longer holds a delta.
+
+        An upload may make a delta against the reference between our listing
+        and our delete. So the reference is first copied aside (under
+        ``.deltaglider/tmp/`` with an expiry, as DeltaGlider's rehydrated files
+        are, so its purge removes a copy a crash left behind), then deleted,
+        then the deltaspace is listed again: a delta that appeared meanwhile
+        gets its reference back (``If-None-Match``, so a newer one is never
+        replaced). An upload whose delta comes after that second listing finds
+        the reference gone when it checks afterwards, and puts it back itself.
+        """
         removed = []
         for ds in deltaspaces:
             prefix = f"{ds}/" if ds else ""
-            with self.s3.ctx(bucket, prefix, "list"):
-                from .listing import iter_logical_pages
-
-                still_used = any(o.is_delta for page in iter_logical_pages(self.s3.client, bucket, prefix, "/")
-                                 for o in page.contents)
-            if not still_used:
-                ref_key = fmt.reference_key_for(ds)
-                if self.s3.head(bucket, ref_key) is not None:
-                    self.s3.delete_keys(bucket, [ref_key])
+            if self._holds_delta(bucket, prefix):
+                continue
+            ref_key = fmt.reference_key_for(ds)
+            head = self.s3.head(bucket, ref_key)
+            if head is None:
+                continue
+            aside = f"{fmt.TMP_PREFIX}{uuid.uuid4().hex}_reference.bin"
+            meta = dict(head.get("Metadata", {}))
+            expiry = {"dg-expires-at": fmt.expiry_iso(3600), "dg-original-key": fmt.header_safe(ref_key)}
+            self.s3.copy(bucket, ref_key, aside, {**meta, **expiry}, if_match=head.get("ETag"))
+            try:
+                self.s3.delete_keys(bucket, [ref_key])
+                if self._holds_delta(bucket, prefix):
+                    self._put_reference_back(bucket, aside, ref_key, meta)
+                else:
                     removed.append(ref_key)
+            finally:
+                self.s3.delete_keys(bucket, [aside])
         return removed
+
+    def _holds_delta(self, bucket: str, prefix: str) -> bool:
+        from .listing import iter_logical_pages
+
+        with self.s3.ctx(bucket, prefix, "list"):
+            return any(o.is_delta for page in iter_logical_pages(self.s3.client, bucket, prefix, "/")
+                       for o in page.contents)
+
+    def _put_reference_back(self, bucket: str, aside: str, ref_key: str, meta: dict[str, str]) -> None:
+        tmp = self.references.new_temp_path()
+        try:
+            self.s3.get_to_file(bucket, aside, str(tmp))
+            try:
+                self.s3.put_file(bucket, ref_key, str(tmp), meta, if_none_match=True)
+            except Exception as exc:
+                if not is_precondition_failed(exc):
+                    raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url) from None
+                # a new reference is there already; deltas made against ours re-encode when they check
+        finally:
+            _discard(tmp)
 
     # -- restore ---------------------------------------------------------
     def resolve(self, bucket: str, key: str) -> tuple[str, dict]:
@@ -379,6 +462,8 @@ class Engine:
             reason = exc.reason or str(exc)
             raise errors.LocalWriteError(f"cannot write {display_key(str(dest))}: {reason}; nothing was written",
                                          reason=reason, bucket=bucket, key=logical) from None
+        except errors.DgError:
+            raise  # some are OSErrors too (NotFoundError is a FileNotFoundError): not a local write failure
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise errors.LocalWriteError(f"cannot write {display_key(str(dest))}: {reason}; nothing was written",
@@ -448,11 +533,47 @@ class Engine:
 
     @staticmethod
     def _commit(tmp: Path, dest: Path, overwrite: bool) -> None:
+        """Put the checked temp file under its name, durably.
+
+        Without ``overwrite`` the name is claimed with a hard link, which fails
+        if anything appeared there meanwhile (no window between a check and a
+        rename); file systems without hard links fall back to an exclusive
+        create of the name, then a rename over that placeholder.
+        """
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        if not overwrite and dest.exists():
-            raise errors.DestinationExistsError(f"{display_key(str(dest))} already exists")
-        os.replace(tmp, dest)
+        if overwrite:
+            os.replace(tmp, dest)
+        else:
+            try:
+                os.link(tmp, dest)
+            except FileExistsError:
+                raise errors.DestinationExistsError(f"{display_key(str(dest))} already exists") from None
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV, errno.ENOTSUP):
+                    raise
+                try:
+                    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                except FileExistsError:
+                    raise errors.DestinationExistsError(f"{display_key(str(dest))} already exists") from None
+                os.replace(tmp, dest)
+            else:
+                os.unlink(tmp)
+        fsync_dir(dest.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or link in ``folder`` durable; file systems that cannot are skipped."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def object_version_of(head: dict) -> str:
@@ -478,6 +599,64 @@ def _discard(path: Path) -> None:
         path.unlink()
     except OSError:
         pass
+
+
+#: S3's limit on user metadata: the UTF-8 bytes of every key and value added up
+MAX_METADATA_BYTES = 2048
+
+
+def check_metadata(meta: dict[str, str], *, what: str, reserved: bool = False) -> None:
+    """Refuse metadata that S3 cannot carry, before anything is written.
+
+    Metadata travels in HTTP headers: keys and values must be printable ASCII
+    (botocore refuses anything else only when the request is sent, which for
+    a delta is after its reference was written), and S3 keeps 2 KB at most.
+    With ``reserved``, keys of DeltaGlider's own (``dg-``) are refused too:
+    a caller's ``dg-file-sha256`` would replace the real one.
+    """
+    for k, v in meta.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise errors.MetadataError(f"{what}: metadata keys and values must be strings ({display_key(repr(k))})")
+        if reserved and k.lower().startswith(("dg-", "dg_")):
+            raise errors.MetadataError(f"{what}: the metadata key {display_key(k, 80)} is DeltaGlider's own; "
+                                       f"nothing was written")
+        for text, part in ((k, "key"), (v, "value")):
+            if not (text.isascii() and text.isprintable()):
+                raise errors.MetadataError(
+                    f"{what}: the metadata {part} {display_key(repr(text), 80)} is not printable ASCII, "
+                    f"which S3 metadata cannot carry; nothing was written")
+    total = sum(len(k.encode()) + len(v.encode()) for k, v in meta.items())
+    if total > MAX_METADATA_BYTES:
+        raise errors.MetadataError(f"{what}: {total} bytes of metadata, more than S3's limit of "
+                                   f"{MAX_METADATA_BYTES}; nothing was written")
+
+
+def delta_metadata_problem(key: str, ref_key: str, extra_metadata: dict[str, str] | None) -> str | None:
+    """Why a delta of ``key`` could not carry its metadata (it is then stored whole), or None."""
+    if not (ref_key.isascii() and ref_key.isprintable()):
+        return ("the folder name is not printable ASCII, and a delta names its reference in metadata, "
+                "which carries ASCII only")
+    name = key.rsplit("/", 1)[-1]
+    probe = fmt.delta_metadata(version="0.0.0", original_name=name, file_sha256="0" * 64, file_size=2**40,
+                               ref_key=ref_key, ref_sha256="0" * 64, delta_size=2**40, zero_diff=True)
+    probe.update(extra_metadata or {})
+    total = sum(len(k.encode()) + len(v.encode()) for k, v in probe.items())
+    if total > MAX_METADATA_BYTES:
+        return f"a delta's metadata would be {total} bytes, more than S3's limit of {MAX_METADATA_BYTES}"
+    return None
+
+
+def _source_snapshot(path: Path) -> tuple[int, int, int, int]:
+    """(size, mtime, inode, device) of a file to upload; changes mean the file was rewritten meanwhile."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise errors.SourceNotFoundError(f"cannot read {display_key(str(path))}: no such file") from None
+    except OSError as exc:
+        raise errors.SourceFileError(f"cannot read {display_key(str(path))}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise errors.SourceFileError(f"not a file: {display_key(str(path))}")
+    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev
 
 
 def _compressed_reason(compressed: str) -> str:

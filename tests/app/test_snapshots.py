@@ -54,6 +54,8 @@ def snap_client(s3_server, tmp_path_factory) -> DgClient:
     client.put_object(Bucket=SNAP_BUCKET, Key="releases/[bold]CHANGES[red] \x1b[31m.txt", Body=b"1.2: fixes\n" * 40)
     client.put_object(Bucket=SNAP_BUCKET, Key="db/2025-01-15.sql", Body=b"insert into t values (1);\n" * 500)
     client.put_object(Bucket=SNAP_BUCKET, Key="db/2025-01-16.sql", Body=b"insert into t values (2);\n" * 520)
+    # Metadata in the cache from the start: rows show original sizes in every picture, whatever runs first.
+    client.get_bucket_stats(SNAP_BUCKET, detailed_stats=True)
     yield client
     client.close()
 
@@ -147,3 +149,21 @@ def test_connection_error(snap_compare, s3_server, tmp_path):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_savings_by_folder(snap_compare, snap_client, monkeypatch, tmp_path):
+    from dgtui.app.screens.savings import SavingsScreen
+
+    monkeypatch.setenv("DGTUI_CONFIG", str(tmp_path / "none.toml"))  # the list price, whatever this machine has
+
+    async def run_before(pilot) -> None:
+        await browser_ready(pilot)
+        await pilot.press("s")
+        screen = await screen_of(pilot, SavingsScreen)
+        await wait_for(pilot, lambda: screen.report is not None and screen.running is None, what="quick report")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen.report.exact and screen.running is None, what="exact report")
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(snap_client, f"s3://{SNAP_BUCKET}/"), terminal_size=SIZE,
+                        run_before=run_before)

@@ -120,14 +120,14 @@ def test_stats_again_lists_all_pages_at_once_and_sees_changes(s3_server, s3_env,
 
     first_client = new_client()
     first_calls = ListCalls(first_client)
-    first = first_client.get_bucket_stats(bucket, "v/", detailed_stats=True)
+    first = first_client.get_bucket_stats(bucket, prefix="v/", detailed_stats=True)
     first_client.close()
     assert first.object_count == 30
     assert not any("start-after" in p for p in first_calls.params)  # nothing known yet: plain paging
 
     again_client = new_client()
     again_calls = ListCalls(again_client)
-    again = again_client.get_bucket_stats(bucket, "v/", detailed_stats=True)
+    again = again_client.get_bucket_stats(bucket, prefix="v/", detailed_stats=True)
     assert (again.object_count, again.total_size, again.compressed_size) == \
         (first.object_count, first.total_size, first.compressed_size)
     assert sorted(p.get("start-after", "") for p in again_calls.params) == \
@@ -135,7 +135,7 @@ def test_stats_again_lists_all_pages_at_once_and_sees_changes(s3_server, s3_env,
 
     put_keys(boto3_s3, bucket, ["v/00a.bin", "v/15a.bin", "v/99.bin"])
     delete_keys(boto3_s3, bucket, ["v/07.bin", "v/08.bin", "v/09.bin", "v/10.bin", "v/11.bin"])
-    changed = again_client.get_bucket_stats(bucket, "v/", detailed_stats=True)
+    changed = again_client.get_bucket_stats(bucket, prefix="v/", detailed_stats=True)
     again_client.close()
     assert changed.object_count == 28
     assert changed.compressed_size == sum(o["Size"] for page in boto3_s3.get_paginator("list_objects_v2").paginate(

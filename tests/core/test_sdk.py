@@ -42,8 +42,11 @@ class CallCounter:
 
 def test_first_upload_writes_reference_and_zero_diff_delta(client, bucket, boto3_s3, tmp_path):
     summary = client.upload(make_release(tmp_path / "app-1.0.zip", 0), f"s3://{bucket}/rel/")
-    assert summary.operation == "create_reference" and summary.is_delta and summary.verified
-    assert summary.key == "rel/app-1.0.zip"
+    # The whole file went up as the reference (plus a zero-diff delta): reported as stored, as DeltaGlider does.
+    assert summary.operation == "create_reference" and not summary.is_delta and summary.verified
+    assert summary.key == "rel/app-1.0.zip" and summary.stored_key == "rel/app-1.0.zip.delta"
+    size = (tmp_path / "app-1.0.zip").stat().st_size
+    assert summary.stored_size > size and summary.savings_percent <= 0
     keys = {o["Key"] for o in boto3_s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert keys == {"rel/reference.bin", "rel/app-1.0.zip.delta"}
     ref_meta = boto3_s3.head_object(Bucket=bucket, Key="rel/reference.bin")["Metadata"]
@@ -124,10 +127,10 @@ def test_restore_refuses_existing_file_and_leaves_no_temp(client, bucket, tmp_pa
     dest_dir.mkdir()
     (dest_dir / "x.zip").write_bytes(b"precious")
     with pytest.raises(DestinationExistsError):
-        client.download(f"s3://{bucket}/r/x.zip", dest_dir / "x.zip")
+        client.download(f"s3://{bucket}/r/x.zip", dest_dir / "x.zip", overwrite=False)
     assert (dest_dir / "x.zip").read_bytes() == b"precious"
     assert sorted(p.name for p in dest_dir.iterdir()) == ["x.zip"]
-    client.download(f"s3://{bucket}/r/x.zip", dest_dir / "x.zip", overwrite=True)
+    client.download(f"s3://{bucket}/r/x.zip", dest_dir / "x.zip")  # DeltaGlider's default: replace
     assert (dest_dir / "x.zip").read_bytes() == f.read_bytes()
     # a folder as destination keeps the object's name
     client.download(f"s3://{bucket}/r/x.zip", str(tmp_path / "folder") + os.sep, overwrite=False)
@@ -204,7 +207,7 @@ def test_fetch_metadata_heads_deltas_only(client, bucket, tmp_path):
     assert calls["HeadObject"] == 2
     by_key = {o.key: o for o in page.contents}
     assert by_key["r/b.zip"].original_size == os.path.getsize(tmp_path / "b.zip")
-    assert by_key["r/b.zip"].compression_ratio < 0.1
+    assert by_key["r/b.zip"].compression_ratio > 0.9  # the fraction saved
     assert by_key["r/readme.txt"].kind == ObjectKind.UNKNOWN
     # a second fetch is answered by the metadata cache, validated by ETag
     calls.reset()
@@ -266,7 +269,7 @@ def test_stats_quick_and_detailed(client, bucket, tmp_path):
     assert detailed.space_saved == logical - detailed.compressed_size
     assert 0.5 < detailed.average_compression_ratio < 1
     assert seen and seen[-1] == (3, 3)
-    assert client.get_bucket_stats(bucket, prefix="r/", mode="detailed").total_size == logical
+    assert client.get_bucket_stats(bucket, "detailed", prefix="r/").total_size == logical
     assert client.get_bucket_stats(bucket, prefix="none/").object_count == 0
 
 
@@ -337,7 +340,8 @@ def test_concurrent_uploaders_into_empty_deltaspace_share_one_reference(s3_serve
 
     with ThreadPoolExecutor(6) as pool:
         summaries = list(pool.map(go, range(6)))
-    assert all(s.is_delta and s.verified for s in summaries)
+    assert all(s.stored_key.endswith(".delta") and s.verified for s in summaries)
+    assert [s.operation for s in summaries].count("create_reference") == 1
     keys = [o["Key"] for o in boto3_s3.list_objects_v2(Bucket=bucket, Prefix="race/")["Contents"]]
     assert keys.count("race/reference.bin") == 1
     for f in files:

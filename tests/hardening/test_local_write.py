@@ -139,9 +139,9 @@ def test_destination_exists(stored, client, capsys, s3_env, bucket, tmp_path):
     for name in ("data.bin", "app-1.zip"):
         (out / name).write_bytes(b"precious local copy")
         with pytest.raises(DestinationExistsError):
-            client.download(f"s3://{bucket}/rel/{name}", out / name)
+            client.download(f"s3://{bucket}/rel/{name}", out / name, overwrite=False)
         with pytest.raises(DestinationExistsError):
-            client.download(f"s3://{bucket}/rel/{name}", out)  # into the folder, same name
+            client.download(f"s3://{bucket}/rel/{name}", out, overwrite=False)  # into the folder, same name
         code = main(["get", f"s3://{bucket}/rel/{name}", str(out)])
         err = capsys.readouterr().err
         assert code == 1 and "already exists" in err and "--overwrite" in err and err.count("\n") == 1

@@ -76,7 +76,7 @@ def test_listing_details_and_stats_flag_only_the_bad_objects(garbage, client, bu
     assert "not a number" in by_key["g/size-word.zip"].metadata_problem
     assert "differs from the stored size" in by_key["g/direct-size.txt"].metadata_problem
     assert by_key["g/unknown-tool.zip"].tool.startswith("someone-else/")
-    stats = client.get_bucket_stats(bucket, "g/", detailed_stats=True)
+    stats = client.get_bucket_stats(bucket, prefix="g/", detailed_stats=True)
     bad_deltas = sum(1 for k in GARBAGE if k.endswith(".delta"))
     assert stats.metadata_invalid == bad_deltas and stats.object_count == len(objects)
     assert stats.estimated  # invalid sizes make the totals an estimate

@@ -22,6 +22,7 @@ from ..messages import (
     ListingChanged,
     ListingSummary,
     Location,
+    MetadataCached,
     Navigate,
 )
 from ..text import human_count, plural, printable
@@ -34,6 +35,7 @@ from .audit import AuditScreen
 from .confirm import ConfirmScreen
 from .details import DetailsScreen
 from .prompt import PromptScreen
+from .savings import SavingsScreen
 
 #: keys listed in a delete confirmation before "… and N more"
 CONFIRM_LIST_LIMIT = 12
@@ -82,6 +84,7 @@ class BrowserScreen(Screen[None]):
         Binding("x", "delete", "Delete", show=False),
         Binding("v", "audit", "Audit"),
         Binding("c", "detailed_stats", "Exact stats", show=False),
+        Binding("s", "savings", "Savings by folder", show=False),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("f5", "refresh", "Refresh", show=False),
         Binding("y", "copy_url", "Copy URL", show=False),
@@ -281,6 +284,22 @@ class BrowserScreen(Screen[None]):
             self.app.notify("Open a bucket first.", timeout=3)
             return
         self.app.push_screen(AuditScreen(target))
+
+    def action_savings(self) -> None:
+        in_tree = self._tree_target()
+        target = in_tree or self.location
+        if target is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        row = self.table.current if in_tree is None else None
+        self.app.push_screen(SavingsScreen(target, cursor=row.key if row is not None and row.is_folder else None))
+
+    def on_metadata_cached(self, message: MetadataCached) -> None:
+        message.stop()
+        self.table.fill_known()
+
+    def on_screen_resume(self) -> None:
+        self.table.fill_known()  # savings by folder or details may have read metadata meanwhile
 
     # -- restore ---------------------------------------------------------------------------
     def _tree_target(self) -> Location | None:

@@ -28,6 +28,7 @@ from textual.timer import Timer
 
 from dgtui import ObjectInfo, ObjectKind
 
+from ..known import fill_known
 from ..messages import (
     ListingChanged,
     ListingDone,
@@ -114,7 +115,7 @@ class ObjectTable(ScrollView, can_focus=True):
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
         Binding("n", "sort('name')", "Sort by name (again: reverse)", show=False),
-        Binding("s", "sort('size')", "Sort by size (again: reverse)", show=False),
+        Binding("S", "sort('size')", "Sort by size (again: reverse)", show=False),
         Binding("t", "sort('date')", "Sort by date (again: reverse)", show=False),
     ]
 
@@ -244,6 +245,32 @@ class ObjectTable(ScrollView, can_focus=True):
                 self.refresh()
                 break
 
+    def fill_known(self) -> None:
+        """Show original sizes that became known meanwhile (exact stats, savings by folder): no HEAD."""
+        if self.location is not None and self.summary.unknown and not self.listing:
+            unknown = [row.info for row in self.objects if row.info is not None and row.info.is_delta
+                       and row.info.original_size is None]
+            self._fill_known(self.location, self.request_id, unknown)
+
+    @background("reading known metadata", group="known-metadata", exclusive=True)
+    def _fill_known(self, location: Location, request_id: int, infos: list[ObjectInfo]) -> None:
+        filled = fill_known(self.app, location.bucket, infos, copy=True)
+        if filled and not is_cancelled():
+            self.app.call_from_thread(self._apply_known, request_id, filled)
+
+    def _apply_known(self, request_id: int, infos: list[ObjectInfo]) -> None:
+        if request_id != self.request_id:
+            return
+        by_key = {info.key: info for info in infos}
+        for row in self.objects:
+            info = by_key.get(row.key)
+            if info is not None and row.info is not None and row.info.original_size is None:
+                row.info = info
+                if info.original_size is not None:
+                    self.summary.unknown -= 1
+        self.refresh()
+        self._announce()
+
     # -- listing worker --------------------------------------------------------
     @background("listing the folder", group="listing", exclusive=True)
     def _list(self, location: Location, request_id: int) -> None:
@@ -251,6 +278,7 @@ class ObjectTable(ScrollView, can_focus=True):
         for page in client.iter_pages(location.bucket, location.prefix, delimiter="/"):
             if is_cancelled():
                 return
+            fill_known(self.app, location.bucket, page.contents)  # original sizes already read: no HEAD
             self.post_message(ListingPage(request_id, page))
         if not is_cancelled():
             self.post_message(ListingDone(request_id))
@@ -288,6 +316,8 @@ class ObjectTable(ScrollView, can_focus=True):
             summary.stored_bytes += row.size
             if row.info is not None and row.info.is_delta:
                 summary.deltas += 1
+                if row.info.original_size is None:
+                    summary.unknown += 1
             else:
                 summary.plain_bytes += row.size
         self.folders.extend(new_folders)

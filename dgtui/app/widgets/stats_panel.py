@@ -18,7 +18,7 @@ from textual.widget import Widget
 
 from dgtui import BucketStats, CancelledError
 
-from ..messages import DetailedStatsDone, ListingSummary, Location
+from ..messages import DetailedStatsDone, ListingSummary, Location, MetadataCached
 from ..text import human_count, human_size, percent, printable
 from ..workers import background
 from .progress import progress_bar
@@ -73,7 +73,7 @@ class StatsPanel(Widget):
         each would make the whole screen redraw for nothing.
         """
         shape = (self.location is None, self.detailed_running, self.detailed is None,
-                 bool(self.detailed and self.detailed.metadata_invalid), self.detailed_note)
+                 bool(self.detailed and self.detailed.metadata_invalid), self.detailed_note, bool(self.summary.unknown))
         if shape != getattr(self, "_shape", None):
             self._shape = shape
             self.refresh(layout=True)
@@ -111,7 +111,7 @@ class StatsPanel(Widget):
             if job_id == self._job_id:
                 self.detailed_done, self.detailed_total = done, total
 
-        stats = self.app.client.get_bucket_stats(location.bucket, location.prefix, detailed_stats=True,
+        stats = self.app.client.get_bucket_stats(location.bucket, prefix=location.prefix, detailed_stats=True,
                                                  progress=progress, should_cancel=cancel.is_set)
         self.post_message(DetailedStatsDone(job_id, None if cancel.is_set() else stats, cancel.is_set()))
 
@@ -131,6 +131,7 @@ class StatsPanel(Widget):
             self.detailed = message.stats
             self._results[self.detailed_location] = message.stats
             self.detailed_note = None
+            self.post_message(MetadataCached())
         self.refresh(layout=True)
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
@@ -155,6 +156,9 @@ class StatsPanel(Widget):
         grid.add_row("Deltas", human_count(summary.deltas) + more)
         grid.add_row("Stored", human_size(summary.stored_bytes) + more)
         parts.append(grid)
+        if summary.unknown:
+            parts.append(Text(f"{human_count(summary.unknown)} without original size: c or s reads them",
+                              style=dim))
         parts.extend(self._detailed_lines(title, dim))
         return Group(*parts)
 

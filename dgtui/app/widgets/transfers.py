@@ -332,7 +332,7 @@ class TransfersPanel(VerticalScroll, can_focus=False):
                 [("rescue", "Rescue decompressed contents"), ("skip", "Skip them")]))
             if answer == "rescue":
                 for key, destination in rescue_candidates:
-                    results.append(client.download(f"s3://{location.bucket}/{key}", destination, rescue=True,
+                    results.append(client.download(f"s3://{location.bucket}/{key}", destination, overwrite=False, rescue=True,
                                                    progress=transfer.on_progress,
                                                    should_cancel=transfer.should_cancel))
                 failures = [f for f in failures if "rebuil" not in f and "recompress" not in f]

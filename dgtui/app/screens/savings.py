@@ -1,0 +1,363 @@
+"""Savings by folder: where the bytes are, how well each folder compresses, and why.
+
+Opens on a bucket or folder with quick numbers from the listing alone
+(estimates marked ``~``); ``e`` reads every delta's metadata for exact
+numbers (progress, ``e`` again cancels), ``a`` estimates the totals from a
+random sample of deltas with a 95% interval, ``m`` measures what a
+one-archive-per-folder layout would save in one shared folder. Enter opens a
+folder, Backspace goes up. Every view already computed is kept for going
+back.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Static
+
+from dgtui import CancelledError
+from dgtui.core.config import DEFAULT_PRICE_PER_GB_MONTH, Settings, load_settings
+from dgtui.core.layout import estimate_shared_folder
+from dgtui.core.sampling import SampledStats
+from dgtui.core.savings import FolderReport, FolderSavings, LayoutAdvice, monthly_cost
+
+from ..messages import Location
+from ..text import human_count, human_size, percent, printable
+from ..widgets.footer import AppFooter
+from ..widgets.progress import progress_bar
+from ..widgets.savings_table import SORT_TITLES, SavingsTable
+from ..workers import background
+
+PROGRESS_REFRESH_S = 0.25
+
+
+def money(amount: float) -> str:
+    if 0 < amount < 0.01:
+        return "<$0.01"
+    return f"${amount:,.2f}"
+
+
+class SavingsScreen(Screen[None]):
+    """Savings of every folder below a location, drawn from ``FolderReport``s."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        Binding("enter", "open", "Open folder", show=False),
+        Binding("backspace", "up", "Parent", show=False),
+        Binding("e", "exact", "Exact"),
+        Binding("a", "sampled", "Sampled"),
+        Binding("m", "measure", "Measure layout"),
+        Binding("o", "next_sort", "Sort"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False),
+    ]
+
+    def __init__(self, location: Location, cursor: str | None = None) -> None:
+        """``cursor``: the folder (a row of this view) to highlight first, e.g. the one highlighted in the table."""
+        super().__init__()
+        self.location = location
+        self.cursor = cursor
+        self.reports: dict[tuple[Location, bool], FolderReport] = {}
+        self.sampled: dict[Location, SampledStats] = {}
+        self.report: FolderReport | None = None
+        self.settings = Settings()
+        self.settings_problem: str | None = None
+        self.running: str | None = None  # "listing", "exact", "sampled", "measure"
+        self.exact_mode = False
+        self.done = self.total = 0
+        self.stage = ""
+        self.note: str | None = None
+        self._job = 0
+        self._cancel = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="savings-title", markup=False)
+        yield SavingsTable(id="savings-table")
+        yield Static("", id="savings-detail", markup=False)
+        yield AppFooter()
+
+    @property
+    def table(self) -> SavingsTable:
+        return self.query_one(SavingsTable)
+
+    def on_mount(self) -> None:
+        try:
+            self.settings = load_settings()
+        except Exception as exc:  # noqa: BLE001 - a bad settings file: say so once, use the list price
+            self.settings_problem = str(exc)
+            self.app.notify(f"{exc}; costs use ${DEFAULT_PRICE_PER_GB_MONTH}/GB-month", timeout=6)
+        self.set_interval(PROGRESS_REFRESH_S, self._tick)
+        self.table.focus()
+        self.show(self.location, keep=self.cursor)
+
+    # -- loading ------------------------------------------------------------------------
+    def show(self, location: Location, keep: str | None = None) -> None:
+        self.cancel_running(quiet=True)
+        self.location = location
+        self.note = None
+        self.cursor = keep  # for when the report arrives
+        report = self.reports.get((location, True)) or self.reports.get((location, False))
+        self.report = report
+        self.table.show(report, keep)
+        if report is None or (self.exact_mode and not report.exact):
+            # Once exact numbers were asked for, folders opened later are read exactly too
+            # (the metadata cache makes that cheap for what was read already).
+            self._start("exact" if self.exact_mode else "listing", self._load, location, self.exact_mode)
+        self._redraw()
+
+    def _start(self, kind: str, method, *args) -> None:  # type: ignore[no-untyped-def]
+        self._job += 1
+        self._cancel = threading.Event()
+        self.running = kind
+        self.done = self.total = 0
+        self.stage = ""
+        method(*args, self._job, self._cancel)
+        self._redraw()
+
+    def cancel_running(self, quiet: bool = False) -> None:
+        if self.running is not None:
+            self._cancel.set()
+            if not quiet:
+                self.note = f"{self.running} cancelled"
+            self.running = None
+            self._job += 1
+            self._redraw()
+
+    def _progress(self, job: int):  # type: ignore[no-untyped-def]
+        def progress(done: int, total: int, stage: str = "") -> None:
+            if job == self._job:  # counters only: the timer draws them
+                self.done, self.total, self.stage = done, total, stage
+        return progress
+
+    @background("computing savings by folder", group="savings", exclusive=True)
+    def _load(self, location: Location, exact: bool, job: int, cancel: threading.Event) -> None:
+        expected = None
+        quick = self.reports.get((location, False))
+        if exact and quick is not None:
+            expected = quick.total.deltas
+        report = self.app.client.folder_savings(location.bucket, location.prefix, exact=exact,
+                                                progress=self._progress(job), should_cancel=cancel.is_set,
+                                                expected_deltas=expected)
+        self.app.call_from_thread(self._loaded, job, location, exact, report)
+
+    def _loaded(self, job: int, location: Location, exact: bool, report: FolderReport) -> None:
+        self.reports[(location, exact)] = report
+        if job != self._job:
+            return
+        self.running = None
+        if exact:
+            self.post_message_to_browser()
+        if location == self.location:
+            keep = self.table.current.prefix if self.table.current is not None else self.cursor
+            self.cursor = None
+            self.report = report
+            self.table.show(report, keep)
+        self._redraw()
+
+    def post_message_to_browser(self) -> None:
+        from ..messages import MetadataCached
+
+        for screen in self.app.screen_stack:
+            if screen is not self and hasattr(screen, "table"):
+                screen.post_message(MetadataCached())
+
+    @background("estimating savings from a sample", group="savings", exclusive=True)
+    def _sample(self, location: Location, job: int, cancel: threading.Event) -> None:
+        stats = self.app.client.sampled_stats(location.bucket, location.prefix, progress=self._progress(job),
+                                              should_cancel=cancel.is_set)
+        self.app.call_from_thread(self._sampled, job, location, stats)
+
+    def _sampled(self, job: int, location: Location, stats: SampledStats) -> None:
+        self.sampled[location] = stats
+        if job == self._job:
+            self.running = None
+            self._redraw()
+
+    @background("measuring the layout", group="savings", exclusive=True)
+    def _measure(self, advice: LayoutAdvice, job: int, cancel: threading.Event) -> None:
+        estimate_shared_folder(self.app.client, self.location.bucket, advice, progress=self._progress(job),
+                               should_cancel=cancel.is_set)
+        self.app.call_from_thread(self._measured, job)
+
+    def _measured(self, job: int) -> None:
+        if job == self._job:
+            self.running = None
+            self._redraw()
+
+    def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
+        if context and context[-2] != self._job:
+            return
+        self.running = None
+        self.note = "cancelled" if isinstance(error, CancelledError) else f"failed: {text}"
+        self._redraw()
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_close(self) -> None:
+        self.cancel_running(quiet=True)
+        self.app.pop_screen()
+
+    def action_open(self) -> None:
+        row = self.table.current
+        if row is None:
+            return
+        if row.here:
+            self.app.notify("These are the files directly in this folder; Backspace goes up.", timeout=3)
+            return
+        self.show(Location(self.location.bucket, row.prefix))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._redraw()
+
+    def action_up(self) -> None:
+        parent = self.location.parent
+        if parent is None:
+            self.app.notify("Already at the top of the bucket; Esc goes back to the browser.", timeout=3)
+            return
+        self.show(parent, keep=self.location.prefix)
+
+    def action_exact(self) -> None:
+        if self.running == "exact":
+            self.exact_mode = False
+            self.cancel_running()
+            return
+        self.exact_mode = True
+        if self.report is not None and self.report.exact:
+            self.app.notify("These numbers are exact already.", timeout=3)
+            return
+        self._start("exact", self._load, self.location, True)
+
+    def action_sampled(self) -> None:
+        if self.running == "sampled":
+            self.cancel_running()
+            return
+        self._start("sampled", self._sample, self.location)
+
+    def action_measure(self) -> None:
+        if self.running == "measure":
+            self.cancel_running()
+            return
+        advice = self._advice_for_row()
+        if advice is None:
+            self.app.notify("No one-archive-per-folder layout here to measure.", timeout=3)
+            return
+        self._start("measure", self._measure, advice)
+
+    def action_next_sort(self) -> None:
+        column = self.table.next_sort()
+        self.app.notify(f"Sorted by {SORT_TITLES[column]}", timeout=2)
+        self._redraw()
+
+    def action_reverse_sort(self) -> None:
+        self.table.set_sort(self.table.sort_column, not self.table.sort_reverse)
+        self._redraw()
+
+    # -- drawing ---------------------------------------------------------------------------
+    def _advice_for_row(self) -> LayoutAdvice | None:
+        report = self.report
+        if report is None or not report.advice:
+            return None
+        row = self.table.current
+        if row is not None and not row.here:
+            for advice in report.advice:
+                if advice.parent.startswith(row.prefix) or row.prefix.startswith(advice.parent):
+                    return advice
+        return report.advice[0]
+
+    def _tick(self) -> None:
+        if self.running is not None:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#savings-title", Static).update(self._title())
+        self.query_one("#savings-detail", Static).update(self._detail())
+
+    def _title(self) -> Text:
+        report = self.report
+        title = Text("Savings by folder  ", style="bold")
+        title.append(printable(self.location.url, 300))
+        if report is not None:
+            title.append("  exact" if report.exact else "  quick: ~ marks estimates (e: exact)", style="italic")
+        return title
+
+    def _detail(self) -> RenderableType:
+        lines: list[RenderableType] = []
+        width = max(self.size.width - 2, 20)
+        if self.running is not None:
+            what = {"listing": "listing", "exact": "reading metadata (e cancels)",
+                    "sampled": "reading a sample of deltas (a cancels)",
+                    "measure": "measuring the layout with xdelta3 (m cancels)"}[self.running]
+            fraction = self.done / self.total if self.total else None
+            line = Text(f"{what}  ")
+            line.append_text(progress_bar(fraction, min(30, width // 3), "bold", "dim"))
+            if self.total:
+                unit = human_size if self.running == "measure" else human_count
+                line.append(f" {unit(self.done)}/{unit(self.total)} {self.stage}")
+            lines.append(line)
+        elif self.note:
+            lines.append(Text(self.note, style="italic"))
+        report = self.report
+        row = self.table.current if report is not None else None
+        if row is not None:
+            lines.append(self._row_line(row))
+        if report is not None:
+            lines.append(self._cost_line(report.total))
+            for advice in report.advice[:2]:
+                lines.append(Text("Layout: " + printable(advice.message, 400), style="bold"))
+                if advice.shared_stored_bytes is not None:
+                    lines.append(Text(
+                        f"  measured on two neighbours: a delta is {(advice.sample_delta_ratio or 0) * 100:.2g}% of "
+                        f"a file; one shared folder would store about {human_size(advice.shared_stored_bytes)} "
+                        f"instead of {human_size(advice.stored_bytes)}, saving about "
+                        f"{human_size(max(advice.shared_saved_bytes or 0, 0))}"))
+                else:
+                    lines.append(Text("  m measures what one shared folder would store (two archives are "
+                                      "restored here and compared; nothing is written to the bucket)",
+                                      style="italic"))
+        sampled = self.sampled.get(self.location)
+        if sampled is not None:
+            lines.append(self._sampled_line(sampled))
+        return Group(*lines)
+
+    def _row_line(self, row: FolderSavings) -> Text:
+        name = "files directly here" if row.here else printable(row.prefix[len(self.location.prefix):], 120)
+        line = Text()
+        line.append(f"{name}: ", style="bold")
+        line.append(f"{row.grade}, {row.reason}")
+        price = self.settings.price_per_gb_month
+        guess = "~" if row.is_estimate else ""
+        line.append(f"; {money(monthly_cost(row.stored_bytes, price))} a month, "
+                    f"{guess}{money(monthly_cost(row.original_bytes, price))} without deltas")
+        if row.is_estimate:
+            line.append(f"; {human_count(row.estimated)} deltas guessed at their reference's size (e: exact)",
+                        style="italic")
+        return line
+
+    def _cost_line(self, total: FolderSavings) -> Text:
+        price = self.settings.price_per_gb_month
+        guess = "~" if total.is_estimate else ""
+        return Text(f"Total: {human_size(total.stored_bytes)} stored of {guess}{human_size(total.original_bytes)}, "
+                    f"{guess}{percent(max(total.saved_percent, 0.0))} saved; a month costs "
+                    f"{money(monthly_cost(total.stored_bytes, price))} instead of "
+                    f"{guess}{money(monthly_cost(total.original_bytes, price))} "
+                    f"(${price:g}/GB-month, {self.settings.price_source})")
+
+    @staticmethod
+    def _sampled_line(stats: SampledStats) -> Text:
+        if stats.exact:
+            how = f"all {human_count(stats.deltas)} deltas read"
+        else:
+            how = f"{human_count(stats.sample_size)} of {human_count(stats.deltas)} deltas read, 95% interval"
+        return Text(f"Sampled: original {human_size(stats.original_bytes)} ({human_size(stats.original_low)} to "
+                    f"{human_size(stats.original_high)}), saved {percent(stats.saved_percent)} "
+                    f"({percent(stats.saved_percent_low)} to {percent(stats.saved_percent_high)}); {how}")
