@@ -154,14 +154,6 @@ class _Check(NamedTuple):
     md5: str | None  #: plain single-part objects
 
 
-def proxy_encryption(metadata: dict[str, str]) -> str | None:
-    """deltaglider_proxy's own encryption scheme of an object's body (``user-dg-encrypted``), or None."""
-    for key, value in metadata.items():
-        if key.lower() in ("user-dg-encrypted", "dg-encrypted") and value and value.strip():
-            return value.strip()
-    return None
-
-
 def _size(value: str | None) -> int | None:
     try:
         return int(value.strip()) if value is not None else None
@@ -320,7 +312,7 @@ class Auditor:
             if parsed.file_sha256 is None and problem is None:
                 problem = "the reference has no sha256 in its metadata"
             self._refs[info.stored_key] = _Ref(True, parsed.file_sha256, info.size, problem,
-                                               proxy_encryption(info.metadata), listed=True)
+                                               fmt.proxy_encryption(info.metadata), listed=True)
 
     def _reference(self, ref_key: str) -> _Ref:
         """What is known of a reference: from the listing's batch, or one HEAD when not listed (yet)."""
@@ -338,7 +330,7 @@ class Auditor:
                 metadata = head.get("Metadata", {})
                 parsed = fmt.parse_metadata(ref_key, metadata)
                 ref = _Ref(True, parsed.file_sha256, head.get("ContentLength", 0), parsed.problem,
-                           proxy_encryption(metadata))
+                           fmt.proxy_encryption(metadata))
         self._refs[ref_key] = ref
         return ref
 
@@ -375,7 +367,7 @@ class Auditor:
         folder = fmt.deltaspace_of(key)
         metadata = info.metadata
         # The fetcher has parsed the metadata into ``info`` already (see stats.apply_metadata).
-        encrypted = proxy_encryption(metadata)
+        encrypted = fmt.proxy_encryption(metadata)
         if encrypted:
             self.summary.proxy_encrypted += 1
         ref_key = info.reference_key if info.kind == ObjectKind.DELTA and info.reference_key else \
@@ -494,7 +486,7 @@ class Auditor:
                     continue
                 parsed = fmt.parse_metadata(info.stored_key, info.metadata)
                 folder = fmt.deltaspace_of(info.stored_key)
-                if proxy_encryption(info.metadata):
+                if fmt.proxy_encryption(info.metadata):
                     self.summary.proxy_encrypted += 1
                     self.summary.unchecked += 1
                     continue

@@ -160,6 +160,22 @@ def _parse_sha(value: str | None, what: str, problems: list[str]) -> str | None:
     return value
 
 
+def proxy_encryption(metadata: dict[str, str]) -> str | None:
+    """The scheme of deltaglider_proxy's own encryption of an object's body, or None.
+
+    The proxy stamps ``user-dg-encrypted`` (``aes-256-gcm-v1`` or
+    ``aes-256-gcm-chunked-v1``) on what it encrypts with its own key: only the
+    proxy can read those bytes. ``dg-encrypted-native`` (``sse-s3``,
+    ``sse-kms``) means S3 itself encrypts, and reads return plain bytes: None.
+    An unknown scheme under the same key is returned as well, since its body
+    is not the file either.
+    """
+    for key, value in metadata.items():
+        if key.lower() in ("user-dg-encrypted", "dg-encrypted") and value and value.strip():
+            return value.strip()
+    return None
+
+
 def parse_metadata(stored_key: str, metadata: dict[str, str]) -> ParsedMetadata:
     """Classify a stored object from its key and user metadata (FORMAT.md rules)."""
     md = normalise_metadata(metadata)

@@ -1,6 +1,6 @@
 """Pictures of the audit results and of damaged rows, compared with the accepted ones in __snapshots__/.
 
-Fixed data in a bucket of its own (the tree shows only ``snap-audit``), fixed
+Fixed data in a bucket of its own (the tree shows only ``audit-snapshots``), fixed
 timestamps, and the audit has finished before the picture is taken.
 """
 
@@ -20,7 +20,7 @@ from dgtui.app.widgets.object_table import ObjectTable
 from .helpers import fixed_time, make_client, release_bytes, screen_of, wait_for
 
 SIZE = (100, 30)
-BUCKET = "snap-audit"
+BUCKET = "audit-snapshots"  # not "snap-": the other snapshots show every snap-* bucket
 
 
 @pytest.fixture(scope="module")
