@@ -388,6 +388,8 @@ def audit_summary_line(summary: AuditSummary) -> str:
     from .core.audit import ProblemKind
 
     where_ = f"s3://{summary.bucket}/{shown(summary.prefix)}"
+    if not summary.objects:
+        return f"audited {where_}: nothing is stored there"
     parts = [f"{summary.objects:,} stored objects: {summary.deltas:,} deltas in {summary.folders:,} folders, "
              f"{summary.references:,} references, {summary.other_objects:,} other"]
     if summary.proxy_encrypted:

@@ -239,6 +239,8 @@ class Auditor:
                 self.summary.cancelled = True
 
     def _run(self) -> Iterator[AuditProblem]:
+        if self.full:
+            codec.xdelta3_path()  # say so before anything else when it is missing
         listed = 0
         with self.s3.ctx(self.bucket, self.prefix, "list"):
             pages = iter(_full_listing(self.s3, self.fetcher.cache, self.bucket, self.prefix))

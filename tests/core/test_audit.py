@@ -173,10 +173,21 @@ def test_json_output(damaged, s3_env, capsys):
     assert orphan["wasted_bytes"] > 0 and orphan["folder"] == "orphan"
 
 
-def test_errors_exit_1(s3_env, capsys):
+def test_errors_exit_1(damaged, s3_env, capsys, monkeypatch):
     assert main(["audit", "s3://no-such-bucket-for-audit/"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no-such-bucket-for-audit" in err and "Traceback" not in err
+    bucket, _ = damaged
+    from dgtui.core import codec
+
+    monkeypatch.setattr(codec, "_xdelta3_path", None)
+    monkeypatch.setenv("DGTUI_XDELTA3", "/nonexistent/xdelta3")
+    assert main(["audit", "--full", f"s3://{bucket}/missing/"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "apt-get install xdelta3" in captured.err and captured.err.count("\n") == 1
+    monkeypatch.delenv("DGTUI_XDELTA3")  # (undo() would also drop s3_env's settings)
+    assert main(["audit", f"s3://{bucket}/no-such-folder"]) == 0
+    assert capsys.readouterr().out == f"audited s3://{bucket}/no-such-folder/: nothing is stored there\n"
 
 
 FULL_PROBLEMS = METADATA_PROBLEMS | {
