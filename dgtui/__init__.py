@@ -40,6 +40,18 @@ from .core.models import (
     VerifyResult,
 )
 from .core.responses import CompressionEstimate, ListObjectsResponse
+from .types import (
+    CopyObjectResponse,
+    CreateBucketResponse,
+    DeleteObjectResponse,
+    DeleteObjectsResponse,
+    GetObjectResponse,
+    HeadObjectResponse,
+    ListBucketsResponse,
+    ListObjectsV2Response,
+    PutObjectResponse,
+    S3Object,
+)
 
 __version__ = "0.1.0"
 
@@ -56,4 +68,8 @@ __all__ = [
     "MetadataInvalidError", "XdeltaMissingError", "CodecError", "InvalidKeyError",
     "DestinationExistsError", "LocalWriteError", "CancelledError", "MetadataError", "SourceChangedError",
     "SourceFileError", "SourceNotFoundError", "UnsupportedParameterError",
+    # DeltaGlider's response type hints (dgtui.types)
+    "ListObjectsV2Response", "PutObjectResponse", "GetObjectResponse", "DeleteObjectResponse",
+    "DeleteObjectsResponse", "HeadObjectResponse", "ListBucketsResponse", "CreateBucketResponse",
+    "CopyObjectResponse", "S3Object",
 ]

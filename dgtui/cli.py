@@ -20,13 +20,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import humanize
-
 from .cli_savings import add_arguments as add_savings_arguments
 from .cli_savings import run_by_folder, run_sampled
 from .core import codec
 from .core.errors import XDELTA3_INSTALL_HINT, DestinationExistsError, DgError, RecompressionError
 from .core.s3 import display_key
+from .display import human_size
+from .transfers import Job, Question
 
 if TYPE_CHECKING:
     from .core.audit import AuditSummary
@@ -45,7 +45,8 @@ def shown(text: str) -> str:
 
 
 def human(n: int | None) -> str:
-    return "-" if n is None else humanize.naturalsize(n, binary=True, format="%.1f")
+    """Sizes as the app shows them ("56 B", "8.3 MiB")."""
+    return "-" if n is None else human_size(n)
 
 
 def _add_connection_options(p: argparse.ArgumentParser) -> None:
@@ -121,14 +122,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: options that take a value, so the word after them is not a command
+_VALUE_OPTIONS = ("--endpoint-url", "--profile", "--region")
+
+
 def _normalise_argv(argv: list[str]) -> list[str]:
-    """``dgtui`` and ``dgtui s3://…`` mean ``dgtui browse``."""
+    """``dgtui`` and ``dgtui s3://…`` mean ``dgtui browse``; options may come before the command.
+
+    ``dgtui --endpoint-url http://minio:9000 --profile backup ls`` works as
+    ``dgtui ls --endpoint-url … --profile backup``: an option's value is
+    never taken for a command.
+    """
     if any(a in ("-h", "--help", "--version") for a in argv[:1]):
         return argv
-    first = next((a for a in argv if not a.startswith("-")), None)
-    if first in COMMANDS or (first is not None and not first.startswith("s3://")):
-        return argv  # a command, or a typo that argparse reports as one
-    return ["browse", *argv]
+    leading: list[str] = []
+    index = 0
+    while index < len(argv) and argv[index].startswith("-") and argv[index] not in ("-h", "--help"):
+        leading.append(argv[index])
+        if argv[index] in _VALUE_OPTIONS and index + 1 < len(argv):
+            leading.append(argv[index + 1])
+            index += 1
+        index += 1
+    rest = argv[index:]
+    first = rest[0] if rest else None
+    if first in COMMANDS or (first is not None and not first.startswith("s3://") and not first.startswith("-")):
+        return [first, *leading, *rest[1:]]  # a command, or a typo that argparse reports as one
+    return ["browse", *leading, *rest]
 
 
 def _client(args: argparse.Namespace):
@@ -233,45 +252,64 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+class _CliJob(Job):
+    """A transfer on the command line: progress on stderr, questions answered by the flags."""
+
+    def __init__(self, bar: ProgressLine, answers: dict[str, str]) -> None:
+        super().__init__()
+        self.bar = bar
+        self.answers = answers
+
+    def on_progress(self, done: int, total: int, stage: str) -> None:
+        super().on_progress(done, total, stage)
+        self.bar(done, total, stage)
+
+    def ask(self, question: Question) -> str | None:
+        return self.answers.get(question.title)
+
+
 def cmd_get(args: argparse.Namespace) -> int:
+    from .transfers import check_of, restore_prefix
+
     client = _client(args)
     if args.recursive:
-        last_key = [""]
         bar = ProgressLine("restore")
+        job = _CliJob(bar, {"Some files already exist": "overwrite" if args.overwrite else "skip",
+                            "Some files cannot be rebuilt exactly": "rescue" if args.rescue else "skip"})
 
-        def progress(done: int, total: int, stage: str) -> None:
-            bar.label = display_key(last_key[0].rsplit("/", 1)[-1], 40)
-            bar(done, total, stage)
+        kept: list[tuple[str, str]] = []
 
-        existing = [0]
         warned: set[str] = set()
 
-        def on_item(item, result, exc) -> None:
-            last_key[0] = item.key
+        def on_item(key: str, result, exc) -> None:
+            bar.label = display_key(key.rsplit("/", 1)[-1], 40)
             if result is not None and result.reference_warning and result.reference_warning not in warned:
                 warned.add(result.reference_warning)  # once per reference, not once per object
                 bar.finish()
                 print(f"warning: {result.reference_warning}", file=sys.stderr)
             if isinstance(exc, DestinationExistsError):
-                existing[0] += 1
+                kept.append((key, str(exc)))
             if result is not None and not args.json:
                 bar.finish()
-                print(f"restored {shown(item.key)} -> {shown(result.path)} (sha256 verified)" if result.verified
-                      else f"restored {shown(item.key)} -> {shown(result.path)} (plain object, no sha256 stored)")
+                print(f"restored {shown(key)} -> {shown(result.path)} ({check_of(result)})")
 
-        results, problems = client.download_prefix(args.url, args.dest, overwrite=args.overwrite,
-                                                    progress=progress, on_item=on_item)
+        outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item)
         bar.finish()
-        for key, reason in problems:
+        for key, reason in kept + outcome.failures:
             print(f"skipped {shown(key)}: {reason}", file=sys.stderr)
-        if existing[0]:
-            print(f"{existing[0]} local files already existed and were kept; use --overwrite to replace them",
+        if outcome.skipped:
+            print(f"{outcome.skipped} local files already existed and were kept; use --overwrite to replace them",
                   file=sys.stderr)
         if args.json:
-            _emit_json({"restored": [asdict(r) for r in results], "problems": problems})
+            _emit_json({"restored": [asdict(r) for r in outcome.results], "problems": kept + outcome.failures})
         else:
-            print(f"{len(results)} restored, {len(problems)} skipped")
-        return 1 if problems else 0
+            for result in outcome.results:
+                if result.rescued:
+                    print(f"rescued {shown(result.key)} -> {shown(result.path)} ({check_of(result)})")
+            print(f"{len(outcome.results)} restored, {len(kept) + len(outcome.failures)} skipped: {outcome.line()}")
+        if outcome.cancelled:
+            raise KeyboardInterrupt
+        return 1 if outcome.failures or kept else 0
     bar = ProgressLine(args.url.rsplit("/", 1)[-1])
     try:
         result = client.download(args.url, args.dest, overwrite=args.overwrite, progress=bar, rescue=args.rescue)
@@ -290,39 +328,76 @@ def cmd_get(args: argparse.Namespace) -> int:
         print(f"rescued the decompressed contents to {shown(result.path)} "
               f"(checked by the delta's checksums; sha256 {result.sha256})")
     else:
-        note = "sha256 verified" if result.verified else "plain object, no sha256 stored"
-        print(f"restored {shown(result.path)} ({human(result.size)}, {note})")
+        print(f"restored {shown(result.path)} ({human(result.size)}, {check_of(result)})")
     return 0
 
 
 def cmd_put(args: argparse.Namespace) -> int:
+    from .core.client import parse_s3_url
+    from .transfers import upload_files, upload_line
+
     client = _client(args)
     target = args.url
     if len(args.files) > 1 and not target.endswith("/"):
         target += "/"
-    for f in args.files:
-        bar = ProgressLine(os.path.basename(f))
-        summary = client.upload(f, target, max_ratio=args.max_ratio, progress=bar)
+    bucket, key = parse_s3_url(target)
+    bar = ProgressLine("upload")
+    job = _CliJob(bar, {})
+
+    def on_item(path: Path, summary, exc) -> None:
         bar.finish()
+        if exc is not None:
+            raise exc  # one line and exit 1, as before: the first failure stops the command
         if args.json:
             _emit_json(asdict(summary))
-            continue
-        how = "reference" if summary.operation == "create_reference" else "delta" if summary.is_delta else "direct"
-        extra = f"; stored direct because the {summary.fallback_reason}" if summary.fallback_reason else ""
-        print(f"uploaded {shown(f)} -> s3://{summary.bucket}/{shown(summary.key)} ({how}, "
-              f"{human(summary.original_size)} -> {human(summary.stored_size)}, saved {summary.savings_percent:.1f}%{extra})")
+        else:
+            print(f"uploaded {shown(str(path))} -> s3://{summary.bucket}/{shown(summary.key)}: {upload_line(summary)}")
+
+    paths = [Path(f) for f in args.files]
+    single_key = key if key and not key.endswith("/") else None
+    outcome = upload_files(client, job, paths, bucket, "" if single_key else key, None,
+                           max_ratio=args.max_ratio, key=single_key, on_item=on_item)
+    bar.finish()
+    if outcome.cancelled:
+        print(outcome.line(), file=sys.stderr)
+        return 130
+    if len(outcome.summaries) > 1 and not args.json:
+        print(outcome.line())
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .core.client import parse_s3_url
+    from .transfers import verify_object
+
     client = _client(args)
-    result = client.verify_object(args.url)
-    if result.valid:
-        print(f"OK {shown(args.url)}: sha256 verified")
-        return 0
-    print(f"FAILED {shown(args.url)}: {result.reason or 'the rebuilt bytes do not match the stored sha256'}",
-          file=sys.stderr)
-    return 3
+    bucket, key = parse_s3_url(args.url)
+    if key and not key.endswith("/"):
+        urls = [args.url]
+    else:
+        # A folder (or bucket): verify every object below it.
+        urls = [f"s3://{bucket}/{o.key}" for o in client.iter_objects(bucket, key)
+                if not (o.key.endswith("/") and o.size == 0)]
+        if not urls:
+            raise DgError(f"no objects under {display_key(args.url)} to verify")
+    failed = unchecked = 0
+    with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=client.work_dir) as tmp:
+        for url in urls:
+            result = verify_object(client, url, Path(tmp))
+            if result.ok:
+                unchecked += result.status == "unchecked"
+                digest = f" (sha256 {result.sha256})" if result.sha256 else ""
+                print(f"OK {shown(url)}: {result.message}{digest}")
+            else:
+                failed += 1
+                print(f"FAILED {shown(url)}: {result.message}", file=sys.stderr)
+    if len(urls) > 1:
+        print(f"{len(urls) - failed} of {len(urls)} objects OK"
+              + (f", {unchecked} of them without a checksum to check" if unchecked else "")
+              + (f"; {failed} FAILED" if failed else ""))
+    return 3 if failed else 0
 
 
 class CountLine:

@@ -575,7 +575,14 @@ def run_demo(*, reset: bool = False, serve_only: bool = False, scale: float | No
     directory.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(directory) as locked:
         if not locked:
-            _say(f"another dgtui demo is using {directory}; stop it first")
+            running = _endpoint_file(directory)
+            endpoint = running.read_text().strip() if running.exists() else ""
+            if endpoint:
+                _say(f"another dgtui demo is already serving {endpoint} (data in {directory}); use it with "
+                     f"AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID={DEMO_ACCESS_KEY} "
+                     f"AWS_SECRET_ACCESS_KEY={DEMO_SECRET_KEY} AWS_DEFAULT_REGION={DEMO_REGION}, or stop it first")
+            else:
+                _say(f"another dgtui demo is using {directory}; stop it first")
             return 1
         if reset:
             _remove_demo_dir(directory)
@@ -595,16 +602,23 @@ def _serve_demo(directory: Path, *, scale: float, serve_only: bool) -> int:
     try:
         _say(f"dgtui demo: starting the local S3 server (data in {directory})")
         server.start()
+        _endpoint_file(directory).write_text(server.endpoint_url + "\n")
         if not is_demo_seeded(server.boto3_client()):
             _seed_with_progress(server, scale)
         if not serve_only:
             run_app = _load_app()
             if run_app is not None:
-                run_app(endpoint_url=server.endpoint_url, env=server.env())
+                run_app(endpoint_url=server.endpoint_url, env=server.env(), hide_buckets=(DEMO_MARKER.bucket,))
                 return 0
         return _serve_until_interrupted(server)
     finally:
+        _endpoint_file(directory).unlink(missing_ok=True)
         server.stop()
+
+
+def _endpoint_file(directory: Path) -> Path:
+    """Where a running demo says where it serves, for a second ``dgtui demo`` to tell the user."""
+    return directory.with_name(directory.name + ".endpoint")
 
 
 def _seed_with_progress(server: Any, scale: float) -> None:

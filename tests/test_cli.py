@@ -31,7 +31,11 @@ def test_put_ls_stats_get_verify_rm(capsys, s3_env, bucket, release_files, tmp_p
     notes.write_text("notes")
     code, out, err = run(capsys, "put", *map(str, release_files), str(notes), f"s3://{bucket}/rel/")
     assert code == 0, err
-    assert out.count("uploaded") == 4 and "(delta," in out and "(direct," in out and "saved" in out
+    lines = out.splitlines()
+    assert len(lines) == 5 and "stored as this folder's reference" in lines[0], out
+    assert "stored as delta" in lines[1] and "saved" in lines[1] and "stored whole (5 B)" in lines[3]
+    # The total counts the reference the first archive created: nothing is "100% saved".
+    assert lines[4].startswith("uploaded 4 files:") and "1 folder reference included" in lines[4]
 
     code, out, _ = run(capsys, "ls", f"s3://{bucket}/")
     assert code == 0 and "PRE" in out and "rel/" in out
@@ -118,3 +122,55 @@ def test_console_script_runs_in_a_new_process(s3_env, bucket, tmp_path):
     assert proc.returncode == 0 and "x/a.txt" in proc.stdout
     proc = subprocess.run([str(exe), "frobnicate"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "frobnicate" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--endpoint-url", "http://127.0.0.1:1"], ["browse", "--endpoint-url", "http://127.0.0.1:1"]),
+    (["--endpoint-url", "http://m:9000", "--profile", "backup"],
+     ["browse", "--endpoint-url", "http://m:9000", "--profile", "backup"]),
+    (["--profile", "backup", "s3://b/p/"], ["browse", "--profile", "backup", "s3://b/p/"]),
+    (["--profile", "backup", "ls", "s3://b/"], ["ls", "--profile", "backup", "s3://b/"]),
+    (["--endpoint-url=http://x:1"], ["browse", "--endpoint-url=http://x:1"]),
+    (["ls", "--profile", "backup"], ["ls", "--profile", "backup"]),
+])
+def test_options_before_the_command_are_not_taken_for_one(argv, expected):
+    from dgtui.cli import _normalise_argv, build_parser
+
+    assert _normalise_argv(argv) == expected
+    args = build_parser().parse_args(_normalise_argv(argv))
+    assert args.command == expected[0]
+
+
+def test_global_options_reach_the_command(capsys, s3_env):
+    code, _, err = run(capsys, "--endpoint-url", "http://127.0.0.1:9", "ls")
+    assert code == 1 and "cannot reach http://127.0.0.1:9" in err and "invalid choice" not in err
+
+
+def test_verify_tells_the_truth(capsys, s3_env, s3_server, bucket, boto3_s3, tmp_path):
+    from boto3.s3.transfer import TransferConfig
+    from deltaglider import create_client as deltaglider_client
+
+    from .core.conftest import upload_gzip_trap
+
+    # A plain object uploaded in two parts: its ETag ends in "-2", no MD5 and no sha256 to check.
+    parts = tmp_path / "parts.bin"
+    parts.write_bytes(os.urandom(6 * 1024 * 1024))
+    boto3_s3.upload_file(str(parts), bucket, "plain/parts.bin",
+                         Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+    assert boto3_s3.head_object(Bucket=bucket, Key="plain/parts.bin")["ETag"].strip('"').endswith("-2")
+    boto3_s3.put_object(Bucket=bucket, Key="plain/small.txt", Body=b"small")
+    code, out, err = run(capsys, "verify", f"s3://{bucket}/plain/parts.bin")
+    assert code == 0 and out.startswith("OK") and "cannot be checked" in out and "FAILED" not in err, (out, err)
+
+    ours = tmp_path / "ours.bin"
+    ours.write_bytes(b"ours")
+    code, out, err = run(capsys, "put", str(ours), f"s3://{bucket}/plain/")
+    code, out, err = run(capsys, "verify", f"s3://{bucket}/plain/")
+    assert code == 0, err
+    assert "OK" in out and "sha256 verified" in out and "MD5 matches the ETag" in out
+    assert "3 of 3 objects OK, 1 of them without a checksum to check" in out
+
+    dg = deltaglider_client(endpoint_url=s3_server.endpoint_url, log_level="WARNING")
+    upload_gzip_trap(dg, bucket, tmp_path, rows=3000)
+    code, out, err = run(capsys, "verify", f"s3://{bucket}/backups/db-02.sql.gz")
+    assert code == 3 and "FAILED" in err and "--rescue" in err

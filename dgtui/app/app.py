@@ -29,7 +29,7 @@ from .screens.savings import SavingsScreen
 from .text import format_local_time, printable
 from .widgets.bucket_tree import BucketTree
 from .widgets.object_table import ObjectTable
-from .widgets.transfers import TransferView
+from .widgets.transfers import TransfersPanel
 from .workers import background
 
 ClientFactory = Callable[[], DgClient]
@@ -51,7 +51,8 @@ class DgtuiApp(App[int]):
     def __init__(self, client_factory: ClientFactory, start_url: str | None = None, *,
                  time_format: Callable[[str], str] = format_local_time,
                  clock: Callable[[], float] = time.monotonic,
-                 download_dir: str | None = None, endpoint_label: str | None = None) -> None:
+                 download_dir: str | None = None, endpoint_label: str | None = None,
+                 hide_buckets: tuple[str, ...] = ()) -> None:
         """``time_format`` turns S3 timestamps into text and ``clock`` drives transfer rates;
         tests replace both to get the same picture on every run."""
         super().__init__()
@@ -61,6 +62,10 @@ class DgtuiApp(App[int]):
         self.clock = clock
         self.client: DgClient | None = None
         self.endpoint_label = endpoint_label
+        #: buckets not shown in the tree (the demo's own bookkeeping)
+        self.hide_buckets = set(hide_buckets)
+        #: a bucket just created: open it once the bucket list is back
+        self.open_bucket: str | None = None
         cwd = os.getcwd()
         self.download_dir = download_dir or cwd
         self.upload_dir = (download_dir or cwd).rstrip(os.sep) + os.sep
@@ -118,7 +123,10 @@ class DgtuiApp(App[int]):
     def on_buckets_loaded(self, message: BucketsLoaded) -> None:
         browser = self.browser
         if browser is not None:
-            browser.set_buckets(sorted(b["Name"] for b in message.buckets))
+            browser.set_buckets(sorted(b["Name"] for b in message.buckets if b["Name"] not in self.hide_buckets))
+            if self.open_bucket is not None:
+                browser.open_bucket(self.open_bucket)
+                self.open_bucket = None
 
     @property
     def endpoint(self) -> str | None:
@@ -157,8 +165,10 @@ class DgtuiApp(App[int]):
         if message.what == "connecting":
             self.show_connection_problem(text, error)
             return
-        self.show_error(f"{message.what} failed: {text}" if not isinstance(source, (BucketTree, ObjectTable))
-                        else text)
+        if isinstance(source, (BucketTree, ObjectTable)) or "failed" in text.lower():
+            self.show_error(text)  # the text already says what failed
+        else:
+            self.show_error(f"{message.what} failed: {text}")
 
     def show_error(self, text: str) -> None:
         self.notify(text, title="Error", severity="error", timeout=8, markup=False)
@@ -198,6 +208,13 @@ class DgtuiApp(App[int]):
                          lambda answer: transfer.answer(answer))
 
     # -- shared actions ------------------------------------------------------------------------
+    def copy_sha256(self, info: ObjectInfo) -> None:
+        if not info.file_sha256:
+            self.notify(f"{printable(info.key, 200)} has no sha256 stored (written by another tool).", timeout=4)
+            return
+        self.copy_to_clipboard(info.file_sha256)
+        self.notify(f"Copied {info.file_sha256}", title="sha256", timeout=4, markup=False)
+
     def copy_url(self, url: str) -> None:
         self.copy_to_clipboard(url)
         self.notify(f"Copied {printable(url, 300)}", title="URL", timeout=4, markup=False)
@@ -212,7 +229,7 @@ class DgtuiApp(App[int]):
             ("Object table", list(ObjectTable.BINDINGS)),
             ("Bucket tree", [Binding("enter", "select", "Open / expand"), Binding("right", "expand", "Expand"),
                              Binding("left", "collapse", "Collapse or go to parent")]),
-            ("Transfers (Tab to them)", list(TransferView.BINDINGS)),
+            ("Transfers (Tab to them)", list(TransfersPanel.BINDINGS)),
             ("Details", list(DetailsScreen.BINDINGS)),
             ("Audit results", list(AuditScreen.BINDINGS) + [Binding("enter", "select", "Open the object")]),
             ("Savings by folder (s)", list(SavingsScreen.BINDINGS)),
@@ -226,7 +243,7 @@ class DgtuiApp(App[int]):
             return
         for title, help_text, action in BROWSER_COMMANDS:
             yield SystemCommand(title, help_text, _runner(browser, action))
-        yield SystemCommand("Keys", "Show every key", self.action_help)
+        yield SystemCommand("Help", "Every key of every screen (?)", self.action_help)
 
     def notify(self, message: str, *, title: str = "", severity: str = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -243,8 +260,9 @@ class DgtuiApp(App[int]):
             self.exit(0)
             return
         names = ", ".join(t.title for t in active[:3]) + (", …" if len(active) > 3 else "")
+        them = "them" if len(active) != 1 else "it"
         body = (f"{len(active)} transfer{'s are' if len(active) != 1 else ' is'} still running ({names}). "
-                "Quitting cancels them; a cancelled restore leaves no partial file.")
+                f"Quitting cancels {them}; a cancelled restore leaves no partial file.")
 
         def answered(answer: str | None) -> None:
             if answer == "quit":
@@ -252,7 +270,7 @@ class DgtuiApp(App[int]):
                     transfer.cancel()
                 self.exit(0)
 
-        self.push_screen(QuitConfirmScreen("Quit dgtui?", body, [("quit", "Cancel them and quit"),
+        self.push_screen(QuitConfirmScreen("Quit dgtui?", body, [("quit", f"Cancel {them} and quit"),
                                                                  ("stay", "Keep them running")], danger=True),
                          answered)
 
@@ -272,6 +290,13 @@ BROWSER_COMMANDS = [
     ("Savings by folder", "Stored and original size, savings and a grade per folder below this one (s)", "savings"),
     ("Refresh", "List the current folder again (r)", "refresh"),
     ("Copy URL", "Copy the s3:// URL of the highlighted object (y)", "copy_url"),
+    ("Copy sha256", "Copy the sha256 of the highlighted object (Y)", "copy_sha256"),
+    ("Preview", "Show the start of a text object, rebuilt and checked first (p)", "preview"),
+    ("Sort by name", "Sort the table by name; again: reverse (n)", "sort('name')"),
+    ("Sort by stored size", "Sort by the stored size; again: reverse (S)", "sort('size')"),
+    ("Sort by original size", "Sort by the original size (o)", "sort('original')"),
+    ("Sort by saved", "Sort by the share saved (%)", "sort('saved')"),
+    ("Sort by date", "Sort by modification time (t)", "sort('date')"),
     ("New bucket", "Create a bucket (b)", "create_bucket"),
     ("Filter", "Filter names in the current folder (/)", "focus_filter"),
 ]
@@ -285,7 +310,8 @@ def _runner(screen: Screen, action: str) -> Callable[[], Any]:
 
 
 def run_app(endpoint_url: str | None = None, profile: str | None = None, region: str | None = None,
-            start_url: str | None = None, env: dict[str, str] | None = None) -> int:
+            start_url: str | None = None, env: dict[str, str] | None = None,
+            hide_buckets: tuple[str, ...] = ()) -> int:
     """Run the browser in this terminal; returns the exit status."""
     if env:
         os.environ.update(env)
@@ -293,7 +319,8 @@ def run_app(endpoint_url: str | None = None, profile: str | None = None, region:
     def factory() -> DgClient:
         return create_client(endpoint_url=endpoint_url, profile=profile, region_name=region)
 
-    app = DgtuiApp(factory, start_url=start_url, endpoint_label=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
+    app = DgtuiApp(factory, start_url=start_url, endpoint_label=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
+                   hide_buckets=hide_buckets)
     result = app.run()
     if app.client is not None:
         app.client.close()

@@ -6,12 +6,13 @@ the UI thread applies them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
 
 from dgtui import BucketStats, ListObjectsResult, ObjectInfo
+from dgtui.transfers import Question  # noqa: F401 - re-exported: transfers ask their questions with it
 
 
 class WorkFailed(Message):
@@ -66,9 +67,11 @@ class Location:
 class Navigate(Message):
     """Show this location in the object table."""
 
-    def __init__(self, location: Location) -> None:
+    def __init__(self, location: Location, *, focus_table: bool = False) -> None:
         super().__init__()
         self.location = location
+        #: Enter in the tree: the keys go to the table next
+        self.focus_table = focus_table
 
 
 class ListingPage(Message):
@@ -145,17 +148,6 @@ class ContentsChanged(Message):
     def __init__(self, location: Location) -> None:
         super().__init__()
         self.location = location
-
-
-@dataclass
-class Question:
-    """A question a transfer worker asks the user and waits for."""
-
-    title: str
-    body: str
-    choices: list[tuple[str, str]] = field(default_factory=list)  # (answer, button label)
-    #: the first answer loses data: Enter alone must not choose it
-    danger: bool = False
 
 
 class TransferQuestion(Message):

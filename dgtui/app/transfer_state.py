@@ -1,8 +1,11 @@
 """State of one transfer (restore, upload or delete) shared by its worker and the UI.
 
-The worker thread only assigns counters (``on_progress``) and reads the
-cancel flag; the UI samples the counters a few times per second to draw the
-progress bar, rate and time left. Nothing here touches widgets.
+The counters are the controller's ``Job`` (``dgtui.transfers``); this adds
+what the panel shows: a title, a target, the state and the final line, and
+samples of the bytes moved for the rate. The worker thread only assigns
+counters and reads the cancel flag; the UI samples the counters a few times
+per second to draw the progress bar, rate and time left. Nothing here touches
+widgets.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .messages import Question
+from dgtui.transfers import Job, Question
 
 Direction = Literal["download", "upload", "delete"]
 State = Literal["running", "waiting", "done", "failed", "cancelled"]
@@ -25,58 +29,37 @@ _ids = itertools.count(1)
 
 
 @dataclass(eq=False)
-class Transfer:
+class Transfer(Job):
     direction: Direction
     title: str  #: what is transferred, already made printable
     target: str  #: where to, already made printable
-    items_total: int = 1
-    items_done: int = 0
     state: State = "running"
-    #: the current stage as the SDK names it ("downloading", "uploading", "decoding"...)
-    stage: str = "starting"
-    stage_done: int = 0
-    stage_total: int = 0
-    #: bytes moved in stages that have finished
-    bytes_before: int = 0
     #: the final line: savings, "sha256 verified", or the error
     result: str = ""
+    #: every file and failure, one line each, when there is more than the final line says
+    report: list[str] = field(default_factory=list)
     started_at: float = 0.0
     id: int = field(default_factory=lambda: next(_ids))
     samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
-    cancel_event: threading.Event = field(default_factory=threading.Event)
+    #: shows a question to the user (set by the panel); the answer comes back through ``answer``
+    post_question: Callable[[Transfer, Question], None] | None = None
     # A question the worker waits on (see ``ask``).
     _answer: str | None = None
     _answered: threading.Event = field(default_factory=threading.Event)
 
     # -- called from the worker thread ---------------------------------------
-    def on_progress(self, done: int, total: int, stage: str) -> None:
-        """The SDK's progress callback: only updates counters."""
-        if stage != self.stage:
-            self.bytes_before += self.stage_done
-            self.stage = stage
-            self.stage_done = 0
-        self.stage_total = total
-        self.stage_done = done
-
-    def item_finished(self) -> None:
-        self.bytes_before += self.stage_done
-        self.stage_done = 0
-        self.stage_total = 0
-        self.items_done += 1
-
-    def should_cancel(self) -> bool:
-        return self.cancel_event.is_set()
-
-    def ask(self, post_question, question: Question) -> str | None:
-        """Ask the user (``post_question`` shows the question) and wait for the answer.
+    def ask(self, question: Question) -> str | None:
+        """Ask the user and wait for the answer.
 
         Waits in the worker thread, never in the UI. Returns None when the
         transfer is cancelled meanwhile.
         """
+        if self.post_question is None:
+            return None
         self._answered.clear()
         self._answer = None
         self.state = "waiting"
-        post_question(self, question)
+        self.post_question(self, question)
         while not self._answered.wait(0.2):
             if self.cancel_event.is_set():
                 return None
@@ -96,10 +79,6 @@ class Transfer:
     def active(self) -> bool:
         return self.state in ("running", "waiting")
 
-    @property
-    def bytes_moved(self) -> int:
-        return self.bytes_before + self.stage_done
-
     def sample(self, now: float) -> None:
         self.samples.append((now, self.bytes_moved))
 
@@ -117,13 +96,13 @@ class Transfer:
             return None
         return max(newest_b - oldest_b, 0) / (newest_t - oldest_t)
 
-    def fraction(self) -> float | None:
-        if self.stage_total:
-            return min(self.stage_done / self.stage_total, 1.0)
-        return None
-
     def seconds_left(self) -> float | None:
         rate = self.rate()
-        if not rate or not self.stage_total:
+        if not rate:
             return None
+        if self.bytes_total and self.item_size:
+            remaining = self.bytes_total - self.bytes_items_done - (self.stage_fraction() or 0) * self.item_size
+            return max(remaining, 0) / rate
+        if not self.stage_total or self.items_total > 1:
+            return None  # several files of unknown sizes: the time left of one file would mislead
         return max(self.stage_total - self.stage_done, 0) / rate

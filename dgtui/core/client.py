@@ -412,14 +412,16 @@ class DgClient(DeltaGliderCompat):
             try:
                 result = self._engine.restore(bucket, key, Path(tmp) / "file", strict_reference=True)
             except (errors.IntegrityError, errors.MetadataInvalidError) as exc:
-                return VerifyResult(bucket=bucket, key=fmt.logical_key_of(key), valid=False, reason=str(exc))
+                return VerifyResult(bucket=bucket, key=fmt.logical_key_of(key), valid=False, reason=str(exc),
+                                    error=exc.kind)
             except errors.NotFoundError as exc:
                 if exc.key is None or not fmt.is_reference_key(exc.key):
                     raise
                 return VerifyResult(bucket=bucket, key=fmt.logical_key_of(key), valid=False, reason=str(exc),
-                                    reference_key=exc.key)
+                                    reference_key=exc.key, error=exc.kind)
         reason = None if result.verified else "no sha256 or MD5 ETag is stored to check it against"
-        return VerifyResult(bucket=bucket, key=result.key, valid=result.verified, reason=reason, sha256=result.sha256)
+        return VerifyResult(bucket=bucket, key=result.key, valid=result.verified, reason=reason, sha256=result.sha256,
+                            kind=result.kind)
 
     # -- boto3-style calls on logical keys ----------------------------------------
     def put_object(self, Bucket: str, Key: str, Body: bytes | str | Path | BinaryIO | None = b"",

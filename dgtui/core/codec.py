@@ -52,14 +52,15 @@ def xdelta3_available() -> bool:
     return True
 
 
-def _run(args: list[str], what: str, should_cancel: ShouldCancel | None) -> subprocess.CompletedProcess:
+def _run(args: list[str], what: str, should_cancel: ShouldCancel | None,
+         on_poll: Callable[[], None] | None = None) -> subprocess.CompletedProcess:
     cmd = [xdelta3_path(), *args]
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
         raise XdeltaMissingError() from exc
-    if should_cancel is None:
+    if should_cancel is None and on_poll is None:
         out, err = proc.communicate()
     else:
         # Poll so a cancel takes effect while a long encode or decode runs.
@@ -68,7 +69,9 @@ def _run(args: list[str], what: str, should_cancel: ShouldCancel | None) -> subp
                 out, err = proc.communicate(timeout=0.1)
                 break
             except subprocess.TimeoutExpired:
-                if should_cancel():
+                if on_poll is not None:
+                    on_poll()
+                if should_cancel is not None and should_cancel():
                     proc.kill()
                     proc.communicate()
                     raise CancelledError()
@@ -115,7 +118,7 @@ def encode(reference: str | Path, target: str | Path, delta_out: str | Path,
 
 def decode(reference: str | Path, delta: str | Path, out: str | Path,
            should_cancel: ShouldCancel | None = None, *, recompress: bool = True,
-           decompress_source: bool = True) -> None:
+           decompress_source: bool = True, written: Callable[[int], None] | None = None) -> None:
     """Rebuild a file from a reference and a delta.
 
     The defaults are DeltaGlider 6.2.0's exact command (``xdelta3 -d -f -s``),
@@ -123,14 +126,23 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
     (``-R``) writes what xdelta3 stored for a delta made without ``-D``: the
     decompressed payload, checked by the delta's own window checksums.
     ``decompress_source=False`` (``-D``) is for deltas made with ``-D``
-    against a compressed reference by other writers.
+    against a compressed reference by other writers. ``written`` hears the
+    output's size a few times a second while xdelta3 runs (for progress).
     """
     args = ["-d", "-f"]
     if not recompress:
         args.append("-R")
     if not decompress_source:
         args.append("-D")
-    _run([*args, "-s", str(reference), str(delta), str(out)], "decode", should_cancel)
+    def poll() -> None:
+        if written is not None:
+            try:
+                written(os.path.getsize(out))
+            except OSError:
+                pass
+
+    _run([*args, "-s", str(reference), str(delta), str(out)], "decode", should_cancel,
+         poll if written is not None else None)
 
 
 def decode_sha256(reference: str | Path, delta: str | Path,

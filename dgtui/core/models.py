@@ -266,3 +266,7 @@ class VerifyResult:
     reason: str | None = None  #: one line, when not valid
     sha256: str | None = None  #: of the rebuilt bytes, when valid
     reference_key: str | None = None  #: the missing reference, when that is the reason
+    kind: ObjectKind | None = None  #: how the object is stored, when it was rebuilt
+    #: the error's kind (``DgError.kind``: "integrity", "recompression", "not_found"...) when it failed;
+    #: None when not valid only because nothing is stored to check it against
+    error: str | None = None

@@ -105,6 +105,8 @@ def put_info(summary: UploadSummary) -> dict[str, Any]:
         "StoredSizeMB": summary.stored_size / (1024 * 1024),
         "IsDelta": summary.is_delta,
         "CompressionRatio": summary.delta_ratio or 1.0,
+        # delta size / file size (0 when stored whole): DeltaGlider's README reads it, its 6.2.0 code has no such key
+        "DeltaRatio": summary.delta_ratio,
         "SavingsPercent": summary.savings_percent,
         "StoredAs": summary.stored_key,
         "Operation": summary.operation,

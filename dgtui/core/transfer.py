@@ -456,6 +456,7 @@ class Engine:
                             bucket=bucket, key=logical)
                 result = DownloadResult(bucket=bucket, key=logical, path=str(dest), size=os.path.getsize(tmp),
                                         sha256=actual, kind=parsed.kind, verified=verified)
+            _set_mtime(tmp, head.get("LastModified"))
             self._commit(tmp, dest, overwrite)
             return result
         except errors.LocalWriteError as exc:  # xdelta3 could not write its output
@@ -487,7 +488,15 @@ class Engine:
                 rescued = self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite)
                 rescued.reference_warning = warning
                 return rescued
-            actual = _decode_checked(ref_path, delta_tmp, tmp, parsed.file_sha256, should_cancel)
+            rebuilt = None
+            if progress:
+                total = parsed.file_size or 0
+
+                def rebuilt(size: int) -> None:
+                    progress(min(size, total) if total else size, total, "rebuilding")
+            actual = _decode_checked(ref_path, delta_tmp, tmp, parsed.file_sha256, should_cancel, rebuilt)
+            if rebuilt is not None:
+                rebuilt(os.path.getsize(tmp))
             if actual != parsed.file_sha256:
                 compressor = codec.external_compressor(delta_tmp)
                 if compressor:
@@ -665,7 +674,7 @@ def _compressed_reason(compressed: str) -> str:
 
 
 def _decode_checked(ref_path: Path, delta: Path, out: Path, want_sha: str | None,
-                    should_cancel: ShouldCancel | None) -> str:
+                    should_cancel: ShouldCancel | None, written: Callable[[int], None] | None = None) -> str:
     """Decode as DeltaGlider does; if that fails or differs, try once with -D.
 
     A delta made with -D against a gzip/bzip2/xz reference decodes only with
@@ -673,7 +682,7 @@ def _decode_checked(ref_path: Path, delta: Path, out: Path, want_sha: str | None
     """
     failure: errors.CodecError | None = None
     try:
-        codec.decode(ref_path, delta, out, should_cancel)
+        codec.decode(ref_path, delta, out, should_cancel, written=written)
         actual = sha256_file(out)
         if actual == want_sha or not codec.compressed_format(ref_path):
             return actual
@@ -688,6 +697,18 @@ def _decode_checked(ref_path: Path, delta: Path, out: Path, want_sha: str | None
             raise failure from None
         codec.decode(ref_path, delta, out, should_cancel)  # keep the first attempt's output
     return sha256_file(out)
+
+
+def _set_mtime(path: Path, last_modified: object) -> None:
+    """The restored file carries the object's modification time (as ``aws s3 cp`` and rsync do)."""
+    timestamp = getattr(last_modified, "timestamp", None)
+    if timestamp is None:
+        return
+    try:
+        moment = timestamp()
+        os.utime(path, (moment, moment))
+    except (OSError, ValueError, OverflowError):
+        pass
 
 
 def rescue_path_for(dest: Path) -> Path:

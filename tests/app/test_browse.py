@@ -73,6 +73,8 @@ async def test_tree_lists_buckets_then_folders_lazily(client, small_bucket):
         assert names == ["docs/", "releases/"]
         docs = node.children[0]
         assert not docs.children
+        assert app.focused is app.screen.query_one(ObjectTable), "Enter on a bucket moves the keys to the table"
+        tree.focus()
         tree.move_cursor(docs)
         await pilot.press("enter")
         await wait_for(pilot, lambda: docs.data.loaded, what="folders of docs/")

@@ -62,7 +62,7 @@ def snap_client(s3_server, tmp_path_factory) -> DgClient:
 
 def snapshot_app(client: DgClient, start_url: str | None) -> DgtuiApp:
     return DgtuiApp(lambda: client, start_url=start_url, time_format=fixed_time, clock=lambda: FROZEN_CLOCK,
-                    download_dir="/home/me/restore")
+                    download_dir="/home/me/restore", endpoint_label="http://s3.example:8333")
 
 
 async def browser_ready(pilot) -> None:
@@ -105,7 +105,7 @@ def frozen_transfers() -> list[Transfer]:
     running = Transfer("download", "app-1.2.tar", "/home/me/restore", stage="downloading",
                        stage_done=18 * MIB, stage_total=45 * MIB)
     running.samples = deque([(FROZEN_CLOCK - 4.0, 6 * MIB), (FROZEN_CLOCK, 18 * MIB)])
-    several = Transfer("download", "3 objects", "/home/me/restore", items_total=3, items_done=1,
+    several = Transfer("download", "3 objects", "/home/me/restore", items_total=3, items_done=1, bytes_written=45 * MIB,
                        stage="fetching reference", stage_done=2 * MIB, stage_total=8 * MIB)
     several.samples = deque([(FROZEN_CLOCK - 2.0, 0), (FROZEN_CLOCK, 2 * MIB)])
     uploaded = Transfer("upload", "app-1.3.tar", f"s3://{SNAP_BUCKET}/releases/", state="done",

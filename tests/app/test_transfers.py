@@ -63,7 +63,7 @@ async def test_restore_verifies_sha256_and_asks_before_overwriting(client, relea
         assert table.current.name == "app-1.tar"
         await pilot.press("d")
         prompt = await screen_of(pilot, PromptScreen)
-        assert prompt.query_one(Input).value == str(restore_dir), "prefilled with the last folder"
+        assert prompt.query_one(Input).value == str(restore_dir) + "/", "prefilled with the last folder"
         await answer_prompt(pilot, app)
         transfer, text = await finished(pilot, app)
         assert transfer.state == "done", text
@@ -139,10 +139,13 @@ async def test_upload_of_a_missing_path_says_so(client, releases, tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await open_at(pilot, app)
         await pilot.press("u")
-        await answer_prompt(pilot, app, str(tmp_path / "nope.tar"))
+        prompt = await screen_of(pilot, PromptScreen)
+        prompt.query_one(Input).value = str(tmp_path / "nope.tar")
+        await pilot.press("enter")
         await pilot.pause()
-        messages = [n.message for n in app._notifications]
-        assert any("no such file or folder" in m for m in messages), messages
+        # The dialog stays open with the reason, so the path can be corrected.
+        assert app.screen is prompt
+        assert "no such file or folder" in str(prompt.query_one("#prompt-message").render())
 
 
 async def test_cancel_a_restore(s3_server, client, bucket, tmp_path):
@@ -157,8 +160,9 @@ async def test_cancel_a_restore(s3_server, client, bucket, tmp_path):
             await open_at(pilot, app)
             await pilot.press("d")
             await answer_prompt(pilot, app)
-            view = await wait_for(pilot, lambda: app.screen.query(TransferView) and app.screen.query_one(TransferView))
-            view.focus()
+            panel = app.screen.query_one(TransfersPanel)
+            await wait_for(pilot, lambda: panel.transfers)
+            panel.focus()
             await pilot.press("x")
             transfer, text = await finished(pilot, app)
             assert transfer.state == "cancelled", text
@@ -222,6 +226,10 @@ async def test_create_bucket(client, tmp_path, boto3_s3):
         await answer_prompt(pilot, app, name)
         tree = app.screen.query_one("#tree")
         await wait_for(pilot, lambda: tree.node_for_bucket(name), what="the new bucket in the tree")
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.location is not None and table.location.bucket == name,
+                       what="the new bucket open in the table")
+        assert app.focused is table
     assert name in [b["Name"] for b in boto3_s3.list_buckets()["Buckets"]]
 
 

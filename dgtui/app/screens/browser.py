@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from dgtui import ObjectInfo
+from dgtui.transfers import PrefixPlan, files_to_upload, needs_upload_confirmation, plan_prefix
 
 from ..widgets.footer import AppFooter
 from ..messages import (
@@ -25,7 +26,7 @@ from ..messages import (
     MetadataCached,
     Navigate,
 )
-from ..text import human_count, plural, printable
+from ..text import human_count, human_size, plural, printable
 from ..workers import background, is_cancelled
 from ..widgets.bucket_tree import BucketTree
 from ..widgets.object_table import ObjectTable, Row
@@ -34,11 +35,28 @@ from ..widgets.transfers import TransfersPanel
 from .audit import AuditScreen
 from .confirm import ConfirmScreen
 from .details import DetailsScreen
+from .preview import PreviewScreen
 from .prompt import PromptScreen
 from .savings import SavingsScreen
 
 #: keys listed in a delete confirmation before "… and N more"
 CONFIRM_LIST_LIMIT = 12
+
+#: what a restore checks, promised in its dialog (no more than is done)
+CHECK_PROMISE = ("Each file appears only after its check: the sha256 stored with it, or for objects written by "
+                 "other tools their MD5 ETag where there is one (objects uploaded in parts by other tools have "
+                 "neither, and are restored unchecked).")
+
+
+def _prepare_folder(path: str) -> str | None:
+    """Create a local folder to restore into; the reason when that is impossible."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        return f"{printable(path, 200)} is a file, not a folder; choose a folder to restore into"
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create {printable(path, 200)}: {exc.strerror or exc}"
+    return None
 
 
 class LocationBar(Widget):
@@ -56,18 +74,24 @@ class LocationBar(Widget):
     def render(self) -> Table | Text:
         return self._content if self._content is not None else Text("")
 
-    def show(self, location: Location | None, summary: ListingSummary, marked: int, loading: bool) -> None:
+    def show(self, location: Location | None, summary: ListingSummary, marked: int, loading: bool, *,
+             shown: int | None = None, marked_bytes: int = 0, endpoint: str | None = None) -> None:
         grid = Table.grid(expand=True)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(no_wrap=True, justify="right")
         where = Text(printable(location.url, 400) if location else "dgtui", style="bold")
         status = []
+        if location is None and endpoint:
+            status.append(printable(endpoint, 120))
         if location is not None:
-            status.append(f"{plural(summary.folders, 'folder')}, {plural(summary.objects, 'object')}")
+            if shown is not None:
+                status.append(f"filtered: {human_count(shown)} of {plural(summary.objects, 'object')}")
+            else:
+                status.append(f"{plural(summary.folders, 'folder')}, {plural(summary.objects, 'object')}")
             if loading:
                 status.append("loading…")
             if marked:
-                status.append(f"{human_count(marked)} marked")
+                status.append(f"{human_count(marked)} marked ({human_size(marked_bytes)} stored)")
         grid.add_row(where, Text(" · ".join(status)))
         self._content = grid
         self.refresh()
@@ -80,14 +104,16 @@ class BrowserScreen(Screen[None]):
         Binding("D", "download_folder", "Restore folder", show=False),
         Binding("u", "upload", "Upload"),
         Binding("i", "details", "Details"),
+        Binding("v", "audit", "Audit"),
         Binding("delete", "delete", "Delete"),
         Binding("x", "delete", "Delete", show=False),
-        Binding("v", "audit", "Audit"),
         Binding("c", "detailed_stats", "Exact stats", show=False),
         Binding("s", "savings", "Savings by folder", show=False),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("f5", "refresh", "Refresh", show=False),
         Binding("y", "copy_url", "Copy URL", show=False),
+        Binding("Y", "copy_sha256", "Copy sha256", show=False),
+        Binding("p", "preview", "Preview", show=False),
         Binding("b", "create_bucket", "New bucket", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -131,7 +157,9 @@ class BrowserScreen(Screen[None]):
         return self.query_one(TransfersPanel)
 
     def on_mount(self) -> None:
-        self.query_one(LocationBar).show(None, ListingSummary(), 0, False)
+        self.query_one(LocationBar).show(None, ListingSummary(), 0, False, endpoint=self.app.endpoint)
+        # The filter is reached with "/", not with Tab: Tab goes tree → table → transfers.
+        self.query_one("#filter", Input).can_focus = False
         if self.app.client is not None:
             self.client_ready()
 
@@ -172,6 +200,8 @@ class BrowserScreen(Screen[None]):
 
     def on_navigate(self, message: Navigate) -> None:
         message.stop()
+        if message.focus_table:
+            self.table.focus()
         if message.location == self.location and not self.table.message and self.table.listing:
             return  # already on its way
         self.navigate(message.location)
@@ -195,8 +225,11 @@ class BrowserScreen(Screen[None]):
 
     def _update_location_bar(self) -> None:
         table = self.table
+        marked = table.marked_rows()
         self.query_one(LocationBar).show(table.location, table.summary, len(table.marked),
-                                         table.listing and table.location is not None)
+                                         table.listing and table.location is not None,
+                                         shown=table.visible_objects if table.filter_text else None,
+                                         marked_bytes=sum(row.size for row in marked), endpoint=self.app.endpoint)
 
     def on_object_table_open_object(self, message: ObjectTable.OpenObject) -> None:
         message.stop()
@@ -214,26 +247,44 @@ class BrowserScreen(Screen[None]):
                 self.location.prefix.startswith(changed.prefix) or changed.prefix.startswith(self.location.prefix)):
             self.table.reload()
         self.tree.reload(changed)
+        self.stats.mark_stale(changed)
 
     # -- filter ----------------------------------------------------------------------------
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             event.stop()
             self.table.set_filter(event.value)
+            self._update_location_bar()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             event.stop()
             self.table.focus()
 
+    def on_descendant_blur(self, event) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if event.widget is filter_input:
+            filter_input.can_focus = False
+
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        filter_input = self.query_one("#filter", Input)
+        filter_input.can_focus = True
+        filter_input.focus()
+
+    def on_object_table_edit_filter(self, message: ObjectTable.EditFilter) -> None:
+        """Backspace in the table while a filter is on: take its last character off."""
+        message.stop()
+        filter_input = self.query_one("#filter", Input)
+        filter_input.value = filter_input.value[:-1]
 
     def action_clear_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)
         if filter_input.value:
             filter_input.value = ""
         self.table.focus()
+
+    def action_sort(self, key: str) -> None:
+        self.table.set_sort(key)
 
     # -- simple actions -------------------------------------------------------------------
     def action_refresh(self) -> None:
@@ -242,9 +293,14 @@ class BrowserScreen(Screen[None]):
             return
         self.table.reload()
         self.tree.reload(self.location)
+        self.stats.mark_stale(self.location)
         self.app.notify(f"Refreshing {printable(self.location.url, 200)}", timeout=2)
 
     def action_details(self) -> None:
+        if self._tree_target() is not None:
+            self.app.notify("Keys act on the focused pane: the tree holds folders, which have no details. "
+                            "Enter opens the folder in the table.", timeout=4)
+            return
         row = self.table.current
         if row is None or self.location is None:
             self.app.notify("Highlight an object in the table first.", timeout=3)
@@ -264,6 +320,42 @@ class BrowserScreen(Screen[None]):
             return
         key = row.key if row is not None else self.location.prefix
         self.app.copy_url(f"s3://{self.location.bucket}/{key}")
+
+    def _highlighted_object(self) -> ObjectInfo | None:
+        """The object the table highlights (keys act on the focused pane: not with the tree focused)."""
+        if self._tree_target() is not None:
+            self.app.notify("Keys act on the focused pane: highlight an object in the table (Tab).", timeout=3)
+            return None
+        row = self.table.current
+        if row is None or row.is_folder or self.location is None:
+            self.app.notify("Highlight an object in the table first.", timeout=3)
+            return None
+        return row.info
+
+    def action_copy_sha256(self) -> None:
+        info = self._highlighted_object()
+        if info is None or self.location is None:
+            return
+        cached = self.app.info_cache.get((self.location.bucket, info.key))
+        if cached is not None:
+            self.app.copy_sha256(cached)
+        else:
+            self._fetch_sha256(self.location.bucket, info.key)
+
+    @background("reading the object's sha256", group="sha256", exclusive=True)
+    def _fetch_sha256(self, bucket: str, key: str) -> None:
+        info = self.app.client.get_object_info(f"s3://{bucket}/{key}")
+        self.app.call_from_thread(self._sha256_loaded, bucket, info)
+
+    def _sha256_loaded(self, bucket: str, info: ObjectInfo) -> None:
+        self.app.info_cache[(bucket, info.key)] = info
+        self.object_info_loaded(bucket, info)
+        self.app.copy_sha256(info)
+
+    def action_preview(self) -> None:
+        info = self._highlighted_object()
+        if info is not None and self.location is not None:
+            self.app.push_screen(PreviewScreen(self.location.bucket, info))
 
     def action_detailed_stats(self) -> None:
         if self.stats.running:
@@ -346,52 +438,72 @@ class BrowserScreen(Screen[None]):
         if self.location is None or not objects:
             return
         location = self.location
+        size = sum(o.size for o in objects)
         if len(objects) == 1:
             what = Text("Restore ") + Text(printable(objects[0].key, 300), style="bold")
+            what.append(f" ({human_size(size)} stored)\ninto this local folder (created if missing), or give a "
+                        "file name to restore it under another name.")
         else:
             names = ", ".join(printable(o.name, 40) for o in objects[:5])
-            what = Text(f"Restore {len(objects)} marked objects ({names}{', …' if len(objects) > 5 else ''})")
-        what.append("\ninto this local folder (created if missing). Every file is checked against its "
-                    "sha256 before it appears.")
+            what = Text(f"Restore {len(objects)} marked objects ({names}{', …' if len(objects) > 5 else ''}; "
+                        f"{human_size(size)} stored)\ninto this local folder (created if missing).")
+        what.append(" " + CHECK_PROMISE)
+        single = len(objects) == 1
 
-        def chosen(folder: str | None) -> None:
-            path = self._local_folder(folder)
-            if path is not None:
-                self.transfers.download_objects(location.bucket, objects, path)
-                self.table.marked.clear()
-                self.table.refresh()
-                self._update_location_bar()
+        def as_file(value: str) -> bool:
+            """One object and a path that is not a folder: that path is the file's new name."""
+            path = os.path.abspath(os.path.expanduser(value))
+            return single and not value.endswith(("/", os.sep)) and not os.path.isdir(path)
 
-        self.app.push_screen(PromptScreen("Restore to folder", what, self.app.download_dir, ok_label="Restore"),
-                             chosen)
+        def validate(value: str) -> str | None:
+            path = os.path.abspath(os.path.expanduser(value))
+            return _prepare_folder(os.path.dirname(path) if as_file(value) else path)
+
+        def chosen(value: str | None) -> None:
+            if not value:
+                return
+            path = os.path.abspath(os.path.expanduser(value))
+            file_name = as_file(value)
+            self.app.download_dir = os.path.dirname(path) if file_name else path
+            self.transfers.download_objects(location.bucket, [(o.key, o.size) for o in objects], path,
+                                            as_file=file_name)
+            self.table.marked.clear()
+            self.table.refresh()
+            self._update_location_bar()
+
+        self.app.push_screen(PromptScreen("Restore to folder" if not single else "Restore to folder or file", what,
+                                          self.app.download_dir.rstrip(os.sep) + os.sep, ok_label="Restore",
+                                          validate=validate, paths=True), chosen)
 
     def _ask_download_prefix(self, location: Location) -> None:
+        self.app.notify(f"Counting what is under {printable(location.url, 200)}…", timeout=2)
+        self._count_for_restore(location)
+
+    @background("counting objects to restore", group="restore-count", exclusive=True)
+    def _count_for_restore(self, location: Location) -> None:
+        plan = plan_prefix(self.app.client, location.url, should_cancel=is_cancelled)
+        self.app.call_from_thread(self._confirm_download_prefix, location, plan)
+
+    def _confirm_download_prefix(self, location: Location, plan: PrefixPlan) -> None:
+        if not plan.objects:
+            self.app.notify(f"Nothing to restore under {printable(location.url, 200)}.", timeout=3)
+            return
         what = Text("Restore everything under ") + Text(printable(location.url, 300), style="bold")
-        what.append(" (subfolders included) into this local folder. Keys that are unsafe as file names "
-                    "are skipped and reported.")
+        what.append(f": {plural(plan.objects, 'object')}, {human_size(plan.stored_bytes)} stored "
+                    "(deltas grow back to their full size), subfolders included, into this local folder.")
+        if plan.unsafe:
+            what.append(f" {plural(len(plan.unsafe), 'key')} unsafe as file names will be skipped and reported.")
+        what.append(" " + CHECK_PROMISE)
 
         def chosen(folder: str | None) -> None:
-            path = self._local_folder(folder)
-            if path is not None:
+            if folder:
+                path = os.path.abspath(os.path.expanduser(folder))
+                self.app.download_dir = path
                 self.transfers.download_prefix(location, path)
 
-        self.app.push_screen(PromptScreen("Restore folder", what, self.app.download_dir, ok_label="Restore"),
-                             chosen)
-
-    def _local_folder(self, folder: str | None) -> str | None:
-        if not folder:
-            return None
-        path = os.path.abspath(os.path.expanduser(folder))
-        if os.path.exists(path) and not os.path.isdir(path):
-            self.app.show_error(f"{printable(path, 200)} is a file, not a folder; choose a folder to restore into")
-            return None
-        try:
-            os.makedirs(path, exist_ok=True)
-        except OSError as exc:
-            self.app.show_error(f"cannot create {printable(path, 200)}: {exc.strerror or exc}")
-            return None
-        self.app.download_dir = path
-        return path
+        self.app.push_screen(PromptScreen("Restore folder", what, self.app.download_dir, ok_label="Restore",
+                                          validate=lambda value: _prepare_folder(
+                                              os.path.abspath(os.path.expanduser(value))), paths=True), chosen)
 
     # -- upload ----------------------------------------------------------------------------
     def action_upload(self) -> None:
@@ -401,26 +513,44 @@ class BrowserScreen(Screen[None]):
         location = self.location
         what = Text("Upload a local file, or a folder with everything in it, into ")
         what.append(printable(location.url, 300), style="bold")
-        what.append(". Archives become deltas when a similar file is already there.")
+        what.append(". Archives become deltas when a similar file is already there. Tab completes paths.")
+
+        def validate(value: str) -> str | None:
+            path = Path(os.path.expanduser(value)).absolute()
+            if path.is_file():
+                return None
+            if path.is_dir():
+                return None if any(p.is_file() for p in path.rglob("*")) else \
+                    f"{printable(str(path), 200)} has no files to upload"
+            return f"no such file or folder: {printable(str(path), 200)}"
 
         def chosen(value: str | None) -> None:
             if not value:
                 return
             path = Path(os.path.expanduser(value)).absolute()
-            if path.is_file():
-                self.app.upload_dir = str(path.parent) + os.sep
-                self.transfers.upload([path], location, None)
-            elif path.is_dir():
-                files = sorted(p for p in path.rglob("*") if p.is_file())
-                if not files:
-                    self.app.show_error(f"{printable(str(path), 200)} has no files to upload")
-                    return
-                self.app.upload_dir = str(path.parent) + os.sep
-                self.transfers.upload(files, location, path.parent)
-            else:
-                self.app.show_error(f"no such file or folder: {printable(str(path), 200)}")
+            files, base, size = files_to_upload(path)
+            self.app.upload_dir = str(path.parent) + os.sep
+            if not needs_upload_confirmation(len(files), size):
+                self.transfers.upload(files, location, base, size)
+                return
+            body = Text(f"Upload {plural(len(files), 'file')} ({human_size(size)}) from ")
+            body.append(printable(str(path), 300), style="bold")
+            body.append(" into ")
+            body.append(printable(location.url, 300), style="bold")
+            body.append(", keeping their folders?\n\n")
+            body.append("\n".join(printable(str(f.relative_to(path)), 120) for f in files[:8]))
+            if len(files) > 8:
+                body.append(f"\n… and {human_count(len(files) - 8)} more")
 
-        self.app.push_screen(PromptScreen("Upload", what, self.app.upload_dir, ok_label="Upload"), chosen)
+            def answered(answer: str | None) -> None:
+                if answer == "upload":
+                    self.transfers.upload(files, location, base, size)
+
+            self.app.push_screen(ConfirmScreen("Upload a folder", body, [
+                ("upload", f"Upload {plural(len(files), 'file')}"), ("cancel", "Cancel")]), answered)
+
+        self.app.push_screen(PromptScreen("Upload", what, self.app.upload_dir, ok_label="Upload",
+                                          validate=validate, paths=True), chosen)
 
     # -- delete ----------------------------------------------------------------------------
     def action_delete(self) -> None:
@@ -508,4 +638,10 @@ class BrowserScreen(Screen[None]):
 
     def _bucket_created(self, name: str) -> None:
         self.app.notify(f"Created bucket {printable(name, 63)}", timeout=3)
+        self.app.open_bucket = name
         self.app.load_buckets()
+
+    def open_bucket(self, name: str) -> None:
+        """Show a bucket (one just created) in the table, with the tree's cursor on it."""
+        self.navigate(Location(name))
+        self.table.focus()

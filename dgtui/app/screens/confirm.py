@@ -24,8 +24,8 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     BINDINGS = [
         Binding("escape", "dismiss_none", "Cancel"),
-        Binding("left", "focus_previous", "Previous", show=False),
-        Binding("right", "focus_next", "Next", show=False),
+        Binding("left", "app.focus_previous", "Previous", show=False),
+        Binding("right", "app.focus_next", "Next", show=False),
     ]
 
     def __init__(self, title: str, body: str | Text, choices: list[tuple[str, str]] | None = None, *,

@@ -34,9 +34,11 @@ class DetailsScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
+        Binding("q", "app.pop_screen", "Back", show=False),
         Binding("backspace", "app.pop_screen", "Back", show=False),
         Binding("d", "download", "Restore"),
         Binding("y", "copy_url", "Copy URL"),
+        Binding("Y", "copy_sha256", "Copy sha256"),
         Binding("r", "reload", "Reload"),
     ]
 
@@ -107,6 +109,12 @@ class DetailsScreen(Screen[None]):
 
     def action_copy_url(self) -> None:
         self.app.copy_url(self.url)
+
+    def action_copy_sha256(self) -> None:
+        if self.info is None:
+            self.app.notify("Still reading the object's metadata.", timeout=2)
+        else:
+            self.app.copy_sha256(self.info)
 
 
 def render_details(bucket: str, info: ObjectInfo, time_format, problems: list | None = None) -> Table:

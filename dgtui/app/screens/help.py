@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from ..text import printable
+
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
@@ -25,6 +27,9 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog"):
             yield Label(Text("Keys   (Esc closes; ctrl+p opens the command palette)"), id="help-title")
+            endpoint = getattr(self.app, "endpoint", None)
+            if endpoint:
+                yield Label(Text("Connected to " + printable(endpoint, 200)), id="help-endpoint")
             yield Static(self._table(), markup=False)
 
     def _table(self) -> Table:

@@ -74,6 +74,8 @@ class BucketTree(Tree[NodeInfo]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("buckets"), NodeInfo("info"), id=id)
         self.show_root = False
+        # Enter opens a folder (and shows its subfolders); it never collapses one: Left does.
+        self.auto_expand = False
         self.guide_depth = 2
         self._by_location: dict[Location, TreeNode[NodeInfo]] = {}
         #: the location shown in the table; its node gets the cursor when it appears
@@ -248,7 +250,9 @@ class BucketTree(Tree[NodeInfo]):
         if info is None:
             return
         if info.kind in ("bucket", "folder"):
-            self.post_message(Navigate(info.location))
+            if event.node.allow_expand and not event.node.is_expanded:
+                event.node.expand()
+            self.post_message(Navigate(info.location, focus_table=True))
         elif info.kind == "more" and event.node.parent is not None:
             parent = event.node.parent
             event.node.set_label(Text("loading more folders…", style="italic"))

@@ -78,14 +78,36 @@ class Column:
 
 MARK_COLUMN = Column("", 1, "left")
 NAME_COLUMN = Column("Name", 0, "left", "name")
+#: the Name column grows to the longest name shown, never beyond this: on a wide terminal the
+#: numbers stay near the names
+NAME_MAX_WIDTH = 120
+NAME_MIN_WIDTH = 28
+
 DISPLAY_ORDER = [
     Column("Stored", 9, "right", "size"),
-    Column("Original", 9, "right"),
-    Column("Saved", 6, "right"),
+    Column("Original", 10, "right", "original"),
+    Column("Saved", 7, "right", "saved"),
     Column("Type", 6, "left"),
     Column("Modified", 16, "left", "date"),
     Column("Date", 10, "left", "date"),
 ]
+
+
+def original_size(row: "Row") -> int:
+    """The original size when known (deltas: from their metadata), else -1 (sorts first)."""
+    info = row.info
+    if info is None:
+        return -1
+    if info.original_size is not None:
+        return info.original_size
+    return row.size if info.kind in (ObjectKind.DIRECT, ObjectKind.PLAIN) else -1
+
+
+def saved_share(row: "Row") -> float:
+    info = row.info
+    if info is None or not info.original_size:
+        return -1.0
+    return info.savings_percent or 0.0
 
 
 def kind_label(info: ObjectInfo) -> str:
@@ -103,7 +125,9 @@ class ObjectTable(ScrollView, can_focus=True):
 
     BINDINGS = [
         Binding("enter", "open", "Open"),
-        Binding("backspace", "up", "Parent"),
+        Binding("backspace", "up", "Parent / edit filter"),
+        Binding("left,h", "up", "Parent", show=False),
+        Binding("right,l", "open", "Open", show=False),
         Binding("space", "toggle_mark", "Mark"),
         Binding("a", "mark_all", "Mark all / none", show=False),
         Binding("up", "cursor_up", "Cursor up", show=False),
@@ -112,10 +136,12 @@ class ObjectTable(ScrollView, can_focus=True):
         Binding("j", "cursor_down", "Cursor down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
         Binding("n", "sort('name')", "Sort by name (again: reverse)", show=False),
-        Binding("S", "sort('size')", "Sort by size (again: reverse)", show=False),
+        Binding("S", "sort('size')", "Sort by stored size (again: reverse)", show=False),
+        Binding("o", "sort('original')", "Sort by original size (again: reverse)", show=False),
+        Binding("percent_sign", "sort('saved')", "Sort by saved share (again: reverse)", show=False),
         Binding("t", "sort('date')", "Sort by date (again: reverse)", show=False),
     ]
 
@@ -153,6 +179,9 @@ class ObjectTable(ScrollView, can_focus=True):
             self.table = table
             self.row = row
 
+    class EditFilter(Message):
+        """Backspace while a filter is on: the filter loses its last character."""
+
     class OpenObject(Message):
         """Enter on an object: show its compression details."""
 
@@ -172,6 +201,8 @@ class ObjectTable(ScrollView, can_focus=True):
         self.view: list[Row] = []
         #: how many of ``view``'s first rows are folders
         self._view_folders = 0
+        #: the longest name in the listing (the Name column need not be wider)
+        self._longest_name = 0
         self.marked: set[str] = set()
         self.sort_key = "name"
         self.sort_reverse = False
@@ -195,6 +226,11 @@ class ObjectTable(ScrollView, can_focus=True):
             return self.view[self.cursor_row]
         return None
 
+    @property
+    def visible_objects(self) -> int:
+        """Objects the view shows (after the filter)."""
+        return len(self.view) - self._view_folders
+
     def marked_rows(self) -> list[Row]:
         if not self.marked:
             return []
@@ -208,6 +244,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self.location = location
         self.folders, self.objects, self.view = [], [], []
         self._view_folders = 0
+        self._longest_name = 0
         self.marked.clear()
         self.message = None
         self.listing = True
@@ -322,6 +359,7 @@ class ObjectTable(ScrollView, can_focus=True):
                 summary.plain_bytes += row.size
         self.folders.extend(new_folders)
         self.objects.extend(new_objects)
+        self._longest_name = max([self._longest_name] + [len(printable(row.name)) for row in new_folders + new_objects])
         self._add_to_view(new_folders, new_objects)
         self._announce()
         # Rows live as long as the listing is shown. Without this, Python's full
@@ -357,8 +395,8 @@ class ObjectTable(ScrollView, can_focus=True):
 
     # -- view ------------------------------------------------------------------
     def _sort_key_func(self) -> Callable[[Row], object]:
-        return {"name": attrgetter("lower"), "size": attrgetter("size"),
-                "date": attrgetter("modified")}[self.sort_key]
+        return {"name": attrgetter("lower"), "size": attrgetter("size"), "original": original_size,
+                "saved": saved_share, "date": attrgetter("modified")}[self.sort_key]
 
     def _matches(self, rows: Iterable[Row]) -> list[Row]:
         if not self.filter_text:
@@ -479,6 +517,31 @@ class ObjectTable(ScrollView, can_focus=True):
 
     def action_sort(self, key: str) -> None:
         self.set_sort(key)
+        if key in ("original", "saved") and self.location is not None:
+            missing = [row.info for row in self.objects
+                       if row.info is not None and row.info.is_delta and row.info.original_size is None]
+            if missing:
+                # A delta's original size lives in its metadata: read it (cached on disk) to sort by it.
+                self.app.notify(f"Reading the metadata of {len(missing):,} deltas to sort by their original size…",
+                                timeout=3)
+                self._fetch_metadata(self.location, self.request_id, missing)
+
+    @background("reading metadata to sort", group="sort-metadata", exclusive=True)
+    def _fetch_metadata(self, location: Location, request_id: int, items: list[ObjectInfo]) -> None:
+        infos = self.app.client.fetch_metadata(location.bucket, items, should_cancel=is_cancelled)
+        if not is_cancelled():
+            self.app.call_from_thread(self._metadata_arrived, request_id, infos)
+
+    def _metadata_arrived(self, request_id: int, infos: list[ObjectInfo]) -> None:
+        if request_id != self.request_id:
+            return
+        by_key = {info.key: info for info in infos}
+        for row in self.objects:
+            info = by_key.get(row.key)
+            if info is not None:
+                row.info = info
+        current = self.current
+        self._rebuild_view(keep=current.key if current else None)
 
     # -- actions -----------------------------------------------------------------
     def action_open(self) -> None:
@@ -491,6 +554,9 @@ class ObjectTable(ScrollView, can_focus=True):
             self.post_message(self.OpenObject(self.location, row.info))  # type: ignore[arg-type]
 
     def action_up(self) -> None:
+        if self.filter_text:
+            self.post_message(self.EditFilter())
+            return
         if self.location is None:
             return
         parent = self.location.parent
@@ -553,13 +619,13 @@ class ObjectTable(ScrollView, can_focus=True):
         # Each entry lists alternatives, widest first: the date drops its time before it goes.
         optional = [
             [Column("Stored", 9, "right", "size")],
+            [Column("Original", 10, "right", "original")],
+            [Column("Saved", 7, "right", "saved")],
             [Column("Type", 6, "left")],
             [Column("Modified", 16, "left", "date"), Column("Date", 10, "left", "date")],
-            [Column("Saved", 6, "right")],
-            [Column("Original", 9, "right")],
         ]
         chosen: list[Column] = []
-        room = width - 2 - 28  # mark column, minimal name
+        room = width - 2 - 24  # mark column, minimal name
         for alternatives in optional:
             for column in alternatives:
                 if column.width + 1 <= room:
@@ -568,7 +634,8 @@ class ObjectTable(ScrollView, can_focus=True):
                     break
         order = {c.title: i for i, c in enumerate(DISPLAY_ORDER)}
         chosen.sort(key=lambda c: order[c.title])
-        name_width = max(width - 2 - sum(c.width + 1 for c in chosen), 1)
+        wanted = min(max(self._longest_name + 2, NAME_MIN_WIDTH), NAME_MAX_WIDTH)
+        name_width = min(max(width - 2 - sum(c.width + 1 for c in chosen), 1), wanted)
         return [(MARK_COLUMN, 1), (NAME_COLUMN, name_width - 1)] + [(c, c.width) for c in chosen]
 
     def _cell(self, text: str | Text, width: int, align: str, style: Style | str = "") -> Text:

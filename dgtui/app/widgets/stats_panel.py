@@ -55,16 +55,34 @@ class StatsPanel(Widget):
         self._cancel = threading.Event()
         #: finished detailed results, by location, for when the user comes back
         self._results: dict[Location, BucketStats] = {}
+        #: the exact numbers shown were computed before something below changed
+        self.detailed_stale = False
 
     # -- quick numbers ------------------------------------------------------------
     def show_summary(self, location: Location | None, summary: ListingSummary) -> None:
         self.location = location
         self.summary = summary
-        if not self.detailed_running and location is not None:
+        if not self.detailed_running and location is not None and location != self.detailed_location:
             self.detailed_location = location
             self.detailed = self._results.get(location)
             self.detailed_note = None
+            self.detailed_stale = False
         self._refresh_shape()
+
+    def mark_stale(self, changed: Location) -> None:
+        """Objects under ``changed`` were added, removed or listed again: exact numbers that cover it are old.
+
+        They are dropped from the cache and, if shown, labelled stale until ``c`` computes them again.
+        """
+        def covers(where: Location) -> bool:
+            return where.bucket == changed.bucket and (changed.prefix.startswith(where.prefix)
+                                                       or where.prefix.startswith(changed.prefix))
+
+        for where in [w for w in self._results if covers(w)]:
+            del self._results[where]
+        if self.detailed is not None and self.detailed_location is not None and covers(self.detailed_location):
+            self.detailed_stale = True
+            self._refresh_shape()
 
     def _refresh_shape(self) -> None:
         """Repaint; lay the screen out again only when the panel's height may change.
@@ -73,7 +91,8 @@ class StatsPanel(Widget):
         each would make the whole screen redraw for nothing.
         """
         shape = (self.location is None, self.detailed_running, self.detailed is None,
-                 bool(self.detailed and self.detailed.metadata_invalid), self.detailed_note, bool(self.summary.unknown))
+                 bool(self.detailed and self.detailed.metadata_invalid), self.detailed_note, self.detailed_stale,
+                 bool(self.summary.unknown))
         if shape != getattr(self, "_shape", None):
             self._shape = shape
             self.refresh(layout=True)
@@ -93,6 +112,7 @@ class StatsPanel(Widget):
         self.detailed = None
         self.detailed_done = self.detailed_total = 0
         self.detailed_running = True
+        self.detailed_stale = False
         self.detailed_note = "listing…"
         self.refresh(layout=True)
         self._compute(location, self._job_id, self._cancel)
@@ -185,14 +205,21 @@ class StatsPanel(Widget):
         stats = self.detailed
         if stats is None:
             note = f" ({self.detailed_note})" if self.detailed_note else ""
-            lines.append(Text(f"c: exact, all below{note}", style=dim))
+            lines.append(Text(f"c: exact sizes of everything below{note}", style=dim))
             return lines
-        lines.append(Text(label + (" (estimate)" if stats.estimated else " (exact)"), style=title))
+        if self.detailed_stale:
+            lines.append(Text(label + " (out of date: c)", style=title))
+        else:
+            lines.append(Text(label + (" (estimate)" if stats.estimated else " (exact)"), style=title))
         grid = _grid()
+        grid.add_row("Objects", human_count(stats.object_count))
         grid.add_row("Original", human_size(stats.total_size))
         grid.add_row("Stored", human_size(stats.compressed_size))
-        grid.add_row("Saved", human_size(stats.space_saved))
-        grid.add_row("Savings", percent(stats.savings_percent))
+        if stats.reference_objects:
+            # Stored bytes that no listing shows: each folder's reference.bin.
+            grid.add_row(Text(" hidden refs", style=dim), Text(human_size(stats.reference_size), style=dim))
+        grid.add_row("Saved", percent(stats.savings_percent))
+        grid.add_row(Text(" in bytes", style=dim), Text(human_size(stats.space_saved), style=dim))
         if stats.metadata_invalid:
             grid.add_row("Bad metadata", human_count(stats.metadata_invalid))
         lines.append(grid)

@@ -1,0 +1,586 @@
+"""Restores and uploads with their questions: one controller for the app and the CLI.
+
+The controller sits between a user interface and ``dgtui.core``. It runs a
+restore or an upload in the caller's thread (a worker thread in the app, the
+main thread in the CLI), reports progress through a ``Job`` (counters only),
+asks its questions through ``Job.ask`` (the app shows a dialog and waits, the
+CLI answers from its flags) and returns an outcome that says exactly what was
+done: how many files, how each was checked, what was kept, rescued, cancelled
+or failed. Nothing here imports Textual, and nothing here formats for a
+terminal beyond plain one-line text.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .core.errors import CancelledError, DestinationExistsError, DgError, RecompressionError
+from .core.models import DownloadResult, ObjectKind, UploadSummary
+from .display import human_count, human_size, plural, printable
+
+if TYPE_CHECKING:
+    from .core.client import DgClient
+
+#: uploads of more files or bytes than this are confirmed with their count and size first
+CONFIRM_UPLOAD_FILES = 10
+CONFIRM_UPLOAD_BYTES = 100 * 1024 * 1024
+
+
+@dataclass
+class Question:
+    """A question a transfer asks the user and waits for."""
+
+    title: str
+    body: str
+    choices: list[tuple[str, str]] = field(default_factory=list)  # (answer, button label)
+    #: the first answer loses data: Enter alone must not choose it
+    danger: bool = False
+
+
+@dataclass(eq=False, kw_only=True)
+class Job:
+    """Counters of one transfer: the controller writes them, a user interface reads them.
+
+    The controller only assigns numbers here; whoever draws them samples
+    them at its own pace, so a fast transfer cannot flood a screen.
+    """
+
+    items_total: int = 1
+    items_done: int = 0
+    #: bytes of every item when known before the start (uploads), else 0
+    bytes_total: int = 0
+    #: bytes of the items that have finished
+    bytes_items_done: int = 0
+    #: size of the item under way (0: unknown)
+    item_size: int = 0
+    #: the current stage as the SDK names it ("downloading", "rebuilding", "uploading"...)
+    stage: str = "starting"
+    stage_done: int = 0
+    stage_total: int = 0
+    #: bytes moved in stages that have finished (for the transfer rate)
+    bytes_before: int = 0
+    #: bytes of the files restored or uploaded so far (their full, original size)
+    bytes_written: int = 0
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+
+    # -- called by the controller ------------------------------------------------------------------
+    def on_progress(self, done: int, total: int, stage: str) -> None:
+        """The SDK's progress callback: only updates counters."""
+        if stage != self.stage:
+            self.bytes_before += self.stage_done
+            self.stage = stage
+            self.stage_done = 0
+        self.stage_total = total
+        self.stage_done = done
+
+    def item_started(self, size: int = 0) -> None:
+        self.item_size = size
+
+    def item_finished(self) -> None:
+        self.bytes_before += self.stage_done
+        self.bytes_items_done += self.item_size
+        self.item_size = 0
+        self.stage_done = 0
+        self.stage_total = 0
+        self.items_done += 1
+
+    def should_cancel(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def ask(self, question: Question) -> str | None:
+        """The user's answer; None when nobody can answer or the transfer was cancelled."""
+        return None
+
+    # -- for whoever draws the job -----------------------------------------------------------------
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    @property
+    def bytes_moved(self) -> int:
+        return self.bytes_before + self.stage_done
+
+    def stage_fraction(self) -> float | None:
+        if self.stage_total:
+            return min(self.stage_done / self.stage_total, 1.0)
+        return None
+
+    def fraction(self) -> float | None:
+        """How much of the whole transfer is done: by bytes when they are known, else by items."""
+        stage = self.stage_fraction() or 0.0
+        if self.bytes_total and self.item_size:
+            return min((self.bytes_items_done + stage * self.item_size) / self.bytes_total, 1.0)
+        if self.items_total > 1:
+            return min((self.items_done + stage) / self.items_total, 1.0)
+        return self.stage_fraction()
+
+
+# -- what a restore did ------------------------------------------------------------------------------
+
+def check_of(result: DownloadResult) -> str:
+    """How a restored file was checked, in a few words."""
+    if result.rescued:
+        return "rescued (decompressed contents, checked by xdelta3's checksums, not by a sha256)"
+    if result.verified and result.kind == ObjectKind.PLAIN:
+        return "MD5 checked against the ETag (no sha256 stored by the tool that wrote it)"
+    if result.verified:
+        return "sha256 verified"
+    return "not checked: no sha256 stored and the ETag is not an MD5"
+
+
+@dataclass
+class RestoreOutcome:
+    results: list[DownloadResult] = field(default_factory=list)
+    #: (key or name, reason)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    #: local files that existed and were kept
+    skipped: int = 0
+    cancelled: bool = False
+    #: objects the restore set out to write
+    planned: int = 0
+
+    @property
+    def state(self) -> str:
+        if self.cancelled:
+            return "cancelled"
+        return "failed" if self.failures else "done"
+
+    def counts(self) -> dict[str, int]:
+        rescued = sum(1 for r in self.results if r.rescued)
+        md5 = sum(1 for r in self.results if r.verified and not r.rescued and r.kind == ObjectKind.PLAIN)
+        sha = sum(1 for r in self.results if r.verified and not r.rescued and r.kind != ObjectKind.PLAIN)
+        return {"sha256": sha, "md5": md5, "rescued": rescued, "unchecked": len(self.results) - sha - md5 - rescued}
+
+    def line(self) -> str:
+        """One line that claims only what was done."""
+        results, failures = self.results, self.failures
+        if self.cancelled:
+            done = f"{human_count(len(results))} of {human_count(self.planned)} files restored" \
+                if self.planned > 1 else "nothing restored"
+            return f"cancelled: {done}; nothing was written for the unfinished file"
+        if len(results) == 1 and not failures and not self.skipped:
+            r = results[0]
+            if r.rescued:
+                return (f"rescued decompressed contents to {printable(r.path, 120)} ({human_size(r.size)}; "
+                        "checked by xdelta3's checksums, no sha256 for them)")
+            if r.verified and r.kind == ObjectKind.PLAIN:
+                return (f"MD5 (ETag) checked · {human_size(r.size)} · {printable(r.path, 120)} "
+                        "(no sha256 stored by the tool that wrote it)")
+            if r.verified:
+                return f"sha256 verified · {human_size(r.size)} · {printable(r.path, 120)}"
+            return (f"restored {human_size(r.size)} to {printable(r.path, 120)} "
+                    "(not checked: no sha256 stored and the ETag is not an MD5)")
+        if not results and not failures and self.skipped:
+            return ("nothing restored: kept the existing file" if self.skipped == 1
+                    else f"nothing restored: kept the {human_count(self.skipped)} existing files")
+        if not results and len(failures) == 1 and not self.skipped:
+            return printable(failures[0][1], 300)
+        size = sum(r.size for r in results)
+        parts = [f"restored {human_count(len(results))} ({human_size(size)})"]
+        c = self.counts()
+        if results and c["sha256"] == len(results):
+            parts.append("sha256 verified")
+        elif results:
+            if c["sha256"]:
+                parts.append(f"{human_count(c['sha256'])} sha256 verified")
+            if c["md5"]:
+                parts.append(f"{human_count(c['md5'])} MD5 checked (no sha256 stored)")
+            if c["unchecked"]:
+                parts.append(f"{human_count(c['unchecked'])} not checked (no checksum stored)")
+            if c["rescued"]:
+                parts.append(f"{human_count(c['rescued'])} rescued as .decompressed (no sha256 check)")
+        if self.skipped:
+            parts.append(f"{human_count(self.skipped)} kept (already existed)")
+        if failures:
+            key, reason = failures[0]
+            more = " (Enter lists all)" if len(failures) > 1 else ""
+            parts.append(f"{human_count(len(failures))} failed: {printable(key, 80)}: {printable(reason, 200)}{more}")
+        return " · ".join(parts)
+
+    def report(self) -> list[str]:
+        """Every file and every failure, one line each (for "show me the whole list")."""
+        lines = [f"{printable(r.path, 300)}: {check_of(r)}" for r in self.results]
+        lines += [f"FAILED {printable(key, 300)}: {printable(reason, 300)}" for key, reason in self.failures]
+        return lines
+
+
+# -- what an upload did ---------------------------------------------------------------------------------
+
+def stored_bytes(summary: UploadSummary) -> int:
+    """Bytes an upload added to the bucket: a folder's first archive stores its reference too."""
+    if summary.operation == "create_reference":
+        return summary.original_size + summary.stored_size
+    return summary.stored_size
+
+
+def upload_line(summary: UploadSummary) -> str:
+    """What one upload stored, in words that are true for each kind of upload."""
+    tail = ""
+    if summary.operation == "create_reference":
+        text = f"stored as this folder's reference ({human_size(summary.original_size)})"
+        tail = "; later versions become deltas"
+    elif summary.is_delta:
+        text = (f"stored as delta: {summary.savings_percent:.1f}% saved "
+                f"({human_size(summary.original_size)} → {human_size(summary.stored_size)})")
+    else:
+        text = f"stored whole ({human_size(summary.stored_size)})"
+        if summary.fallback_reason:
+            tail = f": {printable(summary.fallback_reason, 100)}"
+    if summary.verified:
+        text += ", verified" if summary.is_delta else ", sha256 recorded"
+    return text + tail
+
+
+@dataclass
+class UploadOutcome:
+    summaries: list[UploadSummary] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+    planned: int = 0
+
+    @property
+    def state(self) -> str:
+        if self.cancelled:
+            return "cancelled"
+        return "failed" if self.failures else "done"
+
+    def totals(self) -> tuple[int, int]:
+        """(original bytes, stored bytes with the references created)"""
+        return sum(s.original_size for s in self.summaries), sum(stored_bytes(s) for s in self.summaries)
+
+    def line(self) -> str:
+        summaries = self.summaries
+        if self.cancelled:
+            original, stored = self.totals()
+            if summaries:
+                return (f"cancelled: {human_count(len(summaries))} of {human_count(self.planned)} files were "
+                        f"uploaded ({human_size(original)} → {human_size(stored)}) and stay; nothing was written "
+                        "for the unfinished file")
+            return "cancelled: nothing was uploaded; nothing was written for the unfinished file"
+        if len(summaries) == 1 and not self.failures:
+            return upload_line(summaries[0])
+        if not summaries and len(self.failures) == 1:
+            return printable(self.failures[0][1], 300)
+        original, stored = self.totals()
+        saved = (1 - stored / original) * 100 if original else 0.0
+        text = (f"uploaded {plural(len(summaries), 'file')}: {human_size(original)} → {human_size(stored)} "
+                f"({saved:.1f}% saved")
+        references = sum(1 for s in summaries if s.operation == "create_reference")
+        if references:
+            text += f"; {plural(references, 'folder reference')} included"
+        text += ")"
+        if self.failures:
+            name, reason = self.failures[0]
+            text += f" · {len(self.failures)} failed: {printable(name, 60)}: {printable(reason, 200)}"
+        return text
+
+    def report(self) -> list[str]:
+        lines = [f"s3://{s.bucket}/{printable(s.key, 300)}: {upload_line(s)}" for s in self.summaries]
+        lines += [f"FAILED {printable(name, 300)}: {printable(reason, 300)}" for name, reason in self.failures]
+        return lines
+
+
+# -- planning ---------------------------------------------------------------------------------------------
+
+def files_to_upload(path: Path) -> tuple[list[Path], Path | None, int]:
+    """(files, the base their folders are kept relative to, total bytes) for a file or a folder."""
+    if path.is_file():
+        return [path], None, path.stat().st_size
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    return files, path.parent, sum(_size(p) for p in files)
+
+
+def needs_upload_confirmation(count: int, size: int) -> bool:
+    return count > CONFIRM_UPLOAD_FILES or size > CONFIRM_UPLOAD_BYTES
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def free_name(path: Path) -> Path:
+    """``name (1).ext``, ``name (2).ext``…: the first that does not exist beside ``path``."""
+    name = path.name
+    stem, dot, ext = name.partition(".") if not name.startswith(".") else (name, "", "")
+    for n in range(1, 10_000):
+        candidate = path.with_name(f"{stem} ({n}){dot}{ext}")
+        if not candidate.exists():
+            return candidate
+    raise DgError(f"no free name beside {printable(str(path), 200)}")
+
+
+# -- the controller ---------------------------------------------------------------------------------------
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, DgError) else f"{type(exc).__name__}: {exc}"
+
+
+def restore_objects(client: DgClient, job: Job, bucket: str, objects: Iterable[tuple[str, int]],
+                    destination: str, *, as_file: bool = False) -> RestoreOutcome:
+    """Restore objects ((key, listed size) pairs) into the folder ``destination``.
+
+    With ``as_file`` (one object only) ``destination`` is the file's own path,
+    so one object can be restored under another name. Asks before replacing a
+    file (overwrite, overwrite all, another name, skip) and offers to rescue
+    what DeltaGlider's gzip deltas cannot rebuild exactly.
+    """
+    items = list(objects)
+    outcome = RestoreOutcome(planned=len(items))
+    job.items_total = len(items)
+    overwrite_all = False
+    folder = destination if destination.endswith(os.sep) else destination + os.sep
+    try:
+        for key, size in items:
+            if job.should_cancel():
+                raise CancelledError()
+            job.item_started(size)
+            name = key.rsplit("/", 1)[-1]
+            target: str = destination if as_file else folder
+            overwrite, rescue = overwrite_all, False
+            while True:
+                try:
+                    outcome.results.append(client.download(
+                        f"s3://{bucket}/{key}", target, overwrite=overwrite, progress=job.on_progress,
+                        should_cancel=job.should_cancel, rescue=rescue))
+                    job.bytes_written += outcome.results[-1].size
+                except DestinationExistsError as exc:
+                    existing = Path(target) if as_file else Path(folder) / name
+                    choices = [("overwrite", "Overwrite"), ("all", "Overwrite all"), ("rename", "Keep both"),
+                               ("skip", "Skip")] if len(items) > 1 else \
+                        [("overwrite", "Overwrite"), ("rename", "Keep both"), ("skip", "Keep the existing file")]
+                    answer = job.ask(Question(
+                        "The file already exists",
+                        f"{_describe(exc)}\n\nReplace it with the restored object {printable(key, 300)}, or keep "
+                        f"both and save the object as “{printable(free_name(existing).name, 120)}”?",
+                        choices, danger=True))
+                    if answer is None and job.should_cancel():
+                        raise CancelledError() from None
+                    if answer in ("overwrite", "all"):
+                        overwrite = True
+                        overwrite_all = overwrite_all or answer == "all"
+                        continue
+                    if answer == "rename":
+                        target = str(free_name(existing))
+                        continue
+                    outcome.skipped += 1
+                except RecompressionError as exc:
+                    answer = job.ask(Question(
+                        "The original file cannot be rebuilt exactly",
+                        f"{_describe(exc)}\n\nThis object was stored by DeltaGlider from a compressed file whose "
+                        "compression cannot be reproduced byte for byte, so its sha256 cannot match. "
+                        "Its decompressed contents are intact and can be saved as "
+                        f"“{printable(name, 80)}.decompressed”.",
+                        [("rescue", "Rescue decompressed contents"), ("skip", "Skip")]))
+                    if answer is None and job.should_cancel():
+                        raise CancelledError() from None
+                    if answer == "rescue":
+                        rescue = True
+                        continue
+                    outcome.failures.append((key, _describe(exc)))
+                except CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one bad object must not stop the others
+                    outcome.failures.append((key, _describe(exc)))
+                break
+            job.item_finished()
+    except CancelledError:
+        outcome.cancelled = True
+    return outcome
+
+
+NOT_RESCUED = "cannot be rebuilt exactly (its gzip/bzip2/xz recompression differs); not rescued"
+
+
+@dataclass
+class PrefixPlan:
+    """What a folder restore would write: objects, their stored bytes, and where they go."""
+
+    url: str
+    objects: int = 0
+    stored_bytes: int = 0
+    #: local paths that already exist
+    existing: list[str] = field(default_factory=list)
+    #: (key, reason) for keys that cannot be written safely
+    unsafe: list[tuple[str, str]] = field(default_factory=list)
+
+
+def plan_prefix(client: DgClient, url: str, folder: str | None = None,
+                should_cancel: Callable[[], bool] | None = None) -> PrefixPlan:
+    """Count what is under a prefix (one listing, no HEAD); with ``folder``, which files already exist there."""
+    from .core.client import parse_s3_url, safe_relative_path
+
+    bucket, prefix = parse_s3_url(url)
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    plan = PrefixPlan(url)
+    for obj in client.iter_objects(bucket, prefix):
+        if should_cancel is not None and should_cancel():
+            raise CancelledError()
+        if obj.key.endswith("/") and obj.size == 0:
+            continue
+        plan.objects += 1
+        plan.stored_bytes += obj.size
+        rel, problem = safe_relative_path(obj.key, prefix)
+        if rel is None:
+            plan.unsafe.append((obj.key, problem or "unsafe key"))
+        elif folder is not None and os.path.exists(os.path.join(folder, str(rel))):
+            plan.existing.append(os.path.join(folder, str(rel)))
+    return plan
+
+
+def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
+                   on_item: Callable[[str, DownloadResult | None, Exception | None], None] | None = None
+                   ) -> RestoreOutcome:
+    """Restore everything under a prefix into ``folder``; asks about existing files and rescues."""
+    from .core.client import parse_s3_url
+
+    bucket, _ = parse_s3_url(url)
+    outcome = RestoreOutcome()
+    try:
+        plan = plan_prefix(client, url, folder, job.should_cancel)
+        outcome.planned = plan.objects
+        job.items_total = plan.objects
+        overwrite = False
+        if plan.existing:
+            names = "\n".join("  " + printable(p, 120) for p in plan.existing[:8])
+            more = f"\n  … and {human_count(len(plan.existing) - 8)} more" if len(plan.existing) > 8 else ""
+            answer = job.ask(Question(
+                "Some files already exist",
+                f"{human_count(len(plan.existing))} of {human_count(plan.objects)} files already exist in "
+                f"{printable(folder, 200)}:\n{names}{more}",
+                [("overwrite", "Overwrite them"), ("skip", "Keep them (skip)")], danger=True))
+            if answer is None and job.should_cancel():
+                raise CancelledError()
+            overwrite = answer == "overwrite"
+        rescue: list[tuple[str, str]] = []
+
+        def item_done(item, result, exc) -> None:
+            job.item_finished()
+            if result is not None:
+                job.bytes_written += result.size
+            if isinstance(exc, RecompressionError) and item.destination:
+                rescue.append((item.key, item.destination))
+            elif isinstance(exc, DestinationExistsError):
+                outcome.skipped += 1
+            elif exc is not None:
+                outcome.failures.append((item.key, _describe(exc)))
+            if on_item is not None:
+                on_item(item.key, result, exc)
+
+        results, _problems = client.download_prefix(url, folder, overwrite=overwrite, progress=job.on_progress,
+                                                    should_cancel=job.should_cancel, on_item=item_done)
+        outcome.results.extend(results)
+        if rescue:
+            answer = job.ask(Question(
+                "Some files cannot be rebuilt exactly",
+                f"{human_count(len(rescue))} objects were stored by DeltaGlider from compressed files "
+                "whose compression cannot be reproduced byte for byte. Their decompressed contents are intact "
+                "and can be saved as “<name>.decompressed”.",
+                [("rescue", "Rescue decompressed contents"), ("skip", "Skip them")]))
+            for key, destination in rescue:
+                if answer != "rescue":
+                    outcome.failures.append((key, NOT_RESCUED))
+                    continue
+                try:
+                    outcome.results.append(client.download(f"s3://{bucket}/{key}", destination, overwrite=False,
+                                                           rescue=True,
+                                                           progress=job.on_progress,
+                                                           should_cancel=job.should_cancel))
+                except CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - report it with the others
+                    outcome.failures.append((key, _describe(exc)))
+    except CancelledError:
+        outcome.cancelled = True
+    return outcome
+
+
+def upload_files(client: DgClient, job: Job, paths: list[Path], bucket: str, prefix: str,
+                 base: Path | None, *, max_ratio: float = 0.5, key: str | None = None,
+                 on_item: Callable[[Path, UploadSummary | None, Exception | None], None] | None = None
+                 ) -> UploadOutcome:
+    """Upload files under ``prefix``, keeping their folders relative to ``base``.
+
+    ``key`` names the object when a single file goes to a key of its own.
+    A cancel stops after the file under way (which leaves nothing behind);
+    the outcome says how many files were uploaded before it.
+    """
+    outcome = UploadOutcome(planned=len(paths))
+    job.items_total = len(paths)
+    if not job.bytes_total:
+        job.bytes_total = sum(_size(p) for p in paths)
+    try:
+        for path in paths:
+            if job.should_cancel():
+                raise CancelledError()
+            job.item_started(_size(path))
+            if key is not None:
+                target = f"s3://{bucket}/{key}"
+            else:
+                relative = path.relative_to(base).parent.as_posix() if base is not None else "."
+                sub = "" if relative in ("", ".") else relative + "/"
+                target = f"s3://{bucket}/{prefix}{sub}"
+            try:
+                summary = client.upload(path, target, max_ratio=max_ratio, progress=job.on_progress,
+                                        should_cancel=job.should_cancel)
+            except CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - report it, go on with the other files
+                outcome.failures.append((path.name, _describe(exc)))
+                if on_item is not None:
+                    on_item(path, None, exc)
+            else:
+                outcome.summaries.append(summary)
+                job.bytes_written += summary.original_size
+                if on_item is not None:
+                    on_item(path, summary, None)
+            job.item_finished()
+    except CancelledError:
+        outcome.cancelled = True
+    return outcome
+
+
+# -- verify ------------------------------------------------------------------------------------------------
+
+@dataclass
+class VerifyResult:
+    url: str
+    #: "sha256", "md5", "unchecked", "mismatch", "recompression", "error"
+    status: str
+    message: str
+    sha256: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("sha256", "md5", "unchecked")
+
+
+def verify_object(client: DgClient, url: str, work_dir: Path) -> VerifyResult:
+    """Rebuild one object from the bucket alone and say how it was checked; never a false alarm.
+
+    A plain object uploaded in parts has neither a sha256 nor an MD5 ETag:
+    it restores fine but cannot be checked, which is not a corruption. A delta
+    whose reference is missing from the bucket or different fails, whatever
+    this machine's reference cache holds (``DgClient.verify_object``; it
+    works in the client's own work folder, not in ``work_dir``).
+    """
+    checked = client.verify_object(url)
+    if checked.valid and checked.kind == ObjectKind.PLAIN:
+        return VerifyResult(url, "md5", "MD5 matches the ETag (no sha256 stored by the tool that wrote it)",
+                            checked.sha256 or "")
+    if checked.valid:
+        return VerifyResult(url, "sha256", "sha256 verified", checked.sha256 or "")
+    if checked.error is None:
+        return VerifyResult(url, "unchecked", "restores, but cannot be checked: no sha256 stored and the ETag is "
+                                              "not an MD5 (uploaded in parts)", checked.sha256 or "")
+    if checked.error == "recompression":
+        return VerifyResult(url, "recompression", f"{checked.reason}; `dgtui get --rescue {url} DEST` saves the "
+                                                  "decompressed contents")
+    return VerifyResult(url, "mismatch", checked.reason or "the rebuilt bytes do not match the stored sha256")
