@@ -305,3 +305,12 @@ def test_stats_warn_about_deltas_without_a_reference(damaged, s3_env, capsys):
     assert err.startswith("warning: 2 deltas but no reference") and f"dgtui audit s3://{bucket}/missing/" in err
     assert main(["stats", f"s3://{bucket}/clean/"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_progress_on_a_terminal(damaged, s3_env, capsys, monkeypatch):
+    bucket, _ = damaged
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert main(["audit", "--full", f"s3://{bucket}/clean/"]) == 0
+    captured = capsys.readouterr()
+    assert "\r" in captured.err and "checking" in captured.err and captured.err.endswith("\r")  # line cleared
+    assert "\r" not in captured.out and "no problems found" in captured.out
