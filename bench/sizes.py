@@ -29,6 +29,7 @@ class Sizes:
     audit_file_bytes: int = 4 * MB  #: size of each file behind those deltas
     audit_reps: int = 3
     audit_meta_reps: int = 5  #: the metadata audit and detailed stats are close: more samples
+    audit_memory_deltas: int = 100_000  #: deltas (in 50 folders) of the second memory case
     savings_real_keys: int = 2_000  #: stored objects on the server for the by-folder memory case
     sampled_deltas: int = 600  #: deltas for sampled against detailed statistics
     savings_synthetic_objects: int = 50_000  #: entries of the generated listing for the memory case
@@ -39,7 +40,7 @@ SMOKE = Sizes(
     archive_bytes=2 * MB, upload_versions=3, upload_reps=1, restore_versions=2, restore_reps=1,
     app_reps=1, keystroke_restore_bytes=32 * MB, keystrokes=6,
     memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB,
-    audit_deltas=10, audit_file_bytes=256 * 1024, audit_reps=1, audit_meta_reps=1,
+    audit_deltas=10, audit_file_bytes=256 * 1024, audit_reps=1, audit_meta_reps=1, audit_memory_deltas=500,
 )
 
 FULL = Sizes(

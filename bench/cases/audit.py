@@ -121,20 +121,27 @@ def _metadata(ctx: Context) -> list[Row]:
 
 
 def _memory(ctx: Context) -> list[Row]:
+    """Peak RSS of a process auditing the big listing prefix (plain objects: the listing only) and a prefix
+    of as many deltas (the listing and every delta's metadata)."""
     n = ctx.sizes.list_keys
     datasets.build_list(ctx.env, n, ctx.log)
-    bucket, prefix = datasets.list_bucket(n), datasets.LIST_PREFIX
+    deltas = ctx.sizes.audit_memory_deltas
+    datasets.build_stats(ctx.env, deltas, 50, ctx.log)
     net = ctx.networks[0]
-    ctx.log(f"peak memory of an audit of {n:,} objects")
-    env = ctx.env.child_env(net.endpoint_url)
-    result = check(run_child([sys.executable, "-c", AUDIT_CHILD, net.endpoint_url,
-                              str(ctx.env.scratch("audit-memory-cache")), f"s3://{bucket}/{prefix}"], env),
-                   "dgtui audit")
-    objects, problems = (int(x) for x in result.stdout.split()[:2])
-    note = (f"{objects:,} objects audited in {result.seconds:.1f} s (a process, interpreter included), "
-            f"{problems} problems")
-    if objects != n:
-        note += f"; expected {n:,} objects"
-    mb = None if result.self_peak_rss is None else result.self_peak_rss / 2**20
-    return [below(Row("audit-memory", f"audit a {n:,}-object prefix, peak RSS", net.name, "MB", mb, note=note),
-                  LIMIT_MB)]
+    rows = []
+    for what, url, expected in (
+            (f"audit a {n:,}-object prefix, peak RSS", f"s3://{datasets.list_bucket(n)}/{datasets.LIST_PREFIX}", n),
+            (f"audit a prefix of {deltas:,} deltas (metadata read), peak RSS",
+             f"s3://{datasets.stats_bucket(deltas)}/", deltas + 50)):
+        ctx.log(f"peak memory: {what}")
+        env = ctx.env.child_env(net.endpoint_url)
+        result = check(run_child([sys.executable, "-c", AUDIT_CHILD, net.endpoint_url,
+                                  str(ctx.env.scratch("audit-memory-cache")), url], env), "dgtui audit")
+        objects, problems = (int(x) for x in result.stdout.split()[:2])
+        note = (f"{objects:,} objects audited in {result.seconds:.1f} s (a process, interpreter included), "
+                f"{problems} problems")
+        if objects != expected:
+            note += f"; expected {expected:,} objects"
+        mb = None if result.self_peak_rss is None else result.self_peak_rss / 2**20
+        rows.append(below(Row("audit-memory", what, net.name, "MB", mb, note=note), LIMIT_MB))
+    return rows
