@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 
 from dgtui.server import LocalS3Server
+from dgtui.testing.tls import make_local_tls
 
 LATENCY_S = 0.030
 REGION = "us-east-1"
@@ -33,7 +34,7 @@ class BenchEnv:
     work: Path  #: scratch space, removed at the end unless kept
     server: LocalS3Server
     networks: list[Network] = field(default_factory=list)
-    _proxy: subprocess.Popen | None = None
+    _proxies: list[subprocess.Popen] = field(default_factory=list)
     _own_work: bool = True
 
     # -- lifecycle -----------------------------------------------------------
@@ -46,26 +47,33 @@ class BenchEnv:
         else:
             work = Path(tempfile.mkdtemp(prefix="dgtui-bench-"))
             own = True
-        server = LocalS3Server(work / "s3-data", log_path=work / "weed.log").start()
+        # One server on http and https (a certificate from a CA made for the run), so both read the same data.
+        tls = make_local_tls(work / "tls")
+        server = LocalS3Server(work / "s3-data", log_path=work / "weed.log", tls=tls).start()
         env = cls(work=work, server=server, _own_work=own)
-        env.networks.append(Network("loopback", server.endpoint_url))
-        if latency_s > 0:
-            env._proxy = subprocess.Popen(
-                [sys.executable, "-m", "bench.latency_proxy", str(server.ports.s3), str(latency_s)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent,
-                env=env.child_env())
-            port = int(env._proxy.stdout.readline())
-            env.networks.append(Network(f"+{latency_s * 1000:g} ms", f"http://127.0.0.1:{port}"))
+        assert server.ports is not None
+        for scheme, url, port in (("http", server.endpoint_url, server.ports.s3),
+                                  ("https", server.https_endpoint_url, server.ports.s3_https)):
+            tag = "" if scheme == "http" else "https "
+            env.networks.append(Network(f"{tag}loopback", url))
+            if latency_s > 0:
+                proxy = subprocess.Popen(
+                    [sys.executable, "-m", "bench.latency_proxy", str(port), str(latency_s)],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent,
+                    env=env.child_env())
+                env._proxies.append(proxy)
+                proxied = int(proxy.stdout.readline())
+                env.networks.append(Network(f"{tag}+{latency_s * 1000:g} ms", f"{scheme}://127.0.0.1:{proxied}"))
         return env
 
     def stop(self) -> None:
-        if self._proxy is not None:
+        for proxy in self._proxies:
             try:
-                self._proxy.stdin.close()
-                self._proxy.wait(timeout=10)
+                proxy.stdin.close()
+                proxy.wait(timeout=10)
             except Exception:
-                self._proxy.kill()
-            self._proxy = None
+                proxy.kill()
+        self._proxies = []
         self.server.stop()
         if self._own_work:
             shutil.rmtree(self.work, ignore_errors=True)
@@ -98,8 +106,11 @@ class BenchEnv:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
             "DG_LOG_LEVEL": "WARNING",
+            "DG_SUPPRESS_DEPRECATION": "1",
             "PYTHONPATH": str(Path(__file__).parent.parent),
         })
+        if self.server.ca_bundle:
+            env["AWS_CA_BUNDLE"] = self.server.ca_bundle  # every tool verifies the https endpoint with it
         if endpoint_url:
             env["AWS_ENDPOINT_URL"] = endpoint_url
         return env

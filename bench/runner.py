@@ -19,18 +19,25 @@ from .sizes import BY_NAME
 METHOD = [
     "The server is SeaweedFS `weed mini` on 127.0.0.1, started by the run on a folder of its own (with --work-dir, the data sets of an earlier run are reused). "
     "'loopback' talks to it directly; '+30 ms' goes through a TCP proxy (its own process) that delays "
-    "every HTTP request by 30 ms, as a nearby cloud region would.",
+    "every HTTP request by 30 ms, as a nearby cloud region would. The same server also serves https "
+    "with a certificate from a CA made for the run ('https loopback', 'https +30 ms'; every tool trusts "
+    "it through AWS_CA_BUNDLE); listing and statistics run over both.",
     "Data sets are built with raw boto3 before timing; nothing of the setup is timed.",
     "Times are medians over the repetitions (samples in RESULTS.json). Python tools are timed in "
     "this process with clients created beforehand; s5cmd and the 'a process each' cases include "
     "starting their processes.",
-    "dgtui: `dgtui.create_client` with its defaults (metadata HEADs from one thread over up to 128 connections on an http endpoint) and a cache folder of the run. "
+    "dgtui: `dgtui.create_client` with its defaults (metadata HEADs from 64 threads over urllib3, signed by botocore) and a cache folder of the run. "
     "boto3: a default client and its `list_objects_v2` paginator. DeltaGlider 6.2.0: its `create_client` "
     "(log level WARNING), `get_bucket_stats(mode='detailed', use_cache=False)` (10 HEAD threads), "
     "`upload`, `download`; its reference cache is private to each process, as it ships.",
     "stats: each repetition starts dgtui with an empty cache folder; 'unchanged' is a new client on "
-    "that folder right after (metadata cached on disk, validated by the listing's ETags; the listing "
-    "starts every page at once from where the first run's pages broke).",
+    "that folder right after (metadata cached on disk, validated by the listing's ETags and dates; the "
+    "listing starts every part at once from where the first run's pages broke), set against a bare "
+    "listing of the same bucket by a new dgtui client, timed in the same repetition.",
+    "list: dgtui lists as `dgtui ls` does (`iter_pages(..., ranged=True)`: key ranges in parallel once "
+    "the first page shows the prefix is large).",
+    "get-cli: `dgtui get` and `deltaglider cp` as commands, a new process per version (interpreter, "
+    "imports and client set-up included); dgtui's cache folder persists between its processes.",
     "The stats data set holds small stand-in `.delta` bodies with the metadata DeltaGlider 6.2.0 writes "
     "(both tools only HEAD deltas for statistics) and one reference per deltaspace.",
     "upload: each repetition uploads every version into a new deltaspace (the first version becomes "

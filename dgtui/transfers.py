@@ -56,8 +56,12 @@ class Job:
     bytes_total: int = 0
     #: bytes of the items that have finished
     bytes_items_done: int = 0
+    #: items whose size could not be learnt: then ``bytes_total`` stays 0 rather than claim a false total
+    sizes_unknown: int = 0
     #: size of the item under way (0: unknown)
     item_size: int = 0
+    #: the stage that writes the item's own bytes ("rebuilding" for a delta); "" when every stage does
+    item_stage: str = ""
     #: the current stage as the SDK names it ("downloading", "rebuilding", "uploading"...)
     stage: str = "starting"
     stage_done: int = 0
@@ -78,8 +82,9 @@ class Job:
         self.stage_total = total
         self.stage_done = done
 
-    def item_started(self, size: int = 0) -> None:
+    def item_started(self, size: int = 0, stage: str = "") -> None:
         self.item_size = size
+        self.item_stage = stage
 
     def item_finished(self) -> None:
         self.bytes_before += self.stage_done
@@ -109,10 +114,17 @@ class Job:
             return min(self.stage_done / self.stage_total, 1.0)
         return None
 
+    def item_fraction(self) -> float:
+        """How much of the item under way is written: only its own stage counts, so the bar never goes back
+        when a delta's download ends and its rebuild starts."""
+        if self.item_stage and self.stage != self.item_stage:
+            return 0.0
+        return self.stage_fraction() or 0.0
+
     def fraction(self) -> float | None:
         """How much of the whole transfer is done: by bytes when they are known, else by items."""
-        stage = self.stage_fraction() or 0.0
-        if self.bytes_total and self.item_size:
+        stage = self.item_fraction()
+        if self.bytes_total:
             return min((self.bytes_items_done + stage * self.item_size) / self.bytes_total, 1.0)
         if self.items_total > 1:
             return min((self.items_done + stage) / self.items_total, 1.0)
@@ -308,9 +320,16 @@ def _size(path: Path) -> int:
 def free_name(path: Path) -> Path:
     """``name (1).ext``, ``name (2).ext``…: the first that does not exist beside ``path``."""
     name = path.name
-    stem, dot, ext = name.partition(".") if not name.startswith(".") else (name, "", "")
+    # The extension is the last one or two suffixes with a letter in them: "db (1).sql.gz",
+    # "app-1.0.0 (1).zip" (a version's dots are not an extension).
+    parts = name.split(".")
+    cut = len(parts)
+    while cut > 1 and len(parts) - cut < 2 and parts[cut - 1] and any(c.isalpha() for c in parts[cut - 1]) \
+            and (cut > 2 or parts[0]):
+        cut -= 1
+    stem, ext = ".".join(parts[:cut]), "".join("." + p for p in parts[cut:])
     for n in range(1, 10_000):
-        candidate = path.with_name(f"{stem} ({n}){dot}{ext}")
+        candidate = path.with_name(f"{stem} ({n}){ext}")
         if not candidate.exists():
             return candidate
     raise DgError(f"no free name beside {printable(str(path), 200)}")
@@ -334,7 +353,7 @@ def restore_objects(client: DgClient, job: Job, bucket: str, objects: Iterable[t
     items = list(objects)
     outcome = RestoreOutcome(planned=len(items))
     job.items_total = len(items)
-    overwrite_all = False
+    state = _Answers()
     folder = destination if destination.endswith(os.sep) else destination + os.sep
     try:
         for key, size in items:
@@ -342,57 +361,73 @@ def restore_objects(client: DgClient, job: Job, bucket: str, objects: Iterable[t
                 raise CancelledError()
             job.item_started(size)
             name = key.rsplit("/", 1)[-1]
-            target: str = destination if as_file else folder
-            overwrite, rescue = overwrite_all, False
-            while True:
-                try:
-                    outcome.results.append(client.download(
-                        f"s3://{bucket}/{key}", target, overwrite=overwrite, progress=job.on_progress,
-                        should_cancel=job.should_cancel, rescue=rescue))
-                    job.bytes_written += outcome.results[-1].size
-                except DestinationExistsError as exc:
-                    existing = Path(target) if as_file else Path(folder) / name
-                    choices = [("overwrite", "Overwrite"), ("all", "Overwrite all"), ("rename", "Keep both"),
-                               ("skip", "Skip")] if len(items) > 1 else \
-                        [("overwrite", "Overwrite"), ("rename", "Keep both"), ("skip", "Keep the existing file")]
-                    answer = job.ask(Question(
-                        "The file already exists",
-                        f"{_describe(exc)}\n\nReplace it with the restored object {printable(key, 300)}, or keep "
-                        f"both and save the object as “{printable(free_name(existing).name, 120)}”?",
-                        choices, danger=True))
-                    if answer is None and job.should_cancel():
-                        raise CancelledError() from None
-                    if answer in ("overwrite", "all"):
-                        overwrite = True
-                        overwrite_all = overwrite_all or answer == "all"
-                        continue
-                    if answer == "rename":
-                        target = str(free_name(existing))
-                        continue
-                    outcome.skipped += 1
-                except RecompressionError as exc:
-                    answer = job.ask(Question(
-                        "The original file cannot be rebuilt exactly",
-                        f"{_describe(exc)}\n\nThis object was stored by DeltaGlider from a compressed file whose "
-                        "compression cannot be reproduced byte for byte, so its sha256 cannot match. "
-                        "Its decompressed contents are intact and can be saved as "
-                        f"“{printable(name, 80)}.decompressed”.",
-                        [("rescue", "Rescue decompressed contents"), ("skip", "Skip")]))
-                    if answer is None and job.should_cancel():
-                        raise CancelledError() from None
-                    if answer == "rescue":
-                        rescue = True
-                        continue
-                    outcome.failures.append((key, _describe(exc)))
-                except CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - one bad object must not stop the others
-                    outcome.failures.append((key, _describe(exc)))
-                break
+            existing = Path(destination) if as_file else Path(folder) / name
+            _restore_asking(client, job, outcome, bucket, key, destination if as_file else folder, existing,
+                            state, many=len(items) > 1)
             job.item_finished()
     except CancelledError:
         outcome.cancelled = True
     return outcome
+
+
+@dataclass
+class _Answers:
+    """Answers that hold for the files still to come ("Overwrite all")."""
+
+    overwrite_all: bool = False
+
+
+def _restore_asking(client: DgClient, job: Job, outcome: RestoreOutcome, bucket: str, key: str, target: str,
+                    existing: Path, state: _Answers, *, many: bool) -> None:
+    """Restore one object to ``target`` (a file, or a folder ending in a separator, where ``existing`` is the
+    file it would write), asking before replacing a file and offering a rescue; the result goes to ``outcome``."""
+    name = key.rsplit("/", 1)[-1]
+    overwrite, rescue = state.overwrite_all, False
+    while True:
+        try:
+            outcome.results.append(client.download(
+                f"s3://{bucket}/{key}", target, overwrite=overwrite, progress=job.on_progress,
+                should_cancel=job.should_cancel, rescue=rescue))
+            job.bytes_written += outcome.results[-1].size
+        except DestinationExistsError as exc:
+            choices = [("overwrite", "Overwrite"), ("all", "Overwrite all"), ("rename", "Keep both"),
+                       ("skip", "Skip")] if many else \
+                [("overwrite", "Overwrite"), ("rename", "Keep both"), ("skip", "Keep the existing file")]
+            answer = job.ask(Question(
+                "The file already exists",
+                f"{_describe(exc)}\n\nReplace it with the restored object {printable(key, 300)}, or keep "
+                f"both and save the object as “{printable(free_name(existing).name, 120)}”?",
+                choices, danger=True))
+            if answer is None and job.should_cancel():
+                raise CancelledError() from None
+            if answer in ("overwrite", "all"):
+                overwrite = True
+                state.overwrite_all = state.overwrite_all or answer == "all"
+                continue
+            if answer == "rename":
+                target = str(free_name(existing))
+                existing = Path(target)
+                continue
+            outcome.skipped += 1
+        except RecompressionError as exc:
+            answer = job.ask(Question(
+                "The original file cannot be rebuilt exactly",
+                f"{_describe(exc)}\n\nThis object was stored by DeltaGlider from a compressed file whose "
+                "compression cannot be reproduced byte for byte, so its sha256 cannot match. "
+                "Its decompressed contents are intact and can be saved as "
+                f"“{printable(name, 80)}.decompressed”.",
+                [("rescue", "Rescue decompressed contents"), ("skip", "Skip")]))
+            if answer is None and job.should_cancel():
+                raise CancelledError() from None
+            if answer == "rescue":
+                rescue = True
+                continue
+            outcome.failures.append((key, _describe(exc)))
+        except CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad object must not stop the others
+            outcome.failures.append((key, _describe(exc)))
+        break
 
 
 NOT_RESCUED = "cannot be rebuilt exactly (its gzip/bzip2/xz recompression differs); not rescued"
@@ -409,17 +444,34 @@ class PrefixPlan:
     existing: list[str] = field(default_factory=list)
     #: (key, reason) for keys that cannot be written safely
     unsafe: list[tuple[str, str]] = field(default_factory=list)
+    #: key -> size of the restored file, for the keys whose size is known (see ``read_restored_sizes``)
+    sizes: dict[str, int] = field(default_factory=dict)
+    #: objects whose restored size is unknown (a delta whose metadata gives none)
+    sizes_unknown: int = 0
+    #: keys of the deltas
+    deltas: set[str] = field(default_factory=set)
+
+    @property
+    def restored_bytes(self) -> int:
+        return sum(self.sizes.values())
 
 
 def plan_prefix(client: DgClient, url: str, folder: str | None = None,
-                should_cancel: Callable[[], bool] | None = None) -> PrefixPlan:
-    """Count what is under a prefix (one listing, no HEAD); with ``folder``, which files already exist there."""
+                should_cancel: Callable[[], bool] | None = None, *,
+                read_sizes: bool = False, progress: Callable[[int, int], None] | None = None) -> PrefixPlan:
+    """Count what is under a prefix (one listing); with ``folder``, which files already exist there.
+
+    The listing gives a delta's stored size only; ``read_sizes`` also learns
+    each delta's original size from its metadata (the metadata cache first,
+    then HEADs in parallel), so that a restore can count the bytes it writes.
+    """
     from .core.client import parse_s3_url, safe_relative_path
 
     bucket, prefix = parse_s3_url(url)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     plan = PrefixPlan(url)
+    deltas = []
     for obj in client.iter_objects(bucket, prefix):
         if should_cancel is not None and should_cancel():
             raise CancelledError()
@@ -427,41 +479,79 @@ def plan_prefix(client: DgClient, url: str, folder: str | None = None,
             continue
         plan.objects += 1
         plan.stored_bytes += obj.size
+        if obj.is_delta:
+            deltas.append(obj)
+            plan.deltas.add(obj.key)
+        else:
+            plan.sizes[obj.key] = obj.size
         rel, problem = safe_relative_path(obj.key, prefix)
         if rel is None:
             plan.unsafe.append((obj.key, problem or "unsafe key"))
         elif folder is not None and os.path.exists(os.path.join(folder, str(rel))):
             plan.existing.append(os.path.join(folder, str(rel)))
+    if read_sizes and deltas:
+        try:
+            client.fetch_metadata(bucket, deltas, progress, should_cancel)
+        except CancelledError:
+            raise
+        except DgError:
+            pass  # the sizes stay unknown and are said to be
+    for obj in deltas:
+        if read_sizes and obj.original_size is not None:
+            plan.sizes[obj.key] = obj.original_size
+        else:
+            plan.sizes_unknown += 1
     return plan
 
 
 def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
-                   on_item: Callable[[str, DownloadResult | None, Exception | None], None] | None = None
-                   ) -> RestoreOutcome:
-    """Restore everything under a prefix into ``folder``; asks about existing files and rescues."""
+                   on_item: Callable[[str, DownloadResult | None, Exception | None], None] | None = None,
+                   read_sizes: bool = True) -> RestoreOutcome:
+    """Restore everything under a prefix into ``folder``; asks about existing files and rescues.
+
+    With ``read_sizes`` the job counts bytes of the restored files (each
+    delta's original size read from its metadata first); while any size is
+    unknown it counts files only and says how many sizes are unknown.
+    """
     from .core.client import parse_s3_url
 
     bucket, _ = parse_s3_url(url)
     outcome = RestoreOutcome()
     try:
-        plan = plan_prefix(client, url, folder, job.should_cancel)
+        plan = plan_prefix(client, url, folder, job.should_cancel, read_sizes=read_sizes,
+                           progress=lambda done, total: setattr(job, "stage", f"reading sizes {done}/{total}"))
         outcome.planned = plan.objects
         job.items_total = plan.objects
-        overwrite = False
+        if read_sizes:
+            job.sizes_unknown = plan.sizes_unknown
+            job.bytes_total = 0 if plan.sizes_unknown else plan.restored_bytes
+        job.stage = "starting"
+        mode = "skip"
         if plan.existing:
             names = "\n".join("  " + printable(p, 120) for p in plan.existing[:8])
             more = f"\n  … and {human_count(len(plan.existing) - 8)} more" if len(plan.existing) > 8 else ""
+            example = printable(free_name(Path(plan.existing[0])).name, 80)
             answer = job.ask(Question(
                 "Some files already exist",
                 f"{human_count(len(plan.existing))} of {human_count(plan.objects)} files already exist in "
-                f"{printable(folder, 200)}:\n{names}{more}",
-                [("overwrite", "Overwrite them"), ("skip", "Keep them (skip)")], danger=True))
+                f"{printable(folder, 200)}:\n{names}{more}\n\nReplace them, keep both (the restored object "
+                f"gets a free name such as “{example}”), skip them, or choose for each file?",
+                [("overwrite", "Overwrite all"), ("rename", "Keep both"), ("skip", "Skip them"),
+                 ("ask", "Ask for each")], danger=True))
             if answer is None and job.should_cancel():
                 raise CancelledError()
-            overwrite = answer == "overwrite"
+            mode = answer if answer in ("overwrite", "rename", "ask") else "skip"
         rescue: list[tuple[str, str]] = []
+        again: list[tuple[str, str]] = []  # (key, destination) of files that exist, answered after the others
+
+        def item_start(item) -> None:
+            job.item_started(plan.sizes.get(item.key, 0), "rebuilding" if item.key in plan.deltas else "downloading")
 
         def item_done(item, result, exc) -> None:
+            if isinstance(exc, DestinationExistsError) and mode in ("rename", "ask") and item.destination:
+                again.append((item.key, item.destination))
+                job.item_started(0)
+                return
             job.item_finished()
             if result is not None:
                 job.bytes_written += result.size
@@ -474,9 +564,18 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
             if on_item is not None:
                 on_item(item.key, result, exc)
 
-        results, _problems = client.download_prefix(url, folder, overwrite=overwrite, progress=job.on_progress,
-                                                    should_cancel=job.should_cancel, on_item=item_done)
+        results, _problems = client.download_prefix(url, folder, overwrite=mode == "overwrite",
+                                                    progress=job.on_progress, should_cancel=job.should_cancel,
+                                                    on_item=item_done, on_start=item_start)
         outcome.results.extend(results)
+        state = _Answers()
+        for key, destination in again:
+            if job.should_cancel():
+                raise CancelledError()
+            job.item_started(plan.sizes.get(key, 0), "rebuilding" if key in plan.deltas else "downloading")
+            target = str(free_name(Path(destination))) if mode == "rename" else destination
+            _restore_asking(client, job, outcome, bucket, key, target, Path(destination), state, many=len(again) > 1)
+            job.item_finished()
         if rescue:
             answer = job.ask(Question(
                 "Some files cannot be rebuilt exactly",

@@ -26,6 +26,20 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3Serve
 
 
 @pytest.fixture(scope="session")
+def s3_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3Server]:
+    """A second local S3 server, on https with a certificate from a CA made for the session."""
+    from dgtui.testing.tls import make_local_tls
+
+    tls = make_local_tls(tmp_path_factory.mktemp("tls"))
+    server = LocalS3Server(tmp_path_factory.mktemp("s3-tls-data"), tls=tls)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def _session_boto3_s3(s3_server: LocalS3Server) -> Any:
     return s3_server.boto3_client()
 

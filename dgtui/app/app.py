@@ -111,6 +111,7 @@ class DgtuiApp(App[int]):
         if self.client is None:
             client = self.client_factory()
             self.call_from_thread(self._client_ready, client)
+        assert self.client is not None  # set by _client_ready
         buckets = self.client.list_buckets()["Buckets"]
         self.post_message(BucketsLoaded(buckets))
 
@@ -222,12 +223,14 @@ class DgtuiApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        sections = [
+        sections: list[tuple[str, list[Any]]] = [
             ("Everywhere", list(self.BINDINGS) + [Binding("ctrl+p", "command_palette", "Command palette"),
                                                    Binding("tab", "focus_next", "Next pane")]),
             ("Browser", list(BrowserScreen.BINDINGS)),
             ("Object table", list(ObjectTable.BINDINGS)),
-            ("Bucket tree", [Binding("enter", "select", "Open / expand"), Binding("right", "expand", "Expand"),
+            ("Bucket tree", [Binding("enter", "select", "Open in the table (the focus goes there; a click opens "
+                                                       "it and stays in the tree)"),
+                             Binding("right", "expand", "Expand"),
                              Binding("left", "collapse", "Collapse or go to parent")]),
             ("Transfers (Tab to them)", list(TransfersPanel.BINDINGS)),
             ("Details", list(DetailsScreen.BINDINGS)),

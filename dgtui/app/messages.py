@@ -89,13 +89,6 @@ class ListingDone(Message):
         self.request_id = request_id
 
 
-class ListingFailed(Message):
-    def __init__(self, request_id: int, text: str) -> None:
-        super().__init__()
-        self.request_id = request_id
-        self.text = text
-
-
 class ListingChanged(Message):
     """The table's quick numbers changed (new pages, or a new location)."""
 

@@ -100,8 +100,8 @@ class Transfer(Job):
         rate = self.rate()
         if not rate:
             return None
-        if self.bytes_total and self.item_size:
-            remaining = self.bytes_total - self.bytes_items_done - (self.stage_fraction() or 0) * self.item_size
+        if self.bytes_total:
+            remaining = self.bytes_total - self.bytes_items_done - self.item_fraction() * self.item_size
             return max(remaining, 0) / rate
         if not self.stage_total or self.items_total > 1:
             return None  # several files of unknown sizes: the time left of one file would mislead

@@ -8,9 +8,10 @@
   Each entry also remembers which bucket object it came from (ETag, size,
   modification time), so a copy is used only while that object is still
   the one on the server: the bucket is the truth, the cache a speed-up.
-* ``MetadataCache``: object metadata keyed by endpoint, bucket, stored key and
-  ETag. An ETag changes whenever an object is rewritten, so an entry found
-  under the ETag the listing reports is still true.
+* ``MetadataCache``: object metadata keyed by endpoint, bucket and stored key,
+  checked against the ETag and modification date the listing reports. Any
+  rewrite changes the date (a copy onto itself keeps the ETag of the bytes but
+  not the date), so an entry found under both is still true.
 """
 
 from __future__ import annotations
@@ -234,7 +235,7 @@ class ReferenceCache:
 
 
 class MetadataCache:
-    """Object metadata by (endpoint, bucket, stored key, ETag), in SQLite.
+    """Object metadata by (endpoint, bucket, stored key), checked against "ETag@date", in SQLite.
 
     It also keeps where the pages of each prefix's last full listing broke,
     so the next listing of that prefix can fetch its pages in parallel.
@@ -267,7 +268,7 @@ class MetadataCache:
         return conn
 
     def get_many(self, endpoint: str, bucket: str, items: list[tuple[str, str]]) -> dict[str, dict[str, str]]:
-        """Metadata for the (key, etag) pairs whose cached ETag still matches."""
+        """Metadata for the (key, version) pairs whose cached version ("ETag@date") still matches."""
         if not items:
             return {}
         wanted = dict(items)

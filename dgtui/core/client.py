@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 import botocore.exceptions as bexc
 
-from . import codec, errors
+from . import errors
 from . import format as fmt
 from .audit import Auditor, AuditProgress
 from .cache import MetadataCache, ReferenceCache, cache_root, sweep_work_dir
@@ -27,6 +27,7 @@ from .models import (
     UploadSummary,
     VerifyResult,
 )
+from .ranged import iter_ranged_logical_pages
 from .responses import ListObjectsResponse, put_info
 from .s3 import S3Access, display_key, translate, where
 from .sampling import SampledStats, sampled_stats
@@ -165,9 +166,15 @@ class DgClient(DeltaGliderCompat):
         return ListObjectsResponse(page)
 
     def iter_pages(self, bucket: str, prefix: str = "", delimiter: str | None = "/", page_size: int = 1000,
-                   continuation_token: str | None = None) -> Iterator[ListObjectsResult]:
-        """Every page of a listing, lazily. Errors come as DgError."""
-        pages = iter_logical_pages(self._s3.client, bucket, prefix, delimiter, page_size, continuation_token)
+                   continuation_token: str | None = None, ranged: bool = False) -> Iterator[ListObjectsResult]:
+        """Every page of a listing, lazily. Errors come as DgError.
+
+        ``ranged``: once the first page shows the prefix is large, list key ranges in parallel (keys
+        still in order, each once; the pages' continuation tokens are then not points to resume from).
+        """
+        pages = iter_logical_pages(self._s3.client, bucket, prefix, delimiter, page_size, continuation_token) \
+            if not ranged or continuation_token else iter_ranged_logical_pages(self._s3.client, bucket, prefix,
+                                                                              delimiter, page_size)
         while True:
             with self._s3.ctx(bucket, prefix, "list"):
                 page = next(pages, None)
@@ -176,12 +183,12 @@ class DgClient(DeltaGliderCompat):
             yield page
 
     def iter_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
-        for page in self.iter_pages(bucket, prefix, delimiter=None):
+        for page in self.iter_pages(bucket, prefix, delimiter=None, ranged=True):
             yield from page.contents
 
     def fetch_metadata(self, bucket: str, items: list[ObjectInfo], progress: Callable[[int, int], None] | None = None,
                        should_cancel: ShouldCancel | None = None) -> list[ObjectInfo]:
-        """Fill items with their metadata (cache validated by ETag, then parallel HEADs)."""
+        """Fill items with their metadata (cache validated by ETag and date, then parallel HEADs)."""
         return self._fetcher.fetch(bucket, items, progress, should_cancel)
 
     def get_bucket_stats(self, bucket: str, mode: str = "quick", use_cache: bool = True, refresh_cache: bool = False,
@@ -339,14 +346,17 @@ class DgClient(DeltaGliderCompat):
     def download_prefix(self, s3_url: str, dest_dir: str | Path, overwrite: bool = False, *,
                         progress: Callable[[int, int, str], None] | None = None,
                         should_cancel: ShouldCancel | None = None,
-                        on_item: Callable[[RestorePlanItem, DownloadResult | None, Exception | None], None] | None = None,
+                        on_item: Callable[[RestorePlanItem, DownloadResult | None, Exception | None], None]
+                        | None = None,
+                        on_start: Callable[[RestorePlanItem], None] | None = None,
                         ) -> tuple[list[DownloadResult], list[tuple[str, str]]]:
         """Restore every object under a prefix into ``dest_dir``.
 
         Nothing is written outside ``dest_dir``: keys with '..', absolute
         paths, backslashes or control characters are skipped and reported,
         and so is any destination whose real path (after symlinks) leaves it.
-        Returns (restored, problems as (key, reason)).
+        Returns (restored, problems as (key, reason)). ``on_start`` hears of each
+        object just before its restore begins.
         """
         bucket, _ = parse_s3_url(s3_url)
         root = Path(dest_dir)
@@ -381,6 +391,8 @@ class DgClient(DeltaGliderCompat):
                 if on_item:
                     on_item(item, None, errors.LocalWriteError(problem))
                 continue
+            if on_start:
+                on_start(item)
             try:
                 result = self._engine.restore(bucket, item.key, dest, overwrite=overwrite, progress=progress,
                                               should_cancel=should_cancel)
@@ -603,7 +615,7 @@ class DgClient(DeltaGliderCompat):
         check_params("copy_object", kwargs, set())
         self._forget_stats(Bucket)
         if isinstance(CopySource, str):
-            src_bucket, _, src_key = CopySource.lstrip("/").partition("/")
+            src_bucket, _sep, src_key = CopySource.lstrip("/").partition("/")
         else:
             src_bucket, src_key = CopySource["Bucket"], CopySource["Key"]
         with tempfile.TemporaryDirectory(prefix="dgtui-copy-", dir=self.work_dir) as tmp:
@@ -768,6 +780,3 @@ def _parse_range(text: str, size: int) -> tuple[int, int]:
         raise errors.DgError(f"Range {text!r} is outside the object's {size} bytes (InvalidRange)")
     return start, end
 
-
-def require_xdelta3() -> None:
-    codec.xdelta3_path()

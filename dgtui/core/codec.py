@@ -74,7 +74,7 @@ def _run(args: list[str], what: str, should_cancel: ShouldCancel | None,
                 if should_cancel is not None and should_cancel():
                     proc.kill()
                     proc.communicate()
-                    raise CancelledError()
+                    raise CancelledError() from None
     if proc.returncode != 0:
         message = err.decode("utf-8", "replace").strip().splitlines()
         tail = message[-1] if message else f"exit code {proc.returncode}"
@@ -161,13 +161,15 @@ def decode_sha256(reference: str | Path, delta: str | Path,
         except FileNotFoundError as exc:
             raise XdeltaMissingError() from exc
         try:
+            assert proc.stdout is not None  # stdout=PIPE
             while chunk := proc.stdout.read(1024 * 1024):
                 digest.update(chunk)
                 if should_cancel and should_cancel():
                     proc.kill()
                     raise CancelledError()
         finally:
-            proc.stdout.close()
+            if proc.stdout is not None:
+                proc.stdout.close()
             proc.wait()
         if proc.returncode != 0:
             err.seek(0)

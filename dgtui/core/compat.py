@@ -432,7 +432,8 @@ class DeltaGliderCompat:
     def get_bucket_acl(self, Bucket: str, **kwargs: Any) -> dict[str, Any]:
         """boto3's ``get_bucket_acl``; failures are also ``RuntimeError`` ("Failed to get bucket ACL: ...")."""
         return dict(_bucket_call("get bucket ACL", Bucket,
-                                 lambda: self._s3.client.get_bucket_acl(Bucket=Bucket, **kwargs), self._s3.endpoint_url))
+                                 lambda: self._s3.client.get_bucket_acl(Bucket=Bucket, **kwargs),
+                                 self._s3.endpoint_url))
 
     # -- caches ---------------------------------------------------------------------
     def clear_cache(self) -> None:

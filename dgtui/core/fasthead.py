@@ -1,14 +1,15 @@
 """HEAD requests for object metadata without botocore's per-call machinery.
 
 Detailed statistics HEAD every delta of a bucket. Through botocore each HEAD
-costs about 2 ms of client CPU (event hooks, a SigV4 signature that derives
-its HMAC key anew, model-driven header parsing), all of it under the GIL, so
-thousands of HEADs are bound by the client's CPU whatever the thread count.
+costs about 2 ms of client CPU (event hooks, endpoint rules, model-driven
+header parsing), all of it under the GIL, so thousands of HEADs are bound by
+the client's CPU whatever the thread count.
 
-``FastHead`` signs HEADs itself, with a signing key derived once per day, and
-sends them through botocore's own HTTP session (so TLS verification, CA
-bundle, timeouts and the connection pool stay botocore's). Everything it does
-not know how to handle is handed back to ``S3Access.head``:
+``FastHead`` sends HEADs from the caller's threads over a urllib3 pool of its
+own (``max_workers`` keep-alive connections, http or https alike), each one
+signed by botocore's own SigV4 signer. TLS verification uses the CA bundle
+botocore resolved for the client. Everything it does not know how to handle
+is handed back to ``S3Access.head``:
 
 * the URL is learned from botocore: the first HEAD of a batch goes through
   botocore while a hook records the request it sends, and the prefix before
@@ -16,49 +17,60 @@ not know how to handle is handed back to ``S3Access.head``:
   endpoint path are whatever botocore chose); that request also tells which
   region and service botocore signed for;
 * a 200 with an ETag and a 404 are answered directly; anything else (403,
-  400, redirects, 5xx, connection errors, a 200 without ETag) is repeated
-  through ``S3Access.head``, which has retries, redirects, the explanation of
-  a bare 403 and the translation into ``DgError``;
+  400, redirects, 1xx, 5xx, connection errors, a 200 without ETag) is
+  repeated through ``S3Access.head``, which has retries, redirects, the
+  explanation of a bare 403 and the translation into ``DgError``;
+* every fast request that botocore then had to answer counts against the
+  fast path: after ``FALLBACK_LIMIT`` in a row it is switched off for the
+  client (a change inside botocore or a server that does not take these
+  requests then costs a few requests, not every HEAD twice);
 * the fast path stays off for a client that is not signed with SigV4
-  (anonymous or another signature version), that goes through a proxy, whose
-  URL does not end in the key as encoded here or carries a query string, or
-  whose fast requests were refused several times in a row while botocore's
-  identical requests succeeded (the signature evidently does not suit this
-  server).
+  (anonymous or another signature version), that goes through a proxy or
+  presents a client certificate, whose URL does not end in the key as
+  encoded here or carries a query string, or when the one private botocore
+  attribute it reads (the HTTP session's TLS setting) is not there.
+
+With ``--debug`` every fast request is logged (logger ``dgtui.fasthead``),
+through the same redaction as botocore's own logs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import logging
 import re
 import threading
-import time
+import urllib.request
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
 import botocore
-from botocore.awsrequest import AWSPreparedRequest
-from urllib3.util.retry import Retry
+import urllib3
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.httpsession import get_cert_path
 
-from . import headloop
-from .headloop import NEEDS_BOTOCORE
 from .s3 import S3Access
 
+log = logging.getLogger("dgtui.fasthead")
+
 #: a HEAD's payload hash: sha256 of nothing
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-#: fast requests refused in a row (while botocore's succeed) before the fast path is switched off
-MISMATCH_LIMIT = 3
-#: statuses that, when botocore then succeeds, say the fast request itself was wrong
-_MISMATCH_STATUSES = frozenset({301, 307, 400, 403})
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#: fast requests in a row that botocore had to answer before the fast path is switched off
+FALLBACK_LIMIT = 3
 _META_PREFIX = "x-amz-meta-"
 _SIGV4_AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=[^/]*/\d{8}/([^/]+)/([^/]+)/aws4_request,")
 _SIGV4_VERSIONS = (None, "s3v4", "v4")
-#: botocore sends with urllib3's retries off (its own retry logic is in the fallback)
-_NO_RETRIES = Retry(False)
 
 #: what a HEAD answers: (ETag, metadata) for an object, None for a missing one
 HeadResult = Optional[Tuple[str, Dict[str, str]]]
+
+
+class _NeedsBotocore(Exception):
+    """A fast answer that botocore must repeat and explain."""
+
+    def __init__(self, status: int | None):
+        super().__init__(status)
+        self.status = status
 
 
 def encode_key(key: str) -> str:
@@ -79,52 +91,48 @@ def host_of(url: str) -> str:
     return host
 
 
-def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
-
-
-def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    """SigV4's derived key for one day, region and service."""
-    k = _hmac(f"AWS4{secret}".encode("utf-8"), date)
-    k = _hmac(k, region)
-    k = _hmac(k, service)
-    return _hmac(k, "aws4_request")
+def botocore_tls_verify(client: Any) -> Any:
+    """What botocore's HTTP session verifies TLS with (True, False or a CA bundle path), or
+    ``None`` when that private attribute is not where this version of botocore keeps it."""
+    session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    verify = getattr(session, "_verify", None)
+    return verify if isinstance(verify, (bool, str)) else None
 
 
 class FastHead:
     """Metadata HEADs for one ``S3Access``; thread-safe. Use ``batch(bucket)`` per run of HEADs."""
 
-    def __init__(self, s3: S3Access):
+    def __init__(self, s3: S3Access, max_workers: int = 64):
         self.s3 = s3
         self.client = s3.client
         self._lock = threading.Lock()
         self._capture = threading.local()
-        self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
         #: HEADs answered by the fast path (200 with an ETag, or 404)
         self.fast_requests = 0
         #: HEADs repeated through ``S3Access.head`` after a fast attempt or with the fast path off
         self.fallback_requests = 0
         #: HEADs sent through botocore to learn a batch's URL template
         self.learn_requests = 0
-        self._mismatches = 0
+        self._failures_in_a_row = 0
         self.disabled_reason: str | None = None
-        self.http_session = getattr(getattr(self.client, "_endpoint", None), "http_session", None)
-        self.pool_size: int | None = getattr(self.http_session, "_max_pool_connections", None) \
-            or getattr(self.client.meta.config, "max_pool_connections", None)
-        # The urllib3 pool manager botocore's session sends through when no proxy is used
-        # (see its send()): HEADs go straight to its pools, skipping botocore's response
-        # objects; without it they go through the session's send().
-        session = self.http_session
-        self._pool_manager = getattr(session, "_manager", None) if all(
-            hasattr(session, name) for name in ("_manager", "_setup_ssl_cert", "_verify")) else None
-        signature_version = getattr(self.client.meta.config, "signature_version", None)
+        self.pool_size: int | None = getattr(self.client.meta.config, "max_pool_connections", None)
+        self.max_workers = self.workers(max_workers)
+        self._pools: urllib3.PoolManager | None = None
+        config = self.client.meta.config
+        signature_version = getattr(config, "signature_version", None)
+        verify = botocore_tls_verify(self.client)
         if signature_version is botocore.UNSIGNED or signature_version not in _SIGV4_VERSIONS:
             self.disable("the client does not sign with SigV4")
-        elif self.http_session is None or not hasattr(self.http_session, "send"):
-            self.disable("botocore's HTTP session is not reachable")
-        elif self._signer_credentials_holder() is None:
-            self.disable("botocore's request signer is not reachable")
+        elif verify is None:
+            self.disable("botocore's TLS setting is not reachable")
+        elif getattr(config, "client_cert", None):
+            self.disable("the client presents a TLS client certificate")
         else:
+            self._pools = urllib3.PoolManager(
+                num_pools=4, maxsize=self.max_workers, block=False, retries=False,
+                timeout=urllib3.Timeout(connect=s3.connect_timeout, read=s3.read_timeout),
+                cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
+                ca_certs=get_cert_path(verify) if verify else None)
             self.client.meta.events.register("before-send.s3.HeadObject", self._on_before_send,
                                              unique_id=f"dgtui-fasthead-{id(self)}")
 
@@ -137,60 +145,57 @@ class FastHead:
         """Switch the fast path off for this client: every later HEAD goes through botocore."""
         if self.disabled_reason is None:
             self.disabled_reason = reason
+            log.debug("fast HEADs off: %s", reason)
 
     def workers(self, wanted: int) -> int:
-        """``wanted`` threads, bounded by the HTTP pool (more would open connections urllib3 then discards)."""
+        """``wanted`` threads, bounded by botocore's pool (which the fallbacks use)."""
         return max(1, min(wanted, self.pool_size)) if self.pool_size else max(1, wanted)
 
-    def batch(self, bucket: str) -> "HeadBatch":
+    def batch(self, bucket: str) -> HeadBatch:
         """A run of HEADs in ``bucket``; credentials and proxy settings are read once, here."""
         return HeadBatch(self, bucket)
 
-    def _signer_credentials_holder(self) -> Any:
-        return getattr(self.client, "_request_signer", None)
+    def close(self) -> None:
+        if self._pools is not None:
+            self._pools.clear()
 
     def _frozen_credentials(self) -> Any:
-        signer = self._signer_credentials_holder()
-        creds = getattr(signer, "_credentials", None)
-        if creds is None:
-            return None
-        return creds.get_frozen_credentials()
+        creds = self.s3.botocore_session.get_credentials()
+        return None if creds is None else creds.get_frozen_credentials()
 
     def _uses_proxy(self) -> bool:
-        config = getattr(self.http_session, "_proxy_config", None)
-        if config is None:
-            return bool(getattr(self.client.meta.config, "proxies", None))
-        return bool(config.proxy_url_for(self.s3.endpoint_url or self.client.meta.endpoint_url))
-
-    def _key_for(self, secret: str, date: str, region: str, service: str) -> bytes:
-        cache_key = (secret, date, region, service)
-        key = self._signing_keys.get(cache_key)
-        if key is None:
-            key = signing_key(secret, date, region, service)
-            if len(self._signing_keys) > 8:
-                self._signing_keys.clear()
-            self._signing_keys[cache_key] = key
-        return key
+        if getattr(self.client.meta.config, "proxies", None):
+            return True
+        url = self.s3.endpoint_url or self.client.meta.endpoint_url
+        parts = urlsplit(url)
+        proxies = urllib.request.getproxies()
+        if not proxies.get(parts.scheme):
+            return False
+        return not urllib.request.proxy_bypass(parts.netloc)
 
     def _send(self, url: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
-        """Send one HEAD as botocore's HTTP session does; the status and the response headers.
-
-        The response has no body: reading it (urllib3's preload, or the session's send)
-        hands the connection back to the pool.
-        """
-        manager = self._pool_manager
-        if manager is None:
-            response = self.http_session.send(AWSPreparedRequest("HEAD", url, headers, None, False))
-            return response.status_code, response.headers
-        pool = manager.connection_from_url(url)
-        self.http_session._setup_ssl_cert(pool, url, self.http_session._verify)
-        response = pool.urlopen("HEAD", path, headers=headers, retries=_NO_RETRIES, assert_same_host=False,
-                                preload_content=True, decode_content=False, enforce_content_length=False)
+        """Send one HEAD; the status and the response headers (the connection goes back to the pool)."""
+        assert self._pools is not None
+        response = self._pools.urlopen("HEAD", url, headers=headers, retries=False, redirect=False,
+                                       assert_same_host=False, preload_content=True, decode_content=False)
         return response.status, response.headers
 
     def _count(self, name: str) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
+
+    def _answered(self) -> None:
+        with self._lock:
+            self.fast_requests += 1
+            self._failures_in_a_row = 0
+
+    def _fast_failed(self, why: str) -> None:
+        """A fast request botocore had to answer (whatever botocore then made of it)."""
+        with self._lock:
+            self._failures_in_a_row += 1
+            count = self._failures_in_a_row
+        if count >= FALLBACK_LIMIT:
+            self.disable(f"{count} fast HEADs in a row needed botocore (last: {why})")
 
     def _on_before_send(self, request: Any, **_: Any) -> None:
         """Records the request botocore sends, on the thread that asked for it."""
@@ -206,10 +211,10 @@ def _text(value: Any) -> str | None:
     return value
 
 
-def _from_botocore(response: dict[str, Any] | None) -> Any:
+def _from_botocore(response: dict[str, Any] | None) -> HeadResult:
     if response is None:
         return None
-    return response.get("ETag"), response.get("Metadata", {})
+    return response.get("ETag", ""), response.get("Metadata", {})
 
 
 class _Template:
@@ -223,24 +228,6 @@ class _Template:
         self.region, self.service, self.user_agent = region, service, user_agent
 
 
-class _Signing:
-    """One set of credentials, ready to sign with (swapped as a whole when they rotate)."""
-
-    __slots__ = ("creds", "access_key", "secret_key", "token", "header_lines", "signed_headers")
-
-    def __init__(self, creds: Any):
-        self.creds = creds
-        self.access_key, self.secret_key = creds.access_key, creds.secret_key
-        self.token = creds.token or None
-        if self.token:
-            # botocore signs header values with runs of whitespace folded
-            self.header_lines = f"x-amz-security-token:{' '.join(self.token.split())}\n"
-            self.signed_headers = "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
-        else:
-            self.header_lines = ""
-            self.signed_headers = "host;x-amz-content-sha256;x-amz-date"
-
-
 class HeadBatch:
     """HEADs in one bucket with one set of credentials. ``head(key)`` from any number of threads."""
 
@@ -250,21 +237,20 @@ class HeadBatch:
         self._learn_lock = threading.Lock()
         self._learned = False
         self._template: _Template | None = None
-        self._signing: _Signing | None = None
+        self._creds: Any = None
+        self._signer: S3SigV4Auth | None = None
         if owner.enabled and owner._uses_proxy():
             owner.disable("requests go through a proxy")
         if owner.enabled:
             try:
-                creds = owner._frozen_credentials()
+                self._creds = owner._frozen_credentials()
             except Exception:  # credentials that cannot be loaded: botocore's request will say why
-                creds = None
-            if creds is not None:
-                self._signing = _Signing(creds)
+                self._creds = None
 
     @property
     def fast(self) -> bool:
         """Whether this batch's HEADs (after the first) go the fast way."""
-        return self._signing is not None and self.owner.disabled_reason is None
+        return self._creds is not None and self.owner.disabled_reason is None
 
     def head(self, key: str) -> HeadResult:
         """(ETag, metadata) of ``key``, or None when it does not exist; errors as ``DgError``."""
@@ -279,7 +265,26 @@ class HeadBatch:
         template = self._template
         if template is None or not self.fast:
             return self._fallback(key)
-        return self._fast_head(template, key)
+        try:
+            return self._fast_head(template, key)
+        except _NeedsBotocore as unusual:
+            result = self._fallback(key)  # raises whatever botocore's request ends in
+            if not (unusual.status in (400, 403) and self._credentials_rotated()):
+                self.owner._fast_failed(f"HTTP {unusual.status}" if unusual.status else "no answer")
+            return result
+
+    def _credentials_rotated(self) -> bool:
+        """Whether the credentials changed since this batch took them (then sign with the new ones)."""
+        try:
+            fresh = self.owner._frozen_credentials()
+        except Exception:
+            return False
+        with self._learn_lock:
+            if fresh is None or fresh == self._creds or self._template is None:
+                return False
+            self._creds = fresh
+            self._signer = S3SigV4Auth(fresh, self._template.service, self._template.region)
+        return True
 
     # -- the URL template ----------------------------------------------------
     def _learn(self, key: str) -> HeadResult:
@@ -312,6 +317,7 @@ class HeadBatch:
         elif not (url.endswith(encoded) and parts.path.endswith(encoded)):
             owner.disable("botocore's HEAD URL does not end in the key as encoded here")
         else:
+            self._signer = S3SigV4Auth(self._creds, match.group(2), match.group(1))
             return _Template(base_url=url[: len(url) - len(encoded)],
                              base_path=parts.path[: len(parts.path) - len(encoded)],
                              host=host_of(url), region=match.group(1), service=match.group(2),
@@ -323,36 +329,20 @@ class HeadBatch:
         self.owner._count("fallback_requests")
         return _from_botocore(self.owner.s3.head(self.bucket, key))
 
-    def signed_request(self, key: str, t: "_Template | None" = None) -> tuple[str, dict[str, str]]:
-        """The path and headers of a SigV4-signed HEAD of ``key`` (Host is the template's)."""
+    def signed_request(self, key: str, t: _Template | None = None) -> tuple[str, dict[str, str]]:
+        """The URL and headers of a HEAD of ``key``, signed by botocore's SigV4 signer."""
         t = t or self._template
-        owner = self.owner
-        sig = self._signing
-        encoded = encode_key(key)
-        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        date = amz_date[:8]
-        scope = f"{date}/{t.region}/{t.service}/aws4_request"
-        canonical = (f"HEAD\n{t.base_path}{encoded}\n\n"
-                     f"host:{t.host}\nx-amz-content-sha256:{EMPTY_SHA256}\nx-amz-date:{amz_date}\n{sig.header_lines}"
-                     f"\n{sig.signed_headers}\n{EMPTY_SHA256}")
-        string_to_sign = (f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
-                          f"{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}")
-        signature = hmac.new(owner._key_for(sig.secret_key, date, t.region, t.service),
-                             string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-        headers = {
-            "X-Amz-Date": amz_date,
-            "X-Amz-Content-SHA256": EMPTY_SHA256,
-            "Authorization": (f"AWS4-HMAC-SHA256 Credential={sig.access_key}/{scope}, "
-                              f"SignedHeaders={sig.signed_headers}, Signature={signature}"),
-        }
-        if sig.token:
-            headers["X-Amz-Security-Token"] = sig.token
+        signer = self._signer
+        assert t is not None and signer is not None
+        url = t.base_url + encode_key(key)
+        request = AWSRequest("HEAD", url, headers={"Host": t.host, "X-Amz-Content-SHA256": EMPTY_SHA256})
         if t.user_agent:
-            headers["User-Agent"] = t.user_agent
-        return t.base_path + encoded, headers
+            request.headers["User-Agent"] = t.user_agent
+        signer.add_auth(request)
+        return url, {name: _text(value) or "" for name, value in request.headers.items()}
 
-    def answer(self, status: int, pairs: Any) -> Any:
-        """What a fast answer means: (ETag, metadata), None for a 404, or ``NEEDS_BOTOCORE``."""
+    def answer(self, status: int, pairs: Any) -> HeadResult:
+        """What a fast answer means: (ETag, metadata), None for a 404; ``_NeedsBotocore`` otherwise."""
         if status == 200:
             etag = None
             metadata = {}
@@ -364,63 +354,23 @@ class HeadBatch:
                 elif low == "etag":
                     etag = value
             if etag:
-                self._answered()
+                self.owner._answered()
                 return etag, metadata
         elif status == 404:
-            self._answered()
+            self.owner._answered()
             return None
-        return NEEDS_BOTOCORE
-
-    def after_fast_failure(self, key: str, status: int | None) -> HeadResult:
-        """HEAD ``key`` through botocore after a fast attempt got ``status`` (None: no answer)."""
-        result = self._fallback(key)  # raises whatever botocore's request ends in
-        if status in _MISMATCH_STATUSES:
-            self._refused_but_botocore_succeeded(self._signing, status)
-        return result
-
-    @property
-    def loop_base_url(self) -> str | None:
-        """The endpoint the single-thread loop may talk to, or None (no template, or not plain HTTP)."""
-        t = self._template
-        if t is None or not self.fast or not headloop.supports(t.base_url):
-            return None
-        return t.base_url
+        raise _NeedsBotocore(status)
 
     def _fast_head(self, t: _Template, key: str) -> HeadResult:
-        path, headers = self.signed_request(key, t)
+        url, headers = self.signed_request(key, t)
         try:
-            status, received = self.owner._send(t.base_url + encode_key(key), path, headers)
-        except Exception:  # connection trouble (or anything else): botocore retries and explains
-            return self._fallback(key)
+            status, received = self.owner._send(url, url, headers)
+        except Exception as exc:  # connection trouble (or anything else): botocore retries and explains
+            log.debug("fast HEAD %s: %s: %s", url, type(exc).__name__, exc)
+            raise _NeedsBotocore(None) from None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("fast HEAD %s %s -> %s %s", url, headers, status, dict(received.items()))
         # A repeated header's values are joined with ", " (urllib3's itermerged, which is
         # what botocore's HeadersDict copies).
         pairs = received.itermerged() if hasattr(received, "itermerged") else received.items()
-        result = self.answer(status, pairs)
-        if result is NEEDS_BOTOCORE:
-            return self.after_fast_failure(key, status)
-        return result
-
-    def _answered(self) -> None:
-        owner = self.owner
-        with owner._lock:
-            owner.fast_requests += 1
-            owner._mismatches = 0
-
-    def _refused_but_botocore_succeeded(self, used: _Signing, status: int) -> None:
-        """A fast request was refused where botocore's was not: rotated credentials, or a signature
-        this server does not accept. The fast path goes off after ``MISMATCH_LIMIT`` in a row."""
-        owner = self.owner
-        try:
-            fresh = owner._frozen_credentials()
-        except Exception:
-            fresh = None
-        with owner._lock:
-            if fresh is not None and fresh != used.creds:
-                if self._signing is used:
-                    self._signing = _Signing(fresh)
-                owner._mismatches = 0
-                return
-            owner._mismatches += 1
-            if owner._mismatches >= MISMATCH_LIMIT:
-                owner.disable(f"the server refused {owner._mismatches} fast HEADs in a row "
-                              f"(HTTP {status}) that it accepted from botocore")
+        return self.answer(status, pairs)

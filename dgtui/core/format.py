@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from .models import ObjectKind
 
@@ -182,7 +183,7 @@ def parse_metadata(stored_key: str, metadata: dict[str, str]) -> ParsedMetadata:
     problems: list[str] = []
     raw_sha = resolve(md, "file_sha256")
     note = resolve(md, "note")
-    common = dict(
+    common: dict[str, Any] = dict(
         tool=resolve(md, "tool"),
         created_at=resolve(md, "created_at"),
         note=note,

@@ -166,7 +166,7 @@ class BucketStats:
     objects, so ``direct_objects`` counts every non-delta object.
 
     Detailed mode reads every delta's metadata (HEAD, or the on-disk cache
-    validated by the listing's ETag) and its numbers are exact.
+    validated by the listing's ETag and date) and its numbers are exact.
     """
 
     bucket: str

@@ -13,9 +13,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
-import boto3
 import botocore.exceptions as bexc
-from boto3.s3.transfer import TransferConfig
+import botocore.session
 from botocore.config import Config
 
 from . import errors, logs
@@ -77,9 +76,10 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
     if isinstance(exc, bexc.ProfileNotFound):
         return errors.CredentialsError(f"AWS profile not found: {exc.kwargs.get('profile', '?')}; check ~/.aws/config")
     if isinstance(exc, (bexc.TokenRetrievalError, bexc.SSOTokenLoadError, bexc.UnauthorizedSSOTokenError)):
-        return errors.CredentialsError(f"the SSO token is missing or expired: run `aws sso login`")
+        return errors.CredentialsError("the SSO token is missing or expired: run `aws sso login`")
     if isinstance(exc, (bexc.EndpointConnectionError, bexc.ConnectTimeoutError)):
-        return errors.ConnectionFailedError(f"cannot reach {host}: check the endpoint URL and that the server is running")
+        return errors.ConnectionFailedError(
+            f"cannot reach {host}: check the endpoint URL and that the server is running")
     if isinstance(exc, (bexc.ReadTimeoutError, bexc.ConnectionClosedError, bexc.ResponseStreamingError,
                         bexc.IncompleteReadError, bexc.HTTPClientError, ConnectionError)):
         return errors.ConnectionFailedError(f"the connection to {host} dropped during {action} on {place}; retry")
@@ -91,7 +91,8 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
         if code in _CREDENTIAL_CODES:
             what = {"ExpiredToken": "the session token has expired",
                     "InvalidAccessKeyId": "the access key is not known to the server",
-                    "SignatureDoesNotMatch": "the secret key does not match the access key"}.get(code, f"credentials rejected ({code})")
+                    "SignatureDoesNotMatch": "the secret key does not match the access key",
+                    }.get(code, f"credentials rejected ({code})")
             return errors.CredentialsError(f"{what} at {host}: {redact_credential_error_source()}")
         if code == "NoSuchBucket":
             return errors.BucketNotFoundError(f"bucket not found: {where(bucket)}", bucket=bucket)
@@ -127,6 +128,27 @@ def _is_bodiless_refusal(exc: bexc.ClientError) -> bool:
     """A 400 or 403 without an S3 error code (botocore puts the status there)."""
     code = str(exc.response.get("Error", {}).get("Code", ""))
     return code in ("400", "403", "Forbidden", "Bad Request")
+
+
+#: what boto3 adds to every S3 client (boto3.s3.inject.inject_s3_transfer_methods)
+_TRANSFER_METHODS = ("upload_file", "download_file", "copy", "upload_fileobj", "download_fileobj")
+
+
+def _transfer_method(name: str) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from boto3.s3 import inject  # s3transfer with it: only when a transfer method is used
+
+        return getattr(inject, name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"boto3's ``{name}`` (s3transfer's managed transfer)."
+    return method
+
+
+def _inject_transfer_methods(class_attributes: dict[str, Any], **_: Any) -> None:
+    """boto3's managed-transfer methods on the client class, as boto3's Session adds them."""
+    for name in _TRANSFER_METHODS:
+        class_attributes.setdefault(name, _transfer_method(name))
 
 
 #: tries to open a connection before an endpoint counts as unreachable
@@ -165,29 +187,57 @@ class S3Access:
                  max_attempts: int = 5):
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         with translated(endpoint=endpoint_url, action="setup"):
-            self.session = boto3.session.Session(
-                profile_name=profile, region_name=region_name, aws_access_key_id=aws_access_key_id,
-                aws_secret_access_key=aws_secret_access_key, aws_session_token=aws_session_token)
+            # botocore's session, as boto3's Session sets it up for a client: importing boto3 (and with it
+            # s3transfer) would cost every command a tenth of a second that only multipart uploads need.
+            # The client still has boto3's transfer methods (upload_file, copy, ...), imported on first use.
+            self.botocore_session = botocore.session.Session(profile=profile)
+            self.botocore_session.register("creating-client-class.s3", _inject_transfer_methods)
+            if aws_access_key_id or aws_secret_access_key or aws_session_token:
+                self.botocore_session.set_credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
+            if region_name:
+                self.botocore_session.set_config_variable("region", region_name)
             config = Config(
                 max_pool_connections=max_pool_connections, connect_timeout=connect_timeout,
                 read_timeout=read_timeout, retries={"mode": "standard", "max_attempts": max_attempts},
-                tcp_keepalive=True, s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
+                tcp_keepalive=True,
+                s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
             )
-            self.client = self.session.client("s3", endpoint_url=endpoint_url, config=config)
+            self.client = self.botocore_session.create_client("s3", endpoint_url=endpoint_url, config=config)
         install_fast_list_parser(self.client)
         self.client.meta.events.register_first("needs-retry.s3", _give_up_on_unreachable)
         if logs.redacting():
             self._redact_credentials()
         self.endpoint_url = self.client.meta.endpoint_url
-        self.transfer_config = TransferConfig(
-            multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK,
-            max_concurrency=TRANSFER_CONCURRENCY, use_threads=True)
+        self._transfer_config: Any = None
+        self._boto3_session: Any = None
+
+    @property
+    def session(self) -> Any:
+        """A boto3 Session over the same botocore session (boto3 is imported when this is first asked for)."""
+        if self._boto3_session is None:
+            import boto3.session
+
+            # boto3 adds its own transfer methods to the clients it makes from here on.
+            self.botocore_session.unregister("creating-client-class.s3", _inject_transfer_methods)
+            self._boto3_session = boto3.session.Session(botocore_session=self.botocore_session)
+        return self._boto3_session
+
+    @property
+    def transfer_config(self) -> Any:
+        """s3transfer's settings for multipart uploads (s3transfer is imported only when one is needed)."""
+        if self._transfer_config is None:
+            from boto3.s3.transfer import TransferConfig
+
+            self._transfer_config = TransferConfig(
+                multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK,
+                max_concurrency=TRANSFER_CONCURRENCY, use_threads=True)
+        return self._transfer_config
 
     def _redact_credentials(self) -> None:
         """Debug logs redact these credentials by value, wherever they came from
         (a profile file or SSO, not only the environment)."""
         try:
-            creds = self.session.get_credentials()
+            creds = self.botocore_session.get_credentials()
             frozen = creds.get_frozen_credentials() if creds is not None else None
         except Exception:  # no usable credentials: requests will say so
             return

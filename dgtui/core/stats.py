@@ -10,9 +10,9 @@ from . import format as fmt
 from .cache import MetadataCache
 from .errors import CancelledError
 from .fasthead import FastHead
-from .headloop import NEEDS_BOTOCORE, HeadLoop
-from .listing import ListingOrderError, iter_raw_pages, list_split, logical_page, page_bounds
+from .listing import logical_page, page_bounds
 from .models import BucketStats, ObjectInfo, ObjectKind
+from .ranged import iter_ranged_pages
 from .s3 import S3Access
 
 #: keys per LIST request when listing for statistics
@@ -69,10 +69,11 @@ def object_version(info: ObjectInfo) -> str:
 class MetadataFetcher:
     """Fills ObjectInfos with metadata: the on-disk cache first, then HEADs in parallel.
 
-    Batches of ``FAST_MIN_BATCH`` HEADs or more go through ``FastHead`` (signed and
-    sent without botocore's per-call work, botocore for anything unusual); smaller
-    ones through botocore alone, where learning the fast path's URL would cost
-    more than it saves.
+    Batches of ``FAST_MIN_BATCH`` HEADs or more go through ``FastHead`` (signed by
+    botocore's SigV4 signer and sent over urllib3 without botocore's per-call work,
+    botocore for anything unusual) from ``max_workers`` threads; smaller ones
+    through botocore alone, where learning the fast path's URL would cost more
+    than it saves.
     """
 
     #: default HEAD threads (bounded by the client's connection pool)
@@ -83,18 +84,17 @@ class MetadataFetcher:
     CACHE_WRITE_ROWS = 5000
     #: most HEADs one task of the thread pool does
     CHUNK = 8
-    #: connections of the single-thread HEAD loop (idle sockets cost the client next to nothing)
-    LOOP_CONNECTIONS = 128
 
     def __init__(self, s3: S3Access, cache: MetadataCache | None, max_workers: int = HEAD_WORKERS):
         self.s3 = s3
         self.cache = cache
-        self.fast_head = FastHead(s3)
-        self.max_workers = self.fast_head.workers(max_workers)
+        self.fast_head = FastHead(s3, max_workers)
+        self.max_workers = self.fast_head.max_workers
         self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="dgtui-head")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.fast_head.close()
 
     def fetch(self, bucket: str, items: list[ObjectInfo], progress: StatsProgress | None = None,
               should_cancel: ShouldCancel | None = None) -> list[ObjectInfo]:
@@ -142,40 +142,9 @@ class MetadataFetcher:
             size = max(1, min(self.CHUNK, len(todo) // (self.max_workers * 4)))
             yield from self._pool.map(head_chunk, [todo[i:i + size] for i in range(0, len(todo), size)])
 
-        def looped() -> Iterator[list[tuple[ObjectInfo, dict | None]]]:
-            """The first HEAD through botocore (it teaches the batch its URL), then the rest from one
-            thread on plain HTTP when the endpoint allows, else from the thread pool."""
-            yield head_chunk(pending[:1])
-            rest = pending[1:]
-            base_url = batch.loop_base_url
-            if base_url is None:
-                yield from threaded(rest)
-                return
-            loop = HeadLoop(base_url, batch.signed_request, batch.answer, connections=self.LOOP_CONNECTIONS,
-                            timeout=self.s3.read_timeout, connect_timeout=self.s3.connect_timeout)
-            slow: list[tuple[ObjectInfo, int | None]] = []
-            got: list[tuple[ObjectInfo, dict | None]] = []
-            for index, result, status in loop.run([i.stored_key for i in rest], should_cancel):
-                if result is NEEDS_BOTOCORE:
-                    slow.append((rest[index], status))
-                    continue
-                got.append((rest[index], None if result is None else result[1]))
-                if len(got) >= 50:
-                    yield got
-                    got = []
-            yield got
-            if should_cancel and should_cancel():
-                raise CancelledError()
-            if slow:
-                def retry(item: tuple[ObjectInfo, int | None]) -> tuple[ObjectInfo, dict | None]:
-                    info, status = item
-                    answer = batch.after_fast_failure(info.stored_key, status)
-                    return info, None if answer is None else answer[1]
-                yield list(self._pool.map(retry, slow))
-
         fresh: list[tuple[str, str, dict[str, str]]] = []
         try:
-            for answers in (looped() if batch is not None else threaded(pending)):
+            for answers in threaded(pending):
                 before = done
                 for info, md in answers:
                     done += 1
@@ -184,6 +153,8 @@ class MetadataFetcher:
                         fresh.append((info.stored_key, object_version(info), md))
                 if progress and (done // 50 != before // 50 or done == total):
                     progress(done, total)
+                if should_cancel and done < total and should_cancel():
+                    raise CancelledError()  # the threads may be ahead: what arrived so far is kept
                 if len(fresh) >= self.CACHE_WRITE_ROWS and self.cache is not None:
                     # a cancelled run over a huge bucket keeps most of its work
                     self.cache.put_many(self.s3.endpoint_url, bucket, fresh)
@@ -338,25 +309,19 @@ def _estimate(delta: ObjectInfo, reference_sizes: dict[str, int]) -> int:
 
 
 def _full_listing(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix: str) -> Iterable:
-    """Every page under a prefix: in parallel when the last listing's page breaks are known.
+    """Every page under a prefix, key ranges listed in parallel.
 
-    The first listing goes page after page (each page's token comes from the
-    one before) and records where to split the next one: into about
-    ``SPLIT_SEGMENTS`` parts of at most ``STATS_PAGE_SIZE`` keys. Later ones
-    start every part at once from there. Statistics need every page before
-    they can say anything, so fetching them together costs nothing in what
-    is shown first.
+    A listing records where its pages broke (about ``SPLIT_SEGMENTS`` parts
+    of at most ``STATS_PAGE_SIZE`` keys); the next one starts every part at
+    once from there. Without that, ranges are split as the first pages
+    show the prefix is large. Statistics need every page before they can
+    say anything, so fetching them together costs nothing in what is shown
+    first.
     """
     kept = cache.get_bounds(s3.endpoint_url, bucket, prefix) if cache is not None else None
-    raws = None
-    if kept:
-        try:
-            raws = list_split(s3.client, bucket, prefix, kept[1], page_size=kept[0])
-        except ListingOrderError:
-            raws = None
     stored_keys: list[str] = []
-    if raws is None:
-        raws = (raw for _, raw in iter_raw_pages(s3.client, bucket, prefix, page_size=STATS_PAGE_SIZE))
+    raws = iter_ranged_pages(s3.client, bucket, prefix, page_size=kept[0] if kept else STATS_PAGE_SIZE,
+                             hints=kept[1] if kept else ())
     for raw in raws:
         stored_keys.extend(o[0] for o in raw.objects)
         yield logical_page(bucket, raw, prefix=prefix, delimiter=None, max_keys=STATS_PAGE_SIZE,

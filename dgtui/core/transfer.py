@@ -2,10 +2,12 @@
 
 Uploads: a delta counts as stored only after it has been decoded against the
 reference and the rebuilt bytes match the file's sha256. A deltaspace's
-reference is created with ``If-None-Match: *`` so two uploaders cannot
-overwrite each other's; after writing a delta we check that the reference it
-was made against is still there (and put it back, or re-encode, if not), which
-also covers servers that ignore the condition.
+reference up to the multipart threshold is created with ``If-None-Match: *``
+so two uploaders cannot overwrite each other's (a larger one goes up as a
+multipart upload without that condition); after writing a delta we check that
+the reference it was made against is still there (and put it back, or
+re-encode, if not), which also covers servers that ignore the condition and
+the unconditional multipart case.
 
 Restores: bytes go to a temporary file beside the target, are checked against
 the stored sha256, and only then renamed over the target. Any failure removes
@@ -56,11 +58,6 @@ class _Meter:
             self.done += n
             done = min(self.done, self.total) if self.total else self.done
         self.progress(done, self.total, self.stage)
-
-
-def _check_cancel(should_cancel: ShouldCancel | None) -> None:
-    if should_cancel and should_cancel():
-        raise errors.CancelledError()
 
 
 @dataclass
@@ -159,7 +156,8 @@ class Engine:
         """
         reason = fmt.refuse_reason_for_upload_key(key)
         if reason:
-            raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}", bucket=bucket, key=key)
+            raise errors.InvalidKeyError(f"refusing to upload to {where(bucket, key)}: {reason}",
+                                         bucket=bucket, key=key)
         snapshot = _source_snapshot(path)
         # Metadata S3 cannot carry is refused before anything is written.
         check_metadata(extra_metadata or {}, what=f"the metadata for {where(bucket, key)}", reserved=True)
@@ -193,13 +191,15 @@ class Engine:
             return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                        extra_metadata, extra_args, fallback_reason=unfit)
         codec.xdelta3_path()  # fail early, before any write, when xdelta3 is missing
+        ref_sha: str | None
         for _attempt in range(MAX_REFERENCE_ATTEMPTS):
             ref_head = self.s3.head(bucket, ref_key)
             if ref_head is None:
                 compressed = codec.compressed_format(path)
                 if compressed:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, extra_args, fallback_reason=_compressed_reason(compressed))
+                                               extra_metadata, extra_args,
+                                               fallback_reason=_compressed_reason(compressed))
                 created = self._try_create_reference(path, bucket, ref_key, name, file_sha.result(), progress,
                                                      should_cancel)
                 if not created:
@@ -209,12 +209,14 @@ class Engine:
                 ref_sha = fmt.parse_metadata(ref_key, ref_head.get("Metadata", {})).file_sha256
                 if not ref_sha:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, extra_args, fallback_reason="the deltaspace's reference has no valid sha256")
+                                               extra_metadata, extra_args,
+                                               fallback_reason="the deltaspace's reference has no valid sha256")
                 ref_path, _ = self.fetch_reference(bucket, ref_key, ref_sha, should_cancel, progress)
                 compressed = codec.compressed_format(ref_path)
                 if compressed:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
-                                               extra_metadata, extra_args, fallback_reason=_compressed_reason(compressed))
+                                               extra_metadata, extra_args,
+                                               fallback_reason=_compressed_reason(compressed))
                 zero_diff = False
             summary = self._store_delta(path, bucket, key, size, file_sha, ref_key, ref_path, ref_sha,
                                         zero_diff, max_ratio, progress, should_cancel, extra_metadata, extra_args)
@@ -450,7 +452,7 @@ class Engine:
                 else:
                     # Plain objects carry no sha256; a single-part ETag is the MD5.
                     verified = _is_md5(etag)
-                    if verified and md5.hexdigest() != etag:
+                    if verified and md5 is not None and md5.hexdigest() != etag:
                         raise errors.IntegrityError(
                             f"{where(bucket, logical)} does not match its ETag (MD5); nothing was written",
                             bucket=bucket, key=logical)
@@ -485,7 +487,8 @@ class Engine:
             if progress:
                 progress(0, parsed.file_size or 0, "rebuilding")
             if rescue:
-                rescued = self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite)
+                rescued = self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite,
+                                       head.get("LastModified"))
                 rescued.reference_warning = warning
                 return rescued
             rebuilt = None
@@ -518,7 +521,8 @@ class Engine:
         finally:
             _discard(delta_tmp)
 
-    def _rescue(self, bucket, logical, ref_path, delta_path, dest: Path, should_cancel, overwrite) -> DownloadResult:
+    def _rescue(self, bucket, logical, ref_path, delta_path, dest: Path, should_cancel, overwrite,
+                last_modified: object = None) -> DownloadResult:
         target = rescue_path_for(dest)
         if target.exists() and not overwrite:
             raise errors.DestinationExistsError(f"{display_key(str(target))} already exists")
@@ -528,6 +532,7 @@ class Engine:
             # window checksums (Adler-32) are checked while decoding.
             codec.decode(ref_path, delta_path, tmp, should_cancel, recompress=False)
             actual = sha256_file(tmp)
+            _set_mtime(tmp, last_modified)
             self._commit(tmp, target, overwrite)
         finally:
             _discard(tmp)

@@ -194,7 +194,7 @@ class TcpProxy:
                 continue
             try:
                 client, _ = listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 self._slots.release()
                 continue
             except OSError:

@@ -110,6 +110,10 @@ async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_buck
     proxy = TcpProxy.for_endpoint(s3_server.endpoint_url, latency_s=0.6).start()
     slow = make_client(s3_server, tmp_path / "cache", endpoint_url=proxy.endpoint_url)
     heads = count_heads(slow)
+    starts: list[str] = []
+    slow.boto3_client.meta.events.register(
+        "before-call.s3.ListObjectsV2",
+        lambda params, **_: starts.append(params.get("query_string", {}).get("start-after", "")))
     try:
         app = make_app(slow, f"s3://{big_bucket}/{BIG_PREFIX}")
         async with app.run_test(size=(120, 40)) as pilot:
@@ -135,6 +139,7 @@ async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_buck
             await wait_for(pilot, lambda: "5,000 objects" in line_text(app.screen.query_one("#location-bar"), 0),
                            what="the location bar's final count")
         assert heads == []
+        assert starts[0] == "" and any(starts[1:]), "after the first page, key ranges were listed at once"
     finally:
         slow.close()
         proxy.stop()

@@ -250,7 +250,7 @@ async def test_upload_a_folder_keeps_its_layout(client, releases, tmp_path, boto
     assert {"docs/site/index.html", "docs/site/assets/app.css"} <= set(listed_keys(boto3_s3, releases, "docs/site/"))
 
 
-async def test_deltaglider_gzip_delta_offers_rescue(client, s3_server, s3_env, bucket, tmp_path):
+async def test_deltaglider_gzip_delta_offers_rescue(client, s3_server, s3_env, bucket, boto3_s3, tmp_path):
     import gzip
 
     from deltaglider import create_client as deltaglider_client
@@ -281,3 +281,6 @@ async def test_deltaglider_gzip_delta_offers_rescue(client, s3_server, s3_env, b
         assert "rescued decompressed contents to" in text
     assert (restore_dir / "db-02.sql.gz.decompressed").read_bytes() == text_v2
     assert not (restore_dir / "db-02.sql.gz").exists()
+    # The rescued file carries the object's modification time, as a restored one does.
+    stamp = boto3_s3.head_object(Bucket=bucket, Key="backups/db-02.sql.gz.delta")["LastModified"].timestamp()
+    assert (restore_dir / "db-02.sql.gz.decompressed").stat().st_mtime == stamp

@@ -90,6 +90,11 @@ async def test_left_and_right_move_between_dialog_buttons(session_client):
         assert screen.focused.id == "answer-b"
         await pilot.press("right", "left", "left")
         assert screen.focused.id == "answer-a"
+        # They go round the buttons only: never into the text, where Enter would do nothing.
+        await pilot.press("left")
+        assert screen.focused.id == "answer-c"
+        await pilot.press("right")
+        assert screen.focused.id == "answer-a"
 
 
 @pytest.mark.asyncio

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from dgtui.core import format as fmt
 from dgtui.core.client import safe_relative_path
 from dgtui.core.errors import NotS3Error
-from dgtui.core.listing import logical_page, parse_list_v2, parse_list_v2_fast, parse_list_v2_tree, peek_next_token
+from dgtui.core.listing import logical_page, parse_list_v2
 from dgtui.core.models import ObjectInfo, ObjectKind
 from dgtui.core.stats import apply_metadata
 
@@ -72,72 +72,6 @@ def test_listing_pages(objects, prefixes, truncated, token):
     assert page.key_count == len(page.contents) + len(page.common_prefixes)
     assert page.next_continuation_token == (token if truncated else None)
     page["Contents"], page.get("NextContinuationToken")  # the boto3-style view builds too
-
-
-def xml_text(value: str, style: int) -> str:
-    """Text escaped the ways servers do: entities, numeric references, or both."""
-    if style == 0:
-        return escape(value)
-    if style == 1:
-        return escape(value, {'"': "&quot;", "'": "&apos;"})
-    return "".join(f"&#{ord(c)};" if c in "&<>\"'" or not c.isalnum() and ord(c) >= 0x20 and c != " "
-                   else c for c in value)
-
-
-@FUZZ
-@given(objects=st.lists(st.tuples(keys.filter(bool), st.integers(0, 2**53), st.text("0123456789abcdef", max_size=32)),
-                        max_size=12),
-       prefixes=st.lists(keys.filter(bool).map(lambda k: k + "/"), max_size=4),
-       truncated=st.booleans(), token=st.one_of(st.none(), st.text(any_char, min_size=1, max_size=20)),
-       url=st.booleans(), style=st.integers(0, 2), pretty=st.booleans(),
-       extras=st.booleans(), token_last=st.booleans())
-def test_fast_listing_parser_reads_what_elementtree_reads(objects, prefixes, truncated, token, url, style, pretty,
-                                                          extras, token_last):
-    """The split-and-find parser gives ElementTree's answer, or steps aside for it."""
-    nl = "\n  " if pretty else ""
-    # XML cannot carry most control characters at all, in any escaping.
-    ok = lambda s: all(c in "\t\n" or ord(c) >= 0x20 for c in s)  # noqa: E731
-    encode = (lambda k: quote_plus(k, safe="/")) if url else (lambda k: k)
-    objects = [o for o in objects if url or ok(o[0])]
-    prefixes = [p for p in prefixes if url or ok(p)]
-    token = token if token is None or ok(token) else None
-    head = ['<?xml version="1.0" encoding="UTF-8"?>', nl,
-            '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">', nl, "<Name>b</Name>",
-            "<EncodingType>url</EncodingType>" if url else "", nl,
-            f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>", nl]
-    token_xml = f"<NextContinuationToken>{xml_text(token, style)}</NextContinuationToken>" if token else ""
-    body = head + ([] if token_last else [token_xml])
-    for key, size, etag in objects:
-        owner = "<Owner><ID>1</ID><DisplayName>x</DisplayName></Owner>" if extras else ""
-        body.append(f"<Contents>{nl}<Key>{xml_text(encode(key), style)}</Key>{nl}<LastModified>2026-01-01T00:00:00.000Z"
-                    f"</LastModified><ETag>&quot;{etag}&quot;</ETag><Size>{size}</Size>{owner}"
-                    f"<StorageClass>STANDARD</StorageClass></Contents>{nl}")
-    for p in prefixes:
-        body.append(f"<CommonPrefixes><Prefix>{xml_text(encode(p), style)}</Prefix></CommonPrefixes>{nl}")
-    body += [token_xml if token_last else "", "</ListBucketResult>", nl]
-    data = "".join(body).encode("utf-8")
-    fast, tree = parse_list_v2_fast(data), parse_list_v2_tree(data)
-    assert fast is not None, "a plain page must not need ElementTree"
-    assert fast == tree
-    assert [(k, s, e) for k, s, _, e, _ in fast.objects] == objects
-    assert peek_next_token(data) == (tree.next_token if tree.is_truncated else None)
-
-
-@FUZZ
-@given(body=st.binary(max_size=300), cut=st.integers(0, 400))
-def test_fast_listing_parser_never_guesses_on_odd_documents(body, cut):
-    """Comments, CDATA, foreign prefixes, attributes and cut-off pages go to ElementTree."""
-    page = ('<?xml version="1.0"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-            '<Contents><Key>a</Key><Size>1</Size></Contents></ListBucketResult>')
-    for odd in (page.replace("<Key>a", "<!-- x --><Key>a"), page.replace("<Key>a", "<Key><![CDATA[a]]>"),
-                page.replace("<Contents>", '<Contents id="1">'), page.replace("<Key>a</Key>", "<Key/>"),
-                page.replace("xmlns=", 'xmlns:s3="urn:x" xmlns='), page[:cut], page + body.decode("latin-1")):
-        fast = parse_list_v2_fast(odd.encode("utf-8"))
-        try:
-            tree = parse_list_v2_tree(odd.encode("utf-8"))
-        except (NotS3Error, ValueError):
-            tree = None  # not XML at all: the fast parser must not read anything into it either
-        assert fast is None or fast == tree
 
 
 @FUZZ

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from textual.widgets import Input
 from dgtui import ObjectInfo
 from dgtui.transfers import PrefixPlan, files_to_upload, needs_upload_confirmation, plan_prefix
 
-from ..widgets.footer import AppFooter
 from ..messages import (
     ContentsChanged,
     ListingChanged,
@@ -27,11 +27,12 @@ from ..messages import (
     Navigate,
 )
 from ..text import human_count, human_size, plural, printable
-from ..workers import background, is_cancelled
 from ..widgets.bucket_tree import BucketTree
+from ..widgets.footer import AppFooter
 from ..widgets.object_table import ObjectTable, Row
 from ..widgets.stats_panel import StatsPanel
 from ..widgets.transfers import TransfersPanel
+from ..workers import background, is_cancelled
 from .audit import AuditScreen
 from .confirm import ConfirmScreen
 from .details import DetailsScreen
@@ -95,6 +96,25 @@ class LocationBar(Widget):
         grid.add_row(where, Text(" · ".join(status)))
         self._content = grid
         self.refresh()
+
+
+def _kind(location: Location) -> str:
+    return "folder" if location.prefix else "bucket"
+
+
+class _NoTreeItem(Exception):
+    """The tree has the focus, on a line that is not a bucket or folder ("more folders…", "loading…")."""
+
+
+def _on_focused_item(action):
+    """An action on the focused pane's item: the tree's bucket or folder, or the table's row."""
+    @functools.wraps(action)
+    def run(self, *args):
+        try:
+            return action(self, *args)
+        except _NoTreeItem:
+            self.app.notify("The tree's highlighted line is not a bucket or folder: nothing to act on.", timeout=3)
+    return run
 
 
 class BrowserScreen(Screen[None]):
@@ -214,6 +234,7 @@ class BrowserScreen(Screen[None]):
             if not summary.objects and not summary.folders and not summary.error:
                 # Nothing under "key/": the URL named an object. Show it where it lives.
                 parent = start_object.rsplit("/", 1)[0] + "/" if "/" in start_object else ""
+                assert self.start is not None  # start_object comes with a start
                 self.navigate(Location(self.start.bucket, parent), cursor_key=start_object)
                 return
         self.stats.show_summary(message.location, message.summary)
@@ -296,10 +317,12 @@ class BrowserScreen(Screen[None]):
         self.stats.mark_stale(self.location)
         self.app.notify(f"Refreshing {printable(self.location.url, 200)}", timeout=2)
 
+    @_on_focused_item
     def action_details(self) -> None:
-        if self._tree_target() is not None:
-            self.app.notify("Keys act on the focused pane: the tree holds folders, which have no details. "
-                            "Enter opens the folder in the table.", timeout=4)
+        in_tree = self._tree_target()
+        if in_tree is not None:
+            self.app.notify(f"i shows an object's details; a {_kind(in_tree)} has none (Enter opens it in the "
+                            "table).", timeout=4)
             return
         row = self.table.current
         if row is None or self.location is None:
@@ -309,6 +332,7 @@ class BrowserScreen(Screen[None]):
         else:
             self.app.push_screen(DetailsScreen(self.location, row.info))  # type: ignore[arg-type]
 
+    @_on_focused_item
     def action_copy_url(self) -> None:
         in_tree = self._tree_target()
         if in_tree is not None:
@@ -321,10 +345,11 @@ class BrowserScreen(Screen[None]):
         key = row.key if row is not None else self.location.prefix
         self.app.copy_url(f"s3://{self.location.bucket}/{key}")
 
-    def _highlighted_object(self) -> ObjectInfo | None:
+    def _highlighted_object(self, key_does: str) -> ObjectInfo | None:
         """The object the table highlights (keys act on the focused pane: not with the tree focused)."""
-        if self._tree_target() is not None:
-            self.app.notify("Keys act on the focused pane: highlight an object in the table (Tab).", timeout=3)
+        in_tree = self._tree_target()
+        if in_tree is not None:
+            self.app.notify(f"{key_does}; a {_kind(in_tree)} has none (Enter opens it in the table).", timeout=4)
             return None
         row = self.table.current
         if row is None or row.is_folder or self.location is None:
@@ -332,8 +357,9 @@ class BrowserScreen(Screen[None]):
             return None
         return row.info
 
+    @_on_focused_item
     def action_copy_sha256(self) -> None:
-        info = self._highlighted_object()
+        info = self._highlighted_object("Y copies an object's sha256")
         if info is None or self.location is None:
             return
         cached = self.app.info_cache.get((self.location.bucket, info.key))
@@ -352,8 +378,9 @@ class BrowserScreen(Screen[None]):
         self.object_info_loaded(bucket, info)
         self.app.copy_sha256(info)
 
+    @_on_focused_item
     def action_preview(self) -> None:
-        info = self._highlighted_object()
+        info = self._highlighted_object("p previews an object's text")
         if info is not None and self.location is not None:
             self.app.push_screen(PreviewScreen(self.location.bucket, info))
 
@@ -366,6 +393,7 @@ class BrowserScreen(Screen[None]):
         else:
             self.stats.start_detailed(self.location)
 
+    @_on_focused_item
     def action_audit(self) -> None:
         """Audit the folder under the cursor (tree or table), else the folder shown."""
         target = self._tree_target()
@@ -377,6 +405,7 @@ class BrowserScreen(Screen[None]):
             return
         self.app.push_screen(AuditScreen(target))
 
+    @_on_focused_item
     def action_savings(self) -> None:
         in_tree = self._tree_target()
         target = in_tree or self.location
@@ -395,9 +424,12 @@ class BrowserScreen(Screen[None]):
 
     # -- restore ---------------------------------------------------------------------------
     def _tree_target(self) -> Location | None:
-        """The folder highlighted in the tree, when the tree has the focus: keys act on it."""
+        """The bucket or folder highlighted in the tree, when the tree has the focus: keys act on it."""
         if self.focused is self.tree:
-            return self.tree.current_location()
+            location = self.tree.current_location()
+            if location is None:
+                raise _NoTreeItem()
+            return location
         return None
 
     def _targets(self) -> tuple[list[Row], Row | None]:
@@ -412,6 +444,7 @@ class BrowserScreen(Screen[None]):
             return [], row
         return [row], None
 
+    @_on_focused_item
     def action_download(self) -> None:
         in_tree = self._tree_target()
         if in_tree is not None:
@@ -428,7 +461,12 @@ class BrowserScreen(Screen[None]):
         else:
             self.app.notify("Nothing to restore here.", timeout=3)
 
+    @_on_focused_item
     def action_download_folder(self) -> None:
+        in_tree = self._tree_target()
+        if in_tree is not None:
+            self._ask_download_prefix(in_tree)
+            return
         if self.location is None:
             self.app.notify("Open a bucket first.", timeout=3)
             return
@@ -481,7 +519,7 @@ class BrowserScreen(Screen[None]):
 
     @background("counting objects to restore", group="restore-count", exclusive=True)
     def _count_for_restore(self, location: Location) -> None:
-        plan = plan_prefix(self.app.client, location.url, should_cancel=is_cancelled)
+        plan = plan_prefix(self.app.client, location.url, should_cancel=is_cancelled, read_sizes=True)
         self.app.call_from_thread(self._confirm_download_prefix, location, plan)
 
     def _confirm_download_prefix(self, location: Location, plan: PrefixPlan) -> None:
@@ -489,8 +527,10 @@ class BrowserScreen(Screen[None]):
             self.app.notify(f"Nothing to restore under {printable(location.url, 200)}.", timeout=3)
             return
         what = Text("Restore everything under ") + Text(printable(location.url, 300), style="bold")
-        what.append(f": {plural(plan.objects, 'object')}, {human_size(plan.stored_bytes)} stored "
-                    "(deltas grow back to their full size), subfolders included, into this local folder.")
+        restored = f"{human_size(plan.restored_bytes)} once restored" if not plan.sizes_unknown else \
+            f"size once restored unknown for {plural(plan.sizes_unknown, 'delta')}"
+        what.append(f": {plural(plan.objects, 'object')}, {human_size(plan.stored_bytes)} stored ({restored}), "
+                    "subfolders included, into this local folder.")
         if plan.unsafe:
             what.append(f" {plural(len(plan.unsafe), 'key')} unsafe as file names will be skipped and reported.")
         what.append(" " + CHECK_PROMISE)
@@ -506,11 +546,12 @@ class BrowserScreen(Screen[None]):
                                               os.path.abspath(os.path.expanduser(value))), paths=True), chosen)
 
     # -- upload ----------------------------------------------------------------------------
+    @_on_focused_item
     def action_upload(self) -> None:
-        if self.location is None:
+        location = self._tree_target() or self.location
+        if location is None:
             self.app.notify("Open a bucket or folder first: uploads go into it.", timeout=3)
             return
-        location = self.location
         what = Text("Upload a local file, or a folder with everything in it, into ")
         what.append(printable(location.url, 300), style="bold")
         what.append(". Archives become deltas when a similar file is already there. Tab completes paths.")
@@ -553,6 +594,7 @@ class BrowserScreen(Screen[None]):
                                           validate=validate, paths=True), chosen)
 
     # -- delete ----------------------------------------------------------------------------
+    @_on_focused_item
     def action_delete(self) -> None:
         in_tree = self._tree_target()
         if in_tree is not None:
@@ -597,7 +639,7 @@ class BrowserScreen(Screen[None]):
     def _count_for_delete(self, location: Location) -> None:
         count = 0
         sample: list[str] = []
-        for page in self.app.client.iter_pages(location.bucket, location.prefix, delimiter=None):
+        for page in self.app.client.iter_pages(location.bucket, location.prefix, delimiter=None, ranged=True):
             if is_cancelled():
                 return
             count += len(page.contents)

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+from textual.widgets.button import ButtonVariant
 
 
 class ConfirmScreen(ModalScreen[str | None]):
@@ -24,8 +25,8 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     BINDINGS = [
         Binding("escape", "dismiss_none", "Cancel"),
-        Binding("left", "app.focus_previous", "Previous", show=False),
-        Binding("right", "app.focus_next", "Next", show=False),
+        Binding("left", "button(-1)", "Previous", show=False),
+        Binding("right", "button(1)", "Next", show=False),
     ]
 
     def __init__(self, title: str, body: str | Text, choices: list[tuple[str, str]] | None = None, *,
@@ -47,13 +48,23 @@ class ConfirmScreen(ModalScreen[str | None]):
                 yield Static(body, markup=False)
             with Horizontal(id="dialog-buttons"):
                 for index, (answer, label) in enumerate(self.choices):
-                    variant = "error" if self.danger and index == 0 else ("primary" if index == 0 else "default")
+                    variant: ButtonVariant = ("error" if self.danger and index == 0
+                                              else "primary" if index == 0 else "default")
                     yield Button(Text(label), id=f"answer-{answer}", variant=variant, compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         answer = (event.button.id or "").removeprefix("answer-")
         self.dismiss(answer)
+
+    def action_button(self, step: int) -> None:
+        """Left/Right go round the buttons only (Tab also reaches the text, to scroll a long one)."""
+        buttons = list(self.query(Button))
+        if self.focused in buttons:
+            index = (buttons.index(self.focused) + step) % len(buttons)  # type: ignore[arg-type]
+        else:
+            index = 0 if step > 0 else len(buttons) - 1
+        buttons[index].focus()
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -11,8 +11,8 @@ from textual.widgets import Button, Label, Static
 
 from dgtui import ConnectionFailedError, CredentialsError
 
-from ..widgets.footer import AppFooter
 from ..text import printable
+from ..widgets.footer import AppFooter
 
 
 class ConnectionErrorScreen(Screen[bool]):

@@ -16,9 +16,9 @@ from textual.widgets import LoadingIndicator, Static
 
 from dgtui import ObjectInfo, ObjectKind
 
-from ..widgets.footer import AppFooter
 from ..messages import Location, ObjectInfoLoaded
 from ..text import human_size, percent, printable, ratio
+from ..widgets.footer import AppFooter
 from ..workers import background
 
 KIND_EXPLANATIONS = {

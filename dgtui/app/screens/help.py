@@ -12,6 +12,10 @@ from textual.widgets import Label, Static
 
 from ..text import printable
 
+#: how the keys that act on something choose it
+KEY_RULE = ("Keys act on the focused pane's item: in the tree the highlighted bucket or folder, in the table the "
+            "highlighted row (or the marked ones). A key that means nothing there (i, p, Y on a folder) says so.")
+
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
@@ -30,6 +34,7 @@ class HelpScreen(ModalScreen[None]):
             endpoint = getattr(self.app, "endpoint", None)
             if endpoint:
                 yield Label(Text("Connected to " + printable(endpoint, 200)), id="help-endpoint")
+            yield Label(Text(KEY_RULE), id="help-rule")
             yield Static(self._table(), markup=False)
 
     def _table(self) -> Table:

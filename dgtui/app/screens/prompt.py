@@ -116,7 +116,8 @@ class PromptScreen(ModalScreen[str | None]):
             field.cursor_position = len(completed)
         if candidates:
             shown = "  ".join(printable(c, 40) for c in candidates[:COMPLETION_LIST_LIMIT])
-            more = f"  … {len(candidates) - COMPLETION_LIST_LIMIT} more" if len(candidates) > COMPLETION_LIST_LIMIT else ""
+            more = (f"  … {len(candidates) - COMPLETION_LIST_LIMIT} more"
+                    if len(candidates) > COMPLETION_LIST_LIMIT else "")
             self.show_message(shown + more)
         elif completed == field.value:
             self.show_message("")

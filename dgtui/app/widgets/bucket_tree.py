@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
-from textual.widgets.tree import TreeNode, UnknownNodeID
+from textual.widgets.tree import NodeID, TreeNode, UnknownNodeID
 
 from ..messages import Location, Navigate
 from ..text import human_count, printable
@@ -56,10 +56,11 @@ class ChildrenLoaded(Message):
 
 
 class BucketTree(Tree[NodeInfo]):
-    """Buckets and their folders; Enter opens the highlighted one in the table."""
+    """Buckets and their folders; Enter opens the highlighted one in the table and moves the focus there,
+    a click opens it and leaves the focus here."""
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "Open", show=False),
+        Binding("enter", "open_cursor", "Open", show=False),
         Binding("right", "expand", "Expand", show=False),
         Binding("left", "collapse", "Collapse", show=False),
     ]
@@ -80,6 +81,8 @@ class BucketTree(Tree[NodeInfo]):
         self._by_location: dict[Location, TreeNode[NodeInfo]] = {}
         #: the location shown in the table; its node gets the cursor when it appears
         self._reveal_target: Location | None = None
+        #: the node being selected was chosen with the keyboard (Enter): the focus follows it to the table
+        self._by_keyboard = False
         self.set_status("connecting…")
 
     # -- buckets ---------------------------------------------------------------
@@ -195,7 +198,7 @@ class BucketTree(Tree[NodeInfo]):
     def on_children_loaded(self, message: ChildrenLoaded) -> None:
         message.stop()
         try:
-            node = self.get_node_by_id(message.node_id)
+            node = self.get_node_by_id(NodeID(message.node_id))
         except UnknownNodeID:
             return  # the node was removed (refresh) while it loaded
         info = node.data
@@ -244,15 +247,20 @@ class BucketTree(Tree[NodeInfo]):
         node.set_label(self._label(info))
 
     # -- selection -------------------------------------------------------------------
+    def action_open_cursor(self) -> None:
+        self._by_keyboard = True
+        self.action_select_cursor()
+
     def on_tree_node_selected(self, event: Tree.NodeSelected[NodeInfo]) -> None:
         event.stop()
+        by_keyboard, self._by_keyboard = self._by_keyboard, False
         info = event.node.data
         if info is None:
             return
         if info.kind in ("bucket", "folder"):
             if event.node.allow_expand and not event.node.is_expanded:
                 event.node.expand()
-            self.post_message(Navigate(info.location, focus_table=True))
+            self.post_message(Navigate(info.location, focus_table=by_keyboard))
         elif info.kind == "more" and event.node.parent is not None:
             parent = event.node.parent
             event.node.set_label(Text("loading more folders…", style="italic"))

@@ -13,7 +13,7 @@ import gc
 import time
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from rich.style import Style
 from rich.text import Text
@@ -312,7 +312,7 @@ class ObjectTable(ScrollView, can_focus=True):
     @background("listing the folder", group="listing", exclusive=True)
     def _list(self, location: Location, request_id: int) -> None:
         client = self.app.client
-        for page in client.iter_pages(location.bucket, location.prefix, delimiter="/"):
+        for page in client.iter_pages(location.bucket, location.prefix, delimiter="/", ranged=True):
             if is_cancelled():
                 return
             fill_known(self.app, location.bucket, page.contents)  # original sizes already read: no HEAD
@@ -394,9 +394,11 @@ class ObjectTable(ScrollView, can_focus=True):
         self._announce()
 
     # -- view ------------------------------------------------------------------
-    def _sort_key_func(self) -> Callable[[Row], object]:
-        return {"name": attrgetter("lower"), "size": attrgetter("size"), "original": original_size,
-                "saved": saved_share, "date": attrgetter("modified")}[self.sort_key]
+    def _sort_key_func(self) -> Callable[[Row], Any]:
+        keys: dict[str, Callable[[Row], Any]] = {
+            "name": attrgetter("lower"), "size": attrgetter("size"), "original": original_size,
+            "saved": saved_share, "date": attrgetter("modified")}
+        return keys[self.sort_key]
 
     def _matches(self, rows: Iterable[Row]) -> list[Row]:
         if not self.filter_text:
@@ -442,11 +444,11 @@ class ObjectTable(ScrollView, can_focus=True):
         self.refresh()
 
     @staticmethod
-    def _merge(old: list[Row], new: list[Row], key: Callable[[Row], object], reverse: bool) -> list[Row]:
+    def _merge(old: list[Row], new: list[Row], key: Callable[[Row], Any], reverse: bool) -> list[Row]:
         new.sort(key=key, reverse=reverse)
         if old:
             last, first = key(old[-1]), key(new[0])
-            in_order = first <= last if reverse else first >= last  # type: ignore[operator]
+            in_order = first <= last if reverse else first >= last
             if not in_order:
                 old.extend(new)
                 old.sort(key=key, reverse=reverse)

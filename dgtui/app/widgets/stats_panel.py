@@ -23,7 +23,6 @@ from ..text import human_count, human_size, percent, printable
 from ..workers import background
 from .progress import progress_bar
 
-
 #: how often the progress bar of a running computation is redrawn
 PROGRESS_REFRESH_S = 0.25
 

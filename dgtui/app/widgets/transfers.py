@@ -89,13 +89,15 @@ class TransferView(Widget):
         numbers = f"{t.stage} "
         if fraction is not None:
             numbers += f"{fraction * 100:3.0f}% "
-        if t.bytes_total and t.item_size:
-            done = t.bytes_items_done + int((t.stage_fraction() or 0) * t.item_size)
+        if t.bytes_total:
+            done = t.bytes_items_done + int(t.item_fraction() * t.item_size)
             numbers += f"{human_size(done)}/{human_size(t.bytes_total)}"
         elif t.stage_total:
             numbers += f"{human_size(t.stage_done)}/{human_size(t.stage_total)}"
         if t.direction == "download" and t.items_total > 1 and not t.bytes_total and t.items_done:
             numbers += f"  {human_size(t.bytes_written)} restored"
+        if t.sizes_unknown:
+            numbers += f"  (total unknown: no size for {plural(t.sizes_unknown, 'file')})"
         rate = t.rate()
         if rate is not None:
             numbers += f"  {human_size(rate)}/s"

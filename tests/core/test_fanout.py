@@ -1,0 +1,194 @@
+"""The HEAD fan-out over http and https: botocore's answers, max_workers honoured, logged with
+credentials redacted, fallbacks counted, and a botocore without what it reads leaves it off."""
+
+from __future__ import annotations
+
+import io
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+
+from dgtui import create_client
+from dgtui.core import logs
+from dgtui.core.fasthead import FastHead
+from dgtui.core.s3 import S3Access
+
+from .test_fasthead import AWKWARD_KEYS, DG_TOOL, botocore_answer, put_deltas, record_sent
+
+
+@pytest.fixture(params=["http", "https"])
+def server(request, s3_server, s3_env, monkeypatch):
+    """The suite's http server, or the https one (its CA in AWS_CA_BUNDLE, as a user would set it)."""
+    if request.param == "http":
+        return s3_server
+    return over_https(request.getfixturevalue("s3_tls_server"), monkeypatch)
+
+
+def over_https(tls_server, monkeypatch) -> SimpleNamespace:
+    """A server as its https clients see it; ``boto3_client`` (for setting data up) stays on http."""
+    for name, value in tls_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", tls_server.https_endpoint_url)
+    monkeypatch.setenv("AWS_CA_BUNDLE", tls_server.ca_bundle)
+    return SimpleNamespace(endpoint_url=tls_server.https_endpoint_url, access_key=tls_server.access_key,
+                           secret_key=tls_server.secret_key, region=tls_server.region,
+                           boto3_client=tls_server.boto3_client)
+
+
+def access(server, **kw) -> S3Access:
+    return S3Access(endpoint_url=server.endpoint_url, aws_access_key_id=server.access_key,
+                    aws_secret_access_key=server.secret_key, region_name=server.region, **kw)
+
+
+def fresh_bucket(server, request) -> tuple[str, object]:
+    from ..conftest import bucket_name_for
+
+    admin = server.boto3_client()
+    name = bucket_name_for(request.node.name)
+    admin.create_bucket(Bucket=name)
+    return name, admin
+
+
+def test_fast_answers_equal_botocore_on_http_and_https(server, request):
+    bucket, admin = fresh_bucket(server, request)
+    for i, key in enumerate(AWKWARD_KEYS):
+        admin.put_object(Bucket=bucket, Key=key, Body=b"x" * i, Metadata={"dg-tool": DG_TOOL, "Mixed-Case": f"v{i}"})
+    s3 = access(server)
+    fast = FastHead(s3)
+    sent = record_sent(fast)
+    batch = fast.batch(bucket)
+    answers = [batch.head(key) for key in [*AWKWARD_KEYS, "missing/key"]]
+    assert answers == [botocore_answer(s3, bucket, key) for key in AWKWARD_KEYS] + [None]
+    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, len(AWKWARD_KEYS), 0)
+    assert fast.enabled and all(url.startswith(server.endpoint_url + "/") for url, _ in sent)
+    assert server.endpoint_url.startswith(request.node.callspec.params["server"] + "://")
+
+
+def test_detailed_stats_over_http_and_https_use_at_most_max_workers_connections(server, request, tmp_path):
+    bucket, admin = fresh_bucket(server, request)
+    total = put_deltas(admin, bucket, 120)
+    client = create_client(endpoint_url=server.endpoint_url, aws_access_key_id=server.access_key,
+                           aws_secret_access_key=server.secret_key, region_name=server.region,
+                           cache_dir=tmp_path / "cache", max_workers=3)
+    fast = client._fetcher.fast_head
+    stats = client.get_bucket_stats(bucket, detailed_stats=True)
+    assert stats.total_size == total and stats.delta_objects == 120 and not stats.estimated
+    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, 119, 0)
+    assert client._fetcher.max_workers == fast.max_workers == 3
+    pools = list(fast._pools.pools._container.values())
+    assert len(pools) == 1 and 1 <= pools[0].num_connections <= 3
+    client.close()
+
+
+def test_dropped_connections_go_to_botocore_and_switch_the_fast_path_off(server, request):
+    bucket, admin = fresh_bucket(server, request)
+    keys = [f"k{i}" for i in range(8)]
+    for key in keys:
+        admin.put_object(Bucket=bucket, Key=key, Body=b"x", Metadata={"key": key})
+    fast = FastHead(access(server))
+    dropped = []
+
+    def drop(url, path, headers):  # fault injection: the connection drops before any answer
+        dropped.append(url)
+        raise ConnectionResetError("dropped")
+
+    fast._send = drop  # type: ignore[method-assign]
+    batch = fast.batch(bucket)
+    assert [batch.head(k)[1] for k in keys] == [{"key": k} for k in keys]
+    assert len(dropped) == 3 and fast.fast_requests == 0 and fast.fallback_requests == 7
+    assert fast.disabled_reason and "3 fast HEADs in a row needed botocore (last: no answer)" in fast.disabled_reason
+
+
+def test_an_answer_between_failures_resets_the_count(s3_server, s3_env, bucket, boto3_s3):
+    for key in ("a", "b"):
+        boto3_s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    fast = FastHead(access(s3_server))
+    send, calls = fast._send, []
+
+    def every_other(url, path, headers):
+        calls.append(url)
+        if len(calls) % 2:
+            raise ConnectionResetError("dropped")
+        return send(url, path, headers)
+
+    fast._send = every_other  # type: ignore[method-assign]
+    batch = fast.batch(bucket)
+    for _ in range(10):
+        assert batch.head("a") is not None and batch.head("b") is not None
+    assert fast.enabled and fast.fast_requests > 0 and fast.fallback_requests > 0
+
+
+def test_fast_heads_are_logged_with_credentials_redacted(server, request):
+    bucket, admin = fresh_bucket(server, request)
+    for i in range(3):
+        admin.put_object(Bucket=bucket, Key=f"k{i}", Body=b"x")
+    stream = io.StringIO()
+    handler = logs.configure_debug_logging(stream, extra_secrets=(server.access_key, server.secret_key))
+    try:
+        fast = FastHead(access(server))
+        batch = fast.batch(bucket)
+        for i in range(3):
+            batch.head(f"k{i}")
+    finally:
+        for name in ("dgtui", "botocore", "boto3", "s3transfer", "urllib3"):
+            logging.getLogger(name).removeHandler(handler)
+            logging.getLogger(name).setLevel(logging.WARNING)
+        logs._filters.clear()
+    text = stream.getvalue()
+    fast_lines = [line for line in text.splitlines() if "dgtui.fasthead" in line and "fast HEAD" in line]
+    assert len(fast_lines) == 2 and all(f"/{bucket}/k" in line and "-> 200" in line for line in fast_lines)
+    assert "Signature=[redacted]" in fast_lines[0] and "Credential=[redacted]" in fast_lines[0]
+    assert server.secret_key not in text and server.access_key not in text
+
+
+def test_a_botocore_without_its_tls_setting_leaves_the_fast_path_off(s3_server, s3_env, bucket, boto3_s3):
+    boto3_s3.put_object(Bucket=bucket, Key="a", Body=b"x", Metadata={"a": "1"})
+    s3 = access(s3_server)
+
+    class KeptElsewhere:
+        """botocore's HTTP session as a botocore release that keeps its TLS setting elsewhere shows it."""
+
+        def __init__(self, real):
+            self._real = real
+
+        def __getattr__(self, name):
+            if name == "_verify":
+                raise AttributeError(name)
+            return getattr(self._real, name)
+
+    s3.client._endpoint.http_session = KeptElsewhere(s3.client._endpoint.http_session)
+    fast = FastHead(s3)
+    assert not fast.enabled and "TLS setting" in fast.disabled_reason
+    batch = fast.batch(bucket)
+    assert batch.head("a")[1] == {"a": "1"} and batch.head("b") is None
+    assert fast.fast_requests == 0 and fast.fallback_requests == 2
+
+
+def test_a_certificate_the_client_does_not_trust_is_botocores_error(s3_tls_server, s3_env, request, monkeypatch):
+    """Without the CA, the fast path refuses the server as botocore does, and the error is botocore's."""
+    bucket, admin = fresh_bucket(s3_tls_server, request)
+    admin.put_object(Bucket=bucket, Key="a", Body=b"x")
+    target = over_https(s3_tls_server, monkeypatch)
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    fast = FastHead(access(target))
+    batch = fast.batch(bucket)
+    with pytest.raises(Exception) as failed:
+        batch.head("a")
+    assert "certificate" in str(failed.value).lower() or "ssl" in str(failed.value).lower()
+    assert fast.fast_requests == 0
+
+
+def test_concurrent_heads_over_https(s3_tls_server, s3_env, request, monkeypatch):
+    target = over_https(s3_tls_server, monkeypatch)
+    bucket, admin = fresh_bucket(s3_tls_server, request)
+    keys = [f"many/{i:03d}.delta" for i in range(60)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: admin.put_object(Bucket=bucket, Key=k, Body=b"d", Metadata={"n": k}), keys))
+    fast = FastHead(access(target), max_workers=8)
+    batch = fast.batch(bucket)
+    with ThreadPoolExecutor(fast.max_workers) as pool:
+        answers = list(pool.map(batch.head, keys))
+    assert [md for _, md in answers] == [{"n": k} for k in keys]
+    assert fast.fast_requests + fast.learn_requests == len(keys) and fast.fallback_requests == 0
