@@ -25,6 +25,7 @@ UPLOAD_BUCKET = "bench-upload"
 RESTORE_BUCKET = "bench-restore"
 RESTORE_PREFIX = "rel/"
 MEMORY_BUCKET = "bench-memory"
+AUDIT_BUCKET = "bench-audit"
 MARKER_BUCKET = "bench-markers"
 
 SEED = 20261125
@@ -260,3 +261,60 @@ def sha256_of(path: Path) -> str:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- audit data set: one folder of deltas as DeltaGlider 6.2.0 writes them --------------
+
+@dataclass(frozen=True)
+class AuditFolder:
+    prefix: str
+    stored_keys: list[str]  #: the ``.delta`` keys
+
+
+def build_audit(env: BenchEnv, n: int, size: int, log) -> AuditFolder:
+    """A reference and ``n`` deltas in one folder, encoded and labelled the way DeltaGlider 6.2.0 does
+    (``xdelta3 -e -9 -s reference``, its metadata), uploaded with raw boto3.
+
+    Each version is the reference with a different 4 KiB stretch rewritten, as nightly builds differ.
+    """
+    import subprocess
+
+    admin = env.admin()
+    env.ensure_bucket(AUDIT_BUCKET)
+    prefix = f"nightly-{n}-{size}/"
+    keys = [f"{prefix}app-1.0.{k}.zip.delta" for k in range(n)]
+    marker = f"audit-{n}-{size}"
+    if _marker_present(env, admin, AUDIT_BUCKET, marker):
+        return AuditFolder(prefix, keys)
+    log(f"building {n} deltas of {size / 2**20:.2f} MB files in s3://{AUDIT_BUCKET}/{prefix} …")
+    folder = env.files(f"audit-{size}")
+    reference = bytes(random.Random(f"{SEED}-audit").randbytes(size))
+    ref_path = folder / "reference.bin"
+    ref_path.write_bytes(reference)
+    ref_sha = hashlib.sha256(reference).hexdigest()
+    admin.put_object(Bucket=AUDIT_BUCKET, Key=f"{prefix}reference.bin", Body=reference, Metadata={
+        "dg-tool": DG_TOOL, "dg-source-name": "app-1.0.0.zip", "dg-file-sha256": ref_sha,
+        "dg-created-at": FIXED_TIME, "dg-note": "reference"})
+
+    def one(k: int) -> None:
+        rng = random.Random(f"{SEED}-audit-{k}")
+        data = bytearray(reference)
+        at = rng.randrange(0, max(1, size - 4096))
+        data[at:at + 4096] = rng.randbytes(min(4096, size - at))
+        name = f"app-1.0.{k}.zip"
+        src, out = folder / f"{name}.part", folder / f"{name}.delta"
+        src.write_bytes(data)
+        subprocess.run(["xdelta3", "-e", "-f", "-9", "-s", str(ref_path), str(src), str(out)], check=True)
+        body = out.read_bytes()
+        admin.put_object(Bucket=AUDIT_BUCKET, Key=keys[k], Body=body, Metadata={
+            "dg-tool": DG_TOOL, "dg-original-name": name, "dg-file-sha256": hashlib.sha256(data).hexdigest(),
+            "dg-file-size": str(size), "dg-created-at": FIXED_TIME, "dg-ref-key": f"{prefix}reference.bin",
+            "dg-ref-sha256": ref_sha, "dg-delta-size": str(len(body)),
+            "dg-delta-cmd": f"xdelta3 -e -9 -s reference.bin {name} {name}.delta"})
+        src.unlink()
+        out.unlink()
+
+    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+        list(pool.map(one, range(n)))
+    _put_marker(admin, AUDIT_BUCKET, marker)
+    return AuditFolder(prefix, keys)

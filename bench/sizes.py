@@ -25,6 +25,11 @@ class Sizes:
     keystrokes: int
     memory_direct_bytes: int  #: direct (multipart) object for the memory case
     memory_delta_bytes: int  #: delta-eligible archive for the memory case (0: skip)
+    audit_deltas: int = 200  #: deltas of one folder rebuilt by the full audit (and by DeltaGlider's verify)
+    audit_file_bytes: int = 4 * MB  #: size of each file behind those deltas
+    audit_reps: int = 3
+    audit_meta_reps: int = 5  #: the metadata audit and detailed stats are close: more samples
+    audit_memory_deltas: int = 100_000  #: deltas (in 50 folders) of the second memory case
     cli_restore_bytes: int = 20 * MB  #: archive restored by `dgtui get` / `deltaglider cp`
     cli_restore_versions: int = 5
     savings_real_keys: int = 2_000  #: stored objects on the server for the by-folder memory case
@@ -37,6 +42,7 @@ SMOKE = Sizes(
     archive_bytes=2 * MB, upload_versions=3, upload_reps=1, restore_versions=2, restore_reps=1,
     app_reps=1, keystroke_restore_bytes=32 * MB, keystrokes=6,
     memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB, cli_restore_bytes=2 * MB, cli_restore_versions=2,
+    audit_deltas=10, audit_file_bytes=256 * 1024, audit_reps=1, audit_meta_reps=1, audit_memory_deltas=500,
 )
 
 FULL = Sizes(

@@ -3,6 +3,7 @@
 ``from dgtui import create_client`` gives a DeltaGlider-compatible SDK.
 """
 
+from .core.audit import Auditor, AuditProblem, AuditSummary, ProblemKind
 from .core.client import DgClient, create_client, parse_s3_url
 from .core.errors import (
     AccessDeniedError,
@@ -37,6 +38,7 @@ from .core.models import (
     ObjectKind,
     RestorePlanItem,
     UploadSummary,
+    VerifyResult,
 )
 from .core.responses import CompressionEstimate, ListObjectsResponse
 from .types import (
@@ -60,7 +62,8 @@ DeltaGliderClient = DgClient
 __all__ = [
     "create_client", "DgClient", "DeltaGliderClient", "parse_s3_url",
     "BucketStats", "DownloadResult", "ListObjectsResult", "ObjectInfo", "ObjectKind", "RestorePlanItem",
-    "UploadSummary", "CompressionEstimate", "ListObjectsResponse",
+    "UploadSummary", "CompressionEstimate", "ListObjectsResponse", "VerifyResult", "Auditor", "AuditProblem",
+    "AuditSummary", "ProblemKind",
     "DgError", "NotFoundError", "BucketNotFoundError", "BucketNotEmptyError", "AccessDeniedError",
     "CredentialsError", "ConnectionFailedError", "NotS3Error", "IntegrityError", "RecompressionError",
     "MetadataInvalidError", "XdeltaMissingError", "CodecError", "InvalidKeyError",

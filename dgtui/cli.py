@@ -2,10 +2,11 @@
 
     dgtui [S3_URL]                       open the browser (at S3_URL if given)
     dgtui demo [--reset] [--serve-only]  a local S3 server with sample data
-    dgtui ls|stats|get|put|verify|rm     non-interactive commands
+    dgtui ls|stats|get|put|verify|audit|rm  non-interactive commands
 
 Errors are one line on stderr and a non-zero exit: 1 for an error, 2 for a
-usage error, 3 when ``verify`` finds a mismatch, 130 when interrupted.
+usage error, 3 when ``verify`` finds a mismatch or ``audit`` finds problems,
+130 when interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .cli_savings import add_arguments as add_savings_arguments
 from .cli_savings import run_by_folder, run_sampled
@@ -26,7 +27,10 @@ from .core.s3 import display_key
 from .display import human_size
 from .transfers import Job, Question
 
-COMMANDS = ("demo", "ls", "stats", "get", "put", "verify", "rm", "mb", "browse")
+if TYPE_CHECKING:
+    from .core.audit import AuditSummary
+
+COMMANDS = ("demo", "ls", "stats", "get", "put", "verify", "audit", "rm", "mb", "browse")
 
 
 def shown(text: str) -> str:
@@ -99,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="rebuild an object and check its sha256")
     p.add_argument("url", help="s3://bucket/key")
+    _add_connection_options(p)
+
+    p = sub.add_parser("audit", help="check that everything under a prefix can be restored (exit 3 on problems)")
+    p.add_argument("url", help="s3://bucket[/prefix]")
+    p.add_argument("--full", action="store_true",
+                   help="also rebuild every delta and read every object to check its bytes (slower)")
+    p.add_argument("--json", action="store_true", help="one JSON document: the summary and every problem")
+    p.add_argument("--workers", type=int, default=None, help="objects checked at once with --full")
     _add_connection_options(p)
 
     p = sub.add_parser("rm", help="delete an object (or a prefix with --recursive)")
@@ -244,6 +256,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         rows.append(("housekeeping", f"{stats.housekeeping_objects} (deltaglider_proxy's _dgp/ locks and leases)"))
     for k, v in rows:
         print(f"{k:>16}: {v}")
+    if stats.delta_objects and not stats.reference_objects:
+        print(f"warning: {stats.delta_objects} deltas but no reference under s3://{bucket}/{shown(prefix)}: they "
+              f"cannot be restored; run: dgtui audit s3://{bucket}/{shown(prefix)}", file=sys.stderr)
     return 0
 
 
@@ -274,8 +289,14 @@ def cmd_get(args: argparse.Namespace) -> int:
 
         kept: list[tuple[str, str]] = []
 
+        warned: set[str] = set()
+
         def on_item(key: str, result, exc) -> None:
             bar.label = display_key(key.rsplit("/", 1)[-1], 40)
+            if result is not None and result.reference_warning and result.reference_warning not in warned:
+                warned.add(result.reference_warning)  # once per reference, not once per object
+                bar.finish()
+                print(f"warning: {result.reference_warning}", file=sys.stderr)
             if isinstance(exc, DestinationExistsError):
                 kept.append((key, str(exc)))
             if result is not None and not args.json:
@@ -309,6 +330,8 @@ def cmd_get(args: argparse.Namespace) -> int:
         bar.finish()
         raise DgError(f"{exc.message.split(';')[0]}; use --overwrite to replace it") from None
     bar.finish()
+    if result.reference_warning:
+        print(f"warning: {result.reference_warning}", file=sys.stderr)
     if args.json:
         _emit_json(asdict(result))
     elif result.rescued:
@@ -387,6 +410,92 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 3 if failed else 0
 
 
+class CountLine:
+    """A one-line count of what an audit has done, on stderr, only on a terminal."""
+
+    def __init__(self, label: str, enabled: bool | None = None):
+        self.label = display_key(label, 50)
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.2 and done < total):
+            return
+        self.last = now
+        self.shown = True
+        count = f"{done:,}/{total:,}" if total else f"{done:,}"
+        sys.stderr.write(f"\r{self.label}: {stage} {count}          ")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self.shown:
+            sys.stderr.write("\r" + " " * 100 + "\r")
+            sys.stderr.flush()
+            self.shown = False
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .core.client import parse_s3_url
+
+    client = _client(args)
+    bucket, _ = parse_s3_url(args.url)
+    if args.workers is not None and args.workers < 1:
+        raise DgError("--workers must be at least 1")
+    bar = CountLine(f"audit {args.url}")
+    auditor = client.audit(args.url, full=args.full, progress=bar, workers=args.workers)
+    found = []
+    try:
+        for problem in auditor:
+            if args.json:
+                found.append(problem.to_dict())
+                continue
+            bar.finish()
+            print(f"{problem.kind.label}: s3://{bucket}/{shown(problem.key)}: {problem.message}"
+                  + (f"; run: {shown(problem.command)}" if problem.command else ""))
+    except KeyboardInterrupt:
+        bar.finish()
+        summary = auditor.summary
+        print(f"dgtui: audit interrupted after {summary.objects:,} objects; {summary.problem_count} problems "
+              f"found so far", file=sys.stderr)
+        return 130
+    bar.finish()
+    summary = auditor.summary
+    if args.json:
+        _emit_json({"summary": summary.to_dict(), "problems": found})
+    else:
+        print(audit_summary_line(summary))
+    return 3 if summary.problem_count else 0
+
+
+def audit_summary_line(summary: AuditSummary) -> str:
+    from .core.audit import ProblemKind
+
+    where_ = f"s3://{summary.bucket}/{shown(summary.prefix)}"
+    if not summary.objects:
+        return f"audited {where_}: nothing is stored there"
+    parts = [f"{summary.objects:,} stored objects: {summary.deltas:,} deltas in {summary.folders:,} folders, "
+             f"{summary.references:,} references, {summary.other_objects:,} other"]
+    if summary.proxy_encrypted:
+        parts.append(f"{summary.proxy_encrypted:,} encrypted by deltaglider_proxy (only the proxy can read them)")
+    if summary.full:
+        parts.append(f"{summary.rebuilt:,} deltas rebuilt and {summary.checked:,} objects read, "
+                     f"{human(summary.bytes_checked)} checked")
+        if summary.unchecked:
+            parts.append(f"{summary.unchecked:,} could not be checked by their bytes")
+    else:
+        parts.append(f"metadata of {summary.metadata_read:,} read (--full also checks the bytes)")
+    if summary.wasted_bytes:
+        parts.append(f"{human(summary.wasted_bytes)} stored for nothing")
+    if summary.problem_count:
+        kinds = ", ".join(f"{n:,} {ProblemKind(k).label}" for k, n in sorted(summary.problems.items()))
+        verdict = f"{summary.problem_count:,} problems ({kinds})"
+    else:
+        verdict = "no problems found"
+    return f"audited {where_}: {verdict}; " + "; ".join(parts)
+
+
 def cmd_rm(args: argparse.Namespace) -> int:
     from .core.client import parse_s3_url
 
@@ -439,7 +548,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ls": cmd_ls, "stats": cmd_stats, "get": cmd_get, "put": cmd_put, "verify": cmd_verify,
-    "rm": cmd_rm, "mb": cmd_mb, "browse": cmd_browse, "demo": cmd_demo,
+    "audit": cmd_audit, "rm": cmd_rm, "mb": cmd_mb, "browse": cmd_browse, "demo": cmd_demo,
 }
 
 

@@ -668,29 +668,24 @@ class VerifyResult:
 
 
 def verify_object(client: DgClient, url: str, work_dir: Path) -> VerifyResult:
-    """Rebuild one object into ``work_dir`` and say how it was checked; never a false alarm.
+    """Rebuild one object from the bucket alone and say how it was checked; never a false alarm.
 
     A plain object uploaded in parts has neither a sha256 nor an MD5 ETag:
-    it restores fine but cannot be checked, which is not a corruption.
+    it restores fine but cannot be checked, which is not a corruption. A delta
+    whose reference is missing from the bucket or different fails, whatever
+    this machine's reference cache holds (``DgClient.verify_object``; it
+    works in the client's own work folder, not in ``work_dir``).
     """
-    from .core.errors import IntegrityError
-
-    try:
-        result = client.download(url, work_dir / "verify.bin", overwrite=True)
-    except RecompressionError as exc:
-        return VerifyResult(url, "recompression", f"{exc}; `dgtui get --rescue {url} DEST` saves the "
-                                                  "decompressed contents")
-    except IntegrityError as exc:
-        return VerifyResult(url, "mismatch", str(exc))
-    finally:
-        (work_dir / "verify.bin").unlink(missing_ok=True)
-    if result.check_note:  # a deltaglider_proxy replica: its size was checked, nothing more can be
-        return VerifyResult(url, "unchecked", f"restores with its size checked, but {result.check_note}",
-                            result.sha256)
-    if result.verified and result.kind == ObjectKind.PLAIN:
+    checked = client.verify_object(url)
+    if checked.valid and checked.kind == ObjectKind.PLAIN:
         return VerifyResult(url, "md5", "MD5 matches the ETag (no sha256 stored by the tool that wrote it)",
-                            result.sha256)
-    if result.verified:
-        return VerifyResult(url, "sha256", "sha256 verified", result.sha256)
-    return VerifyResult(url, "unchecked", "restores, but cannot be checked: no sha256 stored and the ETag is "
-                                          "not an MD5 (uploaded in parts)", result.sha256)
+                            checked.sha256 or "")
+    if checked.valid:
+        return VerifyResult(url, "sha256", "sha256 verified", checked.sha256 or "")
+    if checked.error is None:
+        return VerifyResult(url, "unchecked", "restores, but cannot be checked: no sha256 stored and the ETag is "
+                                              "not an MD5 (uploaded in parts)", checked.sha256 or "")
+    if checked.error == "recompression":
+        return VerifyResult(url, "recompression", f"{checked.reason}; `dgtui get --rescue {url} DEST` saves the "
+                                                  "decompressed contents")
+    return VerifyResult(url, "mismatch", checked.reason or "the rebuilt bytes do not match the stored sha256")

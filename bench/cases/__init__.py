@@ -52,13 +52,16 @@ CASES: dict[str, str] = {
     "app-open": "open the app on the big prefix: time to first rows, peak memory",
     "app-keys": "keystroke-to-screen latency while a large restore runs in the app",
     "memory": "peak RSS of a process uploading and restoring a big direct file and a delta",
+    "audit-full": "audit --full of one folder of deltas vs DeltaGlider 6.2.0's verify() on each",
+    "audit-meta": "metadata audit vs detailed stats over the same deltas",
+    "audit-memory": "peak RSS of a process auditing the big prefix",
     "savings-memory": "peak RSS of savings by folder and quick stats: 1,000,000-object generated listing, real server",
     "sampled": "sampled stats against detailed stats with cold caches: time and accuracy",
 }
 
 
 def runners() -> dict[str, Callable[[Context], list[Row]]]:
-    from . import app, cli_restore, listing, memory, restore, savings, stats, upload
+    from . import app, audit, cli_restore, listing, memory, restore, savings, stats, upload
 
     return {
         "list": listing.run,
@@ -70,6 +73,9 @@ def runners() -> dict[str, Callable[[Context], list[Row]]]:
         "app-open": app.run_open,
         "app-keys": app.run_keys,
         "memory": memory.run,
+        "audit-full": audit.run,  # one run measures all three; rows are filtered by case id
+        "audit-meta": audit.run,
+        "audit-memory": audit.run,
         "savings-memory": savings.run,
         "sampled": savings.run,  # one run measures both; rows are filtered by case id
     }

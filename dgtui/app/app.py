@@ -16,8 +16,10 @@ from textual.screen import Screen
 
 from dgtui import CancelledError, DgClient, ObjectInfo, create_client, parse_s3_url
 
+from .audit_state import AuditFindings
 from .errors import describe, is_connection_problem
 from .messages import BucketsLoaded, Location, ObjectInfoLoaded, TransferQuestion, WorkFailed
+from .screens.audit import AuditScreen
 from .screens.browser import BrowserScreen
 from .screens.confirm import ConfirmScreen
 from .screens.connection_error import ConnectionErrorScreen
@@ -69,6 +71,8 @@ class DgtuiApp(App[int]):
         self.upload_dir = (download_dir or cwd).rstrip(os.sep) + os.sep
         #: metadata fetched by the details screen, per (bucket, key), for this session
         self.info_cache: dict[tuple[str, str], ObjectInfo] = {}
+        #: what audits of this session found, for marking damaged rows
+        self.audit_findings = AuditFindings()
         self.start_location: Location | None = None
         self._start_problem: str | None = None
         self._start_object: str | None = None
@@ -230,6 +234,7 @@ class DgtuiApp(App[int]):
                              Binding("left", "collapse", "Collapse or go to parent")]),
             ("Transfers (Tab to them)", list(TransfersPanel.BINDINGS)),
             ("Details", list(DetailsScreen.BINDINGS)),
+            ("Audit results", list(AuditScreen.BINDINGS) + [Binding("enter", "select", "Open the object")]),
             ("Savings by folder (s)", list(SavingsScreen.BINDINGS)),
         ]
         self.push_screen(HelpScreen(sections))
@@ -284,6 +289,7 @@ BROWSER_COMMANDS = [
     ("Details", "Compression details of the highlighted object (i)", "details"),
     ("Delete", "Delete the marked or highlighted objects, or the highlighted folder (Delete)", "delete"),
     ("Exact stats", "Compute exact sizes and savings of the current folder (c)", "detailed_stats"),
+    ("Audit", "Check that everything under the highlighted or current folder can be restored (v)", "audit"),
     ("Savings by folder", "Stored and original size, savings and a grade per folder below this one (s)", "savings"),
     ("Refresh", "List the current folder again (r)", "refresh"),
     ("Copy URL", "Copy the s3:// URL of the highlighted object (y)", "copy_url"),

@@ -5,6 +5,9 @@
   written to a temporary name and renamed into place (atomic, so two
   processes can fill the cache at once), checked against their name on use,
   and evicted least-recently-used beyond a size bound.
+  Each entry also remembers which bucket object it came from (ETag, size,
+  modification time), so a copy is used only while that object is still
+  the one on the server: the bucket is the truth, the cache a speed-up.
 * ``MetadataCache``: object metadata keyed by endpoint, bucket and stored key,
   checked against the ETag and modification date the listing reports. Any
   rewrite changes the date (a copy onto itself keeps the ETag of the bytes but
@@ -100,6 +103,36 @@ class ReferenceCache:
         env_limit = os.environ.get("DGTUI_REFERENCE_CACHE_BYTES")
         self.max_bytes = max_bytes or (int(env_limit) if env_limit else DEFAULT_REFERENCE_CACHE_BYTES)
         self._verified: dict[str, tuple[int, int, int]] = {}
+        self._origins_path = self.dir.parent / "reference-origins.sqlite3"
+        self._local = threading.local()
+
+    # -- where entries came from ------------------------------------------------
+    def _origins(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._origins_path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS origins (endpoint TEXT, bucket TEXT, key TEXT, sha256 TEXT,"
+                         " version TEXT, PRIMARY KEY (endpoint, bucket, key))")
+            self._local.conn = conn
+        return conn
+
+    def record_origin(self, endpoint: str, bucket: str, key: str, sha256: str, version: str) -> None:
+        """The bucket object ``key`` (at ``version``: ETag, size, date) has the bytes cached as ``sha256``."""
+        self._origins().execute("INSERT OR REPLACE INTO origins VALUES (?,?,?,?,?)",
+                                (endpoint, bucket, key, sha256, version))
+
+    def same_origin(self, endpoint: str, bucket: str, key: str, sha256: str, version: str) -> bool:
+        """True when the cached ``sha256`` was taken from exactly this version of the bucket object."""
+        row = self._origins().execute("SELECT sha256, version FROM origins WHERE endpoint=? AND bucket=? AND key=?",
+                                      (endpoint, bucket, key)).fetchone()
+        return row is not None and row[0] == sha256 and row[1] == version
+
+    def origin_sha256(self, endpoint: str, bucket: str, key: str, version: str) -> str | None:
+        """The sha256 of the cached copy taken from exactly this version of the bucket object, if any."""
+        row = self._origins().execute("SELECT sha256, version FROM origins WHERE endpoint=? AND bucket=? AND key=?",
+                                      (endpoint, bucket, key)).fetchone()
+        return row[0] if row is not None and row[1] == version else None
 
     def path_for(self, sha256: str) -> Path:
         return self.dir / sha256

@@ -14,10 +14,19 @@ import botocore.exceptions as bexc
 
 from . import errors
 from . import format as fmt
+from .audit import Auditor, AuditProgress
 from .cache import MetadataCache, ReferenceCache, cache_root, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
 from .listing import iter_logical_pages, list_raw_page, logical_page
-from .models import BucketStats, DownloadResult, ListObjectsResult, ObjectInfo, RestorePlanItem, UploadSummary
+from .models import (
+    BucketStats,
+    DownloadResult,
+    ListObjectsResult,
+    ObjectInfo,
+    RestorePlanItem,
+    UploadSummary,
+    VerifyResult,
+)
 from .ranged import iter_ranged_logical_pages
 from .responses import ListObjectsResponse, put_info
 from .s3 import S3Access, display_key, translate, where
@@ -225,6 +234,20 @@ class DgClient(DeltaGliderCompat):
         """Fill items with the metadata the on-disk cache holds for their listed version; sends no request."""
         return fill_known_metadata(self.metadata_cache, self._s3.endpoint_url, bucket, items)
 
+    def audit(self, s3_url: str, *, full: bool = False, progress: AuditProgress | None = None,
+              should_cancel: ShouldCancel | None = None, workers: int | None = None) -> Auditor:
+        """Check that everything under ``s3://bucket/prefix`` can be restored from the bucket alone.
+
+        Iterate over the result for ``AuditProblem`` values as they are found;
+        its ``summary`` has the counts once the iteration ends. By default it
+        reads the listing and the metadata of deltas and references (through
+        the same cache as detailed statistics); ``full=True`` also rebuilds
+        every delta and reads every other object to check its bytes.
+        """
+        bucket, prefix = parse_s3_url(s3_url)
+        return Auditor(self._s3, self._fetcher, self._engine, bucket, prefix, full=full, workers=workers,
+                       progress=progress, should_cancel=should_cancel)
+
     def get_object_info(self, s3_url: str) -> ObjectInfo:
         """One object's details from a single HEAD (and one more to resolve the name)."""
         bucket, key = parse_s3_url(s3_url, need_key=True)
@@ -390,18 +413,32 @@ class DgClient(DeltaGliderCompat):
         return done, problems
 
     def verify(self, s3_url: str) -> bool:
-        """True when the object rebuilds to the exact bytes its sha256 names."""
+        """True when the object rebuilds, from what is in the bucket, to the exact bytes its sha256 names.
+
+        A delta counts as verified only with its bucket's reference: a missing,
+        replaced or altered reference gives False even when this machine's
+        cache holds the right one (see ``verify_object`` for the reason).
+        """
+        return self.verify_object(s3_url).valid
+
+    def verify_object(self, s3_url: str) -> VerifyResult:
+        """``verify`` with the reason: rebuilt from the bucket alone and checked against the stored sha256."""
         bucket, key = parse_s3_url(s3_url, need_key=True)
         with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=self.work_dir) as tmp:
             try:
-                result = self._engine.restore(bucket, key, Path(tmp) / "file")
-            except errors.IntegrityError:
-                return False
-            if result.check_note:
-                # Nothing to compare the bytes with: not a mismatch, and not a pass either.
-                raise errors.DgError(f"cannot verify {where(bucket, result.key)}: its size matches, but "
-                                     f"{result.check_note}", bucket=bucket, key=result.key)
-            return result.verified
+                result = self._engine.restore(bucket, key, Path(tmp) / "file", strict_reference=True)
+            except (errors.IntegrityError, errors.MetadataInvalidError) as exc:
+                return VerifyResult(bucket=bucket, key=fmt.logical_key_of(key), valid=False, reason=str(exc),
+                                    error=exc.kind)
+            except errors.NotFoundError as exc:
+                if exc.key is None or not fmt.is_reference_key(exc.key):
+                    raise
+                return VerifyResult(bucket=bucket, key=fmt.logical_key_of(key), valid=False, reason=str(exc),
+                                    reference_key=exc.key, error=exc.kind)
+        reason = None if result.verified else (result.check_note  # a proxy replica: its size was checked
+                                               or "no sha256 or MD5 ETag is stored to check it against")
+        return VerifyResult(bucket=bucket, key=result.key, valid=result.verified, reason=reason, sha256=result.sha256,
+                            kind=result.kind)
 
     # -- boto3-style calls on logical keys ----------------------------------------
     def put_object(self, Bucket: str, Key: str, Body: bytes | str | Path | BinaryIO | None = b"",
@@ -462,6 +499,8 @@ class DgClient(DeltaGliderCompat):
         os.close(fd)
         try:
             result = self._engine.restore(Bucket, stored_key, Path(name), overwrite=True)
+            if result.reference_warning:
+                logging.getLogger("dgtui").warning("%s", result.reference_warning)
             body = open(name, "rb")
         finally:
             os.unlink(name)  # the open handle keeps the data until closed

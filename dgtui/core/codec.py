@@ -146,13 +146,14 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
 
 
 def decode_sha256(reference: str | Path, delta: str | Path,
-                  should_cancel: ShouldCancel | None = None) -> str:
+                  should_cancel: ShouldCancel | None = None, *, decompress_source: bool = True) -> str:
     """sha256 of what DeltaGlider's decode command rebuilds, read from a pipe.
 
     The same ``-d -f -s`` as ``decode``, with ``-c`` so nothing is written
-    to disk only to be read back for hashing.
+    to disk only to be read back for hashing (``decompress_source=False``
+    adds ``-D``, as in ``decode``).
     """
-    cmd = [xdelta3_path(), "-d", "-f", "-c", "-s", str(reference), str(delta)]
+    cmd = [xdelta3_path(), "-d", "-f", "-c", *([] if decompress_source else ["-D"]), "-s", str(reference), str(delta)]
     digest = hashlib.sha256()
     with tempfile.TemporaryFile() as err:
         try:

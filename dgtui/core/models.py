@@ -258,6 +258,9 @@ class DownloadResult:
     rescued: bool = False
     #: what could not be checked, e.g. "not checked: no sha256 stored" for a proxy replica
     check_note: str | None = None
+    #: set when the bucket's reference was missing or different and this
+    #: machine's cached copy of the right one was used: say so to the user
+    reference_warning: str | None = None
 
 
 @dataclass(slots=True)
@@ -267,3 +270,19 @@ class RestorePlanItem:
     key: str
     destination: str | None  #: ``None`` when the key is unsafe to write
     problem: str | None = None
+
+
+@dataclass(slots=True)
+class VerifyResult:
+    """What ``verify_object`` found: whether the object rebuilds from the bucket alone, and if not why."""
+
+    bucket: str
+    key: str  #: logical key
+    valid: bool
+    reason: str | None = None  #: one line, when not valid
+    sha256: str | None = None  #: of the rebuilt bytes, when valid
+    reference_key: str | None = None  #: the missing reference, when that is the reason
+    kind: ObjectKind | None = None  #: how the object is stored, when it was rebuilt
+    #: the error's kind (``DgError.kind``: "integrity", "recompression", "not_found"...) when it failed;
+    #: None when not valid only because nothing is stored to check it against
+    error: str | None = None

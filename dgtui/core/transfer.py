@@ -25,6 +25,7 @@ import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -70,19 +71,55 @@ class Engine:
     def fetch_reference(self, bucket: str, ref_key: str, ref_sha256: str | None,
                         should_cancel: ShouldCancel | None = None,
                         progress: Progress | None = None) -> tuple[Path, bool]:
-        """A local, checked copy of a reference; (path, cache_hit)."""
-        if ref_sha256:
-            cached = self.references.get(ref_sha256)
-            if cached is not None:
-                return cached, True
+        """A local copy of the bucket's reference, checked against ``ref_sha256``; (path, cache_hit).
+
+        The cached copy stands in only for the very object now on the server
+        (same ETag, size and date as when it was cached); anything else is
+        downloaded and checked again. A missing or different reference fails.
+        """
+        path, cache_hit, _ = self.reference_copy(bucket, ref_key, ref_sha256, should_cancel, progress)
+        return path, cache_hit
+
+    def reference_copy(self, bucket: str, ref_key: str, ref_sha256: str | None,
+                       should_cancel: ShouldCancel | None = None, progress: Progress | None = None, *,
+                       cached_fallback: bool = False) -> tuple[Path, bool, str | None]:
+        """(path, cache_hit, warning): ``fetch_reference``, and with ``cached_fallback`` a restore's last resort.
+
+        With ``cached_fallback``, a reference that is missing from the bucket
+        or no longer the one the delta was made against is replaced by this
+        machine's cached copy of the right one (checked by sha256), and the
+        warning says so; without a cached copy it fails as usual.
+        """
         head = self.s3.head(bucket, ref_key)
-        if head is None:
+        if head is not None:
+            scheme = fmt.proxy_encryption(head.get("Metadata", {}))
+            if scheme:  # only deltaglider_proxy can read it, so no delta against it can be rebuilt here
+                raise proxy_encrypted_error(bucket, ref_key, scheme, what="the reference")
+            version = object_version_of(head)
+            if ref_sha256 and self.references.same_origin(self.s3.endpoint_url, bucket, ref_key, ref_sha256, version):
+                cached = self.references.get(ref_sha256)
+                if cached is not None:
+                    return cached, True, None
+            try:
+                return self._download_reference(bucket, ref_key, head, ref_sha256, should_cancel, progress), False, None
+            except errors.IntegrityError as exc:
+                cached = self.references.get(ref_sha256) if cached_fallback and ref_sha256 else None
+                if cached is None:
+                    raise
+                return cached, True, (f"{exc.message.split(';')[0]}; restored from this machine's cached copy of "
+                                      f"the right reference (sha256 checked): other machines cannot restore it; "
+                                      f"run: dgtui audit {audit_url(bucket, ref_key)}")
+        cached = self.references.get(ref_sha256) if cached_fallback and ref_sha256 else None
+        if cached is None:
             raise errors.NotFoundError(
                 f"the reference {where(bucket, ref_key)} is missing, so its deltas cannot be rebuilt",
                 bucket=bucket, key=ref_key)
-        scheme = fmt.proxy_encryption(head.get("Metadata", {}))
-        if scheme:
-            raise proxy_encrypted_error(bucket, ref_key, scheme, what="the reference")
+        return cached, True, (f"the reference {where(bucket, ref_key)} is missing from the bucket; restored from "
+                              f"this machine's cached copy (sha256 checked): other machines cannot restore it; "
+                              f"run: dgtui audit {audit_url(bucket, ref_key)}")
+
+    def _download_reference(self, bucket: str, ref_key: str, head: dict, ref_sha256: str | None,
+                            should_cancel: ShouldCancel | None, progress: Progress | None) -> Path:
         tmp = self.references.new_temp_path()
         try:
             hasher = hashlib.sha256()
@@ -94,9 +131,17 @@ class Engine:
                 raise errors.IntegrityError(
                     f"the reference {where(bucket, ref_key)} has sha256 {actual[:12]}…, but the delta was made "
                     f"against {ref_sha256[:12]}… (dg-ref-sha256); refusing to rebuild", bucket=bucket, key=ref_key)
-            return self.references.adopt(tmp, actual), False
+            path = self.references.adopt(tmp, actual)
+            self.references.record_origin(self.s3.endpoint_url, bucket, ref_key, actual, object_version_of(head))
+            return path
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _record_own_reference(self, bucket: str, ref_key: str, sha256: str) -> None:
+        """Remember the version of a reference we have just written from a file we hashed ourselves."""
+        head = self.s3.head(bucket, ref_key)
+        if head is not None and fmt.parse_metadata(ref_key, head.get("Metadata", {})).file_sha256 == sha256:
+            self.references.record_origin(self.s3.endpoint_url, bucket, ref_key, sha256, object_version_of(head))
 
     # -- upload ----------------------------------------------------------
     def upload(self, path: Path, bucket: str, key: str, *, max_ratio: float = 0.5,
@@ -211,12 +256,14 @@ class Engine:
                 return None
             raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url, action="upload") from None
         try:
-            return self.references.put_copy(path, file_sha)
+            copy = self.references.put_copy(path, file_sha)
         except SourceChanged:
             self.s3.delete_keys(bucket, [ref_key])  # ours, and its bytes may not be what its sha256 says
             raise errors.SourceChangedError(
                 f"{display_key(str(path))} changed while it was uploaded; what was written for it has been "
                 f"removed; upload it again once it is complete", bucket=bucket, key=ref_key) from None
+        self._record_own_reference(bucket, ref_key, file_sha)
+        return copy
 
     def _reference_still_matches(self, bucket: str, ref_key: str, ref_sha: str, ref_path: Path) -> bool:
         head = self.s3.head(bucket, ref_key)
@@ -230,6 +277,7 @@ class Engine:
                 if is_precondition_failed(exc):
                     return self._reference_still_matches(bucket, ref_key, ref_sha, ref_path)
                 raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url) from None
+            self._record_own_reference(bucket, ref_key, ref_sha)
             return True
         return fmt.parse_metadata(ref_key, head.get("Metadata", {})).file_sha256 == ref_sha
 
@@ -401,7 +449,10 @@ class Engine:
 
     def restore(self, bucket: str, key: str, dest: Path, *, overwrite: bool = False,
                 progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
-                rescue: bool = False) -> DownloadResult:
+                rescue: bool = False, strict_reference: bool = False) -> DownloadResult:
+        """Restore one object. Unless ``strict_reference``, a delta whose bucket reference is missing or
+        different is rebuilt from this machine's cached copy of the right one, and the result's
+        ``reference_warning`` says so."""
         stored_key, head = self.resolve(bucket, key)
         logical = fmt.logical_key_of(stored_key)
         if not rescue and dest.exists() and not overwrite:
@@ -422,7 +473,7 @@ class Engine:
             dest.parent.mkdir(parents=True, exist_ok=True)
             if parsed.kind == ObjectKind.DELTA:
                 result = self._restore_delta(bucket, stored_key, logical, head, parsed, dest, tmp, progress,
-                                             should_cancel, rescue, overwrite)
+                                             should_cancel, rescue, overwrite, strict_reference)
                 if result.rescued:
                     return result
             else:
@@ -478,9 +529,10 @@ class Engine:
             _discard(tmp)
 
     def _restore_delta(self, bucket, stored_key, logical, head, parsed, dest: Path, tmp: Path, progress,
-                       should_cancel, rescue: bool, overwrite: bool) -> DownloadResult:
+                       should_cancel, rescue: bool, overwrite: bool, strict_reference: bool = False) -> DownloadResult:
         codec.xdelta3_path()
-        ref_path, cache_hit = self.fetch_reference(bucket, parsed.ref_key, parsed.ref_sha256, should_cancel, progress)
+        ref_path, cache_hit, warning = self.reference_copy(bucket, parsed.ref_key, parsed.ref_sha256, should_cancel,
+                                                           progress, cached_fallback=not strict_reference)
         delta_tmp = self._temp_beside(dest, suffix=".delta.part")
         try:
             self.s3.get_to_file(bucket, stored_key, str(delta_tmp),
@@ -489,8 +541,10 @@ class Engine:
             if progress:
                 progress(0, parsed.file_size or 0, "rebuilding")
             if rescue:
-                return self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite,
-                                    head.get("LastModified"))
+                rescued = self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite,
+                                       head.get("LastModified"))
+                rescued.reference_warning = warning
+                return rescued
             rebuilt = None
             if progress:
                 total = parsed.file_size or 0
@@ -513,7 +567,7 @@ class Engine:
                     bucket=bucket, key=logical)
             return DownloadResult(bucket=bucket, key=logical, path=str(dest), size=os.path.getsize(tmp),
                                   sha256=actual, kind=ObjectKind.DELTA, verified=True,
-                                  reference_cache_hit=cache_hit)
+                                  reference_cache_hit=cache_hit, reference_warning=warning)
         except errors.CodecError as exc:
             raise errors.IntegrityError(
                 f"the delta {where(bucket, stored_key)} could not be decoded ({exc}); it may be corrupted; "
@@ -588,6 +642,19 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def object_version_of(head: dict) -> str:
+    """An object's version as a HEAD tells it: ETag, size and modification time."""
+    modified = head.get("LastModified")
+    stamp = modified.isoformat() if isinstance(modified, datetime) else str(modified or "")
+    return f"{head.get('ETag', '').strip(chr(34))}|{head.get('ContentLength', '')}|{stamp}"
+
+
+def audit_url(bucket: str, key: str) -> str:
+    """The ``dgtui audit`` argument for the folder holding ``key``."""
+    folder = fmt.deltaspace_of(key)
+    return display_key(f"s3://{bucket}/{folder}/" if folder else f"s3://{bucket}/", 300)
 
 
 def _discard(path: Path) -> None:

@@ -34,6 +34,7 @@ from ..widgets.object_table import ObjectTable, Row
 from ..widgets.stats_panel import StatsPanel
 from ..widgets.transfers import TransfersPanel
 from ..workers import background, is_cancelled
+from .audit import AuditScreen
 from .confirm import ConfirmScreen
 from .details import DetailsScreen
 from .preview import PreviewScreen
@@ -124,6 +125,7 @@ class BrowserScreen(Screen[None]):
         Binding("D", "download_folder", "Restore folder", show=False),
         Binding("u", "upload", "Upload"),
         Binding("i", "details", "Details"),
+        Binding("v", "audit", "Audit"),
         Binding("delete", "delete", "Delete"),
         Binding("x", "delete", "Delete", show=False),
         Binding("c", "detailed_stats", "Exact stats", show=False),
@@ -391,6 +393,18 @@ class BrowserScreen(Screen[None]):
             self.app.notify("Open a bucket first.", timeout=3)
         else:
             self.stats.start_detailed(self.location)
+
+    @_on_focused_item
+    def action_audit(self) -> None:
+        """Audit the folder under the cursor (tree or table), else the folder shown."""
+        target = self._tree_target()
+        if target is None and self.location is not None:
+            row = self.table.current
+            target = Location(self.location.bucket, row.key) if row is not None and row.is_folder else self.location
+        if target is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        self.app.push_screen(AuditScreen(target))
 
     @_on_focused_item
     def action_savings(self) -> None:

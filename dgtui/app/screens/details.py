@@ -97,8 +97,10 @@ class DetailsScreen(Screen[None]):
     def _show(self, info: ObjectInfo) -> None:
         self.info = info
         self.query_one("#details-loading").display = False
+        findings = getattr(self.app, "audit_findings", None)
+        problems = findings.for_key(self.location.bucket, info.key) if findings is not None else []
         self.query_one("#details-content", Static).update(render_details(self.location.bucket, info,
-                                                                         self.app.time_format))
+                                                                         self.app.time_format, problems))
 
     def action_download(self) -> None:
         self.app.pop_screen()
@@ -116,8 +118,8 @@ class DetailsScreen(Screen[None]):
             self.app.copy_sha256(self.info)
 
 
-def render_details(bucket: str, info: ObjectInfo, time_format) -> Table:
-    """A two-column table of every field; every value is plain ``Text``."""
+def render_details(bucket: str, info: ObjectInfo, time_format, problems: list | None = None) -> Table:
+    """A two-column table of every field; every value is plain ``Text``. ``problems``: what an audit found."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
@@ -127,6 +129,8 @@ def render_details(bucket: str, info: ObjectInfo, time_format) -> Table:
             return
         grid.add_row(Text(label), value if isinstance(value, Text) else Text(value, style=style))
 
+    for problem in problems or []:
+        row("Audit", f"{problem.kind.label}: {printable(problem.message)}", "bold red")
     if info.metadata_problem:
         row("Warning", f"metadata invalid: {printable(info.metadata_problem)}", "bold red")
     if info.encryption:

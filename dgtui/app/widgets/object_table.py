@@ -158,6 +158,7 @@ class ObjectTable(ScrollView, can_focus=True):
         "object-table--delta",
         "object-table--dim",
         "object-table--message",
+        "object-table--damaged",
     }
 
     DEFAULT_CSS = """
@@ -172,6 +173,7 @@ class ObjectTable(ScrollView, can_focus=True):
     ObjectTable > .object-table--delta { color: $text-success; }
     ObjectTable > .object-table--dim { color: $text-muted; }
     ObjectTable > .object-table--message { color: $text-muted; text-style: italic; }
+    ObjectTable > .object-table--damaged { color: $text-error; text-style: bold; }
     """
 
     cursor_row: reactive[int] = reactive(0, always_update=True, layout=False, repaint=False)
@@ -677,13 +679,19 @@ class ObjectTable(ScrollView, can_focus=True):
         dim = self.get_component_rich_style("object-table--dim")
         line = Text(no_wrap=True)
         marked = row.key in self.marked
+        damaged = self._damaged(row)
         for column, width in layout:
             title = column.title
             if title == "":
-                cell = self._cell("*" if marked else " ", width, "left",
-                                  self.get_component_rich_style("object-table--marked"))
+                if marked or not damaged:
+                    cell = self._cell("*" if marked else " ", width, "left",
+                                      self.get_component_rich_style("object-table--marked"))
+                else:
+                    cell = self._cell("!", width, "left", self.get_component_rich_style("object-table--damaged"))
             elif title == "Name":
                 style = self.get_component_rich_style("object-table--folder") if row.is_folder else ""
+                if damaged:
+                    style = self.get_component_rich_style("object-table--damaged")
                 if marked:
                     style = self.get_component_rich_style("object-table--marked")
                 cell = self._cell(Text(printable(row.name, width + 1), style=style), width, "left")
@@ -712,6 +720,15 @@ class ObjectTable(ScrollView, can_focus=True):
             line.append_text(cell)
             line.append(" ")
         return line
+
+    def _damaged(self, row: Row) -> bool:
+        """The last audit found a problem with this object, or below this folder ("!" in the first column)."""
+        findings = getattr(self.app, "audit_findings", None)
+        if not findings or self.location is None:
+            return False
+        if row.is_folder:
+            return findings.folder_damaged(self.location.bucket, row.key)
+        return bool(findings.for_key(self.location.bucket, row.key))
 
     def _message_line(self) -> str | None:
         if self.message:

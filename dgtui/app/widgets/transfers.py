@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
-from dgtui import CancelledError
+from dgtui import CancelledError, DownloadResult
 from dgtui.transfers import Question, RestoreOutcome, UploadOutcome, restore_objects, restore_prefix, upload_files
 
 from ..messages import ContentsChanged, Location, TransferFinished, TransferQuestion
@@ -223,6 +223,8 @@ class TransfersPanel(VerticalScroll, can_focus=True):
         self.post_message(TransferQuestion(transfer, question))
 
     def _done(self, transfer: Transfer, outcome: RestoreOutcome | UploadOutcome) -> None:
+        if isinstance(outcome, RestoreOutcome):
+            self._warn_cached_references(outcome.results)
         report = outcome.report() if len(outcome.report()) > 1 or outcome.failures else []
         self.app.call_from_thread(self.finish, transfer, outcome.state, outcome.line(), report)
 
@@ -276,6 +278,12 @@ class TransfersPanel(VerticalScroll, can_focus=True):
         lines = transfer.report or [transfer.result]
         self.app.push_screen(ConfirmScreen(f"{transfer.title}: {plural(len(lines), 'line')}",
                                            "\n".join(lines), [("close", "Close")]))
+
+    def _warn_cached_references(self, results: list[DownloadResult]) -> None:
+        """Restores that rebuilt from this machine's cached reference (the bucket's is missing or different)."""
+        for warning in dict.fromkeys(r.reference_warning for r in results if r.reference_warning):
+            self.app.call_from_thread(self.app.notify, warning, title="Restored with the cached reference",
+                                      severity="warning", timeout=20)
 
     # -- restores --------------------------------------------------------------------
     def download_objects(self, bucket: str, objects: list[tuple[str, int]], destination: str, *,
