@@ -253,7 +253,8 @@ class Auditor:
             for info in page.contents:
                 self._take(info)
             for info in page.hidden:
-                if fmt.is_reference_key(info.key):
+                # references, and the older of <name> and <name>.delta (the listing shows a name once)
+                if fmt.is_reference_key(info.key) or not fmt.is_internal_key(info.stored_key or info.key):
                     self._take(info)
             listed = self.summary.objects
             self._report("listing", listed, 0)
