@@ -40,6 +40,21 @@ def s3_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3S
 
 
 @pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server, the second backend: it keeps what SeaweedFS rewrites or ignores
+    (keys with '..', '//' or backslashes; per-grantee ACL grants)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def _session_boto3_s3(s3_server: LocalS3Server) -> Any:
     return s3_server.boto3_client()
 

@@ -60,7 +60,8 @@ class SourceChanged(OSError):
     """A file did not hash to the sha256 it was said to have when it was copied."""
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or link in ``folder`` durable; file systems that cannot are skipped."""
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
@@ -171,7 +172,7 @@ class ReferenceCache:
         with open(temp_path, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(temp_path, final)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self.evict(keep=final)
         return final
 

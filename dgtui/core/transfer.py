@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from . import codec, errors
 from . import format as fmt
-from .cache import HASH_CHUNK, ReferenceCache, SourceChanged, sha256_file
+from .cache import HASH_CHUNK, ReferenceCache, SourceChanged, fsync_dir, sha256_file
 from .models import DownloadResult, ObjectKind, UploadSummary
 from .s3 import S3Access, display_key, is_precondition_failed, translate, where
 
@@ -628,20 +628,6 @@ class Engine:
             else:
                 os.unlink(tmp)
         fsync_dir(dest.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename or link in ``folder`` durable; file systems that cannot are skipped."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def object_version_of(head: dict) -> str:

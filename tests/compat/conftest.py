@@ -143,20 +143,6 @@ def inject_fault(client: Any, operations: tuple[str, ...], message: str) -> None
         client.service.storage.client.meta.events.register(f"before-call.s3.{op}", fail)
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's S3 server, for what SeaweedFS does not keep (per-grantee ACL grants)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def moto(moto_endpoint: str) -> dict[str, str]:
     """``create_client(**moto)`` and ``boto3.client("s3", **moto)`` reach moto's server."""

@@ -91,19 +91,6 @@ def leftovers(folder: Path) -> list[Path]:
 
 # --- moto's server: it stores keys with '..', '//', backslashes, leading '/' ---
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def moto_s3(moto_endpoint) -> Any:
     return boto3.client("s3", endpoint_url=moto_endpoint, aws_access_key_id="moto-key", aws_secret_access_key="moto-secret",
