@@ -255,9 +255,12 @@ class MetadataCache:
                 " bounds TEXT, PRIMARY KEY (endpoint, bucket, prefix))"
             )
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS stats_totals (endpoint TEXT, bucket TEXT, prefix TEXT,"
-                " fingerprint TEXT, total INTEGER, invalid INTEGER, PRIMARY KEY (endpoint, bucket, prefix))"
+                "CREATE TABLE IF NOT EXISTS stats_totals_v2 (endpoint TEXT, bucket TEXT, prefix TEXT,"
+                " fingerprint TEXT, total INTEGER, invalid INTEGER, encrypted INTEGER,"
+                " PRIMARY KEY (endpoint, bucket, prefix))"
             )
+            # the first layout had no count of encrypted deltas
+            conn.execute("DROP TABLE IF EXISTS stats_totals")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -327,14 +330,16 @@ class MetadataCache:
             conn.execute("INSERT OR REPLACE INTO page_bounds (endpoint, bucket, prefix, bounds) VALUES (?,?,?,?)",
                          (endpoint, bucket, prefix, json.dumps({"page": page, "bounds": bounds})))
 
-    def get_totals(self, endpoint: str, bucket: str, prefix: str, fingerprint: str) -> tuple[int, int] | None:
-        """(original bytes, objects with invalid metadata) worked out for exactly this listing."""
+    def get_totals(self, endpoint: str, bucket: str, prefix: str, fingerprint: str) -> tuple[int, int, int] | None:
+        """(original bytes, objects with invalid metadata, encrypted deltas) worked out for exactly this listing."""
         row = self._conn().execute(
-            "SELECT total, invalid FROM stats_totals WHERE endpoint=? AND bucket=? AND prefix=? AND fingerprint=?",
+            "SELECT total, invalid, encrypted FROM stats_totals_v2"
+            " WHERE endpoint=? AND bucket=? AND prefix=? AND fingerprint=?",
             (endpoint, bucket, prefix, fingerprint)).fetchone()
-        return (int(row[0]), int(row[1])) if row is not None else None
+        return (int(row[0]), int(row[1]), int(row[2])) if row is not None else None
 
-    def put_totals(self, endpoint: str, bucket: str, prefix: str, fingerprint: str, total: int, invalid: int) -> None:
+    def put_totals(self, endpoint: str, bucket: str, prefix: str, fingerprint: str, total: int, invalid: int,
+                   encrypted: int) -> None:
         self._conn().execute(
-            "INSERT OR REPLACE INTO stats_totals (endpoint, bucket, prefix, fingerprint, total, invalid)"
-            " VALUES (?,?,?,?,?,?)", (endpoint, bucket, prefix, fingerprint, total, invalid))
+            "INSERT OR REPLACE INTO stats_totals_v2 (endpoint, bucket, prefix, fingerprint, total, invalid, encrypted)"
+            " VALUES (?,?,?,?,?,?,?)", (endpoint, bucket, prefix, fingerprint, total, invalid, encrypted))

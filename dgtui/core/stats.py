@@ -268,21 +268,18 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
         # so the totals worked out for it last time still hold, without reading the metadata.
         fingerprint = None
         if cache is not None:
-            # "v2": the cached totals carry the count of encrypted deltas too
-            fingerprint = hashlib.sha256(b"v2" + objects_digest.digest() + references_digest.digest()).hexdigest()
+            fingerprint = hashlib.sha256(objects_digest.digest() + references_digest.digest()).hexdigest()
         known = cache.get_totals(s3.endpoint_url, bucket, prefix, fingerprint) \
             if cache is not None and fingerprint and not streaming else None
         if known is not None:
-            total, invalid = known
-            invalid, encrypted = invalid & 0xFFFFFFFF, invalid >> 32
+            total, invalid, encrypted = known
             if progress:
                 progress(delta_count, delta_count)
         else:
             read_batch()
             total = other_bytes + known_total + _guessed(guess_counts, reference_sizes)
             if cache is not None and fingerprint:
-                # The encrypted count rides in the upper bits of the cached "invalid" number.
-                cache.put_totals(s3.endpoint_url, bucket, prefix, fingerprint, total, invalid | (encrypted << 32))
+                cache.put_totals(s3.endpoint_url, bucket, prefix, fingerprint, total, invalid, encrypted)
         estimated = invalid > 0
     else:
         total = other_bytes + _guessed(guess_counts, reference_sizes)
