@@ -147,14 +147,13 @@ def check_of(result: DownloadResult) -> str:
 
 
 @dataclass
-class RestoreOutcome:
-    results: list[DownloadResult] = field(default_factory=list)
+class _Outcome:
+    """How a batch of transfers ended."""
+
     #: (key or name, reason)
     failures: list[tuple[str, str]] = field(default_factory=list)
-    #: local files that existed and were kept
-    skipped: int = 0
     cancelled: bool = False
-    #: objects the restore set out to write
+    #: items the batch set out to transfer
     planned: int = 0
 
     @property
@@ -162,6 +161,13 @@ class RestoreOutcome:
         if self.cancelled:
             return "cancelled"
         return "failed" if self.failures else "done"
+
+
+@dataclass
+class RestoreOutcome(_Outcome):
+    results: list[DownloadResult] = field(default_factory=list)
+    #: local files that existed and were kept
+    skipped: int = 0
 
     def counts(self) -> dict[str, int]:
         rescued = sum(1 for r in self.results if r.rescued)
@@ -252,17 +258,8 @@ def upload_line(summary: UploadSummary) -> str:
 
 
 @dataclass
-class UploadOutcome:
+class UploadOutcome(_Outcome):
     summaries: list[UploadSummary] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    cancelled: bool = False
-    planned: int = 0
-
-    @property
-    def state(self) -> str:
-        if self.cancelled:
-            return "cancelled"
-        return "failed" if self.failures else "done"
 
     def totals(self) -> tuple[int, int]:
         """(original bytes, stored bytes with the references created)"""

@@ -60,18 +60,6 @@ class PutObjectResponse(TypedDict):
     ResponseMetadata: NotRequired[ResponseMetadata]
 
 
-class GetObjectResponse(TypedDict):
-    Body: Any
-    ContentLength: int
-    ContentType: NotRequired[str]
-    ETag: NotRequired[str]
-    LastModified: NotRequired[datetime]
-    Metadata: NotRequired[dict[str, str]]
-    VersionId: NotRequired[str]
-    StorageClass: NotRequired[str]
-    ResponseMetadata: NotRequired[ResponseMetadata]
-
-
 class HeadObjectResponse(TypedDict):
     ContentLength: int
     ContentType: NotRequired[str]
@@ -81,6 +69,10 @@ class HeadObjectResponse(TypedDict):
     VersionId: NotRequired[str]
     StorageClass: NotRequired[str]
     ResponseMetadata: NotRequired[ResponseMetadata]
+
+
+class GetObjectResponse(HeadObjectResponse):
+    Body: Any
 
 
 class DeleteObjectResponse(TypedDict):
