@@ -1,4 +1,4 @@
-"""A command imports what it needs: `dgtui get` neither Textual, boto3 nor s3transfer (multipart only)."""
+"""A command imports what it needs: `dgtui get` neither Textual, boto3, s3transfer (multipart only) nor aiohttp."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ PROBE = """
 import json, sys
 from dgtui.cli import main
 code = main(sys.argv[1:])
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"textual", "boto3", "s3transfer", "rich"})
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"textual", "boto3", "s3transfer", "rich", "aiohttp"})
 print(json.dumps({"code": code, "heavy": heavy}))
 """
 

@@ -112,7 +112,8 @@ STATS_MODES = ("quick", "sampled", "detailed")
 class DgClient(DeltaGliderCompat):
     """A DeltaGlider-compatible client. Create it with ``create_client``."""
 
-    def __init__(self, s3: S3Access, *, cache_dir: str | Path | None = None, max_workers: int = 64,
+    def __init__(self, s3: S3Access, *, cache_dir: str | Path | None = None,
+                 max_workers: int = MetadataFetcher.HEAD_WORKERS,
                  max_ratio: float = 0.5):
         self._s3 = s3
         self.max_ratio = max_ratio
@@ -757,7 +758,8 @@ class _Body(io.RawIOBase):
 def create_client(endpoint_url: str | None = None, log_level: str = "WARNING",
                   aws_access_key_id: str | None = None, aws_secret_access_key: str | None = None,
                   aws_session_token: str | None = None, region_name: str | None = None, *,
-                  profile: str | None = None, cache_dir: str | Path | None = None, max_workers: int = 64,
+                  profile: str | None = None, cache_dir: str | Path | None = None,
+                  max_workers: int = MetadataFetcher.HEAD_WORKERS,
                   max_ratio: float = 0.5) -> DgClient:
     """A client on the usual boto3 credential chain; ``AWS_ENDPOINT_URL`` is honoured.
 

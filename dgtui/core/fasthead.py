@@ -5,11 +5,16 @@ costs about 2 ms of client CPU (event hooks, endpoint rules, model-driven
 header parsing), all of it under the GIL, so thousands of HEADs are bound by
 the client's CPU whatever the thread count.
 
-``FastHead`` sends HEADs from the caller's threads over a urllib3 pool of its
-own (``max_workers`` keep-alive connections, http or https alike), each one
-signed by botocore's own SigV4 signer. TLS verification uses the CA bundle
-botocore resolved for the client. Everything it does not know how to handle
-is handed back to ``S3Access.head``:
+``FastHead`` sends HEADs from one asyncio event loop (a daemon thread of its
+own) over an aiohttp session with at most ``max_workers`` keep-alive
+connections, http or https alike, each one signed by botocore's own SigV4
+signer. aiohttp parses answers in C and one loop needs no thread hand-offs,
+which leaves about a third of the CPU a HEAD cost from a pool of threads
+(``bench/RESULTS.md``). TLS verification uses the CA bundle botocore resolved
+for the client. ``HeadBatch.head_many`` sends a whole list at once;
+``HeadBatch.head`` one key, from any thread. Everything it does not know how
+to handle is handed back to ``S3Access.head`` (on a few threads of its own, so
+the loop never waits for botocore):
 
 * the URL is learned from botocore: the first HEAD of a batch goes through
   botocore while a hook records the request it sends, and the prefix before
@@ -36,20 +41,26 @@ through the same redaction as botocore's own logs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import queue
 import re
 import threading
 import urllib.request
-from typing import Any, Dict, Optional, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
 import botocore
-import urllib3
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.httpsession import get_cert_path
 
+from .errors import CancelledError
 from .s3 import S3Access
+
+if TYPE_CHECKING:  # aiohttp is imported when the first fast HEAD is sent, not with the CLI
+    import aiohttp
 
 log = logging.getLogger("dgtui.fasthead")
 
@@ -60,6 +71,9 @@ FALLBACK_LIMIT = 3
 _META_PREFIX = "x-amz-meta-"
 _SIGV4_AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=[^/]*/\d{8}/([^/]+)/([^/]+)/aws4_request,")
 _SIGV4_VERSIONS = (None, "s3v4", "v4")
+
+#: botocore threads that repeat the unusual answers (and HEAD while the fast path is off)
+FALLBACK_THREADS = 16
 
 #: what a HEAD answers: (ETag, metadata) for an object, None for a missing one
 HeadResult = Optional[Tuple[str, Dict[str, str]]]
@@ -116,8 +130,15 @@ class FastHead:
         self._failures_in_a_row = 0
         self.disabled_reason: str | None = None
         self.pool_size: int | None = getattr(self.client.meta.config, "max_pool_connections", None)
-        self.max_workers = self.workers(max_workers)
-        self._pools: urllib3.PoolManager | None = None
+        #: most HEADs in flight, and connections open, at once
+        self.max_workers = max(1, max_workers)
+        #: connections the fast path opened so far
+        self.connections_opened = 0
+        self._verify: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._fallback_pool: ThreadPoolExecutor | None = None
         config = self.client.meta.config
         signature_version = getattr(config, "signature_version", None)
         verify = botocore_tls_verify(self.client)
@@ -128,11 +149,7 @@ class FastHead:
         elif getattr(config, "client_cert", None):
             self.disable("the client presents a TLS client certificate")
         else:
-            self._pools = urllib3.PoolManager(
-                num_pools=4, maxsize=self.max_workers, block=False, retries=False,
-                timeout=urllib3.Timeout(connect=s3.connect_timeout, read=s3.read_timeout),
-                cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
-                ca_certs=get_cert_path(verify) if verify else None)
+            self._verify = verify
             self.client.meta.events.register("before-send.s3.HeadObject", self._on_before_send,
                                              unique_id=f"dgtui-fasthead-{id(self)}")
 
@@ -148,7 +165,7 @@ class FastHead:
             log.debug("fast HEADs off: %s", reason)
 
     def workers(self, wanted: int) -> int:
-        """``wanted`` threads, bounded by botocore's pool (which the fallbacks use)."""
+        """``wanted`` threads of botocore requests, bounded by botocore's pool."""
         return max(1, min(wanted, self.pool_size)) if self.pool_size else max(1, wanted)
 
     def batch(self, bucket: str) -> HeadBatch:
@@ -156,8 +173,69 @@ class FastHead:
         return HeadBatch(self, bucket)
 
     def close(self) -> None:
-        if self._pools is not None:
-            self._pools.clear()
+        """Close the connections and stop the loop's thread (a later HEAD starts them again)."""
+        with self._lock:
+            loop, thread, session = self._loop, self._loop_thread, self._session
+            self._loop = self._loop_thread = self._session = None
+            pool, self._fallback_pool = self._fallback_pool, None
+        if loop is not None:
+            if session is not None:
+                try:
+                    asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=5)
+                except Exception as exc:  # closing is best effort: the process may be ending
+                    log.debug("closing the fast HEAD session: %s", exc)
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=5)
+            if not loop.is_running():
+                loop.close()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- the event loop and its session --------------------------------------
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the fast HEADs run on, started (with its aiohttp session) on first use."""
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="dgtui-fasthead", daemon=True)
+                thread.start()
+                try:
+                    self._session = asyncio.run_coroutine_threadsafe(self._open_session(), loop).result()
+                except BaseException:
+                    loop.call_soon_threadsafe(loop.stop)
+                    raise
+                self._loop, self._loop_thread = loop, thread
+            return self._loop
+
+    async def _open_session(self) -> aiohttp.ClientSession:
+        import ssl
+
+        import aiohttp
+
+        verify = self._verify
+        tls: ssl.SSLContext | bool = ssl.create_default_context(cafile=get_cert_path(verify)) if verify else False
+        traces = aiohttp.TraceConfig()
+        traces.on_connection_create_end.append(self._on_connection)
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.max_workers, ssl=tls),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.s3.connect_timeout,
+                                          sock_read=self.s3.read_timeout),
+            # Only what is signed (and the User-Agent botocore sends) goes out.
+            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent"), auto_decompress=False,
+            trace_configs=[traces])
+
+    async def _on_connection(self, *_: Any) -> None:
+        self.connections_opened += 1  # on the loop's thread only
+
+    def _in_thread(self, fn: Callable[..., HeadResult], *args: Any) -> asyncio.Future[HeadResult]:
+        """Run a botocore request on a fallback thread, awaitable from the loop."""
+        with self._lock:
+            if self._fallback_pool is None:
+                self._fallback_pool = ThreadPoolExecutor(self.workers(FALLBACK_THREADS),
+                                                         thread_name_prefix="dgtui-head-fallback")
+            pool = self._fallback_pool
+        return asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     def _frozen_credentials(self) -> Any:
         creds = self.s3.botocore_session.get_credentials()
@@ -173,12 +251,17 @@ class FastHead:
             return False
         return not urllib.request.proxy_bypass(parts.netloc)
 
-    def _send(self, url: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
-        """Send one HEAD; the status and the response headers (the connection goes back to the pool)."""
-        assert self._pools is not None
-        response = self._pools.urlopen("HEAD", url, headers=headers, retries=False, redirect=False,
-                                       assert_same_host=False, preload_content=True, decode_content=False)
-        return response.status, response.headers
+    async def _send(self, url: str, path: str, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]]]:
+        """Send one HEAD (on the loop); the status and the response headers, in order, as received."""
+        from yarl import URL
+
+        session = self._session
+        assert session is not None
+        # encoded=True: the path goes out exactly as signed, never re-quoted or normalised.
+        async with session.head(URL(url, encoded=True), headers=headers, allow_redirects=False) as response:
+            # Decoded as http.client (and so botocore) decodes them: Latin-1, byte for byte.
+            return response.status, [(name.decode("latin-1"), value.decode("latin-1"))
+                                     for name, value in response.raw_headers]
 
     def _count(self, name: str) -> None:
         with self._lock:
@@ -209,6 +292,19 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bytes):
         return value.decode("latin-1")
     return value
+
+
+def merged(pairs: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
+    """Headers with a repeated name's values joined by ", ", in first-seen order, as urllib3's
+    ``itermerged`` gives them to botocore."""
+    by_name: Dict[str, Tuple[str, List[str]]] = {}
+    for name, value in pairs:
+        seen = by_name.get(name.lower())
+        if seen is None:
+            by_name[name.lower()] = (name, [value])
+        else:
+            seen[1].append(value)
+    return [(name, ", ".join(values)) for name, values in by_name.values()]
 
 
 def _from_botocore(response: dict[str, Any] | None) -> HeadResult:
@@ -262,16 +358,78 @@ class HeadBatch:
                             return self._learn(key)
                     finally:
                         self._learned = True
-        template = self._template
-        if template is None or not self.fast:
+        if self._template is None or not self.fast:
             return self._fallback(key)
+        loop = self.owner._event_loop()
+        return asyncio.run_coroutine_threadsafe(self._head_async(key), loop).result()
+
+    def head_many(self, keys: List[str], should_cancel: Callable[[], bool] | None = None
+                  ) -> Iterator[List[Tuple[int, HeadResult]]]:
+        """HEAD every key, at most ``max_workers`` at a time; yields groups of (index in ``keys``,
+        answer) as they arrive. The first error ends it (the rest are cancelled) and is raised;
+        so is ``CancelledError`` once ``should_cancel()`` says so."""
+        if not keys:
+            return
+        start = 0
+        if not self._learned or self._template is None or not self.fast:
+            yield [(0, self.head(keys[0]))]  # teaches the URL, or tells that the fast path is off
+            start = 1
+        if start == len(keys):
+            return
+        answers: queue.SimpleQueue[Tuple[int, HeadResult, BaseException | None]] = queue.SimpleQueue()
+
+        async def one(index: int, key: str, slots: asyncio.Semaphore) -> None:
+            try:
+                async with slots:
+                    answers.put((index, await self._head_async(key), None))
+            except Exception as exc:  # handed to the caller's thread, which raises it
+                answers.put((index, None, exc))
+
+        async def every() -> None:
+            slots = asyncio.Semaphore(self.owner.max_workers)  # each signed just before it is sent
+            await asyncio.gather(*(one(i, keys[i], slots) for i in range(start, len(keys))))
+
+        running = asyncio.run_coroutine_threadsafe(every(), self.owner._event_loop())
+        remaining = len(keys) - start
         try:
-            return self._fast_head(template, key)
+            while remaining:
+                try:
+                    got = [answers.get(timeout=0.1)]
+                except queue.Empty:
+                    if should_cancel and should_cancel():
+                        raise CancelledError() from None
+                    continue
+                while True:
+                    try:
+                        got.append(answers.get_nowait())
+                    except queue.Empty:
+                        break
+                remaining -= len(got)
+                for _, _, error in got:
+                    if error is not None:
+                        raise error
+                yield [(index, answer) for index, answer, _ in got]
+                if remaining and should_cancel and should_cancel():
+                    raise CancelledError()
+        finally:
+            if not running.done():
+                running.cancel()
+
+    async def _head_async(self, key: str) -> HeadResult:
+        template = self._template
+        if template is None or not self.fast:  # switched off meanwhile
+            return await self.owner._in_thread(self._fallback, key)
+        try:
+            return await self._fast_head(template, key)
         except _NeedsBotocore as unusual:
-            result = self._fallback(key)  # raises whatever botocore's request ends in
-            if not (unusual.status in (400, 403) and self._credentials_rotated()):
-                self.owner._fast_failed(f"HTTP {unusual.status}" if unusual.status else "no answer")
-            return result
+            return await self.owner._in_thread(self._settle, key, unusual.status)
+
+    def _settle(self, key: str, status: int | None) -> HeadResult:
+        """Botocore's answer to a HEAD the fast path could not take; counts against the fast path."""
+        result = self._fallback(key)  # raises whatever botocore's request ends in
+        if not (status in (400, 403) and self._credentials_rotated()):
+            self.owner._fast_failed(f"HTTP {status}" if status else "no answer")
+        return result
 
     def _credentials_rotated(self) -> bool:
         """Whether the credentials changed since this batch took them (then sign with the new ones)."""
@@ -361,16 +519,13 @@ class HeadBatch:
             return None
         raise _NeedsBotocore(status)
 
-    def _fast_head(self, t: _Template, key: str) -> HeadResult:
+    async def _fast_head(self, t: _Template, key: str) -> HeadResult:
         url, headers = self.signed_request(key, t)
         try:
-            status, received = self.owner._send(url, url, headers)
+            status, received = await self.owner._send(url, url, headers)
         except Exception as exc:  # connection trouble (or anything else): botocore retries and explains
             log.debug("fast HEAD %s: %s: %s", url, type(exc).__name__, exc)
             raise _NeedsBotocore(None) from None
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("fast HEAD %s %s -> %s %s", url, headers, status, dict(received.items()))
-        # A repeated header's values are joined with ", " (urllib3's itermerged, which is
-        # what botocore's HeadersDict copies).
-        pairs = received.itermerged() if hasattr(received, "itermerged") else received.items()
-        return self.answer(status, pairs)
+            log.debug("fast HEAD %s %s -> %s %s", url, headers, status, dict(received))
+        return self.answer(status, merged(received))

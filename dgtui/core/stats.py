@@ -73,14 +73,15 @@ class MetadataFetcher:
     """Fills ObjectInfos with metadata: the on-disk cache first, then HEADs in parallel.
 
     Batches of ``FAST_MIN_BATCH`` HEADs or more go through ``FastHead`` (signed by
-    botocore's SigV4 signer and sent over urllib3 without botocore's per-call work,
-    botocore for anything unusual) from ``max_workers`` threads; smaller ones
-    through botocore alone, where learning the fast path's URL would cost more
+    botocore's SigV4 signer and sent from one event loop over aiohttp without
+    botocore's per-call work, botocore for anything unusual), ``max_workers`` at
+    a time; smaller ones through botocore alone from threads (bounded by the
+    client's connection pool), where learning the fast path's URL would cost more
     than it saves.
     """
 
-    #: default HEAD threads (bounded by the client's connection pool)
-    HEAD_WORKERS = 64
+    #: default HEADs in flight at once
+    HEAD_WORKERS = 128
     #: HEADs from which a batch takes the fast path
     FAST_MIN_BATCH = 32
     #: rows of fresh metadata kept before they are written to the cache mid-batch
@@ -93,7 +94,8 @@ class MetadataFetcher:
         self.cache = cache
         self.fast_head = FastHead(s3, max_workers)
         self.max_workers = self.fast_head.max_workers
-        self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="dgtui-head")
+        self._pool = ThreadPoolExecutor(max_workers=self.fast_head.workers(max_workers),
+                                        thread_name_prefix="dgtui-head")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -145,11 +147,26 @@ class MetadataFetcher:
             size = max(1, min(self.CHUNK, len(todo) // (self.max_workers * 4)))
             yield from self._pool.map(head_chunk, [todo[i:i + size] for i in range(0, len(todo), size)])
 
+        def answers(todo: list[ObjectInfo]) -> Iterator[list[tuple[ObjectInfo, dict | None]]]:
+            if batch is None:
+                yield from threaded(todo)
+                return
+            # One event loop sends them all; a batch whose fast path is off goes to the threads.
+            keys = [info.stored_key for info in todo]
+            asked = 0
+            for group in batch.head_many(keys, should_cancel) if batch.fast else ():
+                asked += len(group)
+                yield [(todo[i], None if answer is None else answer[1]) for i, answer in group]
+                if asked == 1 and not batch.fast:
+                    break  # the first HEAD found the fast path off
+            if asked < len(todo):
+                yield from threaded(todo[asked:])
+
         fresh: list[tuple[str, str, dict[str, str]]] = []
         try:
-            for answers in threaded(pending):
+            for group in answers(pending):
                 before = done
-                for info, md in answers:
+                for info, md in group:
                     done += 1
                     if md is not None:
                         apply_metadata(info, md)

@@ -10,12 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from dgtui import create_client
+from dgtui import CancelledError, DgError, create_client
 from dgtui.core import logs
 from dgtui.core.fasthead import FastHead
 from dgtui.core.s3 import S3Access
 
-from .test_fasthead import AWKWARD_KEYS, DG_TOOL, botocore_answer, put_deltas, record_sent
+from .test_fasthead import AWKWARD_KEYS, DG_TOOL, botocore_answer, put_deltas, record_sent, scripted  # noqa: F401
 
 
 @pytest.fixture(params=["http", "https"])
@@ -77,8 +77,7 @@ def test_detailed_stats_over_http_and_https_use_at_most_max_workers_connections(
     assert stats.total_size == total and stats.delta_objects == 120 and not stats.estimated
     assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, 119, 0)
     assert client._fetcher.max_workers == fast.max_workers == 3
-    pools = list(fast._pools.pools._container.values())
-    assert len(pools) == 1 and 1 <= pools[0].num_connections <= 3
+    assert 1 <= fast.connections_opened <= 3
     client.close()
 
 
@@ -90,7 +89,7 @@ def test_dropped_connections_go_to_botocore_and_switch_the_fast_path_off(server,
     fast = FastHead(access(server))
     dropped = []
 
-    def drop(url, path, headers):  # fault injection: the connection drops before any answer
+    async def drop(url, path, headers):  # fault injection: the connection drops before any answer
         dropped.append(url)
         raise ConnectionResetError("dropped")
 
@@ -107,11 +106,11 @@ def test_an_answer_between_failures_resets_the_count(s3_server, s3_env, bucket, 
     fast = FastHead(access(s3_server))
     send, calls = fast._send, []
 
-    def every_other(url, path, headers):
+    async def every_other(url, path, headers):
         calls.append(url)
         if len(calls) % 2:
             raise ConnectionResetError("dropped")
-        return send(url, path, headers)
+        return await send(url, path, headers)
 
     fast._send = every_other  # type: ignore[method-assign]
     batch = fast.batch(bucket)
@@ -192,3 +191,49 @@ def test_concurrent_heads_over_https(s3_tls_server, s3_env, request, monkeypatch
         answers = list(pool.map(batch.head, keys))
     assert [md for _, md in answers] == [{"n": k} for k in keys]
     assert fast.fast_requests + fast.learn_requests == len(keys) and fast.fallback_requests == 0
+
+
+def test_head_many_answers_every_key_once_over_http_and_https(server, request):
+    bucket, admin = fresh_bucket(server, request)
+    keys = [f"many/{i:03d}.delta" for i in range(90)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: admin.put_object(Bucket=bucket, Key=k, Body=b"d", Metadata={"n": k}), keys))
+    asked = [*keys, "many/missing.delta"]
+    fast = FastHead(access(server), max_workers=5)
+    groups = list(fast.batch(bucket).head_many(asked))
+    answers = dict(pair for group in groups for pair in group)
+    assert sorted(answers) == list(range(len(asked))), "every key answered exactly once"
+    assert [answers[i][1] for i in range(len(keys))] == [{"n": k} for k in keys]
+    assert answers[len(keys)] is None
+    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, len(keys), 0)
+    assert 1 <= fast.connections_opened <= 5, "never more connections than max_workers"
+    fast.close()
+
+
+def test_head_many_raises_the_first_error_and_stops(scripted):
+    from .test_fasthead import _Scripted
+
+    _Scripted.answers = {f"k{i}": (200, [("ETag", f'"{i}"'), ("x-amz-meta-i", str(i))]) for i in range(40)}
+    _Scripted.answers["k20"] = (500, [])
+    s3 = S3Access(endpoint_url=scripted, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1",
+                  max_attempts=1)
+    fast = FastHead(s3, max_workers=4)
+    seen: list[int] = []
+    with pytest.raises(DgError) as info:
+        for group in fast.batch("bucket").head_many([f"k{i}" for i in range(40)]):
+            seen.extend(index for index, _ in group)
+    assert "500" in str(info.value) and 20 not in seen
+    fast.close()
+
+
+def test_head_many_stops_when_cancelled(s3_server, s3_env, bucket, boto3_s3):
+    keys = [f"c/{i:03d}" for i in range(300)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: boto3_s3.put_object(Bucket=bucket, Key=k, Body=b"d"), keys))
+    fast = FastHead(access(s3_server), max_workers=2)
+    seen: list[int] = []
+    with pytest.raises(CancelledError):
+        for group in fast.batch(bucket).head_many(keys, should_cancel=lambda: len(seen) >= 20):
+            seen.extend(index for index, _ in group)
+    assert 20 <= len(seen) < len(keys)
+    fast.close()
