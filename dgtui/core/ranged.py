@@ -205,7 +205,8 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
         tops = [start(_Range(None, None))]
     stack = list(reversed(tops))
     shown: set[str] = set()
-    given: set[str] = set()
+    #: the keys given so far, page by page (lists: a set is built only if the listing falls back)
+    given: list[list[str]] = []
     try:
         while stack:
             node = stack.pop()
@@ -214,12 +215,13 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
                 raw = node.future.result()
             except ListingOrderError:
                 stop.set()
-                yield from _plain_after(s3_client, bucket, prefix, delimiter, page_size, given, shown)
+                yield from _plain_after(s3_client, bucket, prefix, delimiter, page_size,
+                                        {key for keys in given for key in keys}, shown)
                 return
             raw.common_prefixes = [p for p in raw.common_prefixes if p not in shown]
             shown.update(raw.common_prefixes)
             raw.is_truncated = bool(node.children or stack)
-            given.update(o[0] for o in raw.objects)
+            given.append([o[0] for o in raw.objects])
             yield raw
             stack.extend(reversed(node.children))
     finally:
