@@ -3,7 +3,8 @@
 ``from dgtui import create_client`` gives a DeltaGlider-compatible SDK.
 """
 
-from .core.audit import Auditor, AuditProblem, AuditSummary, ProblemKind
+from typing import TYPE_CHECKING
+
 from .core.client import DgClient, create_client, parse_s3_url
 from .core.errors import (
     AccessDeniedError,
@@ -55,6 +56,24 @@ from .types import (
 )
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .core.audit import Auditor, AuditProblem, AuditSummary, ProblemKind
+
+#: names imported when first used (``dgtui get`` and other commands start faster without them)
+_LAZY = {"Auditor": "dgtui.core.audit", "AuditProblem": "dgtui.core.audit", "AuditSummary": "dgtui.core.audit",
+         "ProblemKind": "dgtui.core.audit"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dgtui' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 #: DeltaGlider's name for the client class, for scripts that annotate with it
 DeltaGliderClient = DgClient

@@ -8,13 +8,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
 import botocore.exceptions as bexc
 
 from . import errors
 from . import format as fmt
-from .audit import Auditor, AuditProgress
 from .cache import MetadataCache, ReferenceCache, cache_root, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
 from .listing import iter_logical_pages, list_raw_page, logical_page
@@ -30,10 +29,13 @@ from .models import (
 from .ranged import iter_ranged_logical_pages
 from .responses import ListObjectsResponse, put_info
 from .s3 import S3Access, display_key, translate, where
-from .sampling import SampledStats, sampled_stats
-from .savings import FolderReport, fill_known_metadata, folder_savings
 from .stats import MetadataFetcher, apply_metadata, compute_stats
 from .transfer import Engine, Progress, ShouldCancel, proxy_encrypted_error
+
+if TYPE_CHECKING:  # imported where used: ``dgtui get`` needs none of them
+    from .audit import Auditor, AuditProgress
+    from .sampling import SampledStats
+    from .savings import FolderReport
 
 __version__ = "0.1.0"
 
@@ -221,6 +223,8 @@ class DgClient(DeltaGliderCompat):
 
         ``exact=True`` also reads every delta's metadata (cache first, then HEADs), batch by batch.
         """
+        from .savings import folder_savings
+
         return folder_savings(self._s3, self._fetcher, bucket, prefix, exact=exact, progress=progress,
                               should_cancel=should_cancel, expected_deltas=expected_deltas)
 
@@ -228,11 +232,15 @@ class DgClient(DeltaGliderCompat):
                       progress: Callable[[int, int], None] | None = None,
                       should_cancel: ShouldCancel | None = None, **options: Any) -> SampledStats:
         """Totals with the original size estimated from a random sample of deltas, with a 95% interval."""
+        from .sampling import sampled_stats
+
         return sampled_stats(self._s3, self._fetcher, bucket, prefix, target=target, seed=seed, progress=progress,
                              should_cancel=should_cancel, **options)
 
     def known_metadata(self, bucket: str, items: list[ObjectInfo]) -> int:
         """Fill items with the metadata the on-disk cache holds for their listed version; sends no request."""
+        from .savings import fill_known_metadata
+
         return fill_known_metadata(self.metadata_cache, self._s3.endpoint_url, bucket, items)
 
     def audit(self, s3_url: str, *, full: bool = False, progress: AuditProgress | None = None,
@@ -246,6 +254,8 @@ class DgClient(DeltaGliderCompat):
         every delta and reads every other object to check its bytes.
         """
         bucket, prefix = parse_s3_url(s3_url)
+        from .audit import Auditor
+
         return Auditor(self._s3, self._fetcher, self._engine, bucket, prefix, full=full, workers=workers,
                        progress=progress, should_cancel=should_cancel)
 

@@ -41,7 +41,6 @@ through the same redaction as botocore's own logs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import re
@@ -59,7 +58,9 @@ from botocore.httpsession import get_cert_path
 from .errors import CancelledError
 from .s3 import S3Access
 
-if TYPE_CHECKING:  # aiohttp is imported when the first fast HEAD is sent, not with the CLI
+if TYPE_CHECKING:  # imported when the first fast HEAD is sent, not with every command
+    import asyncio
+
     import aiohttp
 
 log = logging.getLogger("dgtui.fasthead")
@@ -179,6 +180,8 @@ class FastHead:
             self._loop = self._loop_thread = self._session = None
             pool, self._fallback_pool = self._fallback_pool, None
         if loop is not None:
+            import asyncio
+
             if session is not None:
                 try:
                     asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=5)
@@ -195,6 +198,8 @@ class FastHead:
     # -- the event loop and its session --------------------------------------
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         """The loop the fast HEADs run on, started (with its aiohttp session) on first use."""
+        import asyncio
+
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
@@ -230,6 +235,8 @@ class FastHead:
 
     def _in_thread(self, fn: Callable[..., HeadResult], *args: Any) -> asyncio.Future[HeadResult]:
         """Run a botocore request on a fallback thread, awaitable from the loop."""
+        import asyncio
+
         with self._lock:
             if self._fallback_pool is None:
                 self._fallback_pool = ThreadPoolExecutor(self.workers(FALLBACK_THREADS),
@@ -360,6 +367,8 @@ class HeadBatch:
                         self._learned = True
         if self._template is None or not self.fast:
             return self._fallback(key)
+        import asyncio
+
         loop = self.owner._event_loop()
         return asyncio.run_coroutine_threadsafe(self._head_async(key), loop).result()
 
@@ -376,6 +385,8 @@ class HeadBatch:
             start = 1
         if start == len(keys):
             return
+        import asyncio
+
         answers: queue.SimpleQueue[Tuple[int, HeadResult, BaseException | None]] = queue.SimpleQueue()
 
         async def one(index: int, key: str, slots: asyncio.Semaphore) -> None:
