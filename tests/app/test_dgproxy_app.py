@@ -116,10 +116,14 @@ async def test_statistics_count_encrypted_objects_apart(client, proxy_bucket, bo
         panel = app.screen.query_one(StatsPanel)
         await pilot.press("c")
         await wait_for(pilot, lambda: panel.detailed is not None, what="exact stats")
-        assert panel.detailed.encrypted_objects == 1 and panel.detailed.object_count == 6
+        # the encrypted delta and the encrypted passthrough object
+        assert panel.detailed.encrypted_objects == 2 and panel.detailed.object_count == 6
+        # the original sizes, not the ciphertext's
+        originals = [V1, V2, V3, b"only the proxy reads this", REPLICA, V2]
+        assert panel.detailed.total_size == sum(map(len, originals)) and not panel.detailed.estimated
         await pilot.pause()
         rendered = "\n".join(line_text(panel, y) for y in range(panel.size.height))
-        assert "Encrypted" in rendered
+        assert any("Encrypted" in line and line.rstrip().endswith("2") for line in rendered.splitlines()), rendered
 
 
 async def test_housekeeping_keys_in_the_app(client, proxy_bucket):
