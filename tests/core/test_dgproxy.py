@@ -204,8 +204,9 @@ SECRET = b"a secret kept by the proxy" * 3000  # chunked: more than one 64 KiB f
 
 @pytest.fixture
 def mixed_bucket(client, dg, bucket, boto3_s3, tmp_path) -> dict[str, bytes]:
-    """Encrypted deltas and passthrough objects beside plain ones, objects of other tools and DeltaGlider
-    6.2.0's own deltas and direct upload. Returns every object's original bytes by logical key."""
+    """Encrypted deltas and passthrough objects beside plain ones, objects of other tools, a DeltaGlider 5.x
+    direct upload and DeltaGlider 6.2.0's own deltas and direct upload. Returns every object's original
+    bytes by logical key."""
     s3 = boto3_s3
     files = {"enc/app-1.zip": V1, "enc/app-2.zip": V2, "enc/notes.txt": NOTES, "docs/secret.bin": SECRET,
              "rel/app-1.zip": V1, "rel/app-3.zip": V3, "docs/readme.txt": b"read me", "docs/native.txt": b"native",
@@ -219,6 +220,10 @@ def mixed_bucket(client, dg, bucket, boto3_s3, tmp_path) -> dict[str, bytes]:
     dgproxy.put_passthrough(s3, bucket, "docs/readme.txt", b"read me")
     dgproxy.put_passthrough(s3, bucket, "docs/native.txt", b"native", native="sse-kms")  # S3 decrypts: readable
     s3.put_object(Bucket=bucket, Key="docs/plain.log", Body=files["docs/plain.log"])  # another tool's
+    old = files["old/notes.txt"] = b"written by DeltaGlider 5"
+    s3.put_object(Bucket=bucket, Key="old/notes.txt", Body=old, Metadata={
+        "tool": "deltaglider/5.1.0", "original_name": "notes.txt", "file_sha256": dgproxy.sha256(old),
+        "file_size": str(len(old)), "created_at": "2024-05-01T10:00:00", "compression": "none"})
     for version in range(2):
         path = make_release(tmp_path / f"tool-1.{version}.zip", version)
         dg.upload(str(path), f"s3://{bucket}/dg/")
