@@ -77,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="compression statistics of a bucket or prefix")
     p.add_argument("url", help="s3://bucket[/prefix]")
-    p.add_argument("--detailed", action="store_true", help="read every delta's metadata (exact numbers)")
+    p.add_argument("--detailed", action="store_true",
+                   help="read every object's metadata once, cached: exact numbers, encrypted objects counted "
+                        "(with --by-folder: every delta's)")
     p.add_argument("--json", action="store_true")
     add_savings_arguments(p)
     _add_connection_options(p)
@@ -244,7 +246,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         ("stored size", f"{human(stats.compressed_size)} "
                         f"(references: {stats.reference_objects}, {human(stats.reference_size)})"),
         ("space saved", f"{human(stats.space_saved)} ({stats.savings_percent:.1f}%)"),
-        ("mode", "detailed" if stats.detailed else "quick"),
+        ("mode", "detailed" if stats.detailed else
+         "quick (reads no metadata: encryption and invalid metadata not checked; use --detailed)"),
     ]
     if stats.metadata_invalid:
         rows.append(("metadata invalid", str(stats.metadata_invalid)))

@@ -78,6 +78,7 @@ async def browser_ready(pilot: Any) -> None:
     table = screen.query_one(ObjectTable)
     tree = screen.query_one(BucketTree)
     await until(pilot, lambda: table.location is not None and not table.listing and table.view)
+    await until(pilot, lambda: not table.reading_metadata)  # the rows in view show their type and sizes
     node = await until(pilot, lambda: tree.node_for_bucket(BUCKET))
     await until(pilot, lambda: node.data.loaded)
     await pilot.pause(0.2)

@@ -255,12 +255,14 @@ class MetadataCache:
                 " bounds TEXT, PRIMARY KEY (endpoint, bucket, prefix))"
             )
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS stats_totals_v2 (endpoint TEXT, bucket TEXT, prefix TEXT,"
+                "CREATE TABLE IF NOT EXISTS stats_totals_v3 (endpoint TEXT, bucket TEXT, prefix TEXT,"
                 " fingerprint TEXT, total INTEGER, invalid INTEGER, encrypted INTEGER,"
                 " PRIMARY KEY (endpoint, bucket, prefix))"
             )
-            # the first layout had no count of encrypted deltas
+            # Earlier layouts were worked out from the deltas' metadata only: the first had no count of
+            # encrypted objects, the second counted encrypted and invalid deltas but no other object.
             conn.execute("DROP TABLE IF EXISTS stats_totals")
+            conn.execute("DROP TABLE IF EXISTS stats_totals_v2")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -331,9 +333,9 @@ class MetadataCache:
                          (endpoint, bucket, prefix, json.dumps({"page": page, "bounds": bounds})))
 
     def get_totals(self, endpoint: str, bucket: str, prefix: str, fingerprint: str) -> tuple[int, int, int] | None:
-        """(original bytes, objects with invalid metadata, encrypted deltas) worked out for exactly this listing."""
+        """(original bytes, objects with invalid metadata, encrypted objects) worked out for exactly this listing."""
         row = self._conn().execute(
-            "SELECT total, invalid, encrypted FROM stats_totals_v2"
+            "SELECT total, invalid, encrypted FROM stats_totals_v3"
             " WHERE endpoint=? AND bucket=? AND prefix=? AND fingerprint=?",
             (endpoint, bucket, prefix, fingerprint)).fetchone()
         return (int(row[0]), int(row[1]), int(row[2])) if row is not None else None
@@ -341,5 +343,5 @@ class MetadataCache:
     def put_totals(self, endpoint: str, bucket: str, prefix: str, fingerprint: str, total: int, invalid: int,
                    encrypted: int) -> None:
         self._conn().execute(
-            "INSERT OR REPLACE INTO stats_totals_v2 (endpoint, bucket, prefix, fingerprint, total, invalid, encrypted)"
+            "INSERT OR REPLACE INTO stats_totals_v3 (endpoint, bucket, prefix, fingerprint, total, invalid, encrypted)"
             " VALUES (?,?,?,?,?,?,?)", (endpoint, bucket, prefix, fingerprint, total, invalid, encrypted))

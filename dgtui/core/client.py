@@ -201,8 +201,8 @@ class DgClient(DeltaGliderCompat):
         """Compression statistics. See ``BucketStats`` for what quick mode can know.
 
         DeltaGlider's positional order: ``mode`` is "quick", "sampled" or
-        "detailed" ("sampled" reads every delta's metadata, as "detailed" does;
-        ``detailed_stats=True`` is the same). ``use_cache`` and
+        "detailed" ("sampled" reads every object's metadata once, cached, as
+        "detailed" does; ``detailed_stats=True`` is the same). ``use_cache`` and
         ``refresh_cache`` are accepted for DeltaGlider's scripts: dgtui's
         metadata cache is checked against every object's ETag and date, so
         its answers are always current. ``prefix`` limits the stats to a folder.

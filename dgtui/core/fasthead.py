@@ -1,6 +1,6 @@
 """HEAD requests for object metadata without botocore's per-call machinery.
 
-Detailed statistics HEAD every delta of a bucket. Through botocore each HEAD
+Detailed statistics HEAD every object of a bucket. Through botocore each HEAD
 costs about 2 ms of client CPU (event hooks, endpoint rules, model-driven
 header parsing), all of it under the GIL, so thousands of HEADs are bound by
 the client's CPU whatever the thread count.

@@ -173,8 +173,14 @@ class BucketStats:
     ``estimated`` is True. It also cannot tell direct uploads from plain S3
     objects, so ``direct_objects`` counts every non-delta object.
 
-    Detailed mode reads every delta's metadata (HEAD, or the on-disk cache
-    validated by the listing's ETag and date) and its numbers are exact.
+    Quick mode reads no metadata, so it does not know which objects
+    deltaglider_proxy encrypted: ``encrypted_objects`` is ``None`` ("not
+    checked"), never a count.
+
+    Detailed mode reads every object's metadata once (HEAD, or the on-disk
+    cache validated by the listing's ETag and date) and its numbers are
+    exact: deltas' original sizes, the objects encrypted by the proxy and
+    those whose metadata is invalid.
     """
 
     bucket: str
@@ -193,8 +199,9 @@ class BucketStats:
     plain_objects: int | None = None  #: known in detailed mode only
     metadata_invalid: int = 0
     object_limit_reached: bool = False
-    #: objects encrypted by deltaglider_proxy (counted among the objects whose metadata was read)
-    encrypted_objects: int = 0
+    #: objects encrypted by deltaglider_proxy (``user-dg-encrypted``); detailed mode only, ``None``
+    #: (not checked) in quick mode, which reads no metadata
+    encrypted_objects: int | None = None
     #: deltaglider_proxy's ``_dgp/`` keys, left out of the object counts
     housekeeping_objects: int = 0
     #: older copies beside a newer one (``<name>`` and ``<name>.delta``), counted as stored bytes only

@@ -189,48 +189,68 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
                   detailed: bool = False, progress: StatsProgress | None = None,
                   should_cancel: ShouldCancel | None = None,
                   pages: Iterable | None = None) -> BucketStats:
-    """Statistics from one full listing (and, in detailed mode, every delta's metadata).
+    """Statistics from one full listing (and, in detailed mode, every object's metadata).
 
     Counted while the pages arrive: no list of every object is kept. Detailed
-    mode keeps the deltas (to read their metadata once the listing is known
-    to differ from the last one counted) up to ``DEFER_DELTAS``; beyond that
-    it reads their metadata batch by batch while listing, so memory stays
-    bounded on any bucket.
+    mode reads the metadata of every object once (the on-disk cache, checked
+    against each object's ETag and date, answers for what was read before):
+    deltas for their original size, every object to count those encrypted
+    by deltaglider_proxy and those with invalid metadata. It keeps the
+    objects (to read their metadata once the listing is known to differ
+    from the last one counted) up to ``DEFER_OBJECTS``; beyond that it reads
+    their metadata batch by batch while listing, so memory stays bounded on
+    any bucket.
     """
     cache = fetcher.cache if detailed else None
     objects_digest, references_digest = hashlib.sha256(), hashlib.sha256()
     reference_sizes: dict[str, int] = {}
     reference_count = reference_size = 0
     object_count = delta_count = stored = other_bytes = 0
-    deltas: list[ObjectInfo] = []  # waiting for their metadata (detailed mode)
+    pending: list[ObjectInfo] = []  # waiting for their metadata (detailed mode)
     guess_counts: dict[str, list[int]] = {}  # deltaspace -> [deltas, their stored bytes]
     streaming = False
     known_total = invalid = fetched = encrypted = housekeeping = older = 0
+    #: objects whose metadata detailed mode reads (every object counted, deltas and the others)
+    to_read = 0
+    #: encrypted direct objects: what their metadata says the file holds beyond the listed (ciphertext) bytes
+    direct_extra = 0
     #: plain objects of the pages so far whose <name>.delta twin could still be listed
     twin_tail: dict[str, ObjectInfo] = {}
 
-    def read_batch() -> None:
-        nonlocal known_total, invalid, fetched, encrypted
+    def read_batch(final: bool) -> None:
+        nonlocal known_total, invalid, fetched, encrypted, direct_extra
         base = fetched
+        batch, held = pending, []
+        if not final and twin_tail:
+            # A newer <name>.delta on a later page would replace these: read them once that is settled.
+            batch = [o for o in pending if twin_tail.get(o.key) is not o]
+            held = [o for o in pending if twin_tail.get(o.key) is o]
 
         def batch_progress(done: int, _total: int) -> None:
             if progress:
-                progress(base + done, max(delta_count, base + done))
+                progress(base + done, max(to_read, base + done))
 
-        fetcher.fetch(bucket, deltas, batch_progress, should_cancel)
-        fetched += len(deltas)
-        for d in deltas:
-            if d.original_size is None or d.metadata_problem:
-                invalid += 1
-            if d.encryption:
+        fetcher.fetch(bucket, batch, batch_progress, should_cancel)
+        fetched += len(batch)
+        for o in batch:
+            if o.encryption:
                 encrypted += 1
-            if d.original_size is None:
-                counts = guess_counts.setdefault(fmt.deltaspace_of(d.stored_key), [0, 0])
+            if not o.stored_key.endswith(fmt.DELTA_SUFFIX):  # as listed: metadata cannot make it a delta here
+                if o.metadata_problem:
+                    invalid += 1
+                if o.encryption and o.original_size is not None:
+                    # the listing gives the ciphertext's size; dg-file-size the file's
+                    direct_extra += o.original_size - o.size
+                continue
+            if o.original_size is None or o.metadata_problem:
+                invalid += 1
+            if o.original_size is None:
+                counts = guess_counts.setdefault(fmt.deltaspace_of(o.stored_key), [0, 0])
                 counts[0] += 1
-                counts[1] += d.size
+                counts[1] += o.size
             else:
-                known_total += d.original_size
-        deltas.clear()
+                known_total += o.original_size
+        pending[:] = held
 
     with s3.ctx(bucket, prefix, "list"):
         for page in pages if pages is not None else _full_listing(s3, fetcher.cache, bucket, prefix):
@@ -250,13 +270,17 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
                     if o.last_modified <= twin.last_modified:
                         continue
                     other_bytes -= twin.size  # the delta is the newer: it counts, the plain copy does not
+                    if detailed:
+                        _drop(pending, twin)  # still waiting: read_batch holds back what twin_tail holds
+                        to_read -= 1
                 else:
                     object_count += 1
+                if detailed:
+                    pending.append(o)
+                    to_read += 1
                 if o.is_delta:
                     delta_count += 1
-                    if detailed:
-                        deltas.append(o)
-                    else:
+                    if not detailed:
                         counts = guess_counts.setdefault(fmt.deltaspace_of(o.stored_key), [0, 0])
                         counts[0] += 1
                         counts[1] += o.size
@@ -276,10 +300,11 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
                     if cache is not None:
                         objects_digest.update(_fingerprint_line(hidden))
             twin_tail = _twin_tail(page, twin_tail)
-            if detailed and len(deltas) >= (EXACT_BATCH if streaming else DEFER_DELTAS):
+            if detailed and len(pending) >= (EXACT_BATCH if streaming else DEFER_OBJECTS):
                 streaming = True
-                read_batch()
+                read_batch(final=False)
     stored += reference_size
+    encrypted_objects: int | None = None
     if detailed:
         # The same listing (every key, ETag, size and date) has the same metadata behind it,
         # so the totals worked out for it last time still hold, without reading the metadata.
@@ -291,13 +316,14 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
         if known is not None:
             total, invalid, encrypted = known
             if progress:
-                progress(delta_count, delta_count)
+                progress(to_read, to_read)
         else:
-            read_batch()
-            total = other_bytes + known_total + _guessed(guess_counts, reference_sizes)
+            read_batch(final=True)
+            total = other_bytes + direct_extra + known_total + _guessed(guess_counts, reference_sizes)
             if cache is not None and fingerprint:
                 cache.put_totals(s3.endpoint_url, bucket, prefix, fingerprint, total, invalid, encrypted)
         estimated = invalid > 0
+        encrypted_objects = encrypted
     else:
         total = other_bytes + _guessed(guess_counts, reference_sizes)
         estimated = bool(delta_count)
@@ -308,14 +334,22 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
         average_compression_ratio=(saved / total) if total else 0.0,
         delta_objects=delta_count, direct_objects=object_count - delta_count, detailed=detailed, estimated=estimated,
         reference_objects=reference_count, reference_size=reference_size,
-        metadata_invalid=invalid, encrypted_objects=encrypted, housekeeping_objects=housekeeping,
+        metadata_invalid=invalid, encrypted_objects=encrypted_objects, housekeeping_objects=housekeeping,
         older_copies=older,
     )
 
 
-#: deltas kept for the unchanged-listing shortcut of detailed stats before reading metadata while listing
-DEFER_DELTAS = 100_000
-#: deltas per round of metadata reads once detailed stats read while listing
+def _drop(items: list[ObjectInfo], item: ObjectInfo) -> None:
+    """Remove ``item`` itself (not an equal copy) from ``items``, looking from the end, where it usually is."""
+    for index in range(len(items) - 1, -1, -1):
+        if items[index] is item:
+            del items[index]
+            return
+
+
+#: objects kept for the unchanged-listing shortcut of detailed stats before reading metadata while listing
+DEFER_OBJECTS = 100_000
+#: objects per round of metadata reads once detailed stats read while listing
 EXACT_BATCH = 5000
 
 

@@ -47,6 +47,13 @@ async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 15
         await pilot.pause(0.05)
 
 
+async def table_settled(pilot: Any, table: Any, timeout: float = 15.0) -> None:
+    """Until the table's listing is complete and the metadata of its rows in view has been read."""
+    await wait_for(pilot, lambda: table.location is not None and not table.listing and not table.reading_metadata,
+                   timeout=timeout, what="the listing and the metadata of the rows in view")
+    await pilot.pause()
+
+
 def release_bytes(version: int, size: int = 300_000, seed: int = 11) -> bytes:
     """Versions of one archive that share almost all bytes, as backups do."""
     base = bytearray(random.Random(seed).randbytes(size))
@@ -59,7 +66,10 @@ def sha256(data: bytes) -> str:
 
 
 def count_heads(client: DgClient) -> list[str]:
-    """Record the path of every HeadObject the client sends (the app itself never does this)."""
+    """Record the path of every HeadObject the client sends through botocore.
+
+    Batches of ``MetadataFetcher.FAST_MIN_BATCH`` HEADs or more go through botocore once (to learn the
+    URL) and then around it: count those with ``client._fetcher.fast_head.fast_requests``."""
     calls: list[str] = []
 
     def on_head(params: dict, **_: Any) -> None:

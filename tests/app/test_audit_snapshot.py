@@ -17,7 +17,7 @@ from dgtui.app.messages import Location
 from dgtui.app.screens.audit import AuditScreen
 from dgtui.app.widgets.object_table import ObjectTable
 
-from .helpers import fixed_time, make_client, release_bytes, screen_of, wait_for
+from .helpers import fixed_time, make_client, release_bytes, screen_of, table_settled, wait_for
 
 SIZE = (100, 30)
 BUCKET = "audit-snapshots"  # not "snap-": the other snapshots show every snap-* bucket
@@ -56,6 +56,7 @@ async def finished_audit(pilot) -> AuditScreen:
     """The whole bucket audited (as v does with the bucket highlighted in the tree)."""
     table = pilot.app.screen.query_one(ObjectTable)
     await wait_for(pilot, lambda: table.location is not None and not table.listing and table.view, what="table")
+    await table_settled(pilot, table)
     pilot.app.push_screen(AuditScreen(Location(BUCKET, "")))
     screen = await screen_of(pilot, AuditScreen)
     await wait_for(pilot, lambda: screen.summary is not None, what="the audit")
@@ -82,6 +83,6 @@ def test_damaged_rows(snap_compare, audit_client):
         table = pilot.app.screen.query_one(ObjectTable)
         await wait_for(pilot, lambda: table.location.prefix == "nightly/" and not table.listing
                        and table.current is not None and table.current.name == "app-1.1.tar", what="the object")
-        await pilot.pause()
+        await table_settled(pilot, table)
 
     assert snap_compare(audit_app(audit_client), terminal_size=SIZE, run_before=run_before)

@@ -23,7 +23,7 @@ from dgtui.app.widgets.object_table import ObjectTable
 from dgtui.app.widgets.stats_panel import StatsPanel
 from dgtui.app.widgets.transfers import TransfersPanel
 
-from .helpers import fixed_time, make_client, release_bytes, screen_of, wait_for
+from .helpers import fixed_time, make_client, release_bytes, screen_of, table_settled, wait_for
 
 SIZE = (100, 30)
 SNAP_BUCKET = "snap-backups"
@@ -54,7 +54,7 @@ def snap_client(s3_server, tmp_path_factory) -> DgClient:
     client.put_object(Bucket=SNAP_BUCKET, Key="releases/[bold]CHANGES[red] \x1b[31m.txt", Body=b"1.2: fixes\n" * 40)
     client.put_object(Bucket=SNAP_BUCKET, Key="db/2025-01-15.sql", Body=b"insert into t values (1);\n" * 500)
     client.put_object(Bucket=SNAP_BUCKET, Key="db/2025-01-16.sql", Body=b"insert into t values (2);\n" * 520)
-    # Metadata in the cache from the start: rows show original sizes in every picture, whatever runs first.
+    # Metadata in the cache from the start (the table would read it anyway): no HEAD while pictures are taken.
     client.get_bucket_stats(SNAP_BUCKET, detailed_stats=True)
     yield client
     client.close()
@@ -70,6 +70,7 @@ async def browser_ready(pilot) -> None:
     table = app.screen.query_one(ObjectTable)
     tree = app.screen.query_one(BucketTree)
     await wait_for(pilot, lambda: table.location is not None and not table.listing and table.view, what="table")
+    await table_settled(pilot, table)  # the rows in view show their type and sizes
     node = await wait_for(pilot, lambda: tree.node_for_bucket(SNAP_BUCKET), what="bucket node")
     await wait_for(pilot, lambda: node.data.loaded, what="bucket folders")
     await pilot.pause()

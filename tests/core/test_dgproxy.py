@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import time
 
 import pytest
 
-from dgtui import DgError, ObjectKind, ProxyEncryptedError
+from dgtui import DgError, ObjectKind, ProxyEncryptedError, create_client
 from dgtui.cli import main
+from dgtui.core import stats as stats_module
 from dgtui.core.format import parse_metadata, proxy_encryption
 
 from .. import dgproxy
@@ -153,9 +156,11 @@ def test_encrypted_objects_list_count_and_are_refused_on_restore(client, bucket,
     info = client.get_object_info(f"s3://{bucket}/rel/notes.txt")
     assert info.encryption == scheme and info.metadata_problem is None
     stats = client.get_bucket_stats(bucket, detailed_stats=True)
-    assert stats.object_count == 3 and stats.encrypted_objects == 2 and stats.metadata_invalid == 0
+    # the two deltas and the passthrough object (the reference is no object of its own)
+    assert stats.object_count == 3 and stats.encrypted_objects == 3 and stats.metadata_invalid == 0
+    assert stats.total_size == len(V1) + len(V2) + len(b"secret notes") and not stats.estimated
     again = client.get_bucket_stats(bucket, detailed_stats=True)  # from the cached totals
-    assert again.encrypted_objects == 2
+    assert again.encrypted_objects == 3 and again.total_size == stats.total_size
 
     out = tmp_path / "out"
     out.mkdir()
@@ -189,6 +194,138 @@ def test_native_encryption_reads_as_usual(client, bucket, boto3_s3, tmp_path):
     dgproxy.put_passthrough(boto3_s3, bucket, "docs/a.txt", b"plain", native="sse-kms")
     assert client.get_object_info(f"s3://{bucket}/docs/a.txt").encryption is None
     assert client.download(f"s3://{bucket}/docs/a.txt", tmp_path / "a.txt").verified
+
+
+# -- 4b. detailed statistics read every object's metadata ------------------------------------------
+
+NOTES = b"notes only the proxy reads" * 20
+SECRET = b"a secret kept by the proxy" * 3000  # chunked: more than one 64 KiB frame
+
+
+@pytest.fixture
+def mixed_bucket(client, dg, bucket, boto3_s3, tmp_path) -> dict[str, bytes]:
+    """Encrypted deltas and passthrough objects beside plain ones, objects of other tools, a DeltaGlider 5.x
+    direct upload and DeltaGlider 6.2.0's own deltas and direct upload. Returns every object's original
+    bytes by logical key."""
+    s3 = boto3_s3
+    files = {"enc/app-1.zip": V1, "enc/app-2.zip": V2, "enc/notes.txt": NOTES, "docs/secret.bin": SECRET,
+             "rel/app-1.zip": V1, "rel/app-3.zip": V3, "docs/readme.txt": b"read me", "docs/native.txt": b"native",
+             "docs/plain.log": b"a line of log\n" * 50}
+    dgproxy.put_first(s3, bucket, "enc/app-1.zip", V1, encrypted="aes-256-gcm-chunked-v1")
+    dgproxy.put_delta(s3, bucket, "enc/app-2.zip", V2, V1, encrypted="aes-256-gcm-v1")
+    dgproxy.put_passthrough(s3, bucket, "enc/notes.txt", NOTES, encrypted="aes-256-gcm-v1")
+    dgproxy.put_passthrough(s3, bucket, "docs/secret.bin", SECRET, encrypted="aes-256-gcm-chunked-v1")
+    dgproxy.put_first(s3, bucket, "rel/app-1.zip", V1)
+    dgproxy.put_delta(s3, bucket, "rel/app-3.zip", V3, V1)
+    dgproxy.put_passthrough(s3, bucket, "docs/readme.txt", b"read me")
+    dgproxy.put_passthrough(s3, bucket, "docs/native.txt", b"native", native="sse-kms")  # S3 decrypts: readable
+    s3.put_object(Bucket=bucket, Key="docs/plain.log", Body=files["docs/plain.log"])  # another tool's
+    old = files["old/notes.txt"] = b"written by DeltaGlider 5"
+    s3.put_object(Bucket=bucket, Key="old/notes.txt", Body=old, Metadata={
+        "tool": "deltaglider/5.1.0", "original_name": "notes.txt", "file_sha256": dgproxy.sha256(old),
+        "file_size": str(len(old)), "created_at": "2024-05-01T10:00:00", "compression": "none"})
+    for version in range(2):
+        path = make_release(tmp_path / f"tool-1.{version}.zip", version)
+        dg.upload(str(path), f"s3://{bucket}/dg/")
+        files[f"dg/{path.name}"] = path.read_bytes()
+    (tmp_path / "changes.txt").write_text("what changed\n")
+    dg.upload(str(tmp_path / "changes.txt"), f"s3://{bucket}/dg/")
+    files["dg/changes.txt"] = b"what changed\n"
+    assert client.get_object_info(f"s3://{bucket}/dg/changes.txt").kind == ObjectKind.DIRECT
+    return files
+
+
+ENCRYPTED = ["docs/secret.bin", "enc/app-1.zip", "enc/app-2.zip", "enc/notes.txt"]
+
+
+class HeadCounter:
+    """Every HEAD a client sends: through botocore, and over the fast path (see ``FastHead``)."""
+
+    def __init__(self, client):
+        self.fast = client._fetcher.fast_head
+        self.botocore = 0
+        self._base = self.fast.fast_requests
+        client.boto3_client.meta.events.register("before-call.s3.HeadObject", self._count)
+
+    def _count(self, **_):
+        self.botocore += 1
+
+    @property
+    def sent(self) -> int:
+        return self.botocore + self.fast.fast_requests - self._base
+
+    def reset(self) -> None:
+        self.botocore, self._base = 0, self.fast.fast_requests
+
+
+def test_detailed_stats_count_every_encrypted_object(client, mixed_bucket, bucket, boto3_s3):
+    for key in ENCRYPTED:
+        assert client.get_object_info(f"s3://{bucket}/{key}").encryption, key
+    heads = HeadCounter(client)
+    quick = client.get_bucket_stats(bucket)
+    assert heads.sent == 0 and quick.encrypted_objects is None, "quick mode reads no metadata and claims no count"
+    assert quick.object_count == len(mixed_bucket)
+
+    stats = client.get_bucket_stats(bucket, mode="detailed")
+    assert stats.encrypted_objects == len(ENCRYPTED) and stats.metadata_invalid == 0
+    assert stats.object_count == len(mixed_bucket) and stats.delta_objects == 6
+    # original sizes: the files', not the ciphertexts' the listing gives
+    assert stats.total_size == sum(map(len, mixed_bucket.values())) and not stats.estimated
+    stored = sum(o["Size"] for o in boto3_s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert stats.compressed_size == stored
+    assert heads.sent == len(mixed_bucket), "each object's metadata is read once"
+
+    heads.reset()
+    again = client.get_bucket_stats(bucket, mode="detailed")
+    assert heads.sent == 0 and dataclasses.asdict(again) == dataclasses.asdict(stats)
+
+    # One object rewritten: the listing differs, and only that object's metadata is read again.
+    dgproxy.put_passthrough(boto3_s3, bucket, "docs/readme.txt", b"read me, again", encrypted="aes-256-gcm-v1")
+    heads.reset()
+    changed = client.get_bucket_stats(bucket, mode="detailed")
+    assert heads.sent == 1
+    assert changed.encrypted_objects == len(ENCRYPTED) + 1
+    assert changed.total_size == stats.total_size - len(b"read me") + len(b"read me, again")
+
+
+def test_cli_stats_count_encrypted_objects_in_detailed_mode_only(client, mixed_bucket, bucket, s3_env, capsys):
+    code, out, _ = run(capsys, "stats", f"s3://{bucket}")
+    assert code == 0 and "proxy-encrypted" not in out and "encryption and invalid metadata not checked" in out
+    code, out, _ = run(capsys, "stats", "--json", f"s3://{bucket}")
+    assert code == 0 and json.loads(out)["encrypted_objects"] is None
+    code, out, _ = run(capsys, "stats", "--detailed", f"s3://{bucket}")
+    assert code == 0 and f"proxy-encrypted: {len(ENCRYPTED)} (readable only through deltaglider_proxy)" in out
+    assert "not checked" not in out and "metadata invalid" not in out
+    code, out, _ = run(capsys, "stats", "--detailed", "--json", f"s3://{bucket}")
+    data = json.loads(out)
+    assert code == 0 and data["encrypted_objects"] == len(ENCRYPTED) and data["metadata_invalid"] == 0
+    assert data["total_size"] == sum(map(len, mixed_bucket.values()))
+
+
+def test_detailed_stats_read_while_listing_drop_a_replaced_twin(client, bucket, boto3_s3, s3_server, tmp_path,
+                                                                 monkeypatch):
+    # An encrypted <name> that its newer <name>.delta replaces, split across pages by keys in between.
+    dgproxy.put_passthrough(boto3_s3, bucket, "rel/a.zip", V3, encrypted="aes-256-gcm-v1")
+    time.sleep(1.1)  # listing dates have one-second steps: the delta is strictly newer
+    dgproxy.put_first(boto3_s3, bucket, "rel/a.zip", V1)
+    for i in range(5):
+        boto3_s3.put_object(Bucket=bucket, Key=f"rel/a.zip-{i}", Body=b"x" * (i + 1))
+    whole = client.get_bucket_stats(bucket, detailed_stats=True)
+    assert whole.object_count == 6 and whole.older_copies == 1
+    assert whole.encrypted_objects == 0, "the older, encrypted copy is not the object"
+    assert whole.total_size == len(V1) + sum(range(1, 6)) and not whole.estimated
+
+    # Metadata read batch by batch while the pages arrive (as on a bucket too big to keep in memory).
+    monkeypatch.setattr(stats_module, "STATS_PAGE_SIZE", 2)
+    monkeypatch.setattr(stats_module, "DEFER_OBJECTS", 2)
+    monkeypatch.setattr(stats_module, "EXACT_BATCH", 2)
+    streaming = create_client(endpoint_url=s3_server.endpoint_url, aws_access_key_id=s3_server.access_key,
+                              aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region,
+                              cache_dir=tmp_path / "other-cache")
+    try:
+        assert dataclasses.asdict(streaming.get_bucket_stats(bucket, detailed_stats=True)) == dataclasses.asdict(whole)
+    finally:
+        streaming.close()
 
 
 # -- 5. <name> beside <name>.delta ------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import pytest
 
 from dgtui.core import format as fmt
 from dgtui.core.client import safe_relative_path
-from dgtui.core.models import ObjectKind
+from dgtui.core.models import ObjectInfo, ObjectKind
+from dgtui.core.stats import apply_metadata
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64
@@ -113,3 +114,38 @@ def test_safe_restore_path():
     assert problem is None and str(rel) == "sub/ファイル [red].zip"
     assert safe_relative_path("/abs", "")[0] is None
     assert safe_relative_path("C:/x", "")[0] is None
+
+
+SHA = "ab" * 32
+
+
+@pytest.mark.parametrize("metadata, kind", [
+    # DeltaGlider 4.x/5.x: bare underscore names
+    ({"tool": "deltaglider/5.1.0", "original_name": "notes.txt", "file_sha256": SHA, "file_size": "100",
+      "created_at": "2024-05-01T10:00:00", "compression": "none"}, ObjectKind.DIRECT),
+    # 6.x, and deltaglider_proxy's passthrough
+    ({"dg-tool": "deltaglider/6.2.0", "dg-file-sha256": SHA, "dg-file-size": "100", "dg-compression": "none"},
+     ObjectKind.DIRECT),
+    ({"dg-tool": "deltaglider_proxy/1.19.0", "dg-file-sha256": SHA, "dg-file-size": "100", "dg-note": "passthrough"},
+     ObjectKind.DIRECT),
+    # another tool's object, with or without metadata of its own
+    ({}, ObjectKind.PLAIN),
+    ({"owner": "ops", "content-type": "text/plain"}, ObjectKind.PLAIN),
+])
+def test_metadata_of_objects_that_are_not_deltas_is_valid(metadata, kind):
+    info = apply_metadata(ObjectInfo(key="docs/notes.txt", size=100, last_modified="", stored_key="docs/notes.txt"),
+                          metadata)
+    assert info.kind == kind and info.metadata_problem is None and not info.is_delta
+    assert info.original_size == 100 and info.encryption is None
+
+
+def test_metadata_of_an_encrypted_direct_object_gives_the_files_size():
+    # The listed size is the ciphertext's (IV and tag around the file's 100 bytes).
+    md = {"dg-tool": "deltaglider_proxy/1.19.0", "dg-file-sha256": SHA, "dg-file-size": "100",
+          "dg-note": "passthrough", "user-dg-encrypted": "aes-256-gcm-v1"}
+    info = apply_metadata(ObjectInfo(key="a.txt", size=128, last_modified="", stored_key="a.txt"), md)
+    assert info.encryption == "aes-256-gcm-v1" and info.metadata_problem is None and info.original_size == 100
+    # The same difference without encryption is a problem: the body is supposed to be the file.
+    del md["user-dg-encrypted"]
+    info = apply_metadata(ObjectInfo(key="a.txt", size=128, last_modified="", stored_key="a.txt"), md)
+    assert "differs from the stored size" in (info.metadata_problem or "")

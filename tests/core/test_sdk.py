@@ -261,6 +261,7 @@ def test_stats_quick_and_detailed(client, bucket, tmp_path):
     quick = client.get_bucket_stats(bucket)
     assert quick.object_count == 4 and quick.delta_objects == 3 and quick.direct_objects == 1
     assert quick.estimated and not quick.detailed
+    assert quick.encrypted_objects is None, "quick mode reads no metadata: encryption is not checked"
     seen = []
     detailed = client.get_bucket_stats(bucket, detailed_stats=True, progress=lambda d, t: seen.append((d, t)))
     logical = sum(f.stat().st_size for f in files) + 5
@@ -268,7 +269,8 @@ def test_stats_quick_and_detailed(client, bucket, tmp_path):
     assert detailed.compressed_size == quick.compressed_size  # stored bytes, the reference included
     assert detailed.space_saved == logical - detailed.compressed_size
     assert 0.5 < detailed.average_compression_ratio < 1
-    assert seen and seen[-1] == (3, 3)
+    assert seen and seen[-1] == (4, 4), "every object's metadata is read, the direct one's too"
+    assert detailed.encrypted_objects == 0 and detailed.metadata_invalid == 0
     assert client.get_bucket_stats(bucket, "detailed", prefix="r/").total_size == logical
     assert client.get_bucket_stats(bucket, prefix="none/").object_count == 0
 

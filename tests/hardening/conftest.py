@@ -21,6 +21,9 @@ from dgtui.server import S3_CONFIG_FILE, LocalS3Server
 PYTHON = sys.executable
 LIMITED_KEY = "limited-key-id"
 LIMITED_SECRET = "limited-secret-value"
+#: an identity that may list the allowed bucket and nothing else (no HEAD, no GET)
+LIST_ONLY_KEY = "list-only-key-id"
+LIST_ONLY_SECRET = "list-only-secret-value"
 
 
 def make_client(endpoint_url: str, access_key: str, secret_key: str, cache_dir: Path, **kw: Any):
@@ -119,7 +122,8 @@ def moto_client(moto_endpoint, tmp_path, monkeypatch):
 # --- a private SeaweedFS with a second identity limited to one bucket ---
 
 class TwoIdentityServer(LocalS3Server):
-    """LocalS3Server plus an identity that may read, list and write one bucket only."""
+    """LocalS3Server plus an identity that may read, list and write one bucket only, and one that may
+    only list it."""
 
     def __init__(self, data_dir: Path, allowed_bucket: str):
         super().__init__(data_dir)
@@ -132,6 +136,8 @@ class TwoIdentityServer(LocalS3Server):
              "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
             {"name": "limited", "credentials": [{"accessKey": LIMITED_KEY, "secretKey": LIMITED_SECRET}],
              "actions": [f"Read:{b}", f"List:{b}", f"Write:{b}"]},
+            {"name": "list-only", "credentials": [{"accessKey": LIST_ONLY_KEY, "secretKey": LIST_ONLY_SECRET}],
+             "actions": [f"List:{b}"]},
         ]}
         path = self.data_dir / S3_CONFIG_FILE
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -2,14 +2,20 @@
 
 It is a line-based ScrollView rather than a DataTable: rows are plain Python
 objects in a list, only the visible lines are rendered, and sorting or
-filtering 100,000 rows is a list sort / comprehension. Nothing here does any
-network I/O except the listing worker, which reads pages with a Delimiter
-(one LIST request per page, no HEAD) and posts them back.
+filtering 100,000 rows is a list sort / comprehension. The listing worker
+reads pages with a Delimiter (one LIST request per page, no HEAD) and posts
+them back; rows show as soon as their page arrives. Once the view settles
+(after new rows, a scroll, a filter or a sort), a second worker reads the
+metadata of the object rows in view (on-disk cache first, then HEADs), so
+that their type (an object deltaglider_proxy encrypted shows "encr.") and a
+delta's original size show without opening the details.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import logging
 import time
 from dataclasses import dataclass
 from operator import attrgetter
@@ -26,7 +32,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
-from dgtui import ObjectInfo, ObjectKind
+from dgtui import CancelledError, ObjectInfo, ObjectKind
 from dgtui.core.format import is_housekeeping_key
 
 from ..known import fill_known
@@ -43,6 +49,13 @@ from ..workers import background, is_cancelled
 
 #: how often arriving pages are merged into the view while a listing runs
 MERGE_INTERVAL_S = 0.25
+#: how long the view must stay put (no scroll, filter, sort or new rows) before the metadata of the
+#: rows in view is read: holding PageDown sends nothing until the key is let go
+VISIBLE_METADATA_DELAY_S = 0.2
+#: rows above and below the visible ones whose metadata is read with them (the next scroll's)
+VISIBLE_METADATA_MARGIN = 8
+
+log = logging.getLogger("dgtui.app")
 
 
 class Row:
@@ -223,6 +236,12 @@ class ObjectTable(ScrollView, can_focus=True):
         self._pending: list = []
         self._merged_at = 0.0
         self._merge_timer: Timer | None = None
+        #: reads the metadata of the rows in view once the view has stayed put (see ``_view_moved``)
+        self._metadata_timer: Timer | None = None
+        #: keys of this listing whose metadata was read for the view, or could not be: not asked again
+        self._metadata_tried: set[str] = set()
+        #: keys the rows-in-view worker is reading now
+        self._metadata_reading: set[str] = set()
 
     # -- public API ------------------------------------------------------------
     @property
@@ -230,6 +249,11 @@ class ObjectTable(ScrollView, can_focus=True):
         if 0 <= self.cursor_row < len(self.view):
             return self.view[self.cursor_row]
         return None
+
+    @property
+    def reading_metadata(self) -> bool:
+        """The metadata of rows in view is about to be read, or being read."""
+        return self._metadata_timer is not None or bool(self._metadata_reading)
 
     @property
     def visible_objects(self) -> int:
@@ -245,6 +269,7 @@ class ObjectTable(ScrollView, can_focus=True):
         """Start listing ``location``; rows appear as pages arrive."""
         self.request_id += 1
         self._drop_pending()
+        self._forget_view_metadata()
         gc.unfreeze()  # let the collector see what earlier screens left behind
         self.location = location
         self.folders, self.objects, self.view = [], [], []
@@ -367,6 +392,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self._longest_name = max([self._longest_name] + [len(printable(row.name)) for row in new_folders + new_objects])
         self._add_to_view(new_folders, new_objects)
         self._announce()
+        self._view_moved()
         # Rows live as long as the listing is shown. Without this, Python's full
         # garbage collections walk every row again and again while a big listing
         # grows (pauses of 100-300 ms each on 100,000 rows). Frozen objects are
@@ -422,6 +448,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self._place_cursor(keep)
         self._update_virtual_size()
         self.refresh()
+        self._view_moved()
 
     def _add_to_view(self, new_folders: list[Row], new_objects: list[Row]) -> None:
         """Merge one page into the sorted, filtered view.
@@ -549,6 +576,84 @@ class ObjectTable(ScrollView, can_focus=True):
                 row.info = info
         current = self.current
         self._rebuild_view(keep=current.key if current else None)
+
+    # -- metadata of the rows in view ------------------------------------------------
+    def _view_moved(self) -> None:
+        """The rows in view may have changed: read their metadata once the view stays put a moment."""
+        if self.location is None or not self._rows_wanting_metadata():
+            return
+        if self._metadata_timer is not None:
+            self._metadata_timer.stop()
+        self._metadata_timer = self.set_timer(VISIBLE_METADATA_DELAY_S, self._read_view_metadata)
+
+    def _forget_view_metadata(self) -> None:
+        if self._metadata_timer is not None:
+            self._metadata_timer.stop()
+            self._metadata_timer = None
+        self._metadata_tried = set()
+        self._metadata_reading = set()
+        self.workers.cancel_group(self, "view-metadata")
+
+    def _rows_wanting_metadata(self) -> list[Row]:
+        """Object rows in view (and a few around) whose metadata is unknown and not asked for yet."""
+        height = self.scrollable_content_region.height
+        if height <= 1 or len(self.view) <= self._view_folders:
+            return []
+        top = int(self.scroll_y)
+        start = max(self._view_folders, top - VISIBLE_METADATA_MARGIN)
+        end = min(len(self.view), top + height - 1 + VISIBLE_METADATA_MARGIN)
+        tried = self._metadata_tried
+        return [row for row in self.view[start:end]
+                if row.info is not None and not row.info.metadata_loaded and not row.info.housekeeping
+                and row.key not in tried]
+
+    def _read_view_metadata(self) -> None:
+        self._metadata_timer = None
+        if self.location is None or self.app.client is None:
+            return
+        rows = self._rows_wanting_metadata()
+        if not rows or all(row.key in self._metadata_reading for row in rows):
+            return  # nothing new in view: what is being read still is
+        # Copies: the worker fills them while the screen may be drawing the rows.
+        infos = []
+        for row in rows:
+            assert row.info is not None  # object rows only
+            infos.append(dataclasses.replace(row.info, metadata=dict(row.info.metadata)))
+        self._metadata_reading = {row.key for row in rows}
+        self._read_metadata(self.location, self.request_id, rows, infos)
+
+    @background("reading the metadata of the rows in view", group="view-metadata", exclusive=True)
+    def _read_metadata(self, location: Location, request_id: int, rows: list[Row], infos: list[ObjectInfo]) -> None:
+        app = self.app
+        try:
+            app.client.fetch_metadata(location.bucket, infos, should_cancel=is_cancelled)
+        except CancelledError:
+            return
+        except Exception as exc:  # noqa: BLE001 - the rows stay unknown; a notification per scroll would be noise
+            if is_cancelled():
+                return
+            log.warning("metadata of %d rows in s3://%s/%s not read: %s", len(infos), location.bucket,
+                        location.prefix, exc)
+        if not is_cancelled():
+            app.call_from_thread(self._view_metadata_read, request_id, rows, infos)
+
+    def _view_metadata_read(self, request_id: int, rows: list[Row], infos: list[ObjectInfo]) -> None:
+        if request_id != self.request_id:
+            return
+        keys = {row.key for row in rows}
+        self._metadata_reading -= keys
+        self._metadata_tried |= keys
+        unknown = self.summary.unknown
+        for row, info in zip(rows, infos):
+            current = row.info
+            if current is None or current.metadata_loaded or not info.metadata_loaded:
+                continue  # filled meanwhile (details, exact stats), or gone from the bucket, or not read
+            if current.is_delta and current.original_size is None and info.original_size is not None:
+                self.summary.unknown -= 1
+            row.info = info
+        self.refresh()
+        if self.summary.unknown != unknown:
+            self._announce()
 
     # -- actions -----------------------------------------------------------------
     def action_open(self) -> None:
@@ -769,3 +874,9 @@ class ObjectTable(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._update_virtual_size()
         self._scroll_cursor_into_view()
+        self._view_moved()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if int(old_value) != int(new_value):
+            self._view_moved()

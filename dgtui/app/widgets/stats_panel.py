@@ -196,7 +196,7 @@ class StatsPanel(Widget):
             bar.append(f" {fraction * 100:3.0f}%")
             lines.append(bar)
             if self.detailed_total:
-                lines.append(Text(f"{human_count(self.detailed_done)}/{human_count(self.detailed_total)} deltas read",
+                lines.append(Text(f"{human_count(self.detailed_done)}/{human_count(self.detailed_total)} objects read",
                                   style=dim))
             else:
                 lines.append(Text(self.detailed_note or "listing…", style=dim))
