@@ -332,6 +332,13 @@ class MetadataCache:
             conn.execute("INSERT OR REPLACE INTO page_bounds (endpoint, bucket, prefix, bounds) VALUES (?,?,?,?)",
                          (endpoint, bucket, prefix, json.dumps({"page": page, "bounds": bounds})))
 
+    def has_totals(self, endpoint: str, bucket: str, prefix: str) -> bool:
+        """Whether totals were worked out for any listing of this prefix (else no shortcut can apply)."""
+        row = self._conn().execute(
+            "SELECT 1 FROM stats_totals_v3 WHERE endpoint=? AND bucket=? AND prefix=? LIMIT 1",
+            (endpoint, bucket, prefix)).fetchone()
+        return row is not None
+
     def get_totals(self, endpoint: str, bucket: str, prefix: str, fingerprint: str) -> tuple[int, int, int] | None:
         """(original bytes, objects with invalid metadata, encrypted objects) worked out for exactly this listing."""
         row = self._conn().execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator
 
 from . import format as fmt
@@ -199,7 +199,9 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
     objects (to read their metadata once the listing is known to differ
     from the last one counted) up to ``DEFER_OBJECTS``; beyond that it reads
     their metadata batch by batch while listing, so memory stays bounded on
-    any bucket.
+    any bucket. When nothing was counted for the prefix before (no shortcut
+    can apply), the metadata is read from the first page on, in the
+    background while the rest of the listing arrives.
     """
     cache = fetcher.cache if detailed else None
     objects_digest, references_digest = hashlib.sha256(), hashlib.sha256()
@@ -217,14 +219,22 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
     #: plain objects of the pages so far whose <name>.delta twin could still be listed
     twin_tail: dict[str, ObjectInfo] = {}
 
-    def read_batch(final: bool) -> None:
-        nonlocal known_total, invalid, fetched, encrypted, direct_extra
-        base = fetched
-        batch, held = pending, []
+    def take_batch(final: bool) -> list[ObjectInfo]:
+        """What ``pending`` holds that can be read now (the rest stays in ``pending``)."""
+        batch, held = list(pending), []
         if not final and twin_tail:
             # A newer <name>.delta on a later page would replace these: read them once that is settled.
             batch = [o for o in pending if twin_tail.get(o.key) is not o]
             held = [o for o in pending if twin_tail.get(o.key) is o]
+        pending[:] = held
+        return batch
+
+    def read_batch(final: bool) -> None:
+        count_batch(take_batch(final))
+
+    def count_batch(batch: list[ObjectInfo]) -> None:
+        nonlocal known_total, invalid, fetched, encrypted, direct_extra
+        base = fetched
 
         def batch_progress(done: int, _total: int) -> None:
             if progress:
@@ -250,59 +260,82 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
                 counts[1] += o.size
             else:
                 known_total += o.original_size
-        pending[:] = held
 
-    with s3.ctx(bucket, prefix, "list"):
-        for page in pages if pages is not None else _full_listing(s3, fetcher.cache, bucket, prefix):
-            if should_cancel and should_cancel():
-                raise CancelledError()
-            for o in page.contents:
-                if o.housekeeping:  # deltaglider_proxy's _dgp/ locks and leases: not user files
-                    housekeeping += 1
-                    continue
-                stored += o.size
-                if cache is not None:
-                    objects_digest.update(_fingerprint_line(o))
-                twin = twin_tail.pop(o.key, None) if o.is_delta and twin_tail else None
-                if twin is not None:
-                    # <name> ended an earlier page and this is its <name>.delta: one object, two copies.
-                    older += 1
-                    if o.last_modified <= twin.last_modified:
+    # A first run (nothing counted for this prefix yet, so no shortcut can apply) reads the metadata
+    # from the first page on, on a thread of its own, while the listing goes on.
+    eager = detailed and (cache is None or not cache.has_totals(s3.endpoint_url, bucket, prefix))
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgtui-stats") if eager else None
+    reading: list[tuple[Future[None], int]] = []  # batches handed to the reader, and their sizes
+
+    def read_in_background() -> None:
+        batch = take_batch(final=False)
+        if batch and reader is not None:
+            reading.append((reader.submit(count_batch, batch), len(batch)))
+        # The listing runs ahead of the HEADs: past EXACT_BATCH objects waiting, it waits too,
+        # so memory stays bounded on any bucket.
+        while reading and (reading[0][0].done() or sum(n for _, n in reading) > EXACT_BATCH):
+            reading.pop(0)[0].result()  # a failure (or a cancel) there ends the listing here
+
+    try:
+        with s3.ctx(bucket, prefix, "list"):
+            for page in pages if pages is not None else _full_listing(s3, fetcher.cache, bucket, prefix):
+                if should_cancel and should_cancel():
+                    raise CancelledError()
+                for o in page.contents:
+                    if o.housekeeping:  # deltaglider_proxy's _dgp/ locks and leases: not user files
+                        housekeeping += 1
                         continue
-                    other_bytes -= twin.size  # the delta is the newer: it counts, the plain copy does not
+                    stored += o.size
+                    if cache is not None:
+                        objects_digest.update(_fingerprint_line(o))
+                    twin = twin_tail.pop(o.key, None) if o.is_delta and twin_tail else None
+                    if twin is not None:
+                        # <name> ended an earlier page and this is its <name>.delta: one object, two copies.
+                        older += 1
+                        if o.last_modified <= twin.last_modified:
+                            continue
+                        other_bytes -= twin.size  # the delta is the newer: it counts, the plain copy does not
+                        if detailed:
+                            _drop(pending, twin)  # still waiting: read_batch holds back what twin_tail holds
+                            to_read -= 1
+                    else:
+                        object_count += 1
                     if detailed:
-                        _drop(pending, twin)  # still waiting: read_batch holds back what twin_tail holds
-                        to_read -= 1
-                else:
-                    object_count += 1
-                if detailed:
-                    pending.append(o)
-                    to_read += 1
-                if o.is_delta:
-                    delta_count += 1
-                    if not detailed:
-                        counts = guess_counts.setdefault(fmt.deltaspace_of(o.stored_key), [0, 0])
-                        counts[0] += 1
-                        counts[1] += o.size
-                else:
-                    other_bytes += o.size
-            for hidden in page.hidden:
-                if fmt.is_reference_key(hidden.key):
-                    if cache is not None:
-                        references_digest.update(_fingerprint_line(hidden))
-                    reference_count += 1
-                    reference_size += hidden.size
-                    reference_sizes[fmt.deltaspace_of(hidden.key)] = hidden.size
-                elif not fmt.is_internal_key(hidden.stored_key or hidden.key):
-                    # the older of two copies of one logical key (settled within the page)
-                    stored += hidden.size
-                    older += 1
-                    if cache is not None:
-                        objects_digest.update(_fingerprint_line(hidden))
-            twin_tail = _twin_tail(page, twin_tail)
-            if detailed and len(pending) >= (EXACT_BATCH if streaming else DEFER_OBJECTS):
-                streaming = True
-                read_batch(final=False)
+                        pending.append(o)
+                        to_read += 1
+                    if o.is_delta:
+                        delta_count += 1
+                        if not detailed:
+                            counts = guess_counts.setdefault(fmt.deltaspace_of(o.stored_key), [0, 0])
+                            counts[0] += 1
+                            counts[1] += o.size
+                    else:
+                        other_bytes += o.size
+                for hidden in page.hidden:
+                    if fmt.is_reference_key(hidden.key):
+                        if cache is not None:
+                            references_digest.update(_fingerprint_line(hidden))
+                        reference_count += 1
+                        reference_size += hidden.size
+                        reference_sizes[fmt.deltaspace_of(hidden.key)] = hidden.size
+                    elif not fmt.is_internal_key(hidden.stored_key or hidden.key):
+                        # the older of two copies of one logical key (settled within the page)
+                        stored += hidden.size
+                        older += 1
+                        if cache is not None:
+                            objects_digest.update(_fingerprint_line(hidden))
+                twin_tail = _twin_tail(page, twin_tail)
+                if eager:
+                    if len(pending) >= EAGER_BATCH:
+                        read_in_background()
+                elif detailed and len(pending) >= (EXACT_BATCH if streaming else DEFER_OBJECTS):
+                    streaming = True
+                    read_batch(final=False)
+        for future, _ in reading:
+            future.result()
+    finally:
+        if reader is not None:
+            reader.shutdown(wait=False, cancel_futures=True)
     stored += reference_size
     encrypted_objects: int | None = None
     if detailed:
@@ -351,6 +384,8 @@ def _drop(items: list[ObjectInfo], item: ObjectInfo) -> None:
 DEFER_OBJECTS = 100_000
 #: objects per round of metadata reads once detailed stats read while listing
 EXACT_BATCH = 5000
+#: objects a first run of detailed stats gathers before it reads their metadata in the background
+EAGER_BATCH = 500
 
 
 def _fingerprint_line(o: ObjectInfo) -> bytes:

@@ -491,3 +491,47 @@ def test_cancelled_fetch_keeps_what_it_fetched(s3_server, s3_env, bucket, boto3_
     assert 50 <= len(kept) < n, len(kept)
     assert set(kept) <= {d.stored_key for d in deltas}
     assert all(md["dg-tool"] == DG_TOOL for md in kept.values())
+
+
+def test_first_run_reads_metadata_while_listing_and_counts_the_same(s3_server, s3_env, bucket, boto3_s3, tmp_path,
+                                                                     monkeypatch):
+    from dgtui.core import stats as stats_module
+
+    n = 260
+    original_total = put_deltas(boto3_s3, bucket, n)
+    monkeypatch.setattr(stats_module, "STATS_PAGE_SIZE", 50)
+    monkeypatch.setattr(stats_module, "EAGER_BATCH", 40)
+    client = stats_client(s3_server, tmp_path / "cache")
+    batches: list[int] = []
+    fetch = client._fetcher.fetch
+    client._fetcher.fetch = lambda b, items, *a, **kw: (batches.append(len(items)), fetch(b, items, *a, **kw))[1]
+    assert not client._fetcher.cache.has_totals(client.endpoint_url, bucket, "")
+    first = client.get_bucket_stats(bucket, detailed_stats=True)
+    assert first.delta_objects == n and first.total_size == original_total and not first.estimated
+    assert len(batches) > 2 and sum(batches) == first.object_count, "read in batches as the pages came"
+    # counted before: the next run with a changed listing reads once the listing is whole, as before
+    boto3_s3.put_object(Bucket=bucket, Key="rel/notes.txt", Body=b"notes")
+    batches.clear()
+    second = client.get_bucket_stats(bucket, detailed_stats=True)
+    assert batches == [first.object_count + 1]
+    assert second.total_size == original_total + 5 and second.delta_objects == n
+    client.close()
+
+
+def test_a_head_refused_while_listing_ends_the_first_run_with_that_error(two_identities, tmp_path, monkeypatch):
+    from dgtui.core import stats as stats_module
+
+    from ..hardening.conftest import LIST_ONLY_KEY, LIST_ONLY_SECRET
+
+    admin = two_identities.boto3_client()
+    for i in range(120):
+        admin.put_object(Bucket="team-a", Key=f"eager/{i:03d}.delta", Body=b"d", Metadata={"i": str(i)})
+    monkeypatch.setattr(stats_module, "STATS_PAGE_SIZE", 30)
+    monkeypatch.setattr(stats_module, "EAGER_BATCH", 20)
+    client = create_client(endpoint_url=two_identities.endpoint_url, aws_access_key_id=LIST_ONLY_KEY,
+                           aws_secret_access_key=LIST_ONLY_SECRET, region_name="us-east-1",
+                           cache_dir=tmp_path / "cache")
+    with pytest.raises(AccessDeniedError) as refused:
+        client.get_bucket_stats("team-a", prefix="eager/", detailed_stats=True)
+    assert "access denied" in str(refused.value) and "\n" not in str(refused.value)
+    client.close()
