@@ -20,7 +20,8 @@ the loop never waits for botocore):
   botocore while a hook records the request it sends, and the prefix before
   the encoded key becomes the template (path or virtual-hosted style, port,
   endpoint path are whatever botocore chose); that request also tells which
-  region and service botocore signed for;
+  region and service botocore signed for. Later batches in the same bucket
+  reuse what the first one learned;
 * a 200 with an ETag and a 404 are answered directly; anything else (403,
   400, redirects, 1xx, 5xx, connection errors, a 200 without ETag) is
   repeated through ``S3Access.head``, which has retries, redirects, the
@@ -140,6 +141,8 @@ class FastHead:
         self._loop_thread: threading.Thread | None = None
         self._session: aiohttp.ClientSession | None = None
         self._fallback_pool: ThreadPoolExecutor | None = None
+        #: the URL template learned per bucket, for the batches that follow
+        self._templates: dict[str, _Template] = {}
         config = self.client.meta.config
         signature_version = getattr(config, "signature_version", None)
         verify = botocore_tls_verify(self.client)
@@ -349,6 +352,11 @@ class HeadBatch:
                 self._creds = owner._frozen_credentials()
             except Exception:  # credentials that cannot be loaded: botocore's request will say why
                 self._creds = None
+        known = owner._templates.get(bucket)
+        if known is not None and self._creds is not None:
+            # Learned by an earlier batch in this bucket: the URL, region and service stay botocore's.
+            self._template, self._learned = known, True
+            self._signer = S3SigV4Auth(self._creds, known.service, known.region)
 
     @property
     def fast(self) -> bool:
@@ -470,6 +478,8 @@ class HeadBatch:
             sent, capture.sent = capture.sent, None
             if sent is not None:
                 self._template = self._template_from(key, *sent)
+                if self._template is not None:
+                    self.owner._templates[self.bucket] = self._template
 
     def _template_from(self, key: str, url: str, authorization: str | None,
                        user_agent: str | None) -> _Template | None:

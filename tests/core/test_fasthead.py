@@ -535,3 +535,14 @@ def test_a_head_refused_while_listing_ends_the_first_run_with_that_error(two_ide
         client.get_bucket_stats("team-a", prefix="eager/", detailed_stats=True)
     assert "access denied" in str(refused.value) and "\n" not in str(refused.value)
     client.close()
+
+
+def test_later_batches_in_a_bucket_reuse_the_learned_url(s3_server, s3_env, bucket, boto3_s3):
+    for key in ("a", "b"):
+        boto3_s3.put_object(Bucket=bucket, Key=key, Body=b"x", Metadata={"key": key})
+    fast = FastHead(access(s3_server))
+    assert fast.batch(bucket).head("a")[1] == {"key": "a"}  # learns the URL through botocore
+    later = fast.batch(bucket)
+    assert later.head("b")[1] == {"key": "b"} and later.head("missing") is None
+    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, 2, 0)
+    fast.close()
