@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
@@ -14,6 +16,7 @@ from dgtui import CancelledError, DgError, create_client
 from dgtui.core import logs
 from dgtui.core.fasthead import FastHead
 from dgtui.core.s3 import S3Access
+from dgtui.testing import TcpProxy
 
 from .test_fasthead import AWKWARD_KEYS, DG_TOOL, botocore_answer, put_deltas, record_sent, scripted  # noqa: F401
 
@@ -66,19 +69,29 @@ def test_fast_answers_equal_botocore_on_http_and_https(server, request):
     assert server.endpoint_url.startswith(request.node.callspec.params["server"] + "://")
 
 
+@contextmanager
+def counting_connections(server) -> Iterator[tuple[str, TcpProxy]]:
+    """The server's endpoint behind a TCP forwarder that counts the connections opened to it."""
+    with TcpProxy.for_endpoint(server.endpoint_url) as forwarder:
+        scheme = server.endpoint_url.split(":", 1)[0]
+        yield f"{scheme}://127.0.0.1:{forwarder.port}", forwarder
+
+
 def test_detailed_stats_over_http_and_https_use_at_most_max_workers_connections(server, request, tmp_path):
     bucket, admin = fresh_bucket(server, request)
     total = put_deltas(admin, bucket, 120)
-    client = create_client(endpoint_url=server.endpoint_url, aws_access_key_id=server.access_key,
-                           aws_secret_access_key=server.secret_key, region_name=server.region,
-                           cache_dir=tmp_path / "cache", max_workers=3)
-    fast = client._fetcher.fast_head
-    stats = client.get_bucket_stats(bucket, detailed_stats=True)
-    assert stats.total_size == total and stats.delta_objects == 120 and not stats.estimated
-    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, 119, 0)
-    assert client._fetcher.max_workers == fast.max_workers == 3
-    assert 1 <= fast.connections_opened <= 3
-    client.close()
+    with counting_connections(server) as (endpoint, forwarder):
+        client = create_client(endpoint_url=endpoint, aws_access_key_id=server.access_key,
+                               aws_secret_access_key=server.secret_key, region_name=server.region,
+                               cache_dir=tmp_path / "cache", max_workers=3)
+        fast = client._fetcher.fast_head
+        stats = client.get_bucket_stats(bucket, detailed_stats=True)
+        assert stats.total_size == total and stats.delta_objects == 120 and not stats.estimated
+        assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, 119, 0)
+        assert client._fetcher.max_workers == fast.max_workers == 3
+        # botocore's one connection (the listing, then the HEAD that taught the URL), and the fast path's
+        assert 2 <= forwarder.connections_accepted <= 1 + 3
+        client.close()
 
 
 def test_dropped_connections_go_to_botocore_and_switch_the_fast_path_off(server, request):
@@ -199,15 +212,16 @@ def test_head_many_answers_every_key_once_over_http_and_https(server, request):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda k: admin.put_object(Bucket=bucket, Key=k, Body=b"d", Metadata={"n": k}), keys))
     asked = [*keys, "many/missing.delta"]
-    fast = FastHead(access(server), max_workers=5)
-    groups = list(fast.batch(bucket).head_many(asked))
-    answers = dict(pair for group in groups for pair in group)
-    assert sorted(answers) == list(range(len(asked))), "every key answered exactly once"
-    assert [answers[i][1] for i in range(len(keys))] == [{"n": k} for k in keys]
-    assert answers[len(keys)] is None
-    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, len(keys), 0)
-    assert 1 <= fast.connections_opened <= 5, "never more connections than max_workers"
-    fast.close()
+    with counting_connections(server) as (endpoint, forwarder):
+        fast = FastHead(access(SimpleNamespace(**{**vars(server), "endpoint_url": endpoint})), max_workers=5)
+        groups = list(fast.batch(bucket).head_many(asked))
+        answers = dict(pair for group in groups for pair in group)
+        assert sorted(answers) == list(range(len(asked))), "every key answered exactly once"
+        assert [answers[i][1] for i in range(len(keys))] == [{"n": k} for k in keys]
+        assert answers[len(keys)] is None
+        assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, len(keys), 0)
+        assert 2 <= forwarder.connections_accepted <= 1 + 5, "never more fast connections than max_workers"
+        fast.close()
 
 
 def test_head_many_raises_the_first_error_and_stops(scripted):

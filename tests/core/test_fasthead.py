@@ -128,18 +128,19 @@ def test_first_key_missing_still_teaches_the_url(s3_server, s3_env, bucket, boto
 
 def test_connections_go_back_to_the_pool(s3_server, s3_env, bucket, boto3_s3):
     boto3_s3.put_object(Bucket=bucket, Key="k", Body=b"x", Metadata={"a": "1"})
-    s3 = access(s3_server)
-    fast = FastHead(s3)
-    batch = fast.batch(bucket)
-    batch.head("k")  # through botocore: learns the URL
-    batch.head("k")  # the first fast HEAD opens a connection of the fast path's own pool
-    assert fast.connections_opened == 1
-    for i in range(150):
-        answer = batch.head("k" if i % 2 else f"missing-{i}")
-        assert (answer is not None) == bool(i % 2)
-    assert fast.fast_requests == 151
-    assert fast.connections_opened == 1, "each HEAD reused the one pooled connection"
-    fast.close()
+    with TcpProxy.for_endpoint(s3_server.endpoint_url) as counting:  # counts the connections it is asked for
+        fast = FastHead(access(s3_server, endpoint_url=counting.endpoint_url))
+        batch = fast.batch(bucket)
+        batch.head("k")  # through botocore: learns the URL
+        assert counting.connections_accepted == 1
+        batch.head("k")  # the first fast HEAD opens a connection of the fast path's own pool
+        assert counting.connections_accepted == 2
+        for i in range(150):
+            answer = batch.head("k" if i % 2 else f"missing-{i}")
+            assert (answer is not None) == bool(i % 2)
+        assert fast.fast_requests == 151
+        assert counting.connections_accepted == 2, "each HEAD reused the one pooled connection"
+        fast.close()
 
 
 def test_concurrent_heads_use_the_fast_path(s3_server, s3_env, bucket, boto3_s3):
@@ -546,3 +547,23 @@ def test_later_batches_in_a_bucket_reuse_the_learned_url(s3_server, s3_env, buck
     assert later.head("b")[1] == {"key": "b"} and later.head("missing") is None
     assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, 2, 0)
     fast.close()
+
+
+def test_the_cached_key_signer_signs_as_botocore_does():
+    from botocore.awsrequest import AWSRequest
+
+    from dgtui.core.fasthead import EMPTY_SHA256, CachedKeySigner
+
+    creds = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "token/with+slash==")
+    cached = CachedKeySigner(creds, "s3", "eu-west-1")
+    for day in ("20261201", "20261201", "20261202"):  # the same day twice, then the next
+        for key in AWKWARD_KEYS[:4]:
+            signed = []
+            for signer in (cached, S3SigV4Auth(creds, "s3", "eu-west-1")):
+                request = AWSRequest("HEAD", f"https://s3.example.com/b/{encode_key(key)}",
+                                     headers={"X-Amz-Content-SHA256": EMPTY_SHA256})
+                request.context["timestamp"] = f"{day}T010203Z"
+                signer._modify_request_before_signing(request)
+                string_to_sign = signer.string_to_sign(request, signer.canonical_request(request))
+                signed.append(signer.signature(string_to_sign, request))
+            assert signed[0] == signed[1], (day, key)
