@@ -43,12 +43,18 @@ _HASH_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dgtui-hash")
 
 
 class _Meter:
-    """Adds up bytes for one stage and reports (done, total, stage)."""
+    """Adds up bytes for one stage and reports (done, total, stage).
 
-    def __init__(self, progress: Progress | None, total: int, stage: str):
+    A ``held`` meter counts silently until ``release()``: a stage running
+    beside another one shows once that one is done, so the stages never
+    take turns on one progress line.
+    """
+
+    def __init__(self, progress: Progress | None, total: int, stage: str, *, held: bool = False):
         self.progress, self.total, self.stage, self.done = progress, total, stage, 0
         self._lock = threading.Lock()
-        if progress:
+        self._held = held
+        if progress and not held:
             progress(0, total, stage)
 
     def __call__(self, n: int) -> None:
@@ -57,7 +63,16 @@ class _Meter:
         with self._lock:
             self.done += n
             done = min(self.done, self.total) if self.total else self.done
+            if self._held:
+                return
         self.progress(done, self.total, self.stage)
+
+    def release(self) -> None:
+        with self._lock:
+            self._held = False
+            done = min(self.done, self.total) if self.total else self.done
+        if self.progress:
+            self.progress(done, self.total, self.stage)
 
 
 @dataclass
@@ -423,16 +438,23 @@ class Engine:
             candidates = [fmt.delta_key_for(key), key]
         else:
             candidates = [key, fmt.delta_key_for(key)]
-        denied: errors.AccessDeniedError | None = None
-        found: list[tuple[str, dict]] = []
-        for stored in candidates:
+        def head_of(stored: str) -> tuple[dict | None, errors.AccessDeniedError | None]:
             try:
-                head = self.s3.head(bucket, stored)
+                return self.s3.head(bucket, stored), None
             except errors.AccessDeniedError as exc:
                 # AWS answers 403, not 404, for a missing key to a role without
                 # s3:ListBucket: the other stored form may still be readable.
-                denied = denied or exc
-                continue
+                return None, exc
+
+        if len(candidates) == 1:
+            answers = [head_of(candidates[0])]
+        else:  # both forms at once: one round trip, not two
+            with ThreadPoolExecutor(max_workers=len(candidates), thread_name_prefix="dgtui-resolve") as pool:
+                answers = list(pool.map(head_of, candidates))
+        denied: errors.AccessDeniedError | None = None
+        found: list[tuple[str, dict]] = []
+        for stored, (head, refused) in zip(candidates, answers):
+            denied = denied or refused
             if head is not None:
                 found.append((stored, head))
         if len(found) == 2:
@@ -531,13 +553,29 @@ class Engine:
     def _restore_delta(self, bucket, stored_key, logical, head, parsed, dest: Path, tmp: Path, progress,
                        should_cancel, rescue: bool, overwrite: bool, strict_reference: bool = False) -> DownloadResult:
         codec.xdelta3_path()
-        ref_path, cache_hit, warning = self.reference_copy(bucket, parsed.ref_key, parsed.ref_sha256, should_cancel,
-                                                           progress, cached_fallback=not strict_reference)
         delta_tmp = self._temp_beside(dest, suffix=".delta.part")
+        # The delta comes down while the reference is looked up (and fetched when not cached):
+        # a restore in a new process waits for one round trip fewer.
+        stop = threading.Event()
+
+        def stopped() -> bool:
+            return stop.is_set() or bool(should_cancel and should_cancel())
+
+        meter = _Meter(progress, head.get("ContentLength", 0), "downloading", held=True)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgtui-delta")
         try:
-            self.s3.get_to_file(bucket, stored_key, str(delta_tmp),
-                                progress=_Meter(progress, head.get("ContentLength", 0), "downloading"),
-                                should_cancel=should_cancel, etag=head.get("ETag", "").strip('"') or None)
+            fetching = pool.submit(self.s3.get_to_file, bucket, stored_key, str(delta_tmp), progress=meter,
+                                   should_cancel=stopped, etag=head.get("ETag", "").strip('"') or None)
+            try:
+                ref_path, cache_hit, warning = self.reference_copy(
+                    bucket, parsed.ref_key, parsed.ref_sha256, should_cancel, progress,
+                    cached_fallback=not strict_reference)
+            except BaseException:
+                stop.set()
+                _wait_quietly(fetching)
+                raise
+            meter.release()
+            fetching.result()
             if progress:
                 progress(0, parsed.file_size or 0, "rebuilding")
             if rescue:
@@ -573,6 +611,8 @@ class Engine:
                 f"the delta {where(bucket, stored_key)} could not be decoded ({exc}); it may be corrupted; "
                 f"nothing was written", bucket=bucket, key=logical) from None
         finally:
+            stop.set()
+            pool.shutdown(wait=True)
             _discard(delta_tmp)
 
     def _rescue(self, bucket, logical, ref_path, delta_path, dest: Path, should_cancel, overwrite,
@@ -743,6 +783,14 @@ def _decode_checked(ref_path: Path, delta: Path, out: Path, want_sha: str | None
             raise failure from None
         codec.decode(ref_path, delta, out, should_cancel)  # keep the first attempt's output
     return sha256_file(out)
+
+
+def _wait_quietly(future: Future) -> None:
+    """Wait for a task being stopped; what it ends in no longer matters."""
+    try:
+        future.result()
+    except BaseException:  # noqa: BLE001 - it was told to stop; the caller raises its own error
+        pass
 
 
 def _set_mtime(path: Path, last_modified: object) -> None:

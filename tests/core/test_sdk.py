@@ -402,3 +402,38 @@ def test_deltas_carry_no_local_paths(client, bucket, boto3_s3, tmp_path):
     assert body.startswith(b"\xd6\xc3\xc4")  # VCDIFF
     assert b"secret-name" not in body and str(tmp_path).encode() not in body and b"dgtui-cache" not in body
     assert body[4] & 0x04 == 0  # no application header (VCD_APPHEADER)
+
+
+def test_delta_and_reference_come_down_together_and_report_one_stage_at_a_time(client, bucket, tmp_path,
+                                                                                 s3_server):
+    for v in range(2):
+        client.upload(make_release(tmp_path / f"a{v}.zip", v), f"s3://{bucket}/r/")
+    fresh = create_client(endpoint_url=s3_server.endpoint_url, aws_access_key_id=s3_server.access_key,
+                          aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region,
+                          cache_dir=tmp_path / "fresh-cache")
+    stages: list[str] = []
+    out = tmp_path / "out"
+    result = fresh.download(f"s3://{bucket}/r/a1.zip", out / "a1.zip",
+                            progress=lambda done, total, stage: stages.append(stage))
+    assert result.verified and (out / "a1.zip").read_bytes() == (tmp_path / "a1.zip").read_bytes()
+    # the delta was fetched while the reference came down, but its progress shows after the reference's
+    runs = [stage for i, stage in enumerate(stages) if i == 0 or stages[i - 1] != stage]
+    assert runs == ["reference", "downloading", "rebuilding"], runs
+    fresh.close()
+
+
+def test_a_missing_reference_stops_the_delta_download_and_leaves_nothing(client, bucket, tmp_path, boto3_s3,
+                                                                         s3_server):
+    for v in range(2):
+        client.upload(make_release(tmp_path / f"a{v}.zip", v), f"s3://{bucket}/gone/")
+    boto3_s3.delete_object(Bucket=bucket, Key="gone/reference.bin")
+    out = tmp_path / "restore-here"
+    out.mkdir()
+    other = create_client(endpoint_url=s3_server.endpoint_url, aws_access_key_id=s3_server.access_key,
+                          aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region,
+                          cache_dir=tmp_path / "empty-cache")  # no cached copy to fall back on
+    with pytest.raises(NotFoundError) as missing:
+        other.download(f"s3://{bucket}/gone/a1.zip", out / "a1.zip")
+    assert "gone/reference.bin is missing" in str(missing.value)
+    assert list(out.iterdir()) == [], "no partial delta or output left beside the target"
+    other.close()
