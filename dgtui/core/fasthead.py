@@ -47,6 +47,7 @@ import queue
 import re
 import threading
 import urllib.request
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import quote, urlsplit
@@ -157,6 +158,7 @@ class FastHead:
         self._loop_thread: threading.Thread | None = None
         self._session: aiohttp.ClientSession | None = None
         self._fallback_pool: ThreadPoolExecutor | None = None
+        self._stop_loop: weakref.finalize | None = None
         #: the URL template learned per bucket, for the batches that follow
         self._templates: dict[str, _Template] = {}
         config = self.client.meta.config
@@ -195,22 +197,11 @@ class FastHead:
     def close(self) -> None:
         """Close the connections and stop the loop's thread (a later HEAD starts them again)."""
         with self._lock:
-            loop, thread, session = self._loop, self._loop_thread, self._session
+            stop, self._stop_loop = self._stop_loop, None
             self._loop = self._loop_thread = self._session = None
             pool, self._fallback_pool = self._fallback_pool, None
-        if loop is not None:
-            import asyncio
-
-            if session is not None:
-                try:
-                    asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=5)
-                except Exception as exc:  # closing is best effort: the process may be ending
-                    log.debug("closing the fast HEAD session: %s", exc)
-            loop.call_soon_threadsafe(loop.stop)
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(timeout=5)
-            if not loop.is_running():
-                loop.close()
+        if stop is not None:
+            stop()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -230,6 +221,8 @@ class FastHead:
                     loop.call_soon_threadsafe(loop.stop)
                     raise
                 self._loop, self._loop_thread = loop, thread
+                # Also when the client is never closed (or at exit): no "unclosed session" warnings.
+                self._stop_loop = weakref.finalize(self, _stop_loop, loop, thread, self._session)
             return self._loop
 
     async def _open_session(self) -> aiohttp.ClientSession:
@@ -313,6 +306,22 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bytes):
         return value.decode("latin-1")
     return value
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, session: Any) -> None:
+    """Close the session's connections, then stop the loop and its thread."""
+    import asyncio
+
+    if session is not None and loop.is_running():
+        try:
+            asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=5)
+        except Exception as exc:  # closing is best effort: the process may be ending
+            log.debug("closing the fast HEAD session: %s", exc)
+    loop.call_soon_threadsafe(loop.stop)
+    if thread is not threading.current_thread():
+        thread.join(timeout=5)
+    if not loop.is_running():
+        loop.close()
 
 
 def merged(pairs: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
@@ -408,16 +417,20 @@ class HeadBatch:
 
         answers: queue.SimpleQueue[Tuple[int, HeadResult, BaseException | None]] = queue.SimpleQueue()
 
-        async def one(index: int, key: str, slots: asyncio.Semaphore) -> None:
-            try:
-                async with slots:
-                    answers.put((index, await self._head_async(key), None))
-            except Exception as exc:  # handed to the caller's thread, which raises it
-                answers.put((index, None, exc))
+        todo = iter(range(start, len(keys)))
+
+        async def worker() -> None:
+            # ``max_workers`` of these share one iterator: as many HEADs in flight, each signed just
+            # before it is sent, and memory that does not grow with the number of keys.
+            for index in todo:
+                try:
+                    answers.put((index, await self._head_async(keys[index]), None))
+                except Exception as exc:  # handed to the caller's thread, which raises it
+                    answers.put((index, None, exc))
+                    return
 
         async def every() -> None:
-            slots = asyncio.Semaphore(self.owner.max_workers)  # each signed just before it is sent
-            await asyncio.gather(*(one(i, keys[i], slots) for i in range(start, len(keys))))
+            await asyncio.gather(*(worker() for _ in range(min(self.owner.max_workers, len(keys) - start))))
 
         running = asyncio.run_coroutine_threadsafe(every(), self.owner._event_loop())
         remaining = len(keys) - start

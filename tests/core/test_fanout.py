@@ -251,3 +251,25 @@ def test_head_many_stops_when_cancelled(s3_server, s3_env, bucket, boto3_s3):
             seen.extend(index for index, _ in group)
     assert 20 <= len(seen) < len(keys)
     fast.close()
+
+
+def test_a_client_never_closed_exits_without_warnings(s3_server, s3_env, bucket, boto3_s3, tmp_path):
+    import subprocess
+    import sys
+
+    put_deltas(boto3_s3, bucket, 60)
+    script = (
+        "import sys\n"
+        "from dgtui import create_client\n"
+        f"client = create_client(endpoint_url={s3_server.endpoint_url!r}, aws_access_key_id={s3_server.access_key!r},"
+        f" aws_secret_access_key={s3_server.secret_key!r}, region_name={s3_server.region!r},"
+        f" cache_dir={str(tmp_path / 'cache')!r})\n"
+        f"stats = client.get_bucket_stats({bucket!r}, detailed_stats=True)\n"
+        "assert client._fetcher.fast_head.fast_requests > 0\n"
+        "print(stats.delta_objects)\n"
+    )
+    done = subprocess.run([sys.executable, "-W", "error::ResourceWarning", "-c", script], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "60"
+    assert "Unclosed" not in done.stderr and "Traceback" not in done.stderr, done.stderr
