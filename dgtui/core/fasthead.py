@@ -46,6 +46,7 @@ import logging
 import queue
 import re
 import threading
+import time
 import urllib.request
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -75,6 +76,8 @@ _META_PREFIX = "x-amz-meta-"
 _SIGV4_AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=[^/]*/\d{8}/([^/]+)/([^/]+)/aws4_request,")
 _SIGV4_VERSIONS = (None, "s3v4", "v4")
 
+#: how long the caller's thread lets answers gather before it takes them
+GATHER_SECONDS = 0.02
 #: botocore threads that repeat the unusual answers (and HEAD while the fast path is off)
 FALLBACK_THREADS = 16
 
@@ -238,7 +241,8 @@ class FastHead:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.s3.connect_timeout,
                                           sock_read=self.s3.read_timeout),
             # Only what is signed (and the User-Agent botocore sends) goes out.
-            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent"), auto_decompress=False)
+            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent"), auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar())  # S3 sets no cookies; a real jar is consulted per request
 
     def _in_thread(self, fn: Callable[..., HeadResult], *args: Any) -> asyncio.Future[HeadResult]:
         """Run a botocore request on a fallback thread, awaitable from the loop."""
@@ -442,6 +446,10 @@ class HeadBatch:
                     if should_cancel and should_cancel():
                         raise CancelledError() from None
                     continue
+                if remaining > 1 and got[0][2] is None:
+                    # Let answers gather: waking this thread for each one would take the GIL from the
+                    # loop's thread thousands of times.
+                    time.sleep(GATHER_SECONDS)
                 while True:
                     try:
                         got.append(answers.get_nowait())
