@@ -438,6 +438,7 @@ class HeadBatch:
 
         running = asyncio.run_coroutine_threadsafe(every(), self.owner._event_loop())
         remaining = len(keys) - start
+        group = max(64, self.owner.max_workers)
         try:
             while remaining:
                 try:
@@ -446,11 +447,11 @@ class HeadBatch:
                     if should_cancel and should_cancel():
                         raise CancelledError() from None
                     continue
-                if remaining > 1 and got[0][2] is None:
+                if remaining > 1 and got[0][2] is None and answers.qsize() < group // 2:
                     # Let answers gather: waking this thread for each one would take the GIL from the
                     # loop's thread thousands of times.
                     time.sleep(GATHER_SECONDS)
-                while True:
+                while len(got) < group:  # bounded, so that progress and a cancel are seen between groups
                     try:
                         got.append(answers.get_nowait())
                     except queue.Empty:
