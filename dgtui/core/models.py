@@ -174,7 +174,8 @@ class BucketStats:
     objects, so ``direct_objects`` counts every non-delta object.
 
     Quick mode reads no metadata, so it does not know which objects
-    deltaglider_proxy encrypted: ``encrypted_objects`` is ``None`` ("not
+    deltaglider_proxy encrypted nor whose metadata is invalid:
+    ``encrypted_objects`` and ``metadata_invalid`` are ``None`` ("not
     checked"), never a count.
 
     Detailed mode reads every object's metadata once (HEAD, or the on-disk
@@ -197,7 +198,8 @@ class BucketStats:
     reference_objects: int = 0
     reference_size: int = 0
     plain_objects: int | None = None  #: known in detailed mode only
-    metadata_invalid: int = 0
+    #: objects whose DeltaGlider metadata cannot be read; detailed mode only (``None``: not checked)
+    metadata_invalid: int | None = None
     object_limit_reached: bool = False
     #: objects encrypted by deltaglider_proxy (``user-dg-encrypted``); detailed mode only, ``None``
     #: (not checked) in quick mode, which reads no metadata

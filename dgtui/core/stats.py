@@ -367,8 +367,8 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
         average_compression_ratio=(saved / total) if total else 0.0,
         delta_objects=delta_count, direct_objects=object_count - delta_count, detailed=detailed, estimated=estimated,
         reference_objects=reference_count, reference_size=reference_size,
-        metadata_invalid=invalid, encrypted_objects=encrypted_objects, housekeeping_objects=housekeeping,
-        older_copies=older,
+        metadata_invalid=invalid if detailed else None, encrypted_objects=encrypted_objects,
+        housekeeping_objects=housekeeping, older_copies=older,
     )
 
 

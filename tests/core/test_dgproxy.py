@@ -292,7 +292,7 @@ def test_cli_stats_count_encrypted_objects_in_detailed_mode_only(client, mixed_b
     code, out, _ = run(capsys, "stats", f"s3://{bucket}")
     assert code == 0 and "proxy-encrypted" not in out and "encryption and invalid metadata not checked" in out
     code, out, _ = run(capsys, "stats", "--json", f"s3://{bucket}")
-    assert code == 0 and json.loads(out)["encrypted_objects"] is None
+    assert code == 0 and json.loads(out)["encrypted_objects"] is None and json.loads(out)["metadata_invalid"] is None
     code, out, _ = run(capsys, "stats", "--detailed", f"s3://{bucket}")
     assert code == 0 and f"proxy-encrypted: {len(ENCRYPTED)} (readable only through deltaglider_proxy)" in out
     assert "not checked" not in out and "metadata invalid" not in out

@@ -262,6 +262,7 @@ def test_stats_quick_and_detailed(client, bucket, tmp_path):
     assert quick.object_count == 4 and quick.delta_objects == 3 and quick.direct_objects == 1
     assert quick.estimated and not quick.detailed
     assert quick.encrypted_objects is None, "quick mode reads no metadata: encryption is not checked"
+    assert quick.metadata_invalid is None, "nor whether metadata is valid"
     seen = []
     detailed = client.get_bucket_stats(bucket, detailed_stats=True, progress=lambda d, t: seen.append((d, t)))
     logical = sum(f.stat().st_size for f in files) + 5
