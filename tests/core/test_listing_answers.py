@@ -86,3 +86,14 @@ def test_a_200_error_every_time_is_retried_as_botocore_retries_it(endpoint):
         fetch_page(access(endpoint).client, "b")
     assert botocore_requests > 1 and len(_Answers.served) == botocore_requests
     assert type(own.value) is type(plain.value) and "InternalError" in str(own.value)
+
+
+def test_a_botocore_without_its_200_check_still_lists(endpoint, monkeypatch):
+    # The one private botocore name the listing uses: when a release drops it, listings stay correct
+    # (botocore's own check, wherever it now is, runs before ours; ours still parses the page).
+    import botocore.handlers
+
+    monkeypatch.delattr(botocore.handlers, "_handle_200_error")
+    _Answers.bodies = [ERROR_IN_200, PAGE]
+    page = fetch_page(access(endpoint).client, "b")
+    assert [o[0] for o in page.objects] == ["a file.txt"] and len(_Answers.served) == 2
