@@ -43,7 +43,8 @@ def percent(value: float | None) -> str:
     if value is None:
         return "?"
     if 99.95 <= value < 100:
-        return f"{value:.3f}%"
+        # 99.9995% must not round up to a 100% saving (nor to a "100.000%" too wide for its column).
+        return f"{min(value, 99.999):.3f}%"
     return f"{value:.1f}%"
 
 

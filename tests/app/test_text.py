@@ -37,3 +37,14 @@ def test_sizes_and_durations():
     assert human_duration(7) == "0:07"
     assert human_duration(3725) == "1:02:05"
     assert human_duration(None) == "--:--"
+
+
+def test_percent_near_100_never_rounds_up_to_a_whole_saving_nor_overflows_its_column():
+    from dgtui.app.text import percent
+
+    assert percent(97.44) == "97.4%"
+    assert percent(99.9984) == "99.998%"
+    assert percent(99.9995) == "99.999%", "84 B stored of 17.3 MiB is not a 100% saving"
+    assert percent(99.99999) == "99.999%"
+    assert percent(100.0) == "100.0%" and percent(None) == "?"
+    assert all(len(percent(v)) <= 7 for v in (99.95, 99.9995, 99.99999, 0.0, 55.5))
