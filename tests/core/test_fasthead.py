@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +28,7 @@ from dgtui.core.stats import MetadataFetcher, object_version
 from dgtui.testing import TcpProxy
 
 from ..hardening.conftest import LIMITED_KEY, LIMITED_SECRET, serve_two_identities
+from ..scripted_http import QuietHandler, serving
 from .test_sdk import CallCounter
 
 DG_TOOL = "deltaglider/6.2.0"
@@ -318,8 +317,7 @@ def test_no_proxy_for_the_endpoint_keeps_the_fast_path(s3_server, s3_env, bucket
 
 # --- what servers may answer: a scripted HTTP server -----------------------------------
 
-class _Scripted(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Scripted(QuietHandler):
     #: path -> (status, [(header, value)])
     answers: dict[str, tuple[int, list[tuple[str, str]]]] = {}
 
@@ -334,20 +332,11 @@ class _Scripted(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (S3Access explains a bare 403 with a GET)
         self.do_HEAD()
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def scripted(s3_env) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Scripted) as url:
+        yield url
 
 
 def test_header_names_keep_their_case_as_in_botocore(scripted):

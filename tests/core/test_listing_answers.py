@@ -7,15 +7,14 @@ botocore's separate check of the body, so they must do the same.
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from dgtui.core.listing import fetch_page
 from dgtui.core.s3 import S3Access
+
+from ..scripted_http import QuietHandler, serving
 
 PAGE = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
         b"<Name>b</Name><Prefix></Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false"
@@ -25,8 +24,7 @@ PAGE = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://
 ERROR_IN_200 = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>x</Message></Error>'
 
 
-class _Answers(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Answers(QuietHandler):
     #: bodies to answer 200 with, one per request (the last one repeats)
     bodies: list[bytes] = []
     served: list[str] = []
@@ -40,21 +38,12 @@ class _Answers(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def endpoint(s3_env) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _Answers.served = []
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Answers) as url:
+        yield url
 
 
 def access(endpoint: str) -> S3Access:

@@ -10,6 +10,7 @@ import pytest
 from dgtui import ConnectionFailedError
 from dgtui.testing import TcpProxy
 
+from ..scripted_http import QuietHandler, serving
 from .conftest import assert_one_line_error, cli_env, leftovers, make_client, run_cli
 
 
@@ -129,10 +130,10 @@ def test_listing_resumes_from_its_page_after_the_connection_is_lost(proxy, s3_se
 @pytest.fixture
 def web_page_endpoint():
     """A web server (a captive portal, a wrong port) answering every request with a page."""
-    import http.server
-    import threading
 
-    class Portal(http.server.BaseHTTPRequestHandler):
+    class Portal(QuietHandler):
+        protocol_version = "HTTP/1.0"
+
         def do_GET(self):
             body = b"<html><body>Welcome! Accept the terms to continue.</body></html>"
             self.send_response(200)
@@ -144,15 +145,8 @@ def web_page_endpoint():
 
         do_HEAD = do_GET
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Portal)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Portal) as url:
+        yield url
 
 
 def test_endpoint_that_is_not_s3(web_page_endpoint, s3_env, capsys, tmp_path):
