@@ -269,7 +269,7 @@ class FastHead:
             return False
         return not urllib.request.proxy_bypass(parts.netloc)
 
-    async def _send(self, url: str, path: str, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]]]:
+    async def _send(self, url: str, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]]]:
         """Send one HEAD (on the loop); the status and the response headers, in order, as received."""
         from yarl import URL
 
@@ -576,7 +576,7 @@ class HeadBatch:
     async def _fast_head(self, t: _Template, key: str) -> HeadResult:
         url, headers = self.signed_request(key, t)
         try:
-            status, received = await self.owner._send(url, url, headers)
+            status, received = await self.owner._send(url, headers)
         except Exception as exc:  # connection trouble (or anything else): botocore retries and explains
             log.debug("fast HEAD %s: %s: %s", url, type(exc).__name__, exc)
             raise _NeedsBotocore(None) from None

@@ -102,7 +102,7 @@ def test_dropped_connections_go_to_botocore_and_switch_the_fast_path_off(server,
     fast = FastHead(access(server))
     dropped = []
 
-    async def drop(url, path, headers):  # fault injection: the connection drops before any answer
+    async def drop(url, headers):  # fault injection: the connection drops before any answer
         dropped.append(url)
         raise ConnectionResetError("dropped")
 
@@ -119,11 +119,11 @@ def test_an_answer_between_failures_resets_the_count(s3_server, s3_env, bucket, 
     fast = FastHead(access(s3_server))
     send, calls = fast._send, []
 
-    async def every_other(url, path, headers):
+    async def every_other(url, headers):
         calls.append(url)
         if len(calls) % 2:
             raise ConnectionResetError("dropped")
-        return await send(url, path, headers)
+        return await send(url, headers)
 
     fast._send = every_other  # type: ignore[method-assign]
     batch = fast.batch(bucket)

@@ -70,9 +70,9 @@ def record_sent(fast: FastHead) -> list[tuple[str, dict[str, str]]]:
     sent: list[tuple[str, dict[str, str]]] = []
     send = fast._send
 
-    async def recording(url: str, path: str, headers: dict[str, str]):
+    async def recording(url: str, headers: dict[str, str]):
         sent.append((url, dict(headers)))
-        return await send(url, path, headers)
+        return await send(url, headers)
 
     fast._send = recording  # type: ignore[method-assign]
     return sent
