@@ -1,7 +1,14 @@
-"""Shared fixtures: one local S3 server per test session, a bucket per test."""
+"""Shared fixtures: one local S3 server per test session, a bucket per test.
+
+The suite runs on SeaweedFS unless ``DGTUI_TEST_BACKEND`` names another server (moto, rclone, or
+``endpoint`` with ``DGTUI_TEST_ENDPOINT`` and its credentials): ``s3_server`` and everything built on it
+follow that switch. The backend matrix (tests/matrix) takes ``backend``, which runs each test once on
+every local server (SeaweedFS, moto, rclone), or on the ones ``DGTUI_TEST_BACKEND`` names.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -11,18 +18,87 @@ from typing import Any
 import pytest
 
 from dgtui.server import LocalS3Server
+from dgtui.testing.backends import (
+    BACKEND_VARIABLE,
+    ENDPOINT_VARIABLE,
+    LOCAL_BACKENDS,
+    SEAWEEDFS,
+    S3Backend,
+    backends_from_environment,
+    endpoint_backend,
+    start_process_backend,
+)
 
 MAX_BUCKET_NAME = 63
 
+#: the backends named by DGTUI_TEST_BACKEND (SeaweedFS when nothing is set); the first one serves the suite
+SUITE_BACKENDS = backends_from_environment()
+#: the backends every matrix test runs on: all local servers unless the environment names some
+MATRIX_BACKENDS = SUITE_BACKENDS if (os.environ.get(BACKEND_VARIABLE) or os.environ.get(ENDPOINT_VARIABLE)) \
+    else LOCAL_BACKENDS
+
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3Server]:
+def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3Server]:
     server = LocalS3Server(tmp_path_factory.mktemp("s3-data"))
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(request: pytest.FixtureRequest) -> Any:
+    """The suite's S3 server: SeaweedFS (a ``LocalS3Server``) or the backend DGTUI_TEST_BACKEND names
+    (an ``S3Backend``: the same endpoint, credentials, ``env()`` and ``boto3_client()``)."""
+    if SUITE_BACKENDS[0] == SEAWEEDFS:
+        return request.getfixturevalue("seaweedfs_server")
+    return request.getfixturevalue(_backend_fixture_name(SUITE_BACKENDS[0]))
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_backend(seaweedfs_server: LocalS3Server) -> S3Backend:
+    return S3Backend.of_local_server(seaweedfs_server)
+
+
+@pytest.fixture(scope="session")
+def moto_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Backend]:
+    """moto's standalone server, a process of its own on 127.0.0.1."""
+    process, backend = start_process_backend("moto", tmp_path_factory.mktemp("moto"))
+    try:
+        yield backend
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def rclone_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Backend]:
+    """rclone's ``serve s3`` over a folder of this session."""
+    process, backend = start_process_backend("rclone", tmp_path_factory.mktemp("rclone"))
+    try:
+        yield backend
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoint_backend_of_environment() -> S3Backend:
+    """The server DGTUI_TEST_ENDPOINT names, with DGTUI_TEST_ACCESS_KEY / DGTUI_TEST_SECRET_KEY."""
+    return endpoint_backend()
+
+
+def _backend_fixture_name(name: str) -> str:
+    return "endpoint_backend_of_environment" if name == "endpoint" else f"{name}_backend"
+
+
+@pytest.fixture(scope="session", params=MATRIX_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> S3Backend:
+    """Each S3 server of the matrix in turn (test ids end in ``[seaweedfs]``, ``[moto]``, ``[rclone]``).
+
+    A test that depends on one server's behaviour compares ``backend.name`` and says so by name.
+    """
+    return request.getfixturevalue(_backend_fixture_name(request.param))
 
 
 @pytest.fixture(scope="session")
@@ -102,3 +178,41 @@ def bucket(boto3_s3: Any, request: pytest.FixtureRequest) -> str:
     name = bucket_name_for(request.node.name)
     boto3_s3.create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(scope="session")
+def _boto3_per_backend() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def backend_s3(backend: S3Backend, _boto3_per_backend: dict[str, Any]) -> Any:
+    """A plain boto3 S3 client on the matrix backend of this test."""
+    if backend.name not in _boto3_per_backend:
+        _boto3_per_backend[backend.name] = backend.boto3_client(max_pool_connections=32)
+    return _boto3_per_backend[backend.name]
+
+
+@pytest.fixture
+def backend_bucket(backend_s3: Any, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty bucket for this test on the matrix backend."""
+    name = bucket_name_for(request.node.originalname)
+    backend_s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def backend_env(backend: S3Backend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """As ``s3_env``, for the matrix backend of this test."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    isolated = {
+        **backend.env(),
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "DGTUI_CACHE_DIR": str(tmp_path / "dgtui-cache"),
+    }
+    for name, value in isolated.items():
+        monkeypatch.setenv(name, value)
+    return isolated

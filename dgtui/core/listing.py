@@ -37,6 +37,8 @@ class RawPage:
     is_truncated: bool = False
     next_token: str | None = None
     key_count: int = 0
+    #: the server's echo of the request's StartAfter, as sent (None: not echoed)
+    start_after: str | None = None
 
 
 def parse_list_v2(body: bytes) -> RawPage:
@@ -98,6 +100,8 @@ def page_from_root(root: ElementTree.Element) -> RawPage:
             page.next_token = child.text
         elif tag == "KeyCount":
             page.key_count = int(child.text or 0)
+        elif tag == "StartAfter":
+            page.start_after = child.text or ""
         elif tag == "EncodingType":
             url_encoded = (child.text or "").strip().lower() == "url"
     if url_encoded:
@@ -182,6 +186,7 @@ def fetch_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | N
         is_truncated=response.get("IsTruncated", False),
         next_token=response.get("NextContinuationToken"),
         key_count=response.get("KeyCount", 0),
+        start_after=response.get("StartAfter"),
     )
 
 

@@ -20,17 +20,27 @@ listing runs are listed once if they are there when their range passes them.
 With a delimiter, a folder whose keys straddle a split point is named by both
 ranges; it is shown once. A server that does not keep code-point order or
 ignores ``StartAfter`` is noticed on its pages, and the listing goes on the
-plain way, skipping what it already gave.
+plain way, skipping what it already gave. So does one that echoes ``StartAfter``
+changed, rejects it, or answers a request from it with a page that cannot be
+read: split listing is a speed-up, and no server's way with ``StartAfter`` may
+cost a key or turn into an error of its own (the ``dgtui.ranged`` logger says
+why it fell back, under ``--debug``).
+
+Split points are text every server takes as a key: valid UTF-8 and valid XML
+1.0 characters (a server may echo ``StartAfter`` raw into its XML answer), at
+most S3's 1,024 bytes.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from os.path import commonprefix
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 from .listing import ListingOrderError, RawPage, fetch_page, iter_raw_pages, logical_page, one_per_logical_key
 from .models import ListObjectsResult
@@ -39,8 +49,32 @@ from .models import ListObjectsResult
 RANGE_WORKERS = 16
 #: most new ranges one page is cut into
 SPLITS_PER_PAGE = 16
-#: what sorts after every key of a folder named by a common prefix (for StartAfter)
-_AFTER_FOLDER = "\uffff"
+#: what sorts after every key of a folder named by a common prefix (for StartAfter): the last code
+#: point, a valid XML 1.0 character (U+FFFF is not: a server echoing it makes its page unreadable)
+_AFTER_FOLDER = "\U0010ffff"
+#: S3's longest key, in UTF-8 bytes: a longer StartAfter may be refused
+MAX_KEY_BYTES = 1024
+
+log = logging.getLogger("dgtui.ranged")
+
+
+class RangeFallback(ListingOrderError):
+    """The server's answer to a request from ``StartAfter`` cannot be trusted: list the prefix the plain way."""
+
+
+def _xml_char_before(ch: str) -> str | None:
+    """The greatest character before ``ch`` that is valid in XML 1.0 and in a key (None: none worth using)."""
+    code = ord(ch) - 1
+    if 0xD800 <= code <= 0xDFFF:
+        code = 0xD7FF  # surrogates are no text
+    elif 0xFFFE <= code <= 0xFFFF:
+        code = 0xFFFD
+    return chr(code) if code >= 0x20 else None  # control characters: no split point there
+
+
+def _echoed(echo: str | None, sent: str) -> bool:
+    """True when the page's ``StartAfter`` is the one sent (as it is, or URL-encoded), or not echoed."""
+    return echo is None or sent in (echo, unquote_plus(echo), unquote(echo))
 #: fewest keys asked for in one request
 MIN_REQUEST = 20
 
@@ -106,7 +140,7 @@ def split_points(names: Sequence[str], last: str, hi: str | None, prefix: str,
     use there: the nearest points first, at most ``limit``.
 
     A point is written as the string just before it (``data/001`` as
-    ``data/000`` + U+FFFF): the same range to an S3 server that compares
+    ``data/000`` + U+10FFFF): the same range to an S3 server that compares
     strings, and one that a server listing by folders (SeaweedFS, whose
     ``StartAfter=f/dir2`` skips the whole folder ``f/dir2/``) reads the same.
     """
@@ -118,9 +152,11 @@ def split_points(names: Sequence[str], last: str, hi: str | None, prefix: str,
     found: list[str] = []
     for j in range(min(varying, len(last) - 1), len(prefix) - 1, -1):
         for c in alphabet:
-            if c > last[j]:
-                point = last[:j] + chr(ord(c) - 1) + _AFTER_FOLDER
-                if point > last and (hi is None or point < hi):
+            before = _xml_char_before(c) if c > last[j] else None
+            if before is not None:
+                point = last[:j] + before + _AFTER_FOLDER
+                if (point > last and (hi is None or point < hi)
+                        and len(point.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES):
                     found.append(point)
         if len(found) >= limit:
             break
@@ -160,11 +196,21 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
 
     def work(node: _Range) -> RawPage:
         asked = node.max_keys(page_size)
-        raw = fetch_page(s3_client, bucket, prefix, delimiter, asked, node.token, None if node.token else node.lo)
+        start_after = None if node.token else node.lo
+        try:
+            raw = fetch_page(s3_client, bucket, prefix, delimiter, asked, node.token, start_after)
+        except Exception as error:
+            if start_after is None:
+                raise
+            # Refused, or answered with a page that cannot be read: the plain listing says what is wrong, if anything.
+            raise RangeFallback(f"a request from StartAfter failed: {error}") from error
+        if start_after is not None and not _echoed(raw.start_after, start_after):
+            raise RangeFallback("the server changed StartAfter in its answer")
         keys = [o[0] for o in raw.objects]
-        if any(a >= b for a, b in zip(keys, keys[1:])) or (
-                keys and node.lo is not None and node.token is None and keys[0] <= node.lo):
-            raise ListingOrderError()  # another order, or StartAfter ignored
+        if any(a >= b for a, b in zip(keys, keys[1:])):
+            raise RangeFallback("keys not in code-point order")
+        if keys and start_after is not None and keys[0] <= start_after:
+            raise RangeFallback("the server ignored StartAfter")
         if node.hi is not None:
             hi = node.hi
             # Keys come in order: one at or past hi means every key of the range is here.
@@ -213,8 +259,10 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
             assert node.future is not None
             try:
                 raw = node.future.result()
-            except ListingOrderError:
+            except ListingOrderError as error:
                 stop.set()
+                log.debug("listing s3://%s/%s in ranges stops, the rest is listed the plain way: %s",
+                          bucket, ascii(prefix)[1:-1], error or "keys out of order")
                 yield from _plain_after(s3_client, bucket, prefix, delimiter, page_size,
                                         {key for keys in given for key in keys}, shown)
                 return

@@ -21,10 +21,10 @@ def keys_of(pages) -> list[str]:
 def test_split_points_follow_the_keys_alphabet():
     names = [f"data/{i:06d}.bin" for i in range(1000)]
     points = split_points(names, names[-1], None, "data/", limit=100)
-    assert points[:9] == [f"data/00{d}\uffff" for d in range(0, 9)]  # just before data/001 ... data/009
-    assert "data/0\uffff" in points and "data/0\uffff" < "data/1" and all(p > names[-1] for p in points)
-    assert split_points(names, names[-1], "data/003", "data/") == ["data/000\uffff", "data/001\uffff",
-                                                                    "data/002\uffff"]
+    assert points[:9] == [f"data/00{d}\U0010ffff" for d in range(0, 9)]  # just before data/001 ... data/009
+    assert "data/0\U0010ffff" in points and "data/0\U0010ffff" < "data/1" and all(p > names[-1] for p in points)
+    assert split_points(names, names[-1], "data/003", "data/") == ["data/000\U0010ffff", "data/001\U0010ffff",
+                                                                    "data/002\U0010ffff"]
     assert len(split_points(names, names[-1], None, "data/", limit=5)) == 5
     assert split_points([], "x", None, "") == []
 
