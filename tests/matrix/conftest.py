@@ -88,8 +88,9 @@ def mclient(backend: S3Backend, backend_env: dict[str, str], tmp_path: Path) -> 
 
 #: servers where DeltaGlider 6.2.0 itself cannot work, and why (its interop tests xfail there by name)
 DELTAGLIDER_BREAKS_ON = {
-    "rclone": ("rclone serve s3 returns user-metadata keys capitalised (Dg-File-Sha256); DeltaGlider 6.2.0 "
-               "looks for lowercase keys only and fails with 'Reference metadata missing file SHA256'"),
+    "rclone": ("rclone serve s3 returns user-metadata names capitalised (Dg-File-Sha256); DeltaGlider 6.2.0 "
+               "reads lowercase names only: its second upload to a folder fails ('Reference metadata missing "
+               "file SHA256') and its download of a delta gives back bytes other than the file's"),
 }
 
 

@@ -71,3 +71,15 @@ def test_cli_ls_of_a_folder_over_1000_entries(capsys, backend_env, tree_bucket):
     named = {row.get("key") or row.get("prefix") for row in rows}
     assert set(TREE_FILES) <= named and all(folder in named or folder.rstrip("/") in named
                                             for folder in TREE_FOLDERS), sorted(named)[:5]
+
+
+def test_stats_by_folder_and_audit_over_10000_keys(capsys, backend_env, big_bucket):
+    """The commands that stopped part-way on moto ("list failed ... 500") count every key."""
+    assert main(["stats", "--json", f"s3://{big_bucket}"]) == 0
+    assert json.loads(capsys.readouterr().out)["object_count"] == len(FLAT_KEYS)
+    assert main(["stats", "--by-folder", "--json", f"s3://{big_bucket}"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [(row["prefix"], row["objects"]) for row in rows] == [("flat/", len(FLAT_KEYS))]
+    assert main(["audit", "--json", f"s3://{big_bucket}/"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["objects"] == summary["other_objects"] == len(FLAT_KEYS) and summary["deltas"] == 0
