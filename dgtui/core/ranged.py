@@ -54,6 +54,8 @@ SPLITS_PER_PAGE = 16
 _AFTER_FOLDER = "\U0010ffff"
 #: S3's longest key, in UTF-8 bytes: a longer StartAfter may be refused
 MAX_KEY_BYTES = 1024
+#: fewest keys asked for in one request
+MIN_REQUEST = 20
 
 log = logging.getLogger("dgtui.ranged")
 
@@ -75,8 +77,6 @@ def _xml_char_before(ch: str) -> str | None:
 def _echoed(echo: str | None, sent: str) -> bool:
     """True when the page's ``StartAfter`` is the one sent (as it is, or URL-encoded), or not echoed."""
     return echo is None or sent in (echo, unquote_plus(echo), unquote(echo))
-#: fewest keys asked for in one request
-MIN_REQUEST = 20
 
 
 class _Range:

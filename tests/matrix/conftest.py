@@ -24,7 +24,7 @@ FLAT_KEYS = [f"flat/{i:05d}.bin" for i in range(10_050)]
 TREE_FILES = [f"tree/f{i:04d}.txt" for i in range(1_020)]
 TREE_FOLDERS = [f"tree/d{n:02d}/" for n in range(25)]
 TREE_KEYS = TREE_FILES + [f"{folder}{name}" for folder in TREE_FOLDERS for name in ("a.txt", "b.txt")]
-PUT_WORKERS = 48
+PUT_WORKERS = 16
 
 
 def put_empty(s3: Any, bucket: str, keys: list[str]) -> None:
