@@ -8,6 +8,8 @@ show ``str(error)`` as it is.
 from __future__ import annotations
 
 XDELTA3_INSTALL_HINT = "sudo apt-get install xdelta3"
+#: the error code dgtui's own listing parse gives a 200 whose body is not XML (no S3 server sends it)
+UNREADABLE_LISTING_CODE = "DgtuiUnreadableListingPage"
 
 
 class DgError(Exception):

@@ -19,13 +19,15 @@ from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
 from . import format as fmt
-from .errors import NotS3Error
+from .errors import UNREADABLE_LISTING_CODE, NotS3Error
 from .models import ListObjectsResult, ObjectInfo, ObjectKind
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _EMPTY_RESULT = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult '
                  b'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></ListBucketResult>')
 PAGE_KEY = "DgtuiRawPage"
+UNREADABLE_PAGE_MESSAGE = ("the server answered 200 with a listing page that is not XML (cut short on the way, "
+                           "or not an S3 server: check the endpoint URL)")
 
 
 @dataclass(slots=True)
@@ -127,7 +129,9 @@ def _before_parse(response_dict: dict[str, Any], customized_response_dict: dict[
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
         # As botocore's 200-error check does: a body cut short by the network is retried as a 500.
+        # The error says what happened, not a 500 the server never sent.
         response_dict["status_code"] = 500
+        customized_response_dict["Error"] = {"Code": UNREADABLE_LISTING_CODE, "Message": UNREADABLE_PAGE_MESSAGE}
         return
     if root.tag == "Error":  # S3's error inside a 200: botocore retries and explains it
         response_dict["status_code"] = 500

@@ -103,6 +103,8 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
                                             bucket=bucket, key=key)
         if code == "BucketNotEmpty":
             return errors.BucketNotEmptyError(f"bucket {where(bucket)} is not empty", bucket=bucket)
+        if code == errors.UNREADABLE_LISTING_CODE:  # set by dgtui's own listing parse, not by a server
+            return errors.NotS3Error(f"{action} failed on {place}: {message}", bucket=bucket, key=key)
         text = f"{action} failed on {place}: {code or status}"
         if message:
             text += f": {display_key(message, 160)}"

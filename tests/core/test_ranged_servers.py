@@ -37,7 +37,8 @@ def xml_char(ch: str) -> bool:
 class ListingServer(QuietHandler):
     """ListObjectsV2 over ``keys``, as S3 answers it unless ``mode`` says otherwise for requests with
     StartAfter: ``echo-raw`` (the StartAfter echoed as it came, as moto does), ``echo-changed``,
-    ``reject`` (400), ``ignore`` (listed from the start), ``unparsable`` (a 200 that is not XML)."""
+    ``reject`` (400), ``ignore`` (listed from the start), ``unparsable`` (a 200 that is not XML);
+    ``unparsable-always`` answers every request so."""
 
     keys: list[str] = KEYS
     mode = "s3"
@@ -52,6 +53,8 @@ class ListingServer(QuietHandler):
             with self.lock:
                 self.start_afters.append(start_after)
         mode = self.mode if start_after is not None and token is None else "s3"
+        if self.mode == "unparsable-always":
+            mode = "unparsable"
         if mode == "reject":
             return self.answer(400, b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code>'
                                     b"<Message>Invalid StartAfter</Message></Error>")
@@ -150,3 +153,15 @@ def test_split_points_are_xml_text_and_lie_after_the_page(raw_names):
         assert all(point > listed[-1] and (hi is None or point < hi) for point in points)
         assert all(len(point.encode()) <= 1024 for point in points)
     assert all(xml_char(ch) for ch in _AFTER_FOLDER)
+
+
+def test_pages_that_are_never_xml_fail_with_what_happened_not_a_500(listing_server, s3_env, capsys, monkeypatch):
+    from dgtui.cli import main
+
+    listing_server.mode = "unparsable-always"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", listing_server.url)
+    code = main(["ls", "--recursive", "s3://b/d/"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "listing page that is not XML" in err, err
+    assert "500" not in err and "Internal Server Error" not in err, "the server never said 500"
