@@ -129,8 +129,10 @@ def _before_parse(response_dict: dict[str, Any], customized_response_dict: dict[
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
         # As botocore's 200-error check does: a body cut short by the network is retried as a 500.
-        # The error says what happened, not a 500 the server never sent.
-        response_dict["status_code"] = 500
+        # The error says what happened, not a 500 the server never sent. A split listing's request from
+        # StartAfter is not retried: it falls back to a plain listing at once (a server may break its
+        # pages on every StartAfter).
+        response_dict["status_code"] = 500 if getattr(_OWN_LISTING, "retry_unreadable", True) else 400
         customized_response_dict["Error"] = {"Code": UNREADABLE_LISTING_CODE, "Message": UNREADABLE_PAGE_MESSAGE}
         return
     if root.tag == "Error":  # S3's error inside a 200: botocore retries and explains it
@@ -165,8 +167,10 @@ def install_fast_list_parser(s3_client: Any) -> None:
 
 def fetch_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
                max_keys: int = 1000, continuation_token: str | None = None,
-               start_after: str | None = None) -> RawPage:
-    """One real ListObjectsV2 request, parsed (by ElementTree, or by botocore without the fast path)."""
+               start_after: str | None = None, *, retry_unreadable: bool = True) -> RawPage:
+    """One real ListObjectsV2 request, parsed (by ElementTree, or by botocore without the fast path).
+
+    ``retry_unreadable=False``: a 200 whose body is not XML fails at once instead of being retried."""
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": max_keys,
                               "EncodingType": "url"}
     if delimiter:
@@ -176,6 +180,7 @@ def fetch_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | N
     if start_after:
         params["StartAfter"] = start_after
     _OWN_LISTING.active = True
+    _OWN_LISTING.retry_unreadable = retry_unreadable
     try:
         response = s3_client.list_objects_v2(**params)
     finally:

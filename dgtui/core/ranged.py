@@ -198,7 +198,8 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
         asked = node.max_keys(page_size)
         start_after = None if node.token else node.lo
         try:
-            raw = fetch_page(s3_client, bucket, prefix, delimiter, asked, node.token, start_after)
+            raw = fetch_page(s3_client, bucket, prefix, delimiter, asked, node.token, start_after,
+                             retry_unreadable=start_after is None)
         except Exception as error:
             if start_after is None:
                 raise

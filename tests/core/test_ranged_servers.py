@@ -96,7 +96,7 @@ def listing_server(s3_env) -> Iterator[type[ListingServer]]:
 
 def ranged_keys(server: type[ListingServer]) -> list[str]:
     s3 = S3Access(endpoint_url=server.url, aws_access_key_id="k",  # type: ignore[attr-defined]
-                  aws_secret_access_key="s", region_name="us-east-1", max_attempts=2)
+                  aws_secret_access_key="s", region_name="us-east-1")
     return [o[0] for raw in iter_ranged_pages(s3.client, "b", "d/", None, PAGE_SIZE) for o in raw.objects]
 
 
@@ -123,6 +123,8 @@ def test_a_server_that_breaks_start_after_gets_a_plain_listing(listing_server, c
         assert ranged_keys(listing_server) == KEYS
     said = [r.getMessage() for r in caplog.records if r.name == "dgtui.ranged"]
     assert len(said) == 1 and "plain way" in said[0] and reason in said[0], said
+    starts = listing_server.start_afters
+    assert starts and len(starts) == len(set(starts)), "no request from StartAfter retried"
 
 
 def test_the_cli_lists_everything_from_a_server_that_rejects_start_after(listing_server, s3_env, capsys,
