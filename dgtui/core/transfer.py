@@ -471,13 +471,20 @@ class Engine:
 
     def restore(self, bucket: str, key: str, dest: Path, *, overwrite: bool = False,
                 progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
-                rescue: bool = False, strict_reference: bool = False) -> DownloadResult:
-        """Restore one object. Unless ``strict_reference``, a delta whose bucket reference is missing or
-        different is rebuilt from this machine's cached copy of the right one, and the result's
-        ``reference_warning`` says so."""
+                rescue: bool = False, strict_reference: bool = False, root: Path | None = None) -> DownloadResult:
+        """Restore one object to the file path ``dest``. Unless ``strict_reference``, a delta whose bucket
+        reference is missing or different is rebuilt from this machine's cached copy of the right one, and the
+        result's ``reference_warning`` says so.
+
+        ``root`` is the folder the user chose (``dest``'s own folder when not given): the file is written only
+        while its real folder is inside it, checked before anything is written and again right before the
+        rename. A symbolic link at ``dest`` counts as an existing file and is never followed (overwriting
+        replaces the link itself), and a folder at ``dest`` is refused (``LocalWriteError``), never written into.
+        """
         stored_key, head = self.resolve(bucket, key)
         logical = fmt.logical_key_of(stored_key)
-        if not rescue and dest.exists() and not overwrite:
+        real_root = os.path.realpath(root if root is not None else dest.parent)
+        if _check_destination(dest, real_root) and not rescue and not overwrite:
             raise errors.DestinationExistsError(
                 f"{display_key(str(dest))} already exists; choose another name or allow overwriting")
         parsed = fmt.parse_metadata(stored_key, head.get("Metadata", {}))
@@ -493,9 +500,10 @@ class Engine:
         tmp = self._temp_beside(dest)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
+            _check_destination(dest, real_root)  # the folder just made may not lead elsewhere either
             if parsed.kind == ObjectKind.DELTA:
                 result = self._restore_delta(bucket, stored_key, logical, head, parsed, dest, tmp, progress,
-                                             should_cancel, rescue, overwrite, strict_reference)
+                                             should_cancel, rescue, overwrite, strict_reference, real_root)
                 if result.rescued:
                     return result
             else:
@@ -535,7 +543,7 @@ class Engine:
                 result = DownloadResult(bucket=bucket, key=logical, path=str(dest), size=os.path.getsize(tmp),
                                         sha256=actual, kind=parsed.kind, verified=verified, check_note=check_note)
             _set_mtime(tmp, head.get("LastModified"))
-            self._commit(tmp, dest, overwrite)
+            self._commit(tmp, dest, overwrite, real_root)
             return result
         except errors.LocalWriteError as exc:  # xdelta3 could not write its output
             reason = exc.reason or str(exc)
@@ -551,7 +559,8 @@ class Engine:
             _discard(tmp)
 
     def _restore_delta(self, bucket, stored_key, logical, head, parsed, dest: Path, tmp: Path, progress,
-                       should_cancel, rescue: bool, overwrite: bool, strict_reference: bool = False) -> DownloadResult:
+                       should_cancel, rescue: bool, overwrite: bool, strict_reference: bool = False,
+                       real_root: str | None = None) -> DownloadResult:
         codec.xdelta3_path()
         delta_tmp = self._temp_beside(dest, suffix=".delta.part")
         # The delta comes down while the reference is looked up (and fetched when not cached):
@@ -580,7 +589,7 @@ class Engine:
                 progress(0, parsed.file_size or 0, "rebuilding")
             if rescue:
                 rescued = self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite,
-                                       head.get("LastModified"))
+                                       head.get("LastModified"), real_root)
                 rescued.reference_warning = warning
                 return rescued
             rebuilt = None
@@ -616,9 +625,10 @@ class Engine:
             _discard(delta_tmp)
 
     def _rescue(self, bucket, logical, ref_path, delta_path, dest: Path, should_cancel, overwrite,
-                last_modified: object = None) -> DownloadResult:
+                last_modified: object = None, real_root: str | None = None) -> DownloadResult:
         target = rescue_path_for(dest)
-        if target.exists() and not overwrite:
+        real_root = real_root or os.path.realpath(target.parent)
+        if _check_destination(target, real_root) and not overwrite:
             raise errors.DestinationExistsError(f"{display_key(str(target))} already exists")
         tmp = self._temp_beside(target)
         try:
@@ -627,7 +637,7 @@ class Engine:
             codec.decode(ref_path, delta_path, tmp, should_cancel, recompress=False)
             actual = sha256_file(tmp)
             _set_mtime(tmp, last_modified)
-            self._commit(tmp, target, overwrite)
+            self._commit(tmp, target, overwrite, real_root)
         finally:
             _discard(tmp)
         return DownloadResult(bucket=bucket, key=logical, path=str(target), size=os.path.getsize(target),
@@ -640,16 +650,19 @@ class Engine:
         return dest.parent / f".dgtui-{uuid.uuid4().hex[:12]}{suffix}"
 
     @staticmethod
-    def _commit(tmp: Path, dest: Path, overwrite: bool) -> None:
+    def _commit(tmp: Path, dest: Path, overwrite: bool, real_root: str) -> None:
         """Put the checked temp file under its name, durably.
 
         Without ``overwrite`` the name is claimed with a hard link, which fails
         if anything appeared there meanwhile (no window between a check and a
         rename); file systems without hard links fall back to an exclusive
-        create of the name, then a rename over that placeholder.
+        create of the name, then a rename over that placeholder. Neither a
+        link nor a rename follows a symbolic link at ``dest``; the folder is
+        checked once more, right before, to still lead inside ``real_root``.
         """
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        _check_destination(dest, real_root)
         if overwrite:
             os.replace(tmp, dest)
         else:
@@ -681,6 +694,30 @@ def audit_url(bucket: str, key: str) -> str:
     """The ``dgtui audit`` argument for the folder holding ``key``."""
     folder = fmt.deltaspace_of(key)
     return display_key(f"s3://{bucket}/{folder}/" if folder else f"s3://{bucket}/", 300)
+
+
+def _check_destination(dest: Path, real_root: str) -> bool:
+    """Whether something (a file, a link) is at ``dest``; ``LocalWriteError`` when ``dest`` must not be written.
+
+    ``dest`` is a file's path: its folder, after symbolic links, must lie inside
+    ``real_root``, and a folder (not a link to one) standing at ``dest`` is
+    refused rather than written into. A link at ``dest`` is looked at, never
+    followed.
+    """
+    real_parent = os.path.realpath(dest.parent)
+    if os.path.commonpath([real_root, real_parent]) != real_root:
+        raise errors.LocalWriteError(
+            f"{display_key(str(dest))} leads outside the chosen folder {display_key(real_root)} (through a "
+            f"symbolic link); nothing was written", reason="the destination leads outside the chosen folder")
+    try:
+        st = os.lstat(dest)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        raise errors.LocalWriteError(
+            f"a folder stands where the file {display_key(str(dest))} should go; nothing was written",
+            reason="a folder stands where the file should go")
+    return True
 
 
 def _discard(path: Path) -> None:
