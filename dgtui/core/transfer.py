@@ -317,7 +317,7 @@ class Engine:
             if progress:
                 progress(0, size, "verifying")
             # DeltaGlider 6.2.0's own decode command: what passes here restores there.
-            if codec.decode_sha256(ref_path, delta_path, should_cancel) != file_sha:
+            if codec.decode_sha256(ref_path, delta_path, should_cancel, limit=size) != file_sha:
                 raise errors.IntegrityError(
                     f"the delta for {where(bucket, key)} did not rebuild the file; nothing was stored",
                     bucket=bucket, key=key)
@@ -598,11 +598,20 @@ class Engine:
 
                 def rebuilt(size: int) -> None:
                     progress(min(size, total) if total else size, total, "rebuilding")
-            actual = _decode_checked(ref_path, delta_tmp, tmp, parsed.file_sha256, should_cancel, rebuilt)
-            if rebuilt is not None:
+            expanded: errors.ExpansionError | None = None
+            try:
+                actual: str | None = _decode_checked(ref_path, delta_tmp, tmp, parsed.file_sha256, should_cancel,
+                                                     rebuilt, limit=parsed.file_size)
+            except errors.ExpansionError as exc:
+                # Recompressed through gzip & co. the output may well be longer than the original: that is
+                # DeltaGlider's recompression trap (rescuable), not a bomb. Anything else is refused as it is.
+                actual, expanded = None, exc
+            if rebuilt is not None and expanded is None:
                 rebuilt(os.path.getsize(tmp))
-            if actual != parsed.file_sha256:
+            if expanded is not None or actual != parsed.file_sha256:
                 compressor = codec.external_compressor(delta_tmp)
+                if expanded is not None and not compressor:
+                    raise expanded
                 if compressor:
                     raise errors.RecompressionError(
                         f"{where(bucket, logical)} was stored by DeltaGlider through {compressor} without -D, and "
@@ -613,8 +622,11 @@ class Engine:
                     f"the rebuilt {where(bucket, logical)} does not match its stored sha256; nothing was written",
                     bucket=bucket, key=logical)
             return DownloadResult(bucket=bucket, key=logical, path=str(dest), size=os.path.getsize(tmp),
-                                  sha256=actual, kind=ObjectKind.DELTA, verified=True,
+                                  sha256=parsed.file_sha256, kind=ObjectKind.DELTA, verified=True,
                                   reference_cache_hit=cache_hit, reference_warning=warning)
+        except errors.ExpansionError as exc:
+            raise errors.ExpansionError(f"{where(bucket, stored_key)}: {exc}; nothing was written", limit=exc.limit,
+                                        bucket=bucket, key=logical) from None
         except errors.CodecError as exc:
             raise errors.IntegrityError(
                 f"the delta {where(bucket, stored_key)} could not be decoded ({exc}); it may be corrupted; "
@@ -634,8 +646,9 @@ class Engine:
         try:
             # Without recompression xdelta3 writes the payload it stored; its
             # window checksums (Adler-32) are checked while decoding.
-            codec.decode(ref_path, delta_path, tmp, should_cancel, recompress=False)
-            actual = sha256_file(tmp)
+            # The payload is the decompressed contents, larger than the recorded (compressed) size by
+            # nature: the settings file's cap for deltas without a size bounds it.
+            actual = codec.decode(ref_path, delta_path, tmp, should_cancel, recompress=False)
             _set_mtime(tmp, last_modified)
             self._commit(tmp, target, overwrite, real_root)
         finally:
@@ -797,29 +810,30 @@ def _compressed_reason(compressed: str) -> str:
 
 
 def _decode_checked(ref_path: Path, delta: Path, out: Path, want_sha: str | None,
-                    should_cancel: ShouldCancel | None, written: Callable[[int], None] | None = None) -> str:
-    """Decode as DeltaGlider does; if that fails or differs, try once with -D.
+                    should_cancel: ShouldCancel | None, written: Callable[[int], None] | None = None, *,
+                    limit: int | None = None) -> str:
+    """Decode as DeltaGlider does; if that fails or differs, try once with -D. Returns the output's sha256.
 
     A delta made with -D against a gzip/bzip2/xz reference decodes only with
-    -D (xdelta3 would otherwise decompress the reference first).
+    -D (xdelta3 would otherwise decompress the reference first). ``limit`` is
+    the recorded size (None: none recorded); past it the decode stops
+    (``ExpansionError``) and its output is removed.
     """
-    failure: errors.CodecError | None = None
+    failure: errors.CodecError | errors.ExpansionError | None = None
     try:
-        codec.decode(ref_path, delta, out, should_cancel, written=written)
-        actual = sha256_file(out)
+        actual = codec.decode(ref_path, delta, out, should_cancel, written=written, limit=limit)
         if actual == want_sha or not codec.compressed_format(ref_path):
             return actual
-    except errors.CodecError as exc:
+    except (errors.CodecError, errors.ExpansionError) as exc:
         failure = exc
         if not codec.compressed_format(ref_path):
             raise
     try:
-        codec.decode(ref_path, delta, out, should_cancel, decompress_source=False)
+        return codec.decode(ref_path, delta, out, should_cancel, decompress_source=False, limit=limit)
     except errors.CodecError:
         if failure is not None:
             raise failure from None
-        codec.decode(ref_path, delta, out, should_cancel)  # keep the first attempt's output
-    return sha256_file(out)
+        return codec.decode(ref_path, delta, out, should_cancel, limit=limit)  # keep the first attempt's output
 
 
 def _wait_quietly(future: Future) -> None:
