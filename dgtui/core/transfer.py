@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import stat
 import tempfile
 import threading
@@ -135,6 +136,9 @@ class Engine:
 
     def _download_reference(self, bucket: str, ref_key: str, head: dict, ref_sha256: str | None,
                             should_cancel: ShouldCancel | None, progress: Progress | None) -> Path:
+        check_free_space(self.references.dir, head.get("ContentLength") or 0,
+                         f"cannot fetch the reference {where(bucket, ref_key)} into the cache "
+                         f"{display_key(str(self.references.dir))}")
         tmp = self.references.new_temp_path()
         try:
             hasher = hashlib.sha256()
@@ -497,6 +501,11 @@ class Engine:
             raise errors.MetadataInvalidError(
                 f"metadata invalid for {where(bucket, logical)} ({parsed.problem}); cannot verify a restore",
                 bucket=bucket, key=logical)
+        if not rescue:
+            # the file, and beside it while it is rebuilt, the delta
+            need = parsed.file_size + size if parsed.kind == ObjectKind.DELTA and parsed.file_size is not None \
+                else size if parsed.kind != ObjectKind.DELTA else 0
+            check_free_space(dest.parent, need, f"cannot restore {where(bucket, logical)} to {display_key(str(dest))}")
         tmp = self._temp_beside(dest)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -546,6 +555,8 @@ class Engine:
             self._commit(tmp, dest, overwrite, real_root)
             return result
         except errors.LocalWriteError as exc:  # xdelta3 could not write its output
+            if exc.message.endswith("nothing was written"):
+                raise  # says already what and where (free space, the destination's checks)
             reason = exc.reason or str(exc)
             raise errors.LocalWriteError(f"cannot write {display_key(str(dest))}: {reason}; nothing was written",
                                          reason=reason, bucket=bucket, key=logical) from None
@@ -707,6 +718,30 @@ def audit_url(bucket: str, key: str) -> str:
     """The ``dgtui audit`` argument for the folder holding ``key``."""
     folder = fmt.deltaspace_of(key)
     return display_key(f"s3://{bucket}/{folder}/" if folder else f"s3://{bucket}/", 300)
+
+
+def check_free_space(folder: Path, need: int, what: str) -> None:
+    """``LocalWriteError`` ("needs 8.2 GiB, 3.1 GiB free") when ``folder``'s file system cannot hold ``need`` bytes.
+
+    Said before anything is written, instead of a full disk halfway. A folder
+    not made yet is measured at its nearest existing parent; a file system that
+    cannot be measured (one of no size, such as /proc) is left to the writes themselves.
+    """
+    if need <= 0:
+        return
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        usage = shutil.disk_usage(probe)
+    except OSError:
+        return
+    free = usage.free
+    if usage.total and free < need:  # /proc and kin report no size at all: not measurable
+        from ..display import human_size
+
+        raise errors.LocalWriteError(f"{what}: needs {human_size(need)}, {human_size(free)} free; nothing was written",
+                                     reason="not enough free space")
 
 
 def _check_destination(dest: Path, real_root: str) -> bool:
