@@ -619,7 +619,7 @@ class Auditor:
         try:
             try:
                 self.s3.get_to_file(self.bucket, item.stored_key, name, should_cancel=self.cancelled,
-                                    etag=item.etag or None)
+                                    etag=item.etag or None, listed_size=item.size)
             except errors.CancelledError:
                 return None
             except errors.DgError as exc:

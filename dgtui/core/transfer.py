@@ -144,7 +144,8 @@ class Engine:
             hasher = hashlib.sha256()
             meter = _Meter(progress, head.get("ContentLength", 0), "reference")
             self.s3.get_to_file(bucket, ref_key, str(tmp), progress=meter, should_cancel=should_cancel,
-                                etag=head.get("ETag", "").strip('"') or None, hasher=hasher)
+                                etag=head.get("ETag", "").strip('"') or None, hasher=hasher,
+                                listed_size=head.get("ContentLength"))
             actual = hasher.hexdigest()
             if ref_sha256 and actual != ref_sha256:
                 raise errors.IntegrityError(
@@ -520,7 +521,7 @@ class Engine:
                 md5 = hashlib.md5() if parsed.kind == ObjectKind.PLAIN or parsed.sha256_missing else None
                 self.s3.get_to_file(bucket, stored_key, str(tmp), progress=_Meter(progress, size, "downloading"),
                                     should_cancel=should_cancel, etag=etag or None,
-                                    hasher=_Tee(hasher, md5) if md5 else hasher)
+                                    hasher=_Tee(hasher, md5) if md5 else hasher, listed_size=head.get("ContentLength"))
                 actual = hasher.hexdigest()
                 check_note = None
                 if parsed.sha256_missing:
@@ -585,7 +586,8 @@ class Engine:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgtui-delta")
         try:
             fetching = pool.submit(self.s3.get_to_file, bucket, stored_key, str(delta_tmp), progress=meter,
-                                   should_cancel=stopped, etag=head.get("ETag", "").strip('"') or None)
+                                   should_cancel=stopped, etag=head.get("ETag", "").strip('"') or None,
+                                   listed_size=head.get("ContentLength"))
             try:
                 ref_path, cache_hit, warning = self.reference_copy(
                     bucket, parsed.ref_key, parsed.ref_sha256, should_cancel, progress,
