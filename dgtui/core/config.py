@@ -2,6 +2,7 @@
 
     # ~/.config/dgtui/config.toml
     price_per_gb_month = 0.023   # what one GB (2**30 bytes) stored for a month costs you
+    max_unsized_delta_bytes = 107374182400   # the most a delta that records no size may rebuild to
 
 A missing file means the defaults; a file that cannot be read is an error
 with one line saying where and why.
