@@ -328,6 +328,10 @@ class DgClient(DeltaGliderCompat):
         checked, then renamed over it, so a failure leaves the old file as it
         was. ``overwrite=False`` refuses an existing file
         (``DestinationExistsError``). ``output_path`` may be a folder (existing, or ending in a separator).
+        A symbolic link at the file's path counts as an existing file and is
+        never followed (overwriting replaces the link itself); a folder there
+        is refused (``LocalWriteError``). At most the object's recorded size
+        is written (``ExpansionError`` past it).
         ``rescue=True`` writes the stored, decompressed payload of a
         DeltaGlider delta that fails its check after recompression (see
         ``RecompressionError``) to ``<name>.decompressed``.

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -207,6 +208,7 @@ def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[byt
         assert proc.stdout is not None  # stdout=PIPE
         fd = proc.stdout.fileno()
         total = 0
+        told = 0.0  # when ``written`` last heard: a few times a second is enough for progress
         try:
             while True:
                 # Wait a little at a time, so a cancel takes effect while xdelta3 works on a large file.
@@ -222,7 +224,8 @@ def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[byt
                 if total > limit:
                     raise ExpansionError(expansion_message(limit, recorded), limit=limit)
                 sink(chunk)
-                if written is not None:
+                if written is not None and time.monotonic() - told >= 0.1:
+                    told = time.monotonic()
                     written(total)
         except BaseException:
             proc.kill()
@@ -234,6 +237,8 @@ def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[byt
             err.seek(0)
             lines = err.read().decode("utf-8", "replace").strip().splitlines()
             raise CodecError(f"xdelta3 could not decode: {lines[-1] if lines else f'exit code {proc.returncode}'}")
+        if written is not None:
+            written(total)
 
 
 # Magic numbers of the formats xdelta3 decompresses on its own when it
