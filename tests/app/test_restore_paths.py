@@ -128,3 +128,29 @@ async def test_a_folder_where_a_file_goes_is_reported_not_written_into(client, p
     for name in BODIES:
         assert (dest / name).is_dir() and list((dest / name).iterdir()) == []
     assert list(outside.iterdir()) == []
+
+
+async def test_the_report_ask_for_each_asks_and_writes_inside(client, plain, tmp_path):
+    """As reported: only T/dest/a stands there, a link to ../outside; "Ask for each" must ask, and the answer
+    "Keep the existing file" must keep it, with nothing written in T/outside."""
+    dest, outside = tmp_path / "T" / "dest", tmp_path / "T" / "outside"
+    dest.mkdir(parents=True)
+    outside.mkdir()
+    os.symlink("../outside", dest / "a")
+    app = make_app(client, f"s3://{plain}/p/", download_dir=str(dest))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_at(pilot, app)
+        await pilot.press("D")
+        await answer_prompt(pilot, app, str(dest))
+        first = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen,
+                               what="the question about existing files")
+        assert "1 of 2 files already exist" in dialog_text(first)
+        await pilot.click("#answer-ask")
+        question = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen is not first
+                                  and app.screen, what="the question about T/dest/a")
+        assert f"{dest / 'a'} already exists" in dialog_text(question)
+        await pilot.click("#answer-skip")
+        transfer, text = await finished(pilot, app)
+        assert transfer.state == "done" and "restored 1" in text and "1 kept" in text, text
+    assert list(outside.iterdir()) == []
+    assert (dest / "a").is_symlink() and (dest / "b").read_bytes() == BODIES["b"]
