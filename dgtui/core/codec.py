@@ -207,12 +207,14 @@ def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[byt
             raise XdeltaMissingError() from exc
         assert proc.stdout is not None  # stdout=PIPE
         fd = proc.stdout.fileno()
+        poller = select.poll()  # not select.select: a busy process may hold descriptors past FD_SETSIZE
+        poller.register(fd, select.POLLIN)
         total = 0
         told = 0.0  # when ``written`` last heard: a few times a second is enough for progress
         try:
             while True:
                 # Wait a little at a time, so a cancel takes effect while xdelta3 works on a large file.
-                ready, _, _ = select.select([fd], [], [], 0.1)
+                ready = poller.poll(100)
                 if should_cancel is not None and should_cancel():
                     raise CancelledError()
                 if not ready:
