@@ -544,6 +544,16 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
             job.sizes_unknown = plan.sizes_unknown
             job.bytes_total = 0 if plan.sizes_unknown else plan.restored_bytes
         job.stage = "starting"
+        if read_sizes and not plan.sizes_unknown and not plan.existing:
+            # Every file is new and every size known: say now that they will not fit, not at a full disk.
+            from .core.transfer import check_free_space
+
+            try:
+                check_free_space(Path(folder), plan.restored_bytes,
+                                 f"cannot restore {printable(url, 200)} to {printable(folder, 200)}")
+            except DgError as exc:
+                outcome.failures.append((url, _describe(exc)))
+                return outcome
         mode = "skip"
         if plan.existing:
             names = "\n".join("  " + printable(p, 120) for p in plan.existing[:8])

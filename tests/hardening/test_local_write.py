@@ -151,6 +151,22 @@ def test_free_space_is_checked_before_a_restore_and_a_reference_download(stored,
         assert not (tmp_path / "out.zip").exists()
 
 
+def test_a_folder_restore_that_cannot_fit_says_so_before_the_first_file(stored, client, bucket, tmp_path):
+    from dgtui.transfers import Job, restore_prefix
+
+    with tiny_tmpfs(tmp_path / "small", "200k") as small:
+        outcome = restore_prefix(client, Job(), f"s3://{bucket}/rel/", str(small / "all"))
+        assert len(outcome.failures) == 1 and outcome.results == [], outcome.line()
+        line = outcome.line()
+        assert line.startswith(f"cannot restore s3://{bucket}/rel/ to {small / 'all'}: needs 46"), line
+        assert line.endswith("KiB free; nothing was written"), line
+        assert leftovers(small) == []
+        # One file fits: the check is about the total, and a smaller restore goes ahead.
+        client.put_object(Bucket=bucket, Key="one/data.bin", Body=stored["data.bin"].read_bytes())
+        outcome = restore_prefix(client, Job(), f"s3://{bucket}/one/", str(small / "one"))
+        assert outcome.state == "done" and len(outcome.results) == 1, outcome.line()
+
+
 def test_destination_not_writable(stored, client, capsys, s3_env, bucket, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("I am a file, not a folder")
