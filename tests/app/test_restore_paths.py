@@ -48,10 +48,11 @@ async def answer_questions(pilot, app, answer: str, count: int, before=None) -> 
     """Answer ``count`` questions about single files with the button ``answer``."""
     for _ in range(count):
         question = await wait_for(pilot, lambda shown=before: isinstance(app.screen, ConfirmScreen)
-                                  and app.screen is not shown and app.screen, what="a question for one file")
+                                  and app.screen is not shown and app.screen, what="a question for one file",
+                                  timeout=60)
         assert "already exists" in dialog_text(question)
         await pilot.click(f"#answer-{answer}")
-        await wait_for(pilot, lambda shown=question: app.screen is not shown, what="the question to close")
+        await wait_for(pilot, lambda shown=question: app.screen is not shown, what="the question to close", timeout=60)
         before = question
 
 
@@ -83,12 +84,12 @@ async def test_folder_restore_answers_stay_inside(client, plain, tmp_path, kind,
         await pilot.press("D")
         await answer_prompt(pilot, app, str(dest))
         first = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen,
-                               what="the question about existing files")
+                               what="the question about existing files", timeout=60)
         assert "2 of 2 files already exist" in dialog_text(first)
         await pilot.click(f"#answer-{folder_answer}")
         if folder_answer == "ask":
             await answer_questions(pilot, app, str(file_answer), 1 if file_answer == "all" else 2, first)
-        transfer, text = await finished(pilot, app)
+        transfer, text = await finished(pilot, app, timeout=60)
         assert transfer.state == "done", text
     what = folder_answer if folder_answer != "ask" else ("overwrite" if file_answer == "all" else file_answer)
     check_after(dest, outside, kind, str(what))
@@ -106,7 +107,7 @@ async def test_marked_rows_answers_stay_inside(client, plain, tmp_path, kind, an
         await pilot.press("d")
         await answer_prompt(pilot, app, str(dest))
         await answer_questions(pilot, app, answer, 1 if answer == "all" else 2)
-        transfer, text = await finished(pilot, app)
+        transfer, text = await finished(pilot, app, timeout=60)
         assert transfer.state == "done", text
     check_after(dest, outside, kind, "overwrite" if answer == "all" else answer)
 
@@ -122,7 +123,7 @@ async def test_a_folder_where_a_file_goes_is_reported_not_written_into(client, p
             assert len(table.marked) == 2
         await pilot.press("D" if keys == "D" else "d")
         await answer_prompt(pilot, app, str(dest))
-        transfer, text = await finished(pilot, app)
+        transfer, text = await finished(pilot, app, timeout=60)
         assert not isinstance(app.screen, ConfirmScreen), "no question: the folder is never replaced"
         assert transfer.state == "failed" and "2 failed" in text and "a folder stands where the file" in text, text
     for name in BODIES:
@@ -143,14 +144,14 @@ async def test_the_report_ask_for_each_asks_and_writes_inside(client, plain, tmp
         await pilot.press("D")
         await answer_prompt(pilot, app, str(dest))
         first = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen,
-                               what="the question about existing files")
+                               what="the question about existing files", timeout=60)
         assert "1 of 2 files already exist" in dialog_text(first)
         await pilot.click("#answer-ask")
         question = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen is not first
-                                  and app.screen, what="the question about T/dest/a")
+                                  and app.screen, what="the question about T/dest/a", timeout=60)
         assert f"{dest / 'a'} already exists" in dialog_text(question)
         await pilot.click("#answer-skip")
-        transfer, text = await finished(pilot, app)
+        transfer, text = await finished(pilot, app, timeout=60)
         assert transfer.state == "done" and "restored 1" in text and "1 kept" in text, text
     assert list(outside.iterdir()) == []
     assert (dest / "a").is_symlink() and (dest / "b").read_bytes() == BODIES["b"]
