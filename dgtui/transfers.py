@@ -331,7 +331,7 @@ def free_name(path: Path) -> Path:
     stem, ext = ".".join(parts[:cut]), "".join("." + p for p in parts[cut:])
     for n in range(1, 10_000):
         candidate = path.with_name(f"{stem} ({n}){ext}")
-        if not candidate.exists():
+        if not os.path.lexists(candidate):  # a dangling link takes the name too
             return candidate
     raise DgError(f"no free name beside {printable(str(path), 200)}")
 
@@ -351,20 +351,24 @@ def restore_objects(client: DgClient, job: Job, bucket: str, objects: Iterable[t
     file (overwrite, overwrite all, another name, skip) and offers to rescue
     what DeltaGlider's gzip deltas cannot rebuild exactly.
     """
+    from .core.client import file_name_of
+
     items = list(objects)
     outcome = RestoreOutcome(planned=len(items))
     job.items_total = len(items)
     state = _Answers()
-    folder = destination if destination.endswith(os.sep) else destination + os.sep
+    root = Path(destination).parent if as_file else Path(destination)
     try:
         for key, size in items:
             if job.should_cancel():
                 raise CancelledError()
             job.item_started(size)
-            name = key.rsplit("/", 1)[-1]
-            existing = Path(destination) if as_file else Path(folder) / name
-            _restore_asking(client, job, outcome, bucket, key, destination if as_file else folder, existing,
-                            state, many=len(items) > 1)
+            try:
+                target = Path(destination) if as_file else root / file_name_of(bucket, key)
+            except DgError as exc:
+                outcome.failures.append((key, _describe(exc)))
+            else:
+                _restore_asking(client, job, outcome, bucket, key, target, root, state, many=len(items) > 1)
             job.item_finished()
     except CancelledError:
         outcome.cancelled = True
@@ -378,16 +382,20 @@ class _Answers:
     overwrite_all: bool = False
 
 
-def _restore_asking(client: DgClient, job: Job, outcome: RestoreOutcome, bucket: str, key: str, target: str,
-                    existing: Path, state: _Answers, *, many: bool) -> None:
-    """Restore one object to ``target`` (a file, or a folder ending in a separator, where ``existing`` is the
-    file it would write), asking before replacing a file and offering a rescue; the result goes to ``outcome``."""
+def _restore_asking(client: DgClient, job: Job, outcome: RestoreOutcome, bucket: str, key: str, target: Path,
+                    root: Path, state: _Answers, *, many: bool) -> None:
+    """Restore one object to the file ``target`` inside the chosen folder ``root``, asking before replacing a
+    file and offering a rescue; the result goes to ``outcome``.
+
+    Every answer writes to a file path, never into a folder standing there, and only inside ``root``
+    (``DgClient.restore_file``)."""
     name = key.rsplit("/", 1)[-1]
     overwrite, rescue = state.overwrite_all, False
+    existing = target
     while True:
         try:
-            outcome.results.append(client.download(
-                f"s3://{bucket}/{key}", target, overwrite=overwrite, progress=job.on_progress,
+            outcome.results.append(client.restore_file(
+                f"s3://{bucket}/{key}", target, root=root, overwrite=overwrite, progress=job.on_progress,
                 should_cancel=job.should_cancel, rescue=rescue))
             job.bytes_written += outcome.results[-1].size
         except DestinationExistsError as exc:
@@ -406,8 +414,7 @@ def _restore_asking(client: DgClient, job: Job, outcome: RestoreOutcome, bucket:
                 state.overwrite_all = state.overwrite_all or answer == "all"
                 continue
             if answer == "rename":
-                target = str(free_name(existing))
-                existing = Path(target)
+                target = existing = free_name(existing)
                 continue
             outcome.skipped += 1
         except RecompressionError as exc:
@@ -490,7 +497,7 @@ def plan_prefix(client: DgClient, url: str, folder: str | None = None,
         rel, problem = safe_relative_path(obj.key, prefix)
         if rel is None:
             plan.unsafe.append((obj.key, problem or "unsafe key"))
-        elif folder is not None and os.path.exists(os.path.join(folder, str(rel))):
+        elif folder is not None and _occupied(os.path.join(folder, str(rel))):
             plan.existing.append(os.path.join(folder, str(rel)))
     if read_sizes and deltas:
         try:
@@ -505,6 +512,14 @@ def plan_prefix(client: DgClient, url: str, folder: str | None = None,
         else:
             plan.sizes_unknown += 1
     return plan
+
+
+def _occupied(path: str) -> bool:
+    """A file or a link (even a dangling one) is at ``path``: restoring there replaces it.
+
+    A folder standing there is not counted: it is never replaced, and its restore is reported as failed.
+    """
+    return os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path))
 
 
 def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
@@ -529,6 +544,16 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
             job.sizes_unknown = plan.sizes_unknown
             job.bytes_total = 0 if plan.sizes_unknown else plan.restored_bytes
         job.stage = "starting"
+        if read_sizes and not plan.sizes_unknown and not plan.existing:
+            # Every file is new and every size known: say now that they will not fit, not at a full disk.
+            from .core.transfer import check_free_space
+
+            try:
+                check_free_space(Path(folder), plan.restored_bytes,
+                                 f"cannot restore {printable(url, 200)} to {printable(folder, 200)}")
+            except DgError as exc:
+                outcome.failures.append((url, _describe(exc)))
+                return outcome
         mode = "skip"
         if plan.existing:
             names = "\n".join("  " + printable(p, 120) for p in plan.existing[:8])
@@ -576,8 +601,8 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
             if job.should_cancel():
                 raise CancelledError()
             job.item_started(plan.sizes.get(key, 0), "rebuilding" if key in plan.deltas else "downloading")
-            target = str(free_name(Path(destination))) if mode == "rename" else destination
-            _restore_asking(client, job, outcome, bucket, key, target, Path(destination), state, many=len(again) > 1)
+            target = free_name(Path(destination)) if mode == "rename" else Path(destination)
+            _restore_asking(client, job, outcome, bucket, key, target, Path(folder), state, many=len(again) > 1)
             job.item_finished()
         if rescue:
             answer = job.ask(Question(
@@ -591,10 +616,10 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
                     outcome.failures.append((key, NOT_RESCUED))
                     continue
                 try:
-                    outcome.results.append(client.download(f"s3://{bucket}/{key}", destination, overwrite=False,
-                                                           rescue=True,
-                                                           progress=job.on_progress,
-                                                           should_cancel=job.should_cancel))
+                    outcome.results.append(client.restore_file(f"s3://{bucket}/{key}", destination,
+                                                               root=folder, overwrite=False, rescue=True,
+                                                               progress=job.on_progress,
+                                                               should_cancel=job.should_cancel))
                 except CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - report it with the others

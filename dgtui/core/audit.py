@@ -144,6 +144,8 @@ class _Rebuild(NamedTuple):
     file_sha256: str
     ref_sha256: str
     gzip_candidate: bool
+    #: dg-file-size: the decode stops past it
+    file_size: int | None = None
 
 
 class _Check(NamedTuple):
@@ -411,7 +413,8 @@ class Auditor:
             return
         if info.file_sha256 and info.ref_sha256:
             self._rebuilds.setdefault(ref_key, []).append(
-                _Rebuild(key, info.etag or "", info.size, info.file_sha256, info.ref_sha256, gzip_candidate))
+                _Rebuild(key, info.etag or "", info.size, info.file_sha256, info.ref_sha256, gzip_candidate,
+                         info.original_size))
         else:
             self.summary.unchecked += 1
 
@@ -616,7 +619,7 @@ class Auditor:
         try:
             try:
                 self.s3.get_to_file(self.bucket, item.stored_key, name, should_cancel=self.cancelled,
-                                    etag=item.etag or None)
+                                    etag=item.etag or None, listed_size=item.size)
             except errors.CancelledError:
                 return None
             except errors.DgError as exc:
@@ -624,15 +627,20 @@ class Auditor:
                                          ref_key)
             try:
                 try:
-                    actual = codec.decode_sha256(ref_path, delta, self.cancelled)
-                except errors.CodecError:
-                    actual = None
+                    actual = codec.decode_sha256(ref_path, delta, self.cancelled, limit=item.file_size)
+                except (errors.CodecError, errors.ExpansionError):
+                    actual = None  # decoded once more below, as a restore does, to say why
                 if actual != item.file_sha256 and (actual is None or codec.compressed_format(ref_path)):
                     # Against a compressed reference xdelta3 recompresses through external tools, which a
                     # pipe does not allow: decode to a file exactly as a restore does (-D tried as well).
-                    actual = self._decode_to_file(ref_path, delta, item.file_sha256)
+                    actual = self._decode_to_file(ref_path, delta, item.file_sha256, item.file_size)
             except errors.CancelledError:
                 return None
+            except errors.ExpansionError as exc:
+                # through gzip & co. a longer output is DeltaGlider's recompression trap, found below
+                if not codec.external_compressor(delta):
+                    return self._problem_for(item.stored_key, ProblemKind.REBUILD_MISMATCH, str(exc), ref_key)
+                actual = None
             except errors.CodecError as exc:
                 if self.cancelled():
                     return None
@@ -653,16 +661,16 @@ class Auditor:
                     command=self._rescue_command(fmt.logical_key_of(item.stored_key)),
                     expected=item.file_sha256, actual=actual)
             return self._problem_for(item.stored_key, ProblemKind.REBUILD_MISMATCH,
-                                     f"the rebuilt bytes have sha256 {actual[:12]}…, but dg-file-sha256 says "
+                                     f"the rebuilt bytes have sha256 {(actual or '')[:12]}…, but dg-file-sha256 says "
                                      f"{item.file_sha256[:12]}…", ref_key, expected=item.file_sha256, actual=actual)
         finally:
             delta.unlink(missing_ok=True)
 
-    def _decode_to_file(self, ref_path: Path, delta: Path, want_sha256: str) -> str:
+    def _decode_to_file(self, ref_path: Path, delta: Path, want_sha256: str, file_size: int | None) -> str:
         fd, name = tempfile.mkstemp(prefix=".audit-", suffix=".out", dir=self.engine.work_dir)
         os.close(fd)
         try:
-            return _decode_checked(ref_path, delta, Path(name), want_sha256, self.cancelled)
+            return _decode_checked(ref_path, delta, Path(name), want_sha256, self.cancelled, limit=file_size)
         finally:
             Path(name).unlink(missing_ok=True)
 

@@ -87,6 +87,14 @@ def safe_relative_path(key: str, prefix: str) -> tuple[PurePosixPath | None, str
     return PurePosixPath(*parts), None
 
 
+def file_name_of(bucket: str, key: str) -> PurePosixPath:
+    """The file name an object is restored under in a folder; ``InvalidKeyError`` when it cannot be one."""
+    rel, problem = safe_relative_path(fmt.logical_key_of(key).rsplit("/", 1)[-1], "")
+    if rel is None:
+        raise errors.InvalidKeyError(f"cannot make a file name from {where(bucket, key)}: {problem}")
+    return rel
+
+
 def _unsafe_destination(real_root: str, dest: Path) -> str | None:
     """Why ``dest`` must not be written under ``real_root``, after following symlinks."""
     real_parent = os.path.realpath(dest.parent)
@@ -320,6 +328,10 @@ class DgClient(DeltaGliderCompat):
         checked, then renamed over it, so a failure leaves the old file as it
         was. ``overwrite=False`` refuses an existing file
         (``DestinationExistsError``). ``output_path`` may be a folder (existing, or ending in a separator).
+        A symbolic link at the file's path counts as an existing file and is
+        never followed (overwriting replaces the link itself); a folder there
+        is refused (``LocalWriteError``). At most the object's recorded size
+        is written (``ExpansionError`` past it).
         ``rescue=True`` writes the stored, decompressed payload of a
         DeltaGlider delta that fails its check after recompression (see
         ``RecompressionError``) to ``<name>.decompressed``.
@@ -328,13 +340,31 @@ class DgClient(DeltaGliderCompat):
         if key.endswith("/"):
             raise errors.InvalidKeyError(f"{where(bucket, key)} is a prefix; use download_prefix to restore a folder")
         dest = Path(output_path)
+        root = dest.parent
         if dest.is_dir() or str(output_path).endswith(os.sep):
-            rel, problem = safe_relative_path(fmt.logical_key_of(key).rsplit("/", 1)[-1], "")
-            if rel is None:
-                raise errors.InvalidKeyError(f"cannot make a file name from {where(bucket, key)}: {problem}")
-            dest = dest / rel
+            root = dest
+            dest = dest / file_name_of(bucket, key)
         return self._engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
-                                    should_cancel=should_cancel, rescue=rescue)
+                                    should_cancel=should_cancel, rescue=rescue, root=root)
+
+    def restore_file(self, s3_url: str, dest: str | Path, *, root: str | Path | None = None,
+                     overwrite: bool = False, progress: Progress | None = None,
+                     should_cancel: ShouldCancel | None = None, rescue: bool = False) -> DownloadResult:
+        """Restore one object to the file path ``dest``, never into a folder standing there.
+
+        Unlike ``download``, ``dest`` is always the file's own path: a folder at
+        ``dest`` is refused (``LocalWriteError``), a symbolic link there is an
+        existing file (replaced itself with ``overwrite``, never followed), and
+        the file is written only while its real folder lies inside ``root``
+        (the folder the user chose; ``dest``'s folder when not given).
+        """
+        bucket, key = parse_s3_url(s3_url, need_key=True)
+        if key.endswith("/"):
+            raise errors.InvalidKeyError(f"{where(bucket, key)} is a prefix; use download_prefix to restore a folder")
+        dest = Path(dest)
+        return self._engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
+                                    should_cancel=should_cancel, rescue=rescue,
+                                    root=Path(root) if root is not None else dest.parent)
 
     def plan_prefix_restore(self, s3_url: str, dest_dir: str | Path) -> list[RestorePlanItem]:
         """Where each object under a prefix would be written; unsafe keys get a reason.
@@ -410,7 +440,7 @@ class DgClient(DeltaGliderCompat):
                 on_start(item)
             try:
                 result = self._engine.restore(bucket, item.key, dest, overwrite=overwrite, progress=progress,
-                                              should_cancel=should_cancel)
+                                              should_cancel=should_cancel, root=root)
             except errors.CancelledError:
                 raise
             except errors.DgError as exc:

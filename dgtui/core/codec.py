@@ -11,15 +11,17 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import select
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
-from .errors import CancelledError, CodecError, LocalWriteError, XdeltaMissingError
+from .errors import CancelledError, CodecError, ExpansionError, LocalWriteError, XdeltaMissingError
 
 ShouldCancel = Callable[[], bool]
 
@@ -118,64 +120,127 @@ def encode(reference: str | Path, target: str | Path, delta_out: str | Path,
 
 def decode(reference: str | Path, delta: str | Path, out: str | Path,
            should_cancel: ShouldCancel | None = None, *, recompress: bool = True,
-           decompress_source: bool = True, written: Callable[[int], None] | None = None) -> None:
-    """Rebuild a file from a reference and a delta.
+           decompress_source: bool = True, written: Callable[[int], None] | None = None,
+           limit: int | None = None) -> str:
+    """Rebuild a file from a reference and a delta; returns the sha256 of what was written.
 
-    The defaults are DeltaGlider 6.2.0's exact command (``xdelta3 -d -f -s``),
-    so a delta that decodes here decodes there too. ``recompress=False``
-    (``-R``) writes what xdelta3 stored for a delta made without ``-D``: the
-    decompressed payload, checked by the delta's own window checksums.
-    ``decompress_source=False`` (``-D``) is for deltas made with ``-D``
-    against a compressed reference by other writers. ``written`` hears the
-    output's size a few times a second while xdelta3 runs (for progress).
+    The defaults are DeltaGlider 6.2.0's decode (``xdelta3 -d -f -s``), so a
+    delta that decodes here decodes there too; xdelta3 writes to a pipe
+    (``-c``) and we write the file, so that no more than ``limit`` bytes are
+    ever written: past it xdelta3 is stopped, ``out`` removed and
+    ``ExpansionError`` raised ("the delta expands beyond its recorded size").
+    ``limit`` is the recorded size of the file; None means the object
+    records none, and the settings file's cap holds (``unsized_delta_limit``).
+    ``recompress=False`` (``-R``) writes what xdelta3 stored for a delta made
+    without ``-D``: the decompressed payload, checked by the delta's own
+    window checksums. ``decompress_source=False`` (``-D``) is for deltas made
+    with ``-D`` against a compressed reference by other writers. ``written``
+    hears the output's size as it grows (for progress).
     """
-    args = ["-d", "-f"]
+    digest = hashlib.sha256()
+    try:
+        with open(out, "wb") as f:
+            def sink(chunk: bytes) -> None:
+                try:
+                    f.write(chunk)
+                except OSError as exc:  # the local disk (full, a file size limit), not the delta
+                    reason = exc.strerror or str(exc)
+                    raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason) from None
+                digest.update(chunk)
+
+            _stream_decode(reference, delta, sink, should_cancel, recompress=recompress,
+                           decompress_source=decompress_source, limit=limit, written=written)
+    except BaseException:
+        try:
+            os.unlink(out)  # what was written is not the file: never leave it behind
+        except OSError:
+            pass
+        raise
+    return digest.hexdigest()
+
+
+def decode_sha256(reference: str | Path, delta: str | Path,
+                  should_cancel: ShouldCancel | None = None, *, decompress_source: bool = True,
+                  limit: int | None = None) -> str:
+    """sha256 of what DeltaGlider's decode command rebuilds, read from a pipe.
+
+    The same decode as ``decode``, with nothing written to disk only to be
+    read back for hashing, and the same ``limit``.
+    """
+    digest = hashlib.sha256()
+    _stream_decode(reference, delta, digest.update, should_cancel, decompress_source=decompress_source, limit=limit)
+    return digest.hexdigest()
+
+
+#: bytes read from xdelta3's output at a time
+_CHUNK = 1024 * 1024
+
+
+def expansion_message(limit: int, recorded: bool) -> str:
+    if recorded:
+        return f"the delta expands beyond its recorded size ({limit} bytes)"
+    from .config import UNSIZED_DELTA_LIMIT_KEY
+
+    return (f"the delta expands beyond {limit} bytes, the limit for a delta that records no size "
+            f"({UNSIZED_DELTA_LIMIT_KEY} in the settings file)")
+
+
+def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[bytes], None],
+                   should_cancel: ShouldCancel | None, *, recompress: bool = True, decompress_source: bool = True,
+                   limit: int | None = None, written: Callable[[int], None] | None = None) -> None:
+    """Run xdelta3's decode to a pipe and hand its output to ``sink``, at most ``limit`` bytes of it."""
+    recorded = limit is not None
+    if limit is None:
+        from .config import unsized_delta_limit
+
+        limit = unsized_delta_limit()
+    args = ["-d", "-f", "-c"]
     if not recompress:
         args.append("-R")
     if not decompress_source:
         args.append("-D")
-    def poll() -> None:
-        if written is not None:
-            try:
-                written(os.path.getsize(out))
-            except OSError:
-                pass
-
-    _run([*args, "-s", str(reference), str(delta), str(out)], "decode", should_cancel,
-         poll if written is not None else None)
-
-
-def decode_sha256(reference: str | Path, delta: str | Path,
-                  should_cancel: ShouldCancel | None = None, *, decompress_source: bool = True) -> str:
-    """sha256 of what DeltaGlider's decode command rebuilds, read from a pipe.
-
-    The same ``-d -f -s`` as ``decode``, with ``-c`` so nothing is written
-    to disk only to be read back for hashing (``decompress_source=False``
-    adds ``-D``, as in ``decode``).
-    """
-    cmd = [xdelta3_path(), "-d", "-f", "-c", *([] if decompress_source else ["-D"]), "-s", str(reference), str(delta)]
-    digest = hashlib.sha256()
+    cmd = [xdelta3_path(), *args, "-s", str(reference), str(delta)]
     with tempfile.TemporaryFile() as err:
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         except FileNotFoundError as exc:
             raise XdeltaMissingError() from exc
+        assert proc.stdout is not None  # stdout=PIPE
+        fd = proc.stdout.fileno()
+        poller = select.poll()  # not select.select: a busy process may hold descriptors past FD_SETSIZE
+        poller.register(fd, select.POLLIN)
+        total = 0
+        told = 0.0  # when ``written`` last heard: a few times a second is enough for progress
         try:
-            assert proc.stdout is not None  # stdout=PIPE
-            while chunk := proc.stdout.read(1024 * 1024):
-                digest.update(chunk)
-                if should_cancel and should_cancel():
-                    proc.kill()
+            while True:
+                # Wait a little at a time, so a cancel takes effect while xdelta3 works on a large file.
+                ready = poller.poll(100)
+                if should_cancel is not None and should_cancel():
                     raise CancelledError()
+                if not ready:
+                    continue
+                chunk = os.read(fd, _CHUNK)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > limit:
+                    raise ExpansionError(expansion_message(limit, recorded), limit=limit)
+                sink(chunk)
+                if written is not None and time.monotonic() - told >= 0.1:
+                    told = time.monotonic()
+                    written(total)
+        except BaseException:
+            proc.kill()
+            raise
         finally:
-            if proc.stdout is not None:
-                proc.stdout.close()
+            proc.stdout.close()
             proc.wait()
         if proc.returncode != 0:
             err.seek(0)
             lines = err.read().decode("utf-8", "replace").strip().splitlines()
-            raise CodecError(f"xdelta3 could not decode: {lines[-1] if lines else proc.returncode}")
-    return digest.hexdigest()
+            raise CodecError(f"xdelta3 could not decode: {lines[-1] if lines else f'exit code {proc.returncode}'}")
+        if written is not None:
+            written(total)
 
 
 # Magic numbers of the formats xdelta3 decompresses on its own when it

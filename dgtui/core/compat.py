@@ -81,6 +81,7 @@ class DeltaGliderCompat:
 
         def upload(self, *args: Any, **kwargs: Any) -> UploadSummary: ...
         def download(self, *args: Any, **kwargs: Any) -> DownloadResult: ...
+        def restore_file(self, *args: Any, **kwargs: Any) -> DownloadResult: ...
         def delete_object(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
         def iter_pages(self, *args: Any, **kwargs: Any) -> Iterator[ListObjectsResult]: ...
 
@@ -149,7 +150,7 @@ class DeltaGliderCompat:
                 raise errors.InvalidKeyError(f"cannot make a file name from {where(bucket, key)}: {problem}")
             if progress_callback:
                 progress_callback(name, i + 1, len(s3_urls))
-            self.download(url, out / rel, overwrite=overwrite)
+            self.restore_file(url, out / rel, root=out, overwrite=overwrite)
             paths.append(out / rel)
         return paths
 

@@ -2,6 +2,7 @@
 
     # ~/.config/dgtui/config.toml
     price_per_gb_month = 0.023   # what one GB (2**30 bytes) stored for a month costs you
+    max_unsized_delta_bytes = 107374182400   # the most a delta that records no size may rebuild to
 
 A missing file means the defaults; a file that cannot be read is an error
 with one line saying where and why.
@@ -59,3 +60,26 @@ def price_setting(flag: float | None, path: Path | None = None) -> Settings:
             raise DgError(f"the price per GB-month must be a number of at least 0, not {flag}")
         return Settings(flag, "--price-per-gb-month")
     return load_settings(path)
+
+
+#: The largest file rebuilt from a delta whose metadata records no size (``dg-file-size`` missing or unreadable).
+DEFAULT_UNSIZED_DELTA_LIMIT = 100 * 2**30
+UNSIZED_DELTA_LIMIT_KEY = "max_unsized_delta_bytes"
+
+
+def unsized_delta_limit(path: Path | None = None) -> int:
+    """How many bytes a delta that records no size may rebuild to: ``max_unsized_delta_bytes`` in the
+    settings file, else 100 GiB. A recorded size is always the limit when there is one."""
+    path = path or config_path()
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return DEFAULT_UNSIZED_DELTA_LIMIT
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DgError(f"cannot read the settings file {path}: {exc}") from None
+    value = data.get(UNSIZED_DELTA_LIMIT_KEY, DEFAULT_UNSIZED_DELTA_LIMIT)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DgError(f"{UNSIZED_DELTA_LIMIT_KEY} in {path} must be a whole number of bytes of at least 1, "
+                      f"not {value!r}")
+    return value

@@ -92,6 +92,19 @@ class RecompressionError(IntegrityError):
         self.compressor = compressor
 
 
+class ExpansionError(IntegrityError):
+    """A delta rebuilds to more bytes than its metadata records (or, recording none, than the configured cap).
+
+    The decode was stopped as soon as its output passed ``limit`` and what it wrote was removed.
+    """
+
+    kind = "expansion"
+
+    def __init__(self, message: str, *, limit: int, key: str | None = None, bucket: str | None = None):
+        super().__init__(message, key=key, bucket=bucket)
+        self.limit = limit
+
+
 class MetadataInvalidError(DgError):
     kind = "metadata_invalid"
 

@@ -379,11 +379,13 @@ class S3Access:
 
     def get_to_file(self, bucket: str, key: str, path: str, *, progress: ProgressFn | None = None,
                     should_cancel: ShouldCancel | None = None, size_hint: int | None = None,
-                    etag: str | None = None, hasher: Any = None) -> None:
+                    etag: str | None = None, hasher: Any = None, listed_size: int | None = None) -> None:
         """Stream an object into ``path`` (created or truncated), hashing as it goes.
 
         ``etag`` pins the object version (If-Match) so a concurrent rewrite
-        cannot mix two versions into one file.
+        cannot mix two versions into one file. A body longer than its
+        Content-Length or than ``listed_size`` (what a HEAD or a listing said)
+        is cut off as soon as it passes it and refused (``IntegrityError``).
         """
         params: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if etag:
@@ -391,14 +393,22 @@ class S3Access:
         with self.ctx(bucket, key, "download"):
             response = self.client.get_object(**params)
             stream = response["Body"]
+            limits = [n for n in (response.get("ContentLength"), listed_size) if isinstance(n, int) and n >= 0]
+            limit = min(limits) if limits else None
+            received = 0
             try:
                 with open(path, "wb") as out:
                     while True:
                         if should_cancel and should_cancel():
                             raise errors.CancelledError()
-                        chunk = stream.read(STREAM_CHUNK)
+                        chunk = stream.read(STREAM_CHUNK if limit is None else min(STREAM_CHUNK, limit + 1 - received))
                         if not chunk:
                             break
+                        received += len(chunk)
+                        if limit is not None and received > limit:
+                            raise errors.IntegrityError(
+                                f"the download of {where(bucket, key)} sent more than its {limit} bytes; refused",
+                                bucket=bucket, key=key)
                         out.write(chunk)
                         if hasher is not None:
                             hasher.update(chunk)

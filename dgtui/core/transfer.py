@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import stat
 import tempfile
 import threading
@@ -135,12 +136,16 @@ class Engine:
 
     def _download_reference(self, bucket: str, ref_key: str, head: dict, ref_sha256: str | None,
                             should_cancel: ShouldCancel | None, progress: Progress | None) -> Path:
+        check_free_space(self.references.dir, head.get("ContentLength") or 0,
+                         f"cannot fetch the reference {where(bucket, ref_key)} into the cache "
+                         f"{display_key(str(self.references.dir))}")
         tmp = self.references.new_temp_path()
         try:
             hasher = hashlib.sha256()
             meter = _Meter(progress, head.get("ContentLength", 0), "reference")
             self.s3.get_to_file(bucket, ref_key, str(tmp), progress=meter, should_cancel=should_cancel,
-                                etag=head.get("ETag", "").strip('"') or None, hasher=hasher)
+                                etag=head.get("ETag", "").strip('"') or None, hasher=hasher,
+                                listed_size=head.get("ContentLength"))
             actual = hasher.hexdigest()
             if ref_sha256 and actual != ref_sha256:
                 raise errors.IntegrityError(
@@ -317,7 +322,7 @@ class Engine:
             if progress:
                 progress(0, size, "verifying")
             # DeltaGlider 6.2.0's own decode command: what passes here restores there.
-            if codec.decode_sha256(ref_path, delta_path, should_cancel) != file_sha:
+            if codec.decode_sha256(ref_path, delta_path, should_cancel, limit=size) != file_sha:
                 raise errors.IntegrityError(
                     f"the delta for {where(bucket, key)} did not rebuild the file; nothing was stored",
                     bucket=bucket, key=key)
@@ -471,13 +476,20 @@ class Engine:
 
     def restore(self, bucket: str, key: str, dest: Path, *, overwrite: bool = False,
                 progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
-                rescue: bool = False, strict_reference: bool = False) -> DownloadResult:
-        """Restore one object. Unless ``strict_reference``, a delta whose bucket reference is missing or
-        different is rebuilt from this machine's cached copy of the right one, and the result's
-        ``reference_warning`` says so."""
+                rescue: bool = False, strict_reference: bool = False, root: Path | None = None) -> DownloadResult:
+        """Restore one object to the file path ``dest``. Unless ``strict_reference``, a delta whose bucket
+        reference is missing or different is rebuilt from this machine's cached copy of the right one, and the
+        result's ``reference_warning`` says so.
+
+        ``root`` is the folder the user chose (``dest``'s own folder when not given): the file is written only
+        while its real folder is inside it, checked before anything is written and again right before the
+        rename. A symbolic link at ``dest`` counts as an existing file and is never followed (overwriting
+        replaces the link itself), and a folder at ``dest`` is refused (``LocalWriteError``), never written into.
+        """
         stored_key, head = self.resolve(bucket, key)
         logical = fmt.logical_key_of(stored_key)
-        if not rescue and dest.exists() and not overwrite:
+        real_root = os.path.realpath(root if root is not None else dest.parent)
+        if _check_destination(dest, real_root) and not rescue and not overwrite:
             raise errors.DestinationExistsError(
                 f"{display_key(str(dest))} already exists; choose another name or allow overwriting")
         parsed = fmt.parse_metadata(stored_key, head.get("Metadata", {}))
@@ -490,12 +502,18 @@ class Engine:
             raise errors.MetadataInvalidError(
                 f"metadata invalid for {where(bucket, logical)} ({parsed.problem}); cannot verify a restore",
                 bucket=bucket, key=logical)
+        if not rescue:
+            # the file, and beside it while it is rebuilt, the delta
+            need = parsed.file_size + size if parsed.kind == ObjectKind.DELTA and parsed.file_size is not None \
+                else size if parsed.kind != ObjectKind.DELTA else 0
+            check_free_space(dest.parent, need, f"cannot restore {where(bucket, logical)} to {display_key(str(dest))}")
         tmp = self._temp_beside(dest)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
+            _check_destination(dest, real_root)  # the folder just made may not lead elsewhere either
             if parsed.kind == ObjectKind.DELTA:
                 result = self._restore_delta(bucket, stored_key, logical, head, parsed, dest, tmp, progress,
-                                             should_cancel, rescue, overwrite, strict_reference)
+                                             should_cancel, rescue, overwrite, strict_reference, real_root)
                 if result.rescued:
                     return result
             else:
@@ -503,7 +521,7 @@ class Engine:
                 md5 = hashlib.md5() if parsed.kind == ObjectKind.PLAIN or parsed.sha256_missing else None
                 self.s3.get_to_file(bucket, stored_key, str(tmp), progress=_Meter(progress, size, "downloading"),
                                     should_cancel=should_cancel, etag=etag or None,
-                                    hasher=_Tee(hasher, md5) if md5 else hasher)
+                                    hasher=_Tee(hasher, md5) if md5 else hasher, listed_size=head.get("ContentLength"))
                 actual = hasher.hexdigest()
                 check_note = None
                 if parsed.sha256_missing:
@@ -535,9 +553,11 @@ class Engine:
                 result = DownloadResult(bucket=bucket, key=logical, path=str(dest), size=os.path.getsize(tmp),
                                         sha256=actual, kind=parsed.kind, verified=verified, check_note=check_note)
             _set_mtime(tmp, head.get("LastModified"))
-            self._commit(tmp, dest, overwrite)
+            self._commit(tmp, dest, overwrite, real_root)
             return result
         except errors.LocalWriteError as exc:  # xdelta3 could not write its output
+            if exc.message.endswith("nothing was written"):
+                raise  # says already what and where (free space, the destination's checks)
             reason = exc.reason or str(exc)
             raise errors.LocalWriteError(f"cannot write {display_key(str(dest))}: {reason}; nothing was written",
                                          reason=reason, bucket=bucket, key=logical) from None
@@ -551,7 +571,8 @@ class Engine:
             _discard(tmp)
 
     def _restore_delta(self, bucket, stored_key, logical, head, parsed, dest: Path, tmp: Path, progress,
-                       should_cancel, rescue: bool, overwrite: bool, strict_reference: bool = False) -> DownloadResult:
+                       should_cancel, rescue: bool, overwrite: bool, strict_reference: bool = False,
+                       real_root: str | None = None) -> DownloadResult:
         codec.xdelta3_path()
         delta_tmp = self._temp_beside(dest, suffix=".delta.part")
         # The delta comes down while the reference is looked up (and fetched when not cached):
@@ -565,7 +586,8 @@ class Engine:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgtui-delta")
         try:
             fetching = pool.submit(self.s3.get_to_file, bucket, stored_key, str(delta_tmp), progress=meter,
-                                   should_cancel=stopped, etag=head.get("ETag", "").strip('"') or None)
+                                   should_cancel=stopped, etag=head.get("ETag", "").strip('"') or None,
+                                   listed_size=head.get("ContentLength"))
             try:
                 ref_path, cache_hit, warning = self.reference_copy(
                     bucket, parsed.ref_key, parsed.ref_sha256, should_cancel, progress,
@@ -580,7 +602,7 @@ class Engine:
                 progress(0, parsed.file_size or 0, "rebuilding")
             if rescue:
                 rescued = self._rescue(bucket, logical, ref_path, delta_tmp, dest, should_cancel, overwrite,
-                                       head.get("LastModified"))
+                                       head.get("LastModified"), real_root)
                 rescued.reference_warning = warning
                 return rescued
             rebuilt = None
@@ -589,11 +611,20 @@ class Engine:
 
                 def rebuilt(size: int) -> None:
                     progress(min(size, total) if total else size, total, "rebuilding")
-            actual = _decode_checked(ref_path, delta_tmp, tmp, parsed.file_sha256, should_cancel, rebuilt)
-            if rebuilt is not None:
+            expanded: errors.ExpansionError | None = None
+            try:
+                actual: str | None = _decode_checked(ref_path, delta_tmp, tmp, parsed.file_sha256, should_cancel,
+                                                     rebuilt, limit=parsed.file_size)
+            except errors.ExpansionError as exc:
+                # Recompressed through gzip & co. the output may well be longer than the original: that is
+                # DeltaGlider's recompression trap (rescuable), not a bomb. Anything else is refused as it is.
+                actual, expanded = None, exc
+            if rebuilt is not None and expanded is None:
                 rebuilt(os.path.getsize(tmp))
-            if actual != parsed.file_sha256:
+            if expanded is not None or actual != parsed.file_sha256:
                 compressor = codec.external_compressor(delta_tmp)
+                if expanded is not None and not compressor:
+                    raise expanded
                 if compressor:
                     raise errors.RecompressionError(
                         f"{where(bucket, logical)} was stored by DeltaGlider through {compressor} without -D, and "
@@ -604,8 +635,11 @@ class Engine:
                     f"the rebuilt {where(bucket, logical)} does not match its stored sha256; nothing was written",
                     bucket=bucket, key=logical)
             return DownloadResult(bucket=bucket, key=logical, path=str(dest), size=os.path.getsize(tmp),
-                                  sha256=actual, kind=ObjectKind.DELTA, verified=True,
+                                  sha256=parsed.file_sha256, kind=ObjectKind.DELTA, verified=True,
                                   reference_cache_hit=cache_hit, reference_warning=warning)
+        except errors.ExpansionError as exc:
+            raise errors.ExpansionError(f"{where(bucket, stored_key)}: {exc}; nothing was written", limit=exc.limit,
+                                        bucket=bucket, key=logical) from None
         except errors.CodecError as exc:
             raise errors.IntegrityError(
                 f"the delta {where(bucket, stored_key)} could not be decoded ({exc}); it may be corrupted; "
@@ -616,18 +650,20 @@ class Engine:
             _discard(delta_tmp)
 
     def _rescue(self, bucket, logical, ref_path, delta_path, dest: Path, should_cancel, overwrite,
-                last_modified: object = None) -> DownloadResult:
+                last_modified: object = None, real_root: str | None = None) -> DownloadResult:
         target = rescue_path_for(dest)
-        if target.exists() and not overwrite:
+        real_root = real_root or os.path.realpath(target.parent)
+        if _check_destination(target, real_root) and not overwrite:
             raise errors.DestinationExistsError(f"{display_key(str(target))} already exists")
         tmp = self._temp_beside(target)
         try:
             # Without recompression xdelta3 writes the payload it stored; its
             # window checksums (Adler-32) are checked while decoding.
-            codec.decode(ref_path, delta_path, tmp, should_cancel, recompress=False)
-            actual = sha256_file(tmp)
+            # The payload is the decompressed contents, larger than the recorded (compressed) size by
+            # nature: the settings file's cap for deltas without a size bounds it.
+            actual = codec.decode(ref_path, delta_path, tmp, should_cancel, recompress=False)
             _set_mtime(tmp, last_modified)
-            self._commit(tmp, target, overwrite)
+            self._commit(tmp, target, overwrite, real_root)
         finally:
             _discard(tmp)
         return DownloadResult(bucket=bucket, key=logical, path=str(target), size=os.path.getsize(target),
@@ -640,16 +676,19 @@ class Engine:
         return dest.parent / f".dgtui-{uuid.uuid4().hex[:12]}{suffix}"
 
     @staticmethod
-    def _commit(tmp: Path, dest: Path, overwrite: bool) -> None:
+    def _commit(tmp: Path, dest: Path, overwrite: bool, real_root: str) -> None:
         """Put the checked temp file under its name, durably.
 
         Without ``overwrite`` the name is claimed with a hard link, which fails
         if anything appeared there meanwhile (no window between a check and a
         rename); file systems without hard links fall back to an exclusive
-        create of the name, then a rename over that placeholder.
+        create of the name, then a rename over that placeholder. Neither a
+        link nor a rename follows a symbolic link at ``dest``; the folder is
+        checked once more, right before, to still lead inside ``real_root``.
         """
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        _check_destination(dest, real_root)
         if overwrite:
             os.replace(tmp, dest)
         else:
@@ -681,6 +720,54 @@ def audit_url(bucket: str, key: str) -> str:
     """The ``dgtui audit`` argument for the folder holding ``key``."""
     folder = fmt.deltaspace_of(key)
     return display_key(f"s3://{bucket}/{folder}/" if folder else f"s3://{bucket}/", 300)
+
+
+def check_free_space(folder: Path, need: int, what: str) -> None:
+    """``LocalWriteError`` ("needs 8.2 GiB, 3.1 GiB free") when ``folder``'s file system cannot hold ``need`` bytes.
+
+    Said before anything is written, instead of a full disk halfway. A folder
+    not made yet is measured at its nearest existing parent; a file system that
+    cannot be measured (one of no size, such as /proc) is left to the writes themselves.
+    """
+    if need <= 0:
+        return
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        usage = shutil.disk_usage(probe)
+    except OSError:
+        return
+    free = usage.free
+    if usage.total and free < need:  # /proc and kin report no size at all: not measurable
+        from ..display import human_size
+
+        raise errors.LocalWriteError(f"{what}: needs {human_size(need)}, {human_size(free)} free; nothing was written",
+                                     reason="not enough free space")
+
+
+def _check_destination(dest: Path, real_root: str) -> bool:
+    """Whether something (a file, a link) is at ``dest``; ``LocalWriteError`` when ``dest`` must not be written.
+
+    ``dest`` is a file's path: its folder, after symbolic links, must lie inside
+    ``real_root``, and a folder (not a link to one) standing at ``dest`` is
+    refused rather than written into. A link at ``dest`` is looked at, never
+    followed.
+    """
+    real_parent = os.path.realpath(dest.parent)
+    if os.path.commonpath([real_root, real_parent]) != real_root:
+        raise errors.LocalWriteError(
+            f"{display_key(str(dest))} leads outside the chosen folder {display_key(real_root)} (through a "
+            f"symbolic link); nothing was written", reason="the destination leads outside the chosen folder")
+    try:
+        st = os.lstat(dest)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        raise errors.LocalWriteError(
+            f"a folder stands where the file {display_key(str(dest))} should go; nothing was written",
+            reason="a folder stands where the file should go")
+    return True
 
 
 def _discard(path: Path) -> None:
@@ -760,29 +847,30 @@ def _compressed_reason(compressed: str) -> str:
 
 
 def _decode_checked(ref_path: Path, delta: Path, out: Path, want_sha: str | None,
-                    should_cancel: ShouldCancel | None, written: Callable[[int], None] | None = None) -> str:
-    """Decode as DeltaGlider does; if that fails or differs, try once with -D.
+                    should_cancel: ShouldCancel | None, written: Callable[[int], None] | None = None, *,
+                    limit: int | None = None) -> str:
+    """Decode as DeltaGlider does; if that fails or differs, try once with -D. Returns the output's sha256.
 
     A delta made with -D against a gzip/bzip2/xz reference decodes only with
-    -D (xdelta3 would otherwise decompress the reference first).
+    -D (xdelta3 would otherwise decompress the reference first). ``limit`` is
+    the recorded size (None: none recorded); past it the decode stops
+    (``ExpansionError``) and its output is removed.
     """
-    failure: errors.CodecError | None = None
+    failure: errors.CodecError | errors.ExpansionError | None = None
     try:
-        codec.decode(ref_path, delta, out, should_cancel, written=written)
-        actual = sha256_file(out)
+        actual = codec.decode(ref_path, delta, out, should_cancel, written=written, limit=limit)
         if actual == want_sha or not codec.compressed_format(ref_path):
             return actual
-    except errors.CodecError as exc:
+    except (errors.CodecError, errors.ExpansionError) as exc:
         failure = exc
         if not codec.compressed_format(ref_path):
             raise
     try:
-        codec.decode(ref_path, delta, out, should_cancel, decompress_source=False)
+        return codec.decode(ref_path, delta, out, should_cancel, decompress_source=False, limit=limit)
     except errors.CodecError:
         if failure is not None:
             raise failure from None
-        codec.decode(ref_path, delta, out, should_cancel)  # keep the first attempt's output
-    return sha256_file(out)
+        return codec.decode(ref_path, delta, out, should_cancel, limit=limit)  # keep the first attempt's output
 
 
 def _wait_quietly(future: Future) -> None:

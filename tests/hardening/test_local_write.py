@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 from dgtui import DestinationExistsError, LocalWriteError
 from dgtui.cli import main
+from dgtui.display import human_size
 from tests.core.conftest import make_release, random_bytes
 
 from .conftest import assert_one_line_error, cli_env, leftovers
@@ -104,12 +106,65 @@ def test_no_space_left_on_a_real_file_system(stored, client, bucket, tmp_path):
         for name in ("data.bin", "app-1.zip"):
             with pytest.raises(LocalWriteError) as info:
                 client.download(f"s3://{bucket}/rel/{name}", small / name)
-            assert "No space left on device" in str(info.value) and "nothing was written" in str(info.value)
+            # said before the first byte is written: the size is known
+            assert "needs 156." in str(info.value) and "KiB, 100.0 KiB free; nothing was written" in str(info.value)
             assert leftovers(small) == []
         # Small files still fit: the failure left no debris behind.
         client.put_object(Bucket=bucket, Key="rel/small.txt", Body=b"small")
         assert client.download(f"s3://{bucket}/rel/small.txt", small / "small.txt").verified
         assert leftovers(small) == [small / "small.txt"]
+
+
+def test_free_space_is_checked_before_a_restore_and_a_reference_download(stored, client, s3_server, s3_env,
+                                                                          bucket, tmp_path):
+    """A restore whose size is known says it will not fit before writing, for the file and for the reference."""
+    from dgtui import create_client
+    from dgtui.cli import main as cli_main
+
+    with tiny_tmpfs(tmp_path / "small", "100k") as small:
+        # Something there already: the free space is what is left, not the size of the file system.
+        (small / "other").write_bytes(b"x" * 20_000)
+        free = os.statvfs(small).f_bavail * os.statvfs(small).f_frsize
+        with pytest.raises(LocalWriteError) as info:
+            client.download(f"s3://{bucket}/rel/data.bin", small)
+        assert f"needs 156.2 KiB, {human_size(free)} free; nothing was written" in str(info.value)
+        assert f"s3://{bucket}/rel/data.bin" in str(info.value)
+        assert leftovers(small) == [small / "other"]
+        code = cli_main(["get", f"s3://{bucket}/rel/app-1.zip", str(small)])
+        assert code == 1 and leftovers(small) == [small / "other"]
+        # The reference goes to the cache: a cache on a small file system says so before fetching it.
+        cache = tmp_path / "cache"
+        cache.mkdir()
+        with tiny_tmpfs(cache / "references", "100k"):
+            fresh = create_client(endpoint_url=s3_server.endpoint_url, aws_access_key_id=s3_server.access_key,
+                                  aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region,
+                                  cache_dir=cache)
+            try:
+                with pytest.raises(LocalWriteError) as info:
+                    fresh.download(f"s3://{bucket}/rel/app-1.zip", tmp_path / "out.zip")
+            finally:
+                fresh.close()
+            message = str(info.value)
+            assert "cannot fetch the reference" in message and "into the cache" in message, message
+            assert "needs 156." in message and "KiB, 100.0 KiB free; nothing was written" in message, message
+            assert leftovers(cache / "references") == []
+        assert not (tmp_path / "out.zip").exists()
+
+
+def test_a_folder_restore_that_cannot_fit_says_so_before_the_first_file(stored, client, bucket, tmp_path):
+    from dgtui.transfers import Job, restore_prefix
+
+    with tiny_tmpfs(tmp_path / "small", "200k") as small:
+        outcome = restore_prefix(client, Job(), f"s3://{bucket}/rel/", str(small / "all"))
+        assert len(outcome.failures) == 1 and outcome.results == [], outcome.line()
+        line = outcome.line()
+        assert line.startswith(f"cannot restore s3://{bucket}/rel/ to {small / 'all'}: needs 46"), line
+        assert line.endswith("KiB free; nothing was written"), line
+        assert leftovers(small) == []
+        # One file fits: the check is about the total, and a smaller restore goes ahead.
+        client.put_object(Bucket=bucket, Key="one/data.bin", Body=stored["data.bin"].read_bytes())
+        outcome = restore_prefix(client, Job(), f"s3://{bucket}/one/", str(small / "one"))
+        assert outcome.state == "done" and len(outcome.results) == 1, outcome.line()
 
 
 def test_destination_not_writable(stored, client, capsys, s3_env, bucket, tmp_path):
