@@ -10,9 +10,11 @@ import os
 import time
 from typing import Any, Callable, Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Input
 
 from dgtui import CancelledError, DgClient, ObjectInfo, create_client, parse_s3_url
 
@@ -88,6 +90,39 @@ class DgtuiApp(App[int]):
                 self.start_location = Location(bucket, prefix)
                 self._start_object = key if key and not key.endswith("/") else None
         self._connection_screen: ConnectionErrorScreen | None = None
+
+    # -- keys, in the order they arrive ----------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded \
+                and self.screen.maximized is None and await self._handle_in_order(event):
+            return
+        await super().on_event(event)
+
+    async def _handle_in_order(self, event: events.Key | events.Paste) -> bool:
+        """Act on a key (or paste) completely before the next one is looked at.
+
+        Textual hands a key to the focused widget's queue and checks the bindings only when the key
+        comes back unhandled, after the keys that arrived with it were handed on: keys that arrive in
+        one read (over SSH, a paste) were reordered (``07``, Backspace and ``1`` became ``07``) or went
+        to a widget that had just lost the focus. Here the bindings of the focused widget and its
+        parents run at once, and text for a focused input goes in at once; only keys nothing binds are
+        handed on as before. Returns whether the event was handled.
+        """
+        self.app_focus = True
+        focused = self.focused
+        if isinstance(event, events.Paste):
+            if isinstance(focused, Input):
+                focused._on_paste(event)
+                return True
+            return False
+        if self.focused is not None:
+            self.screen._clear_tooltip()
+        if await self._check_bindings(event.key, priority=True):
+            return True
+        if isinstance(focused, Input) and focused.check_consume_key(event.key, event.character):
+            await focused._on_key(event)
+            return True
+        return await self._check_bindings(event.key)
 
     # -- start -------------------------------------------------------------------------
     @property

@@ -29,6 +29,7 @@ from ..messages import (
 )
 from ..text import human_count, human_size, plural, printable
 from ..widgets.bucket_tree import BucketTree
+from ..widgets.filter_input import FilterInput
 from ..widgets.footer import AppFooter
 from ..widgets.object_table import ObjectTable, Row
 from ..widgets.stats_panel import StatsPanel
@@ -155,7 +156,8 @@ class BrowserScreen(Screen[None]):
                 yield BucketTree(id="tree")
                 yield StatsPanel(id="stats")
             with Vertical(id="content"):
-                yield Input(placeholder="/ to filter names", id="filter", compact=True)
+                yield FilterInput(apply=self._apply_filter, placeholder="/ to filter names", then_focus="#table",
+                                  id="filter")
                 yield ObjectTable(time_format=self.app.time_format, id="table")
         yield TransfersPanel(clock=self.app.clock, id="transfers")
         yield AppFooter()
@@ -272,11 +274,16 @@ class BrowserScreen(Screen[None]):
         self.stats.mark_stale(changed)
 
     # -- filter ----------------------------------------------------------------------------
+    def _apply_filter(self, text: str) -> None:
+        """The filter's text changed (FilterInput calls this as it changes, not through a message)."""
+        if self.table.filter_text != text:
+            self.table.set_filter(text)
+            self._update_location_bar()
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             event.stop()
-            self.table.set_filter(event.value)
-            self._update_location_bar()
+            self._apply_filter(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -291,7 +298,8 @@ class BrowserScreen(Screen[None]):
     def action_focus_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)
         filter_input.can_focus = True
-        filter_input.focus()
+        # At once, not on the next turn of the event loop: "/07" typed in one go filters on "07".
+        self.set_focus(filter_input)
 
     def on_object_table_edit_filter(self, message: ObjectTable.EditFilter) -> None:
         """Backspace in the table while a filter is on: take its last character off."""
@@ -303,7 +311,7 @@ class BrowserScreen(Screen[None]):
         filter_input = self.query_one("#filter", Input)
         if filter_input.value:
             filter_input.value = ""
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_sort(self, key: str) -> None:
         self.table.set_sort(key)
