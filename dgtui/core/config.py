@@ -3,6 +3,9 @@
     # ~/.config/dgtui/config.toml
     price_per_gb_month = 0.023   # what one GB (2**30 bytes) stored for a month costs you
 
+    [keymap]                     # remap keys of the app by binding id (? lists them)
+    browser.restore = "ctrl+r"
+
 A missing file means the defaults; a file that cannot be read is an error
 with one line saying where and why.
 """
@@ -59,3 +62,42 @@ def price_setting(flag: float | None, path: Path | None = None) -> Settings:
             raise DgError(f"the price per GB-month must be a number of at least 0, not {flag}")
         return Settings(flag, "--price-per-gb-month")
     return load_settings(path)
+
+
+def load_keymap(path: Path | None = None) -> dict[str, str]:
+    """The ``[keymap]`` table of the settings file: binding id -> keys (``"ctrl+r"``, or ``"r,f5"``).
+
+        [keymap]
+        browser.restore = "ctrl+r"    # the ids are listed by ? in the app
+
+    Which ids exist is the app's business; here only the shape is checked.
+    """
+    path = path or config_path()
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DgError(f"cannot read the settings file {path}: {exc}") from None
+    table = data.get("keymap", {})
+    if not isinstance(table, dict):
+        raise DgError(f"keymap in {path} must be a table ([keymap] with lines like browser.restore = \"ctrl+r\")")
+    keymap: dict[str, str] = {}
+    for binding_id, keys in _flatten(table):
+        if not isinstance(keys, str) or not all(key.strip() for key in keys.split(",")):
+            raise DgError(f"keymap.{binding_id} in {path} must be a key such as \"ctrl+r\" (several: \"r,f5\"), "
+                          f"not {keys!r}")
+        keymap[binding_id] = ",".join(key.strip() for key in keys.split(","))
+    return keymap
+
+
+def _flatten(table: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """TOML reads ``browser.restore = "x"`` as a nested table; ids are the dotted names."""
+    items: list[tuple[str, object]] = []
+    for name, value in table.items():
+        if isinstance(value, dict):
+            items.extend(_flatten(value, f"{prefix}{name}."))
+        else:
+            items.append((f"{prefix}{name}", value))
+    return items

@@ -121,23 +121,21 @@ def _on_focused_item(action):
 
 class BrowserScreen(Screen[None]):
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("d", "download", "Restore"),
-        Binding("D", "download_folder", "Restore folder", show=False),
-        Binding("u", "upload", "Upload"),
-        Binding("i", "details", "Details"),
-        Binding("v", "audit", "Audit"),
-        Binding("delete", "delete", "Delete"),
-        Binding("x", "delete", "Delete", show=False),
-        Binding("c", "detailed_stats", "Exact stats", show=False),
-        Binding("s", "savings", "Savings by folder", show=False),
-        Binding("r", "refresh", "Refresh", show=False),
-        Binding("f5", "refresh", "Refresh", show=False),
-        Binding("y", "copy_url", "Copy URL", show=False),
-        Binding("Y", "copy_sha256", "Copy sha256", show=False),
-        Binding("p", "preview", "Preview", show=False),
-        Binding("b", "create_bucket", "New bucket", show=False),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("slash", "focus_filter", "Filter", id="browser.filter"),
+        Binding("d", "download", "Restore", id="browser.restore"),
+        Binding("D", "download_folder", "Restore folder", show=False, id="browser.restore-folder"),
+        Binding("u", "upload", "Upload", id="browser.upload"),
+        Binding("i", "details", "Details", id="browser.details"),
+        Binding("v", "audit", "Audit", id="browser.audit"),
+        Binding("delete", "delete", "Delete", id="browser.delete"),
+        Binding("c", "detailed_stats", "Exact stats", show=False, id="browser.exact-stats"),
+        Binding("s", "savings", "Savings by folder", show=False, id="browser.savings"),
+        Binding("r,f5", "refresh", "Refresh", show=False, id="browser.refresh"),
+        Binding("y", "copy_url", "Copy URL", show=False, id="browser.copy-url"),
+        Binding("Y", "copy_sha256", "Copy sha256", show=False, id="browser.copy-sha256"),
+        Binding("p", "preview", "Preview", show=False, id="browser.preview"),
+        Binding("b", "create_bucket", "New bucket", show=False, id="browser.new-bucket"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="browser.clear-filter"),
     ]
 
     def __init__(self, start: Location | None = None, *, start_object: str | None = None) -> None:
