@@ -112,14 +112,15 @@ class DgtuiApp(App[int]):
         parents run at once, and text for a focused input goes in at once; only keys nothing binds are
         handed on as before. Returns whether the event was handled.
         """
-        self.app_focus = True
+        if not self.app_focus:
+            self.app_focus = True
         focused = self.focused
         if isinstance(event, events.Paste):
             if isinstance(focused, Input):
                 focused._on_paste(event)
                 return True
             return False
-        if self.focused is not None:
+        if focused is not None:
             self.screen._clear_tooltip()
         if await self._check_bindings(event.key, priority=True):
             return True
