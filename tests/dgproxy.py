@@ -1,7 +1,7 @@
 """Objects as deltaglider_proxy 1.19 writes them, and a reader that follows its read rules.
 
 No proxy binary runs here, so tests build its objects with boto3 by the rules
-in FORMAT.md's "deltaglider_proxy 1.19" section (read from the proxy's
+in docs/FORMAT.md §7, "deltaglider_proxy 1.19" (read from the proxy's
 ``src/types.rs`` ``to_bare_metadata_map``, ``src/storage/s3.rs``
 ``headers_to_metadata``, ``src/storage/encrypting.rs`` and
 ``src/s3_adapter_s3s.rs``), and check what dgtui writes by reading it back

@@ -10,11 +10,15 @@ import os
 import time
 from typing import Any, Callable, Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
+from textual.widgets import Input
 
-from dgtui import CancelledError, DgClient, ObjectInfo, create_client, parse_s3_url
+from dgtui import CancelledError, DgClient, DgError, ObjectInfo, create_client, parse_s3_url
+from dgtui.core.config import config_path, load_keymap
 
 from .audit_state import AuditFindings
 from .errors import describe, is_connection_problem
@@ -25,6 +29,8 @@ from .screens.confirm import ConfirmScreen
 from .screens.connection_error import ConnectionErrorScreen
 from .screens.details import DetailsScreen
 from .screens.help import HelpScreen
+from .screens.preview import PreviewScreen
+from .screens.prompt import PromptScreen
 from .screens.savings import SavingsScreen
 from .text import format_local_time, printable
 from .widgets.bucket_tree import BucketTree
@@ -42,10 +48,10 @@ class DgtuiApp(App[int]):
     TITLE = "dgtui"
 
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("question_mark", "help", "Keys"),
+        Binding("question_mark", "help", "Keys", id="app.help"),
     ]
 
     def __init__(self, client_factory: ClientFactory, start_url: str | None = None, *,
@@ -89,6 +95,40 @@ class DgtuiApp(App[int]):
                 self._start_object = key if key and not key.endswith("/") else None
         self._connection_screen: ConnectionErrorScreen | None = None
 
+    # -- keys, in the order they arrive ----------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded \
+                and self.screen.maximized is None and await self._handle_in_order(event):
+            return
+        await super().on_event(event)
+
+    async def _handle_in_order(self, event: events.Key | events.Paste) -> bool:
+        """Act on a key (or paste) completely before the next one is looked at.
+
+        Textual hands a key to the focused widget's queue and checks the bindings only when the key
+        comes back unhandled, after the keys that arrived with it were handed on: keys that arrive in
+        one read (over SSH, a paste) were reordered (``07``, Backspace and ``1`` became ``07``) or went
+        to a widget that had just lost the focus. Here the bindings of the focused widget and its
+        parents run at once, and text for a focused input goes in at once; only keys nothing binds are
+        handed on as before. Returns whether the event was handled.
+        """
+        if not self.app_focus:
+            self.app_focus = True
+        focused = self.focused
+        if isinstance(event, events.Paste):
+            if isinstance(focused, Input):
+                focused._on_paste(event)
+                return True
+            return False
+        if focused is not None:
+            self.screen._clear_tooltip()
+        if await self._check_bindings(event.key, priority=True):
+            return True
+        if isinstance(focused, Input) and focused.check_consume_key(event.key, event.character):
+            await focused._on_key(event)
+            return True
+        return await self._check_bindings(event.key)
+
     # -- start -------------------------------------------------------------------------
     @property
     def browser(self) -> BrowserScreen | None:
@@ -98,10 +138,26 @@ class DgtuiApp(App[int]):
         return None
 
     def on_mount(self) -> None:
+        self.load_keymap()
         self.push_screen(BrowserScreen(self.start_location, start_object=self._start_object))
         if self._start_problem:
             self.show_error(self._start_problem)
         self.load_buckets()
+
+    def load_keymap(self) -> None:
+        """Remap keys from the ``[keymap]`` table of the settings file; say in one line what is wrong with it."""
+        try:
+            keymap = load_keymap()
+        except DgError as exc:
+            self.notify(f"{exc}; keys are the defaults", severity="warning", timeout=10)
+            return
+        known = {binding.id for owner in KEYMAP_OWNERS for _key, binding in (owner._merged_bindings or [])
+                 if binding.id}
+        unknown = sorted(set(keymap) - known)
+        if unknown:
+            self.notify(f"[keymap] in {config_path()}: no key binding is called {', '.join(unknown)} "
+                        f"(? lists the ids); the other entries apply", severity="warning", timeout=10)
+        self.set_keymap({binding_id: keys for binding_id, keys in keymap.items() if binding_id in known})
 
     def load_buckets(self) -> None:
         self._connect()
@@ -223,21 +279,40 @@ class DgtuiApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        sections: list[tuple[str, list[Any]]] = [
-            ("Everywhere", list(self.BINDINGS) + [Binding("ctrl+p", "command_palette", "Command palette"),
-                                                   Binding("tab", "focus_next", "Next pane")]),
-            ("Browser", list(BrowserScreen.BINDINGS)),
-            ("Object table", list(ObjectTable.BINDINGS)),
-            ("Bucket tree", [Binding("enter", "select", "Open in the table (the focus goes there; a click opens "
-                                                       "it and stays in the tree)"),
-                             Binding("right", "expand", "Expand"),
-                             Binding("left", "collapse", "Collapse or go to parent")]),
-            ("Transfers (Tab to them)", list(TransfersPanel.BINDINGS)),
-            ("Details", list(DetailsScreen.BINDINGS)),
-            ("Audit results", list(AuditScreen.BINDINGS) + [Binding("enter", "select", "Open the object")]),
-            ("Savings by folder (s)", list(SavingsScreen.BINDINGS)),
+        # Keys Textual itself owns (the command palette, Tab between panes, Enter in an audit's tree).
+        palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
+        next_pane = Binding("tab", "app.focus_next", "Next pane")
+        open_object = Binding("enter", "select", "Open the object")
+        sections: list[tuple[str, list[Binding]]] = [
+            ("Everywhere", self.live_bindings(type(self)) + [palette, next_pane]),
+            ("Browser", self.live_bindings(BrowserScreen)),
+            ("Object table", self.live_bindings(ObjectTable)),
+            ("Bucket tree", self.live_bindings(BucketTree)),
+            ("Transfers (Tab to them)", self.live_bindings(TransfersPanel)),
+            ("Details", self.live_bindings(DetailsScreen)),
+            ("Audit results", self.live_bindings(AuditScreen) + [open_object]),
+            ("Savings by folder (s)", self.live_bindings(SavingsScreen)),
         ]
         self.push_screen(HelpScreen(sections))
+
+    def live_bindings(self, owner: type[DOMNode]) -> list[Binding]:
+        """The bindings a screen or widget declares (dgtui's own, not Textual's), as the keymap has set them."""
+        merged = owner._merged_bindings
+        if merged is None:
+            return []
+        bindings = merged.copy()
+        if self._keymap:
+            bindings.apply_keymap(self._keymap)
+        # In the order the class declares them (the merged map puts inherited keys first).
+        declared = [(binding.id, binding.description) for binding in owner.BINDINGS if isinstance(binding, Binding)]
+
+        def order(binding: Binding) -> int:
+            key = (binding.id, binding.description)
+            return declared.index(key) if key in declared else len(declared)
+
+        # dgtui's own: those with an id, and the quit keys that have none (they work whatever the keymap says).
+        own = [binding for _key, binding in bindings if binding.id or (binding.id, binding.description) in declared]
+        return sorted(own, key=order)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -281,6 +356,14 @@ class DgtuiApp(App[int]):
 class QuitConfirmScreen(ConfirmScreen):
     """"Quit while transfers run?" (a second quit key press quits)."""
 
+    BINDINGS = [Binding("q", "app.quit", "Quit", show=False, id="app.quit")]
+
+
+#: every screen and widget whose bindings have ids: what a [keymap] entry can name
+KEYMAP_OWNERS: tuple[type[DOMNode], ...] = (
+    DgtuiApp, QuitConfirmScreen, BrowserScreen, ObjectTable, BucketTree, TransfersPanel, DetailsScreen,
+    PreviewScreen, SavingsScreen, AuditScreen, ConfirmScreen, PromptScreen, HelpScreen, ConnectionErrorScreen,
+)
 
 BROWSER_COMMANDS = [
     ("Restore", "Restore the marked or highlighted objects (or folder) to a local folder (d)", "download"),

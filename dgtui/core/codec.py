@@ -2,7 +2,7 @@
 
 We encode with ``-D``: without it xdelta3 silently decompresses gzip, bzip2
 and xz inputs and recompresses on decode, and the recompressed bytes differ
-from the original (see FORMAT.md, "Trap"). Deltas made with ``-D`` carry no
+from the original (docs/FORMAT.md §9.4). Deltas made with ``-D`` carry no
 external-compression marker, so DeltaGlider decodes them as usual.
 """
 

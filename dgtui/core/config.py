@@ -4,6 +4,9 @@
     price_per_gb_month = 0.023   # what one GB (2**30 bytes) stored for a month costs you
     max_unsized_delta_bytes = 107374182400   # the most a delta that records no size may rebuild to
 
+    [keymap]                     # remap keys of the app by binding id (? lists them)
+    browser.restore = "ctrl+r"
+
 A missing file means the defaults; a file that cannot be read is an error
 with one line saying where and why.
 """
@@ -38,13 +41,9 @@ def config_path() -> Path:
 
 def load_settings(path: Path | None = None) -> Settings:
     path = path or config_path()
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
+    data = _read_file(path)
+    if data is None:
         return Settings()
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DgError(f"cannot read the settings file {path}: {exc}") from None
     price = data.get("price_per_gb_month")
     if price is None:
         return Settings()
@@ -62,6 +61,17 @@ def price_setting(flag: float | None, path: Path | None = None) -> Settings:
     return load_settings(path)
 
 
+def _read_file(path: Path) -> dict | None:
+    """The settings file's tables, or None when there is no file (the defaults apply)."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DgError(f"cannot read the settings file {path}: {exc}") from None
+
+
 #: The largest file rebuilt from a delta whose metadata records no size (``dg-file-size`` missing or unreadable).
 DEFAULT_UNSIZED_DELTA_LIMIT = 100 * 2**30
 UNSIZED_DELTA_LIMIT_KEY = "max_unsized_delta_bytes"
@@ -71,15 +81,42 @@ def unsized_delta_limit(path: Path | None = None) -> int:
     """How many bytes a delta that records no size may rebuild to: ``max_unsized_delta_bytes`` in the
     settings file, else 100 GiB. A recorded size is always the limit when there is one."""
     path = path or config_path()
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        return DEFAULT_UNSIZED_DELTA_LIMIT
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DgError(f"cannot read the settings file {path}: {exc}") from None
+    data = _read_file(path) or {}
     value = data.get(UNSIZED_DELTA_LIMIT_KEY, DEFAULT_UNSIZED_DELTA_LIMIT)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise DgError(f"{UNSIZED_DELTA_LIMIT_KEY} in {path} must be a whole number of bytes of at least 1, "
                       f"not {value!r}")
     return value
+
+
+def load_keymap(path: Path | None = None) -> dict[str, str]:
+    """The ``[keymap]`` table of the settings file: binding id -> keys (``"ctrl+r"``, or ``"r,f5"``).
+
+        [keymap]
+        browser.restore = "ctrl+r"    # the ids are listed by ? in the app
+
+    Which ids exist is the app's business; here only the shape is checked.
+    """
+    path = path or config_path()
+    data = _read_file(path) or {}
+    table = data.get("keymap", {})
+    if not isinstance(table, dict):
+        raise DgError(f"keymap in {path} must be a table ([keymap] with lines like browser.restore = \"ctrl+r\")")
+    keymap: dict[str, str] = {}
+    for binding_id, keys in _flatten(table):
+        if not isinstance(keys, str) or not all(key.strip() for key in keys.split(",")):
+            raise DgError(f"keymap.{binding_id} in {path} must be a key such as \"ctrl+r\" (several: \"r,f5\"), "
+                          f"not {keys!r}")
+        keymap[binding_id] = ",".join(key.strip() for key in keys.split(","))
+    return keymap
+
+
+def _flatten(table: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """TOML reads ``browser.restore = "x"`` as a nested table; ids are the dotted names."""
+    items: list[tuple[str, object]] = []
+    for name, value in table.items():
+        if isinstance(value, dict):
+            items.extend(_flatten(value, f"{prefix}{name}."))
+        else:
+            items.append((f"{prefix}{name}", value))
+    return items

@@ -1,6 +1,8 @@
 """The DeltaGlider object format: key naming, metadata aliases, classification.
 
-See FORMAT.md in the team's shared folder. Everything here is pure: no I/O.
+The rules are written down in docs/FORMAT.md (keys §2, the delta policy §3, fields
+and aliases §4, classification §5, references §6, deltaglider_proxy §7, what
+dgtui writes §8). Everything here is pure: no I/O.
 """
 
 from __future__ import annotations
@@ -256,7 +258,7 @@ def _is_replica(md: dict[str, str], note: str, stored_key: str) -> bool:
 
 
 def parse_metadata(stored_key: str, metadata: dict[str, str]) -> ParsedMetadata:
-    """Classify a stored object from its key and user metadata (FORMAT.md rules)."""
+    """Classify a stored object from its key and user metadata (docs/FORMAT.md §5, §6)."""
     md = normalise_metadata(metadata)
     problems: list[str] = []
     raw_sha = resolve(md, "file_sha256")

@@ -7,6 +7,7 @@ keep the raw body beside botocore's answer and hand the generic parser an
 empty document. Signing, retries, redirects and error handling all stay
 botocore's own. The body is read by ElementTree, in the thread that fetched
 it, so that the next page is requested as soon as this one's token is known.
+Which stored keys are listed, and under which names: docs/FORMAT.md §2.
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ def to_object_info(stored_key: str, size: int, modified: str, etag: str, storage
 
 
 def settle_twins(contents: list[ObjectInfo], hidden: list[ObjectInfo]) -> list[ObjectInfo]:
-    """One entry per logical key when ``<name>`` and ``<name>.delta`` both exist.
+    """One entry per logical key when ``<name>`` and ``<name>.delta`` both exist (docs/FORMAT.md §2.4).
 
     deltaglider_proxy writes the new form before it deletes the old one, so
     both can be there for a while. The listing keeps the newer by its

@@ -91,7 +91,7 @@ def damaged(s3_server, tmp_path_factory):
     _rewrite(s3, bucket, "directbad/notes.txt", body=_flip)
     client.upload(releases[0], f"s3://{bucket}/badmeta/")
     _rewrite(s3, bucket, "badmeta/app-0.zip.delta", metadata={"dg-file-size": "lots"})
-    # what deltaglider_proxy 1.19 writes (FORMAT.md): dg-ref-path, notes, __reference__; clean
+    # what deltaglider_proxy 1.19 writes (docs/FORMAT.md §7): dg-ref-path, notes, __reference__; clean
     for key in ("reference.bin", "app-0.zip.delta", "app-1.zip.delta"):
         meta = s3.head_object(Bucket=bucket, Key=f"clean/{key}")["Metadata"]
         proxy = {"dg-tool": "deltaglider_proxy/1.19.0", "dg-file-sha256": meta["dg-file-sha256"],

@@ -33,9 +33,10 @@ STAGES = {"listing": "listing", "metadata": "reading metadata", "checking": "che
 
 class AuditScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "close", "Back"),
-        Binding("x", "cancel", "Cancel audit"),
-        Binding("f", "full", "Check bytes too"),
+        Binding("escape", "close", "Back", id="audit.back"),
+        Binding("q", "close", "Back", show=False, id="audit.back"),
+        Binding("x", "cancel", "Cancel audit", id="audit.cancel"),
+        Binding("f", "full", "Check bytes too", id="audit.full"),
     ]
 
     class Done(Message):

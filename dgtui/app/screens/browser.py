@@ -29,6 +29,7 @@ from ..messages import (
 )
 from ..text import human_count, human_size, plural, printable
 from ..widgets.bucket_tree import BucketTree
+from ..widgets.filter_input import FilterInput
 from ..widgets.footer import AppFooter
 from ..widgets.object_table import ObjectTable, Row
 from ..widgets.stats_panel import StatsPanel
@@ -120,23 +121,21 @@ def _on_focused_item(action):
 
 class BrowserScreen(Screen[None]):
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter"),
-        Binding("d", "download", "Restore"),
-        Binding("D", "download_folder", "Restore folder", show=False),
-        Binding("u", "upload", "Upload"),
-        Binding("i", "details", "Details"),
-        Binding("v", "audit", "Audit"),
-        Binding("delete", "delete", "Delete"),
-        Binding("x", "delete", "Delete", show=False),
-        Binding("c", "detailed_stats", "Exact stats", show=False),
-        Binding("s", "savings", "Savings by folder", show=False),
-        Binding("r", "refresh", "Refresh", show=False),
-        Binding("f5", "refresh", "Refresh", show=False),
-        Binding("y", "copy_url", "Copy URL", show=False),
-        Binding("Y", "copy_sha256", "Copy sha256", show=False),
-        Binding("p", "preview", "Preview", show=False),
-        Binding("b", "create_bucket", "New bucket", show=False),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("slash", "focus_filter", "Filter", id="browser.filter"),
+        Binding("d", "download", "Restore", id="browser.restore"),
+        Binding("D", "download_folder", "Restore folder", show=False, id="browser.restore-folder"),
+        Binding("u", "upload", "Upload", id="browser.upload"),
+        Binding("i", "details", "Details", id="browser.details"),
+        Binding("v", "audit", "Audit", id="browser.audit"),
+        Binding("delete", "delete", "Delete", id="browser.delete"),
+        Binding("c", "detailed_stats", "Exact stats", show=False, id="browser.exact-stats"),
+        Binding("s", "savings", "Savings by folder", show=False, id="browser.savings"),
+        Binding("r,f5", "refresh", "Refresh", show=False, id="browser.refresh"),
+        Binding("y", "copy_url", "Copy URL", show=False, id="browser.copy-url"),
+        Binding("Y", "copy_sha256", "Copy sha256", show=False, id="browser.copy-sha256"),
+        Binding("p", "preview", "Preview", show=False, id="browser.preview"),
+        Binding("b", "create_bucket", "New bucket", show=False, id="browser.new-bucket"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="browser.clear-filter"),
     ]
 
     def __init__(self, start: Location | None = None, *, start_object: str | None = None) -> None:
@@ -155,7 +154,8 @@ class BrowserScreen(Screen[None]):
                 yield BucketTree(id="tree")
                 yield StatsPanel(id="stats")
             with Vertical(id="content"):
-                yield Input(placeholder="/ to filter names", id="filter", compact=True)
+                yield FilterInput(apply=self._apply_filter, placeholder="/ to filter names", then_focus="#table",
+                                  id="filter")
                 yield ObjectTable(time_format=self.app.time_format, id="table")
         yield TransfersPanel(clock=self.app.clock, id="transfers")
         yield AppFooter()
@@ -272,11 +272,16 @@ class BrowserScreen(Screen[None]):
         self.stats.mark_stale(changed)
 
     # -- filter ----------------------------------------------------------------------------
+    def _apply_filter(self, text: str) -> None:
+        """The filter's text changed (FilterInput calls this as it changes, not through a message)."""
+        if self.table.filter_text != text:
+            self.table.set_filter(text)
+            self._update_location_bar()
+
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             event.stop()
-            self.table.set_filter(event.value)
-            self._update_location_bar()
+            self._apply_filter(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -291,7 +296,8 @@ class BrowserScreen(Screen[None]):
     def action_focus_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)
         filter_input.can_focus = True
-        filter_input.focus()
+        # At once, not on the next turn of the event loop: "/07" typed in one go filters on "07".
+        self.set_focus(filter_input)
 
     def on_object_table_edit_filter(self, message: ObjectTable.EditFilter) -> None:
         """Backspace in the table while a filter is on: take its last character off."""
@@ -303,7 +309,7 @@ class BrowserScreen(Screen[None]):
         filter_input = self.query_one("#filter", Input)
         if filter_input.value:
             filter_input.value = ""
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_sort(self, key: str) -> None:
         self.table.set_sort(key)

@@ -24,9 +24,10 @@ class ConfirmScreen(ModalScreen[str | None]):
     """
 
     BINDINGS = [
-        Binding("escape", "dismiss_none", "Cancel"),
-        Binding("left", "button(-1)", "Previous", show=False),
-        Binding("right", "button(1)", "Next", show=False),
+        Binding("escape", "dismiss_none", "Cancel", id="dialog.cancel"),
+        Binding("q", "dismiss_none", "Cancel", show=False, id="dialog.cancel"),
+        Binding("left", "button(-1)", "Previous", show=False, id="dialog.previous"),
+        Binding("right", "button(1)", "Next", show=False, id="dialog.next"),
     ]
 
     def __init__(self, title: str, body: str | Text, choices: list[tuple[str, str]] | None = None, *,

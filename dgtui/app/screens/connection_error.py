@@ -21,9 +21,9 @@ class ConnectionErrorScreen(Screen[bool]):
     AUTO_FOCUS = "#retry"
 
     BINDINGS = [
-        Binding("r", "retry", "Retry"),
-        Binding("f5", "retry", "Retry", show=False),
-        Binding("q", "give_up", "Quit"),
+        Binding("r", "retry", "Retry", id="connection.retry"),
+        Binding("f5", "retry", "Retry", show=False, id="connection.retry"),
+        Binding("q", "give_up", "Quit", id="connection.quit"),
     ]
 
     def __init__(self, message: str, error: BaseException | None, endpoint: str | None) -> None:

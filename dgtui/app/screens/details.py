@@ -34,13 +34,12 @@ class DetailsScreen(Screen[None]):
     """What dgtui knows about one object, fetched on open."""
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("q", "app.pop_screen", "Back", show=False),
-        Binding("backspace", "app.pop_screen", "Back", show=False),
-        Binding("d", "download", "Restore"),
-        Binding("y", "copy_url", "Copy URL"),
-        Binding("Y", "copy_sha256", "Copy sha256"),
-        Binding("r", "reload", "Reload"),
+        Binding("escape", "app.pop_screen", "Back", id="details.back"),
+        Binding("q,backspace", "app.pop_screen", "Back", show=False, id="details.back"),
+        Binding("d", "download", "Restore", id="details.restore"),
+        Binding("y", "copy_url", "Copy URL", id="details.copy-url"),
+        Binding("Y", "copy_sha256", "Copy sha256", id="details.copy-sha256"),
+        Binding("r", "reload", "Reload", id="details.reload"),
     ]
 
     def __init__(self, location: Location, listed: ObjectInfo) -> None:

@@ -38,9 +38,8 @@ def preview_text(data: bytes) -> str | None:
 
 class PreviewScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("q", "app.pop_screen", "Back", show=False),
-        Binding("p", "app.pop_screen", "Back", show=False),
+        Binding("escape", "app.pop_screen", "Back", id="preview.back"),
+        Binding("q,p", "app.pop_screen", "Back", show=False, id="preview.back"),
     ]
 
     def __init__(self, bucket: str, info: ObjectInfo) -> None:

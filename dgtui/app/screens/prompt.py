@@ -44,7 +44,10 @@ class PromptScreen(ModalScreen[str | None]):
     the answer. ``paths=True`` completes local paths with Tab.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+        Binding("tab", "complete", "Complete the path", show=False, id="prompt.complete"),
+    ]
     AUTO_FOCUS = "#prompt-input"
 
     def __init__(self, title: str, explanation: str | Text, value: str = "", *, ok_label: str = "OK",
@@ -101,15 +104,12 @@ class PromptScreen(ModalScreen[str | None]):
             return
         self.dismiss(value)
 
-    def on_key(self, event) -> None:
+    def action_complete(self) -> None:
         """Tab in a path prompt completes the path (as a shell does); elsewhere it moves focus."""
-        if event.key != "tab" or not self.paths:
-            return
         field = self.query_one(Input)
-        if self.focused is not field:
+        if not self.paths or self.focused is not field:
+            self.focus_next()
             return
-        event.stop()
-        event.prevent_default()
         completed, candidates = complete_path(field.value)
         if completed != field.value:
             field.value = completed

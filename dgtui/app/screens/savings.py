@@ -30,7 +30,7 @@ from ..messages import Location
 from ..text import human_count, human_size, percent, printable
 from ..widgets.footer import AppFooter
 from ..widgets.progress import progress_bar
-from ..widgets.savings_table import SORT_TITLES, SavingsTable
+from ..widgets.savings_table import SavingsTable, sort_words
 from ..workers import background
 
 PROGRESS_REFRESH_S = 0.25
@@ -46,14 +46,15 @@ class SavingsScreen(Screen[None]):
     """Savings of every folder below a location, drawn from ``FolderReport``s."""
 
     BINDINGS = [
-        Binding("escape", "close", "Back"),
-        Binding("enter", "open", "Open folder", show=False),
-        Binding("backspace", "up", "Parent", show=False),
-        Binding("e", "exact", "Exact"),
-        Binding("a", "sampled", "Sampled"),
-        Binding("m", "measure", "Measure layout"),
-        Binding("o", "next_sort", "Sort"),
-        Binding("O", "reverse_sort", "Reverse sort", show=False),
+        Binding("escape", "close", "Back", id="savings.back"),
+        Binding("q", "close", "Back", show=False, id="savings.back"),
+        Binding("enter", "open", "Open folder", show=False, id="savings.open"),
+        Binding("backspace", "up", "Parent", show=False, id="savings.parent"),
+        Binding("e", "exact", "Exact", id="savings.exact"),
+        Binding("a", "sampled", "Sampled", id="savings.sampled"),
+        Binding("m", "measure", "Measure layout", id="savings.measure"),
+        Binding("o", "next_sort", "Sort", id="savings.sort"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False, id="savings.reverse-sort"),
     ]
 
     def __init__(self, location: Location, cursor: str | None = None) -> None:
@@ -253,7 +254,7 @@ class SavingsScreen(Screen[None]):
 
     def action_next_sort(self) -> None:
         column = self.table.next_sort()
-        self.app.notify(f"Sorted by {SORT_TITLES[column]}", timeout=2)
+        self.app.notify(f"Sorted by {sort_words(column, self.table.sort_reverse)}", timeout=2)
         self._redraw()
 
     def action_reverse_sort(self) -> None:
@@ -288,6 +289,8 @@ class SavingsScreen(Screen[None]):
         title.append(printable(self.location.url, 300))
         if report is not None:
             title.append("  exact" if report.exact else "  quick: ~ marks estimates (e: exact)", style="italic")
+        title.append(f"  sorted by {sort_words(self.table.sort_column, self.table.sort_reverse)} (o, O)",
+                     style="italic")
         return title
 
     def _detail(self) -> RenderableType:

@@ -60,9 +60,10 @@ class BucketTree(Tree[NodeInfo]):
     a click opens it and leaves the focus here."""
 
     BINDINGS = [
-        Binding("enter", "open_cursor", "Open", show=False),
-        Binding("right", "expand", "Expand", show=False),
-        Binding("left", "collapse", "Collapse", show=False),
+        Binding("enter", "open_cursor", "Open in the table (the focus goes there; a click opens it and stays in "
+                "the tree)", show=False, id="tree.open"),
+        Binding("right", "expand", "Expand", show=False, id="tree.expand"),
+        Binding("left", "collapse", "Collapse or go to parent", show=False, id="tree.collapse"),
     ]
 
     COMPONENT_CLASSES = Tree.COMPONENT_CLASSES | {"bucket-tree--dim", "bucket-tree--error"}

@@ -29,6 +29,8 @@ COLUMNS = (
 SORTS = ("stored", "original", "saved", "objects", "deltas", "grade", "name")
 SORT_TITLES = {"stored": "stored size", "original": "original size", "saved": "saved %", "objects": "objects",
                "deltas": "deltas", "grade": "grade", "name": "name"}
+#: how a column reads in its own order, and reversed
+SORT_ORDER_WORDS = {"name": ("A to Z", "Z to A"), "grade": ("best first", "worst first")}
 GRADE_RANK = {"excellent": 0, "good": 1, "fair": 2, "poor": 3, "no deltas": 4}
 
 
@@ -40,6 +42,12 @@ def sort_value(row: FolderSavings, column: str) -> object:
     value = {"stored": row.stored_bytes, "original": row.original_bytes, "saved": row.saved_percent,
              "objects": row.objects, "deltas": row.deltas}[column]
     return -value
+
+
+def sort_words(column: str, reverse: bool) -> str:
+    """``stored size, largest first``: what the rows are sorted by, for the title."""
+    words = SORT_ORDER_WORDS.get(column, ("largest first", "smallest first"))
+    return f"{SORT_TITLES[column]}, {words[1] if reverse else words[0]}"
 
 
 def bar_text(row: FolderSavings, width: int = BAR_WIDTH) -> Text:
@@ -73,7 +81,13 @@ class SavingsTable(DataTable):
         self.sort_reverse = False
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Column titles; the sorted column's carries ▼ (its own order: largest, A, best first) or ▲."""
         for key, title, _ in COLUMNS:
+            if key == self.sort_column:
+                title = f"{title} {'▲' if self.sort_reverse else '▼'}"
             self.add_column(title, key=key)
 
     def show(self, report: FolderReport | None, keep: str | None = None) -> None:
@@ -105,7 +119,8 @@ class SavingsTable(DataTable):
             self.set_sort(column)
 
     def _fill(self, keep: str | None) -> None:
-        self.clear()
+        self.clear(columns=True)
+        self._add_columns()
         report = self.report
         if report is None:
             self.rows_shown = []

@@ -119,12 +119,12 @@ class TransfersPanel(VerticalScroll, can_focus=True):
     """All transfers of this session, newest last; hidden while there are none."""
 
     BINDINGS = [
-        Binding("x", "cancel", "Cancel the running transfer"),
-        Binding("delete", "cancel", "Cancel the running transfer", show=False),
-        Binding("c", "clear", "Clear finished"),
-        Binding("enter", "show_report", "List every file"),
-        Binding("up,k", "select(-1)", "Previous", show=False),
-        Binding("down,j", "select(1)", "Next", show=False),
+        Binding("x", "cancel", "Cancel the running transfer", id="transfers.cancel"),
+        Binding("delete", "cancel", "Cancel the running transfer", show=False, id="transfers.cancel"),
+        Binding("c", "clear", "Clear finished", id="transfers.clear"),
+        Binding("enter", "show_report", "List every file", id="transfers.report"),
+        Binding("up,k", "select(-1)", "Previous", show=False, id="transfers.previous"),
+        Binding("down,j", "select(1)", "Next", show=False, id="transfers.next"),
     ]
 
     DEFAULT_CSS = """
