@@ -508,18 +508,20 @@ class DgClient(DeltaGliderCompat):
                 return dict(self._s3.client.get_object(Bucket=Bucket, Key=stored_key, **kwargs))
         fd, name = tempfile.mkstemp(prefix="dgtui-get-", dir=self.work_dir)
         os.close(fd)
+        rng = kwargs.get("Range")
         try:
             result = self._engine.restore(Bucket, stored_key, Path(name), overwrite=True)
             if result.reference_warning:
                 logging.getLogger("dgtui").warning("%s", result.reference_warning)
+            # Checked before the file is opened: a bad Range leaves no open handle behind.
+            span = _parse_range(rng, result.size) if rng else None
             body = open(name, "rb")
         finally:
             os.unlink(name)  # the open handle keeps the data until closed
         response = self._head_response(Key, stored_key, head)
         response["ContentLength"] = result.size
-        rng = kwargs.get("Range")
-        if rng:
-            start, end = _parse_range(rng, result.size)
+        if span is not None:
+            start, end = span
             body.seek(start)
             data = body.read(end - start + 1)
             body.close()
