@@ -14,7 +14,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from dgtui import CancelledError, DgClient, ObjectInfo, create_client, parse_s3_url
+from dgtui import CancelledError, DgClient, DgError, ObjectInfo, create_client, parse_s3_url
+from dgtui.core.config import load_settings
 
 from .audit_state import AuditFindings
 from .errors import describe, is_connection_problem
@@ -52,10 +53,20 @@ class DgtuiApp(App[int]):
                  time_format: Callable[[str], str] = format_local_time,
                  clock: Callable[[], float] = time.monotonic,
                  download_dir: str | None = None, endpoint_label: str | None = None,
-                 hide_buckets: tuple[str, ...] = ()) -> None:
+                 hide_buckets: tuple[str, ...] = (), metadata_in_view: bool | None = None) -> None:
         """``time_format`` turns S3 timestamps into text and ``clock`` drives transfer rates;
-        tests replace both to get the same picture on every run."""
+        tests replace both to get the same picture on every run. ``metadata_in_view`` (default:
+        the settings file's, else off) makes the table HEAD the rows in view; ``m`` toggles it."""
         super().__init__()
+        self._settings_problem: str | None = None
+        if metadata_in_view is None:
+            try:
+                metadata_in_view = load_settings().metadata_in_view
+            except DgError as exc:
+                metadata_in_view = False
+                self._settings_problem = describe(exc)
+        #: the table reads the metadata of the rows in view (HEADs); off, it shows the cache's only
+        self.metadata_in_view = metadata_in_view
         self.client_factory = client_factory
         self.start_url = start_url
         self.time_format = time_format
@@ -88,6 +99,8 @@ class DgtuiApp(App[int]):
                 self.start_location = Location(bucket, prefix)
                 self._start_object = key if key and not key.endswith("/") else None
         self._connection_screen: ConnectionErrorScreen | None = None
+        #: Retry on the connection screen: list the open folder again once the new client exists
+        self._reload_when_connected = False
 
     # -- start -------------------------------------------------------------------------
     @property
@@ -101,6 +114,8 @@ class DgtuiApp(App[int]):
         self.push_screen(BrowserScreen(self.start_location, start_object=self._start_object))
         if self._start_problem:
             self.show_error(self._start_problem)
+        if self._settings_problem:
+            self.show_error(self._settings_problem)
         self.load_buckets()
 
     def load_buckets(self) -> None:
@@ -120,6 +135,9 @@ class DgtuiApp(App[int]):
         browser = self.browser
         if browser is not None:
             browser.client_ready()
+            if self._reload_when_connected and browser.location is not None:
+                browser.table.reload()
+        self._reload_when_connected = False
 
     def on_buckets_loaded(self, message: BucketsLoaded) -> None:
         browser = self.browser
@@ -180,7 +198,12 @@ class DgtuiApp(App[int]):
             browser.show_connection_problem("not connected (r retries)")
         if self._connection_screen is not None:
             return
-        self.client = None  # a new client picks up fixed environment / profile on retry
+        # A new client picks up a fixed environment / profile on retry. The old one is closed (its
+        # HEAD pool, event loop thread and connections) off the UI thread; workers still holding it
+        # fail or finish on their own.
+        old_client, self.client = self.client, None
+        if old_client is not None:
+            self._close_client(old_client)
         screen = ConnectionErrorScreen(text, error, self.endpoint)
         self._connection_screen = screen
 
@@ -190,11 +213,15 @@ class DgtuiApp(App[int]):
                 browser = self.browser
                 if browser is not None:
                     browser.tree.set_status("connecting…")
-                    if browser.location is not None:
-                        browser.table.reload()
+                    # The table lists again once the new client exists (``_client_ready``), not before.
+                    self._reload_when_connected = browser.location is not None
                 self.load_buckets()
 
         self.push_screen(screen, closed)
+
+    @background("closing the old connection", group="close-client")
+    def _close_client(self, client: DgClient) -> None:
+        client.close()
 
     def on_object_info_loaded(self, message: ObjectInfoLoaded) -> None:
         browser = self.browser

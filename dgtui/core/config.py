@@ -2,6 +2,7 @@
 
     # ~/.config/dgtui/config.toml
     price_per_gb_month = 0.023   # what one GB (2**30 bytes) stored for a month costs you
+    metadata_in_view = false     # the browser HEADs the rows in view to show their type and original size
 
 A missing file means the defaults; a file that cannot be read is an error
 with one line saying where and why.
@@ -28,6 +29,9 @@ class Settings:
     price_per_gb_month: float = DEFAULT_PRICE_PER_GB_MONTH
     #: where the price comes from, for people reading a cost
     price_source: str = DEFAULT_PRICE_NAME
+    #: the browser reads the metadata of the rows in view (one HEAD per object not in the cache);
+    #: off, browsing sends listings only and shows what the metadata cache already holds
+    metadata_in_view: bool = False
 
 
 def config_path() -> Path:
@@ -44,12 +48,15 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings()
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise DgError(f"cannot read the settings file {path}: {exc}") from None
+    in_view = data.get("metadata_in_view", False)
+    if not isinstance(in_view, bool):
+        raise DgError(f"metadata_in_view in {path} must be true or false, not {in_view!r}")
     price = data.get("price_per_gb_month")
     if price is None:
-        return Settings()
+        return Settings(metadata_in_view=in_view)
     if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0 or price != price:
         raise DgError(f"price_per_gb_month in {path} must be a number of at least 0, not {price!r}")
-    return Settings(float(price), f"price_per_gb_month from {path}")
+    return Settings(float(price), f"price_per_gb_month from {path}", metadata_in_view=in_view)
 
 
 def price_setting(flag: float | None, path: Path | None = None) -> Settings:

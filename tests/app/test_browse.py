@@ -85,9 +85,9 @@ async def test_tree_lists_buckets_then_folders_lazily(client, small_bucket):
         await wait_for(pilot, lambda: table.location and table.location.prefix == "docs/" and not table.listing)
         assert [row.name for row in table.view] == ["old/", "readme.txt"]
         await table_settled(pilot, table)
-        assert "direct" in line_text(table, 2)
-    # The tree lists only; the table reads the metadata of the object it shows (dgtui wrote it: "direct").
-    assert heads == ["/docs/readme.txt"], "no HEAD but for the objects in view"
+        assert "direct" not in line_text(table, 2), "its type is in its metadata, which nothing read"
+    # The tree and the table list only: browsing sends no HEAD (m would read the rows in view).
+    assert heads == [], "no HEAD while browsing"
 
 
 async def test_tree_shows_loading_state_while_listing(s3_server, small_bucket, tmp_path):
@@ -119,7 +119,7 @@ async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_buck
         "before-call.s3.ListObjectsV2",
         lambda params, **_: starts.append(params.get("query_string", {}).get("start-after", "")))
     try:
-        app = make_app(slow, f"s3://{big_bucket}/{BIG_PREFIX}")
+        app = make_app(slow, f"s3://{big_bucket}/{BIG_PREFIX}", metadata_in_view=True)
         async with app.run_test(size=(120, 40)) as pilot:
             table = app.screen.query_one(ObjectTable)
             await wait_for(pilot, lambda: len(table.view) > 0, what="first rows")
@@ -223,7 +223,7 @@ async def test_a_url_naming_an_object_opens_its_folder_on_it(client, small_bucke
 
 async def test_details_heads_only_when_opened_and_caches(client, small_bucket):
     heads = count_heads(client)
-    app = make_app(client, f"s3://{small_bucket}/releases/")
+    app = make_app(client, f"s3://{small_bucket}/releases/", metadata_in_view=True)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.screen.query_one(ObjectTable)
         await wait_for(pilot, lambda: not table.listing and table.view, what="releases/")
@@ -361,3 +361,38 @@ async def test_exact_stats_run_in_the_background_and_cancel(s3_server, big_bucke
     finally:
         slow.close()
         proxy.stop()
+
+
+async def test_browsing_and_scrolling_send_only_listings_by_default(s3_server, big_bucket, tmp_path):
+    """The design's promise: the listing carries what browsing needs; no HEAD unless asked (m)."""
+    counting = TcpProxy.for_endpoint(s3_server.endpoint_url).start()  # notes every request it forwards
+    client = make_client(s3_server, tmp_path / "cache", endpoint_url=counting.endpoint_url)
+    try:
+        app = make_app(client, f"s3://{big_bucket}/{BIG_PREFIX}")
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.screen.query_one(ObjectTable)
+            await wait_for(pilot, lambda: table.summary.complete and not table.listing, timeout=30,
+                           what="the whole listing")
+            await table_settled(pilot, table)
+            for keys in (["pagedown"] * 3, ["G"], ["g"], ["t"], ["n"]):
+                await pilot.press(*keys)
+                await table_settled(pilot, table)  # the rows in view were filled (from the cache: nothing)
+            await pilot.press("slash", "0", "0", "4", "enter")
+            await table_settled(pilot, table)
+            assert table._metadata_tried, "the rows in view were looked up (in the cache)"
+            assert not any(row.info.metadata_loaded for row in table.view if row.info is not None)
+            requests = list(counting.requests)
+            assert requests, "the listing went through the counting proxy"
+            not_listings = [r for r in requests if not (r.startswith("GET ") and ("list-type=2" in r or r == "GET /"))]
+            assert not_listings == [], "browsing sent only listings"
+            # With the setting on (m), the rows in view are read from the server.
+            await pilot.press("m")
+            assert app.metadata_in_view
+            await table_settled(pilot, table)
+            heads = [r for r in counting.requests[len(requests):] if r.startswith("HEAD ")]
+            read = [row for row in table.view if row.info is not None and row.info.metadata_loaded]
+            assert read and len(heads) == len(read)
+            assert all(row.name.startswith("file-") and "004" in row.name for row in read)
+    finally:
+        client.close()
+        counting.stop()

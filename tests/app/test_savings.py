@@ -117,7 +117,7 @@ async def test_panel_counts_unknown_rows_until_exact_stats_fill_them(client, lay
     # metadata of the rows in view only.
     for i in range(60):
         boto3_s3.put_object(Bucket=layout_bucket, Key=f"releases/app/a-log-{i:02d}.txt", Body=b"log")
-    app = make_app(client, f"s3://{layout_bucket}/releases/app/")
+    app = make_app(client, f"s3://{layout_bucket}/releases/app/", metadata_in_view=True)
     async with app.run_test(size=(120, 36)) as pilot:
         table = app.screen.query_one(ObjectTable)
         panel = app.screen.query_one(StatsPanel)

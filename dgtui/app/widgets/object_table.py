@@ -5,10 +5,12 @@ objects in a list, only the visible lines are rendered, and sorting or
 filtering 100,000 rows is a list sort / comprehension. The listing worker
 reads pages with a Delimiter (one LIST request per page, no HEAD) and posts
 them back; rows show as soon as their page arrives. Once the view settles
-(after new rows, a scroll, a filter or a sort), a second worker reads the
-metadata of the object rows in view (on-disk cache first, then HEADs), so
-that their type (an object deltaglider_proxy encrypted shows "encr.") and a
-delta's original size show without opening the details.
+(after new rows, a scroll, a filter or a sort), a second worker fills the
+object rows in view from the metadata cache (this session's and the on-disk
+one), so that their type (an object deltaglider_proxy encrypted shows
+"encr.") and a delta's original size show without opening the details.
+Browsing sends no HEAD: only with the setting ``metadata_in_view`` (``m``)
+does that worker read the metadata the cache lacks from the server.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from textual.timer import Timer
 
 from dgtui import CancelledError, ObjectInfo, ObjectKind
 from dgtui.core.format import is_housekeeping_key
+from dgtui.core.stats import apply_metadata
 
 from ..known import fill_known
 from ..messages import (
@@ -161,6 +164,7 @@ class ObjectTable(ScrollView, can_focus=True):
         Binding("o", "sort('original')", "Sort by original size (again: reverse)", show=False),
         Binding("percent_sign", "sort('saved')", "Sort by saved share (again: reverse)", show=False),
         Binding("t", "sort('date')", "Sort by date (again: reverse)", show=False),
+        Binding("m", "toggle_metadata_in_view", "Read metadata of rows in view (HEADs; on/off)", show=False),
     ]
 
     COMPONENT_CLASSES = {
@@ -622,9 +626,44 @@ class ObjectTable(ScrollView, can_focus=True):
         self._metadata_reading = {row.key for row in rows}
         self._read_metadata(self.location, self.request_id, rows, infos)
 
+    @property
+    def metadata_in_view(self) -> bool:
+        """The rows in view have their missing metadata read from the server (the app's setting)."""
+        return bool(getattr(self.app, "metadata_in_view", False))
+
+    def action_toggle_metadata_in_view(self) -> None:
+        app: Any = self.app
+        app.metadata_in_view = not self.metadata_in_view
+        if app.metadata_in_view:
+            app.notify("Metadata of the rows in view: read from the server (a HEAD per object not cached).",
+                       timeout=4)
+        else:
+            app.notify("Metadata of the rows in view: from the cache only; browsing sends listings only "
+                       "(c or s reads everything below).", timeout=4)
+        # Rows tried from the cache alone are worth asking the server now.
+        self._metadata_tried = set()
+        self._view_moved()
+        self._announce()
+
     @background("reading the metadata of the rows in view", group="view-metadata", exclusive=True)
     def _read_metadata(self, location: Location, request_id: int, rows: list[Row], infos: list[ObjectInfo]) -> None:
         app = self.app
+        if not self.metadata_in_view:
+            # The cache only: no request. Deltas listed earlier were filled by the listing already;
+            # this covers the other objects (direct or plain, encrypted) the cache knows.
+            session = getattr(app, "info_cache", {})
+            rest = []
+            for info in infos:
+                seen = session.get((location.bucket, info.key))
+                if seen is not None and seen.metadata_loaded and seen.etag == info.etag:
+                    apply_metadata(info, seen.metadata)
+                else:
+                    rest.append(info)
+            if app.client is not None:
+                app.client.known_metadata(location.bucket, rest)
+            if not is_cancelled():
+                app.call_from_thread(self._view_metadata_read, request_id, rows, infos)
+            return
         try:
             app.client.fetch_metadata(location.bucket, infos, should_cancel=is_cancelled)
         except CancelledError:

@@ -91,7 +91,8 @@ class StatsPanel(Widget):
         """
         shape = (self.location is None, self.detailed_running, self.detailed is None,
                  bool(self.detailed and self.detailed.metadata_invalid), self.detailed_note, self.detailed_stale,
-                 bool(self.summary.unknown), bool(self.detailed and self.detailed.encrypted_objects))
+                 bool(self.summary.unknown), bool(self.detailed and self.detailed.encrypted_objects),
+                 getattr(self.app, "metadata_in_view", False))
         if shape != getattr(self, "_shape", None):
             self._shape = shape
             self.refresh(layout=True)
@@ -176,7 +177,9 @@ class StatsPanel(Widget):
         grid.add_row("Stored", human_size(summary.stored_bytes) + more)
         parts.append(grid)
         if summary.unknown:
-            parts.append(Text(f"{human_count(summary.unknown)} without original size: c or s reads them",
+            # Browsing sends no HEAD unless asked: say which keys read what is missing.
+            in_view = "" if getattr(self.app, "metadata_in_view", False) else " (m: the rows in view)"
+            parts.append(Text(f"{human_count(summary.unknown)} without original size: c or s reads them{in_view}",
                               style=dim))
         parts.extend(self._detailed_lines(title, dim))
         return Group(*parts)
