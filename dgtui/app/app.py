@@ -34,6 +34,8 @@ from .widgets.transfers import TransfersPanel
 from .workers import background
 
 ClientFactory = Callable[[], DgClient]
+#: the worker group of the job that creates the client and lists the buckets
+CONNECT_GROUP = "connect"
 
 
 class DgtuiApp(App[int]):
@@ -121,7 +123,7 @@ class DgtuiApp(App[int]):
     def load_buckets(self) -> None:
         self._connect()
 
-    @background("connecting", group="connect", exclusive=True)
+    @background("connecting", group=CONNECT_GROUP, exclusive=True)
     def _connect(self) -> None:
         if self.client is None:
             client = self.client_factory()
@@ -174,18 +176,19 @@ class DgtuiApp(App[int]):
         if is_connection_problem(error):
             self.show_connection_problem(text, error)
             return
-        if message.what == "connecting" and self.start_location is not None:
+        connecting = message.group == CONNECT_GROUP
+        if connecting and self.start_location is not None:
             # ListBuckets refused, but the user named a bucket: browse that one.
             browser = self.browser
             if browser is not None:
                 browser.set_buckets([])
             self.show_error(f"cannot list buckets ({text}); showing s3://{printable(self.start_location.bucket)}")
             return
-        if message.what == "connecting":
+        if connecting:
             self.show_connection_problem(text, error)
             return
-        if isinstance(source, (BucketTree, ObjectTable)) or "failed" in text.lower():
-            self.show_error(text)  # the text already says what failed
+        if isinstance(source, (BucketTree, ObjectTable)) or getattr(error, "action", None):
+            self.show_error(text)  # the text already says what failed (the pane, or the error's action)
         else:
             self.show_error(f"{message.what} failed: {text}")
 

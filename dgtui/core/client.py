@@ -432,10 +432,13 @@ class DgClient(DeltaGliderCompat):
         """
         return self.verify_object(s3_url).valid
 
-    def verify_object(self, s3_url: str) -> VerifyResult:
-        """``verify`` with the reason: rebuilt from the bucket alone and checked against the stored sha256."""
+    def verify_object(self, s3_url: str, *, work_dir: str | Path | None = None) -> VerifyResult:
+        """``verify`` with the reason: rebuilt from the bucket alone and checked against the stored sha256.
+
+        The object is rebuilt in a temporary folder in ``work_dir`` (default: the client's work folder).
+        """
         bucket, key = parse_s3_url(s3_url, need_key=True)
-        with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=self.work_dir) as tmp:
+        with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=work_dir or self.work_dir) as tmp:
             try:
                 result = self._engine.restore(bucket, key, Path(tmp) / "file", strict_reference=True)
             except (errors.IntegrityError, errors.MetadataInvalidError) as exc:
@@ -449,7 +452,7 @@ class DgClient(DeltaGliderCompat):
         reason = None if result.verified else (result.check_note  # a proxy replica: its size was checked
                                                or "no sha256 or MD5 ETag is stored to check it against")
         return VerifyResult(bucket=bucket, key=result.key, valid=result.verified, reason=reason, sha256=result.sha256,
-                            kind=result.kind)
+                            kind=result.kind, size_checked=not result.verified and result.check_note is not None)
 
     # -- boto3-style calls on logical keys ----------------------------------------
     def put_object(self, Bucket: str, Key: str, Body: bytes | str | Path | BinaryIO | None = b"",
@@ -593,7 +596,9 @@ class DgClient(DeltaGliderCompat):
         result = self.delete_objects(Bucket, {"Objects": [{"Key": Key}]})
         if result["Errors"]:
             err = result["Errors"][0]
-            raise errors.DgError(f"delete failed on {where(Bucket, Key)}: {err['Message']}", bucket=Bucket, key=Key)
+            failed = errors.DgError(f"delete failed on {where(Bucket, Key)}: {err['Message']}", bucket=Bucket, key=Key)
+            failed.action = "delete"
+            raise failed
         kind = fmt.parse_metadata(stored_key, head.get("Metadata", {})).kind if stored_key else None
         info: dict[str, Any] = {"Type": object_type(stored_key, kind) if stored_key else None,
                                 "Deleted": bool(stored_key), "StoredKey": stored_key or None}

@@ -183,3 +183,23 @@ async def test_retry_with_a_folder_open_lists_it_again_on_a_new_client(s3_server
         proxy.stop()
         for client in clients[1:]:
             client.close()
+
+
+async def test_a_failure_says_which_job_failed_whatever_its_words(client, bucket):
+    """Routing goes by the error's fields, not by words in its text: an unexpected error whose
+    message happens to contain "failed" still says which job it stopped."""
+    client.put_object(Bucket=bucket, Key="f/a.txt", Body=b"a")
+
+    def broken(url):
+        raise ValueError("checksum failed")
+
+    client.get_object_info = broken
+    app = make_app(client, f"s3://{bucket}/f/")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.view and not table.listing)
+        await pilot.press("enter")
+        await screen_of(pilot, DetailsScreen)
+        await wait_for(pilot, lambda: notifications(app))
+        assert notifications(app)[-1] == ("reading the object's metadata failed: "
+                                          "unexpected error (ValueError): checksum failed")
