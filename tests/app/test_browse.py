@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from textual.widgets import Input
 
@@ -315,23 +317,39 @@ async def test_mouse_sorts_selects_and_opens(session_client, big_bucket):
         assert table.cursor_row == 4
 
 
-async def test_leaving_a_listing_drops_its_late_pages(s3_server, big_bucket, small_bucket, tmp_path):
-    proxy = TcpProxy.for_endpoint(s3_server.endpoint_url, latency_s=0.3).start()
-    slow = make_client(s3_server, tmp_path / "cache", endpoint_url=proxy.endpoint_url)
+async def test_leaving_a_listing_drops_its_late_pages(client, big_bucket, small_bucket):
+    # The old listing's next pages are held in flight until the new listing is shown, then let go;
+    # the check waits until the old listing's worker has ended, so its pages had every chance to land.
+    released = threading.Event()
+    listed: list[str] = []
+
+    def hold(request, **_):
+        if f"/{big_bucket}?" in request.url and "prefix=logs" in request.url:
+            listed.append(request.url)
+            if len(listed) > 1:  # the first page goes through
+                released.wait(30)
+
+    client.boto3_client.meta.events.register("before-send.s3.ListObjectsV2", hold)
     try:
-        app = make_app(slow, f"s3://{big_bucket}/{BIG_PREFIX}")
+        app = make_app(client, f"s3://{big_bucket}/{BIG_PREFIX}")
         async with app.run_test(size=(120, 40)) as pilot:
             table = app.screen.query_one(ObjectTable)
             await wait_for(pilot, lambda: len(table.view) > 0, what="first rows")
-            assert table.listing
+            assert table.listing and len(table.objects) < BIG_COUNT
+            old = [w for w in app.workers if w.group == "listing" and not w.is_finished]
+            assert old, "the old listing is still running"
+            assert len(listed) > 1, "its next pages are held in flight"
             app.screen.navigate(Location(small_bucket, "releases/"))
             await wait_for(pilot, lambda: not table.listing, timeout=30, what="the new listing")
-            await pilot.pause(1.5)  # pages of the old listing would have arrived by now
+            released.set()
+            await wait_for(pilot, lambda: all(w.is_finished for w in old), timeout=30, what="the old listing ended")
+            await pilot.pause()
+            await pilot.pause()  # whatever it posted before ending has been handled
             assert [row.name for row in table.view] == ["app-0.tar", "app-1.tar"]
             assert table.summary.objects == 2
     finally:
-        slow.close()
-        proxy.stop()
+        released.set()
+        client.boto3_client.meta.events.unregister("before-send.s3.ListObjectsV2", hold)
 
 
 async def test_exact_stats_run_in_the_background_and_cancel(s3_server, big_bucket, tmp_path):
