@@ -333,8 +333,13 @@ class DgClient(DeltaGliderCompat):
             if rel is None:
                 raise errors.InvalidKeyError(f"cannot make a file name from {where(bucket, key)}: {problem}")
             dest = dest / rel
-        return self._engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
-                                    should_cancel=should_cancel, rescue=rescue)
+        created = missing_folders(dest.parent)
+        try:
+            return self._engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
+                                        should_cancel=should_cancel, rescue=rescue)
+        except BaseException:
+            remove_if_empty(created)  # a failed or cancelled restore leaves no folder it made
+            raise
 
     def plan_prefix_restore(self, s3_url: str, dest_dir: str | Path) -> list[RestorePlanItem]:
         """Where each object under a prefix would be written; unsafe keys get a reason.
@@ -375,11 +380,26 @@ class DgClient(DeltaGliderCompat):
         """
         bucket, _ = parse_s3_url(s3_url)
         root = Path(dest_dir)
+        #: folders this restore made: those it leaves empty (cancelled, failed, skipped) go again
+        created = missing_folders(root)
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            remove_if_empty(created)
             raise errors.LocalWriteError(f"cannot create the folder {display_key(str(root))}: "
                                          f"{exc.strerror or exc}", reason=exc.strerror) from None
+        try:
+            return self._download_prefix_into(s3_url, bucket, root, created, overwrite, progress, should_cancel,
+                                              on_item, on_start)
+        finally:
+            remove_if_empty(created)
+
+    def _download_prefix_into(self, s3_url: str, bucket: str, root: Path, created: list[Path], overwrite: bool,
+                              progress: Callable[[int, int, str], None] | None, should_cancel: ShouldCancel | None,
+                              on_item: Callable[[RestorePlanItem, DownloadResult | None, Exception | None], None]
+                              | None,
+                              on_start: Callable[[RestorePlanItem], None] | None,
+                              ) -> tuple[list[DownloadResult], list[tuple[str, str]]]:
         real_root = os.path.realpath(root)
         done: list[DownloadResult] = []
         problems: list[tuple[str, str]] = []
@@ -394,6 +414,7 @@ class DgClient(DeltaGliderCompat):
             dest = Path(item.destination)
             problem = _unsafe_destination(real_root, dest)
             if problem is None:
+                created.extend(missing_folders(dest.parent))
                 try:
                     dest.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
@@ -792,6 +813,25 @@ def create_client(endpoint_url: str | None = None, log_level: str = "WARNING",
                   aws_access_key_id=aws_access_key_id, aws_secret_access_key=aws_secret_access_key,
                   aws_session_token=aws_session_token, max_pool_connections=max(64, max_workers * 2))
     return DgClient(s3, cache_dir=cache_dir, max_workers=max_workers, max_ratio=max_ratio)
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet (what a mkdir -p would create)."""
+    missing = []
+    folder = Path(os.path.abspath(path))
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove those of ``folders`` (ones a restore created) that are empty, deepest first."""
+    for folder in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()  # only ever removes an empty folder
+        except OSError:
+            pass
 
 
 def _parse_range(text: str, size: int) -> tuple[int, int]:
