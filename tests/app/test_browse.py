@@ -120,6 +120,18 @@ async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_buck
     slow.boto3_client.meta.events.register(
         "before-call.s3.ListObjectsV2",
         lambda params, **_: starts.append(params.get("query_string", {}).get("start-after", "")))
+    # Pages after the first wait until the keys below have been answered: "while pages keep arriving"
+    # holds however fast or slow this machine is.
+    keys_answered = threading.Event()
+    listed: list[str] = []
+
+    def hold(request, **_):
+        if f"/{big_bucket}?" in request.url and "prefix=logs" in request.url:
+            listed.append(request.url)
+            if len(listed) > 1:
+                keys_answered.wait(30)
+
+    slow.boto3_client.meta.events.register("before-send.s3.ListObjectsV2", hold)
     try:
         app = make_app(slow, f"s3://{big_bucket}/{BIG_PREFIX}", metadata_in_view=True)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -134,6 +146,8 @@ async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_buck
             await pilot.press("slash")
             assert isinstance(app.focused, Input)
             await pilot.press("escape")
+            assert table.listing
+            keys_answered.set()
             await wait_for(pilot, lambda: not table.listing, timeout=30, what="the whole listing")
             assert len(table.objects) == BIG_COUNT
             assert [row.name for row in table.view[:2]] == ["archive/", "zzz/"], "folders come first"
@@ -155,6 +169,7 @@ async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_buck
             assert 0 < sent <= len(read) + 1, "HEADs only for the rows in view (and a few around)"
         assert starts[0] == "" and any(starts[1:]), "after the first page, key ranges were listed at once"
     finally:
+        keys_answered.set()
         slow.close()
         proxy.stop()
 
@@ -414,3 +429,24 @@ async def test_browsing_and_scrolling_send_only_listings_by_default(s3_server, b
     finally:
         client.close()
         counting.stop()
+
+
+async def test_a_folder_emptied_elsewhere_shows_as_empty_after_refresh(client, bucket, boto3_s3):
+    """SeaweedFS keeps listing a folder whose objects were all deleted: the table says it is empty."""
+    boto3_s3.put_object(Bucket=bucket, Key="gone/sub/a.txt", Body=b"a")
+    boto3_s3.put_object(Bucket=bucket, Key="keep/b.txt", Body=b"b")
+    app = make_app(client, f"s3://{bucket}/")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.summary.complete and not table.listing, what="the bucket")
+        await wait_for(pilot, lambda: not any(w.group == "empty-folders" and not w.is_finished
+                                              for w in app.workers), what="the folder check")
+        assert [(row.name, row.empty) for row in table.view] == [("gone/", False), ("keep/", False)]
+        boto3_s3.delete_object(Bucket=bucket, Key="gone/sub/a.txt")
+        assert [p["Prefix"] for p in boto3_s3.list_objects_v2(Bucket=bucket, Delimiter="/")["CommonPrefixes"]] \
+            == ["gone/", "keep/"], "the server still lists the emptied folder"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: table.summary.complete and not table.listing, what="the bucket again")
+        await wait_for(pilot, lambda: table.view and table.view[0].empty, what="gone/ found empty")
+        assert [(row.name, row.empty) for row in table.view] == [("gone/", True), ("keep/", False)]
+        assert "empty" in line_text(table, 1) and "folder" in line_text(table, 2)

@@ -57,6 +57,8 @@ MERGE_INTERVAL_S = 0.25
 VISIBLE_METADATA_DELAY_S = 0.2
 #: rows above and below the visible ones whose metadata is read with them (the next scroll's)
 VISIBLE_METADATA_MARGIN = 8
+#: folders of a listing checked for being empty (one small LIST each), in listing order
+EMPTY_FOLDER_CHECKS = 200
 
 log = logging.getLogger("dgtui.app")
 
@@ -64,7 +66,7 @@ log = logging.getLogger("dgtui.app")
 class Row:
     """One line of the table: a folder (common prefix) or an object."""
 
-    __slots__ = ("key", "name", "lower", "size", "modified", "info", "is_folder")
+    __slots__ = ("key", "name", "lower", "size", "modified", "info", "is_folder", "empty")
 
     def __init__(self, key: str, name: str, size: int, modified: str, info: ObjectInfo | None):
         self.key = key
@@ -74,6 +76,8 @@ class Row:
         self.modified = modified
         self.info = info
         self.is_folder = info is None
+        #: a folder the server lists with nothing under it (a deleted folder some servers keep)
+        self.empty = False
 
     @classmethod
     def folder(cls, prefix: str, parent_prefix: str) -> "Row":
@@ -419,6 +423,31 @@ class ObjectTable(ScrollView, can_focus=True):
         self._cursor_wanted = None
         self.refresh()
         self._announce()
+        if self.folders and self.location is not None:
+            self._find_empty_folders(self.location, self.request_id,
+                                     [row.key for row in self.folders[:EMPTY_FOLDER_CHECKS]])
+
+    @background("checking folders for contents", group="empty-folders", exclusive=True)
+    def _find_empty_folders(self, location: Location, request_id: int, prefixes: list[str]) -> None:
+        """Some servers (SeaweedFS) keep listing a folder after everything in it was deleted: find those."""
+        client = self.app.client
+        empty = []
+        for prefix in prefixes:
+            if is_cancelled() or client is None:
+                return
+            page = client.list_objects(Bucket=location.bucket, Prefix=prefix, Delimiter=None, MaxKeys=2)
+            if not page.is_truncated and all(o.key == prefix for o in page.contents):
+                empty.append(prefix)  # nothing but, at most, a console's folder marker
+        if empty and not is_cancelled():
+            self.app.call_from_thread(self._mark_empty, request_id, set(empty))
+
+    def _mark_empty(self, request_id: int, prefixes: set[str]) -> None:
+        if request_id != self.request_id:
+            return
+        for row in self.folders:
+            if row.key in prefixes:
+                row.empty = True
+        self.refresh()
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
         """The listing failed: say so where the rows would be."""
@@ -834,13 +863,15 @@ class ObjectTable(ScrollView, can_focus=True):
                     cell = self._cell("!", width, "left", self.get_component_rich_style("object-table--damaged"))
             elif title == "Name":
                 style = self.get_component_rich_style("object-table--folder") if row.is_folder else ""
+                if row.empty:
+                    style = dim
                 if damaged:
                     style = self.get_component_rich_style("object-table--damaged")
                 if marked:
                     style = self.get_component_rich_style("object-table--marked")
                 cell = self._cell(Text(printable(row.name, width + 1), style=style), width, "left")
             elif row.is_folder:
-                label = "system" if is_housekeeping_key(row.key) else "folder"
+                label = "system" if is_housekeeping_key(row.key) else "empty" if row.empty else "folder"
                 cell = self._cell(label if title == "Type" else "", width, column.align, dim)
             else:
                 info = row.info
