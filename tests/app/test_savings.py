@@ -168,5 +168,5 @@ async def test_hostile_folder_names_render_literally(client, bucket):
         await wait_for(pilot, lambda: not table.listing and table.view, what="listing")
         screen = await open_savings(pilot, app)
         savings = screen.query_one(SavingsTable)
-        cell = savings.get_row_at(0)[-1]
+        cell = savings.get_row_at(0)[0]  # the Folder column comes first
         assert cell.plain == "[red]x\\x1b[31m/"

@@ -47,7 +47,7 @@ from ..messages import (
     Location,
     Navigate,
 )
-from ..text import human_size, percent, printable
+from ..text import human_size, percent, plural, printable
 from ..workers import background, is_cancelled
 
 #: how often arriving pages are merged into the view while a listing runs
@@ -150,7 +150,7 @@ class ObjectTable(ScrollView, can_focus=True):
 
     BINDINGS = [
         Binding("enter", "open", "Open"),
-        Binding("backspace", "up", "Parent / edit filter"),
+        Binding("backspace", "up", "Parent / edit filter", show=False),
         Binding("left,h", "up", "Parent", show=False),
         Binding("right,l", "open", "Open", show=False),
         Binding("space", "toggle_mark", "Mark"),
@@ -250,6 +250,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self._metadata_tried: set[str] = set()
         #: keys the rows-in-view worker is reading now
         self._metadata_reading: set[str] = set()
+        self.hidden_columns: list[str] = []
 
     # -- public API ------------------------------------------------------------
     @property
@@ -814,6 +815,10 @@ class ObjectTable(ScrollView, can_focus=True):
                     break
         order = {c.title: i for i, c in enumerate(DISPLAY_ORDER)}
         chosen.sort(key=lambda c: order[c.title])
+        titles = {c.title for c in chosen}
+        #: columns left out for want of width (the header says so)
+        self.hidden_columns = [alternatives[0].title for alternatives in optional
+                               if not titles & {c.title for c in alternatives}]
         wanted = min(max(self._longest_name + 2, NAME_MIN_WIDTH), NAME_MAX_WIDTH)
         name_width = min(max(width - 2 - sum(c.width + 1 for c in chosen), 1), wanted)
         return [(MARK_COLUMN, 1), (NAME_COLUMN, name_width - 1)] + [(c, c.width) for c in chosen]
@@ -844,6 +849,11 @@ class ObjectTable(ScrollView, can_focus=True):
             title = column.title
             if column.sort and column.sort == self.sort_key and self.location is not None:
                 title += " ▼" if self.sort_reverse else " ▲"
+            if column is NAME_COLUMN and self.hidden_columns:
+                # Narrow terminal: say what is left out (i shows it for one object).
+                named = f"{title} (hidden: {', '.join(self.hidden_columns)})"
+                counted = f"{title} ({plural(len(self.hidden_columns), 'column')} hidden)"
+                title = named if len(named) <= width else counted if len(counted) <= width else title
             line.append_text(self._cell(title, width, column.align, style))
             line.append(" ")
         return line
