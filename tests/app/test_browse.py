@@ -450,3 +450,23 @@ async def test_a_folder_emptied_elsewhere_shows_as_empty_after_refresh(client, b
         await wait_for(pilot, lambda: table.view and table.view[0].empty, what="gone/ found empty")
         assert [(row.name, row.empty) for row in table.view] == [("gone/", True), ("keep/", False)]
         assert "empty" in line_text(table, 1) and "folder" in line_text(table, 2)
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+async def test_the_footer_shows_whole_keys_at_any_width(client, small_bucket, width):
+    from textual.widgets._footer import FooterKey
+
+    from dgtui.app.widgets.footer import AppFooter
+
+    app = make_app(client, f"s3://{small_bucket}/releases/")
+    async with app.run_test(size=(width, 30)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.summary.complete and not table.listing, what="the listing")
+        await pilot.pause()
+        footer = app.screen.query_one(AppFooter)
+        keys = list(footer.query(FooterKey))
+        descriptions = [key.description for key in keys]
+        assert descriptions[:2] == ["Keys", "Quit"] and "Restore" in descriptions
+        assert all(key.region.right <= width for key in keys), "no key is cut at the edge"
+        assert sum(key.region.width for key in keys) <= width
+        assert (footer.left_out > 0) == (width == 80), "what does not fit is left out whole (and is in ?)"
