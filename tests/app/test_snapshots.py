@@ -219,3 +219,21 @@ def test_savings_by_folder_at_80x24(snap_compare, snap_client, monkeypatch, tmp_
 
     assert snap_compare(snapshot_app(snap_client, f"s3://{SNAP_BUCKET}/"), terminal_size=SMALL,
                         run_before=run_before)
+
+
+def test_transfers_at_80x24(snap_compare, snap_client):
+    from dgtui.app.widgets.transfers import TransferView
+
+    async def run_before(pilot) -> None:
+        await browser_ready(pilot)
+        panel = pilot.app.screen.query_one(TransfersPanel)
+        for transfer in frozen_transfers():
+            samples = deque(transfer.samples)
+            panel.add(transfer)
+            transfer.samples = samples
+        await pilot.pause(0.3)
+        lines = [line for view in panel.query(TransferView) for line in view.render().plain.splitlines()]
+        assert lines and not [line for line in lines if "…" in line], "the numbers of a transfer are not cut"
+
+    assert snap_compare(snapshot_app(snap_client, f"s3://{SNAP_BUCKET}/releases/"), terminal_size=SMALL,
+                        run_before=run_before)
