@@ -695,16 +695,16 @@ def verify_object(client: DgClient, url: str, work_dir: Path) -> VerifyResult:
     A plain object uploaded in parts has neither a sha256 nor an MD5 ETag:
     it restores fine but cannot be checked, which is not a corruption. A delta
     whose reference is missing from the bucket or different fails, whatever
-    this machine's reference cache holds (``DgClient.verify_object``; it
-    works in the client's own work folder, not in ``work_dir``).
+    this machine's reference cache holds (``DgClient.verify_object``). The
+    object is rebuilt in ``work_dir``.
     """
-    checked = client.verify_object(url)
+    checked = client.verify_object(url, work_dir=work_dir)
     if checked.valid and checked.kind == ObjectKind.PLAIN:
         return VerifyResult(url, "md5", "MD5 matches the ETag (no sha256 stored by the tool that wrote it)",
                             checked.sha256 or "")
     if checked.valid:
         return VerifyResult(url, "sha256", "sha256 verified", checked.sha256 or "")
-    if checked.error is None and checked.reason and "not checked: no sha256 stored" in checked.reason:
+    if checked.error is None and checked.size_checked:
         # a deltaglider_proxy replica: its size was checked, nothing more can be
         return VerifyResult(url, "unchecked", f"restores with its size checked, but {checked.reason}",
                             checked.sha256 or "")

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from dgtui import CancelledError, DgClient, DgError, ObjectInfo, create_client, parse_s3_url
-from dgtui.core.config import config_path, load_keymap
+from dgtui.core.config import config_path, load_keymap, load_settings
 
 from .audit_state import AuditFindings
 from .errors import describe, is_connection_problem
@@ -39,6 +39,8 @@ from .widgets.transfers import TransfersPanel
 from .workers import background
 
 ClientFactory = Callable[[], DgClient]
+#: the worker group of the job that creates the client and lists the buckets
+CONNECT_GROUP = "connect"
 
 
 class DgtuiApp(App[int]):
@@ -58,10 +60,20 @@ class DgtuiApp(App[int]):
                  time_format: Callable[[str], str] = format_local_time,
                  clock: Callable[[], float] = time.monotonic,
                  download_dir: str | None = None, endpoint_label: str | None = None,
-                 hide_buckets: tuple[str, ...] = ()) -> None:
+                 hide_buckets: tuple[str, ...] = (), metadata_in_view: bool | None = None) -> None:
         """``time_format`` turns S3 timestamps into text and ``clock`` drives transfer rates;
-        tests replace both to get the same picture on every run."""
+        tests replace both to get the same picture on every run. ``metadata_in_view`` (default:
+        the settings file's, else off) makes the table HEAD the rows in view; ``m`` toggles it."""
         super().__init__()
+        self._settings_problem: str | None = None
+        if metadata_in_view is None:
+            try:
+                metadata_in_view = load_settings().metadata_in_view
+            except DgError as exc:
+                metadata_in_view = False
+                self._settings_problem = describe(exc)
+        #: the table reads the metadata of the rows in view (HEADs); off, it shows the cache's only
+        self.metadata_in_view = metadata_in_view
         self.client_factory = client_factory
         self.start_url = start_url
         self.time_format = time_format
@@ -94,6 +106,8 @@ class DgtuiApp(App[int]):
                 self.start_location = Location(bucket, prefix)
                 self._start_object = key if key and not key.endswith("/") else None
         self._connection_screen: ConnectionErrorScreen | None = None
+        #: Retry on the connection screen: list the open folder again once the new client exists
+        self._reload_when_connected = False
 
     # -- keys, in the order they arrive ----------------------------------------------------
     async def on_event(self, event: events.Event) -> None:
@@ -142,6 +156,8 @@ class DgtuiApp(App[int]):
         self.push_screen(BrowserScreen(self.start_location, start_object=self._start_object))
         if self._start_problem:
             self.show_error(self._start_problem)
+        if self._settings_problem:
+            self.show_error(self._settings_problem)
         self.load_buckets()
 
     def load_keymap(self) -> None:
@@ -162,7 +178,7 @@ class DgtuiApp(App[int]):
     def load_buckets(self) -> None:
         self._connect()
 
-    @background("connecting", group="connect", exclusive=True)
+    @background("connecting", group=CONNECT_GROUP, exclusive=True)
     def _connect(self) -> None:
         if self.client is None:
             client = self.client_factory()
@@ -176,6 +192,9 @@ class DgtuiApp(App[int]):
         browser = self.browser
         if browser is not None:
             browser.client_ready()
+            if self._reload_when_connected and browser.location is not None:
+                browser.table.reload()
+        self._reload_when_connected = False
 
     def on_buckets_loaded(self, message: BucketsLoaded) -> None:
         browser = self.browser
@@ -212,18 +231,19 @@ class DgtuiApp(App[int]):
         if is_connection_problem(error):
             self.show_connection_problem(text, error)
             return
-        if message.what == "connecting" and self.start_location is not None:
+        connecting = message.group == CONNECT_GROUP
+        if connecting and self.start_location is not None:
             # ListBuckets refused, but the user named a bucket: browse that one.
             browser = self.browser
             if browser is not None:
                 browser.set_buckets([])
             self.show_error(f"cannot list buckets ({text}); showing s3://{printable(self.start_location.bucket)}")
             return
-        if message.what == "connecting":
+        if connecting:
             self.show_connection_problem(text, error)
             return
-        if isinstance(source, (BucketTree, ObjectTable)) or "failed" in text.lower():
-            self.show_error(text)  # the text already says what failed
+        if isinstance(source, (BucketTree, ObjectTable)) or getattr(error, "action", None):
+            self.show_error(text)  # the text already says what failed (the pane, or the error's action)
         else:
             self.show_error(f"{message.what} failed: {text}")
 
@@ -236,7 +256,12 @@ class DgtuiApp(App[int]):
             browser.show_connection_problem("not connected (r retries)")
         if self._connection_screen is not None:
             return
-        self.client = None  # a new client picks up fixed environment / profile on retry
+        # A new client picks up a fixed environment / profile on retry. The old one is closed (its
+        # HEAD pool, event loop thread and connections) off the UI thread; workers still holding it
+        # fail or finish on their own.
+        old_client, self.client = self.client, None
+        if old_client is not None:
+            self._close_client(old_client)
         screen = ConnectionErrorScreen(text, error, self.endpoint)
         self._connection_screen = screen
 
@@ -246,11 +271,15 @@ class DgtuiApp(App[int]):
                 browser = self.browser
                 if browser is not None:
                     browser.tree.set_status("connecting…")
-                    if browser.location is not None:
-                        browser.table.reload()
+                    # The table lists again once the new client exists (``_client_ready``), not before.
+                    self._reload_when_connected = browser.location is not None
                 self.load_buckets()
 
         self.push_screen(screen, closed)
+
+    @background("closing the old connection", group="close-client")
+    def _close_client(self, client: DgClient) -> None:
+        client.close()
 
     def on_object_info_loaded(self, message: ObjectInfoLoaded) -> None:
         browser = self.browser

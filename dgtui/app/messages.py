@@ -24,10 +24,13 @@ class WorkFailed(Message):
     what the job was started with (its arguments).
     """
 
-    def __init__(self, error: BaseException, what: str, source: Any = None, context: tuple = ()) -> None:
+    def __init__(self, error: BaseException, what: str, source: Any = None, context: tuple = (), *,
+                 group: str = "default") -> None:
         super().__init__()
         self.error = error
         self.what = what
+        #: the worker group of the job (``background(group=...)``): what the app routes by, not the words
+        self.group = group
         self.source = source
         self.context = context
 

@@ -32,7 +32,7 @@ def background(what: str, *, group: str = "default", exclusive: bool = False) ->
             except Exception as exc:  # noqa: BLE001 - every failure is shown, none is lost
                 if get_current_worker().is_cancelled:
                     return None
-                app.post_message(WorkFailed(exc, what, self, args))
+                app.post_message(WorkFailed(exc, what, self, args, group=group))
                 return None
 
         return work(thread=True, group=group, exclusive=exclusive, exit_on_error=False,

@@ -344,8 +344,13 @@ class DgClient(DeltaGliderCompat):
         if dest.is_dir() or str(output_path).endswith(os.sep):
             root = dest
             dest = dest / file_name_of(bucket, key)
-        return self._engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
-                                    should_cancel=should_cancel, rescue=rescue, root=root)
+        created = missing_folders(dest.parent)
+        try:
+            return self._engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
+                                        should_cancel=should_cancel, rescue=rescue, root=root)
+        except BaseException:
+            remove_if_empty(created)  # a failed or cancelled restore leaves no folder it made
+            raise
 
     def restore_file(self, s3_url: str, dest: str | Path, *, root: str | Path | None = None,
                      overwrite: bool = False, progress: Progress | None = None,
@@ -405,11 +410,26 @@ class DgClient(DeltaGliderCompat):
         """
         bucket, _ = parse_s3_url(s3_url)
         root = Path(dest_dir)
+        #: folders this restore made: those it leaves empty (cancelled, failed, skipped) go again
+        created = missing_folders(root)
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            remove_if_empty(created)
             raise errors.LocalWriteError(f"cannot create the folder {display_key(str(root))}: "
                                          f"{exc.strerror or exc}", reason=exc.strerror) from None
+        try:
+            return self._download_prefix_into(s3_url, bucket, root, created, overwrite, progress, should_cancel,
+                                              on_item, on_start)
+        finally:
+            remove_if_empty(created)
+
+    def _download_prefix_into(self, s3_url: str, bucket: str, root: Path, created: list[Path], overwrite: bool,
+                              progress: Callable[[int, int, str], None] | None, should_cancel: ShouldCancel | None,
+                              on_item: Callable[[RestorePlanItem, DownloadResult | None, Exception | None], None]
+                              | None,
+                              on_start: Callable[[RestorePlanItem], None] | None,
+                              ) -> tuple[list[DownloadResult], list[tuple[str, str]]]:
         real_root = os.path.realpath(root)
         done: list[DownloadResult] = []
         problems: list[tuple[str, str]] = []
@@ -424,6 +444,7 @@ class DgClient(DeltaGliderCompat):
             dest = Path(item.destination)
             problem = _unsafe_destination(real_root, dest)
             if problem is None:
+                created.extend(missing_folders(dest.parent))
                 try:
                     dest.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
@@ -462,10 +483,13 @@ class DgClient(DeltaGliderCompat):
         """
         return self.verify_object(s3_url).valid
 
-    def verify_object(self, s3_url: str) -> VerifyResult:
-        """``verify`` with the reason: rebuilt from the bucket alone and checked against the stored sha256."""
+    def verify_object(self, s3_url: str, *, work_dir: str | Path | None = None) -> VerifyResult:
+        """``verify`` with the reason: rebuilt from the bucket alone and checked against the stored sha256.
+
+        The object is rebuilt in a temporary folder in ``work_dir`` (default: the client's work folder).
+        """
         bucket, key = parse_s3_url(s3_url, need_key=True)
-        with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=self.work_dir) as tmp:
+        with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=work_dir or self.work_dir) as tmp:
             try:
                 result = self._engine.restore(bucket, key, Path(tmp) / "file", strict_reference=True)
             except (errors.IntegrityError, errors.MetadataInvalidError) as exc:
@@ -479,7 +503,7 @@ class DgClient(DeltaGliderCompat):
         reason = None if result.verified else (result.check_note  # a proxy replica: its size was checked
                                                or "no sha256 or MD5 ETag is stored to check it against")
         return VerifyResult(bucket=bucket, key=result.key, valid=result.verified, reason=reason, sha256=result.sha256,
-                            kind=result.kind)
+                            kind=result.kind, size_checked=not result.verified and result.check_note is not None)
 
     # -- boto3-style calls on logical keys ----------------------------------------
     def put_object(self, Bucket: str, Key: str, Body: bytes | str | Path | BinaryIO | None = b"",
@@ -538,18 +562,20 @@ class DgClient(DeltaGliderCompat):
                 return dict(self._s3.client.get_object(Bucket=Bucket, Key=stored_key, **kwargs))
         fd, name = tempfile.mkstemp(prefix="dgtui-get-", dir=self.work_dir)
         os.close(fd)
+        rng = kwargs.get("Range")
         try:
             result = self._engine.restore(Bucket, stored_key, Path(name), overwrite=True)
             if result.reference_warning:
                 logging.getLogger("dgtui").warning("%s", result.reference_warning)
+            # Checked before the file is opened: a bad Range leaves no open handle behind.
+            span = _parse_range(rng, result.size) if rng else None
             body = open(name, "rb")
         finally:
             os.unlink(name)  # the open handle keeps the data until closed
         response = self._head_response(Key, stored_key, head)
         response["ContentLength"] = result.size
-        rng = kwargs.get("Range")
-        if rng:
-            start, end = _parse_range(rng, result.size)
+        if span is not None:
+            start, end = span
             body.seek(start)
             data = body.read(end - start + 1)
             body.close()
@@ -621,7 +647,9 @@ class DgClient(DeltaGliderCompat):
         result = self.delete_objects(Bucket, {"Objects": [{"Key": Key}]})
         if result["Errors"]:
             err = result["Errors"][0]
-            raise errors.DgError(f"delete failed on {where(Bucket, Key)}: {err['Message']}", bucket=Bucket, key=Key)
+            failed = errors.DgError(f"delete failed on {where(Bucket, Key)}: {err['Message']}", bucket=Bucket, key=Key)
+            failed.action = "delete"
+            raise failed
         kind = fmt.parse_metadata(stored_key, head.get("Metadata", {})).kind if stored_key else None
         info: dict[str, Any] = {"Type": object_type(stored_key, kind) if stored_key else None,
                                 "Deleted": bool(stored_key), "StoredKey": stored_key or None}
@@ -815,6 +843,25 @@ def create_client(endpoint_url: str | None = None, log_level: str = "WARNING",
                   aws_access_key_id=aws_access_key_id, aws_secret_access_key=aws_secret_access_key,
                   aws_session_token=aws_session_token, max_pool_connections=max(64, max_workers * 2))
     return DgClient(s3, cache_dir=cache_dir, max_workers=max_workers, max_ratio=max_ratio)
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet (what a mkdir -p would create)."""
+    missing = []
+    folder = Path(os.path.abspath(path))
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove those of ``folders`` (ones a restore created) that are empty, deepest first."""
+    for folder in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()  # only ever removes an empty folder
+        except OSError:
+            pass
 
 
 def _parse_range(text: str, size: int) -> tuple[int, int]:

@@ -66,17 +66,21 @@ def _run(args: list[str], what: str, should_cancel: ShouldCancel | None,
         out, err = proc.communicate()
     else:
         # Poll so a cancel takes effect while a long encode or decode runs.
-        while True:
-            try:
-                out, err = proc.communicate(timeout=0.1)
-                break
-            except subprocess.TimeoutExpired:
-                if on_poll is not None:
-                    on_poll()
-                if should_cancel is not None and should_cancel():
-                    proc.kill()
-                    proc.communicate()
-                    raise CancelledError() from None
+        try:
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if on_poll is not None:
+                        on_poll()
+                    if should_cancel is not None and should_cancel():
+                        raise CancelledError() from None
+        except BaseException:
+            # Cancelled, or the callback failed: xdelta3 stops with us, it does not run on unseen.
+            proc.kill()
+            proc.communicate()
+            raise
     if proc.returncode != 0:
         message = err.decode("utf-8", "replace").strip().splitlines()
         tail = message[-1] if message else f"exit code {proc.returncode}"

@@ -3,6 +3,7 @@
     # ~/.config/dgtui/config.toml
     price_per_gb_month = 0.023   # what one GB (2**30 bytes) stored for a month costs you
     max_unsized_delta_bytes = 107374182400   # the most a delta that records no size may rebuild to
+    metadata_in_view = false     # the browser HEADs the rows in view to show their type and original size
 
     [keymap]                     # remap keys of the app by binding id (? lists them)
     browser.restore = "ctrl+r"
@@ -32,6 +33,9 @@ class Settings:
     price_per_gb_month: float = DEFAULT_PRICE_PER_GB_MONTH
     #: where the price comes from, for people reading a cost
     price_source: str = DEFAULT_PRICE_NAME
+    #: the browser reads the metadata of the rows in view (one HEAD per object not in the cache);
+    #: off, browsing sends listings only and shows what the metadata cache already holds
+    metadata_in_view: bool = False
 
 
 def config_path() -> Path:
@@ -44,12 +48,15 @@ def load_settings(path: Path | None = None) -> Settings:
     data = _read_file(path)
     if data is None:
         return Settings()
+    in_view = data.get("metadata_in_view", False)
+    if not isinstance(in_view, bool):
+        raise DgError(f"metadata_in_view in {path} must be true or false, not {in_view!r}")
     price = data.get("price_per_gb_month")
     if price is None:
-        return Settings()
+        return Settings(metadata_in_view=in_view)
     if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0 or price != price:
         raise DgError(f"price_per_gb_month in {path} must be a number of at least 0, not {price!r}")
-    return Settings(float(price), f"price_per_gb_month from {path}")
+    return Settings(float(price), f"price_per_gb_month from {path}", metadata_in_view=in_view)
 
 
 def price_setting(flag: float | None, path: Path | None = None) -> Settings:

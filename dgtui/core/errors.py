@@ -17,6 +17,8 @@ class DgError(Exception):
 
     #: short machine-readable kind, used by the CLI's --json output
     kind = "error"
+    #: the operation whose failure the message names ("list", "delete"...), when it names one
+    action: str | None = None
 
     def __init__(self, message: str, *, key: str | None = None, bucket: str | None = None):
         super().__init__(message)

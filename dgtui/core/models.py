@@ -295,3 +295,5 @@ class VerifyResult:
     #: the error's kind (``DgError.kind``: "integrity", "recompression", "not_found"...) when it failed;
     #: None when not valid only because nothing is stored to check it against
     error: str | None = None
+    #: only its size could be checked (a deltaglider_proxy replica stores no sha256); ``reason`` says so
+    size_checked: bool = False

@@ -108,11 +108,17 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
         text = f"{action} failed on {place}: {code or status}"
         if message:
             text += f": {display_key(message, 160)}"
-        return errors.DgError(text, bucket=bucket, key=key)
+        return _naming(errors.DgError(text, bucket=bucket, key=key), action)
     if isinstance(exc, OSError):
         return errors.LocalWriteError(f"local file error: {exc.strerror or exc}")
-    return errors.DgError(f"{action} failed on {place}: {type(exc).__name__}: {display_key(str(exc), 160)}",
-                          bucket=bucket, key=key)
+    return _naming(errors.DgError(f"{action} failed on {place}: {type(exc).__name__}: {display_key(str(exc), 160)}",
+                                  bucket=bucket, key=key), action)
+
+
+def _naming(error: errors.DgError, action: str) -> errors.DgError:
+    """``error``, marked as saying that ``action`` failed (callers need not say it again)."""
+    error.action = action
+    return error
 
 
 @contextlib.contextmanager
@@ -437,8 +443,10 @@ class S3Access:
 class _ProgressReader:
     """A file wrapper that reports bytes read and honours cancellation.
 
-    botocore reads the body to sign/checksum and again to send; only the
-    sending pass is reported, by resetting on seek(0).
+    botocore may read the body more than once (to sign or checksum it, then
+    to send it, again on a retry): each byte is reported once, the first time
+    it is read; a later pass after seek(0) reports only what goes beyond the
+    furthest point read before, so the total never exceeds the file's size.
     """
 
     def __init__(self, f, progress: ProgressFn | None, should_cancel: ShouldCancel | None):

@@ -13,6 +13,7 @@ real network.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import threading
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
+_REQUEST_LINE = re.compile(rb"([A-Z]{3,10}) (\S+) HTTP/1\.[01]\r\n")
 CHUNK = 64 * 1024
 ACCEPT_POLL_S = 0.2
 CONNECT_TIMEOUT_S = 5.0
@@ -89,6 +91,8 @@ class TcpProxy:
         self.latency_s = latency_s
         self.max_connections = max_connections
         self.connections_accepted = 0
+        #: "METHOD /path?query" of every HTTP request that went through, in order (for tests that count)
+        self.requests: list[str] = []
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
         self._slots = threading.BoundedSemaphore(max_connections)
@@ -247,11 +251,19 @@ class TcpProxy:
                 break
             if link.awaiting_request:
                 link.awaiting_request = False
+                self._record_request(data)
                 if self.latency_s > 0:
                     time.sleep(self.latency_s)
             if not _send(link.upstream, data):
                 break
         link.close()
+
+    def _record_request(self, data: bytes) -> None:
+        """Note the request line, when ``data`` starts one (a body sent after "100 Continue" does not)."""
+        match = _REQUEST_LINE.match(data)
+        if match is not None:
+            with self._lock:
+                self.requests.append(f"{match[1].decode()} {match[2].decode('ascii', 'replace')}")
 
     def _pump_responses(self, link: _Link) -> None:
         """Server to client, applying the cut rule."""

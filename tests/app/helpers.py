@@ -32,6 +32,7 @@ def make_client(server: Any, cache_dir: Path, endpoint_url: str | None = None, *
 def make_app(client: DgClient | Callable[[], DgClient], start_url: str | None = None, **options: Any) -> DgtuiApp:
     factory = client if callable(client) and not isinstance(client, DgClient) else (lambda: client)
     options.setdefault("time_format", fixed_time)
+    options.setdefault("metadata_in_view", False)  # the default, whatever settings file this machine has
     return DgtuiApp(factory, start_url=start_url, **options)
 
 

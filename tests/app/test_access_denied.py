@@ -24,7 +24,7 @@ def limited_server(tmp_path_factory):
 async def test_access_denied_on_one_bucket_is_shown_on_its_node(limited_server, tmp_path):
     client = make_client(limited_server, tmp_path / "cache", aws_access_key_id=LIMITED_KEY,
                          aws_secret_access_key=LIMITED_SECRET)
-    app = make_app(client, "s3://team-b/docs/")
+    app = make_app(client, "s3://team-b/docs/", metadata_in_view=True)
     async with app.run_test(size=(120, 40)) as pilot:
         tree = app.screen.query_one(BucketTree)
         node = await wait_for(pilot, lambda: tree.node_for_bucket("team-b"), timeout=30)
@@ -32,7 +32,7 @@ async def test_access_denied_on_one_bucket_is_shown_on_its_node(limited_server, 
         assert "access denied" in node.label.plain
         assert app.is_running
     # the same identity still browses the bucket it may read
-    app = make_app(client, "s3://team-a/docs/")
+    app = make_app(client, "s3://team-a/docs/", metadata_in_view=True)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.screen.query_one(ObjectTable)
         await wait_for(pilot, lambda: table.view and not table.listing, timeout=30)
@@ -46,7 +46,7 @@ async def test_rows_whose_metadata_may_not_be_read_stay_unknown_quietly(limited_
     denied = []
     client.boto3_client.meta.events.register("after-call.s3.HeadObject",
                                              lambda http_response, **_: denied.append(http_response.status_code))
-    app = make_app(client, "s3://team-a/docs/")
+    app = make_app(client, "s3://team-a/docs/", metadata_in_view=True)
     with caplog.at_level(logging.WARNING, logger="dgtui.app"):
         async with app.run_test(size=(120, 40)) as pilot:
             table = app.screen.query_one(ObjectTable)

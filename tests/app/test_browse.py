@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from textual.widgets import Input
 
@@ -85,9 +87,9 @@ async def test_tree_lists_buckets_then_folders_lazily(client, small_bucket):
         await wait_for(pilot, lambda: table.location and table.location.prefix == "docs/" and not table.listing)
         assert [row.name for row in table.view] == ["old/", "readme.txt"]
         await table_settled(pilot, table)
-        assert "direct" in line_text(table, 2)
-    # The tree lists only; the table reads the metadata of the object it shows (dgtui wrote it: "direct").
-    assert heads == ["/docs/readme.txt"], "no HEAD but for the objects in view"
+        assert "direct" not in line_text(table, 2), "its type is in its metadata, which nothing read"
+    # The tree and the table list only: browsing sends no HEAD (m would read the rows in view).
+    assert heads == [], "no HEAD while browsing"
 
 
 async def test_tree_shows_loading_state_while_listing(s3_server, small_bucket, tmp_path):
@@ -118,8 +120,20 @@ async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_buck
     slow.boto3_client.meta.events.register(
         "before-call.s3.ListObjectsV2",
         lambda params, **_: starts.append(params.get("query_string", {}).get("start-after", "")))
+    # Pages after the first wait until the keys below have been answered: "while pages keep arriving"
+    # holds however fast or slow this machine is.
+    keys_answered = threading.Event()
+    listed: list[str] = []
+
+    def hold(request, **_):
+        if f"/{big_bucket}?" in request.url and "prefix=logs" in request.url:
+            listed.append(request.url)
+            if len(listed) > 1:
+                keys_answered.wait(30)
+
+    slow.boto3_client.meta.events.register("before-send.s3.ListObjectsV2", hold)
     try:
-        app = make_app(slow, f"s3://{big_bucket}/{BIG_PREFIX}")
+        app = make_app(slow, f"s3://{big_bucket}/{BIG_PREFIX}", metadata_in_view=True)
         async with app.run_test(size=(120, 40)) as pilot:
             table = app.screen.query_one(ObjectTable)
             await wait_for(pilot, lambda: len(table.view) > 0, what="first rows")
@@ -132,6 +146,8 @@ async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_buck
             await pilot.press("slash")
             assert isinstance(app.focused, Input)
             await pilot.press("escape")
+            assert table.listing
+            keys_answered.set()
             await wait_for(pilot, lambda: not table.listing, timeout=30, what="the whole listing")
             assert len(table.objects) == BIG_COUNT
             assert [row.name for row in table.view[:2]] == ["archive/", "zzz/"], "folders come first"
@@ -153,6 +169,7 @@ async def test_table_fills_page_by_page_and_stays_responsive(s3_server, big_buck
             assert 0 < sent <= len(read) + 1, "HEADs only for the rows in view (and a few around)"
         assert starts[0] == "" and any(starts[1:]), "after the first page, key ranges were listed at once"
     finally:
+        keys_answered.set()
         slow.close()
         proxy.stop()
 
@@ -223,7 +240,7 @@ async def test_a_url_naming_an_object_opens_its_folder_on_it(client, small_bucke
 
 async def test_details_heads_only_when_opened_and_caches(client, small_bucket):
     heads = count_heads(client)
-    app = make_app(client, f"s3://{small_bucket}/releases/")
+    app = make_app(client, f"s3://{small_bucket}/releases/", metadata_in_view=True)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.screen.query_one(ObjectTable)
         await wait_for(pilot, lambda: not table.listing and table.view, what="releases/")
@@ -315,23 +332,39 @@ async def test_mouse_sorts_selects_and_opens(session_client, big_bucket):
         assert table.cursor_row == 4
 
 
-async def test_leaving_a_listing_drops_its_late_pages(s3_server, big_bucket, small_bucket, tmp_path):
-    proxy = TcpProxy.for_endpoint(s3_server.endpoint_url, latency_s=0.3).start()
-    slow = make_client(s3_server, tmp_path / "cache", endpoint_url=proxy.endpoint_url)
+async def test_leaving_a_listing_drops_its_late_pages(client, big_bucket, small_bucket):
+    # The old listing's next pages are held in flight until the new listing is shown, then let go;
+    # the check waits until the old listing's worker has ended, so its pages had every chance to land.
+    released = threading.Event()
+    listed: list[str] = []
+
+    def hold(request, **_):
+        if f"/{big_bucket}?" in request.url and "prefix=logs" in request.url:
+            listed.append(request.url)
+            if len(listed) > 1:  # the first page goes through
+                released.wait(30)
+
+    client.boto3_client.meta.events.register("before-send.s3.ListObjectsV2", hold)
     try:
-        app = make_app(slow, f"s3://{big_bucket}/{BIG_PREFIX}")
+        app = make_app(client, f"s3://{big_bucket}/{BIG_PREFIX}")
         async with app.run_test(size=(120, 40)) as pilot:
             table = app.screen.query_one(ObjectTable)
             await wait_for(pilot, lambda: len(table.view) > 0, what="first rows")
-            assert table.listing
+            assert table.listing and len(table.objects) < BIG_COUNT
+            old = [w for w in app.workers if w.group == "listing" and not w.is_finished]
+            assert old, "the old listing is still running"
+            assert len(listed) > 1, "its next pages are held in flight"
             app.screen.navigate(Location(small_bucket, "releases/"))
             await wait_for(pilot, lambda: not table.listing, timeout=30, what="the new listing")
-            await pilot.pause(1.5)  # pages of the old listing would have arrived by now
+            released.set()
+            await wait_for(pilot, lambda: all(w.is_finished for w in old), timeout=30, what="the old listing ended")
+            await pilot.pause()
+            await pilot.pause()  # whatever it posted before ending has been handled
             assert [row.name for row in table.view] == ["app-0.tar", "app-1.tar"]
             assert table.summary.objects == 2
     finally:
-        slow.close()
-        proxy.stop()
+        released.set()
+        client.boto3_client.meta.events.unregister("before-send.s3.ListObjectsV2", hold)
 
 
 async def test_exact_stats_run_in_the_background_and_cancel(s3_server, big_bucket, tmp_path):
@@ -361,3 +394,79 @@ async def test_exact_stats_run_in_the_background_and_cancel(s3_server, big_bucke
     finally:
         slow.close()
         proxy.stop()
+
+
+async def test_browsing_and_scrolling_send_only_listings_by_default(s3_server, big_bucket, tmp_path):
+    """The design's promise: the listing carries what browsing needs; no HEAD unless asked (m)."""
+    counting = TcpProxy.for_endpoint(s3_server.endpoint_url).start()  # notes every request it forwards
+    client = make_client(s3_server, tmp_path / "cache", endpoint_url=counting.endpoint_url)
+    try:
+        app = make_app(client, f"s3://{big_bucket}/{BIG_PREFIX}")
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.screen.query_one(ObjectTable)
+            await wait_for(pilot, lambda: table.summary.complete and not table.listing, timeout=30,
+                           what="the whole listing")
+            await table_settled(pilot, table)
+            for keys in (["pagedown"] * 3, ["G"], ["g"], ["t"], ["n"]):
+                await pilot.press(*keys)
+                await table_settled(pilot, table)  # the rows in view were filled (from the cache: nothing)
+            await pilot.press("slash", "0", "0", "4", "enter")
+            await table_settled(pilot, table)
+            assert table._metadata_tried, "the rows in view were looked up (in the cache)"
+            assert not any(row.info.metadata_loaded for row in table.view if row.info is not None)
+            requests = list(counting.requests)
+            assert requests, "the listing went through the counting proxy"
+            not_listings = [r for r in requests if not (r.startswith("GET ") and ("list-type=2" in r or r == "GET /"))]
+            assert not_listings == [], "browsing sent only listings"
+            # With the setting on (m), the rows in view are read from the server.
+            await pilot.press("m")
+            assert app.metadata_in_view
+            await table_settled(pilot, table)
+            heads = [r for r in counting.requests[len(requests):] if r.startswith("HEAD ")]
+            read = [row for row in table.view if row.info is not None and row.info.metadata_loaded]
+            assert read and len(heads) == len(read)
+            assert all(row.name.startswith("file-") and "004" in row.name for row in read)
+    finally:
+        client.close()
+        counting.stop()
+
+
+async def test_a_folder_emptied_elsewhere_shows_as_empty_after_refresh(client, bucket, boto3_s3):
+    """SeaweedFS keeps listing a folder whose objects were all deleted: the table says it is empty."""
+    boto3_s3.put_object(Bucket=bucket, Key="gone/sub/a.txt", Body=b"a")
+    boto3_s3.put_object(Bucket=bucket, Key="keep/b.txt", Body=b"b")
+    app = make_app(client, f"s3://{bucket}/")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.summary.complete and not table.listing, what="the bucket")
+        await wait_for(pilot, lambda: not any(w.group == "empty-folders" and not w.is_finished
+                                              for w in app.workers), what="the folder check")
+        assert [(row.name, row.empty) for row in table.view] == [("gone/", False), ("keep/", False)]
+        boto3_s3.delete_object(Bucket=bucket, Key="gone/sub/a.txt")
+        assert [p["Prefix"] for p in boto3_s3.list_objects_v2(Bucket=bucket, Delimiter="/")["CommonPrefixes"]] \
+            == ["gone/", "keep/"], "the server still lists the emptied folder"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: table.summary.complete and not table.listing, what="the bucket again")
+        await wait_for(pilot, lambda: table.view and table.view[0].empty, what="gone/ found empty")
+        assert [(row.name, row.empty) for row in table.view] == [("gone/", True), ("keep/", False)]
+        assert "empty" in line_text(table, 1) and "folder" in line_text(table, 2)
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+async def test_the_footer_shows_whole_keys_at_any_width(client, small_bucket, width):
+    from textual.widgets._footer import FooterKey
+
+    from dgtui.app.widgets.footer import AppFooter
+
+    app = make_app(client, f"s3://{small_bucket}/releases/")
+    async with app.run_test(size=(width, 30)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.summary.complete and not table.listing, what="the listing")
+        await pilot.pause()
+        footer = app.screen.query_one(AppFooter)
+        keys = list(footer.query(FooterKey))
+        descriptions = [key.description for key in keys]
+        assert descriptions[:2] == ["Keys", "Quit"] and "Restore" in descriptions
+        assert all(key.region.right <= width for key in keys), "no key is cut at the edge"
+        assert sum(key.region.width for key in keys) <= width
+        assert (footer.left_out > 0) == (width == 80), "what does not fit is left out whole (and is in ?)"

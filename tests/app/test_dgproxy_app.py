@@ -58,7 +58,7 @@ async def details_text(pilot, app, name: str) -> str:
 
 
 async def test_table_and_details_of_a_proxy_bucket(client, proxy_bucket):
-    app = make_app(client, f"s3://{proxy_bucket}/rel/")
+    app = make_app(client, f"s3://{proxy_bucket}/rel/", metadata_in_view=True)
     async with app.run_test(size=(140, 40)) as pilot:
         table = await open_at(pilot, app)
         assert [row.name for row in table.view] == ["app-1.zip", "app-2.zip", "app-3.zip", "disk.img", "secret.txt"]
@@ -93,7 +93,7 @@ def row_line(table: ObjectTable, name: str) -> str:
 async def test_the_table_marks_encrypted_objects_without_opening_details(client, proxy_bucket, boto3_s3):
     dgproxy.put_delta(boto3_s3, proxy_bucket, "rel/app-4.zip", V2, V1, when=120, encrypted="aes-256-gcm-chunked-v1")
     heads = count_heads(client)
-    app = make_app(client, f"s3://{proxy_bucket}/rel/")
+    app = make_app(client, f"s3://{proxy_bucket}/rel/", metadata_in_view=True)
     async with app.run_test(size=(140, 40)) as pilot:
         table = await open_at(pilot, app)
         await table_settled(pilot, table)
@@ -133,7 +133,7 @@ LONG_LOGS = 120
 
 
 async def test_scrolling_fills_the_rows_further_down(client, long_bucket):
-    app = make_app(client, f"s3://{long_bucket}/rel/")
+    app = make_app(client, f"s3://{long_bucket}/rel/", metadata_in_view=True)
     async with app.run_test(size=(140, 40)) as pilot:
         table = await open_at(pilot, app)
         await table_settled(pilot, table)
@@ -182,7 +182,7 @@ async def test_rows_show_before_any_head_answers(client, proxy_bucket):
         release.wait(30)
 
     client.boto3_client.meta.events.register("before-call.s3.HeadObject", hold)
-    app = make_app(client, f"s3://{proxy_bucket}/rel/")
+    app = make_app(client, f"s3://{proxy_bucket}/rel/", metadata_in_view=True)
     try:
         async with app.run_test(size=(140, 40)) as pilot:
             table = await open_at(pilot, app)
@@ -202,7 +202,7 @@ async def test_rows_show_before_any_head_answers(client, proxy_bucket):
 
 async def test_restores_in_the_app(client, proxy_bucket, tmp_path):
     out = tmp_path / "out"
-    app = make_app(client, f"s3://{proxy_bucket}/rel/", download_dir=str(out))
+    app = make_app(client, f"s3://{proxy_bucket}/rel/", download_dir=str(out), metadata_in_view=True)
     async with app.run_test(size=(140, 40)) as pilot:
         table = await open_at(pilot, app)
         table.cursor_row = [row.name for row in table.view].index("secret.txt")
@@ -231,7 +231,7 @@ async def test_restores_in_the_app(client, proxy_bucket, tmp_path):
 
 async def test_statistics_count_encrypted_objects_apart(client, proxy_bucket, boto3_s3):
     dgproxy.put_delta(boto3_s3, proxy_bucket, "rel/app-4.zip", V2, V1, when=120, encrypted="aes-256-gcm-chunked-v1")
-    app = make_app(client, f"s3://{proxy_bucket}/rel/")
+    app = make_app(client, f"s3://{proxy_bucket}/rel/", metadata_in_view=True)
     async with app.run_test(size=(140, 40)) as pilot:
         await open_at(pilot, app)
         panel = app.screen.query_one(StatsPanel)
@@ -248,12 +248,12 @@ async def test_statistics_count_encrypted_objects_apart(client, proxy_bucket, bo
 
 
 async def test_housekeeping_keys_in_the_app(client, proxy_bucket):
-    app = make_app(client, f"s3://{proxy_bucket}/")
+    app = make_app(client, f"s3://{proxy_bucket}/", metadata_in_view=True)
     async with app.run_test(size=(140, 40)) as pilot:
         table = await open_at(pilot, app)
         assert [row.name for row in table.view] == ["_dgp/", "rel/"]
         assert "system" in line_text(table, 1) and "folder" in line_text(table, 2)
-    app = make_app(client, f"s3://{proxy_bucket}/_dgp/locks/")
+    app = make_app(client, f"s3://{proxy_bucket}/_dgp/locks/", metadata_in_view=True)
     async with app.run_test(size=(140, 40)) as pilot:
         table = await open_at(pilot, app)
         assert "system" in line_text(table, 1)

@@ -135,3 +135,71 @@ async def test_factory_failure_is_shown_not_raised(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await screen_of(pilot, ConnectionErrorScreen)
         assert "unexpected error (RuntimeError): no client today" in screen_text(screen)
+
+
+async def test_retry_with_a_folder_open_lists_it_again_on_a_new_client(s3_server, bucket, tmp_path):
+    """The server goes away while a folder is open, comes back, Retry: the folder lists again, and the
+    client of the failed connection is closed (its HEAD pool and event loop thread do not live on)."""
+    setup = make_client(s3_server, tmp_path / "setup-cache")
+    for name in ("a.txt", "b.txt"):
+        setup.put_object(Bucket=bucket, Key=f"f/{name}", Body=name.encode())
+    setup.close()
+    proxy = TcpProxy.for_endpoint(s3_server.endpoint_url).start()
+    clients: list = []
+    closed: list = []
+
+    def factory():
+        client = make_client(s3_server, tmp_path / "cache", endpoint_url=proxy.endpoint_url)
+        close = client.close
+
+        def recorded_close() -> None:
+            closed.append(client)
+            close()
+
+        client.close = recorded_close  # type: ignore[method-assign]
+        clients.append(client)
+        return client
+
+    try:
+        app = make_app(factory, f"s3://{bucket}/f/")
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.screen.query_one(ObjectTable)
+            await wait_for(pilot, lambda: table.view and not table.listing, timeout=30, what="the first listing")
+            proxy.refuse()  # the server goes away: new connections closed, kept-alive ones cut
+            proxy.drop_all()
+            await pilot.press("r")
+            await screen_of(pilot, ConnectionErrorScreen, timeout=60)
+            proxy.reset()
+            await pilot.press("r")
+            await wait_for(pilot, lambda: len(clients) == 2 and not isinstance(app.screen, ConnectionErrorScreen)
+                           and not table.listing and table.location is not None and table.summary.complete,
+                           timeout=60, what="the folder listed again after Retry")
+            assert [row.name for row in table.view] == ["a.txt", "b.txt"]
+            assert table.message is None
+            assert not [m for m in notifications(app) if "unexpected error" in m]
+            await wait_for(pilot, lambda: closed, what="the old client closed")
+            assert closed == [clients[0]], "the failed connection's client is closed, the new one is not"
+    finally:
+        proxy.stop()
+        for client in clients[1:]:
+            client.close()
+
+
+async def test_a_failure_says_which_job_failed_whatever_its_words(client, bucket):
+    """Routing goes by the error's fields, not by words in its text: an unexpected error whose
+    message happens to contain "failed" still says which job it stopped."""
+    client.put_object(Bucket=bucket, Key="f/a.txt", Body=b"a")
+
+    def broken(url):
+        raise ValueError("checksum failed")
+
+    client.get_object_info = broken
+    app = make_app(client, f"s3://{bucket}/f/")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.view and not table.listing)
+        await pilot.press("enter")
+        await screen_of(pilot, DetailsScreen)
+        await wait_for(pilot, lambda: notifications(app))
+        assert notifications(app)[-1] == ("reading the object's metadata failed: "
+                                          "unexpected error (ValueError): checksum failed")

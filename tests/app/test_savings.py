@@ -117,7 +117,7 @@ async def test_panel_counts_unknown_rows_until_exact_stats_fill_them(client, lay
     # metadata of the rows in view only.
     for i in range(60):
         boto3_s3.put_object(Bucket=layout_bucket, Key=f"releases/app/a-log-{i:02d}.txt", Body=b"log")
-    app = make_app(client, f"s3://{layout_bucket}/releases/app/")
+    app = make_app(client, f"s3://{layout_bucket}/releases/app/", metadata_in_view=True)
     async with app.run_test(size=(120, 36)) as pilot:
         table = app.screen.query_one(ObjectTable)
         panel = app.screen.query_one(StatsPanel)
@@ -129,6 +129,21 @@ async def test_panel_counts_unknown_rows_until_exact_stats_fill_them(client, lay
         await pilot.press("c")
         await wait_for(pilot, lambda: table.summary.unknown == 0, timeout=30, what="rows filled")
         assert all(r.info.original_size for r in table.view[-4:])
+
+
+async def test_panel_names_the_key_that_reads_rows_in_view_when_browsing_sends_no_head(client, layout_bucket):
+    app = make_app(client, f"s3://{layout_bucket}/releases/app/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        panel = app.screen.query_one(StatsPanel)
+        await table_settled(pilot, table)
+        unknown = table.summary.unknown
+        assert unknown and not any(r.info.metadata_loaded for r in table.view if r.info is not None)
+        text = str(panel.render().renderables[2])
+        assert f"{unknown} without original size: c or s reads them (m: the rows in view)" in text
+        await pilot.press("m")
+        await wait_for(pilot, lambda: table.summary.unknown == 0, timeout=30, what="rows in view read")
+        assert all(r.info.original_size for r in table.view if r.info is not None and r.info.is_delta)
 
 
 async def test_sampled_totals_and_cancel_in_the_view(client, layout_bucket):
@@ -168,5 +183,5 @@ async def test_hostile_folder_names_render_literally(client, bucket):
         await wait_for(pilot, lambda: not table.listing and table.view, what="listing")
         screen = await open_savings(pilot, app)
         savings = screen.query_one(SavingsTable)
-        cell = savings.get_row_at(0)[-1]
+        cell = savings.get_row_at(0)[0]  # the Folder column comes first
         assert cell.plain == "[red]x\\x1b[31m/"

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.asyncio
 
 def shown_order(savings: SavingsTable) -> list[str]:
     """The folders in the order the table draws them (its own rows, not the list it was filled from)."""
-    return [str(savings.get_row_at(index)[-1]) for index in range(savings.row_count)]
+    return [str(savings.get_row_at(index)[0]) for index in range(savings.row_count)]
 
 
 def header(savings: SavingsTable) -> list[str]:

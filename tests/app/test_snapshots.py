@@ -62,7 +62,8 @@ def snap_client(s3_server, tmp_path_factory) -> DgClient:
 
 def snapshot_app(client: DgClient, start_url: str | None) -> DgtuiApp:
     return DgtuiApp(lambda: client, start_url=start_url, time_format=fixed_time, clock=lambda: FROZEN_CLOCK,
-                    download_dir="/home/me/restore", endpoint_label="http://s3.example:8333")
+                    download_dir="/home/me/restore", endpoint_label="http://s3.example:8333",
+                    metadata_in_view=False)
 
 
 async def browser_ready(pilot) -> None:
@@ -167,4 +168,72 @@ def test_savings_by_folder(snap_compare, snap_client, monkeypatch, tmp_path):
         await pilot.pause()
 
     assert snap_compare(snapshot_app(snap_client, f"s3://{SNAP_BUCKET}/"), terminal_size=SIZE,
+                        run_before=run_before)
+
+
+# -- 80x24: every screen shows its essential columns whole, says what it hides, and whole footer keys ----------
+
+SMALL = (80, 24)
+
+
+def test_browser_at_80x24(snap_compare, snap_client):
+    async def run_before(pilot) -> None:
+        await browser_ready(pilot)
+        table = pilot.app.screen.query_one(ObjectTable)
+        assert table.hidden_columns == ["Type", "Modified"]
+
+    assert snap_compare(snapshot_app(snap_client, f"s3://{SNAP_BUCKET}/releases/"), terminal_size=SMALL,
+                        run_before=run_before)
+
+
+def test_details_at_80x24(snap_compare, snap_client):
+    async def run_before(pilot) -> None:
+        await browser_ready(pilot)
+        table = pilot.app.screen.query_one(ObjectTable)
+        while table.current is not None and table.current.name != "app-1.1.tar":
+            await pilot.press("down")
+        await pilot.press("enter")
+        screen = await screen_of(pilot, DetailsScreen)
+        await wait_for(pilot, lambda: screen.info is not None, what="metadata")
+
+    assert snap_compare(snapshot_app(snap_client, f"s3://{SNAP_BUCKET}/releases/"), terminal_size=SMALL,
+                        run_before=run_before)
+
+
+def test_savings_by_folder_at_80x24(snap_compare, snap_client, monkeypatch, tmp_path):
+    from dgtui.app.screens.savings import SavingsScreen
+    from dgtui.app.widgets.savings_table import SavingsTable
+
+    monkeypatch.setenv("DGTUI_CONFIG", str(tmp_path / "none.toml"))
+
+    async def run_before(pilot) -> None:
+        await browser_ready(pilot)
+        await pilot.press("s")
+        screen = await screen_of(pilot, SavingsScreen)
+        await wait_for(pilot, lambda: screen.report is not None and screen.running is None, what="quick report")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: screen.report.exact and screen.running is None, what="exact report")
+        table = screen.query_one(SavingsTable)
+        assert table.shown_columns[:4] == ("name", "stored", "original", "saved")
+        await pilot.pause()
+
+    assert snap_compare(snapshot_app(snap_client, f"s3://{SNAP_BUCKET}/"), terminal_size=SMALL,
+                        run_before=run_before)
+
+
+def test_transfers_at_80x24(snap_compare, snap_client):
+    from dgtui.app.widgets.transfers import TransferView
+
+    async def run_before(pilot) -> None:
+        await browser_ready(pilot)
+        panel = pilot.app.screen.query_one(TransfersPanel)
+        for transfer in frozen_transfers():
+            samples = deque(transfer.samples)
+            panel.add(transfer)
+            transfer.samples = samples
+        await pilot.pause(0.3)
+        lines = [line for view in panel.query(TransferView) for line in view.render().plain.splitlines()]
+        assert lines and not [line for line in lines if "…" in line], "the numbers of a transfer are not cut"
+
+    assert snap_compare(snapshot_app(snap_client, f"s3://{SNAP_BUCKET}/releases/"), terminal_size=SMALL,
                         run_before=run_before)

@@ -67,7 +67,7 @@ async def test_exact_stats_go_stale_and_name_the_hidden_reference(client, bucket
         stats = app.screen.query_one(StatsPanel)
         await wait_for(pilot, lambda: stats.detailed is not None and not stats.running, what="exact stats")
         text = panel_text(app)
-        assert "(exact)" in text and "hidden refs" in text, text
+        assert "(exact)" in text and "in refs" in text, text
         client.put_object(Bucket=bucket, Key="rel/app-2.tar", Body=release_bytes(2))
         await pilot.press("r")
         await wait_for(pilot, lambda: "out of date" in panel_text(app), what="stale label")

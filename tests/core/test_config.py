@@ -1,4 +1,4 @@
-"""The settings file's [keymap] table: read by its shape, one clear line when it is wrong."""
+"""The settings file: the [keymap] table and metadata_in_view, beside the price."""
 
 from __future__ import annotations
 
@@ -36,3 +36,29 @@ def test_a_wrong_keymap_is_one_line(tmp_path, text, fragment):
         load_keymap(path)
     message = str(caught.value)
     assert fragment in message and "\n" not in message, message
+
+
+def test_metadata_in_view_is_off_unless_the_file_turns_it_on(tmp_path):
+    assert load_settings(tmp_path / "missing.toml").metadata_in_view is False
+    path = tmp_path / "config.toml"
+    path.write_text("metadata_in_view = true\n")
+    assert load_settings(path).metadata_in_view is True
+    path.write_text("price_per_gb_month = 0.01\nmetadata_in_view = true\n")
+    settings = load_settings(path)
+    assert settings.metadata_in_view is True and settings.price_per_gb_month == 0.01
+    path.write_text('metadata_in_view = "yes"\n')
+    with pytest.raises(DgError, match="metadata_in_view .* must be true or false"):
+        load_settings(path)
+
+
+def test_the_app_takes_the_setting_from_the_file(tmp_path, monkeypatch):
+    from dgtui.app.app import DgtuiApp
+
+    path = tmp_path / "config.toml"
+    monkeypatch.setenv("DGTUI_CONFIG", str(path))
+    assert DgtuiApp(lambda: None).metadata_in_view is False  # type: ignore[arg-type, return-value]
+    path.write_text("metadata_in_view = true\n")
+    assert DgtuiApp(lambda: None).metadata_in_view is True  # type: ignore[arg-type, return-value]
+    path.write_text("metadata_in_view = 3\n")
+    app = DgtuiApp(lambda: None)  # type: ignore[arg-type, return-value]
+    assert app.metadata_in_view is False and "must be true or false" in (app._settings_problem or "")

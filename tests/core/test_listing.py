@@ -62,11 +62,23 @@ def test_pages_fetched_ahead_list_every_key_once_in_order(client, bucket, boto3_
 def test_a_listing_left_early_stops_without_waiting(client, bucket, boto3_s3):
     put_keys(boto3_s3, bucket, [f"q/{i:03d}" for i in range(30)])
     pages = client.iter_pages(bucket, "q/", delimiter=None, page_size=3)
+    # The next page's request is held in flight until the test lets it go: close() must return meanwhile.
+    held, released, answered = threading.Event(), threading.Event(), threading.Event()
+
+    def hold(request, **_):
+        if "continuation-token" in request.url and not released.is_set():
+            held.set()
+            released.wait(30)  # bounded: a close() that waited would return only after this
+            answered.set()
+
+    client.boto3_client.meta.events.register("before-send.s3.ListObjectsV2", hold)
     first = next(pages)
     assert [o.key for o in first.contents] == ["q/000", "q/001", "q/002"]
-    started = time.monotonic()
+    assert held.wait(30), "the next page was asked for ahead"
     pages.close()
-    assert time.monotonic() - started < 2
+    assert not answered.is_set(), "close() returned while the page fetched ahead was still in flight"
+    released.set()
+    client.boto3_client.meta.events.unregister("before-send.s3.ListObjectsV2", hold)
     assert [o.key for o in next(client.iter_pages(bucket, "q/", delimiter=None, page_size=3)).contents] == \
         ["q/000", "q/001", "q/002"]
 

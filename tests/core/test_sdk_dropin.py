@@ -86,6 +86,32 @@ def test_read_parameters_on_a_delta(client, bucket, tmp_path):
         client.get_object(Bucket=bucket, Key="rel/app-1.zip", SSECustomerAlgorithm="AES256", SSECustomerKey="k" * 32)
 
 
+def open_restore_handles() -> list[str]:
+    """Files of get_object's restores this process still holds open (Linux: /proc/self/fd)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "dgtui-get-" in target:
+            held.append(target)
+    return held
+
+
+def test_a_bad_range_on_a_delta_leaves_no_open_file(client, bucket, tmp_path):
+    for v in range(2):
+        client.upload(make_release(tmp_path / f"app-{v}.zip", v), f"s3://{bucket}/rel/")
+    size = client.head_object(Bucket=bucket, Key="rel/app-1.zip")["ContentLength"]
+    assert open_restore_handles() == []
+    failures = []  # kept alive: a handle held by the failed call's frame would stay open
+    for bad in ("bytes=a-b", f"bytes={size + 10}-", "items=0-1"):
+        with pytest.raises(DgError, match="Range") as info:
+            client.get_object(Bucket=bucket, Key="rel/app-1.zip", Range=bad)
+        failures.append(info)
+    assert open_restore_handles() == [], "a refused Range leaves no restored file open"
+
+
 def test_put_object_parameters_reach_the_stored_object(client, bucket, boto3_s3, tmp_path):
     client.put_object(Bucket=bucket, Key="docs/a.txt", Body=b"hello", ContentType="text/plain", Tagging="team=ops")
     assert boto3_s3.head_object(Bucket=bucket, Key="docs/a.txt")["ContentType"] == "text/plain"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import socket
 import time
+from collections import Counter
 
 import pytest
 
 from dgtui import ConnectionFailedError
+from dgtui.core.s3 import CONNECT_ATTEMPTS
 from dgtui.testing import TcpProxy
 
 from ..scripted_http import QuietHandler, serving
@@ -45,14 +47,26 @@ def silent_endpoint():
     listener.close()
 
 
+def count_sends(client) -> list[str]:
+    """Every HTTP request attempt the client's botocore makes (retries included)."""
+    sent: list[str] = []
+    client.boto3_client.meta.events.register("before-send.s3", lambda request, **_: sent.append(request.url))
+    return sent
+
+
+# "Fast" is counted, not timed: an unreachable endpoint is tried CONNECT_ATTEMPTS times (not botocore's
+# five attempts with backoff), each connect bounded by the client's connect timeout.
+
 def test_refused_endpoint_fails_fast_sdk(refused_endpoint, s3_env, tmp_path):
     c = make_client(refused_endpoint, "k", "s", tmp_path / "c")
+    sent = count_sends(c)
     for call in (c.list_buckets, lambda: c.list_objects(Bucket="some-bucket"),
                  lambda: c.download("s3://some-bucket/a.txt", tmp_path / "a.txt")):
-        started = time.monotonic()
+        sent.clear()
         with pytest.raises(ConnectionFailedError) as info:
             call()
-        assert time.monotonic() - started < 4
+        # each request (a download asks for the key and its .delta twin at once) tried CONNECT_ATTEMPTS times
+        assert set(Counter(sent).values()) == {CONNECT_ATTEMPTS}, sent
         assert "cannot reach" in str(info.value) and refused_endpoint in str(info.value)
     assert not (tmp_path / "a.txt").exists()
 
@@ -61,19 +75,23 @@ def test_refused_endpoint_fails_fast_cli(refused_endpoint, tmp_path):
     env = cli_env({"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1",
                    "DGTUI_CACHE_DIR": str(tmp_path / "c"), "AWS_EC2_METADATA_DISABLED": "true",
                    "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
-    started = time.monotonic()
     proc = run_cli("ls", "--endpoint-url", refused_endpoint, "s3://some-bucket", env=env)
-    assert time.monotonic() - started < 5
     assert_one_line_error(proc, "cannot reach", refused_endpoint, "check the endpoint URL")
+    # The request log of --debug shows how many times it tried.
+    debug = run_cli("ls", "--debug", "--endpoint-url", refused_endpoint, "s3://some-bucket", env=env)
+    assert debug.returncode != 0
+    assert debug.stderr.count(b"Sending http request") == CONNECT_ATTEMPTS
 
 
 def test_endpoint_that_drops_packets_fails_in_seconds(silent_endpoint, s3_env, tmp_path):
     c = make_client(silent_endpoint, "k", "s", tmp_path / "c")
-    started = time.monotonic()
+    sent = count_sends(c)
     with pytest.raises(ConnectionFailedError) as info:
         c.list_objects(Bucket="some-bucket")
-    assert time.monotonic() - started < 10
     assert "cannot reach" in str(info.value)
+    # At most CONNECT_ATTEMPTS connects, each given up after the connect timeout: seconds, not minutes.
+    assert len(sent) == CONNECT_ATTEMPTS, sent
+    assert c.boto3_client.meta.config.connect_timeout <= 5
 
 
 @pytest.fixture

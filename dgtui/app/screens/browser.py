@@ -52,13 +52,20 @@ CHECK_PROMISE = ("Each file appears only after its check: the sha256 stored with
 
 
 def _prepare_folder(path: str) -> str | None:
-    """Create a local folder to restore into; the reason when that is impossible."""
+    """Why ``path`` cannot be restored into, or None.
+
+    The folder is not created here: the restore creates it, and removes it again if it ends up empty
+    (cancelled, failed), so that a restore that did nothing leaves nothing behind.
+    """
     if os.path.exists(path) and not os.path.isdir(path):
         return f"{printable(path, 200)} is a file, not a folder; choose a folder to restore into"
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        return f"cannot create {printable(path, 200)}: {exc.strerror or exc}"
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"cannot create {printable(path, 200)}: {printable(existing, 200)} is a file"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot create {printable(path, 200)}: {printable(existing, 200)} is not writable"
     return None
 
 

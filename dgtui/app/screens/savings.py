@@ -291,7 +291,14 @@ class SavingsScreen(Screen[None]):
             title.append("  exact" if report.exact else "  quick: ~ marks estimates (e: exact)", style="italic")
         title.append(f"  sorted by {sort_words(self.table.sort_column, self.table.sort_reverse)} (o, O)",
                      style="italic")
+        hidden = self.table.hidden_columns if self.is_mounted else []
+        if hidden:
+            title.append(f"  (hidden: {', '.join(hidden)})", style="italic")
         return title
+
+    def on_savings_table_columns_changed(self, message: SavingsTable.ColumnsChanged) -> None:
+        message.stop()
+        self._redraw()
 
     def _detail(self) -> RenderableType:
         lines: list[RenderableType] = []

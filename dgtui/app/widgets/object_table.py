@@ -5,10 +5,12 @@ objects in a list, only the visible lines are rendered, and sorting or
 filtering 100,000 rows is a list sort / comprehension. The listing worker
 reads pages with a Delimiter (one LIST request per page, no HEAD) and posts
 them back; rows show as soon as their page arrives. Once the view settles
-(after new rows, a scroll, a filter or a sort), a second worker reads the
-metadata of the object rows in view (on-disk cache first, then HEADs), so
-that their type (an object deltaglider_proxy encrypted shows "encr.") and a
-delta's original size show without opening the details.
+(after new rows, a scroll, a filter or a sort), a second worker fills the
+object rows in view from the metadata cache (this session's and the on-disk
+one), so that their type (an object deltaglider_proxy encrypted shows
+"encr.") and a delta's original size show without opening the details.
+Browsing sends no HEAD: only with the setting ``metadata_in_view`` (``m``)
+does that worker read the metadata the cache lacks from the server.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from textual.timer import Timer
 
 from dgtui import CancelledError, ObjectInfo, ObjectKind
 from dgtui.core.format import is_housekeeping_key
+from dgtui.core.stats import apply_metadata
 
 from ..known import fill_known
 from ..messages import (
@@ -44,7 +47,7 @@ from ..messages import (
     Location,
     Navigate,
 )
-from ..text import human_size, percent, printable
+from ..text import human_size, percent, plural, printable
 from ..workers import background, is_cancelled
 
 #: how often arriving pages are merged into the view while a listing runs
@@ -54,6 +57,8 @@ MERGE_INTERVAL_S = 0.25
 VISIBLE_METADATA_DELAY_S = 0.2
 #: rows above and below the visible ones whose metadata is read with them (the next scroll's)
 VISIBLE_METADATA_MARGIN = 8
+#: folders of a listing checked for being empty (one small LIST each), in listing order
+EMPTY_FOLDER_CHECKS = 200
 
 log = logging.getLogger("dgtui.app")
 
@@ -61,7 +66,7 @@ log = logging.getLogger("dgtui.app")
 class Row:
     """One line of the table: a folder (common prefix) or an object."""
 
-    __slots__ = ("key", "name", "lower", "size", "modified", "info", "is_folder")
+    __slots__ = ("key", "name", "lower", "size", "modified", "info", "is_folder", "empty")
 
     def __init__(self, key: str, name: str, size: int, modified: str, info: ObjectInfo | None):
         self.key = key
@@ -71,6 +76,8 @@ class Row:
         self.modified = modified
         self.info = info
         self.is_folder = info is None
+        #: a folder the server lists with nothing under it (a deleted folder some servers keep)
+        self.empty = False
 
     @classmethod
     def folder(cls, prefix: str, parent_prefix: str) -> "Row":
@@ -143,7 +150,7 @@ class ObjectTable(ScrollView, can_focus=True):
 
     BINDINGS = [
         Binding("enter", "open", "Open", id="table.open"),
-        Binding("backspace", "up", "Parent / edit filter", id="table.parent"),
+        Binding("backspace", "up", "Parent / edit filter", show=False, id="table.parent"),
         Binding("left,h", "up", "Parent", show=False, id="table.parent"),
         Binding("right,l", "open", "Open", show=False, id="table.open"),
         Binding("space", "toggle_mark", "Mark", id="table.mark"),
@@ -161,6 +168,8 @@ class ObjectTable(ScrollView, can_focus=True):
         Binding("percent_sign", "sort('saved')", "Sort by saved share (again: reverse)", show=False,
                 id="table.sort-saved"),
         Binding("t", "sort('date')", "Sort by date (again: reverse)", show=False, id="table.sort-date"),
+        Binding("m", "toggle_metadata_in_view", "Read metadata of rows in view (HEADs; on/off)", show=False,
+                id="table.metadata-in-view"),
     ]
 
     COMPONENT_CLASSES = {
@@ -242,6 +251,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self._metadata_tried: set[str] = set()
         #: keys the rows-in-view worker is reading now
         self._metadata_reading: set[str] = set()
+        self.hidden_columns: list[str] = []
 
     # -- public API ------------------------------------------------------------
     @property
@@ -415,6 +425,31 @@ class ObjectTable(ScrollView, can_focus=True):
         self._cursor_wanted = None
         self.refresh()
         self._announce()
+        if self.folders and self.location is not None:
+            self._find_empty_folders(self.location, self.request_id,
+                                     [row.key for row in self.folders[:EMPTY_FOLDER_CHECKS]])
+
+    @background("checking folders for contents", group="empty-folders", exclusive=True)
+    def _find_empty_folders(self, location: Location, request_id: int, prefixes: list[str]) -> None:
+        """Some servers (SeaweedFS) keep listing a folder after everything in it was deleted: find those."""
+        client = self.app.client
+        empty = []
+        for prefix in prefixes:
+            if is_cancelled() or client is None:
+                return
+            page = client.list_objects(Bucket=location.bucket, Prefix=prefix, Delimiter=None, MaxKeys=2)
+            if not page.is_truncated and all(o.key == prefix for o in page.contents):
+                empty.append(prefix)  # nothing but, at most, a console's folder marker
+        if empty and not is_cancelled():
+            self.app.call_from_thread(self._mark_empty, request_id, set(empty))
+
+    def _mark_empty(self, request_id: int, prefixes: set[str]) -> None:
+        if request_id != self.request_id:
+            return
+        for row in self.folders:
+            if row.key in prefixes:
+                row.empty = True
+        self.refresh()
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
         """The listing failed: say so where the rows would be."""
@@ -622,9 +657,44 @@ class ObjectTable(ScrollView, can_focus=True):
         self._metadata_reading = {row.key for row in rows}
         self._read_metadata(self.location, self.request_id, rows, infos)
 
+    @property
+    def metadata_in_view(self) -> bool:
+        """The rows in view have their missing metadata read from the server (the app's setting)."""
+        return bool(getattr(self.app, "metadata_in_view", False))
+
+    def action_toggle_metadata_in_view(self) -> None:
+        app: Any = self.app
+        app.metadata_in_view = not self.metadata_in_view
+        if app.metadata_in_view:
+            app.notify("Metadata of the rows in view: read from the server (a HEAD per object not cached).",
+                       timeout=4)
+        else:
+            app.notify("Metadata of the rows in view: from the cache only; browsing sends listings only "
+                       "(c or s reads everything below).", timeout=4)
+        # Rows tried from the cache alone are worth asking the server now.
+        self._metadata_tried = set()
+        self._view_moved()
+        self._announce()
+
     @background("reading the metadata of the rows in view", group="view-metadata", exclusive=True)
     def _read_metadata(self, location: Location, request_id: int, rows: list[Row], infos: list[ObjectInfo]) -> None:
         app = self.app
+        if not self.metadata_in_view:
+            # The cache only: no request. Deltas listed earlier were filled by the listing already;
+            # this covers the other objects (direct or plain, encrypted) the cache knows.
+            session = getattr(app, "info_cache", {})
+            rest = []
+            for info in infos:
+                seen = session.get((location.bucket, info.key))
+                if seen is not None and seen.metadata_loaded and seen.etag == info.etag:
+                    apply_metadata(info, seen.metadata)
+                else:
+                    rest.append(info)
+            if app.client is not None:
+                app.client.known_metadata(location.bucket, rest)
+            if not is_cancelled():
+                app.call_from_thread(self._view_metadata_read, request_id, rows, infos)
+            return
         try:
             app.client.fetch_metadata(location.bucket, infos, should_cancel=is_cancelled)
         except CancelledError:
@@ -746,6 +816,10 @@ class ObjectTable(ScrollView, can_focus=True):
                     break
         order = {c.title: i for i, c in enumerate(DISPLAY_ORDER)}
         chosen.sort(key=lambda c: order[c.title])
+        titles = {c.title for c in chosen}
+        #: columns left out for want of width (the header says so)
+        self.hidden_columns = [alternatives[0].title for alternatives in optional
+                               if not titles & {c.title for c in alternatives}]
         wanted = min(max(self._longest_name + 2, NAME_MIN_WIDTH), NAME_MAX_WIDTH)
         name_width = min(max(width - 2 - sum(c.width + 1 for c in chosen), 1), wanted)
         return [(MARK_COLUMN, 1), (NAME_COLUMN, name_width - 1)] + [(c, c.width) for c in chosen]
@@ -776,6 +850,11 @@ class ObjectTable(ScrollView, can_focus=True):
             title = column.title
             if column.sort and column.sort == self.sort_key and self.location is not None:
                 title += " ▼" if self.sort_reverse else " ▲"
+            if column is NAME_COLUMN and self.hidden_columns:
+                # Narrow terminal: say what is left out (i shows it for one object).
+                named = f"{title} (hidden: {', '.join(self.hidden_columns)})"
+                counted = f"{title} ({plural(len(self.hidden_columns), 'column')} hidden)"
+                title = named if len(named) <= width else counted if len(counted) <= width else title
             line.append_text(self._cell(title, width, column.align, style))
             line.append(" ")
         return line
@@ -795,13 +874,15 @@ class ObjectTable(ScrollView, can_focus=True):
                     cell = self._cell("!", width, "left", self.get_component_rich_style("object-table--damaged"))
             elif title == "Name":
                 style = self.get_component_rich_style("object-table--folder") if row.is_folder else ""
+                if row.empty:
+                    style = dim
                 if damaged:
                     style = self.get_component_rich_style("object-table--damaged")
                 if marked:
                     style = self.get_component_rich_style("object-table--marked")
                 cell = self._cell(Text(printable(row.name, width + 1), style=style), width, "left")
             elif row.is_folder:
-                label = "system" if is_housekeeping_key(row.key) else "folder"
+                label = "system" if is_housekeeping_key(row.key) else "empty" if row.empty else "folder"
                 cell = self._cell(label if title == "Type" else "", width, column.align, dim)
             else:
                 info = row.info

@@ -7,7 +7,10 @@ numbers, never by the text shown.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widgets import DataTable
 
 from dgtui.core.savings import FolderReport, FolderSavings
@@ -15,17 +18,25 @@ from dgtui.core.savings import FolderReport, FolderSavings
 from ..text import human_count, human_size, percent, printable
 
 BAR_WIDTH = 10
-#: (column key, title, how rows sort by it: largest first unless named)
+#: (column key, title, how rows sort by it: largest first unless named), in display order: the folder's
+#: name first, so that a narrow terminal never cuts it
 COLUMNS = (
-    ("bar", "Stored of original", "stored"),
+    ("name", "Folder", "name"),
     ("stored", "Stored", "stored"),
     ("original", "Original", "original"),
     ("saved", "Saved", "saved"),
+    ("grade", "Grade", "grade"),
     ("objects", "Objects", "objects"),
     ("deltas", "Deltas", "deltas"),
-    ("grade", "Grade", "grade"),
-    ("name", "Folder", "name"),
+    ("bar", "Stored of original", "stored"),
 )
+#: always shown; the others in this order while they fit the width
+ESSENTIAL = ("name", "stored", "original", "saved")
+OPTIONAL = ("grade", "objects", "deltas", "bar")
+#: cells a column's widest content takes (sizes like "~1023.9 MiB", grades like "excellent")
+CONTENT_WIDTH = {"stored": 10, "original": 11, "saved": 7, "grade": 9, "objects": 7, "deltas": 6, "bar": BAR_WIDTH}
+#: the Folder column shows this much of a long name at most (the details below show it whole)
+NAME_MAX_WIDTH = 48
 SORTS = ("stored", "original", "saved", "objects", "deltas", "grade", "name")
 SORT_TITLES = {"stored": "stored size", "original": "original size", "saved": "saved %", "objects": "objects",
                "deltas": "deltas", "grade": "grade", "name": "name"}
@@ -80,15 +91,39 @@ class SavingsTable(DataTable):
         self.sort_column = "stored"
         self.sort_reverse = False
 
-    def on_mount(self) -> None:
-        self._add_columns()
+    class ColumnsChanged(Message):
+        """The width changed which columns fit (``hidden_columns``)."""
 
-    def _add_columns(self) -> None:
-        """Column titles; the sorted column's carries ▼ (its own order: largest, A, best first) or ▲."""
-        for key, title, _ in COLUMNS:
-            if key == self.sort_column:
-                title = f"{title} {'▲' if self.sort_reverse else '▼'}"
-            self.add_column(title, key=key)
+    def on_mount(self) -> None:
+        self._columns_for: int | None = None
+        self.hidden_columns: list[str] = []
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.report is not None and self._fitting(self.report)[0] != self.shown_columns:
+            keep = self.current.prefix if self.current is not None else None
+            self._fill(keep)
+
+    shown_columns: tuple[str, ...] = ()
+
+    def _name_width(self, report: FolderReport) -> int:
+        names = [12 if row.here else cell_len(printable(row.prefix[len(report.prefix):], 200)) for row in report.rows]
+        return min(max(names + [len("Folder")]), NAME_MAX_WIDTH)
+
+    def _fitting(self, report: FolderReport) -> tuple[tuple[str, ...], list[str]]:
+        """(keys of the columns that fit the width, titles of those left out)."""
+        titles = {key: title for key, title, _ in COLUMNS}
+        room = self.size.width - 1 - (self._name_width(report) + 2)  # 1: the scroll bar; 2: cell padding
+        keys = set(ESSENTIAL)
+        room -= sum(max(CONTENT_WIDTH[key], len(titles[key])) + 2 for key in ESSENTIAL if key != "name")
+        hidden = []
+        for key in OPTIONAL:
+            need = max(CONTENT_WIDTH[key], len(titles[key])) + 2
+            if need <= room:
+                keys.add(key)
+                room -= need
+            else:
+                hidden.append(titles[key])
+        return tuple(key for key, _, _ in COLUMNS if key in keys), hidden
 
     def show(self, report: FolderReport | None, keep: str | None = None) -> None:
         self.report = report
@@ -119,19 +154,33 @@ class SavingsTable(DataTable):
             self.set_sort(column)
 
     def _fill(self, keep: str | None) -> None:
-        self.clear(columns=True)
-        self._add_columns()
         report = self.report
         if report is None:
+            self.clear()
             self.rows_shown = []
             return
+        shown, hidden = self._fitting(report)
+        # columns are laid anew each time: the sorted one's title carries ▼ (its own order: largest, A,
+        # best first) or ▲
+        self.clear(columns=True)
+        for key, title, _ in COLUMNS:
+            if key in shown:
+                if key == self.sort_column:
+                    title = f"{title} {'▲' if self.sort_reverse else '▼'}"
+                self.add_column(title, key=key, width=self._name_width(report) if key == "name" else None)
+        if shown != self.shown_columns:
+            self.shown_columns = shown
+            self.hidden_columns = hidden
+            self.post_message(self.ColumnsChanged())
         rows = sorted(report.rows, key=lambda r: (sort_value(r, self.sort_column), r.prefix),
                       reverse=self.sort_reverse)
         self.rows_shown = rows
         styles = {name: self.get_component_rich_style(f"savings-table--{name}", partial=True)
                   for name in ("stored", "saved", "estimate", "excellent", "good", "fair", "poor", "none")}
+        order = [key for key, _, _ in COLUMNS]
         for row in rows:
-            self.add_row(*self._cells(row, report.prefix, styles), key=row.prefix)
+            cells = dict(zip(order, self._cells(row, report.prefix, styles)))
+            self.add_row(*(cells[key] for key in self.shown_columns), key=row.prefix)
         target = next((i for i, r in enumerate(rows) if r.prefix == keep), 0)
         if rows:
             self.move_cursor(row=target, animate=False)
@@ -144,15 +193,15 @@ class SavingsTable(DataTable):
         guess = "~" if row.is_estimate else ""
         grade_style = styles.get(row.grade.replace("no deltas", "none"), "")
         name = "(files here)" if row.here else printable(row.prefix[len(prefix):], 200)
-        return [
-            bar,
+        return [  # in the order of COLUMNS
+            Text(name, style="bold" if not row.here else "italic", no_wrap=True, overflow="ellipsis"),
             Text(human_size(row.stored_bytes), justify="right"),
             Text(guess + human_size(row.original_bytes), justify="right",
                  style=styles["estimate"] if guess else ""),
             Text(guess + percent(max(row.saved_percent, 0.0)) if row.original_bytes else "", justify="right",
                  style=styles["estimate"] if guess else ""),
+            Text(row.grade, style=grade_style),
             Text(human_count(row.objects), justify="right"),
             Text(human_count(row.deltas), justify="right"),
-            Text(row.grade, style=grade_style),
-            Text(name, style="bold" if not row.here else "italic"),
+            bar,
         ]

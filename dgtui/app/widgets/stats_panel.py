@@ -91,7 +91,8 @@ class StatsPanel(Widget):
         """
         shape = (self.location is None, self.detailed_running, self.detailed is None,
                  bool(self.detailed and self.detailed.metadata_invalid), self.detailed_note, self.detailed_stale,
-                 bool(self.summary.unknown), bool(self.detailed and self.detailed.encrypted_objects))
+                 bool(self.summary.unknown), bool(self.detailed and self.detailed.encrypted_objects),
+                 getattr(self.app, "metadata_in_view", False))
         if shape != getattr(self, "_shape", None):
             self._shape = shape
             self.refresh(layout=True)
@@ -176,7 +177,9 @@ class StatsPanel(Widget):
         grid.add_row("Stored", human_size(summary.stored_bytes) + more)
         parts.append(grid)
         if summary.unknown:
-            parts.append(Text(f"{human_count(summary.unknown)} without original size: c or s reads them",
+            # Browsing sends no HEAD unless asked: say which keys read what is missing.
+            in_view = "" if getattr(self.app, "metadata_in_view", False) else " (m: the rows in view)"
+            parts.append(Text(f"{human_count(summary.unknown)} without original size: c or s reads them{in_view}",
                               style=dim))
         parts.extend(self._detailed_lines(title, dim))
         return Group(*parts)
@@ -216,7 +219,7 @@ class StatsPanel(Widget):
         grid.add_row("Stored", human_size(stats.compressed_size))
         if stats.reference_objects:
             # Stored bytes that no listing shows: each folder's reference.bin.
-            grid.add_row(Text(" hidden refs", style=dim), Text(human_size(stats.reference_size), style=dim))
+            grid.add_row(Text(" in refs", style=dim), Text(human_size(stats.reference_size), style=dim))
         grid.add_row("Saved", percent(stats.savings_percent))
         grid.add_row(Text(" in bytes", style=dim), Text(human_size(stats.space_saved), style=dim))
         if stats.metadata_invalid:
@@ -228,7 +231,12 @@ class StatsPanel(Widget):
 
 
 def _grid() -> Table:
+    """Label and number; in a narrow sidebar the label gives way ("Bad meta…"), never the number."""
     grid = Table.grid(padding=(0, 1), expand=True)
-    grid.add_column(no_wrap=True)
-    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(no_wrap=True, overflow="ellipsis")
+    grid.add_column(justify="right", no_wrap=True, min_width=NUMBER_WIDTH)
     return grid
+
+
+#: cells a size takes ("118.4 MiB"): at 80 columns the sidebar has room for it and "Original"
+NUMBER_WIDTH = 9

@@ -104,7 +104,10 @@ class TransferView(Widget):
             left = t.seconds_left()
             if left is not None:
                 numbers += f"  {human_duration(left)} left"
-        bar_width = max(min(width - 2 - len(numbers) - 1, 40), 8)
+        # The numbers stay whole on a narrow terminal: the bar gives way, down to nothing.
+        bar_width = min(width - 2 - len(numbers) - 1, 40)
+        if bar_width < 4:
+            return Text(numbers, style=self.style("dim"))
         line = progress_bar(fraction, bar_width, self.style("bar"), self.style("bar-back"))
         line.append(" " + numbers, style=self.style("dim"))
         return line
