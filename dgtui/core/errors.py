@@ -68,6 +68,12 @@ class NotS3Error(ConnectionFailedError):
     kind = "not_s3"
 
 
+class ListingLoopError(DgError):
+    """The server's listing does not advance (a continuation token or a page comes again): it would never end."""
+
+    kind = "listing_loop"
+
+
 class IntegrityError(DgError):
     """Bytes did not match the sha256 they were stored with."""
 
