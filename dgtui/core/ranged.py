@@ -32,8 +32,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from os.path import commonprefix
 from typing import Any
 
-from .listing import (ListingOrderError, ListingProgress, RawPage, fetch_page, iter_raw_pages, logical_page,
-                      one_per_logical_key)
+from .listing import (
+    ListingOrderError,
+    ListingProgress,
+    RawPage,
+    fetch_page,
+    iter_raw_pages,
+    logical_page,
+    one_per_logical_key,
+)
 from .models import ListObjectsResult
 
 #: ranges listed at once
