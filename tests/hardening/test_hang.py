@@ -159,3 +159,31 @@ def test_a_page_that_comes_again_with_a_new_token_ends_the_listing(tmp_path, mon
         finally:
             c.close()
     assert count["n"] <= 4 * MOST_LIST_REQUESTS
+
+
+@pytest.mark.asyncio
+async def test_a_repeated_continuation_token_ends_the_app_listing(looping, tmp_path, monkeypatch):
+    from dgtui.app.widgets.object_table import ObjectTable
+    from tests.app.helpers import make_app, wait_for
+
+    server, url = looping
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("DGTUI_CACHE_DIR", str(tmp_path / "cache"))
+    app = make_app(lambda: make_client(url, "k", "s", tmp_path / "cache"), start_url="s3://loop/p/")
+    async with app.run_test(size=(120, 40)) as pilot:
+        def said() -> list[str]:
+            return [n.message for n in app._notifications if "same continuation token twice" in n.message]
+
+        await wait_for(pilot, said, timeout=60, what="the notification")
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: not table.listing, what="the listing to end")
+        # The table's listing and the tree's (of the bucket) each say it once.
+        assert len(said()) == len(set(said())) and any("s3://loop/p/;" in m for m in said())
+        await pilot.pause()
+        bar = app.screen.query_one("#location-bar")
+        assert "loading" not in "".join(str(cell) for column in bar.render().columns for cell in column._cells)
+        keys = [row.key for row in table.objects]
+        assert len(keys) == len(set(keys)) <= 2
+        requests = server.list_requests
+        await pilot.pause(0.5)
+        assert server.list_requests == requests <= MOST_LIST_REQUESTS, "no request after the listing stopped"
