@@ -62,6 +62,12 @@ class ConnectionFailedError(DgError):
     kind = "connection"
 
 
+class TimedOutError(ConnectionFailedError):
+    """The server kept the connection open but sent nothing (or next to nothing) for the stall limit."""
+
+    kind = "timed_out"
+
+
 class NotS3Error(ConnectionFailedError):
     """The endpoint answered, but not as an S3 server does (a web page, a portal)."""
 
