@@ -5,17 +5,24 @@ SIGKILL left)."""
 
 from __future__ import annotations
 
+import random
+import signal
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 import pytest
 
+from dgtui.testing.proxy import TcpProxy, _recv, _send
 from tests.scripted_http import QuietHandler, serving
 
-from .conftest import cli_env, leftovers, make_client, run_cli
+from .conftest import PYTHON, cli_env, leftovers, make_client, run_cli
 
+MB = 1024 * 1024
 #: most requests a looping listing may cost before it is stopped (one page, the one that repeats,
 #: and the requests of a ranged listing's first round)
 MOST_LIST_REQUESTS = 40
@@ -187,3 +194,299 @@ async def test_a_repeated_continuation_token_ends_the_app_listing(looping, tmp_p
         requests = server.list_requests
         await pilot.pause(0.5)
         assert server.list_requests == requests <= MOST_LIST_REQUESTS, "no request after the listing stopped"
+
+
+# --- stalled servers ----------------------------------------------------------------------
+
+class StallingServer:
+    """One plain object, ``b/slow.bin``, whose body comes as ``mode`` says:
+
+    ``trickle``: a byte every 0.2 s; ``silent-body``: the headers, then nothing; ``silent``: nothing
+    at all, to any request (listings too); ``cut``: 100 bytes, then the connection closes.
+    """
+
+    SIZE = 4096
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.release = threading.Event()  # ends every waiting answer when the test is over
+        self.requests = 0
+
+    def handler(self) -> type[QuietHandler]:
+        server = self
+
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:
+                server.requests += 1
+                if server.mode == "silent":
+                    server.release.wait(120)
+                    return
+                url = urlsplit(self.path)
+                path = url.path
+                if path == "/b" and "list-type=2" in url.query and self.command == "GET":
+                    body = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/'
+                            b'doc/2006-03-01/"><Name>b</Name><KeyCount>1</KeyCount><IsTruncated>false</IsTruncated>'
+                            b'<Contents><Key>slow.bin</Key><Size>%d</Size><LastModified>2025-01-01T00:00:00.000Z'
+                            b'</LastModified><ETag>"0123456789abcdef0123456789abcdef"</ETag></Contents>'
+                            b'</ListBucketResult>' % server.SIZE)
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                if path != "/b/slow.bin":
+                    body = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code></Error>'
+                    self.send_response(404)
+                    self.send_header("Content-Length", str(len(body) if self.command == "GET" else 0))
+                    self.end_headers()
+                    if self.command == "GET":
+                        self.wfile.write(body)
+                    return
+                self.send_response(200)
+                self.send_header("ETag", '"0123456789abcdef0123456789abcdef"')
+                self.send_header("Last-Modified", "Wed, 01 Jan 2025 00:00:00 GMT")
+                self.send_header("Content-Length", str(server.SIZE))
+                self.end_headers()
+                if self.command == "HEAD":
+                    return
+                self.wfile.flush()
+                if server.mode == "silent-body":
+                    server.release.wait(120)
+                elif server.mode == "cut":
+                    self.wfile.write(b"x" * 100)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                else:
+                    for _ in range(server.SIZE):
+                        if server.release.wait(0.2):
+                            return
+                        try:
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                        except OSError:
+                            return
+
+            do_HEAD = do_GET
+
+        return Handler
+
+
+@pytest.fixture
+def stalling(request) -> Iterator[tuple[StallingServer, str]]:
+    server = StallingServer(request.param)
+    with serving(server.handler()) as url:
+        try:
+            yield server, url
+        finally:
+            server.release.set()
+
+
+def stall_env(tmp_path, seconds: str = "1") -> dict[str, str]:
+    return {**loop_env(tmp_path), "DGTUI_STALL_SECONDS": seconds}
+
+
+@pytest.mark.parametrize("stalling", ["trickle", "silent-body", "silent"], indirect=True)
+def test_a_stalled_download_times_out_naming_the_object(stalling, tmp_path):
+    server, url = stalling
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_cli("get", "s3://b/slow.bin", str(out), "--endpoint-url", url, env=stall_env(tmp_path), timeout=120)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "timed out" in err and "dropped" not in err, err
+    if server.mode != "silent":  # a server that never answers the HEAD: the object is not known to exist yet
+        assert "s3://b/slow.bin" in err, err
+    assert "DGTUI_STALL_SECONDS" in err, err
+    assert leftovers(out) == []
+
+
+@pytest.mark.parametrize("stalling", ["silent"], indirect=True)
+def test_a_listing_nobody_answers_times_out_once(stalling, tmp_path):
+    server, url = stalling
+    proc = run_cli("ls", "s3://b/", "--endpoint-url", url, env=stall_env(tmp_path), timeout=120)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "timed out" in err and "s3://b" in err and "dropped" not in err, err
+    assert server.requests == 1, "the stall limit bounds the whole listing, not each of five attempts"
+
+
+@pytest.mark.parametrize("stalling", ["cut"], indirect=True)
+def test_a_connection_that_drops_says_dropped(stalling, tmp_path):
+    server, url = stalling
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_cli("get", "s3://b/slow.bin", str(out), "--endpoint-url", url, env=stall_env(tmp_path, "30"),
+                   timeout=120)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "timed out" not in err and ("dropped" in err or "ended early" in err) and "s3://b/slow.bin" in err, err
+    assert leftovers(out) == []
+
+
+def test_the_stall_limit_comes_from_the_environment_or_the_settings_file(tmp_path, monkeypatch):
+    from dgtui.core.config import DEFAULT_STALL_SECONDS, stall_seconds
+    from dgtui.core.errors import DgError
+
+    settings = tmp_path / "config.toml"
+    monkeypatch.delenv("DGTUI_STALL_SECONDS", raising=False)
+    assert stall_seconds(settings) == DEFAULT_STALL_SECONDS == 60
+    settings.write_text("stall_seconds = 7.5\n")
+    assert stall_seconds(settings) == 7.5
+    monkeypatch.setenv("DGTUI_STALL_SECONDS", "3")
+    assert stall_seconds(settings) == 3
+    for bad in ("0", "-1", "soon", "inf"):
+        monkeypatch.setenv("DGTUI_STALL_SECONDS", bad)
+        with pytest.raises(DgError, match="DGTUI_STALL_SECONDS must be a number of seconds above 0"):
+            stall_seconds(settings)
+    monkeypatch.delenv("DGTUI_STALL_SECONDS")
+    settings.write_text('stall_seconds = "long"\n')
+    with pytest.raises(DgError, match="stall_seconds in"):
+        stall_seconds(settings)
+
+
+# --- Ctrl-C, SIGTERM, SIGHUP while the server hangs ----------------------------------------
+
+def start_cli(*argv: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([PYTHON, "-m", "dgtui.cli", *argv], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=str(Path(__file__).resolve().parents[2]))
+
+
+def wait_until(predicate, what: str, bound: float = 30.0) -> None:
+    deadline = time.monotonic() + bound
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def part_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob(".dgtui-*"))
+
+
+@pytest.mark.parametrize("stalling", ["silent-body"], indirect=True)
+@pytest.mark.parametrize("command", ["ls", "get", "get -r"])
+@pytest.mark.parametrize("signals", [("SIGINT",), ("SIGINT", "SIGINT"), ("SIGTERM",), ("SIGHUP",)],
+                         ids=["ctrl-c", "ctrl-c twice", "sigterm", "sighup"])
+def test_a_signal_ends_the_cli_at_once_while_the_server_hangs(stalling, command, signals, tmp_path):
+    server, url = stalling
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = {"ls": ["ls", "s3://b/slow.bin"], "get": ["get", "s3://b/slow.bin", str(out)],
+            "get -r": ["get", "-r", "s3://b/", str(out)]}[command]
+    if command == "ls":
+        server.mode = "silent"
+    proc = start_cli(*argv, "--endpoint-url", url, env=loop_env(tmp_path))
+    try:
+        if command == "ls":
+            wait_until(lambda: server.requests >= 1, "the listing request")
+        else:
+            wait_until(lambda: part_files(out), "the download to start")  # the body is awaited now
+        time.sleep(0.2)
+        for name in signals:
+            proc.send_signal(getattr(signal, name))
+            time.sleep(0.1)
+        _, err = proc.communicate(timeout=30)  # a bound for the test, not a timing
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = err.decode("utf-8", "replace")
+    assert proc.returncode == 128 + getattr(signal, signals[0]), text
+    assert "Traceback" not in text and "Exception" not in text, text
+    assert "interrupted" in text, text
+    assert leftovers(out) == [], "no partial or temporary file"
+    assert list((tmp_path / "cache").rglob(".incoming-*")) == []
+
+
+# --- what a SIGKILLed run left --------------------------------------------------------------
+
+class ThrottleProxy(TcpProxy):
+    """The fault proxy, its answers slowed to about 80 kB/s while ``throttled`` is set."""
+
+    def __init__(self, target_port: int, **kw):
+        super().__init__(target_port, **kw)
+        self.throttled = threading.Event()
+
+    def _pump_responses(self, link) -> None:
+        while True:
+            data = _recv(link.upstream)
+            if not data:
+                break
+            link.awaiting_request = True
+            sent = True
+            for start in range(0, len(data), 4096):
+                if self.throttled.is_set():
+                    time.sleep(0.05)
+                if not _send(link.client, data[start:start + 4096]):
+                    sent = False
+                    break
+            if not sent:
+                break
+        link.close()
+
+
+def incoming(cache: Path) -> list[Path]:
+    return sorted(cache.rglob(".incoming-*"))
+
+
+def grown(paths) -> bool:
+    return any(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+def test_what_a_killed_restore_left_goes_with_the_next_run_unless_a_live_one_holds_it(
+        client, s3_server, s3_env, bucket, tmp_path):
+    rng = random.Random(7)
+    base = rng.randbytes(3 * MB)
+    changed = bytearray(base)
+    changed[MB:MB + 200_000] = rng.randbytes(200_000)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "app-0.zip").write_bytes(base)
+    (src / "app-1.zip").write_bytes(bytes(changed))
+    (src / "data.bin").write_bytes(rng.randbytes(3 * MB))
+    for name in ("app-0.zip", "app-1.zip", "data.bin"):
+        client.upload(src / name, f"s3://{bucket}/rel/")
+    assert "dg-delta-size" in client.head_object(Bucket=bucket, Key="rel/app-1.zip")["Metadata"], "stored as a delta"
+    out = tmp_path / "out"
+    out.mkdir()
+    cache = tmp_path / "cli-cache"
+    env = cli_env(s3_env, DGTUI_CACHE_DIR=str(cache))
+    proxy = ThrottleProxy.for_endpoint(s3_server.endpoint_url).start()
+    proxy.throttled.set()
+    slow = ["--endpoint-url", proxy.endpoint_url]
+    fast = ["--endpoint-url", s3_server.endpoint_url]
+    running: list[subprocess.Popen] = []
+    try:
+        # A restore of a delta with nothing cached: the reference comes into the cache, the delta beside DEST.
+        killed = start_cli("get", f"s3://{bucket}/rel/app-1.zip", str(out), *slow, env=env)
+        running.append(killed)
+        wait_until(lambda: grown(part_files(out)) and grown(incoming(cache)), "both downloads to be under way")
+        killed.kill()
+        killed.wait(30)
+        left_parts, left_incoming = part_files(out), incoming(cache)
+        assert left_parts and left_incoming, "a SIGKILLed run cannot clean up"
+
+        # A live restore holds its files: another run into the same folder (and cache) leaves them alone.
+        live = start_cli("get", f"s3://{bucket}/rel/data.bin", str(out), *slow, env=env)
+        running.append(live)
+        wait_until(lambda: grown(set(part_files(out)) - set(left_parts)), "the live restore's download")
+        live_parts = sorted(set(part_files(out)) - set(left_parts))
+        other = run_cli("get", f"s3://{bucket}/rel/app-1.zip", str(out), *fast, env=env)
+        assert other.returncode == 0, other.stderr.decode()
+        assert (out / "app-1.zip").read_bytes() == bytes(changed)
+        assert not any(p.exists() for p in left_parts + left_incoming), "the killed run's leftovers are gone"
+        assert all(p.exists() for p in live_parts), "a live process's files stay"
+        assert live.poll() is None
+
+        # The live one, stopped with Ctrl-C, removes its own.
+        live.send_signal(signal.SIGINT)
+        _, err = live.communicate(timeout=30)
+        assert live.returncode == 130 and b"Traceback" not in err, err
+        assert part_files(out) == [] and incoming(cache) == []
+        assert sorted(p.name for p in leftovers(out)) == ["app-1.zip"]
+    finally:
+        for proc in running:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        proxy.stop()
