@@ -5,6 +5,7 @@ SIGKILL left)."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -490,3 +491,62 @@ def test_what_a_killed_restore_left_goes_with_the_next_run_unless_a_live_one_hol
                 proc.kill()
                 proc.wait()
         proxy.stop()
+
+
+# --- the app, quit while its workers hang -----------------------------------------------------
+
+class PtyApp:
+    """``dgtui browse`` on a pseudo-terminal of its own, its screen output drained and kept."""
+
+    def __init__(self, *argv: str, env: dict[str, str]):
+        import pty
+
+        master, slave = pty.openpty()
+        os.set_blocking(master, True)
+        self.master = master
+        self.output = bytearray()
+        self.proc = subprocess.Popen([PYTHON, "-m", "dgtui.cli", "browse", *argv],
+                                     env={**env, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"},
+                                     stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                                     cwd=str(Path(__file__).resolve().parents[2]))
+        os.close(slave)
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def press(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("stalling", ["silent"], indirect=True)
+@pytest.mark.parametrize("key", [b"q", b"\x11"], ids=["q", "ctrl-q"])
+def test_quitting_the_app_ends_it_while_its_workers_hang(stalling, key, tmp_path):
+    server, url = stalling
+    app = PtyApp("s3://b/", "--endpoint-url", url, env=loop_env(tmp_path))
+    try:
+        wait_until(lambda: server.requests >= 1 and b"\x1b[?1049h" in app.output and len(app.output) > 2000,
+                   "the app to draw and ask the server")
+        time.sleep(0.5)
+        app.press(key)
+        assert app.proc.wait(timeout=30) == 0  # a bound for the test, not a timing
+        assert b"Traceback" not in app.output
+    finally:
+        app.close()
