@@ -425,8 +425,10 @@ class S3Access:
                 stream.close()
             expected = response.get("ContentLength")
             if expected is not None and os.path.getsize(path) != expected:
+                # The body ended before its length: the connection closed under it.
                 raise errors.ConnectionFailedError(
-                    f"the download of {where(bucket, key)} ended early; retry")
+                    f"the connection to {self.endpoint_url} dropped during the download of {where(bucket, key)} "
+                    f"({os.path.getsize(path):,} of {expected:,} bytes arrived); retry", bucket=bucket, key=key)
 
     def delete_keys(self, bucket: str, keys: list[str]) -> list[tuple[str, str]]:
         """Delete stored keys in batches; returns (key, error) for failures."""
