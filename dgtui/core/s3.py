@@ -457,25 +457,42 @@ class _StallGuard:
         self._window_bytes = 0
 
     def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes, fewer when that many have not come within a quarter of a second (so that
+        progress and cancelling stay live); b"" at the end."""
         if self._read1 is None:
             chunk = self.stream.read(size)
-        else:
+            self._count(len(chunk))
+            return chunk
+        pieces: list[bytes] = []
+        got = 0
+        started = time.monotonic()
+        while got < size:
             try:
-                chunk = self._read1(size)
+                piece = self._read1(size - got)
             except urllib3_exc.ReadTimeoutError as exc:  # as botocore's StreamingBody.read says them
                 raise bexc.ReadTimeoutError(endpoint_url=str(exc)) from None
             except urllib3_exc.ProtocolError as exc:
                 raise bexc.ResponseStreamingError(error=exc) from None
-        self._window_bytes += len(chunk)
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+            if self._count(len(piece)) - started >= 0.25:
+                break
+        return b"".join(pieces)
+
+    def _count(self, n: int) -> float:
+        """Add ``n`` bytes to the window; the time now. ``TimedOutError`` when the window closes short."""
+        self._window_bytes += n
         now = time.monotonic()
         if now - self._window_start >= self.seconds:
-            if chunk and self._window_bytes < STALL_MIN_BYTES:
+            if n and self._window_bytes < STALL_MIN_BYTES:
                 raise errors.TimedOutError(
                     f"the download of {self.place} timed out: {self._window_bytes} bytes arrived in the last "
                     f"{now - self._window_start:.0f} s (the stall limit is {self.seconds:g} s: stall_seconds in "
                     f"the settings file or DGTUI_STALL_SECONDS); retry")
             self._window_start, self._window_bytes = now, 0
-        return chunk
+        return now
 
 
 class _ProgressReader:
