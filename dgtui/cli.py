@@ -623,18 +623,19 @@ def _catch_exit_signals() -> None:
 
 
 def _finish(code: int) -> int:
-    """The exit status; when interrupted or when threads still run (a worker blocked on the network),
-    the process ends here without waiting for them."""
+    """The exit status, output flushed. Interrupted: the process ends here. Otherwise it ends the usual
+    way, but a thread still blocked on the network (which the interpreter would wait for) gets at most
+    ``UNWIND_SECONDS`` before the process ends without it."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
     if _stopping is not None:
-        code = 128 + _stopping
-    if _stopping is not None or any(t.is_alive() and not t.daemon for t in threading.enumerate()
-                                    if t is not threading.main_thread()):
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        _end_now(code)
+        _end_now(128 + _stopping)
+    timer = threading.Timer(UNWIND_SECONDS, _end_now, args=(code,))
+    timer.daemon = True
+    timer.start()
     return code
 
 

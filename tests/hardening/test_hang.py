@@ -550,3 +550,19 @@ def test_quitting_the_app_ends_it_while_its_workers_hang(stalling, key, tmp_path
         assert b"Traceback" not in app.output
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("stalling", ["silent"], indirect=True)
+@pytest.mark.parametrize("name", ["SIGHUP", "SIGTERM"])
+def test_the_app_ends_on_sighup_and_sigterm_while_its_workers_hang(stalling, name, tmp_path):
+    """An SSH session that goes away sends SIGHUP."""
+    server, url = stalling
+    app = PtyApp("s3://b/", "--endpoint-url", url, env=loop_env(tmp_path))
+    try:
+        wait_until(lambda: server.requests >= 1 and b"\x1b[?1049h" in app.output and len(app.output) > 2000,
+                   "the app to draw and ask the server")
+        app.proc.send_signal(getattr(signal, name))
+        assert app.proc.wait(timeout=30) == 128 + getattr(signal, name)  # a bound for the test, not a timing
+        assert b"Traceback" not in app.output
+    finally:
+        app.close()
