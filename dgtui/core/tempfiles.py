@@ -20,6 +20,8 @@ from pathlib import Path
 #: a ``.pending`` name (created, not yet locked and renamed) older than this was left by a crash
 PENDING_STALE_SECONDS = 3600.0
 _PENDING = ".pending"
+#: registrations kept before those of removed paths are forgotten
+_PRUNE_AT = 1000
 
 _lock = threading.Lock()
 #: path -> the descriptor holding its lock (None: registered for removal only)
@@ -57,9 +59,13 @@ def create(folder: Path, prefix: str, suffix: str = "") -> Path:
 
 
 def register(path: Path) -> None:
-    """Remove ``path`` (a file or a folder) if the process is interrupted before ``release``."""
+    """Remove ``path`` (a file or a folder) if the process is interrupted (before ``release``, or while it
+    is still there: a temporary folder whose ``with`` block removes it need not be released)."""
     with _lock:
         _live.setdefault(str(path), None)
+        if len(_live) > _PRUNE_AT:
+            for name in [n for n, fd in _live.items() if fd is None and not os.path.lexists(n)]:
+                del _live[name]
 
 
 def release(path: Path) -> None:

@@ -303,6 +303,7 @@ class Engine:
                      file_md5: Future) -> UploadSummary:
         name = key.rsplit("/", 1)[-1]
         with tempfile.TemporaryDirectory(prefix="dgtui-up-", dir=self.work_dir) as tmp:
+            tempfiles.register(Path(tmp))
             delta_path = Path(tmp) / "delta"
             if progress:
                 progress(0, size, "encoding")

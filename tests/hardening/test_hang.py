@@ -268,7 +268,7 @@ class StallingServer:
                         except OSError:
                             return
 
-            do_HEAD = do_GET
+            do_HEAD = do_PUT = do_POST = do_DELETE = do_GET
 
         return Handler
 
@@ -397,6 +397,31 @@ def test_a_signal_ends_the_cli_at_once_while_the_server_hangs(stalling, command,
     assert "interrupted" in text, text
     assert leftovers(out) == [], "no partial or temporary file"
     assert list((tmp_path / "cache").rglob(".incoming-*")) == []
+
+
+@pytest.mark.parametrize("stalling", ["silent"], indirect=True)
+@pytest.mark.parametrize("command", ["put", "stats --detailed", "verify", "audit --full", "rm"])
+def test_ctrl_c_ends_every_command_while_the_server_hangs(stalling, command, tmp_path):
+    server, url = stalling
+    src = tmp_path / "notes.txt"
+    src.write_bytes(b"notes" * 1000)
+    argv = {"put": ["put", str(src), "s3://b/p/"], "stats --detailed": ["stats", "--detailed", "s3://b/"],
+            "verify": ["verify", "s3://b/slow.bin"], "audit --full": ["audit", "--full", "s3://b/"],
+            "rm": ["rm", "s3://b/slow.bin"]}[command]
+    proc = start_cli(*argv, "--endpoint-url", url, env=loop_env(tmp_path))
+    try:
+        wait_until(lambda: server.requests >= 1, "the first request")
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)  # a bound for the test, not a timing
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = err.decode("utf-8", "replace")
+    assert proc.returncode == 130 and "Traceback" not in text and "interrupted" in text, text
+    cache = tmp_path / "cache"
+    assert list(cache.rglob(".incoming-*")) == [] and list(cache.rglob("dgtui-*")) == [], "no temporary file"
 
 
 # --- what a SIGKILLed run left --------------------------------------------------------------
