@@ -278,7 +278,8 @@ class S3Access:
                 return None
             raise err from None
         except (bexc.BotoCoreError, ConnectionError) as exc:
-            raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD") from None
+            raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD",
+                            timeout=self.read_timeout) from None
         if not head.get("ETag"):
             # Every S3 server sends an ETag; a web server or portal answering 200 does not.
             raise errors.NotS3Error(f"{self.endpoint_url} answered for {where(bucket, key)} without an ETag, "
