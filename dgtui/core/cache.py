@@ -164,7 +164,7 @@ class ReferenceCache:
 
     def new_temp_path(self) -> Path:
         """A new ``.incoming-*`` file, locked by this process until ``tempfiles.release``."""
-        return tempfiles.create(self.dir, ".incoming-")
+        return tempfiles.create(self.dir, ".incoming-", mode=0o600)
 
     def adopt(self, temp_path: Path, sha256: str) -> Path:
         """Move a checked file into the cache under its sha256, durably (fsync, rename, fsync the folder)."""

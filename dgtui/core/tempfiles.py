@@ -30,8 +30,10 @@ _live: dict[str, int | None] = {}
 _swept: set[str] = set()
 
 
-def create(folder: Path, prefix: str, suffix: str = "") -> Path:
+def create(folder: Path, prefix: str, suffix: str = "", mode: int = 0o666) -> Path:
     """A new empty file ``folder/<prefix><random><suffix>``, locked by this process until ``release``.
+
+    ``mode`` as ``open`` takes it (the umask applies): a restored file gets the mode any new file gets.
 
     When the folder cannot take it (it does not exist yet, it is read-only), the name is only
     registered: whoever writes it then reports the error as before.
@@ -41,7 +43,7 @@ def create(folder: Path, prefix: str, suffix: str = "") -> Path:
     pending = folder / f"{name}{_PENDING}"
     try:
         fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-                     | getattr(os, "O_CLOEXEC", 0), 0o600)
+                     | getattr(os, "O_CLOEXEC", 0), mode)
     except OSError:
         register(path)
         return path

@@ -590,3 +590,16 @@ def test_the_app_ends_on_sighup_and_sigterm_while_its_workers_hang(stalling, nam
         assert b"Traceback" not in app.output
     finally:
         app.close()
+
+
+def test_a_restored_file_gets_the_mode_of_any_new_file(client, bucket, tmp_path):
+    """Its temporary file is created (and locked) by dgtui, not by open(): the umask still decides."""
+    client.put_object(Bucket=bucket, Key="m/a.txt", Body=b"mode")
+    out = tmp_path / "out"
+    out.mkdir()
+    previous = os.umask(0o022)
+    try:
+        client.download(f"s3://{bucket}/m/a.txt", out)
+    finally:
+        os.umask(previous)
+    assert (out / "a.txt").stat().st_mode & 0o777 == 0o644
