@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -382,6 +385,7 @@ def cmd_put(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     import tempfile
 
+    from .core import tempfiles
     from .core.client import parse_s3_url
     from .transfers import verify_object
 
@@ -397,6 +401,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             raise DgError(f"no objects under {display_key(args.url)} to verify")
     failed = unchecked = 0
     with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=client.work_dir) as tmp:
+        tempfiles.register(Path(tmp))  # removed too if the command is interrupted
         for url in urls:
             result = verify_object(client, url, Path(tmp))
             if result.ok:
@@ -555,8 +560,93 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+#: after Ctrl-C, SIGTERM or SIGHUP, how long the command may take to unwind before it is ended
+UNWIND_SECONDS = 1.0
+_EXIT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+#: the signal that is ending the process (None: none yet)
+_stopping: int | None = None
+_said_interrupted = False
+
+
+def _say_interrupted(*, raw: bool = False) -> None:
+    """"dgtui: interrupted", once; ``raw`` from a signal handler or a timer (straight to the descriptor: the
+    thread that was stopped may hold sys.stderr's lock)."""
+    global _said_interrupted
+    if _said_interrupted:
+        return
+    _said_interrupted = True
+    try:
+        if raw:
+            os.write(2, b"dgtui: interrupted\n")
+        else:
+            print("dgtui: interrupted", file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+
+
+def _end_now(code: int) -> None:
+    """End the process at once: this process's temporary files removed, threads not waited for.
+
+    A thread blocked on a server that never answers (or a pool joining it) would otherwise keep
+    the process alive for minutes after Ctrl-C or ``q``.
+    """
+    from .core import tempfiles
+
+    tempfiles.remove_all()
+    os._exit(code)
+
+
+def _on_exit_signal(signum: int, _frame: Any) -> None:
+    """Ctrl-C, SIGTERM, SIGHUP: unwind as an interrupt (the command cleans up and says what it did), but
+    end within ``UNWIND_SECONDS`` whatever is hanging; a second signal ends it at once."""
+    global _stopping
+    if _stopping is not None:
+        _say_interrupted(raw=True)
+        _end_now(128 + _stopping)
+    _stopping = signum
+
+    def overdue() -> None:
+        _say_interrupted(raw=True)
+        _end_now(128 + signum)
+
+    timer = threading.Timer(UNWIND_SECONDS, overdue)
+    timer.daemon = True
+    timer.start()
+    raise KeyboardInterrupt
+
+
+def _catch_exit_signals() -> None:
+    for name in _EXIT_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, _on_exit_signal)
+
+
+def _finish(code: int) -> int:
+    """The exit status, output flushed. Interrupted: the process ends here. Otherwise it ends the usual
+    way, but a thread still blocked on the network (which the interpreter would wait for) gets at most
+    ``UNWIND_SECONDS`` before the process ends without it."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    if _stopping is not None:
+        _end_now(128 + _stopping)
+    timer = threading.Timer(UNWIND_SECONDS, _end_now, args=(code,))
+    timer.daemon = True
+    timer.start()
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the command itself (not a call from Python): it owns the process
+        _catch_exit_signals()
+        return _finish(_main(sys.argv[1:]))
+    return _main(list(argv))
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(_normalise_argv(argv))
     if getattr(args, "debug", False):
@@ -569,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dgtui: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("dgtui: interrupted", file=sys.stderr)
+        _say_interrupted()
         return 130
     except BrokenPipeError:
         return 0

@@ -6,6 +6,7 @@ factory so that tests (and the demo) can point it at any server.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any, Callable, Iterable
@@ -436,7 +437,15 @@ def run_app(endpoint_url: str | None = None, profile: str | None = None, region:
 
     app = DgtuiApp(factory, start_url=start_url, endpoint_label=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
                    hide_buckets=hide_buckets)
-    result = app.run()
+    # A loop of our own: asyncio.run() would wait, after the app has left the screen, for every
+    # thread worker to end, and one blocked on a server that never answers keeps the process
+    # alive with a blank screen. Closing this loop does not wait for them; the caller ends
+    # the process without waiting either.
+    loop = asyncio.new_event_loop()
+    try:
+        result = app.run(loop=loop)
+    finally:
+        loop.close()
     if app.client is not None:
         app.client.close()
     return result if isinstance(result, int) else 0

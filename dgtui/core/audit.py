@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple
 
-from . import codec, errors
+from . import codec, errors, tempfiles
 from . import format as fmt
 from .models import ObjectInfo, ObjectKind, parse_s3_time
 from .s3 import S3Access, where
@@ -615,6 +615,7 @@ class Auditor:
             return None
         fd, name = tempfile.mkstemp(prefix=".audit-", suffix=".delta", dir=self.engine.work_dir)
         os.close(fd)
+        tempfiles.register(Path(name))
         delta = Path(name)
         try:
             try:
@@ -669,6 +670,7 @@ class Auditor:
     def _decode_to_file(self, ref_path: Path, delta: Path, want_sha256: str, file_size: int | None) -> str:
         fd, name = tempfile.mkstemp(prefix=".audit-", suffix=".out", dir=self.engine.work_dir)
         os.close(fd)
+        tempfiles.register(Path(name))
         try:
             return _decode_checked(ref_path, delta, Path(name), want_sha256, self.cancelled, limit=file_size)
         finally:

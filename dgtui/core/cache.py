@@ -21,12 +21,13 @@ import json
 import os
 import shutil
 import sqlite3
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import platformdirs
+
+from . import tempfiles
 
 DEFAULT_REFERENCE_CACHE_BYTES = 4 * 1024**3
 #: temporary files and work folders untouched this long were left by a process that died
@@ -162,9 +163,8 @@ class ReferenceCache:
         return path
 
     def new_temp_path(self) -> Path:
-        fd, name = tempfile.mkstemp(prefix=".incoming-", dir=self.dir)
-        os.close(fd)
-        return Path(name)
+        """A new ``.incoming-*`` file, locked by this process until ``tempfiles.release``."""
+        return tempfiles.create(self.dir, ".incoming-", mode=0o600)
 
     def adopt(self, temp_path: Path, sha256: str) -> Path:
         """Move a checked file into the cache under its sha256, durably (fsync, rename, fsync the folder)."""
@@ -197,16 +197,11 @@ class ReferenceCache:
             return self.adopt(tmp, sha256)
         finally:
             tmp.unlink(missing_ok=True)
+            tempfiles.release(tmp)
 
-    def sweep(self, max_age: float = STALE_SECONDS) -> None:
-        """Remove ``.incoming-*`` files that a crashed process left (untouched for ``max_age`` seconds)."""
-        now = time.time()
-        for entry in self.dir.glob(".incoming-*"):
-            try:
-                if now - entry.stat().st_mtime > max_age:
-                    entry.unlink()
-            except OSError:
-                continue
+    def sweep(self) -> None:
+        """Remove ``.incoming-*`` files that a killed process left: those no live process holds locked."""
+        tempfiles.sweep(self.dir, ".incoming-*")
 
     def evict(self, keep: Path | None = None) -> None:
         """Drop least-recently-used entries beyond the size bound.

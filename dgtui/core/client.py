@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
 import botocore.exceptions as bexc
 
-from . import errors
+from . import errors, tempfiles
 from . import format as fmt
 from .cache import MetadataCache, ReferenceCache, cache_root, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
@@ -490,6 +490,7 @@ class DgClient(DeltaGliderCompat):
         """
         bucket, key = parse_s3_url(s3_url, need_key=True)
         with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=work_dir or self.work_dir) as tmp:
+            tempfiles.register(Path(tmp))
             try:
                 result = self._engine.restore(bucket, key, Path(tmp) / "file", strict_reference=True)
             except (errors.IntegrityError, errors.MetadataInvalidError) as exc:
@@ -522,6 +523,7 @@ class DgClient(DeltaGliderCompat):
         if Body is None:
             raise ValueError("Body parameter is required")
         with tempfile.TemporaryDirectory(prefix="dgtui-put-", dir=self.work_dir) as tmp:
+            tempfiles.register(Path(tmp))
             path = Path(tmp) / (Key.rsplit("/", 1)[-1][:200] or "body")
             with open(path, "wb") as f:
                 if isinstance(Body, str):
@@ -562,6 +564,7 @@ class DgClient(DeltaGliderCompat):
                 return dict(self._s3.client.get_object(Bucket=Bucket, Key=stored_key, **kwargs))
         fd, name = tempfile.mkstemp(prefix="dgtui-get-", dir=self.work_dir)
         os.close(fd)
+        tempfiles.register(Path(name))
         rng = kwargs.get("Range")
         try:
             result = self._engine.restore(Bucket, stored_key, Path(name), overwrite=True)

@@ -43,6 +43,41 @@ def config_path() -> Path:
     return Path(override) if override else Path(platformdirs.user_config_dir("dgtui")) / "config.toml"
 
 
+#: seconds a transfer may go without progress before it fails (``stall_seconds``, ``DGTUI_STALL_SECONDS``)
+DEFAULT_STALL_SECONDS = 60.0
+STALL_ENV = "DGTUI_STALL_SECONDS"
+
+
+def stall_seconds(path: Path | None = None) -> float:
+    """How long a request may wait for an answer, or a download receive next to nothing, before it fails.
+
+    ``DGTUI_STALL_SECONDS``, else ``stall_seconds`` in the settings file, else 60.
+    """
+    text = os.environ.get(STALL_ENV)
+    if text is not None and text.strip():
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        source = STALL_ENV
+    else:
+        path = path or config_path()
+        try:
+            with open(path, "rb") as f:
+                found = tomllib.load(f).get("stall_seconds")
+        except FileNotFoundError:
+            return DEFAULT_STALL_SECONDS
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise DgError(f"cannot read the settings file {path}: {exc}") from None
+        if found is None:
+            return DEFAULT_STALL_SECONDS
+        value = float("nan") if isinstance(found, bool) or not isinstance(found, (int, float)) else float(found)
+        source = f"stall_seconds in {path}"
+    if not value > 0 or value == float("inf"):
+        raise DgError(f"{source} must be a number of seconds above 0, not {text if source == STALL_ENV else found!r}")
+    return value
+
+
 def load_settings(path: Path | None = None) -> Settings:
     path = path or config_path()
     data = _read_file(path)

@@ -66,10 +66,22 @@ class ConnectionFailedError(DgError):
     kind = "connection"
 
 
+class TimedOutError(ConnectionFailedError):
+    """The server kept the connection open but sent nothing (or next to nothing) for the stall limit."""
+
+    kind = "timed_out"
+
+
 class NotS3Error(ConnectionFailedError):
     """The endpoint answered, but not as an S3 server does (a web page, a portal)."""
 
     kind = "not_s3"
+
+
+class ListingLoopError(DgError):
+    """The server's listing does not advance (a continuation token or a page comes again): it would never end."""
+
+    kind = "listing_loop"
 
 
 class IntegrityError(DgError):

@@ -20,7 +20,7 @@ from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
 from . import format as fmt
-from .errors import UNREADABLE_LISTING_CODE, NotS3Error
+from .errors import UNREADABLE_LISTING_CODE, ListingLoopError, NotS3Error
 from .models import ListObjectsResult, ObjectInfo, ObjectKind
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -267,6 +267,40 @@ def logical_page(bucket: str, raw: RawPage, *, prefix: str, delimiter: str | Non
     )
 
 
+class ListingProgress:
+    """What one chain of listing pages has been given, to stop a server that would make it loop for ever.
+
+    As boto3's paginator does, a continuation token that comes a second time
+    ends the listing; so does a truncated page that gives nothing but the
+    names of the page before (a new token each time, the same page again).
+    Names are compared as sets, not by order: some servers do not keep
+    code-point order across folders.
+    """
+
+    __slots__ = ("bucket", "prefix", "tokens", "previous")
+
+    def __init__(self, bucket: str, prefix: str):
+        self.bucket, self.prefix = bucket, prefix
+        self.tokens: set[str] = set()
+        self.previous: frozenset[str] = frozenset()
+
+    def check(self, next_token: str, raw: RawPage) -> None:
+        """Before ``next_token`` is followed: ``ListingLoopError`` when it was followed before, or when
+        ``raw`` (the truncated page that gave it) gave nothing new."""
+        from .s3 import where
+
+        place = where(self.bucket, self.prefix or None)
+        if next_token in self.tokens:
+            raise ListingLoopError(f"the server sent the same continuation token twice while listing {place}; "
+                                   f"the listing stopped there (it would never end)", bucket=self.bucket)
+        names = frozenset([o[0] for o in raw.objects] + raw.common_prefixes)
+        if names and names <= self.previous:
+            raise ListingLoopError(f"the server sent the same page again while listing {place}; "
+                                   f"the listing stopped there (it would never end)", bucket=self.bucket)
+        self.tokens.add(next_token)
+        self.previous = names
+
+
 def iter_raw_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
                    page_size: int = 1000, continuation_token: str | None = None,
                    start_after: str | None = None) -> Iterator[tuple[str | None, RawPage]]:
@@ -283,11 +317,16 @@ def iter_raw_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str
         return pool.submit(fetch_page, s3_client, bucket, prefix, delimiter, page_size, next_token,
                            None if next_token else start_after)
 
+    progress = ListingProgress(bucket, prefix)
+    if token:
+        progress.tokens.add(token)
     try:
         pending: Future[RawPage] | None = request(token)
         while pending is not None:
             raw = pending.result()
             real = raw.next_token if raw.is_truncated and raw.next_token else None
+            if real:
+                progress.check(real, raw)
             pending = request(real) if real else None
             yield token, raw
             token = real

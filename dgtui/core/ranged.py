@@ -42,7 +42,15 @@ from os.path import commonprefix
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
-from .listing import ListingOrderError, RawPage, fetch_page, iter_raw_pages, logical_page, one_per_logical_key
+from .listing import (
+    ListingOrderError,
+    ListingProgress,
+    RawPage,
+    fetch_page,
+    iter_raw_pages,
+    logical_page,
+    one_per_logical_key,
+)
 from .models import ListObjectsResult
 
 #: ranges listed at once
@@ -88,11 +96,13 @@ class _Range:
     time the estimate proves too low).
     """
 
-    __slots__ = ("lo", "hi", "token", "expected", "at_least", "future", "children")
+    __slots__ = ("lo", "hi", "token", "expected", "at_least", "future", "children", "progress")
 
     def __init__(self, lo: str | None, hi: str | None, token: str | None = None, expected: float | None = None,
-                 at_least: int = 0):
+                 at_least: int = 0, progress: ListingProgress | None = None):
         self.lo, self.hi, self.token = lo, hi, token
+        #: the tokens and last page of the chain this range follows by token (a loop there ends the listing)
+        self.progress = progress
         self.expected, self.at_least = expected, at_least
         self.future: Future[RawPage] | None = None
         self.children: list[_Range] = []
@@ -242,7 +252,10 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
                 left = None if node.expected is None else node.expected - len(names)
                 # A full answer short of the range's end: the estimate was low; a whole page next time.
                 grow = page_size if len(names) >= asked and asked < page_size else 0
-                node.children = [start(_Range(last, node.hi, token, expected=left, at_least=grow))]
+                chain = node.progress or ListingProgress(bucket, prefix)
+                assert token is not None
+                chain.check(token, raw)
+                node.children = [start(_Range(last, node.hi, token, expected=left, at_least=grow, progress=chain))]
         return raw
 
     if hints:

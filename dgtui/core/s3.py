@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 import botocore.exceptions as bexc
 import botocore.session
+import urllib3.exceptions as urllib3_exc
 from botocore.config import Config
 
 from . import errors, logs
+from .config import stall_seconds
 from .listing import install_fast_list_parser
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 16 * 1024 * 1024
 TRANSFER_CONCURRENCY = 4
 STREAM_CHUNK = 1024 * 1024
+#: a download that receives less than this in the stall limit (``config.stall_seconds``) has stalled
+STALL_MIN_BYTES = 64 * 1024
 
 ProgressFn = Callable[[int], None]
 ShouldCancel = Callable[[], bool]
@@ -65,8 +70,8 @@ def redact_credential_error_source() -> str:
 
 
 def translate(exc: BaseException, *, bucket: str | None = None, key: str | None = None,
-              endpoint: str | None = None, action: str = "request") -> errors.DgError:
-    """The DgError that says in one line what ``exc`` means."""
+              endpoint: str | None = None, action: str = "request", timeout: float | None = None) -> errors.DgError:
+    """The DgError that says in one line what ``exc`` means (``timeout``: the read timeout, to name it)."""
     if isinstance(exc, errors.DgError):
         return exc
     place = where(bucket, key)
@@ -80,7 +85,13 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
     if isinstance(exc, (bexc.EndpointConnectionError, bexc.ConnectTimeoutError)):
         return errors.ConnectionFailedError(
             f"cannot reach {host}: check the endpoint URL and that the server is running")
-    if isinstance(exc, (bexc.ReadTimeoutError, bexc.ConnectionClosedError, bexc.ResponseStreamingError,
+    if isinstance(exc, bexc.ReadTimeoutError):
+        # Nothing dropped: the server kept the connection open and sent nothing.
+        waited = f"for {timeout:g} s" if timeout else "within the stall limit"
+        return errors.TimedOutError(
+            f"{action} of {place} timed out: {host} sent nothing {waited} (the stall limit: stall_seconds in "
+            f"the settings file or DGTUI_STALL_SECONDS); retry", bucket=bucket, key=key)
+    if isinstance(exc, (bexc.ConnectionClosedError, bexc.ResponseStreamingError,
                         bexc.IncompleteReadError, bexc.HTTPClientError, ConnectionError)):
         return errors.ConnectionFailedError(f"the connection to {host} dropped during {action} on {place}; retry")
     if isinstance(exc, bexc.ClientError):
@@ -123,13 +134,13 @@ def _naming(error: errors.DgError, action: str) -> errors.DgError:
 
 @contextlib.contextmanager
 def translated(*, bucket: str | None = None, key: str | None = None, endpoint: str | None = None,
-               action: str = "request") -> Iterator[None]:
+               action: str = "request", timeout: float | None = None) -> Iterator[None]:
     try:
         yield
     except errors.DgError:
         raise
     except (bexc.BotoCoreError, bexc.ClientError, ConnectionError) as exc:
-        raise translate(exc, bucket=bucket, key=key, endpoint=endpoint, action=action) from None
+        raise translate(exc, bucket=bucket, key=key, endpoint=endpoint, action=action, timeout=timeout) from None
 
 
 def _is_bodiless_refusal(exc: bexc.ClientError) -> bool:
@@ -175,6 +186,10 @@ def _give_up_on_unreachable(attempts: int, caught_exception: BaseException | Non
     if attempts >= CONNECT_ATTEMPTS and isinstance(
             caught_exception, (bexc.EndpointConnectionError, bexc.ConnectTimeoutError)):
         raise caught_exception
+    if isinstance(caught_exception, bexc.ReadTimeoutError):
+        # A server that accepted the request and said nothing for the whole stall limit: trying again
+        # would multiply the limit (five attempts of a minute each looked like a hang).
+        raise caught_exception
 
 
 def is_precondition_failed(exc: BaseException) -> bool:
@@ -191,8 +206,10 @@ class S3Access:
     def __init__(self, *, endpoint_url: str | None = None, profile: str | None = None,
                  region_name: str | None = None, aws_access_key_id: str | None = None,
                  aws_secret_access_key: str | None = None, aws_session_token: str | None = None,
-                 max_pool_connections: int = 64, connect_timeout: float = 3, read_timeout: float = 60,
+                 max_pool_connections: int = 64, connect_timeout: float = 3, read_timeout: float | None = None,
                  max_attempts: int = 5):
+        if read_timeout is None:
+            read_timeout = stall_seconds()
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         with translated(endpoint=endpoint_url, action="setup"):
             # botocore's session, as boto3's Session sets it up for a client: importing boto3 (and with it
@@ -254,7 +271,8 @@ class S3Access:
 
     # -- helpers ---------------------------------------------------------
     def ctx(self, bucket: str | None = None, key: str | None = None, action: str = "request"):
-        return translated(bucket=bucket, key=key, endpoint=self.endpoint_url, action=action)
+        return translated(bucket=bucket, key=key, endpoint=self.endpoint_url, action=action,
+                          timeout=self.read_timeout)
 
     def head(self, bucket: str, key: str) -> dict[str, Any] | None:
         """HEAD an object; None when it does not exist."""
@@ -268,7 +286,8 @@ class S3Access:
                 return None
             raise err from None
         except (bexc.BotoCoreError, ConnectionError) as exc:
-            raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD") from None
+            raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD",
+                            timeout=self.read_timeout) from None
         if not head.get("ETag"):
             # Every S3 server sends an ETag; a web server or portal answering 200 does not.
             raise errors.NotS3Error(f"{self.endpoint_url} answered for {where(bucket, key)} without an ETag, "
@@ -402,12 +421,13 @@ class S3Access:
             limits = [n for n in (response.get("ContentLength"), listed_size) if isinstance(n, int) and n >= 0]
             limit = min(limits) if limits else None
             received = 0
+            reader = _StallGuard(stream, self.read_timeout, where(bucket, key))
             try:
                 with open(path, "wb") as out:
                     while True:
                         if should_cancel and should_cancel():
                             raise errors.CancelledError()
-                        chunk = stream.read(STREAM_CHUNK if limit is None else min(STREAM_CHUNK, limit + 1 - received))
+                        chunk = reader.read(STREAM_CHUNK if limit is None else min(STREAM_CHUNK, limit + 1 - received))
                         if not chunk:
                             break
                         received += len(chunk)
@@ -424,8 +444,10 @@ class S3Access:
                 stream.close()
             expected = response.get("ContentLength")
             if expected is not None and os.path.getsize(path) != expected:
+                # The body ended before its length: the connection closed under it.
                 raise errors.ConnectionFailedError(
-                    f"the download of {where(bucket, key)} ended early; retry")
+                    f"the connection to {self.endpoint_url} dropped during the download of {where(bucket, key)} "
+                    f"({os.path.getsize(path):,} of {expected:,} bytes arrived); retry", bucket=bucket, key=key)
 
     def delete_keys(self, bucket: str, keys: list[str]) -> list[tuple[str, str]]:
         """Delete stored keys in batches; returns (key, error) for failures."""
@@ -438,6 +460,58 @@ class S3Access:
             for err in response.get("Errors", []):
                 failures.append((err.get("Key", ""), f"{err.get('Code')}: {err.get('Message', '')}"))
         return failures
+
+
+class _StallGuard:
+    """Reads a response body as bytes arrive, and fails it as timed out once less than ``STALL_MIN_BYTES``
+    came in ``seconds``: a body that trickles (a byte every few seconds) never trips the socket's read
+    timeout, which only sees each wait for the next byte."""
+
+    def __init__(self, stream: Any, seconds: float, place: str):
+        self.stream, self.seconds, self.place = stream, seconds, place
+        raw = getattr(stream, "_raw_stream", None)
+        # urllib3 2's read1 returns what has arrived; StreamingBody.read waits for a whole chunk.
+        self._read1 = getattr(raw, "read1", None)
+        self._window_start = time.monotonic()
+        self._window_bytes = 0
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes, fewer when that many have not come within a quarter of a second (so that
+        progress and cancelling stay live); b"" at the end."""
+        if self._read1 is None:
+            chunk = self.stream.read(size)
+            self._count(len(chunk))
+            return chunk
+        pieces: list[bytes] = []
+        got = 0
+        started = time.monotonic()
+        while got < size:
+            try:
+                piece = self._read1(size - got)
+            except urllib3_exc.ReadTimeoutError as exc:  # as botocore's StreamingBody.read says them
+                raise bexc.ReadTimeoutError(endpoint_url=str(exc)) from None
+            except urllib3_exc.ProtocolError as exc:
+                raise bexc.ResponseStreamingError(error=exc) from None
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+            if self._count(len(piece)) - started >= 0.25:
+                break
+        return b"".join(pieces)
+
+    def _count(self, n: int) -> float:
+        """Add ``n`` bytes to the window; the time now. ``TimedOutError`` when the window closes short."""
+        self._window_bytes += n
+        now = time.monotonic()
+        if now - self._window_start >= self.seconds:
+            if n and self._window_bytes < STALL_MIN_BYTES:
+                raise errors.TimedOutError(
+                    f"the download of {self.place} timed out: {self._window_bytes} bytes arrived in the last "
+                    f"{now - self._window_start:.0f} s (the stall limit is {self.seconds:g} s: stall_seconds in "
+                    f"the settings file or DGTUI_STALL_SECONDS); retry")
+            self._window_start, self._window_bytes = now, 0
+        return now
 
 
 class _ProgressReader:

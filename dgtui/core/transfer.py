@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from . import codec, errors
+from . import codec, errors, tempfiles
 from . import format as fmt
 from .cache import HASH_CHUNK, ReferenceCache, SourceChanged, fsync_dir, sha256_file
 from .models import DownloadResult, ObjectKind, UploadSummary
@@ -155,7 +155,7 @@ class Engine:
             self.references.record_origin(self.s3.endpoint_url, bucket, ref_key, actual, object_version_of(head))
             return path
         finally:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
 
     def _record_own_reference(self, bucket: str, ref_key: str, sha256: str) -> None:
         """Remember the version of a reference we have just written from a file we hashed ourselves."""
@@ -308,6 +308,7 @@ class Engine:
                      file_md5: Future) -> UploadSummary:
         name = key.rsplit("/", 1)[-1]
         with tempfile.TemporaryDirectory(prefix="dgtui-up-", dir=self.work_dir) as tmp:
+            tempfiles.register(Path(tmp))
             delta_path = Path(tmp) / "delta"
             if progress:
                 progress(0, size, "encoding")
@@ -672,8 +673,10 @@ class Engine:
     @staticmethod
     def _temp_beside(dest: Path, suffix: str = ".part") -> Path:
         # Short fixed-length name: the target's own name may already be at the
-        # file system's 255-byte limit.
-        return dest.parent / f".dgtui-{uuid.uuid4().hex[:12]}{suffix}"
+        # file system's 255-byte limit. Locked while this process lives; what a
+        # killed run left in this folder (unlocked) goes first.
+        tempfiles.sweep_once(dest.parent, ".dgtui-*.part")
+        return tempfiles.create(dest.parent, ".dgtui-", suffix)
 
     @staticmethod
     def _commit(tmp: Path, dest: Path, overwrite: bool, real_root: str) -> None:
@@ -780,6 +783,7 @@ def _discard(path: Path) -> None:
         path.unlink()
     except OSError:
         pass
+    tempfiles.release(path)
 
 
 #: S3's limit on user metadata: the UTF-8 bytes of every key and value added up
