@@ -111,7 +111,10 @@ class AuditSummary:
     rebuilt: int = 0  #: deltas rebuilt and checked (full)
     checked: int = 0  #: other objects whose bytes were checked (full)
     unchecked: int = 0  #: objects whose bytes cannot be checked here (full: encrypted, no sha256 nor MD5 ETag)
+    #: bytes read from the bucket to check them (deltas, references and other objects as stored)
     bytes_checked: int = 0
+    #: bytes the rebuilt deltas came to (their original size): what --full rebuilt and hashed
+    bytes_rebuilt: int = 0
     wasted_bytes: int = 0
     problems: dict[str, int] = field(default_factory=dict)
     cancelled: bool = False
@@ -144,6 +147,7 @@ class _Rebuild(NamedTuple):
     file_sha256: str
     ref_sha256: str
     gzip_candidate: bool
+    original_size: int = 0
 
 
 class _Check(NamedTuple):
@@ -411,7 +415,8 @@ class Auditor:
             return
         if info.file_sha256 and info.ref_sha256:
             self._rebuilds.setdefault(ref_key, []).append(
-                _Rebuild(key, info.etag or "", info.size, info.file_sha256, info.ref_sha256, gzip_candidate))
+                _Rebuild(key, info.etag or "", info.size, info.file_sha256, info.ref_sha256, gzip_candidate,
+                         info.original_size or 0))
         else:
             self.summary.unchecked += 1
 
@@ -642,6 +647,7 @@ class Auditor:
             with self._lock:
                 self.summary.rebuilt += 1
                 self.summary.bytes_checked += item.size
+                self.summary.bytes_rebuilt += item.original_size
             if actual == item.file_sha256:
                 return None
             compressor = codec.external_compressor(delta)

@@ -25,6 +25,7 @@ from dgtui.core.config import DEFAULT_PRICE_PER_GB_MONTH, Settings, load_setting
 from dgtui.core.layout import estimate_shared_folder
 from dgtui.core.sampling import SampledStats
 from dgtui.core.savings import FolderReport, FolderSavings, LayoutAdvice, monthly_cost
+from dgtui.display import money, worth_a_cent
 
 from ..messages import Location
 from ..text import human_count, human_size, percent, printable
@@ -34,12 +35,6 @@ from ..widgets.savings_table import SORT_TITLES, SavingsTable
 from ..workers import background
 
 PROGRESS_REFRESH_S = 0.25
-
-
-def money(amount: float) -> str:
-    if 0 < amount < 0.01:
-        return "<$0.01"
-    return f"${amount:,.2f}"
 
 
 class SavingsScreen(Screen[None]):
@@ -336,8 +331,9 @@ class SavingsScreen(Screen[None]):
         line.append(f"{row.grade}, {row.reason}")
         price = self.settings.price_per_gb_month
         guess = "~" if row.is_estimate else ""
-        line.append(f"; {money(monthly_cost(row.stored_bytes, price))} a month, "
-                    f"{guess}{money(monthly_cost(row.original_bytes, price))} without deltas")
+        stored, original = monthly_cost(row.stored_bytes, price), monthly_cost(row.original_bytes, price)
+        if worth_a_cent(stored, original):
+            line.append(f"; {money(stored)} a month, {guess}{money(original)} without deltas")
         if row.is_estimate:
             line.append(f"; {human_count(row.estimated)} deltas guessed at their reference's size (e: exact)",
                         style="italic")
@@ -346,11 +342,11 @@ class SavingsScreen(Screen[None]):
     def _cost_line(self, total: FolderSavings) -> Text:
         price = self.settings.price_per_gb_month
         guess = "~" if total.is_estimate else ""
+        stored, original = monthly_cost(total.stored_bytes, price), monthly_cost(total.original_bytes, price)
+        cost = (f"; a month costs {money(stored)} instead of {guess}{money(original)} "
+                f"(${price:g}/GB-month, {self.settings.price_source})" if worth_a_cent(stored, original) else "")
         return Text(f"Total: {human_size(total.stored_bytes)} stored of {guess}{human_size(total.original_bytes)}, "
-                    f"{guess}{percent(max(total.saved_percent, 0.0))} saved; a month costs "
-                    f"{money(monthly_cost(total.stored_bytes, price))} instead of "
-                    f"{guess}{money(monthly_cost(total.original_bytes, price))} "
-                    f"(${price:g}/GB-month, {self.settings.price_source})")
+                    f"{guess}{percent(max(total.saved_percent, 0.0))} saved{cost}")
 
     @staticmethod
     def _sampled_line(stats: SampledStats) -> Text:

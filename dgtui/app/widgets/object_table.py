@@ -44,7 +44,7 @@ from ..messages import (
     Location,
     Navigate,
 )
-from ..text import human_size, percent, printable
+from ..text import column_digits, human_size, percent, printable
 from ..workers import background, is_cancelled
 
 #: how often arriving pages are merged into the view while a listing runs
@@ -821,7 +821,8 @@ class ObjectTable(ScrollView, can_focus=True):
                     cell = self._cell(human_size(value) if value is not None else "", width, "right", dim)
                 else:  # Saved
                     saved = info.savings_percent if info.original_size else None
-                    cell = self._cell(percent(saved) if saved is not None else "", width, "right")
+                    cell = self._cell(percent(saved, self._saved_digits()) if saved is not None else "", width,
+                                      "right")
             line.append_text(cell)
             line.append(" ")
         return line
@@ -845,6 +846,16 @@ class ObjectTable(ScrollView, can_focus=True):
         if self.filter_text and (self.folders or self.objects):
             return f"No names contain “{printable(self.filter_text, 60)}” (Esc clears the filter)."
         return "This folder is empty."
+
+    def _saved_digits(self) -> int:
+        """One precision for the Saved column on screen: the most any row in view needs."""
+        start = int(self.scroll_y)
+        values = []
+        for row in self.view[start:start + max(self.size.height, 1)]:
+            info = row.info
+            if info is not None and info.original_size:
+                values.append(info.savings_percent)
+        return column_digits(values)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
