@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -24,7 +26,7 @@ from .cli_savings import run_by_folder, run_sampled
 from .core import codec
 from .core.errors import XDELTA3_INSTALL_HINT, DestinationExistsError, DgError, RecompressionError
 from .core.s3 import display_key
-from .display import human_count, human_size, percent, plural
+from .display import HIDDEN_BUCKETS, human_count, human_size, percent, plural
 from .transfers import Job, Question
 
 if TYPE_CHECKING:
@@ -195,6 +197,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     client = _client(args)
     if not args.url:
         for b in client.list_buckets()["Buckets"]:
+            if b["Name"] in HIDDEN_BUCKETS:
+                continue  # the demo's bookkeeping, hidden as the app hides it
             if args.json:
                 _emit_json({"bucket": b["Name"], "created": b.get("CreationDate")})
             else:
@@ -281,6 +285,28 @@ class _CliJob(Job):
         return self.answers.get(question.title)
 
 
+@contextmanager
+def _ctrl_c_cancels(job: Job) -> Iterator[None]:
+    """The first Ctrl-C cancels the job, which ends after the file under way and says what it did;
+    a second one interrupts at once."""
+    import signal
+
+    def interrupted(signum: int, frame: object) -> None:
+        if job.should_cancel():
+            raise KeyboardInterrupt
+        job.cancel()
+
+    try:
+        previous = signal.signal(signal.SIGINT, interrupted)
+    except ValueError:  # not the main thread: Ctrl-C keeps its usual meaning
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def cmd_get(args: argparse.Namespace) -> int:
     from .transfers import check_of, restore_prefix
 
@@ -302,7 +328,8 @@ def cmd_get(args: argparse.Namespace) -> int:
                 bar.finish()
                 print(f"restored {shown(key)} -> {shown(result.path)} ({check_of(result)})")
 
-        outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item, read_sizes=False)
+        with _ctrl_c_cancels(job):
+            outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item, read_sizes=False)
         bar.finish()
         for key, reason in outcome.failures:
             print(f"failed {shown(key)}: {reason}", file=sys.stderr)
@@ -531,8 +558,10 @@ def cmd_mb(args: argparse.Namespace) -> int:
     from .core.client import parse_s3_url
 
     bucket, _ = parse_s3_url(args.url)
-    _client(args).create_bucket(Bucket=bucket)
-    print(f"bucket s3://{bucket} ready")
+    client = _client(args)
+    existed = any(b["Name"] == bucket for b in client.list_buckets()["Buckets"])
+    client.create_bucket(Bucket=bucket)
+    print(f"bucket s3://{bucket} already existed; nothing changed" if existed else f"bucket s3://{bucket} created")
     return 0
 
 

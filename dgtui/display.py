@@ -7,6 +7,10 @@ from __future__ import annotations
 
 ELLIPSIS = "…"
 
+#: the demo's own bookkeeping bucket (what it seeded): never listed as a user's bucket, in the app or the CLI
+DEMO_META_BUCKET = "dgtui-demo-meta"
+HIDDEN_BUCKETS = frozenset({DEMO_META_BUCKET})
+
 
 def printable(key: str, limit: int | None = None) -> str:
     """``key`` with control characters spelled out, e.g. ESC as ``\\x1b``.

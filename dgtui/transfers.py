@@ -250,7 +250,8 @@ class RestoreOutcome(_Outcome):
             parts.append("nothing restored: kept the existing file" if len(self.kept) == 1
                          else f"nothing restored: kept the {human_count(len(self.kept))} existing files")
         elif self.kept:
-            parts.append(f"{human_count(len(self.kept))} kept (the existing {'file' if len(self.kept) == 1 else 'files'})")
+            what = "file" if len(self.kept) == 1 else "files"
+            parts.append(f"{human_count(len(self.kept))} kept (the existing {what})")
         if failures:
             key, reason = failures[0]
             hint = more if len(failures) > 1 else ""

@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from dgtui import CancelledError, DgClient, ObjectInfo, create_client, parse_s3_url
 
+from ..display import HIDDEN_BUCKETS
 from .audit_state import AuditFindings
 from .errors import describe, is_connection_problem
 from .messages import BucketsLoaded, Location, ObjectInfoLoaded, TransferQuestion, WorkFailed
@@ -63,7 +64,7 @@ class DgtuiApp(App[int]):
         self.client: DgClient | None = None
         self.endpoint_label = endpoint_label
         #: buckets not shown in the tree (the demo's own bookkeeping)
-        self.hide_buckets = set(hide_buckets)
+        self.hide_buckets = set(hide_buckets) | HIDDEN_BUCKETS
         #: a bucket just created: open it once the bucket list is back
         self.open_bucket: str | None = None
         cwd = os.getcwd()
