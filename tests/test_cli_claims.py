@@ -18,6 +18,7 @@ from dgtui.display import human_size, percent
 from dgtui.testing.proxy import TcpProxy
 
 from .core.conftest import make_release, random_bytes
+from .scripted_http import QuietHandler, serving
 
 
 def dgtui(*argv: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -224,3 +225,38 @@ def test_ls_hides_the_demo_bookkeeping_bucket_as_the_app_does(s3_env, bucket, bo
     finally:
         if created:
             boto3_s3.delete_bucket(Bucket=DEMO_MARKER.bucket)
+
+
+class _NotFoundEverywhere(QuietHandler):
+    """A web server that answers 404 to every request (a wrong port or path)."""
+
+    def _answer(self) -> None:
+        body = b"<html><body>404 Not Found</body></html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = do_PUT = do_POST = _answer
+
+
+def test_endpoint_problems_name_the_cause_and_the_fix(s3_server, s3_env):
+    https = s3_server.endpoint_url.replace("http://", "https://")
+    proc = dgtui("--endpoint-url", https, "ls")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert "does not speak TLS" in proc.stderr and f"use {s3_server.endpoint_url} " in proc.stderr, proc.stderr
+    assert "local file" not in proc.stderr
+
+    proc = dgtui("--endpoint-url", "not a url", "ls")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert "'not a url' is not a URL" in proc.stderr and "http://" in proc.stderr, proc.stderr
+    assert "unexpected" not in proc.stderr and "ValueError" not in proc.stderr
+
+    with serving(_NotFoundEverywhere) as endpoint:
+        proc = dgtui("--endpoint-url", endpoint, "ls")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert "is not an S3 endpoint at this URL" in proc.stderr and "check the endpoint URL" in proc.stderr, \
+        proc.stderr
+    assert "not found: the endpoint" not in proc.stderr

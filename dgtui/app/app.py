@@ -173,6 +173,8 @@ class DgtuiApp(App[int]):
             self.show_error(f"{message.what} failed: {text}")
 
     def show_error(self, text: str) -> None:
+        if any(n.message == text for n in self._notifications):
+            return  # the tree and the table may hit the same error (a missing bucket): one toast says it
         self.notify(text, title="Error", severity="error", timeout=8, markup=False)
 
     def show_connection_problem(self, text: str, error: BaseException | None) -> None:

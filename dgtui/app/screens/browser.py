@@ -86,7 +86,11 @@ class LocationBar(Widget):
         if location is None and endpoint:
             status.append(printable(endpoint, 120))
         if location is not None:
-            if shown is not None:
+            if summary.bucket_missing:
+                status.append("this bucket does not exist")
+            elif summary.error and not summary.objects and not summary.folders:
+                status.append("not listed: the listing failed")
+            elif shown is not None:
                 status.append(f"filtered: {human_count(shown)} of {plural(summary.objects, 'object')}")
             else:
                 status.append(f"{plural(summary.folders, 'folder')}, {plural(summary.objects, 'object')}")

@@ -33,6 +33,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from dgtui import CancelledError, ObjectInfo, ObjectKind
+from dgtui.core.errors import BucketNotFoundError
 from dgtui.core.format import is_housekeeping_key
 
 from ..known import fill_known
@@ -421,6 +422,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self.listing = False
         self.message = text
         self.summary.error = text
+        self.summary.bucket_missing = isinstance(error, BucketNotFoundError)
         self.refresh()
         self._announce()
 

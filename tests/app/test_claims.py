@@ -1,0 +1,117 @@
+"""What the app says is what happened: numbers on screen are compared with counts made with boto3."""
+
+from __future__ import annotations
+
+import pytest
+
+from dgtui.app.screens.browser import LocationBar
+from dgtui.app.screens.confirm import ConfirmScreen
+from dgtui.app.widgets.bucket_tree import BucketTree
+from dgtui.app.widgets.object_table import ObjectTable
+from dgtui.app.widgets.transfers import TransfersPanel
+from dgtui.display import human_size
+from dgtui.testing.proxy import TcpProxy
+
+from .helpers import make_app, make_client, wait_for
+from .test_transfers import answer_prompt, finished, open_at
+
+pytestmark = pytest.mark.asyncio
+
+
+def stored_keys(s3, bucket: str, prefix: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        out.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
+    return out
+
+
+def files_under(folder) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def location_text(app) -> str:
+    bar = app.screen.query_one(LocationBar)
+    return " ".join(str(cell) for column in bar.render().columns for cell in column._cells)
+
+
+async def test_missing_bucket_is_said_once_and_by_the_header(client, bucket):
+    app = make_app(client, "s3://t-no-such-bucket-claims/some/prefix/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.message, what="the inline message")
+        tree = app.screen.query_one(BucketTree)
+        node = await wait_for(pilot, lambda: tree.node_for_bucket("t-no-such-bucket-claims"), what="its node")
+        # the tree met the same error on the bucket's node: still one toast
+        await wait_for(pilot, lambda: node.data.error, what="the error on the node")
+        await wait_for(pilot, lambda: [n for n in app._notifications if "bucket not found" in n.message],
+                       what="the toast")
+        await pilot.pause(0.2)
+        toasts = [n.message for n in app._notifications if "bucket not found" in n.message]
+        assert len(toasts) == 1, toasts
+        header = location_text(app)
+        assert "this bucket does not exist" in header and "0 folders" not in header, header
+
+
+async def test_cancelled_folder_restore_counts_and_lists_what_is_on_disk(s3_server, client, bucket, boto3_s3,
+                                                                       tmp_path):
+    for i in range(12):
+        client.put_object(Bucket=bucket, Key=f"many/f{i:02d}.txt", Body=f"file {i}\n".encode() * 100)
+    keys = sorted(stored_keys(boto3_s3, bucket, "many/"))
+    out = tmp_path / "out"
+    proxy = TcpProxy.for_endpoint(s3_server.endpoint_url, latency_s=0.3).start()
+    slow = make_client(s3_server, tmp_path / "slow-cache", endpoint_url=proxy.endpoint_url)
+    try:
+        app = make_app(slow, f"s3://{bucket}/many/", download_dir=str(out))
+        async with app.run_test(size=(120, 36)) as pilot:
+            await open_at(pilot, app)
+            await pilot.press("D")
+            await answer_prompt(pilot, app)
+            panel = app.screen.query_one(TransfersPanel)
+            await wait_for(pilot, lambda: panel.transfers, what="the transfer")
+            transfer = panel.transfers[-1]
+            await wait_for(pilot, lambda: transfer.items_done >= 2, timeout=60, what="two files restored")
+            panel.cancel(transfer)
+            transfer, text = await finished(pilot, app, timeout=60)
+            on_disk = files_under(out)
+            assert transfer.state == "cancelled"
+            assert 2 <= len(on_disk) < len(keys), on_disk
+            size = human_size(sum((out / f).stat().st_size for f in on_disk))
+            text = transfer.result
+            assert f"cancelled: restored {len(on_disk)} of {len(keys)} files ({size})" in text, text
+            assert f"{len(keys) - len(on_disk)} not restored" in text, text
+            # Enter lists every file: the restored ones and the ones the cancel left.
+            report = transfer.report
+            assert sorted(line.split(": ")[0] for line in report if not line.startswith("NOT RESTORED")) == \
+                [str(out / f) for f in on_disk], report
+            assert sorted(line for line in report if line.startswith("NOT RESTORED")) == \
+                [f"NOT RESTORED (cancelled) {k}" for k in keys if k[len("many/"):] not in on_disk]
+            panel.focus()
+            panel.action_show_report()
+            dialog = await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
+            assert dialog.title_text.endswith(f": {len(keys)} lines")
+    finally:
+        slow.close()
+        proxy.stop()
+
+
+async def test_folder_restore_after_a_failure_lists_each_file(client, bucket, boto3_s3, tmp_path):
+    from .helpers import release_bytes
+
+    for version in range(3):
+        client.put_object(Bucket=bucket, Key=f"rel/app-{version}.tar", Body=release_bytes(version))
+    head = boto3_s3.head_object(Bucket=bucket, Key="rel/app-2.tar.delta")
+    boto3_s3.put_object(Bucket=bucket, Key="rel/app-2.tar.delta", Body=b"not a delta" * 40, Metadata=head["Metadata"])
+    out = tmp_path / "out"
+    app = make_app(client, f"s3://{bucket}/rel/", download_dir=str(out))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_at(pilot, app)
+        await pilot.press("D")
+        await answer_prompt(pilot, app)
+        transfer, text = await finished(pilot, app, timeout=60)
+        assert transfer.state == "failed"
+        on_disk = files_under(out)
+        assert on_disk == ["app-0.tar", "app-1.tar"]
+        text = transfer.result
+        assert text.startswith("restored 2 files (") and "1 failed: rel/app-2.tar: " in text, text
+        assert transfer.report[:2] == [f"{out / 'app-0.tar'}: sha256 verified", f"{out / 'app-1.tar'}: sha256 verified"]
+        assert transfer.report[2].startswith("FAILED rel/app-2.tar: ") and len(transfer.report) == 3
