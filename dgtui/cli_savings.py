@@ -91,9 +91,9 @@ def run_by_folder(args: argparse.Namespace, client: Any, bucket: str, prefix: st
               + (f"  ({row.reason})" if row is not report.total and row.objects else ""))
     total = report.total
     stored, original = monthly_cost(total.stored_bytes, price), monthly_cost(total.original_bytes, price)
-    if worth_a_cent(stored, original):
-        print(f"cost per month at ${price:g}/GB-month ({settings.price_source}): stored "
-              f"{money(stored)}, without deltas {'~' if total.is_estimate else ''}{money(original)}")
+    costs = (f"stored {money(stored)}, without deltas {'~' if total.is_estimate else ''}{money(original)}"
+             if worth_a_cent(stored, original) else "less than a cent, with or without deltas")
+    print(f"cost per month at ${price:g}/GB-month ({settings.price_source}): {costs}")
     for item in advice:
         print(f"layout: {shown(item.message)}")
         if item.shared_stored_bytes is not None:
@@ -137,9 +137,9 @@ def run_sampled(args: argparse.Namespace, client: Any, bucket: str, prefix: str,
         ("mode", f"sampled ({how})"),
     ]
     stored, original = monthly_cost(stats.stored_bytes, price), monthly_cost(stats.original_bytes, price)
-    if worth_a_cent(stored, original):
-        rows.append(("cost per month", f"{money(stored)} stored, about {money(original)} without deltas "
-                                       f"(at ${price:g}/GB-month, {settings.price_source})"))
+    costs = (f"{money(stored)} stored, about {money(original)} without deltas" if worth_a_cent(stored, original)
+             else "less than a cent, with or without deltas")
+    rows.append(("cost per month", f"{costs} (at ${price:g}/GB-month, {settings.price_source})"))
     if stats.invalid_in_sample:
         rows.append(("metadata invalid", f"{stats.invalid_in_sample} in the sample (counted at their estimate)"))
     for k, v in rows:
