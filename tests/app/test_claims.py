@@ -115,3 +115,53 @@ async def test_folder_restore_after_a_failure_lists_each_file(client, bucket, bo
         assert text.startswith("restored 2 files (") and "1 failed: rel/app-2.tar: " in text, text
         assert transfer.report[:2] == [f"{out / 'app-0.tar'}: sha256 verified", f"{out / 'app-1.tar'}: sha256 verified"]
         assert transfer.report[2].startswith("FAILED rel/app-2.tar: ") and len(transfer.report) == 3
+
+
+async def test_restore_dialogs_say_what_is_downloaded_and_written(s3_server, client, bucket, boto3_s3, tmp_path):
+    from dgtui.app.screens.prompt import PromptScreen
+
+    from .helpers import release_bytes, screen_of
+    from .test_moves import dialog_text
+
+    for version in range(3):
+        client.put_object(Bucket=bucket, Key=f"rel/app-{version}.tar", Body=release_bytes(version))
+    client.put_object(Bucket=bucket, Key="rel/notes.txt", Body=b"notes\n" * 30)
+    stored = stored_keys(boto3_s3, bucket, "rel/")
+    reference = stored["rel/reference.bin"]
+    objects = sum(size for key, size in stored.items() if key != "rel/reference.bin")
+    written = 3 * len(release_bytes(0)) + len(b"notes\n" * 30)
+    # A new machine: nothing is cached, the reference is downloaded too.
+    fresh = make_client(s3_server, tmp_path / "fresh-cache")
+    try:
+        app = make_app(fresh, f"s3://{bucket}/rel/", download_dir=str(tmp_path / "out"))
+        async with app.run_test(size=(120, 36)) as pilot:
+            table = await open_at(pilot, app)
+            await pilot.press("D")
+            prompt = await screen_of(pilot, PromptScreen, timeout=30)
+            text = " ".join(dialog_text(prompt).split())
+            assert (f"Downloads {human_size(objects + reference)} ({human_size(objects)} of objects, "
+                    f"{human_size(reference)} for 1 reference not cached here); writes {human_size(written)}.") \
+                in text, text
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, PromptScreen))
+            # One delta: its own bytes and the reference.
+            index = next(i for i, row in enumerate(table.view) if row.name == "app-1.tar")
+            table.cursor_row = index
+            await pilot.press("d")
+            prompt = await screen_of(pilot, PromptScreen, timeout=30)
+            text = " ".join(dialog_text(prompt).split())
+            delta = stored["rel/app-1.tar.delta"]
+            assert (f"Downloads {human_size(delta + reference)} ({human_size(delta)} of objects, "
+                    f"{human_size(reference)} for 1 reference not cached here); "
+                    f"writes {human_size(len(release_bytes(1)))}.") in text, text
+            await answer_prompt(pilot, app)
+            transfer, _ = await finished(pilot, app)
+            assert transfer.state == "done"
+            # Now the reference is cached here: only the deltas move.
+            await pilot.press("D")
+            prompt = await screen_of(pilot, PromptScreen, timeout=30)
+            text = " ".join(dialog_text(prompt).split())
+            assert (f"Downloads {human_size(objects)} (the references needed are cached here); "
+                    f"writes {human_size(written)}.") in text, text
+    finally:
+        fresh.close()
