@@ -165,3 +165,42 @@ async def test_restore_dialogs_say_what_is_downloaded_and_written(s3_server, cli
                     f"writes {human_size(written)}.") in text, text
     finally:
         fresh.close()
+
+
+async def test_exact_numbers_from_c_serve_the_savings_view_until_a_refresh(client, bucket):
+    from dgtui.app.screens.savings import SavingsScreen
+    from dgtui.app.widgets.stats_panel import StatsPanel
+
+    from .helpers import count_heads, release_bytes, screen_of
+
+    for version in range(3):
+        client.put_object(Bucket=bucket, Key=f"rel/app-{version}.tar", Body=release_bytes(version))
+    client.put_object(Bucket=bucket, Key="docs/readme.txt", Body=b"read me\n")
+    heads = count_heads(client)
+    app = make_app(client, f"s3://{bucket}/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_at(pilot, app)
+        stats = app.screen.query_one(StatsPanel)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: stats.detailed is not None, timeout=60, what="exact stats")
+        assert not stats.detailed.estimated
+        before = len(heads)
+        await pilot.press("s")
+        savings = await screen_of(pilot, SavingsScreen)
+        await wait_for(pilot, lambda: savings.report is not None and savings.running is None, timeout=60,
+                       what="the savings report")
+        assert savings.report.exact and not savings.report.total.is_estimate
+        assert savings.report.total.original_bytes == stats.detailed.total_size
+        assert len(heads) == before, "the metadata c read serves the view: no HEAD"
+        title = str(savings.query_one("#savings-title").render())
+        assert "exact" in title and "quick" not in title, title
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SavingsScreen))
+        # A refresh may show changes: the numbers are quick again until asked for.
+        await pilot.press("r")
+        await open_at(pilot, app)
+        await pilot.press("s")
+        savings = await screen_of(pilot, SavingsScreen)
+        await wait_for(pilot, lambda: savings.report is not None and savings.running is None, timeout=60,
+                       what="the savings report")
+        assert not savings.report.exact

@@ -418,7 +418,10 @@ class BrowserScreen(Screen[None]):
             self.app.notify("Open a bucket first.", timeout=3)
             return
         row = self.table.current if in_tree is None else None
-        self.app.push_screen(SavingsScreen(target, cursor=row.key if row is not None and row.is_folder else None))
+        # Exact numbers this session computed (c, or e in an earlier savings view) serve this view too.
+        self.app.push_screen(SavingsScreen(target, cursor=row.key if row is not None and row.is_folder else None,
+                                           exact=self.stats.has_exact(target), reports=self.stats.savings_reports,
+                                           on_exact=self.stats.note_exact))
 
     def on_metadata_cached(self, message: MetadataCached) -> None:
         message.stop()

@@ -12,6 +12,7 @@ back.
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -51,18 +52,26 @@ class SavingsScreen(Screen[None]):
         Binding("O", "reverse_sort", "Reverse sort", show=False),
     ]
 
-    def __init__(self, location: Location, cursor: str | None = None) -> None:
-        """``cursor``: the folder (a row of this view) to highlight first, e.g. the one highlighted in the table."""
+    def __init__(self, location: Location, cursor: str | None = None, *, exact: bool = False,
+                 reports: dict[tuple[Location, bool], FolderReport] | None = None,
+                 on_exact: Callable[[Location], None] | None = None) -> None:
+        """``cursor``: the folder (a row of this view) to highlight first, e.g. the one highlighted in the table.
+
+        ``exact``: the session has exact numbers of ``location`` already (``c``), so the view opens exact
+        (the metadata cache holds what it needs). ``reports`` are the session's reports, shared by every
+        savings view until something changes; ``on_exact`` hears of each location read exactly.
+        """
         super().__init__()
         self.location = location
         self.cursor = cursor
-        self.reports: dict[tuple[Location, bool], FolderReport] = {}
+        self.reports: dict[tuple[Location, bool], FolderReport] = reports if reports is not None else {}
+        self.on_exact = on_exact
         self.sampled: dict[Location, SampledStats] = {}
         self.report: FolderReport | None = None
         self.settings = Settings()
         self.settings_problem: str | None = None
         self.running: str | None = None  # "listing", "exact", "sampled", "measure"
-        self.exact_mode = False
+        self.exact_mode = exact
         self.done = self.total = 0
         self.stage = ""
         self.note: str | None = None
@@ -146,6 +155,8 @@ class SavingsScreen(Screen[None]):
         self.running = None
         if exact:
             self.post_message_to_browser()
+            if self.on_exact is not None:
+                self.on_exact(location)
         if location == self.location:
             keep = self.table.current.prefix if self.table.current is not None else self.cursor
             self.cursor = None
