@@ -204,3 +204,101 @@ async def test_exact_numbers_from_c_serve_the_savings_view_until_a_refresh(clien
         await wait_for(pilot, lambda: savings.report is not None and savings.running is None, timeout=60,
                        what="the savings report")
         assert not savings.report.exact
+
+
+async def test_preview_of_a_big_object_restores_it_with_d(client, bucket, tmp_path):
+    from dgtui.app.screens.preview import PREVIEW_LIMIT, PreviewScreen
+    from dgtui.app.screens.prompt import PromptScreen
+
+    from .helpers import screen_of
+
+    body = b"a long log line\n" * (PREVIEW_LIMIT // 8)
+    client.put_object(Bucket=bucket, Key="logs/big.log", Body=body)
+    out = tmp_path / "out"
+    app = make_app(client, f"s3://{bucket}/logs/", download_dir=str(out))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await open_at(pilot, app)
+        assert table.current.name == "big.log"
+        await pilot.press("p")
+        preview = await screen_of(pilot, PreviewScreen)
+        await wait_for(pilot, lambda: "d restores it" in str(preview.query_one("#preview-content").render()),
+                       what="the too-big note")
+        await pilot.press("d")
+        await screen_of(pilot, PromptScreen, timeout=30)
+        await answer_prompt(pilot, app)
+        transfer, _ = await finished(pilot, app)
+        assert transfer.state == "done", transfer.result
+    assert (out / "big.log").read_bytes() == body
+
+
+async def test_saved_column_has_one_precision_and_never_reads_100(client, bucket):
+    import random
+    import re
+
+    def random_bytes_for(n: int, seed: int = 1) -> bytes:
+        return random.Random(seed).randbytes(n)
+
+    base = random_bytes_for(300_000)
+    near = bytearray(base)
+    near[150_000] ^= 0xFF
+    far = bytearray(base)
+    far[100_000:110_000] = random_bytes_for(10_000, seed=3)
+    for name, data in (("a-0.tar", base), ("a-1.tar", bytes(near)), ("a-2.tar", bytes(far))):
+        client.put_object(Bucket=bucket, Key=f"rel/{name}", Body=data)
+    app = make_app(client, f"s3://{bucket}/rel/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await open_at(pilot, app)
+
+        def saved_cells() -> list[str]:
+            lines = ["".join(s.text for s in table.render_line(y)) for y in range(1, 5)]
+            cells = [m for line in lines if "a-" in line for m in re.findall(r"(\d+\.\d+)%", line)]
+            return cells if len(cells) == 3 else []
+
+        cells = await wait_for(pilot, saved_cells, what="the saved column filled")
+        assert len({len(c.split(".")[1]) for c in cells}) == 1, cells
+        assert all(float(c) < 100 for c in cells) and "100.0" not in " ".join(cells), cells
+        assert any(len(c.split(".")[1]) > 1 for c in cells), "a 99.99x% saving needs more than one digit"
+
+
+async def test_upload_summary_equals_what_the_bucket_holds(client, bucket, boto3_s3, tmp_path):
+    from dgtui.display import percent
+
+    from .helpers import release_bytes
+
+    client.put_object(Bucket=bucket, Key="readme.txt", Body=b"hello\n")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    for version in range(3):
+        (drop / f"app-{version}.tar").write_bytes(release_bytes(version))
+    app = make_app(client, f"s3://{bucket}/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_at(pilot, app)
+        await pilot.press("u")
+        await answer_prompt(pilot, app, str(drop))
+        transfer, _ = await finished(pilot, app, timeout=60)
+        assert transfer.state == "done", transfer.result
+    held = sum(stored_keys(boto3_s3, bucket, "drop/").values())
+    original = 3 * len(release_bytes(0))
+    assert transfer.result.startswith(f"uploaded 3 files: {human_size(original)} → {human_size(held)} "
+                                      f"({percent((1 - held / original) * 100)} saved"), (transfer.result, held)
+
+
+async def test_costs_below_a_cent_are_not_compared(client, bucket):
+    from dgtui.app.screens.savings import SavingsScreen
+
+    from .helpers import release_bytes, screen_of
+
+    for version in range(2):
+        client.put_object(Bucket=bucket, Key=f"rel/app-{version}.tar", Body=release_bytes(version))
+    app = make_app(client, f"s3://{bucket}/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_at(pilot, app)
+        await pilot.press("s")
+        savings = await screen_of(pilot, SavingsScreen)
+        await wait_for(pilot, lambda: savings.report is not None and savings.running is None, timeout=60,
+                       what="the savings report")
+        await pilot.pause()
+        detail = savings._cost_line(savings.report.total).plain + "\n" + \
+            "\n".join(savings._row_line(row).plain for row in savings.report.rows)
+        assert "Total:" in detail and "saved" in detail, detail
+        assert "<$0.01" not in detail and "instead of" not in detail and "a month" not in detail, detail
