@@ -264,8 +264,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for k, v in rows:
         print(f"{k:>16}: {v}")
     if stats.delta_objects and not stats.reference_objects:
-        print(f"warning: {stats.delta_objects} deltas but no reference under s3://{bucket}/{shown(prefix)}: they "
-              f"cannot be restored; run: dgtui audit s3://{bucket}/{shown(prefix)}", file=sys.stderr)
+        print(f"warning: {plural(stats.delta_objects, 'delta')} but no reference under "
+              f"s3://{bucket}/{shown(prefix)}: they cannot be restored; run: dgtui audit s3://{bucket}/{shown(prefix)}",
+              file=sys.stderr)
     return 0
 
 
@@ -540,7 +541,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     bucket, key = parse_s3_url(args.url)
     if args.recursive:
         result = client.delete_prefix(args.url)
-        print(f"deleted {result['deleted']} stored objects under {shown(args.url)}")
+        print(f"deleted {plural(result['deleted'], 'stored object')} under {shown(args.url)}")
         for k, reason in result["errors"]:
             print(f"failed {shown(k)}: {reason}", file=sys.stderr)
         return 1 if result["errors"] else 0

@@ -683,10 +683,11 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
             names = "\n".join("  " + printable(p, 120) for p in differ[:8])
             more = f"\n  … and {human_count(len(differ) - 8)} more" if len(differ) > 8 else ""
             example = printable(free_name(Path(differ[0])).name, 80)
-            same = f" ({human_count(len(already))} more are already restored)" if already else ""
+            same = f" ({plural(len(already), 'more is', 'more are')} already restored)" if already else ""
             answer = job.ask(Question(
                 "Some files already exist",
-                f"{human_count(len(differ))} of {human_count(plan.objects)} files already exist in "
+                f"{human_count(len(differ))} of {plural(plan.objects, 'file')} already "
+                f"{'exists' if len(differ) == 1 else 'exist'} in "
                 f"{printable(folder, 200)} and differ from the objects{same}:\n{names}{more}\n\n"
                 "Replace them, keep both (the restored object "
                 f"gets a free name such as “{example}”), skip them, or choose for each file?",
@@ -737,7 +738,7 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
         if rescue:
             answer = job.ask(Question(
                 "Some files cannot be rebuilt exactly",
-                f"{human_count(len(rescue))} objects were stored by DeltaGlider from compressed files "
+                f"{plural(len(rescue), 'object was', 'objects were')} stored by DeltaGlider from compressed files "
                 "whose compression cannot be reproduced byte for byte. Their decompressed contents are intact "
                 "and can be saved as “<name>.decompressed”.",
                 [("rescue", "Rescue decompressed contents"), ("skip", "Skip them")]))
