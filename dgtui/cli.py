@@ -336,8 +336,12 @@ def cmd_get(args: argparse.Namespace) -> int:
             print(f"failed {shown(key)}: {reason}", file=sys.stderr)
         for key, path in outcome.kept:
             why = outcome.kept_reasons.get(key)
-            print(f"kept {shown(path)}: it exists{f' and differs from the object ({why})' if why else ''}; "
+            print(f"kept {shown(path)}: it already exists{f' and differs from the object ({why})' if why else ''}; "
                   "use --overwrite to replace it", file=sys.stderr)
+        if outcome.stopped:
+            print(f"dgtui: error: {outcome.stopped}", file=sys.stderr)
+            if not outcome.planned:
+                return 1  # stopped before anything was listed: the error says it all
         if args.json:
             _emit_json({"restored": [asdict(r) for r in outcome.results],
                         "already_restored": [path for _, path in outcome.already],

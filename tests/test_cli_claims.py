@@ -93,7 +93,7 @@ def test_resumed_folder_restore_says_already_restored_and_exits_0(s3_env, bucket
     assert kept.returncode == 1
     assert "1 kept (the existing file)" in kept.stdout.splitlines()[-1]
     assert f"{len(keys) - 1} files were already restored" in kept.stdout
-    assert kept.stderr.count("\n") == 1 and "tool-1.1.zip: it exists and differs from the object (14 B here, " \
+    assert kept.stderr.count("\n") == 1 and "tool-1.1.zip: it already exists and differs from the object (14 B here, " \
         in kept.stderr and "--overwrite" in kept.stderr
 
 
