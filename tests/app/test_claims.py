@@ -302,3 +302,21 @@ async def test_costs_below_a_cent_are_not_compared(client, bucket):
             "\n".join(savings._row_line(row).plain for row in savings.report.rows)
         assert "Total:" in detail and "saved" in detail, detail
         assert "<$0.01" not in detail and "instead of" not in detail and "a month" not in detail, detail
+
+
+async def test_demo_bookkeeping_bucket_is_hidden_without_the_demo(client, bucket, boto3_s3):
+    from dgtui.display import DEMO_META_BUCKET
+
+    names = [b["Name"] for b in boto3_s3.list_buckets()["Buckets"]]
+    created = DEMO_META_BUCKET not in names
+    if created:
+        boto3_s3.create_bucket(Bucket=DEMO_META_BUCKET)
+    try:
+        app = make_app(client)  # plain `dgtui`, not `dgtui demo`
+        async with app.run_test(size=(120, 36)) as pilot:
+            tree = app.screen.query_one(BucketTree)
+            await wait_for(pilot, lambda: tree.node_for_bucket(bucket), what="the buckets")
+            assert tree.node_for_bucket(DEMO_META_BUCKET) is None
+    finally:
+        if created:
+            boto3_s3.delete_bucket(Bucket=DEMO_META_BUCKET)
