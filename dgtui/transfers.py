@@ -522,10 +522,15 @@ class PrefixPlan:
                              self.restored_bytes, self.sizes_unknown)
 
 
-def restore_moves(stored: int, references: int, reference_bytes: int, written: int, unknown: int) -> str:
+def restore_moves(stored: int, references: int, reference_bytes: int, written: int, unknown: int,
+                  unknown_references: int = 0) -> str:
     """"Downloads 63.3 MiB (9.5 MiB of objects, 53.8 MiB for 3 references not cached here); writes 651.2 MiB."
-    ``unknown``: objects whose restored size is not known (a delta whose metadata gives none)."""
-    if references:
+    ``unknown``: objects whose restored size is not known (a delta whose metadata gives none);
+    ``unknown_references``: references whose size could not be read."""
+    if unknown_references:
+        down = (f"Downloads {human_size(stored + reference_bytes)} and {plural(unknown_references, 'reference')} "
+                "of unknown size")
+    elif references:
         down = (f"Downloads {human_size(stored + reference_bytes)} ({human_size(stored)} of objects, "
                 f"{human_size(reference_bytes)} for {plural(references, 'reference')} not cached here)")
     else:
@@ -557,16 +562,23 @@ def plan_objects(client: DgClient, bucket: str, objects: list[ObjectInfo],
             unknown += 1
         else:
             written += o.original_size if o.original_size is not None else o.size
-    references = reference_bytes = 0
+    references = reference_bytes = unknown_references = 0
     for ref_key in sorted({fmt.reference_key_for(fmt.deltaspace_of(o.stored_key or o.key))
                            for o in objects if o.is_delta}):
         if should_cancel is not None and should_cancel():
             raise CancelledError()
-        size = client.reference_fetch_bytes(bucket, ref_key)
+        try:
+            size = client.reference_fetch_bytes(bucket, ref_key)
+        except CancelledError:
+            raise
+        except DgError:  # e.g. HEAD refused: the restore itself will say what is wrong
+            unknown_references += 1
+            continue
         if size:
             references += 1
             reference_bytes += size
-    return restore_moves(sum(o.size for o in objects), references, reference_bytes, written, unknown)
+    return restore_moves(sum(o.size for o in objects), references, reference_bytes, written, unknown,
+                         unknown_references)
 
 
 def plan_prefix(client: DgClient, url: str, folder: str | None = None,
