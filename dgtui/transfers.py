@@ -171,6 +171,8 @@ class RestoreOutcome(_Outcome):
     kept: list[tuple[str, str]] = field(default_factory=list)
     #: (key, local path) of existing files that match the object (size, and sha256 when stored): restored before
     already: list[tuple[str, str]] = field(default_factory=list)
+    #: keys of ``already`` compared by size only (no sha256 stored for them)
+    already_by_size: set[str] = field(default_factory=set)
     #: why a kept file differs from its object, by key (when it was compared)
     kept_reasons: dict[str, str] = field(default_factory=dict)
     #: keys the restore set out to write, in order (to name those a cancel or a failure left)
@@ -244,8 +246,11 @@ class RestoreOutcome(_Outcome):
                 parts.append(f"{human_count(c['rescued'])} rescued as .decompressed (no sha256 check)")
         if self.already:
             every = "all " if len(self.already) == self.planned > 1 else ""
-            parts.append(f"{every}{plural(len(self.already), 'file was', 'files were')} already restored "
-                         "(same size and sha256)")
+            how = "same size and sha256" if not self.already_by_size else \
+                "same size and sha256; same size for those with no sha256 stored"
+            if len(self.already_by_size) == len(self.already):
+                how = "same size; no sha256 stored to compare"
+            parts.append(f"{every}{plural(len(self.already), 'file was', 'files were')} already restored ({how})")
         if self.kept and not parts:
             parts.append("nothing restored: kept the existing file" if len(self.kept) == 1
                          else f"nothing restored: kept the {human_count(len(self.kept))} existing files")
@@ -268,7 +273,8 @@ class RestoreOutcome(_Outcome):
     def report(self) -> list[str]:
         """Every file and every failure, one line each (for "show me the whole list")."""
         lines = [f"{printable(r.path, 300)}: {check_of(r)}" for r in self.results]
-        lines += [f"already restored {printable(path, 300)}: same size and sha256 as {printable(key, 300)}"
+        lines += [f"already restored {printable(path, 300)}: same size "
+                  f"{'(no sha256 stored)' if key in self.already_by_size else 'and sha256'} as {printable(key, 300)}"
                   for key, path in self.already]
         lines += [f"KEPT {printable(path, 300)}: the existing file was kept, not restored from "
                   f"{printable(key, 300)}" + (f" ({printable(self.kept_reasons[key], 200)})"
@@ -682,9 +688,12 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
         for key, path in zip(plan.existing_keys, plan.existing):
             if job.should_cancel():
                 raise CancelledError()
-            why = differs_from_object(client, bucket, key, path)
+            compared: list[str] = []
+            why = differs_from_object(client, bucket, key, path, compared)
             if why is None:
                 outcome.already.append((key, path))
+                if "sha256" not in compared:
+                    outcome.already_by_size.add(key)
             else:
                 differ.append(path)
                 outcome.kept_reasons[key] = why
@@ -774,9 +783,10 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
     return outcome
 
 
-def differs_from_object(client: DgClient, bucket: str, key: str, path: str) -> str | None:
+def differs_from_object(client: DgClient, bucket: str, key: str, path: str,
+                        compared: list[str] | None = None) -> str | None:
     """None when the local file ``path`` already holds the object ``key`` (same size, and same sha256 when one
-    is stored); else why it does not (or why that cannot be told)."""
+    is stored); else why it does not (or why that cannot be told). ``compared`` hears what was compared."""
     from .core.cache import sha256_file
 
     try:
@@ -787,8 +797,13 @@ def differs_from_object(client: DgClient, bucket: str, key: str, path: str) -> s
         expected = info.original_size if info.original_size is not None else info.size
         if size != expected:
             return f"{human_size(size)} here, {human_size(expected)} once restored"
-        if info.file_sha256 and sha256_file(path) != info.file_sha256:
-            return "same size, different sha256"
+        if compared is not None:
+            compared.append("size")
+        if info.file_sha256:
+            if sha256_file(path) != info.file_sha256:
+                return "same size, different sha256"
+            if compared is not None:
+                compared.append("sha256")
     except DgError as exc:
         return f"cannot compare: {_describe(exc)}"
     except OSError as exc:

@@ -260,3 +260,14 @@ def test_endpoint_problems_name_the_cause_and_the_fix(s3_server, s3_env):
     assert "is not an S3 endpoint at this URL" in proc.stderr and "check the endpoint URL" in proc.stderr, \
         proc.stderr
     assert "not found: the endpoint" not in proc.stderr
+
+
+def test_already_restored_says_when_only_the_size_could_be_compared(s3_env, bucket, boto3_s3, tmp_path):
+    for name in ("a.txt", "b.txt"):
+        boto3_s3.put_object(Bucket=bucket, Key=f"plain/{name}", Body=name.encode() * 100)  # no sha256 stored
+    dest = tmp_path / "out"
+    assert dgtui("get", "-r", f"s3://{bucket}/plain/", str(dest)).returncode == 0
+    again = dgtui("get", "-r", f"s3://{bucket}/plain/", str(dest))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == \
+        "all 2 files were already restored (same size; no sha256 stored to compare)"
