@@ -521,9 +521,9 @@ def audit_summary_line(summary: AuditSummary) -> str:
     if summary.proxy_encrypted:
         parts.append(f"{summary.proxy_encrypted:,} encrypted by deltaglider_proxy (only the proxy can read them)")
     if summary.full:
-        parts.append(f"{plural(summary.rebuilt, 'delta')} rebuilt and {plural(summary.checked, 'object')} read: "
-                     f"{human(summary.bytes_checked)} read from the bucket, {human(summary.bytes_rebuilt)} rebuilt "
-                     "and checked")
+        parts.append(f"{plural(summary.rebuilt, 'delta')} rebuilt and {plural(summary.checked, 'other object')} "
+                     f"checked: {human(summary.bytes_checked)} read from the bucket, {human(summary.bytes_rebuilt)} "
+                     "rebuilt")
         if summary.unchecked:
             parts.append(f"{summary.unchecked:,} could not be checked by their bytes")
     else:

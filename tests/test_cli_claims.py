@@ -168,8 +168,8 @@ def test_full_audit_says_what_it_read_and_what_it_rebuilt(s3_env, bucket, boto3_
                   for k in stored if k.endswith(".delta"))
     proc = dgtui("audit", "--full", f"s3://{bucket}/rel/")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"{human_size(sum(stored.values()))} read from the bucket, {human_size(rebuilt)} rebuilt and checked" \
-        in proc.stdout, proc.stdout
+    assert f"3 deltas rebuilt and 0 other objects checked: {human_size(sum(stored.values()))} read from the bucket, " \
+        f"{human_size(rebuilt)} rebuilt" in proc.stdout, proc.stdout
 
 
 def test_counts_of_one_are_singular(s3_env, bucket, boto3_s3, releases):

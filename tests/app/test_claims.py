@@ -320,3 +320,28 @@ async def test_demo_bookkeeping_bucket_is_hidden_without_the_demo(client, bucket
     finally:
         if created:
             boto3_s3.delete_bucket(Bucket=DEMO_META_BUCKET)
+
+
+async def test_full_audit_says_what_it_read_and_rebuilt(client, bucket, boto3_s3):
+    from dgtui.app.screens.audit import AuditScreen
+
+    from .helpers import release_bytes, screen_of
+    from .test_audit import status_text
+
+    for version in range(3):
+        client.put_object(Bucket=bucket, Key=f"rel/app-{version}.tar", Body=release_bytes(version))
+    stored = stored_keys(boto3_s3, bucket, "rel/")
+    rebuilt = sum(int(boto3_s3.head_object(Bucket=bucket, Key=k)["Metadata"]["dg-file-size"])
+                  for k in stored if k.endswith(".delta"))
+    app = make_app(client, f"s3://{bucket}/rel/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_at(pilot, app)
+        await pilot.press("v")
+        screen = await screen_of(pilot, AuditScreen)
+        await wait_for(pilot, lambda: screen.summary is not None, what="the audit")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: screen.summary is not None and screen.summary.full, timeout=60,
+                       what="the full audit")
+        text = " ".join(status_text(screen).split())
+        assert (f"3 deltas rebuilt and 0 other objects checked: {human_size(sum(stored.values()))} read from the "
+                f"bucket, {human_size(rebuilt)} rebuilt") in text, text
