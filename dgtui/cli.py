@@ -18,6 +18,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -27,7 +29,7 @@ from .cli_savings import run_by_folder, run_sampled
 from .core import codec
 from .core.errors import XDELTA3_INSTALL_HINT, DestinationExistsError, DgError, RecompressionError
 from .core.s3 import display_key
-from .display import human_size
+from .display import HIDDEN_BUCKETS, human_count, human_size, percent, plural
 from .transfers import Job, Question
 
 if TYPE_CHECKING:
@@ -198,6 +200,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     client = _client(args)
     if not args.url:
         for b in client.list_buckets()["Buckets"]:
+            if b["Name"] in HIDDEN_BUCKETS:
+                continue  # the demo's bookkeeping, hidden as the app hides it
             if args.json:
                 _emit_json({"bucket": b["Name"], "created": b.get("CreationDate")})
             else:
@@ -248,7 +252,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         ("original size", human(stats.total_size) + est),
         ("stored size", f"{human(stats.compressed_size)} "
                         f"(references: {stats.reference_objects}, {human(stats.reference_size)})"),
-        ("space saved", f"{human(stats.space_saved)} ({stats.savings_percent:.1f}%)"),
+        ("space saved", f"{human(stats.space_saved)} ({percent(stats.savings_percent)})"),
         ("mode", "detailed" if stats.detailed else
          "quick (reads no metadata: encryption and invalid metadata not checked; use --detailed)"),
     ]
@@ -263,8 +267,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for k, v in rows:
         print(f"{k:>16}: {v}")
     if stats.delta_objects and not stats.reference_objects:
-        print(f"warning: {stats.delta_objects} deltas but no reference under s3://{bucket}/{shown(prefix)}: they "
-              f"cannot be restored; run: dgtui audit s3://{bucket}/{shown(prefix)}", file=sys.stderr)
+        print(f"warning: {plural(stats.delta_objects, 'delta')} but no reference under "
+              f"s3://{bucket}/{shown(prefix)}: they cannot be restored; run: dgtui audit s3://{bucket}/{shown(prefix)}",
+              file=sys.stderr)
     return 0
 
 
@@ -284,6 +289,28 @@ class _CliJob(Job):
         return self.answers.get(question.title)
 
 
+@contextmanager
+def _ctrl_c_cancels(job: Job) -> Iterator[None]:
+    """The first Ctrl-C cancels the job, which ends after the file under way and says what it did;
+    a second one interrupts at once."""
+    import signal
+
+    def interrupted(signum: int, frame: object) -> None:
+        if job.should_cancel():
+            raise KeyboardInterrupt
+        job.cancel()
+
+    try:
+        previous = signal.signal(signal.SIGINT, interrupted)
+    except ValueError:  # not the main thread: Ctrl-C keeps its usual meaning
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def cmd_get(args: argparse.Namespace) -> int:
     from .transfers import check_of, restore_prefix
 
@@ -293,8 +320,6 @@ def cmd_get(args: argparse.Namespace) -> int:
         job = _CliJob(bar, {"Some files already exist": "overwrite" if args.overwrite else "skip",
                             "Some files cannot be rebuilt exactly": "rescue" if args.rescue else "skip"})
 
-        kept: list[tuple[str, str]] = []
-
         warned: set[str] = set()
 
         def on_item(key: str, result, exc) -> None:
@@ -303,29 +328,41 @@ def cmd_get(args: argparse.Namespace) -> int:
                 warned.add(result.reference_warning)  # once per reference, not once per object
                 bar.finish()
                 print(f"warning: {result.reference_warning}", file=sys.stderr)
-            if isinstance(exc, DestinationExistsError):
-                kept.append((key, str(exc)))
             if result is not None and not args.json:
                 bar.finish()
                 print(f"restored {shown(key)} -> {shown(result.path)} ({check_of(result)})")
 
-        outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item, read_sizes=False)
+        with _ctrl_c_cancels(job):
+            outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item, read_sizes=False)
         bar.finish()
-        for key, reason in kept + outcome.failures:
-            print(f"skipped {shown(key)}: {reason}", file=sys.stderr)
-        if outcome.skipped:
-            print(f"{outcome.skipped} local files already existed and were kept; use --overwrite to replace them",
-                  file=sys.stderr)
+        for key, reason in outcome.failures:
+            print(f"failed {shown(key)}: {reason}", file=sys.stderr)
+        for key, path in outcome.kept:
+            why = outcome.kept_reasons.get(key)
+            print(f"kept {shown(path)}: it already exists{f' and differs from the object ({why})' if why else ''}; "
+                  "use --overwrite to replace it", file=sys.stderr)
+        if outcome.stopped:
+            print(f"dgtui: error: {outcome.stopped}", file=sys.stderr)
+            if not outcome.planned:
+                return 1  # stopped before anything was listed: the error says it all
         if args.json:
-            _emit_json({"restored": [asdict(r) for r in outcome.results], "problems": kept + outcome.failures})
+            _emit_json({"restored": [asdict(r) for r in outcome.results],
+                        "already_restored": [path for _, path in outcome.already],
+                        "kept": [path for _, path in outcome.kept],
+                        "problems": outcome.failures + ([(args.url, outcome.stopped)] if outcome.stopped else []),
+                        "not_restored": outcome.left()})
         else:
             for result in outcome.results:
                 if result.rescued:
                     print(f"rescued {shown(result.key)} -> {shown(result.path)} ({check_of(result)})")
-            print(f"{len(outcome.results)} restored, {len(kept) + len(outcome.failures)} skipped: {outcome.line()}")
+            print(outcome.line(more=""))
         if outcome.cancelled:
             raise KeyboardInterrupt
-        return 1 if outcome.failures or kept else 0
+        return 1 if outcome.failures or outcome.kept or outcome.stopped else 0
+    from .core.client import parse_s3_url
+
+    if not parse_s3_url(args.url)[1] or args.url.endswith("/"):
+        raise DgError(f"{display_key(args.url)} is a folder; use --recursive to restore everything under it")
     bar = ProgressLine(args.url.rsplit("/", 1)[-1])
     try:
         result = client.download(args.url, args.dest, overwrite=args.overwrite, progress=bar, rescue=args.rescue)
@@ -465,8 +502,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         bar.finish()
         summary = auditor.summary
-        print(f"dgtui: audit interrupted after {summary.objects:,} objects; {summary.problem_count} problems "
-              f"found so far", file=sys.stderr)
+        print(f"dgtui: audit interrupted after {plural(summary.objects, 'object')}; "
+              f"{plural(summary.problem_count, 'problem')} found so far", file=sys.stderr)
         return 130
     bar.finish()
     summary = auditor.summary
@@ -483,13 +520,15 @@ def audit_summary_line(summary: AuditSummary) -> str:
     where_ = f"s3://{summary.bucket}/{shown(summary.prefix)}"
     if not summary.objects:
         return f"audited {where_}: nothing is stored there"
-    parts = [f"{summary.objects:,} stored objects: {summary.deltas:,} deltas in {summary.folders:,} folders, "
-             f"{summary.references:,} references, {summary.other_objects:,} other"]
+    parts = [f"{plural(summary.objects, 'stored object')}: {plural(summary.deltas, 'delta')} in "
+             f"{plural(summary.folders, 'folder')}, {plural(summary.references, 'reference')}, "
+             f"{human_count(summary.other_objects)} other"]
     if summary.proxy_encrypted:
         parts.append(f"{summary.proxy_encrypted:,} encrypted by deltaglider_proxy (only the proxy can read them)")
     if summary.full:
-        parts.append(f"{summary.rebuilt:,} deltas rebuilt and {summary.checked:,} objects read, "
-                     f"{human(summary.bytes_checked)} checked")
+        parts.append(f"{plural(summary.rebuilt, 'delta')} rebuilt and {plural(summary.checked, 'other object')} "
+                     f"checked: {human(summary.bytes_checked)} read from the bucket, {human(summary.bytes_rebuilt)} "
+                     "rebuilt")
         if summary.unchecked:
             parts.append(f"{summary.unchecked:,} could not be checked by their bytes")
     else:
@@ -498,7 +537,7 @@ def audit_summary_line(summary: AuditSummary) -> str:
         parts.append(f"{human(summary.wasted_bytes)} stored for nothing")
     if summary.problem_count:
         kinds = ", ".join(f"{n:,} {ProblemKind(k).label}" for k, n in sorted(summary.problems.items()))
-        verdict = f"{summary.problem_count:,} problems ({kinds})"
+        verdict = f"{plural(summary.problem_count, 'problem')} ({kinds})"
     else:
         verdict = "no problems found"
     return f"audited {where_}: {verdict}; " + "; ".join(parts)
@@ -511,7 +550,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     bucket, key = parse_s3_url(args.url)
     if args.recursive:
         result = client.delete_prefix(args.url)
-        print(f"deleted {result['deleted']} stored objects under {shown(args.url)}")
+        print(f"deleted {plural(result['deleted'], 'stored object')} under {shown(args.url)}")
         for k, reason in result["errors"]:
             print(f"failed {shown(k)}: {reason}", file=sys.stderr)
         return 1 if result["errors"] else 0
@@ -529,8 +568,10 @@ def cmd_mb(args: argparse.Namespace) -> int:
     from .core.client import parse_s3_url
 
     bucket, _ = parse_s3_url(args.url)
-    _client(args).create_bucket(Bucket=bucket)
-    print(f"bucket s3://{bucket} ready")
+    client = _client(args)
+    existed = any(b["Name"] == bucket for b in client.list_buckets()["Buckets"])
+    client.create_bucket(Bucket=bucket)
+    print(f"bucket s3://{bucket} already existed; nothing changed" if existed else f"bucket s3://{bucket} created")
     return 0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from .core.config import price_setting
 from .core.savings import FolderReport, FolderSavings, monthly_cost
+from .display import column_digits, money, percent, percent_number, worth_a_cent
 
 #: columns --sort accepts, and the row field each sorts by (largest first, names A to Z)
 SORT_FIELDS = {
@@ -53,18 +54,6 @@ def bar(row: FolderSavings, width: int = BAR_WIDTH) -> str:
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
-def _pct(value: float) -> str:
-    text = f"{value:.1f}"
-    return "0.0" if text == "-0.0" else text
-
-
-def money(amount: float) -> str:
-    """``$12.30``; amounts below a cent as ``<$0.01`` rather than a misleading ``$0.00``."""
-    if 0 < amount < 0.01:
-        return "<$0.01"
-    return f"${amount:,.2f}"
-
-
 def run_by_folder(args: argparse.Namespace, client: Any, bucket: str, prefix: str, progress_line: Any,
                   shown: Any, human: Any) -> int:
     settings = price_setting(args.price_per_gb_month)
@@ -92,16 +81,19 @@ def run_by_folder(args: argparse.Namespace, client: Any, bucket: str, prefix: st
     print(f"Savings by folder under s3://{bucket}/{shown(prefix)} ({mode})")
     header = f"{'':12} {'STORED':>10} {'ORIGINAL':>11} {'SAVED':>8} {'OBJECTS':>9} {'DELTAS':>8}  {'GRADE':<10} FOLDER"
     print(header)
+    digits = column_digits([r.saved_percent for r in [*rows, report.total] if r.original_bytes])
     for row in [*rows, report.total]:
         mark = "~" if row.is_estimate else " "
         name = "(total)" if row is report.total else ("(files here)" if row.here else shown(row.prefix[len(prefix):]))
         print(f"{bar(row):12} {human(row.stored_bytes):>10} {mark}{human(row.original_bytes):>10} "
-              f"{mark}{_pct(row.saved_percent):>6}% {row.objects:>9,} {row.deltas:>8,}  {row.grade:<10} {name}"
+              f"{mark}{percent_number(row.saved_percent, digits):>6}% {row.objects:>9,} {row.deltas:>8,}  "
+              f"{row.grade:<10} {name}"
               + (f"  ({row.reason})" if row is not report.total and row.objects else ""))
     total = report.total
-    print(f"cost per month at ${price:g}/GB-month ({settings.price_source}): stored "
-          f"{money(monthly_cost(total.stored_bytes, price))}, without deltas "
-          f"{'~' if total.is_estimate else ''}{money(monthly_cost(total.original_bytes, price))}")
+    stored, original = monthly_cost(total.stored_bytes, price), monthly_cost(total.original_bytes, price)
+    costs = (f"stored {money(stored)}, without deltas {'~' if total.is_estimate else ''}{money(original)}"
+             if worth_a_cent(stored, original) else "less than a cent, with or without deltas")
+    print(f"cost per month at ${price:g}/GB-month ({settings.price_source}): {costs}")
     for item in advice:
         print(f"layout: {shown(item.message)}")
         if item.shared_stored_bytes is not None:
@@ -130,6 +122,7 @@ def run_sampled(args: argparse.Namespace, client: Any, bucket: str, prefix: str,
                    stored_cost_per_month=round(monthly_cost(stats.stored_bytes, price), 4))
         print(json.dumps(out, ensure_ascii=True))
         return 0
+    digits = column_digits([stats.saved_percent, stats.saved_percent_low, stats.saved_percent_high], 2)
     how = ("every delta's metadata was read: exact" if stats.exact
            else f"metadata of {stats.sample_size:,} of {stats.deltas:,} deltas read; 95% interval")
     rows = [
@@ -139,13 +132,14 @@ def run_sampled(args: argparse.Namespace, client: Any, bucket: str, prefix: str,
                           f"{human(stats.original_high)})"),
         ("stored size", f"{human(stats.stored_bytes)} (references: {stats.references:,}, "
                         f"{human(stats.reference_bytes)})"),
-        ("space saved", f"{stats.saved_percent:.2f}% ({stats.saved_percent_low:.2f}% to "
-                        f"{stats.saved_percent_high:.2f}%)"),
+        ("space saved", f"{percent(stats.saved_percent, digits)} ({percent(stats.saved_percent_low, digits)} to "
+                        f"{percent(stats.saved_percent_high, digits)})"),
         ("mode", f"sampled ({how})"),
-        ("cost per month", f"{money(monthly_cost(stats.stored_bytes, price))} stored, about "
-                           f"{money(monthly_cost(stats.original_bytes, price))} without deltas "
-                           f"(at ${price:g}/GB-month, {settings.price_source})"),
     ]
+    stored, original = monthly_cost(stats.stored_bytes, price), monthly_cost(stats.original_bytes, price)
+    costs = (f"{money(stored)} stored, about {money(original)} without deltas" if worth_a_cent(stored, original)
+             else "less than a cent, with or without deltas")
+    rows.append(("cost per month", f"{costs} (at ${price:g}/GB-month, {settings.price_source})"))
     if stats.invalid_in_sample:
         rows.append(("metadata invalid", f"{stats.invalid_in_sample} in the sample (counted at their estimate)"))
     for k, v in rows:

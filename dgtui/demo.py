@@ -40,6 +40,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from dgtui.core.errors import DgError
+from dgtui.display import DEMO_META_BUCKET
 
 DEFAULT_SEED = 2026
 DEMO_ACCESS_KEY = "dgtui-demo"
@@ -59,7 +60,7 @@ class DemoMarker:
     key: str
 
 
-DEMO_MARKER = DemoMarker(bucket="dgtui-demo-meta", key="seeded.json")
+DEMO_MARKER = DemoMarker(bucket=DEMO_META_BUCKET, key="seeded.json")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 ELLIPSIS = "…"
 
+#: the demo's own bookkeeping bucket (what it seeded): never listed as a user's bucket, in the app or the CLI
+DEMO_META_BUCKET = "dgtui-demo-meta"
+HIDDEN_BUCKETS = frozenset({DEMO_META_BUCKET})
+
 
 def printable(key: str, limit: int | None = None) -> str:
     """``key`` with control characters spelled out, e.g. ESC as ``\\x1b``.
@@ -53,6 +57,64 @@ def human_count(count: int) -> str:
     return f"{count:,}"
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 object``, ``2,000 objects``."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 object``, ``2,000 objects``; ``many`` for nouns that do not just take an s
+    (``plural(n, "delta was", "deltas were")``)."""
+    if count == 1:
+        return f"{count:,} {noun}"
+    return f"{count:,} {many if many is not None else noun + 's'}"
+
+
+#: the most digits a percentage shows after the point
+MAX_PERCENT_DIGITS = 3
+
+
+def percent_digits(value: float | None, digits: int = 1) -> int:
+    """How many digits after the point ``value`` needs (at least ``digits``) so that a saving
+    between 0 and 100 reads neither as 0% nor as 100%."""
+    if value is None or not 0 < value < 100:
+        return digits
+    while digits < MAX_PERCENT_DIGITS and not 0 < round(value, digits) < 100:
+        digits += 1
+    return digits
+
+
+def column_digits(values: list[float | None], digits: int = 1) -> int:
+    """One precision for a whole column of percentages: the most any of them needs."""
+    return max([percent_digits(v, digits) for v in values] or [digits])
+
+
+def percent_number(value: float | None, digits: int | None = None) -> str:
+    """``97.4``; a value strictly between 0 and 100 never shows as 0 or 100 (``99.999``, ``0.001``).
+
+    ``digits`` fixes the precision (one for a column, see ``column_digits``);
+    without it the value takes what it needs, one digit at least.
+    """
+    if value is None:
+        return "?"
+    if digits is None:
+        digits = percent_digits(value)
+    if 0 < value < 100:
+        step = 10 ** -digits
+        value = min(max(value, step), 100 - step)  # 99.9995 stays below 100, 0.0004 above 0
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def percent(value: float | None, digits: int | None = None) -> str:
+    """``97.4%``: ``percent_number`` with its sign; ``?`` when unknown."""
+    if value is None:
+        return "?"
+    return percent_number(value, digits) + "%"
+
+
+def money(amount: float) -> str:
+    """``$12.30``; amounts below a cent as ``<$0.01`` rather than a misleading ``$0.00``."""
+    if 0 < amount < 0.01:
+        return "<$0.01"
+    return f"${amount:,.2f}"
+
+
+def worth_a_cent(*amounts: float) -> bool:
+    """Whether any amount shows as at least a cent: "<$0.01 instead of <$0.01" says nothing."""
+    return any(amount >= 0.005 and money(amount) != "<$0.01" for amount in amounts)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .core.errors import CancelledError, DestinationExistsError, DgError, RecompressionError
-from .core.models import DownloadResult, ObjectKind, UploadSummary
-from .display import human_count, human_size, plural, printable
+from .core.models import DownloadResult, ObjectInfo, ObjectKind, UploadSummary
+from .display import human_count, human_size, percent, plural, printable
 
 if TYPE_CHECKING:
     from .core.client import DgClient
@@ -166,8 +166,36 @@ class _Outcome:
 @dataclass
 class RestoreOutcome(_Outcome):
     results: list[DownloadResult] = field(default_factory=list)
-    #: local files that existed and were kept
-    skipped: int = 0
+    #: (key, local path) of existing files that were kept although they differ from the object (or were not
+    #: compared): the restore did not happen for them
+    kept: list[tuple[str, str]] = field(default_factory=list)
+    #: (key, local path) of existing files that match the object (size, and sha256 when stored): restored before
+    already: list[tuple[str, str]] = field(default_factory=list)
+    #: keys of ``already`` compared by size only (no sha256 stored for them)
+    already_by_size: set[str] = field(default_factory=set)
+    #: why a kept file differs from its object, by key (when it was compared)
+    kept_reasons: dict[str, str] = field(default_factory=dict)
+    #: keys the restore set out to write, in order (to name those a cancel or a failure left)
+    planned_keys: list[str] = field(default_factory=list)
+    #: why the whole restore stopped (e.g. the listing failed), when it did
+    stopped: str | None = None
+
+    @property
+    def state(self) -> str:
+        if self.cancelled:
+            return "cancelled"
+        return "failed" if self.failures or self.stopped else "done"
+
+    @property
+    def skipped(self) -> int:
+        """Existing files kept without being restored (they differ from the object)."""
+        return len(self.kept)
+
+    def left(self) -> list[str]:
+        """Keys that were neither restored, nor found restored, kept or failed: a cancel or a stop left them."""
+        handled = {r.key for r in self.results} | {k for k, _ in self.kept} | {k for k, _ in self.already} \
+            | {k for k, _ in self.failures}
+        return [key for key in self.planned_keys if key not in handled]
 
     def counts(self) -> dict[str, int]:
         rescued = sum(1 for r in self.results if r.rescued)
@@ -175,14 +203,11 @@ class RestoreOutcome(_Outcome):
         sha = sum(1 for r in self.results if r.verified and not r.rescued and r.kind != ObjectKind.PLAIN)
         return {"sha256": sha, "md5": md5, "rescued": rescued, "unchecked": len(self.results) - sha - md5 - rescued}
 
-    def line(self) -> str:
-        """One line that claims only what was done."""
+    def line(self, more: str = " (Enter lists all)") -> str:
+        """One line that claims only what was done; ``more`` says where the whole list is."""
         results, failures = self.results, self.failures
-        if self.cancelled:
-            done = f"{human_count(len(results))} of {human_count(self.planned)} files restored" \
-                if self.planned > 1 else "nothing restored"
-            return f"cancelled: {done}; nothing was written for the unfinished file"
-        if len(results) == 1 and not failures and not self.skipped:
+        whole = not self.cancelled and not self.stopped and not self.kept and not self.already
+        if whole and len(results) == 1 and not failures:
             r = results[0]
             if r.rescued:
                 return (f"rescued decompressed contents to {printable(r.path, 120)} ({human_size(r.size)}; "
@@ -196,13 +221,17 @@ class RestoreOutcome(_Outcome):
                 return f"sha256 verified · {human_size(r.size)} · {printable(r.path, 120)}"
             return (f"restored {human_size(r.size)} to {printable(r.path, 120)} "
                     "(not checked: no sha256 stored and the ETag is not an MD5)")
-        if not results and not failures and self.skipped:
-            return ("nothing restored: kept the existing file" if self.skipped == 1
-                    else f"nothing restored: kept the {human_count(self.skipped)} existing files")
-        if not results and len(failures) == 1 and not self.skipped:
+        if whole and not results and len(failures) == 1:
             return printable(failures[0][1], 300)
-        size = sum(r.size for r in results)
-        parts = [f"restored {human_count(len(results))} ({human_size(size)})"]
+        left = len(self.left())
+        parts = []
+        of = f" of {human_count(self.planned)}" if (self.cancelled or self.stopped) and self.planned > 1 else ""
+        if results:
+            files = "file" if len(results) == 1 and not of else "files"
+            size = human_size(sum(r.size for r in results))
+            parts.append(f"restored {human_count(len(results))}{of} {files} ({size})")
+        elif self.cancelled or self.stopped or failures or not (self.kept or self.already):
+            parts.append(f"nothing restored{of}")
         c = self.counts()
         if results and c["sha256"] == len(results):
             parts.append("sha256 verified")
@@ -215,27 +244,57 @@ class RestoreOutcome(_Outcome):
                 parts.append(f"{human_count(c['unchecked'])} not checked (no checksum stored)")
             if c["rescued"]:
                 parts.append(f"{human_count(c['rescued'])} rescued as .decompressed (no sha256 check)")
-        if self.skipped:
-            parts.append(f"{human_count(self.skipped)} kept (already existed)")
+        if self.already:
+            every = "all " if len(self.already) == self.planned > 1 else ""
+            how = "same size and sha256" if not self.already_by_size else \
+                "same size and sha256; same size for those with no sha256 stored"
+            if len(self.already_by_size) == len(self.already):
+                how = "same size; no sha256 stored to compare"
+            parts.append(f"{every}{plural(len(self.already), 'file was', 'files were')} already restored ({how})")
+        if self.kept and not parts:
+            parts.append("nothing restored: kept the existing file" if len(self.kept) == 1
+                         else f"nothing restored: kept the {human_count(len(self.kept))} existing files")
+        elif self.kept:
+            what = "file" if len(self.kept) == 1 else "files"
+            parts.append(f"{human_count(len(self.kept))} kept (the existing {what})")
         if failures:
             key, reason = failures[0]
-            more = " (Enter lists all)" if len(failures) > 1 else ""
-            parts.append(f"{human_count(len(failures))} failed: {printable(key, 80)}: {printable(reason, 200)}{more}")
-        return " · ".join(parts)
+            hint = more if len(failures) > 1 else ""
+            parts.append(f"{human_count(len(failures))} failed: {printable(key, 80)}: {printable(reason, 200)}{hint}")
+        if self.stopped:
+            parts.append(f"stopped: {printable(self.stopped, 200)}")
+        if left and (self.cancelled or self.stopped):
+            parts.append(f"{human_count(left)} not restored")
+        text = " · ".join(parts)
+        if self.cancelled:
+            return f"cancelled: {text}; nothing was written for the unfinished file"
+        return text
 
     def report(self) -> list[str]:
         """Every file and every failure, one line each (for "show me the whole list")."""
         lines = [f"{printable(r.path, 300)}: {check_of(r)}" for r in self.results]
+        lines += [f"already restored {printable(path, 300)}: same size "
+                  f"{'(no sha256 stored)' if key in self.already_by_size else 'and sha256'} as {printable(key, 300)}"
+                  for key, path in self.already]
+        lines += [f"KEPT {printable(path, 300)}: the existing file was kept, not restored from "
+                  f"{printable(key, 300)}" + (f" ({printable(self.kept_reasons[key], 200)})"
+                                              if key in self.kept_reasons else "")
+                  for key, path in self.kept]
         lines += [f"FAILED {printable(key, 300)}: {printable(reason, 300)}" for key, reason in self.failures]
+        why = "cancelled" if self.cancelled else "stopped" if self.stopped else ""
+        if why:
+            lines += [f"NOT RESTORED ({why}) {printable(key, 300)}" for key in self.left()]
         return lines
 
 
 # -- what an upload did ---------------------------------------------------------------------------------
 
 def stored_bytes(summary: UploadSummary) -> int:
-    """Bytes an upload added to the bucket: a folder's first archive stores its reference too."""
-    if summary.operation == "create_reference":
-        return summary.original_size + summary.stored_size
+    """Bytes an upload added to the bucket.
+
+    A folder's first archive stores its reference and a delta against it:
+    the summary's ``stored_size`` already counts both.
+    """
     return summary.stored_size
 
 
@@ -246,7 +305,7 @@ def upload_line(summary: UploadSummary) -> str:
         text = f"stored as this folder's reference ({human_size(summary.original_size)})"
         tail = "; later versions become deltas"
     elif summary.is_delta:
-        text = (f"stored as delta: {summary.savings_percent:.1f}% saved "
+        text = (f"stored as delta: {percent(summary.savings_percent)} saved "
                 f"({human_size(summary.original_size)} → {human_size(summary.stored_size)})")
     else:
         text = f"stored whole ({human_size(summary.stored_size)})"
@@ -281,7 +340,7 @@ class UploadOutcome(_Outcome):
         original, stored = self.totals()
         saved = (1 - stored / original) * 100 if original else 0.0
         text = (f"uploaded {plural(len(summaries), 'file')}: {human_size(original)} → {human_size(stored)} "
-                f"({saved:.1f}% saved")
+                f"({percent(saved)} saved")
         references = sum(1 for s in summaries if s.operation == "create_reference")
         if references:
             text += f"; {plural(references, 'folder reference')} included"
@@ -354,7 +413,7 @@ def restore_objects(client: DgClient, job: Job, bucket: str, objects: Iterable[t
     from .core.client import file_name_of
 
     items = list(objects)
-    outcome = RestoreOutcome(planned=len(items))
+    outcome = RestoreOutcome(planned=len(items), planned_keys=[key for key, _ in items])
     job.items_total = len(items)
     state = _Answers()
     root = Path(destination).parent if as_file else Path(destination)
@@ -416,7 +475,7 @@ def _restore_asking(client: DgClient, job: Job, outcome: RestoreOutcome, bucket:
             if answer == "rename":
                 target = existing = free_name(existing)
                 continue
-            outcome.skipped += 1
+            outcome.kept.append((key, str(existing)))
         except RecompressionError as exc:
             answer = job.ask(Question(
                 "The original file cannot be rebuilt exactly",
@@ -450,6 +509,10 @@ class PrefixPlan:
     stored_bytes: int = 0
     #: local paths that already exist
     existing: list[str] = field(default_factory=list)
+    #: the key each of ``existing`` would be restored from
+    existing_keys: list[str] = field(default_factory=list)
+    #: every key to restore, in listing order
+    keys: list[str] = field(default_factory=list)
     #: (key, reason) for keys that cannot be written safely
     unsafe: list[tuple[str, str]] = field(default_factory=list)
     #: key -> size of the restored file, for the keys whose size is known (see ``read_restored_sizes``)
@@ -458,10 +521,77 @@ class PrefixPlan:
     sizes_unknown: int = 0
     #: keys of the deltas
     deltas: set[str] = field(default_factory=set)
+    #: references the deltas need that this machine holds no copy of: how many, and their bytes
+    references_to_fetch: int = 0
+    reference_bytes: int = 0
 
     @property
     def restored_bytes(self) -> int:
         return sum(self.sizes.values())
+
+    def moves(self) -> str:
+        """What the restore downloads and writes, in one sentence."""
+        return restore_moves(self.stored_bytes, self.references_to_fetch, self.reference_bytes,
+                             self.restored_bytes, self.sizes_unknown)
+
+
+def restore_moves(stored: int, references: int, reference_bytes: int, written: int, unknown: int,
+                  unknown_references: int = 0) -> str:
+    """"Downloads 63.3 MiB (9.5 MiB of objects, 53.8 MiB for 3 references not cached here); writes 651.2 MiB."
+    ``unknown``: objects whose restored size is not known (a delta whose metadata gives none);
+    ``unknown_references``: references whose size could not be read."""
+    if unknown_references:
+        down = (f"Downloads {human_size(stored + reference_bytes)} and {plural(unknown_references, 'reference')} "
+                "of unknown size")
+    elif references:
+        down = (f"Downloads {human_size(stored + reference_bytes)} ({human_size(stored)} of objects, "
+                f"{human_size(reference_bytes)} for {plural(references, 'reference')} not cached here)")
+    else:
+        down = f"Downloads {human_size(stored)} (the references needed are cached here)" if written > stored \
+            else f"Downloads {human_size(stored)}"
+    if unknown:
+        writes = f"writes {human_size(written)} and {plural(unknown, 'file')} of unknown size"
+    else:
+        writes = f"writes {human_size(written)}"
+    return f"{down}; {writes}."
+
+
+def plan_objects(client: DgClient, bucket: str, objects: list[ObjectInfo],
+                 should_cancel: Callable[[], bool] | None = None) -> str:
+    """``restore_moves`` for some objects of a listing (the deltas' sizes read from their metadata)."""
+    from .core import format as fmt
+
+    deltas = [o for o in objects if o.is_delta and o.original_size is None]
+    if deltas:
+        try:
+            client.fetch_metadata(bucket, deltas, None, should_cancel)
+        except CancelledError:
+            raise
+        except DgError:
+            pass  # the sizes stay unknown and are said to be
+    written = unknown = 0
+    for o in objects:
+        if o.is_delta and o.original_size is None:
+            unknown += 1
+        else:
+            written += o.original_size if o.original_size is not None else o.size
+    references = reference_bytes = unknown_references = 0
+    for ref_key in sorted({fmt.reference_key_for(fmt.deltaspace_of(o.stored_key or o.key))
+                           for o in objects if o.is_delta}):
+        if should_cancel is not None and should_cancel():
+            raise CancelledError()
+        try:
+            size = client.reference_fetch_bytes(bucket, ref_key)
+        except CancelledError:
+            raise
+        except DgError:  # e.g. HEAD refused: the restore itself will say what is wrong
+            unknown_references += 1
+            continue
+        if size:
+            references += 1
+            reference_bytes += size
+    return restore_moves(sum(o.size for o in objects), references, reference_bytes, written, unknown,
+                         unknown_references)
 
 
 def plan_prefix(client: DgClient, url: str, folder: str | None = None,
@@ -478,9 +608,12 @@ def plan_prefix(client: DgClient, url: str, folder: str | None = None,
     bucket, prefix = parse_s3_url(url)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
+    from .core import format as fmt
+
     plan = PrefixPlan(url)
     deltas = []
-    for obj in client.iter_objects(bucket, prefix):
+    listed_references: dict[str, ObjectInfo] = {}
+    for obj in _objects_and_references(client, bucket, prefix, listed_references):
         if should_cancel is not None and should_cancel():
             raise CancelledError()
         if obj.key.endswith("/") and obj.size == 0:
@@ -488,6 +621,7 @@ def plan_prefix(client: DgClient, url: str, folder: str | None = None,
         if obj.housekeeping and not prefix.startswith("_dgp/"):
             continue  # deltaglider_proxy's locks and leases: restores of a folder leave them out too
         plan.objects += 1
+        plan.keys.append(obj.key)
         plan.stored_bytes += obj.size
         if obj.is_delta:
             deltas.append(obj)
@@ -499,6 +633,7 @@ def plan_prefix(client: DgClient, url: str, folder: str | None = None,
             plan.unsafe.append((obj.key, problem or "unsafe key"))
         elif folder is not None and _occupied(os.path.join(folder, str(rel))):
             plan.existing.append(os.path.join(folder, str(rel)))
+            plan.existing_keys.append(obj.key)
     if read_sizes and deltas:
         try:
             client.fetch_metadata(bucket, deltas, progress, should_cancel)
@@ -511,6 +646,12 @@ def plan_prefix(client: DgClient, url: str, folder: str | None = None,
             plan.sizes[obj.key] = obj.original_size
         else:
             plan.sizes_unknown += 1
+    if read_sizes:
+        for ref_key in sorted({fmt.reference_key_for(fmt.deltaspace_of(o.stored_key or o.key)) for o in deltas}):
+            size = client.reference_fetch_bytes(bucket, ref_key, listed_references.get(ref_key))
+            if size:
+                plan.references_to_fetch += 1
+                plan.reference_bytes += size
     return plan
 
 
@@ -520,6 +661,18 @@ def _occupied(path: str) -> bool:
     A folder standing there is not counted: it is never replaced, and its restore is reported as failed.
     """
     return os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path))
+
+
+def _objects_and_references(client: DgClient, bucket: str, prefix: str,
+                            references: dict[str, ObjectInfo]) -> Iterable[ObjectInfo]:
+    """The objects under a prefix; the references the listing hides go into ``references`` on the way."""
+    from .core import format as fmt
+
+    for page in client.iter_pages(bucket, prefix, delimiter=None, ranged=True):
+        for hidden in page.hidden:
+            if fmt.is_reference_key(hidden.stored_key or hidden.key):
+                references[hidden.stored_key or hidden.key] = hidden
+        yield from page.contents
 
 
 def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
@@ -539,10 +692,27 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
         plan = plan_prefix(client, url, folder, job.should_cancel, read_sizes=read_sizes,
                            progress=lambda done, total: setattr(job, "stage", f"reading sizes {done}/{total}"))
         outcome.planned = plan.objects
+        outcome.planned_keys = plan.keys
         job.items_total = plan.objects
         if read_sizes:
             job.sizes_unknown = plan.sizes_unknown
             job.bytes_total = 0 if plan.sizes_unknown else plan.restored_bytes
+        # Files a restore wrote before (a resumed restore) are not asked about: they are already restored.
+        job.stage = "comparing existing files"
+        differ: list[str] = []
+        for key, path in zip(plan.existing_keys, plan.existing):
+            if job.should_cancel():
+                raise CancelledError()
+            compared: list[str] = []
+            why = differs_from_object(client, bucket, key, path, compared)
+            if why is None:
+                outcome.already.append((key, path))
+                if "sha256" not in compared:
+                    outcome.already_by_size.add(key)
+            else:
+                differ.append(path)
+                outcome.kept_reasons[key] = why
+        already = {key for key, _ in outcome.already}
         job.stage = "starting"
         if read_sizes and not plan.sizes_unknown and not plan.existing:
             # Every file is new and every size known: say now that they will not fit, not at a full disk.
@@ -555,20 +725,25 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
                 outcome.failures.append((url, _describe(exc)))
                 return outcome
         mode = "skip"
-        if plan.existing:
-            names = "\n".join("  " + printable(p, 120) for p in plan.existing[:8])
-            more = f"\n  … and {human_count(len(plan.existing) - 8)} more" if len(plan.existing) > 8 else ""
-            example = printable(free_name(Path(plan.existing[0])).name, 80)
+        if differ:
+            names = "\n".join("  " + printable(p, 120) for p in differ[:8])
+            more = f"\n  … and {human_count(len(differ) - 8)} more" if len(differ) > 8 else ""
+            example = printable(free_name(Path(differ[0])).name, 80)
+            same = f" ({plural(len(already), 'more is', 'more are')} already restored)" if already else ""
             answer = job.ask(Question(
                 "Some files already exist",
-                f"{human_count(len(plan.existing))} of {human_count(plan.objects)} files already exist in "
-                f"{printable(folder, 200)}:\n{names}{more}\n\nReplace them, keep both (the restored object "
+                f"{human_count(len(differ))} of {plural(plan.objects, 'file')} already "
+                f"{'exists' if len(differ) == 1 else 'exist'} in "
+                f"{printable(folder, 200)} and differ from the objects{same}:\n{names}{more}\n\n"
+                "Replace them, keep both (the restored object "
                 f"gets a free name such as “{example}”), skip them, or choose for each file?",
                 [("overwrite", "Overwrite all"), ("rename", "Keep both"), ("skip", "Skip them"),
                  ("ask", "Ask for each")], danger=True))
             if answer is None and job.should_cancel():
                 raise CancelledError()
             mode = answer if answer in ("overwrite", "rename", "ask") else "skip"
+        if mode == "overwrite":
+            outcome.already, already = [], set()  # restored again, as asked
         rescue: list[tuple[str, str]] = []
         again: list[tuple[str, str]] = []  # (key, destination) of files that exist, answered after the others
 
@@ -576,26 +751,28 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
             job.item_started(plan.sizes.get(item.key, 0), "rebuilding" if item.key in plan.deltas else "downloading")
 
         def item_done(item, result, exc) -> None:
-            if isinstance(exc, DestinationExistsError) and mode in ("rename", "ask") and item.destination:
+            if isinstance(exc, DestinationExistsError) and mode in ("rename", "ask") and item.destination \
+                    and item.key not in already:
                 again.append((item.key, item.destination))
                 job.item_started(0)
                 return
             job.item_finished()
             if result is not None:
                 job.bytes_written += result.size
+                outcome.results.append(result)
             if isinstance(exc, RecompressionError) and item.destination:
                 rescue.append((item.key, item.destination))
             elif isinstance(exc, DestinationExistsError):
-                outcome.skipped += 1
+                if item.key not in already:
+                    outcome.kept.append((item.key, item.destination or ""))
             elif exc is not None:
                 outcome.failures.append((item.key, _describe(exc)))
             if on_item is not None:
                 on_item(item.key, result, exc)
 
-        results, _problems = client.download_prefix(url, folder, overwrite=mode == "overwrite",
-                                                    progress=job.on_progress, should_cancel=job.should_cancel,
-                                                    on_item=item_done, on_start=item_start)
-        outcome.results.extend(results)
+        # Results and problems are counted as each item ends (item_done), so a cancel keeps the count.
+        client.download_prefix(url, folder, overwrite=mode == "overwrite", progress=job.on_progress,
+                               should_cancel=job.should_cancel, on_item=item_done, on_start=item_start)
         state = _Answers()
         for key, destination in again:
             if job.should_cancel():
@@ -607,7 +784,7 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
         if rescue:
             answer = job.ask(Question(
                 "Some files cannot be rebuilt exactly",
-                f"{human_count(len(rescue))} objects were stored by DeltaGlider from compressed files "
+                f"{plural(len(rescue), 'object was', 'objects were')} stored by DeltaGlider from compressed files "
                 "whose compression cannot be reproduced byte for byte. Their decompressed contents are intact "
                 "and can be saved as “<name>.decompressed”.",
                 [("rescue", "Rescue decompressed contents"), ("skip", "Skip them")]))
@@ -626,7 +803,37 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
                     outcome.failures.append((key, _describe(exc)))
     except CancelledError:
         outcome.cancelled = True
+    except DgError as exc:  # e.g. the listing or the destination folder failed: say what was done before
+        outcome.stopped = _describe(exc)
     return outcome
+
+
+def differs_from_object(client: DgClient, bucket: str, key: str, path: str,
+                        compared: list[str] | None = None) -> str | None:
+    """None when the local file ``path`` already holds the object ``key`` (same size, and same sha256 when one
+    is stored); else why it does not (or why that cannot be told). ``compared`` hears what was compared."""
+    from .core.cache import sha256_file
+
+    try:
+        if not os.path.isfile(path):
+            return "not a file"
+        size = os.path.getsize(path)
+        info = client.get_object_info(f"s3://{bucket}/{key}")
+        expected = info.original_size if info.original_size is not None else info.size
+        if size != expected:
+            return f"{human_size(size)} here, {human_size(expected)} once restored"
+        if compared is not None:
+            compared.append("size")
+        if info.file_sha256:
+            if sha256_file(path) != info.file_sha256:
+                return "same size, different sha256"
+            if compared is not None:
+                compared.append("sha256")
+    except DgError as exc:
+        return f"cannot compare: {_describe(exc)}"
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    return None
 
 
 def upload_files(client: DgClient, job: Job, paths: list[Path], bucket: str, prefix: str,

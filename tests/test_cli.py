@@ -65,7 +65,7 @@ def test_put_ls_stats_get_verify_rm(capsys, s3_env, bucket, release_files, tmp_p
     assert code == 0
 
     code, out, _ = run(capsys, "get", "-r", f"s3://{bucket}/rel/", str(tmp_path / "all"))
-    assert code == 0 and "4 restored, 0 skipped" in out
+    assert code == 0 and out.splitlines()[-1] == "restored 4 files (1.1 MiB) · sha256 verified"
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == sorted(
         [f.name for f in release_files] + ["notes.txt"])
 

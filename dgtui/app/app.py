@@ -21,6 +21,7 @@ from textual.widgets import Input
 from dgtui import CancelledError, DgClient, DgError, ObjectInfo, create_client, parse_s3_url
 from dgtui.core.config import config_path, load_keymap, load_settings
 
+from ..display import HIDDEN_BUCKETS
 from .audit_state import AuditFindings
 from .errors import describe, is_connection_problem
 from .messages import BucketsLoaded, Location, ObjectInfoLoaded, TransferQuestion, WorkFailed
@@ -82,7 +83,7 @@ class DgtuiApp(App[int]):
         self.client: DgClient | None = None
         self.endpoint_label = endpoint_label
         #: buckets not shown in the tree (the demo's own bookkeeping)
-        self.hide_buckets = set(hide_buckets)
+        self.hide_buckets = set(hide_buckets) | HIDDEN_BUCKETS
         #: a bucket just created: open it once the bucket list is back
         self.open_bucket: str | None = None
         cwd = os.getcwd()
@@ -249,6 +250,8 @@ class DgtuiApp(App[int]):
             self.show_error(f"{message.what} failed: {text}")
 
     def show_error(self, text: str) -> None:
+        if any(n.message == text for n in self._notifications):
+            return  # the tree and the table may hit the same error (a missing bucket): one toast says it
         self.notify(text, title="Error", severity="error", timeout=8, markup=False)
 
     def show_connection_problem(self, text: str, error: BaseException | None) -> None:

@@ -115,6 +115,8 @@ class ListingSummary:
     unknown: int = 0
     complete: bool = False
     error: str | None = None
+    #: the listing failed because the bucket does not exist
+    bucket_missing: bool = False
 
 
 class ObjectInfoLoaded(Message):

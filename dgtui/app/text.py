@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 
 from rich.text import Text
 
-from ..display import ELLIPSIS, human_count, human_size, plural, printable
+from ..display import ELLIPSIS, column_digits, human_count, human_size, percent, plural, printable
 
-__all__ = ["ELLIPSIS", "human_count", "human_size", "plural", "printable", "plain", "s3_url", "human_duration",
-           "percent", "ratio", "format_local_time"]
+__all__ = ["ELLIPSIS", "column_digits", "human_count", "human_size", "plural", "printable", "plain", "s3_url",
+           "human_duration", "percent", "ratio", "format_local_time"]
 
 def plain(key: str, style: str = "", limit: int | None = None) -> Text:
     """A key as a Rich ``Text`` that is never parsed as markup."""
@@ -36,16 +36,6 @@ def human_duration(seconds: float | None) -> str:
     if hours:
         return f"{hours}:{minutes:02d}:{secs:02d}"
     return f"{minutes}:{secs:02d}"
-
-
-def percent(value: float | None) -> str:
-    """``97.4%``; near 100 with more digits, so a 99.997% saving does not read as 100%."""
-    if value is None:
-        return "?"
-    if 99.95 <= value < 100:
-        # 99.9995% must not round up to a 100% saving (nor to a "100.000%" too wide for its column).
-        return f"{min(value, 99.999):.3f}%"
-    return f"{value:.1f}%"
 
 
 def ratio(stored: int, original: int) -> str:

@@ -111,7 +111,10 @@ class AuditSummary:
     rebuilt: int = 0  #: deltas rebuilt and checked (full)
     checked: int = 0  #: other objects whose bytes were checked (full)
     unchecked: int = 0  #: objects whose bytes cannot be checked here (full: encrypted, no sha256 nor MD5 ETag)
+    #: bytes read from the bucket to check them (deltas, references and other objects as stored)
     bytes_checked: int = 0
+    #: bytes the rebuilt deltas came to (their original size): what --full rebuilt and hashed
+    bytes_rebuilt: int = 0
     wasted_bytes: int = 0
     problems: dict[str, int] = field(default_factory=dict)
     cancelled: bool = False
@@ -651,6 +654,7 @@ class Auditor:
             with self._lock:
                 self.summary.rebuilt += 1
                 self.summary.bytes_checked += item.size
+                self.summary.bytes_rebuilt += item.file_size or 0
             if actual == item.file_sha256:
                 return None
             compressor = codec.external_compressor(delta)

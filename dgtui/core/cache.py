@@ -136,6 +136,13 @@ class ReferenceCache:
                                       (endpoint, bucket, key)).fetchone()
         return row[0] if row is not None and row[1] == version else None
 
+    def holds_copy_of(self, endpoint: str, bucket: str, key: str, etag: str, size: int) -> bool:
+        """Whether a copy of the bucket object ``key`` with this ETag and size is cached (not re-hashed: for
+        estimates of what a restore downloads, not for restoring)."""
+        row = self._origins().execute("SELECT sha256, version FROM origins WHERE endpoint=? AND bucket=? AND key=?",
+                                      (endpoint, bucket, key)).fetchone()
+        return row is not None and str(row[1]).startswith(f"{etag}|{size}|") and self.path_for(row[0]).exists()
+
     def path_for(self, sha256: str) -> Path:
         return self.dir / sha256
 

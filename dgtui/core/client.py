@@ -474,6 +474,20 @@ class DgClient(DeltaGliderCompat):
                 on_item(item, result, None)
         return done, problems
 
+    def reference_fetch_bytes(self, bucket: str, ref_key: str, listed: ObjectInfo | None = None) -> int:
+        """Bytes a restore would download for the reference ``ref_key``: 0 when this machine holds a copy of
+        it (or it is missing). ``listed`` (the reference as a listing gave it) saves a HEAD."""
+        if listed is not None:
+            etag, size = listed.etag or "", listed.size
+        else:
+            head = self._s3.head(bucket, ref_key)
+            if head is None:
+                return 0
+            etag, size = head.get("ETag", "").strip('"'), head.get("ContentLength", 0)
+        if self.reference_cache.holds_copy_of(self.endpoint_url, bucket, ref_key, etag, size):
+            return 0
+        return size
+
     def verify(self, s3_url: str) -> bool:
         """True when the object rebuilds, from what is in the bucket, to the exact bytes its sha256 names.
 

@@ -205,6 +205,45 @@ class CancelledError(DgError):
         super().__init__(message, **kw)
 
 
+class EndpointURLError(DgError, ValueError):
+    """An endpoint URL that is not an http:// or https:// URL (also a ``ValueError``, as botocore raises)."""
+
+    kind = "endpoint_url"
+
+
+def endpoint_url_problem(url: str | None) -> str | None:
+    """Why ``url`` cannot be an S3 endpoint URL, with the fix; None when it can."""
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return None
+    shown = url.encode("unicode_escape").decode("ascii")[:120]
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        return (f"the endpoint URL '{shown}' is not a URL: give the server's address with its scheme, e.g. "
+                "http://127.0.0.1:9000 or https://s3.example.com")
+    return None
+
+
+def tls_failure(host: str, detail: str) -> ConnectionFailedError:
+    """An https:// endpoint whose TLS handshake failed: name the likely cause and the fix."""
+    lower = detail.lower()
+    if "wrong version number" in lower or "record layer failure" in lower or "unknown protocol" in lower \
+            or "http request" in lower:
+        plain = host.replace("https://", "http://", 1) if host.startswith("https://") else "an http:// URL"
+        return ConnectionFailedError(f"{host} does not speak TLS (it looks like a plain HTTP server): use {plain} "
+                                     "as the endpoint URL")
+    if "certificate" in lower:
+        return ConnectionFailedError(f"the TLS certificate of {host} is not trusted: set AWS_CA_BUNDLE to the "
+                                     "CA certificate that signed it (or fix the server's certificate)")
+    return ConnectionFailedError(f"the TLS handshake with {host} failed; check that the endpoint URL's scheme "
+                                 "(https:// or http://) and port match the server")
+
+
 _RUNTIME_KINDS: dict[type, type] = {}
 
 

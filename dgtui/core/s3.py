@@ -82,6 +82,8 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
         return errors.CredentialsError(f"AWS profile not found: {exc.kwargs.get('profile', '?')}; check ~/.aws/config")
     if isinstance(exc, (bexc.TokenRetrievalError, bexc.SSOTokenLoadError, bexc.UnauthorizedSSOTokenError)):
         return errors.CredentialsError("the SSO token is missing or expired: run `aws sso login`")
+    if isinstance(exc, bexc.SSLError):
+        return errors.tls_failure(host, str(exc))
     if isinstance(exc, (bexc.EndpointConnectionError, bexc.ConnectTimeoutError)):
         return errors.ConnectionFailedError(
             f"cannot reach {host}: check the endpoint URL and that the server is running")
@@ -107,6 +109,10 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
             return errors.CredentialsError(f"{what} at {host}: {redact_credential_error_source()}")
         if code == "NoSuchBucket":
             return errors.BucketNotFoundError(f"bucket not found: {where(bucket)}", bucket=bucket)
+        if (code in _NOT_FOUND_CODES or status == 404) and bucket is None and key is None:
+            # The bucket list itself is "not found": this is no S3 server, or not at this URL.
+            return errors.NotS3Error(f"{host} answered 404 Not Found to a request for its bucket list: it is not an "
+                                     "S3 endpoint at this URL; check the endpoint URL (its host, port and path)")
         if code in _NOT_FOUND_CODES or status == 404:
             return errors.NotFoundError(f"not found: {place}", bucket=bucket, key=key)
         if code in ("AccessDenied", "AllAccessDisabled", "403") or status == 403:
@@ -211,6 +217,10 @@ class S3Access:
         if read_timeout is None:
             read_timeout = stall_seconds()
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        problem = errors.endpoint_url_problem(
+            endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+        if problem is not None:
+            raise errors.EndpointURLError(problem)
         with translated(endpoint=endpoint_url, action="setup"):
             # botocore's session, as boto3's Session sets it up for a client: importing boto3 (and with it
             # s3transfer) would cost every command a tenth of a second that only multipart uploads need.

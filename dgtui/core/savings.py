@@ -49,6 +49,9 @@ TRIVIAL_DELTA = 1024
 #: kept layout findings (the largest by stored bytes)
 MAX_ADVICE = 50
 
+#: names of compressed streams (gzip, bzip2, xz): DeltaGlider stores such files whole
+COMPRESSED_SUFFIXES = (".gz", ".tgz", ".bz2", ".tbz2", ".xz", ".txz")
+
 _DIGITS = re.compile(r"\d+")
 
 
@@ -72,6 +75,11 @@ class FolderSavings:
     estimated: int = 0  #: deltas whose original size is a guess (metadata not read, or unusable)
     invalid: int = 0  #: deltas whose metadata was read but gives no usable size
     whole_archives: int = 0  #: delta-eligible files stored whole
+    whole_bytes: int = 0  #: stored bytes of those
+    #: of those, files named as gzip/bzip2/xz streams: DeltaGlider's policy stores compressed files whole
+    compressed_whole: int = 0
+    #: of those, files in folders whose name is not printable ASCII: a delta could not name its reference
+    non_ascii_whole: int = 0
     ineligible: int = 0  #: files that are not delta-eligible
     ineligible_bytes: int = 0
     delta_folders: int = 0  #: folders holding deltas
@@ -115,12 +123,14 @@ class FolderSavings:
             return "each version sits in its own folder"
         if grade == "no deltas":
             if self.whole_archives and self.whole_archives * 2 >= self.objects:
-                return "archives are stored whole: each is the only version in its folder, or its delta was too large"
+                return f"archives are stored whole: {self._why_whole()}"
             return "files are not delta-eligible"
         if self.growing_folders and self.growing_folders * 2 >= self.delta_folders:
             return "deltas grow with each version: the reference is old"
         if self.ineligible_bytes * 2 > self.original_bytes:
             return "most bytes are in files that are not delta-eligible"
+        if self.whole_bytes >= self.reference_bytes and self.whole_bytes * 3 >= self.stored_bytes:
+            return f"most stored bytes are archives stored whole: {self._why_whole()}"
         if self.single_archive_folders and self.single_archive_folders * 2 >= self.delta_folders:
             return "most folders hold a single version, stored in full as their reference"
         if grade == "excellent":
@@ -130,6 +140,16 @@ class FolderSavings:
         if self.references and self.reference_bytes * 2 > self.stored_bytes:
             return "few versions per reference: the references are most of what is stored"
         return "versions differ a lot from their reference: the deltas are large"
+
+    def _why_whole(self) -> str:
+        """Why most of the archives stored whole were not made deltas."""
+        if self.compressed_whole * 2 >= self.whole_archives:
+            return ("they are gzip/bzip2/xz-compressed, and DeltaGlider's policy stores compressed files whole "
+                    "(a delta of one cannot rebuild the exact bytes)")
+        if self.non_ascii_whole * 2 >= self.whole_archives:
+            return ("their folders' names are not ASCII, and a delta names its reference in metadata, which "
+                    "carries ASCII only")
+        return "each is the only version in its folder, or its delta was too large"
 
     def as_dict(self, price_per_gb_month: float | None = None) -> dict:
         row = {
@@ -218,6 +238,7 @@ class _Space:
 
     __slots__ = ("name", "deltas", "delta_bytes", "known_original", "unknown", "unknown_bytes", "invalid",
                  "reference_size", "references", "reference_bytes", "others", "other_bytes", "whole_archives",
+                 "whole_bytes", "compressed_whole",
                  "ineligible", "ineligible_bytes", "newest", "newest_size", "smallest", "archive_stem",
                  "archive_key", "archive_bytes")
 
@@ -226,6 +247,7 @@ class _Space:
         self.deltas = self.delta_bytes = self.known_original = self.unknown = self.unknown_bytes = 0
         self.invalid = self.references = self.reference_bytes = self.others = self.other_bytes = 0
         self.whole_archives = self.ineligible = self.ineligible_bytes = 0
+        self.whole_bytes = self.compressed_whole = 0
         self.reference_size: int | None = None
         self.newest = ""
         self.newest_size = 0
@@ -325,6 +347,9 @@ class SavingsAggregator:
         space.other_bytes += size
         if fmt.is_delta_eligible(info.key):
             space.whole_archives += 1
+            space.whole_bytes += size
+            if info.key.lower().endswith(COMPRESSED_SUFFIXES):
+                space.compressed_whole += 1
             self._note_archive(space, info.key, size)
         else:
             space.ineligible += 1
@@ -396,6 +421,11 @@ class SavingsAggregator:
         row.estimated += space.unknown
         row.invalid += space.invalid
         row.whole_archives += space.whole_archives
+        row.whole_bytes += space.whole_bytes
+        row.compressed_whole += space.compressed_whole
+        reference = fmt.reference_key_for(space.name)
+        if not (reference.isascii() and reference.isprintable()):
+            row.non_ascii_whole += space.whole_archives
         row.ineligible += space.ineligible
         row.ineligible_bytes += space.ineligible_bytes
         single = space.archive_key is not None and space.archive_stem != "" and space.deltas + space.whole_archives == 1

@@ -78,7 +78,7 @@ async def test_folder_restore_shows_bytes_with_a_total_while_running(s3_server, 
             await open_at(pilot, app)
             await pilot.press("D")
             prompt = await screen_of(pilot, PromptScreen, timeout=30)
-            assert "5 objects" in dialog_text(prompt) and f"({total} once restored)" in dialog_text(prompt)
+            assert "5 objects" in dialog_text(prompt) and f"; writes {total}." in dialog_text(prompt)
             await answer_prompt(pilot, app)
             panel = app.screen.query_one(TransfersPanel)
             await wait_for(pilot, lambda: panel.transfers, what="the transfer")

@@ -99,7 +99,7 @@ def test_cli_prefix_restore_reports_unsafe_keys_escaped(hostile, s3_env, capsys,
     assert code == 1
     assert_clean(out, lines=len(SAFE) + 1)
     assert_clean(err, lines=len(CONTROL))
-    assert f"{len(SAFE)} restored, {len(CONTROL)} skipped" in out
+    assert f"restored {len(SAFE)} files" in out and f"· {len(CONTROL)} failed: " in out
     restored = {str(p.relative_to(dest)) for p in leftovers(dest)}
     assert restored == {k[len("k/"):] for k in SAFE}
     assert (dest / LONG_KEY[len("k/"):]).read_bytes() == LONG_KEY.encode()
@@ -168,9 +168,9 @@ def test_prefix_restore_never_leaves_the_folder_cli(traversal, moto_endpoint, ca
     code = main(["get", "-r", f"s3://{bucket}/p/", str(dest)])
     out, err = capsys.readouterr()
     assert code == 1
-    assert f"{len(FINE)} restored, {len(ESCAPING) + 1} skipped" in out
+    assert f"restored {len(FINE)} files" in out and f"· {len(ESCAPING) + 1} failed: " in out
     for key in ESCAPING:
-        assert f"skipped {display_key(key, 10_000)}: " in err, key
+        assert f"failed {display_key(key, 10_000)}: " in err, key
     assert files_under(tmp_path / "sandbox") == ["dest/a", "dest/ok.txt", "dest/sub/fine.txt"]
     # One key into a folder: its last segment names the file, or it is refused.
     out_dir = tmp_path / "single"

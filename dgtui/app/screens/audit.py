@@ -208,7 +208,9 @@ class AuditScreen(Screen[None]):
         if summary.wasted_bytes:
             text.append(f" · {human_size(summary.wasted_bytes)} stored for nothing")
         if summary.full:
-            text.append(f" · {plural(summary.rebuilt, 'delta')} rebuilt, {plural(summary.checked, 'object')} read")
+            text.append(f" · {plural(summary.rebuilt, 'delta')} rebuilt and {plural(summary.checked, 'other object')} "
+                        f"checked: {human_size(summary.bytes_checked)} read from the bucket, "
+                        f"{human_size(summary.bytes_rebuilt)} rebuilt")
         else:
             text.append(" · metadata only; f checks the bytes too", style="dim")
         if self.problems:

@@ -17,7 +17,7 @@ from textual.widgets import Input
 
 from dgtui import ObjectInfo
 from dgtui.core.format import is_housekeeping_key
-from dgtui.transfers import PrefixPlan, files_to_upload, needs_upload_confirmation, plan_prefix
+from dgtui.transfers import PrefixPlan, files_to_upload, needs_upload_confirmation, plan_objects, plan_prefix
 
 from ..messages import (
     ContentsChanged,
@@ -94,7 +94,11 @@ class LocationBar(Widget):
         if location is None and endpoint:
             status.append(printable(endpoint, 120))
         if location is not None:
-            if shown is not None:
+            if summary.bucket_missing:
+                status.append("this bucket does not exist")
+            elif summary.error and not summary.objects and not summary.folders:
+                status.append("not listed: the listing failed")
+            elif shown is not None:
                 status.append(f"filtered: {human_count(shown)} of {plural(summary.objects, 'object')}")
             else:
                 status.append(f"{plural(summary.folders, 'folder')}, {plural(summary.objects, 'object')}")
@@ -427,7 +431,10 @@ class BrowserScreen(Screen[None]):
             self.app.notify("Open a bucket first.", timeout=3)
             return
         row = self.table.current if in_tree is None else None
-        self.app.push_screen(SavingsScreen(target, cursor=row.key if row is not None and row.is_folder else None))
+        # Exact numbers this session computed (c, or e in an earlier savings view) serve this view too.
+        self.app.push_screen(SavingsScreen(target, cursor=row.key if row is not None and row.is_folder else None,
+                                           exact=self.stats.has_exact(target), reports=self.stats.savings_reports,
+                                           on_exact=self.stats.note_exact))
 
     def on_metadata_cached(self, message: MetadataCached) -> None:
         message.stop()
@@ -487,18 +494,25 @@ class BrowserScreen(Screen[None]):
         self._ask_download_prefix(self.location)
 
     def download_objects(self, objects: list[ObjectInfo]) -> None:
+        """Ask where to restore ``objects``, once what the restore moves is counted (in a worker)."""
         if self.location is None or not objects:
             return
-        location = self.location
-        size = sum(o.size for o in objects)
+        self._count_objects_for_restore(self.location, objects)
+
+    @background("counting what the restore moves", group="restore-count", exclusive=True)
+    def _count_objects_for_restore(self, location: Location, objects: list[ObjectInfo]) -> None:
+        moves = plan_objects(self.app.client, location.bucket, objects, should_cancel=is_cancelled)
+        self.app.call_from_thread(self._confirm_download_objects, location, objects, moves)
+
+    def _confirm_download_objects(self, location: Location, objects: list[ObjectInfo], moves: str) -> None:
         if len(objects) == 1:
             what = Text("Restore ") + Text(printable(objects[0].key, 300), style="bold")
-            what.append(f" ({human_size(size)} stored)\ninto this local folder (created if missing), or give a "
-                        "file name to restore it under another name.")
+            what.append(f"\ninto this local folder (created if missing), or give a file name to restore it under "
+                        f"another name. {moves}")
         else:
             names = ", ".join(printable(o.name, 40) for o in objects[:5])
-            what = Text(f"Restore {len(objects)} marked objects ({names}{', …' if len(objects) > 5 else ''}; "
-                        f"{human_size(size)} stored)\ninto this local folder (created if missing).")
+            what = Text(f"Restore {len(objects)} marked objects ({names}{', …' if len(objects) > 5 else ''})\n"
+                        f"into this local folder (created if missing). {moves}")
         what.append(" " + CHECK_PROMISE)
         single = len(objects) == 1
 
@@ -541,10 +555,8 @@ class BrowserScreen(Screen[None]):
             self.app.notify(f"Nothing to restore under {printable(location.url, 200)}.", timeout=3)
             return
         what = Text("Restore everything under ") + Text(printable(location.url, 300), style="bold")
-        restored = f"{human_size(plan.restored_bytes)} once restored" if not plan.sizes_unknown else \
-            f"size once restored unknown for {plural(plan.sizes_unknown, 'delta')}"
-        what.append(f": {plural(plan.objects, 'object')}, {human_size(plan.stored_bytes)} stored ({restored}), "
-                    "subfolders included, into this local folder.")
+        what.append(f": {plural(plan.objects, 'object')}, subfolders included, into this local folder. "
+                    f"{plan.moves()}")
         if plan.unsafe:
             what.append(f" {plural(len(plan.unsafe), 'key')} unsafe as file names will be skipped and reported.")
         what.append(" " + CHECK_PROMISE)

@@ -40,6 +40,9 @@ class PreviewScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="preview.back"),
         Binding("q,p", "app.pop_screen", "Back", show=False, id="preview.back"),
+        Binding("d", "download", "Restore", id="preview.restore"),
+        Binding("y", "copy_url", "Copy URL", id="preview.copy-url"),
+        Binding("Y", "copy_sha256", "Copy sha256", id="preview.copy-sha256"),
     ]
 
     def __init__(self, bucket: str, info: ObjectInfo) -> None:
@@ -74,6 +77,7 @@ class PreviewScreen(Screen[None]):
         info = self.info
         if info.original_size is None:
             info = app.client.get_object_info(self.url)  # a delta's size lives in its metadata
+            app.call_from_thread(setattr, self, "info", info)
         size = info.original_size if info.original_size is not None else info.size
         if size > PREVIEW_LIMIT:
             app.call_from_thread(self._show, Text(f"{human_size(size)} is too big to preview (the limit is "
@@ -92,6 +96,24 @@ class PreviewScreen(Screen[None]):
                     self.text = text
                     body = Text(f"{human_size(result.size)} · {check_of(result)}\n\n", style="italic") + Text(text)
         app.call_from_thread(self._show, body)
+
+    # -- the keys the text offers ("d restores it") -------------------------------------------
+    def action_download(self) -> None:
+        """Restore the previewed object, as ``d`` in the table does (its dialog asks where)."""
+        info = self.info
+        self.app.pop_screen()
+        browser = self.app.browser
+        if browser is not None:
+            browser.download_objects([info])
+
+    def action_copy_url(self) -> None:
+        self.app.copy_url(self.url)
+
+    def action_copy_sha256(self) -> None:
+        if not self.info.metadata_loaded:
+            self.app.notify("Still reading the object's metadata.", timeout=2)
+        else:
+            self.app.copy_sha256(self.info)
 
     def _show(self, body: Text) -> None:
         if not self.is_attached:

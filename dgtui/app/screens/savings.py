@@ -12,6 +12,7 @@ back.
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -25,6 +26,7 @@ from dgtui.core.config import DEFAULT_PRICE_PER_GB_MONTH, Settings, load_setting
 from dgtui.core.layout import estimate_shared_folder
 from dgtui.core.sampling import SampledStats
 from dgtui.core.savings import FolderReport, FolderSavings, LayoutAdvice, monthly_cost
+from dgtui.display import money, worth_a_cent
 
 from ..messages import Location
 from ..text import human_count, human_size, percent, printable
@@ -34,12 +36,6 @@ from ..widgets.savings_table import SavingsTable, sort_words
 from ..workers import background
 
 PROGRESS_REFRESH_S = 0.25
-
-
-def money(amount: float) -> str:
-    if 0 < amount < 0.01:
-        return "<$0.01"
-    return f"${amount:,.2f}"
 
 
 class SavingsScreen(Screen[None]):
@@ -57,18 +53,26 @@ class SavingsScreen(Screen[None]):
         Binding("O", "reverse_sort", "Reverse sort", show=False, id="savings.reverse-sort"),
     ]
 
-    def __init__(self, location: Location, cursor: str | None = None) -> None:
-        """``cursor``: the folder (a row of this view) to highlight first, e.g. the one highlighted in the table."""
+    def __init__(self, location: Location, cursor: str | None = None, *, exact: bool = False,
+                 reports: dict[tuple[Location, bool], FolderReport] | None = None,
+                 on_exact: Callable[[Location], None] | None = None) -> None:
+        """``cursor``: the folder (a row of this view) to highlight first, e.g. the one highlighted in the table.
+
+        ``exact``: the session has exact numbers of ``location`` already (``c``), so the view opens exact
+        (the metadata cache holds what it needs). ``reports`` are the session's reports, shared by every
+        savings view until something changes; ``on_exact`` hears of each location read exactly.
+        """
         super().__init__()
         self.location = location
         self.cursor = cursor
-        self.reports: dict[tuple[Location, bool], FolderReport] = {}
+        self.reports: dict[tuple[Location, bool], FolderReport] = reports if reports is not None else {}
+        self.on_exact = on_exact
         self.sampled: dict[Location, SampledStats] = {}
         self.report: FolderReport | None = None
         self.settings = Settings()
         self.settings_problem: str | None = None
         self.running: str | None = None  # "listing", "exact", "sampled", "measure"
-        self.exact_mode = False
+        self.exact_mode = exact
         self.done = self.total = 0
         self.stage = ""
         self.note: str | None = None
@@ -152,6 +156,8 @@ class SavingsScreen(Screen[None]):
         self.running = None
         if exact:
             self.post_message_to_browser()
+            if self.on_exact is not None:
+                self.on_exact(location)
         if location == self.location:
             keep = self.table.current.prefix if self.table.current is not None else self.cursor
             self.cursor = None
@@ -346,8 +352,9 @@ class SavingsScreen(Screen[None]):
         line.append(f"{row.grade}, {row.reason}")
         price = self.settings.price_per_gb_month
         guess = "~" if row.is_estimate else ""
-        line.append(f"; {money(monthly_cost(row.stored_bytes, price))} a month, "
-                    f"{guess}{money(monthly_cost(row.original_bytes, price))} without deltas")
+        stored, original = monthly_cost(row.stored_bytes, price), monthly_cost(row.original_bytes, price)
+        if worth_a_cent(stored, original):
+            line.append(f"; {money(stored)} a month, {guess}{money(original)} without deltas")
         if row.is_estimate:
             line.append(f"; {human_count(row.estimated)} deltas guessed at their reference's size (e: exact)",
                         style="italic")
@@ -356,11 +363,11 @@ class SavingsScreen(Screen[None]):
     def _cost_line(self, total: FolderSavings) -> Text:
         price = self.settings.price_per_gb_month
         guess = "~" if total.is_estimate else ""
+        stored, original = monthly_cost(total.stored_bytes, price), monthly_cost(total.original_bytes, price)
+        cost = (f"; a month costs {money(stored)} instead of {guess}{money(original)} "
+                f"(${price:g}/GB-month, {self.settings.price_source})" if worth_a_cent(stored, original) else "")
         return Text(f"Total: {human_size(total.stored_bytes)} stored of {guess}{human_size(total.original_bytes)}, "
-                    f"{guess}{percent(max(total.saved_percent, 0.0))} saved; a month costs "
-                    f"{money(monthly_cost(total.stored_bytes, price))} instead of "
-                    f"{guess}{money(monthly_cost(total.original_bytes, price))} "
-                    f"(${price:g}/GB-month, {self.settings.price_source})")
+                    f"{guess}{percent(max(total.saved_percent, 0.0))} saved{cost}")
 
     @staticmethod
     def _sampled_line(stats: SampledStats) -> Text:

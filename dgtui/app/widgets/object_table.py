@@ -35,6 +35,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from dgtui import CancelledError, ObjectInfo, ObjectKind
+from dgtui.core.errors import BucketNotFoundError
 from dgtui.core.format import is_housekeeping_key
 from dgtui.core.stats import apply_metadata
 
@@ -47,7 +48,7 @@ from ..messages import (
     Location,
     Navigate,
 )
-from ..text import human_size, percent, plural, printable
+from ..text import column_digits, human_size, percent, plural, printable
 from ..workers import background, is_cancelled
 
 #: how often arriving pages are merged into the view while a listing runs
@@ -456,6 +457,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self.listing = False
         self.message = text
         self.summary.error = text
+        self.summary.bucket_missing = isinstance(error, BucketNotFoundError)
         self.refresh()
         self._announce()
 
@@ -902,7 +904,8 @@ class ObjectTable(ScrollView, can_focus=True):
                     cell = self._cell(human_size(value) if value is not None else "", width, "right", dim)
                 else:  # Saved
                     saved = info.savings_percent if info.original_size else None
-                    cell = self._cell(percent(saved) if saved is not None else "", width, "right")
+                    cell = self._cell(percent(saved, self._saved_digits()) if saved is not None else "", width,
+                                      "right")
             line.append_text(cell)
             line.append(" ")
         return line
@@ -926,6 +929,16 @@ class ObjectTable(ScrollView, can_focus=True):
         if self.filter_text and (self.folders or self.objects):
             return f"No names contain “{printable(self.filter_text, 60)}” (Esc clears the filter)."
         return "This folder is empty."
+
+    def _saved_digits(self) -> int:
+        """One precision for the Saved column on screen: the most any row in view needs."""
+        start = int(self.scroll_y)
+        values = []
+        for row in self.view[start:start + max(self.size.height, 1)]:
+            info = row.info
+            if info is not None and info.original_size:
+                values.append(info.savings_percent)
+        return column_digits(values)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width

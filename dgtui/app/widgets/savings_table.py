@@ -15,7 +15,7 @@ from textual.widgets import DataTable
 
 from dgtui.core.savings import FolderReport, FolderSavings
 
-from ..text import human_count, human_size, percent, printable
+from ..text import column_digits, human_count, human_size, percent, printable
 
 BAR_WIDTH = 10
 #: (column key, title, how rows sort by it: largest first unless named), in display order: the folder's
@@ -177,16 +177,18 @@ class SavingsTable(DataTable):
         self.rows_shown = rows
         styles = {name: self.get_component_rich_style(f"savings-table--{name}", partial=True)
                   for name in ("stored", "saved", "estimate", "excellent", "good", "fair", "poor", "none")}
+        # one precision for the whole Saved column, so 99.999% and 99.7% do not sit side by side
+        digits = column_digits([max(r.saved_percent, 0.0) for r in rows if r.original_bytes])
         order = [key for key, _, _ in COLUMNS]
         for row in rows:
-            cells = dict(zip(order, self._cells(row, report.prefix, styles)))
+            cells = dict(zip(order, self._cells(row, report.prefix, styles, digits)))
             self.add_row(*(cells[key] for key in self.shown_columns), key=row.prefix)
         target = next((i for i, r in enumerate(rows) if r.prefix == keep), 0)
         if rows:
             self.move_cursor(row=target, animate=False)
 
     @staticmethod
-    def _cells(row: FolderSavings, prefix: str, styles: dict) -> list[Text]:
+    def _cells(row: FolderSavings, prefix: str, styles: dict, digits: int = 1) -> list[Text]:
         bar = bar_text(row)
         bar.stylize(styles["stored"], 0, bar.plain.count("█"))
         bar.stylize(styles["saved"], bar.plain.count("█"))
@@ -198,7 +200,7 @@ class SavingsTable(DataTable):
             Text(human_size(row.stored_bytes), justify="right"),
             Text(guess + human_size(row.original_bytes), justify="right",
                  style=styles["estimate"] if guess else ""),
-            Text(guess + percent(max(row.saved_percent, 0.0)) if row.original_bytes else "", justify="right",
+            Text(guess + percent(max(row.saved_percent, 0.0), digits) if row.original_bytes else "", justify="right",
                  style=styles["estimate"] if guess else ""),
             Text(row.grade, style=grade_style),
             Text(human_count(row.objects), justify="right"),

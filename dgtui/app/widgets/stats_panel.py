@@ -56,6 +56,11 @@ class StatsPanel(Widget):
         self._results: dict[Location, BucketStats] = {}
         #: the exact numbers shown were computed before something below changed
         self.detailed_stale = False
+        #: locations whose exact numbers this session has (from c, or from e in the savings view): the views of
+        #: that location open exact, until something under it changes
+        self._exact_seen: set[Location] = set()
+        #: the savings view's reports, kept for the session: (location, exact) -> report
+        self.savings_reports: dict = {}
 
     # -- quick numbers ------------------------------------------------------------
     def show_summary(self, location: Location | None, summary: ListingSummary) -> None:
@@ -79,9 +84,19 @@ class StatsPanel(Widget):
 
         for where in [w for w in self._results if covers(w)]:
             del self._results[where]
+        self._exact_seen = {w for w in self._exact_seen if not covers(w)}
+        for key in [k for k in self.savings_reports if covers(k[0])]:
+            del self.savings_reports[key]
         if self.detailed is not None and self.detailed_location is not None and covers(self.detailed_location):
             self.detailed_stale = True
             self._refresh_shape()
+
+    def note_exact(self, location: Location) -> None:
+        """Exact numbers of ``location`` were computed (the metadata they need is in the cache now)."""
+        self._exact_seen.add(location)
+
+    def has_exact(self, location: Location) -> bool:
+        return location in self._results or location in self._exact_seen
 
     def _refresh_shape(self) -> None:
         """Repaint; lay the screen out again only when the panel's height may change.

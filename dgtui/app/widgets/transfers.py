@@ -384,9 +384,9 @@ class TransfersPanel(VerticalScroll, can_focus=True):
         if errors:
             first = errors[0]
             self.app.call_from_thread(self.finish, transfer, "failed",
-                                      f"deleted {human_count(response['deleted'])} stored objects; "
+                                      f"deleted {plural(response['deleted'], 'stored object')}; "
                                       f"{len(errors)} failed: {printable(str(first), 160)}",
                                       [printable(str(e), 300) for e in errors])
         else:
             self.app.call_from_thread(self.finish, transfer, "done",
-                                      f"deleted {human_count(response['deleted'])} stored objects")
+                                      f"deleted {plural(response['deleted'], 'stored object')}")
