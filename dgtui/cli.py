@@ -24,7 +24,7 @@ from .cli_savings import run_by_folder, run_sampled
 from .core import codec
 from .core.errors import XDELTA3_INSTALL_HINT, DestinationExistsError, DgError, RecompressionError
 from .core.s3 import display_key
-from .display import human_size
+from .display import human_size, safe_line
 from .transfers import Job, Question
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             if args.json:
                 _emit_json({"bucket": b["Name"], "created": b.get("CreationDate")})
             else:
-                print(f"{str(b.get('CreationDate', ''))[:19]:19}  s3://{b['Name']}")
+                print(f"{str(b.get('CreationDate', ''))[:19]:19}  {shown('s3://' + b['Name'])}")
         return 0
     from .core.client import parse_s3_url
 
@@ -240,7 +240,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     est = (" (estimate: quick mode guesses each delta's original size as its reference's size; use --detailed)"
            if stats.estimated and not stats.detailed else "")
     rows = [
-        ("location", f"s3://{bucket}/{shown(prefix)}"),
+        ("location", shown(f"s3://{bucket}/{prefix}")),
         ("objects", f"{stats.object_count} ({stats.delta_objects} delta, {stats.direct_objects} other)"),
         ("original size", human(stats.total_size) + est),
         ("stored size", f"{human(stats.compressed_size)} "
@@ -260,8 +260,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for k, v in rows:
         print(f"{k:>16}: {v}")
     if stats.delta_objects and not stats.reference_objects:
-        print(f"warning: {stats.delta_objects} deltas but no reference under s3://{bucket}/{shown(prefix)}: they "
-              f"cannot be restored; run: dgtui audit s3://{bucket}/{shown(prefix)}", file=sys.stderr)
+        print(f"warning: {stats.delta_objects} deltas but no reference under {shown(f's3://{bucket}/{prefix}')}: they "
+              f"cannot be restored; run: dgtui audit {shown(f's3://{bucket}/{prefix}')}", file=sys.stderr)
     return 0
 
 
@@ -299,7 +299,7 @@ def cmd_get(args: argparse.Namespace) -> int:
             if result is not None and result.reference_warning and result.reference_warning not in warned:
                 warned.add(result.reference_warning)  # once per reference, not once per object
                 bar.finish()
-                print(f"warning: {result.reference_warning}", file=sys.stderr)
+                print(f"warning: {safe_line(result.reference_warning)}", file=sys.stderr)
             if isinstance(exc, DestinationExistsError):
                 kept.append((key, str(exc)))
             if result is not None and not args.json:
@@ -309,7 +309,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item, read_sizes=False)
         bar.finish()
         for key, reason in kept + outcome.failures:
-            print(f"skipped {shown(key)}: {reason}", file=sys.stderr)
+            print(f"skipped {shown(key)}: {safe_line(reason)}", file=sys.stderr)
         if outcome.skipped:
             print(f"{outcome.skipped} local files already existed and were kept; use --overwrite to replace them",
                   file=sys.stderr)
@@ -334,7 +334,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         raise DgError(f"{exc.message.split(';')[0]}; use --overwrite to replace it") from None
     bar.finish()
     if result.reference_warning:
-        print(f"warning: {result.reference_warning}", file=sys.stderr)
+        print(f"warning: {safe_line(result.reference_warning)}", file=sys.stderr)
     if args.json:
         _emit_json(asdict(result))
     elif result.rescued:
@@ -364,7 +364,8 @@ def cmd_put(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json(asdict(summary))
         else:
-            print(f"uploaded {shown(str(path))} -> s3://{summary.bucket}/{shown(summary.key)}: {upload_line(summary)}")
+            stored = shown(f"s3://{summary.bucket}/{summary.key}")
+            print(f"uploaded {shown(str(path))} -> {stored}: {upload_line(summary)}")
 
     paths = [Path(f) for f in args.files]
     single_key = key if key and not key.endswith("/") else None
@@ -402,10 +403,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if result.ok:
                 unchecked += result.status == "unchecked"
                 digest = f" (sha256 {result.sha256})" if result.sha256 else ""
-                print(f"OK {shown(url)}: {result.message}{digest}")
+                print(f"OK {shown(url)}: {safe_line(result.message)}{digest}")
             else:
                 failed += 1
-                print(f"FAILED {shown(url)}: {result.message}", file=sys.stderr)
+                print(f"FAILED {shown(url)}: {safe_line(result.message)}", file=sys.stderr)
     if len(urls) > 1:
         print(f"{len(urls) - failed} of {len(urls)} objects OK"
               + (f", {unchecked} of them without a checksum to check" if unchecked else "")
@@ -455,7 +456,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 found.append(problem.to_dict())
                 continue
             bar.finish()
-            print(f"{problem.kind.label}: s3://{bucket}/{shown(problem.key)}: {problem.message}"
+            print(f"{problem.kind.label}: {shown(f's3://{bucket}/{problem.key}')}: {safe_line(problem.message)}"
                   + (f"; run: {shown(problem.command)}" if problem.command else ""))
     except KeyboardInterrupt:
         bar.finish()
@@ -475,7 +476,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def audit_summary_line(summary: AuditSummary) -> str:
     from .core.audit import ProblemKind
 
-    where_ = f"s3://{summary.bucket}/{shown(summary.prefix)}"
+    where_ = shown(f"s3://{summary.bucket}/{summary.prefix}")
     if not summary.objects:
         return f"audited {where_}: nothing is stored there"
     parts = [f"{summary.objects:,} stored objects: {summary.deltas:,} deltas in {summary.folders:,} folders, "
@@ -508,7 +509,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
         result = client.delete_prefix(args.url)
         print(f"deleted {result['deleted']} stored objects under {shown(args.url)}")
         for k, reason in result["errors"]:
-            print(f"failed {shown(k)}: {reason}", file=sys.stderr)
+            print(f"failed {shown(k)}: {safe_line(str(reason))}", file=sys.stderr)
         return 1 if result["errors"] else 0
     if not key or key.endswith("/"):
         raise DgError(f"{display_key(args.url)} is a prefix; use --recursive to delete everything under it")
@@ -516,7 +517,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     result = client.delete_object(Bucket=bucket, Key=key)
     print(f"deleted {shown(args.url)}")
     for ref in result.get("RemovedReferences", []):
-        print(f"removed the unused reference s3://{bucket}/{shown(ref)}")
+        print(f"removed the unused reference {shown(f's3://{bucket}/{ref}')}")
     return 0
 
 
@@ -525,7 +526,7 @@ def cmd_mb(args: argparse.Namespace) -> int:
 
     bucket, _ = parse_s3_url(args.url)
     _client(args).create_bucket(Bucket=bucket)
-    print(f"bucket s3://{bucket} ready")
+    print(f"bucket {shown('s3://' + bucket)} ready")
     return 0
 
 
@@ -566,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return HANDLERS[args.command](args)
     except DgError as exc:
-        print(f"dgtui: error: {exc}", file=sys.stderr)
+        print(f"dgtui: error: {safe_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("dgtui: interrupted", file=sys.stderr)
@@ -574,14 +575,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except OSError as exc:
-        print(f"dgtui: error: {display_key(str(exc))}", file=sys.stderr)
+        print(f"dgtui: error: {safe_line(str(exc), 300)}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: still one line, the traceback only with --debug
         if getattr(args, "debug", False):
             import traceback
 
             traceback.print_exc()
-        print(f"dgtui: unexpected error: {type(exc).__name__}: {display_key(str(exc), 300)} "
+        print(f"dgtui: unexpected error: {type(exc).__name__}: {safe_line(str(exc), 300)} "
               f"(run with --debug for details)", file=sys.stderr)
         return 1
 

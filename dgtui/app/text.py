@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 
 from rich.text import Text
 
-from ..display import ELLIPSIS, human_count, human_size, plural, printable
+from ..display import ELLIPSIS, human_count, human_size, plural, printable, safe_line
 
-__all__ = ["ELLIPSIS", "human_count", "human_size", "plural", "printable", "plain", "s3_url", "human_duration",
-           "percent", "ratio", "format_local_time"]
+__all__ = ["ELLIPSIS", "human_count", "human_size", "plural", "printable", "safe_line", "plain", "s3_url",
+           "human_duration", "percent", "ratio", "format_local_time"]
 
 def plain(key: str, style: str = "", limit: int | None = None) -> Text:
     """A key as a Rich ``Text`` that is never parsed as markup."""

@@ -14,7 +14,7 @@ import botocore.exceptions as bexc
 
 from . import errors
 from . import format as fmt
-from .cache import MetadataCache, ReferenceCache, cache_root, sweep_work_dir
+from .cache import MetadataCache, ReferenceCache, cache_root, private_dir, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
 from .listing import iter_logical_pages, list_raw_page, logical_page
 from .models import (
@@ -120,13 +120,11 @@ class DgClient(DeltaGliderCompat):
         self._s3 = s3
         self.max_ratio = max_ratio
         self._stats_cache: dict[str, dict[str, BucketStats]] = {}
-        root = Path(cache_dir) if cache_dir else cache_root()
-        root.mkdir(parents=True, exist_ok=True)
+        root = private_dir(Path(cache_dir)) if cache_dir else cache_root()
         self.cache_dir = root
         self.reference_cache = ReferenceCache(root)
         self.metadata_cache = MetadataCache(root)
-        self.work_dir = root / "work"
-        self.work_dir.mkdir(exist_ok=True)
+        self.work_dir = private_dir(root / "work")
         # what processes that died left behind: temp files of the reference cache, work folders
         self.reference_cache.sweep()
         sweep_work_dir(self.work_dir)

@@ -17,6 +17,7 @@ import botocore.exceptions as bexc
 import botocore.session
 from botocore.config import Config
 
+from ..display import printable
 from . import errors, logs
 from .listing import install_fast_list_parser
 
@@ -37,25 +38,28 @@ _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
 def display_key(key: str, limit: int = 200) -> str:
-    """A key made safe for a one-line message: control characters escaped, length bounded."""
-    out = []
-    for ch in key:
-        if ch.isprintable() and ch not in "\r\n\t":
-            out.append(ch)
-        else:
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-    text = "".join(out)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
+    """A key made safe for a one-line message: escaped as everywhere else (``printable``), length bounded."""
+    return printable(key, limit)
 
 
 def where(bucket: str | None, key: str | None = None) -> str:
     if bucket and key:
-        return f"s3://{bucket}/{display_key(key)}"
+        return display_key(f"s3://{bucket}/{key}", 300)
     if bucket:
-        return f"s3://{bucket}"
+        return display_key(f"s3://{bucket}")
     return "the endpoint"
+
+
+def _refuse_userinfo(endpoint_url: str | None) -> None:
+    """An endpoint URL with a user name or password is refused before any request.
+
+    botocore takes it as it is and repeats it in every error message and
+    log line; S3 signs requests with AWS credentials and has no use for it.
+    """
+    if endpoint_url and logs.has_userinfo(endpoint_url):
+        raise errors.ConnectionFailedError(
+            f"the endpoint URL {display_key(logs.redact_url(endpoint_url))} holds a user name or password; S3 "
+            f"requests are signed with AWS credentials instead: give the endpoint without them")
 
 
 def redact_credential_error_source() -> str:
@@ -70,7 +74,7 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
     if isinstance(exc, errors.DgError):
         return exc
     place = where(bucket, key)
-    host = endpoint or "the S3 endpoint"
+    host = display_key(logs.redact_url(endpoint)) if endpoint else "the S3 endpoint"
     if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
         return errors.CredentialsError(f"no usable AWS credentials were found: {redact_credential_error_source()}")
     if isinstance(exc, bexc.ProfileNotFound):
@@ -186,6 +190,7 @@ class S3Access:
                  max_pool_connections: int = 64, connect_timeout: float = 3, read_timeout: float = 60,
                  max_attempts: int = 5):
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        _refuse_userinfo(endpoint_url)
         with translated(endpoint=endpoint_url, action="setup"):
             # botocore's session, as boto3's Session sets it up for a client: importing boto3 (and with it
             # s3transfer) would cost every command a tenth of a second that only multipart uploads need.
@@ -203,6 +208,7 @@ class S3Access:
                 s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
             )
             self.client = self.botocore_session.create_client("s3", endpoint_url=endpoint_url, config=config)
+        _refuse_userinfo(self.client.meta.endpoint_url)  # from AWS_ENDPOINT_URL or a profile's endpoint_url
         install_fast_list_parser(self.client)
         self.client.meta.events.register_first("needs-retry.s3", _give_up_on_unreachable)
         if logs.redacting():

@@ -44,7 +44,7 @@ from ..messages import (
     Location,
     Navigate,
 )
-from ..text import human_size, percent, printable
+from ..text import human_size, percent, printable, safe_line
 from ..workers import background, is_cancelled
 
 #: how often arriving pages are merged into the view while a listing runs
@@ -861,7 +861,7 @@ class ObjectTable(ScrollView, can_focus=True):
                     text.stylize(self.get_component_rich_style("object-table--cursor"))
             elif not self.view and y == 2:
                 message = self._message_line() or ""
-                text = Text(" " + printable(message), style=self.get_component_rich_style("object-table--message"),
+                text = Text(" " + safe_line(message), style=self.get_component_rich_style("object-table--message"),
                             no_wrap=True)
                 if self.message:
                     text.stylize(Style(color=None, italic=False, bold=True))
