@@ -212,11 +212,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 print(f"{'':19}  {'PRE':>10}  {shown(p)}")
         for o in page.contents:
             if args.json:
-                _emit_json({"key": o.key, "size": o.size, "last_modified": o.last_modified,
-                            "etag": o.etag, "is_delta": o.is_delta})
+                _emit_json({"key": o.key, "size": o.size if o.size_known else None, "last_modified": o.last_modified,
+                            "etag": o.etag, "is_delta": o.is_delta, **({"problem": o.answer_problem}
+                                                                      if o.answer_problem else {})})
             else:
                 kind = "delta" if o.is_delta else ""
-                print(f"{o.last_modified[:19].replace('T', ' '):19}  {human(o.size):>10}  {kind:5}  {shown(o.key)}")
+                size = human(o.size if o.size_known else None)
+                print(f"{o.last_modified[:19].replace('T', ' '):19}  {size:>10}  {kind:5}  {shown(o.key)}")
+                if o.answer_problem:
+                    print(f"warning: {shown(f's3://{bucket}/{o.key}')}: {safe_line(o.answer_problem)}", file=sys.stderr)
     return 0
 
 

@@ -202,6 +202,8 @@ class Auditor:
         self._in_flight: tuple[Future, list[ObjectInfo], list[ObjectInfo]] | None = None
         self._pending_refs: list[ObjectInfo] = []
         self._pending_other: list[ObjectInfo] = []
+        #: objects the listing describes badly (a negative size, a date that is none): found while listing
+        self._listing_findings: list[AuditProblem] = []
         self._listing_done = False
         self._meta_total = 0
         # what a full check still has to read, by reference key
@@ -256,6 +258,8 @@ class Auditor:
                 # references, and the older of <name> and <name>.delta (the listing shows a name once)
                 if fmt.is_reference_key(info.key) or not fmt.is_internal_key(info.stored_key or info.key):
                     self._take(info)
+            found, self._listing_findings = self._listing_findings, []
+            yield from found
             listed = self.summary.objects
             self._report("listing", listed, 0)
             if len(self._pending_deltas) >= BATCH:
@@ -290,7 +294,11 @@ class Auditor:
         else:
             summary.other_objects += 1
             self._plain.setdefault(folder, set()).add(info.key)
-            if self.full:
+            if info.answer_problem:  # its size or date cannot be read: a finding, and nothing to check it by
+                self._count(ProblemKind.INVALID_METADATA)
+                self._listing_findings.append(AuditProblem(ProblemKind.INVALID_METADATA, key, info.answer_problem,
+                                                           folder, info.key))
+            elif self.full:
                 self._pending_other.append(info)
 
     # -- metadata of deltas and references ---------------------------------------------------
@@ -492,6 +500,11 @@ class Auditor:
                 if fmt.proxy_encryption(info.metadata):
                     self.summary.proxy_encrypted += 1
                     self.summary.unchecked += 1
+                    continue
+                if info.answer_problem:  # its HEAD answer cannot be read: a restore of it is refused too
+                    self._count(ProblemKind.INVALID_METADATA)
+                    yield AuditProblem(ProblemKind.INVALID_METADATA, info.stored_key, info.answer_problem, folder,
+                                       info.key)
                     continue
                 if parsed.problems:
                     self._count(ProblemKind.INVALID_METADATA)

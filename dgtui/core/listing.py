@@ -11,6 +11,7 @@ it, so that the next page is requested as soon as this one's token is known.
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,9 +19,10 @@ from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
+from ..display import printable
 from . import format as fmt
 from .errors import NotS3Error
-from .models import ListObjectsResult, ObjectInfo, ObjectKind
+from .models import ListObjectsResult, ObjectInfo, ObjectKind, parse_s3_time
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _EMPTY_RESULT = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult '
@@ -63,7 +65,7 @@ def page_from_root(root: ElementTree.Element) -> RawPage:
     if root.tag.startswith(_NS):
         # findtext on a plain tag runs in C: about a third of the time of a Python loop over each element
         page.objects = objects = [
-            (c.findtext(_KEY) or "", int(c.findtext(_SIZE) or 0), c.findtext(_MODIFIED) or "",
+            (c.findtext(_KEY) or "", _size(c.findtext(_SIZE)), c.findtext(_MODIFIED) or "",
              (c.findtext(_ETAG) or "").strip('"'), c.findtext(_CLASS) or "STANDARD")
             for c in root.iterfind(_NS + "Contents")]
     else:
@@ -88,7 +90,7 @@ def page_from_root(root: ElementTree.Element) -> RawPage:
                     etag = (part.text or "").strip('"')
                 elif ptag == "StorageClass":
                     storage = part.text or "STANDARD"
-            objects.append((key, int(size or 0), modified, etag, storage))
+            objects.append((key, _size(size), modified, etag, storage))
         elif tag == "CommonPrefixes":
             for part in child:
                 page.common_prefixes.append(part.text or "")
@@ -176,7 +178,7 @@ def fetch_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | N
     if root is not None:
         return page_from_root(root)
     return RawPage(
-        objects=[(o["Key"], o["Size"], o["LastModified"].isoformat(), o.get("ETag", "").strip('"'),
+        objects=[(o["Key"], o["Size"], _iso(o.get("LastModified")), o.get("ETag", "").strip('"'),
                   o.get("StorageClass", "STANDARD")) for o in response.get("Contents", [])],
         common_prefixes=[p["Prefix"] for p in response.get("CommonPrefixes", [])],
         is_truncated=response.get("IsTruncated", False),
@@ -192,16 +194,60 @@ def list_raw_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str 
     return fetch_page(s3_client, bucket, prefix, delimiter, max_keys, continuation_token, start_after)
 
 
+#: what a listing entry's size becomes when it is not a number (reported as the object's problem)
+UNREADABLE_SIZE = -1 << 63
+#: S3's ISO-8601 times, as listings give them (``2026-11-25T04:49:49.000Z``)
+_S3_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?")
+
+
+def _size(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return UNREADABLE_SIZE
+
+
+def _iso(moment: Any) -> str:
+    """botocore's parsed LastModified as ISO text; what it could not parse stays the text it was."""
+    isoformat = getattr(moment, "isoformat", None)
+    return isoformat() if isoformat is not None else str(moment or "")
+
+
+def _valid_time(modified: str) -> bool:
+    return bool(_S3_TIME.fullmatch(modified)) and parse_s3_time(modified) is not None
+
+
+def listing_problem(size: int, modified: str) -> str | None:
+    """What is wrong with a listing entry's size or date, if anything."""
+    problems = []
+    if size < 0:
+        problems.append("the listing gives no valid size" + (f" ({size})" if size != UNREADABLE_SIZE else ""))
+    if modified and not _valid_time(modified):
+        problems.append(f"the listing gives no valid date ({printable(modified, 40)})")
+    return "; ".join(problems) or None
+
+
 def to_object_info(stored_key: str, size: int, modified: str, etag: str, storage: str) -> ObjectInfo:
+    problem = listing_problem(size, modified) if size < 0 or not _S3_TIME.fullmatch(modified) else None
+    size_known = size >= 0
+    if problem:
+        # one bad entry is that object's problem, shown on it (no size, no date), not the end of the listing
+        size = max(size, 0)
+        if modified and not _valid_time(modified):
+            modified = ""  # the text is in the problem; shown nowhere else
     if stored_key.endswith(fmt.DELTA_SUFFIX):
-        return ObjectInfo(key=stored_key[: -len(fmt.DELTA_SUFFIX)], size=size, last_modified=modified,
+        info = ObjectInfo(key=stored_key[: -len(fmt.DELTA_SUFFIX)], size=size, last_modified=modified,
                           etag=etag, storage_class=storage, is_delta=True, stored_key=stored_key,
                           kind=ObjectKind.DELTA, compressed_size=size,
                           reference_key=fmt.reference_key_for(fmt.deltaspace_of(stored_key)))
-    info = ObjectInfo(key=stored_key, size=size, last_modified=modified, etag=etag,
-                      storage_class=storage, stored_key=stored_key, compressed_size=size)
-    if stored_key.startswith(fmt.PROXY_HOUSEKEEPING_PREFIX):
-        info.housekeeping = True
+    else:
+        info = ObjectInfo(key=stored_key, size=size, last_modified=modified, etag=etag,
+                          storage_class=storage, stored_key=stored_key, compressed_size=size)
+        if stored_key.startswith(fmt.PROXY_HOUSEKEEPING_PREFIX):
+            info.housekeeping = True
+    if problem:
+        info.answer_problem = info.metadata_problem = problem
+        info.size_known = size_known
     return info
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 import botocore.exceptions as bexc
 import botocore.session
+import botocore.utils
 from botocore.config import Config
 
 from ..display import printable
@@ -48,6 +49,22 @@ def where(bucket: str | None, key: str | None = None) -> str:
     if bucket:
         return display_key(f"s3://{bucket}")
     return "the endpoint"
+
+
+#: where ``S3Access.head`` notes what it could not read of an answer (the rest of the answer is kept)
+ANSWER_PROBLEM = "DgtuiAnswerProblem"
+
+
+class UnparsedTime(str):
+    """A timestamp in an answer that is not a date: kept as its text, for the object's finding."""
+
+
+def lenient_timestamp(value: Any) -> Any:
+    """botocore's timestamp parser, except that a value that is no date does not end the whole call."""
+    try:
+        return botocore.utils.parse_timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return UnparsedTime(value)
 
 
 def _refuse_userinfo(endpoint_url: str | None) -> None:
@@ -197,6 +214,10 @@ class S3Access:
             # The client still has boto3's transfer methods (upload_file, copy, ...), imported on first use.
             self.botocore_session = botocore.session.Session(profile=profile)
             self.botocore_session.register("creating-client-class.s3", _inject_transfer_methods)
+            # One object with a garbage Last-Modified is that object's problem (see ``head``), not a ValueError
+            # out of every call that reads it.
+            self.botocore_session.get_component("response_parser_factory").set_parser_defaults(
+                timestamp_parser=lenient_timestamp)
             if aws_access_key_id or aws_secret_access_key or aws_session_token:
                 self.botocore_session.set_credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
             if region_name:
@@ -267,10 +288,21 @@ class S3Access:
             raise err from None
         except (bexc.BotoCoreError, ConnectionError) as exc:
             raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD") from None
+        except ValueError as exc:  # a header botocore cannot parse (Content-Length: garbage)
+            raise errors.MetadataInvalidError(
+                f"the server's answer for {where(bucket, key)} cannot be read: {display_key(str(exc), 120)}",
+                bucket=bucket, key=key) from None
         if not head.get("ETag"):
             # Every S3 server sends an ETag; a web server or portal answering 200 does not.
             raise errors.NotS3Error(f"{self.endpoint_url} answered for {where(bucket, key)} without an ETag, "
                                     f"so it is not an S3 server; check the endpoint URL", bucket=bucket, key=key)
+        problems = []
+        if isinstance(head.get("LastModified"), UnparsedTime):
+            problems.append(f"its Last-Modified is not a date ({display_key(head.pop('LastModified'), 40)})")
+        if not isinstance(head.get("ContentLength", 0), int) or head.get("ContentLength", 0) < 0:
+            problems.append(f"its Content-Length is not a size ({display_key(str(head.pop('ContentLength')), 40)})")
+        if problems:
+            head[ANSWER_PROBLEM] = "the server's answer cannot be read: " + "; ".join(problems)
         return head
 
     def _explain_refused_head(self, bucket: str, key: str, fallback: errors.DgError) -> errors.DgError:

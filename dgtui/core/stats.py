@@ -8,12 +8,12 @@ from typing import Callable, Iterable, Iterator
 
 from . import format as fmt
 from .cache import MetadataCache
-from .errors import CancelledError
+from .errors import CancelledError, MetadataInvalidError
 from .fasthead import FastHead
 from .listing import logical_page, page_bounds
 from .models import BucketStats, ObjectInfo, ObjectKind
 from .ranged import iter_ranged_pages
-from .s3 import S3Access
+from .s3 import ANSWER_PROBLEM, S3Access
 
 #: keys per LIST request when listing for statistics
 STATS_PAGE_SIZE = 1000
@@ -38,7 +38,7 @@ def apply_metadata(info: ObjectInfo, metadata: dict[str, str]) -> ObjectInfo:
     info.created_at = parsed.created_at
     info.note = parsed.note
     info.original_name = parsed.original_name
-    info.metadata_problem = parsed.problem
+    info.metadata_problem = "; ".join(p for p in (info.answer_problem, parsed.problem) if p) or None
     info.encryption = parsed.encryption
     info.sha256_missing = parsed.sha256_missing
     if parsed.kind == ObjectKind.DELTA:
@@ -130,8 +130,16 @@ class MetadataFetcher:
             if batch is not None:
                 answer = batch.head(info.stored_key)
                 return None if answer is None else answer[1]
-            response = s3.head(bucket, info.stored_key)
-            return None if response is None else response.get("Metadata", {})
+            try:
+                response = s3.head(bucket, info.stored_key)
+            except MetadataInvalidError as exc:  # this object's answer cannot be read: its finding, not the end
+                info.answer_problem = str(exc)
+                return {}
+            if response is None:
+                return None
+            if response.get(ANSWER_PROBLEM):
+                info.answer_problem = response[ANSWER_PROBLEM]
+            return response.get("Metadata", {})
 
         def head_chunk(chunk: list[ObjectInfo]) -> list[tuple[ObjectInfo, dict | None]]:
             out = []
@@ -170,7 +178,8 @@ class MetadataFetcher:
                     done += 1
                     if md is not None:
                         apply_metadata(info, md)
-                        fresh.append((info.stored_key, object_version(info), md))
+                        if not info.answer_problem:  # the next run asks again, and finds the problem again
+                            fresh.append((info.stored_key, object_version(info), md))
                 if progress and (done // 50 != before // 50 or done == total):
                     progress(done, total)
                 if should_cancel and done < total and should_cancel():

@@ -33,7 +33,7 @@ from . import codec, errors
 from . import format as fmt
 from .cache import HASH_CHUNK, ReferenceCache, SourceChanged, fsync_dir, sha256_file
 from .models import DownloadResult, ObjectKind, UploadSummary
-from .s3 import S3Access, display_key, is_precondition_failed, translate, where
+from .s3 import ANSWER_PROBLEM, S3Access, display_key, is_precondition_failed, translate, where
 
 Progress = Callable[[int, int, str], None]  # done bytes, total bytes, stage
 ShouldCancel = Callable[[], bool]
@@ -477,6 +477,9 @@ class Engine:
         ``reference_warning`` says so."""
         stored_key, head = self.resolve(bucket, key)
         logical = fmt.logical_key_of(stored_key)
+        if head.get(ANSWER_PROBLEM):
+            raise errors.MetadataInvalidError(f"{where(bucket, logical)}: {head[ANSWER_PROBLEM]}; not restored",
+                                              bucket=bucket, key=logical)
         if not rescue and dest.exists() and not overwrite:
             raise errors.DestinationExistsError(
                 f"{display_key(str(dest))} already exists; choose another name or allow overwriting")

@@ -807,7 +807,7 @@ class ObjectTable(ScrollView, can_focus=True):
                 info = row.info
                 assert info is not None
                 if title == "Stored":
-                    cell = self._cell(human_size(row.size), width, "right")
+                    cell = self._cell(human_size(row.size if info.size_known else None), width, "right")
                 elif title == "Type":
                     label = kind_label(info)
                     style = self.get_component_rich_style("object-table--delta") if label == "delta" else dim
@@ -828,6 +828,8 @@ class ObjectTable(ScrollView, can_focus=True):
 
     def _damaged(self, row: Row) -> bool:
         """The last audit found a problem with this object, or below this folder ("!" in the first column)."""
+        if row.info is not None and row.info.answer_problem:
+            return True  # the server's listing of it cannot be read (a negative size, a date that is none)
         findings = getattr(self.app, "audit_findings", None)
         if not findings or self.location is None:
             return False
