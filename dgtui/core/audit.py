@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 from . import codec, errors
 from . import format as fmt
-from .models import ObjectInfo, ObjectKind, parse_s3_time
+from .models import ObjectInfo, ObjectKind
 from .s3 import S3Access, where
 from .stats import MetadataFetcher, _full_listing
 from .transfer import Engine, _decode_checked, object_version_of
@@ -466,22 +466,15 @@ class Auditor:
 
     def _duplicate(self, folder: str, name: str) -> AuditProblem:
         delta_key = fmt.delta_key_for(name)
-        heads = {k: self.s3.head(self.bucket, k) for k in (name, delta_key)}
-
-        def age(key: str) -> tuple[str, str]:
-            head = heads[key] or {}
-            created = fmt.resolve(fmt.normalise_metadata(head.get("Metadata", {})), "created_at") or ""
-            parsed = parse_s3_time(created if created.endswith("Z") or "+" in created else created + "Z")
-            modified = head.get("LastModified")
-            return (parsed.isoformat() if parsed else "", modified.isoformat() if modified else "")
-
-        newer = delta_key if age(delta_key) >= age(name) else name
+        heads = {k: self.s3.head(self.bucket, k) or {} for k in (name, delta_key)}
+        newer = fmt.current_copy(*(fmt.StoredCopy.of(k, head.get("Metadata"), head.get("LastModified"))
+                                   for k, head in heads.items())).stored_key
         other = name if newer == delta_key else delta_key
         self._count(ProblemKind.DUPLICATE)
         return AuditProblem(
             ProblemKind.DUPLICATE, name,
-            f"both {name.rsplit('/', 1)[-1]} and {delta_key.rsplit('/', 1)[-1]} are stored; deltaglider_proxy "
-            f"serves the newer, {newer.rsplit('/', 1)[-1]} (by dg-created-at), DeltaGlider 6.2.0 reads "
+            f"both {name.rsplit('/', 1)[-1]} and {delta_key.rsplit('/', 1)[-1]} are stored; dgtui and "
+            f"deltaglider_proxy read the newer, {newer.rsplit('/', 1)[-1]} (by dg-created-at), DeltaGlider 6.2.0 reads "
             f"{name.rsplit('/', 1)[-1]}; the older {other.rsplit('/', 1)[-1]} takes space for nothing",
             folder, name, reader_gets=newer)
 

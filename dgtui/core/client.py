@@ -16,7 +16,7 @@ from . import errors
 from . import format as fmt
 from .cache import MetadataCache, ReferenceCache, cache_root, private_dir, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
-from .listing import iter_logical_pages, list_raw_page, logical_page
+from .listing import head_by, iter_logical_pages, list_raw_page, logical_page
 from .models import (
     BucketStats,
     DownloadResult,
@@ -161,7 +161,7 @@ class DgClient(DeltaGliderCompat):
         with self._s3.ctx(Bucket, Prefix, "list"):
             raw = list_raw_page(self._s3.client, Bucket, Prefix, Delimiter, MaxKeys, ContinuationToken, StartAfter)
         page = logical_page(Bucket, raw, prefix=Prefix, delimiter=Delimiter, max_keys=MaxKeys,
-                            continuation_token=ContinuationToken)
+                            continuation_token=ContinuationToken, head=head_by(self._s3.client, Bucket))
         if FetchMetadata:
             self.fetch_metadata(Bucket, [o for o in page.contents if o.is_delta])
         return ListObjectsResponse(page)

@@ -15,7 +15,8 @@ import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
@@ -251,13 +252,38 @@ def to_object_info(stored_key: str, size: int, modified: str, etag: str, storage
     return info
 
 
-def settle_twins(contents: list[ObjectInfo], hidden: list[ObjectInfo]) -> list[ObjectInfo]:
+#: a HEAD of a stored key: botocore's answer, or None when it is missing or cannot be read
+Head = Callable[[str], "dict[str, Any] | None"]
+
+
+def head_by(s3_client: Any, bucket: str) -> Head:
+    """HEADs of ``bucket``'s objects, for settling ``<name>`` against ``<name>.delta`` (rare: one pair, two HEADs)."""
+    def head(stored_key: str) -> dict[str, Any] | None:
+        try:
+            return s3_client.head_object(Bucket=bucket, Key=stored_key)
+        except Exception:  # missing, refused or unreadable: the listing's dates alone decide
+            return None
+    return head
+
+
+def _copy(info: ObjectInfo, head: Head | None) -> fmt.StoredCopy:
+    answer = head(info.stored_key) if head is not None else None
+    return fmt.StoredCopy.of(info.stored_key, (answer or {}).get("Metadata"), info.last_modified)
+
+
+def current_of(delta: ObjectInfo, plain: ObjectInfo, head: Head | None) -> ObjectInfo:
+    """Which of a listed pair is the object, by ``fmt.current_copy`` (their dg-created-at read by ``head``)."""
+    chosen = fmt.current_copy(_copy(delta, head), _copy(plain, head))
+    return delta if chosen.stored_key == delta.stored_key else plain
+
+
+def settle_twins(contents: list[ObjectInfo], hidden: list[ObjectInfo], head: Head | None = None) -> list[ObjectInfo]:
     """One entry per logical key when ``<name>`` and ``<name>.delta`` both exist.
 
     deltaglider_proxy writes the new form before it deletes the old one, so
-    both can be there for a while. The listing keeps the newer by its
-    modification time (a tie goes to the delta); reads decide by
-    ``dg-created-at`` (``Engine.resolve``). The older one moves to ``hidden``.
+    both can be there for a while. The listing keeps the current copy by
+    ``fmt.current_copy``, as reads do (``Engine.resolve``); the other one
+    moves to ``hidden``.
     """
     if not any(o.is_delta for o in contents):
         return contents
@@ -265,30 +291,28 @@ def settle_twins(contents: list[ObjectInfo], hidden: list[ObjectInfo]) -> list[O
     if not plain or not any(o.is_delta and o.key in plain for o in contents):
         return contents
     deltas = {o.key: o for o in contents if o.is_delta}
+    current = {key: current_of(deltas[key], plain[key], head) for key in deltas.keys() & plain.keys()}
     kept: list[ObjectInfo] = []
     for info in contents:
         other = plain.get(info.key) if info.is_delta else deltas.get(info.key)
         if other is None:
             kept.append(info)
-            continue
-        delta, direct = (info, other) if info.is_delta else (other, info)
-        newer, older = (direct, delta) if direct.last_modified > delta.last_modified else (delta, direct)
-        if info is newer:
-            newer.older_copy_key = older.stored_key
-            kept.append(newer)
+        elif current[info.key] is info:
+            info.older_copy_key = other.stored_key
+            kept.append(info)
         else:
-            hidden.append(older)
+            hidden.append(info)
     return kept
 
 
 def logical_page(bucket: str, raw: RawPage, *, prefix: str, delimiter: str | None, max_keys: int,
-                 continuation_token: str | None) -> ListObjectsResult:
+                 continuation_token: str | None, head: Head | None = None) -> ListObjectsResult:
     contents: list[ObjectInfo] = []
     hidden: list[ObjectInfo] = []
     for stored_key, size, modified, etag, storage in raw.objects:
         info = to_object_info(stored_key, size, modified, etag, storage)
         (hidden if fmt.is_internal_key(stored_key) else contents).append(info)
-    contents = settle_twins(contents, hidden)
+    contents = settle_twins(contents, hidden, head)
     prefixes = [p for p in raw.common_prefixes if not fmt.is_internal_key(p)]
     return ListObjectsResult(
         name=bucket, prefix=prefix, delimiter=delimiter or "", max_keys=max_keys,
@@ -330,32 +354,43 @@ def iter_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter:
                        page_size: int = 1000, continuation_token: str | None = None) -> Iterator[ListObjectsResult]:
     """Every page under a prefix, following S3's continuation tokens.
 
-    A logical key is listed once even when ``<name>`` ends one page and its
-    ``<name>.delta`` twin comes on a later one: the later copy is hidden then
-    (pages keep their keys; within a page ``settle_twins`` keeps the newer).
+    A logical key is listed once, as its current copy (``fmt.current_copy``),
+    even when ``<name>`` ends one page and its ``<name>.delta`` twin comes on a
+    later one (see ``one_per_logical_key``).
     """
+    head = head_by(s3_client, bucket)
     yield from one_per_logical_key(
-        logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size, continuation_token=token)
-        for token, raw in iter_raw_pages(s3_client, bucket, prefix, delimiter, page_size, continuation_token))
+        (logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size, continuation_token=token,
+                      head=head)
+         for token, raw in iter_raw_pages(s3_client, bucket, prefix, delimiter, page_size, continuation_token)),
+        head)
 
 
-def one_per_logical_key(pages: Iterable[ListObjectsResult]) -> Iterator[ListObjectsResult]:
-    """Pages of one listing, in key order, with a logical key listed once across them.
+def one_per_logical_key(pages: Iterable[ListObjectsResult], head: Head | None = None) -> Iterator[ListObjectsResult]:
+    """Pages of one listing, in key order, with a logical key listed once across them, as its current copy.
 
-    When ``<name>`` is on one page and its ``<name>.delta`` twin on a later
-    one, the later copy is hidden (within a page ``settle_twins`` keeps the
-    newer); the shown one notes that another copy exists.
+    When a page ends with a plain ``<name>`` whose ``<name>.delta`` twin
+    would sort on a later page, the twin is looked for with a HEAD before the
+    page is given out, and the two settled by ``fmt.current_copy`` as within a
+    page: the page shows the current one (the delta as its HEAD describes it)
+    and hides the other; when the twin comes, it is hidden (or dropped, when
+    it is the copy shown already). Without ``head`` a later copy is hidden.
     """
-    tail: dict[str, ObjectInfo] = {}
+    tail: dict[str, ObjectInfo] = {}  # shown plain copies whose .delta twin may still come: it is hidden then
+    shown_early: set[str] = set()  # logical keys whose .delta was shown from its HEAD: the listed one is dropped
     for page in pages:
-        if tail and any(o.is_delta and o.key in tail for o in page.contents):
+        if (tail or shown_early) and any(o.is_delta and (o.key in tail or o.key in shown_early)
+                                         for o in page.contents):
             kept = []
             for o in page.contents:
+                if o.is_delta and o.key in shown_early:
+                    shown_early.discard(o.key)  # the same object, shown on an earlier page already
+                    continue
                 shown = tail.pop(o.key, None) if o.is_delta else None
                 if shown is None:
                     kept.append(o)
                 else:
-                    shown.older_copy_key = o.stored_key  # another copy exists; reads pick by dg-created-at
+                    shown.older_copy_key = o.stored_key
                     page.hidden.append(o)
             page.contents = kept
             page.key_count = len(kept) + len(page.common_prefixes)
@@ -366,9 +401,33 @@ def one_per_logical_key(pages: Iterable[ListObjectsResult]) -> Iterator[ListObje
             # Plain keys whose .delta twin sorts after this page's last name (only when that name starts
             # with the key); the twin may come a few pages later.
             tail = {k: o for k, o in tail.items() if k + fmt.DELTA_SUFFIX > last}
-            tail.update((o.key, o) for o in page.contents if not o.is_delta and last.startswith(o.key)
-                        and o.key + fmt.DELTA_SUFFIX > last)
+            waiting = [o for o in page.contents if not o.is_delta and last.startswith(o.key)
+                       and o.key + fmt.DELTA_SUFFIX > last]
+            for o in waiting:
+                twin = _later_twin(o, head) if head is not None else None
+                if twin is None or current_of(twin, o, head) is o:
+                    if twin is not None:
+                        o.older_copy_key = twin.stored_key
+                    tail[o.key] = o
+                else:
+                    twin.older_copy_key = o.stored_key
+                    page.contents[page.contents.index(o)] = twin
+                    page.hidden.append(o)
+                    shown_early.add(o.key)
         yield page
+
+
+def _later_twin(plain: ObjectInfo, head: Head) -> ObjectInfo | None:
+    """The ``<name>.delta`` of a plain ``<name>``, as its HEAD describes it; None when there is none."""
+    stored_key = fmt.delta_key_for(plain.key)
+    answer = head(stored_key)
+    if answer is None:
+        return None
+    size = answer.get("ContentLength")
+    modified = answer.get("LastModified")
+    return to_object_info(stored_key, size if isinstance(size, int) else UNREADABLE_SIZE,
+                          modified.isoformat() if isinstance(modified, datetime) else "",
+                          str(answer.get("ETag") or "").strip('"'), answer.get("StorageClass") or "STANDARD")
 
 
 # -- where a listing's pages broke, to list it in parallel next time ---------------------
