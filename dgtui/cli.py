@@ -198,7 +198,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             if args.json:
                 _emit_json({"bucket": b["Name"], "created": b.get("CreationDate")})
             else:
-                print(f"{str(b.get('CreationDate', ''))[:19]:19}  {shown('s3://' + b['Name'])}")
+                print(f"{shown(str(b.get('CreationDate', ''))[:19]):19}  {shown('s3://' + b['Name'])}")
         return 0
     from .core.client import parse_s3_url
 

@@ -16,7 +16,7 @@ from . import errors
 from . import format as fmt
 from .cache import MetadataCache, ReferenceCache, cache_root, private_dir, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
-from .listing import head_by, iter_logical_pages, list_raw_page, logical_page
+from .listing import Head, head_by, iter_logical_pages, list_raw_page, logical_page
 from .models import (
     BucketStats,
     DownloadResult,
@@ -161,10 +161,14 @@ class DgClient(DeltaGliderCompat):
         with self._s3.ctx(Bucket, Prefix, "list"):
             raw = list_raw_page(self._s3.client, Bucket, Prefix, Delimiter, MaxKeys, ContinuationToken, StartAfter)
         page = logical_page(Bucket, raw, prefix=Prefix, delimiter=Delimiter, max_keys=MaxKeys,
-                            continuation_token=ContinuationToken, head=head_by(self._s3.client, Bucket))
+                            continuation_token=ContinuationToken, head=self._twin_head(Bucket))
         if FetchMetadata:
             self.fetch_metadata(Bucket, [o for o in page.contents if o.is_delta])
         return ListObjectsResponse(page)
+
+    def _twin_head(self, bucket: str) -> Head:
+        """How listings settle ``<name>`` against ``<name>.delta``: metadata cache first, then HEADs."""
+        return head_by(self._s3.client, bucket, self.metadata_cache, self._s3.endpoint_url)
 
     def iter_pages(self, bucket: str, prefix: str = "", delimiter: str | None = "/", page_size: int = 1000,
                    continuation_token: str | None = None, ranged: bool = False) -> Iterator[ListObjectsResult]:
@@ -173,9 +177,10 @@ class DgClient(DeltaGliderCompat):
         ``ranged``: once the first page shows the prefix is large, list key ranges in parallel (keys
         still in order, each once; the pages' continuation tokens are then not points to resume from).
         """
-        pages = iter_logical_pages(self._s3.client, bucket, prefix, delimiter, page_size, continuation_token) \
+        head = self._twin_head(bucket)
+        pages = iter_logical_pages(self._s3.client, bucket, prefix, delimiter, page_size, continuation_token, head) \
             if not ranged or continuation_token else iter_ranged_logical_pages(self._s3.client, bucket, prefix,
-                                                                              delimiter, page_size)
+                                                                              delimiter, page_size, head)
         while True:
             with self._s3.ctx(bucket, prefix, "list"):
                 page = next(pages, None)

@@ -16,7 +16,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
@@ -252,23 +252,42 @@ def to_object_info(stored_key: str, size: int, modified: str, etag: str, storage
     return info
 
 
-#: a HEAD of a stored key: botocore's answer, or None when it is missing or cannot be read
-Head = Callable[[str], "dict[str, Any] | None"]
+class Head:
+    """What settles ``<name>`` against ``<name>.delta`` (rare: a pair costs two HEADs, once): their
+    metadata, from the metadata cache when it holds this version of the object, else from a HEAD."""
 
+    def __init__(self, s3_client: Any, bucket: str, cache: Any = None, endpoint: str | None = None):
+        self.s3_client, self.bucket, self.cache, self.endpoint = s3_client, bucket, cache, endpoint
 
-def head_by(s3_client: Any, bucket: str) -> Head:
-    """HEADs of ``bucket``'s objects, for settling ``<name>`` against ``<name>.delta`` (rare: one pair, two HEADs)."""
-    def head(stored_key: str) -> dict[str, Any] | None:
+    def __call__(self, stored_key: str) -> dict[str, Any] | None:
+        """botocore's answer to a HEAD, or None when the object is missing or cannot be read."""
         try:
-            return s3_client.head_object(Bucket=bucket, Key=stored_key)
+            return self.s3_client.head_object(Bucket=self.bucket, Key=stored_key)
         except Exception:  # missing, refused or unreadable: the listing's dates alone decide
             return None
-    return head
+
+    def metadata(self, info: ObjectInfo) -> dict[str, str] | None:
+        version = f"{info.etag or ''}@{info.last_modified}"  # as ``stats.object_version``, the cache's check
+        if self.cache is not None:
+            hit = self.cache.get_many(self.endpoint, self.bucket, [(info.stored_key, version)]).get(info.stored_key)
+            if hit is not None:
+                return hit
+        answer = self(info.stored_key)
+        if answer is None:
+            return None
+        metadata = answer.get("Metadata", {})
+        if self.cache is not None:
+            self.cache.put_many(self.endpoint, self.bucket, [(info.stored_key, version, metadata)])
+        return metadata
+
+
+def head_by(s3_client: Any, bucket: str, cache: Any = None, endpoint: str | None = None) -> Head:
+    return Head(s3_client, bucket, cache, endpoint)
 
 
 def _copy(info: ObjectInfo, head: Head | None) -> fmt.StoredCopy:
-    answer = head(info.stored_key) if head is not None else None
-    return fmt.StoredCopy.of(info.stored_key, (answer or {}).get("Metadata"), info.last_modified)
+    metadata = head.metadata(info) if head is not None else None
+    return fmt.StoredCopy.of(info.stored_key, metadata, info.last_modified)
 
 
 def current_of(delta: ObjectInfo, plain: ObjectInfo, head: Head | None) -> ObjectInfo:
@@ -351,14 +370,15 @@ def iter_raw_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str
 
 
 def iter_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
-                       page_size: int = 1000, continuation_token: str | None = None) -> Iterator[ListObjectsResult]:
+                       page_size: int = 1000, continuation_token: str | None = None,
+                       head: Head | None = None) -> Iterator[ListObjectsResult]:
     """Every page under a prefix, following S3's continuation tokens.
 
     A logical key is listed once, as its current copy (``fmt.current_copy``),
     even when ``<name>`` ends one page and its ``<name>.delta`` twin comes on a
     later one (see ``one_per_logical_key``).
     """
-    head = head_by(s3_client, bucket)
+    head = head or head_by(s3_client, bucket)
     yield from one_per_logical_key(
         (logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size, continuation_token=token,
                       head=head)
@@ -404,20 +424,21 @@ def one_per_logical_key(pages: Iterable[ListObjectsResult], head: Head | None = 
             waiting = [o for o in page.contents if not o.is_delta and last.startswith(o.key)
                        and o.key + fmt.DELTA_SUFFIX > last]
             for o in waiting:
-                twin = _later_twin(o, head) if head is not None else None
-                if twin is None or current_of(twin, o, head) is o:
+                # only a page with more after it can have the twin on a later one
+                twin = _later_twin(o, head) if head is not None and page.is_truncated else None
+                if twin is None or fmt.current_copy(twin[1], _copy(o, head)).stored_key == o.stored_key:
                     if twin is not None:
-                        o.older_copy_key = twin.stored_key
+                        o.older_copy_key = twin[0].stored_key
                     tail[o.key] = o
                 else:
-                    twin.older_copy_key = o.stored_key
-                    page.contents[page.contents.index(o)] = twin
+                    twin[0].older_copy_key = o.stored_key
+                    page.contents[page.contents.index(o)] = twin[0]
                     page.hidden.append(o)
                     shown_early.add(o.key)
         yield page
 
 
-def _later_twin(plain: ObjectInfo, head: Head) -> ObjectInfo | None:
+def _later_twin(plain: ObjectInfo, head: Head) -> tuple[ObjectInfo, fmt.StoredCopy] | None:
     """The ``<name>.delta`` of a plain ``<name>``, as its HEAD describes it; None when there is none."""
     stored_key = fmt.delta_key_for(plain.key)
     answer = head(stored_key)
@@ -425,9 +446,10 @@ def _later_twin(plain: ObjectInfo, head: Head) -> ObjectInfo | None:
         return None
     size = answer.get("ContentLength")
     modified = answer.get("LastModified")
-    return to_object_info(stored_key, size if isinstance(size, int) else UNREADABLE_SIZE,
+    info = to_object_info(stored_key, size if isinstance(size, int) else UNREADABLE_SIZE,
                           modified.isoformat() if isinstance(modified, datetime) else "",
                           str(answer.get("ETag") or "").strip('"'), answer.get("StorageClass") or "STANDARD")
+    return info, fmt.StoredCopy.of(stored_key, answer.get("Metadata"), modified)
 
 
 # -- where a listing's pages broke, to list it in parallel next time ---------------------

@@ -33,6 +33,7 @@ from os.path import commonprefix
 from typing import Any
 
 from .listing import (
+    Head,
     ListingOrderError,
     RawPage,
     fetch_page,
@@ -249,9 +250,9 @@ def _plain_after(s3_client: Any, bucket: str, prefix: str, delimiter: str | None
 
 
 def iter_ranged_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
-                              page_size: int = 1000) -> Iterator[ListObjectsResult]:
+                              page_size: int = 1000, head: Head | None = None) -> Iterator[ListObjectsResult]:
     """``iter_ranged_pages`` as logical pages (``.delta`` stripped, internal keys hidden, a name once)."""
-    head = head_by(s3_client, bucket)
+    head = head or head_by(s3_client, bucket)
     yield from one_per_logical_key(
         (logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size, continuation_token=None,
                       head=head)

@@ -414,7 +414,7 @@ def _full_listing(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix
     first. A name stored both as ``<name>`` and ``<name>.delta`` is listed as
     its current copy (``fmt.current_copy``), the other among ``hidden``.
     """
-    head = head_by(s3.client, bucket)
+    head = head_by(s3.client, bucket, cache, s3.endpoint_url)
     return one_per_logical_key(_listed_pages(s3, cache, bucket, prefix, head), head)
 
 
