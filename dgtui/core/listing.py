@@ -11,6 +11,7 @@ it, so that the next page is requested as soon as this one's token is known.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -386,19 +387,33 @@ def iter_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter:
         head)
 
 
+#: objects a listing holds back at most while it waits for a name's ``.delta`` twin on the next pages
+HOLD_LIMIT = 1000
+
+
 def one_per_logical_key(pages: Iterable[ListObjectsResult], head: Head | None = None) -> Iterator[ListObjectsResult]:
     """Pages of one listing, in key order, with a logical key listed once across them, as its current copy.
 
-    When a page ends with a plain ``<name>`` whose ``<name>.delta`` twin
-    would sort on a later page, the twin is looked for with a HEAD before the
-    page is given out, and the two settled by ``fmt.current_copy`` as within a
-    page: the page shows the current one (the delta as its HEAD describes it)
-    and hides the other; when the twin comes, it is hidden (or dropped, when
-    it is the copy shown already). Without ``head`` a later copy is hidden.
+    When a page ends with a plain ``<name>`` whose ``<name>.delta`` twin could
+    come on the next page, ``<name>`` and what follows it are held back and
+    given out at the start of the next page, where ``settle_twins`` keeps the
+    current copy (``fmt.current_copy``) as within any page. Past
+    ``HOLD_LIMIT`` objects held (a twin many pages away), the twin is looked
+    for with a HEAD instead, the current one shown, and the other hidden (or
+    dropped, when it is the copy shown already) when it comes.
     """
     tail: dict[str, ObjectInfo] = {}  # shown plain copies whose .delta twin may still come: it is hidden then
     shown_early: set[str] = set()  # logical keys whose .delta was shown from its HEAD: the listed one is dropped
+    held: list[ObjectInfo] = []
+    held_hidden: list[ObjectInfo] = []
+    last_page: ListObjectsResult | None = None
     for page in pages:
+        last_page = page
+        if held or held_hidden:
+            hidden = held_hidden + page.hidden
+            page.contents = settle_twins(held + page.contents, hidden, head)
+            page.hidden = hidden
+            held, held_hidden = [], []
         if (tail or shown_early) and any(o.is_delta and (o.key in tail or o.key in shown_early)
                                          for o in page.contents):
             kept = []
@@ -413,29 +428,45 @@ def one_per_logical_key(pages: Iterable[ListObjectsResult], head: Head | None = 
                     shown.older_copy_key = o.stored_key
                     page.hidden.append(o)
             page.contents = kept
-            page.key_count = len(kept) + len(page.common_prefixes)
         names = [o.stored_key for o in page.contents] + [h.stored_key or h.key for h in page.hidden]
         names += page.common_prefixes
         if names:
             last = max(names)
-            # Plain keys whose .delta twin sorts after this page's last name (only when that name starts
-            # with the key); the twin may come a few pages later.
             tail = {k: o for k, o in tail.items() if k + fmt.DELTA_SUFFIX > last}
+            # Plain keys whose .delta twin sorts after this page's last name (only when that name starts
+            # with the key): the twin may come on the next pages.
             waiting = [o for o in page.contents if not o.is_delta and last.startswith(o.key)
-                       and o.key + fmt.DELTA_SUFFIX > last]
-            for o in waiting:
-                # only a page with more after it can have the twin on a later one
-                twin = _later_twin(o, head) if head is not None and page.is_truncated else None
-                if twin is None or fmt.current_copy(twin[1], _copy(o, head)).stored_key == o.stored_key:
-                    if twin is not None:
-                        o.older_copy_key = twin[0].stored_key
-                    tail[o.key] = o
+                       and o.key + fmt.DELTA_SUFFIX > last] if page.is_truncated else []
+            if waiting:
+                first = page.contents.index(waiting[0])
+                if len(page.contents) - first <= HOLD_LIMIT:
+                    held, page.contents = page.contents[first:], page.contents[:first]
+                    start = waiting[0].stored_key
+                    held_hidden = [h for h in page.hidden if (h.stored_key or h.key) >= start]
+                    page.hidden = [h for h in page.hidden if (h.stored_key or h.key) < start]
                 else:
-                    twin[0].older_copy_key = o.stored_key
-                    page.contents[page.contents.index(o)] = twin[0]
-                    page.hidden.append(o)
-                    shown_early.add(o.key)
+                    _look_ahead(page, waiting, head, tail, shown_early)
+        page.key_count = len(page.contents) + len(page.common_prefixes)
         yield page
+    if (held or held_hidden) and last_page is not None:  # the pages ended while these waited
+        yield dataclasses.replace(last_page, contents=held, hidden=held_hidden, common_prefixes=[],
+                                  key_count=len(held), is_truncated=False, next_continuation_token=None)
+
+
+def _look_ahead(page: ListObjectsResult, waiting: list[ObjectInfo], head: Head | None, tail: dict[str, ObjectInfo],
+                shown_early: set[str]) -> None:
+    """Settle plain copies whose twin is pages away by a HEAD of the twin (see ``one_per_logical_key``)."""
+    for o in waiting:
+        twin = _later_twin(o, head) if head is not None else None
+        if twin is None or fmt.current_copy(twin[1], _copy(o, head)).stored_key == o.stored_key:
+            if twin is not None:
+                o.older_copy_key = twin[0].stored_key
+            tail[o.key] = o
+        else:
+            twin[0].older_copy_key = o.stored_key
+            page.contents[page.contents.index(o)] = twin[0]
+            page.hidden.append(o)
+            shown_early.add(o.key)
 
 
 def _later_twin(plain: ObjectInfo, head: Head) -> tuple[ObjectInfo, fmt.StoredCopy] | None:

@@ -63,12 +63,13 @@ def test_a_listing_left_early_stops_without_waiting(client, bucket, boto3_s3):
     put_keys(boto3_s3, bucket, [f"q/{i:03d}" for i in range(30)])
     pages = client.iter_pages(bucket, "q/", delimiter=None, page_size=3)
     first = next(pages)
-    assert [o.key for o in first.contents] == ["q/000", "q/001", "q/002"]
+    # q/002 comes with the next page, which would hold its q/002.delta if there were one
+    assert [o.key for o in first.contents] == ["q/000", "q/001"]
     started = time.monotonic()
     pages.close()
     assert time.monotonic() - started < 2
     assert [o.key for o in next(client.iter_pages(bucket, "q/", delimiter=None, page_size=3)).contents] == \
-        ["q/000", "q/001", "q/002"]
+        ["q/000", "q/001"]
 
 
 def test_a_continuation_token_resumes_where_the_page_ended(client, bucket, boto3_s3):
