@@ -29,7 +29,7 @@ from .cli_savings import run_by_folder, run_sampled
 from .core import codec
 from .core.errors import XDELTA3_INSTALL_HINT, DestinationExistsError, DgError, RecompressionError
 from .core.s3 import display_key
-from .display import HIDDEN_BUCKETS, human_count, human_size, percent, plural
+from .display import HIDDEN_BUCKETS, human_count, human_size, percent, plural, safe_line
 from .transfers import Job, Question
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             if args.json:
                 _emit_json({"bucket": b["Name"], "created": b.get("CreationDate")})
             else:
-                print(f"{str(b.get('CreationDate', ''))[:19]:19}  s3://{b['Name']}")
+                print(f"{shown(str(b.get('CreationDate', ''))[:19]):19}  {shown('s3://' + b['Name'])}")
         return 0
     from .core.client import parse_s3_url
 
@@ -219,11 +219,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 print(f"{'':19}  {'PRE':>10}  {shown(p)}")
         for o in page.contents:
             if args.json:
-                _emit_json({"key": o.key, "size": o.size, "last_modified": o.last_modified,
-                            "etag": o.etag, "is_delta": o.is_delta})
+                _emit_json({"key": o.key, "size": o.size if o.size_known else None, "last_modified": o.last_modified,
+                            "etag": o.etag, "is_delta": o.is_delta, **({"problem": o.answer_problem}
+                                                                      if o.answer_problem else {})})
             else:
                 kind = "delta" if o.is_delta else ""
-                print(f"{o.last_modified[:19].replace('T', ' '):19}  {human(o.size):>10}  {kind:5}  {shown(o.key)}")
+                size = human(o.size if o.size_known else None)
+                print(f"{o.last_modified[:19].replace('T', ' '):19}  {size:>10}  {kind:5}  {shown(o.key)}")
+                if o.answer_problem:
+                    print(f"warning: {shown(f's3://{bucket}/{o.key}')}: {safe_line(o.answer_problem)}", file=sys.stderr)
     return 0
 
 
@@ -247,7 +251,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     est = (" (estimate: quick mode guesses each delta's original size as its reference's size; use --detailed)"
            if stats.estimated and not stats.detailed else "")
     rows = [
-        ("location", f"s3://{bucket}/{shown(prefix)}"),
+        ("location", shown(f"s3://{bucket}/{prefix}")),
         ("objects", f"{stats.object_count} ({stats.delta_objects} delta, {stats.direct_objects} other)"),
         ("original size", human(stats.total_size) + est),
         ("stored size", f"{human(stats.compressed_size)} "
@@ -268,8 +272,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"{k:>16}: {v}")
     if stats.delta_objects and not stats.reference_objects:
         print(f"warning: {plural(stats.delta_objects, 'delta')} but no reference under "
-              f"s3://{bucket}/{shown(prefix)}: they cannot be restored; run: dgtui audit s3://{bucket}/{shown(prefix)}",
-              file=sys.stderr)
+              f"{shown(f's3://{bucket}/{prefix}')}: they cannot be restored; run: dgtui audit "
+              f"{shown(f's3://{bucket}/{prefix}')}", file=sys.stderr)
     return 0
 
 
@@ -327,7 +331,7 @@ def cmd_get(args: argparse.Namespace) -> int:
             if result is not None and result.reference_warning and result.reference_warning not in warned:
                 warned.add(result.reference_warning)  # once per reference, not once per object
                 bar.finish()
-                print(f"warning: {result.reference_warning}", file=sys.stderr)
+                print(f"warning: {safe_line(result.reference_warning)}", file=sys.stderr)
             if result is not None and not args.json:
                 bar.finish()
                 print(f"restored {shown(key)} -> {shown(result.path)} ({check_of(result)})")
@@ -336,13 +340,13 @@ def cmd_get(args: argparse.Namespace) -> int:
             outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item, read_sizes=False)
         bar.finish()
         for key, reason in outcome.failures:
-            print(f"failed {shown(key)}: {reason}", file=sys.stderr)
+            print(f"failed {shown(key)}: {safe_line(reason)}", file=sys.stderr)
         for key, path in outcome.kept:
             why = outcome.kept_reasons.get(key)
             print(f"kept {shown(path)}: it already exists{f' and differs from the object ({why})' if why else ''}; "
                   "use --overwrite to replace it", file=sys.stderr)
         if outcome.stopped:
-            print(f"dgtui: error: {outcome.stopped}", file=sys.stderr)
+            print(f"dgtui: error: {safe_line(outcome.stopped)}", file=sys.stderr)
             if not outcome.planned:
                 return 1  # stopped before anything was listed: the error says it all
         if args.json:
@@ -374,7 +378,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         raise DgError(f"{exc.message.split(';')[0]}; use --overwrite to replace it") from None
     bar.finish()
     if result.reference_warning:
-        print(f"warning: {result.reference_warning}", file=sys.stderr)
+        print(f"warning: {safe_line(result.reference_warning)}", file=sys.stderr)
     if args.json:
         _emit_json(asdict(result))
     elif result.rescued:
@@ -404,7 +408,8 @@ def cmd_put(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json(asdict(summary))
         else:
-            print(f"uploaded {shown(str(path))} -> s3://{summary.bucket}/{shown(summary.key)}: {upload_line(summary)}")
+            stored = shown(f"s3://{summary.bucket}/{summary.key}")
+            print(f"uploaded {shown(str(path))} -> {stored}: {upload_line(summary)}")
 
     paths = [Path(f) for f in args.files]
     single_key = key if key and not key.endswith("/") else None
@@ -444,10 +449,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
             if result.ok:
                 unchecked += result.status == "unchecked"
                 digest = f" (sha256 {result.sha256})" if result.sha256 else ""
-                print(f"OK {shown(url)}: {result.message}{digest}")
+                print(f"OK {shown(url)}: {safe_line(result.message)}{digest}")
             else:
                 failed += 1
-                print(f"FAILED {shown(url)}: {result.message}", file=sys.stderr)
+                print(f"FAILED {shown(url)}: {safe_line(result.message)}", file=sys.stderr)
     if len(urls) > 1:
         print(f"{len(urls) - failed} of {len(urls)} objects OK"
               + (f", {unchecked} of them without a checksum to check" if unchecked else "")
@@ -497,7 +502,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 found.append(problem.to_dict())
                 continue
             bar.finish()
-            print(f"{problem.kind.label}: s3://{bucket}/{shown(problem.key)}: {problem.message}"
+            print(f"{problem.kind.label}: {shown(f's3://{bucket}/{problem.key}')}: {safe_line(problem.message)}"
                   + (f"; run: {shown(problem.command)}" if problem.command else ""))
     except KeyboardInterrupt:
         bar.finish()
@@ -517,7 +522,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def audit_summary_line(summary: AuditSummary) -> str:
     from .core.audit import ProblemKind
 
-    where_ = f"s3://{summary.bucket}/{shown(summary.prefix)}"
+    where_ = shown(f"s3://{summary.bucket}/{summary.prefix}")
     if not summary.objects:
         return f"audited {where_}: nothing is stored there"
     parts = [f"{plural(summary.objects, 'stored object')}: {plural(summary.deltas, 'delta')} in "
@@ -552,7 +557,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
         result = client.delete_prefix(args.url)
         print(f"deleted {plural(result['deleted'], 'stored object')} under {shown(args.url)}")
         for k, reason in result["errors"]:
-            print(f"failed {shown(k)}: {reason}", file=sys.stderr)
+            print(f"failed {shown(k)}: {safe_line(str(reason))}", file=sys.stderr)
         return 1 if result["errors"] else 0
     if not key or key.endswith("/"):
         raise DgError(f"{display_key(args.url)} is a prefix; use --recursive to delete everything under it")
@@ -560,7 +565,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     result = client.delete_object(Bucket=bucket, Key=key)
     print(f"deleted {shown(args.url)}")
     for ref in result.get("RemovedReferences", []):
-        print(f"removed the unused reference s3://{bucket}/{shown(ref)}")
+        print(f"removed the unused reference {shown(f's3://{bucket}/{ref}')}")
     return 0
 
 
@@ -571,7 +576,8 @@ def cmd_mb(args: argparse.Namespace) -> int:
     client = _client(args)
     existed = any(b["Name"] == bucket for b in client.list_buckets()["Buckets"])
     client.create_bucket(Bucket=bucket)
-    print(f"bucket s3://{bucket} already existed; nothing changed" if existed else f"bucket s3://{bucket} created")
+    url = shown(f"s3://{bucket}")
+    print(f"bucket {url} already existed; nothing changed" if existed else f"bucket {url} created")
     return 0
 
 
@@ -697,7 +703,7 @@ def _main(argv: list[str]) -> int:
     try:
         return HANDLERS[args.command](args)
     except DgError as exc:
-        print(f"dgtui: error: {exc}", file=sys.stderr)
+        print(f"dgtui: error: {safe_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         _say_interrupted()
@@ -705,14 +711,14 @@ def _main(argv: list[str]) -> int:
     except BrokenPipeError:
         return 0
     except OSError as exc:
-        print(f"dgtui: error: {display_key(str(exc))}", file=sys.stderr)
+        print(f"dgtui: error: {safe_line(str(exc), 300)}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: still one line, the traceback only with --debug
         if getattr(args, "debug", False):
             import traceback
 
             traceback.print_exc()
-        print(f"dgtui: unexpected error: {type(exc).__name__}: {display_key(str(exc), 300)} "
+        print(f"dgtui: unexpected error: {type(exc).__name__}: {safe_line(str(exc), 300)} "
               f"(run with --debug for details)", file=sys.stderr)
         return 1
 

@@ -78,7 +78,7 @@ def run_by_folder(args: argparse.Namespace, client: Any, bucket: str, prefix: st
         print(json.dumps(out, ensure_ascii=True))
         return 0
     mode = "exact" if report.exact else "quick: ~ marks estimates, --detailed reads every delta's metadata"
-    print(f"Savings by folder under s3://{bucket}/{shown(prefix)} ({mode})")
+    print(f"Savings by folder under {shown(f's3://{bucket}/{prefix}')} ({mode})")
     header = f"{'':12} {'STORED':>10} {'ORIGINAL':>11} {'SAVED':>8} {'OBJECTS':>9} {'DELTAS':>8}  {'GRADE':<10} FOLDER"
     print(header)
     digits = column_digits([r.saved_percent for r in [*rows, report.total] if r.original_bytes])
@@ -126,7 +126,7 @@ def run_sampled(args: argparse.Namespace, client: Any, bucket: str, prefix: str,
     how = ("every delta's metadata was read: exact" if stats.exact
            else f"metadata of {stats.sample_size:,} of {stats.deltas:,} deltas read; 95% interval")
     rows = [
-        ("location", f"s3://{bucket}/{shown(prefix)}"),
+        ("location", shown(f"s3://{bucket}/{prefix}")),
         ("objects", f"{stats.objects:,} ({stats.deltas:,} delta)"),
         ("original size", f"{human(stats.original_bytes)} ({human(stats.original_low)} to "
                           f"{human(stats.original_high)})"),

@@ -17,23 +17,34 @@ def printable(key: str, limit: int | None = None) -> str:
 
     Printable characters of every script stay as they are; anything a
     terminal would act on (C0/C1 controls, DEL, line and paragraph
-    separators) becomes its Python escape, so the text can neither move the
-    cursor nor span lines. ``limit`` cuts long text with an ellipsis.
+    separators, bidirectional-text controls) becomes its Python escape, so the
+    text can neither move the cursor, reorder itself nor span lines. A
+    backslash becomes ``\\\\``, so a name holding the four characters
+    ``\\x1b`` never reads like one holding ESC. ``limit`` cuts long text with
+    an ellipsis.
     """
-    if key.isprintable():
-        text = key
-    else:
-        parts = []
-        for ch in key:
-            if ch.isprintable():
-                parts.append(ch)
-            else:
-                parts.append(ch.encode("unicode_escape").decode("ascii"))
-        text = "".join(parts)
-    if limit is not None and len(text) > limit:
-        text = text[: max(limit - 1, 0)] + ELLIPSIS
-    return text
+    return _escaped(key, limit, "\\")
 
+
+def safe_line(text: str, limit: int | None = None) -> str:
+    """A message already made of escaped names, made safe to print as a whole.
+
+    Anything a terminal would act on is escaped as :func:`printable` does,
+    but backslashes stay: they are the escapes of the names within, which
+    must not be escaped twice.
+    """
+    return _escaped(text, limit, "")
+
+
+def _escaped(text: str, limit: int | None, also: str) -> str:
+    if text.isprintable() and not (also and also in text):
+        out = text
+    else:
+        out = "".join(ch if ch.isprintable() and ch not in also else ch.encode("unicode_escape").decode("ascii")
+                      for ch in text)
+    if limit is not None and len(out) > limit:
+        out = out[: max(limit - 1, 0)] + ELLIPSIS
+    return out
 
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")

@@ -20,6 +20,7 @@ from textual.widgets import Input
 
 from dgtui import CancelledError, DgClient, DgError, ObjectInfo, create_client, parse_s3_url
 from dgtui.core.config import config_path, load_keymap, load_settings
+from dgtui.core.logs import redact_url
 
 from ..display import HIDDEN_BUCKETS
 from .audit_state import AuditFindings
@@ -209,7 +210,7 @@ class DgtuiApp(App[int]):
     @property
     def endpoint(self) -> str | None:
         if self.endpoint_label:
-            return self.endpoint_label
+            return redact_url(self.endpoint_label)
         if self.client is not None:
             return self.client.endpoint_url
         return os.environ.get("AWS_ENDPOINT_URL")
@@ -302,12 +303,18 @@ class DgtuiApp(App[int]):
         if not info.file_sha256:
             self.notify(f"{printable(info.key, 200)} has no sha256 stored (written by another tool).", timeout=4)
             return
-        self.copy_to_clipboard(info.file_sha256)
-        self.notify(f"Copied {info.file_sha256}", title="sha256", timeout=4, markup=False)
+        self._copy_as_shown(info.file_sha256, "sha256")
 
     def copy_url(self, url: str) -> None:
-        self.copy_to_clipboard(url)
-        self.notify(f"Copied {printable(url, 300)}", title="URL", timeout=4, markup=False)
+        self._copy_as_shown(url, "URL")
+
+    def _copy_as_shown(self, text: str, title: str) -> None:
+        """The clipboard gets the text as the notification shows it: a control or bidi character in a
+        name is pasted escaped, as it was shown, never raw into another terminal or command line."""
+        shown = printable(text)
+        self.copy_to_clipboard(shown)
+        note = " (as shown: characters a terminal would act on are escaped)" if shown != text else ""
+        self.notify(f"Copied {printable(text, 300)}{note}", title=title, timeout=4, markup=False)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

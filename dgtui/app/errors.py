@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dgtui import ConnectionFailedError, CredentialsError, DgError
 
-from .text import printable
+from .text import printable, safe_line
 
 MAX_ERROR_CHARS = 400
 
@@ -14,12 +14,13 @@ def describe(error: BaseException) -> str:
     if isinstance(error, DgError):
         text = str(error)
     elif isinstance(error, OSError):
-        where = f" ({error.filename})" if getattr(error, "filename", None) else ""
-        text = f"local file error{where}: {error.strerror or error}"
+        where = f" ({printable(str(error.filename))})" if getattr(error, "filename", None) else ""
+        text = f"local file error{where}: {error.strerror or printable(str(error))}"
     else:
         detail = str(error).strip().splitlines()
-        text = f"unexpected error ({type(error).__name__})" + (f": {detail[0]}" if detail else "")
-    return printable(text.strip() or type(error).__name__, MAX_ERROR_CHARS)
+        text = f"unexpected error ({type(error).__name__})" + (f": {printable(detail[0])}" if detail else "")
+    # DgError messages hold names escaped already: escape what a terminal acts on, not their backslashes
+    return safe_line(text.strip() or type(error).__name__, MAX_ERROR_CHARS)
 
 
 def is_connection_problem(error: BaseException) -> bool:

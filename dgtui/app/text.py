@@ -12,9 +12,10 @@ from datetime import datetime, timezone
 
 from rich.text import Text
 
-from ..display import ELLIPSIS, column_digits, human_count, human_size, percent, plural, printable
+from ..display import ELLIPSIS, column_digits, human_count, human_size, percent, plural, printable, safe_line
 
-__all__ = ["ELLIPSIS", "column_digits", "human_count", "human_size", "plural", "printable", "plain", "s3_url",
+__all__ = ["ELLIPSIS", "column_digits", "human_count", "human_size", "plural", "printable", "safe_line", "plain",
+           "s3_url",
            "human_duration", "percent", "ratio", "format_local_time"]
 
 def plain(key: str, style: str = "", limit: int | None = None) -> Text:

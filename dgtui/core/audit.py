@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 from . import codec, errors, tempfiles
 from . import format as fmt
-from .models import ObjectInfo, ObjectKind, parse_s3_time
+from .models import ObjectInfo, ObjectKind
 from .s3 import S3Access, where
 from .stats import MetadataFetcher, _full_listing
 from .transfer import Engine, _decode_checked, object_version_of
@@ -207,6 +207,8 @@ class Auditor:
         self._in_flight: tuple[Future, list[ObjectInfo], list[ObjectInfo]] | None = None
         self._pending_refs: list[ObjectInfo] = []
         self._pending_other: list[ObjectInfo] = []
+        #: objects the listing describes badly (a negative size, a date that is none): found while listing
+        self._listing_findings: list[AuditProblem] = []
         self._listing_done = False
         self._meta_total = 0
         # what a full check still has to read, by reference key
@@ -261,6 +263,8 @@ class Auditor:
                 # references, and the older of <name> and <name>.delta (the listing shows a name once)
                 if fmt.is_reference_key(info.key) or not fmt.is_internal_key(info.stored_key or info.key):
                     self._take(info)
+            found, self._listing_findings = self._listing_findings, []
+            yield from found
             listed = self.summary.objects
             self._report("listing", listed, 0)
             if len(self._pending_deltas) >= BATCH:
@@ -295,7 +299,11 @@ class Auditor:
         else:
             summary.other_objects += 1
             self._plain.setdefault(folder, set()).add(info.key)
-            if self.full:
+            if info.answer_problem:  # its size or date cannot be read: a finding, and nothing to check it by
+                self._count(ProblemKind.INVALID_METADATA)
+                self._listing_findings.append(AuditProblem(ProblemKind.INVALID_METADATA, key, info.answer_problem,
+                                                           folder, info.key))
+            elif self.full:
                 self._pending_other.append(info)
 
     # -- metadata of deltas and references ---------------------------------------------------
@@ -464,22 +472,15 @@ class Auditor:
 
     def _duplicate(self, folder: str, name: str) -> AuditProblem:
         delta_key = fmt.delta_key_for(name)
-        heads = {k: self.s3.head(self.bucket, k) for k in (name, delta_key)}
-
-        def age(key: str) -> tuple[str, str]:
-            head = heads[key] or {}
-            created = fmt.resolve(fmt.normalise_metadata(head.get("Metadata", {})), "created_at") or ""
-            parsed = parse_s3_time(created if created.endswith("Z") or "+" in created else created + "Z")
-            modified = head.get("LastModified")
-            return (parsed.isoformat() if parsed else "", modified.isoformat() if modified else "")
-
-        newer = delta_key if age(delta_key) >= age(name) else name
+        heads = {k: self.s3.head(self.bucket, k) or {} for k in (name, delta_key)}
+        newer = fmt.current_copy(*(fmt.StoredCopy.of(k, head.get("Metadata"), head.get("LastModified"))
+                                   for k, head in heads.items())).stored_key
         other = name if newer == delta_key else delta_key
         self._count(ProblemKind.DUPLICATE)
         return AuditProblem(
             ProblemKind.DUPLICATE, name,
-            f"both {name.rsplit('/', 1)[-1]} and {delta_key.rsplit('/', 1)[-1]} are stored; deltaglider_proxy "
-            f"serves the newer, {newer.rsplit('/', 1)[-1]} (by dg-created-at), DeltaGlider 6.2.0 reads "
+            f"both {name.rsplit('/', 1)[-1]} and {delta_key.rsplit('/', 1)[-1]} are stored; dgtui and "
+            f"deltaglider_proxy read the newer, {newer.rsplit('/', 1)[-1]} (by dg-created-at), DeltaGlider 6.2.0 reads "
             f"{name.rsplit('/', 1)[-1]}; the older {other.rsplit('/', 1)[-1]} takes space for nothing",
             folder, name, reader_gets=newer)
 
@@ -498,6 +499,11 @@ class Auditor:
                 if fmt.proxy_encryption(info.metadata):
                     self.summary.proxy_encrypted += 1
                     self.summary.unchecked += 1
+                    continue
+                if info.answer_problem:  # its HEAD answer cannot be read: a restore of it is refused too
+                    self._count(ProblemKind.INVALID_METADATA)
+                    yield AuditProblem(ProblemKind.INVALID_METADATA, info.stored_key, info.answer_problem, folder,
+                                       info.key)
                     continue
                 if parsed.problems:
                     self._count(ProblemKind.INVALID_METADATA)

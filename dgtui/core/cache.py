@@ -35,11 +35,41 @@ STALE_SECONDS = 6 * 3600
 HASH_CHUNK = 1024 * 1024
 
 
+#: the caches hold bucket names, keys, metadata and reference files: for this user only, whatever the umask
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
 def cache_root() -> Path:
     override = os.environ.get("DGTUI_CACHE_DIR")
     root = Path(override) if override else Path(platformdirs.user_cache_dir("dgtui"))
-    root.mkdir(parents=True, exist_ok=True)
+    private_dir(root)
     return root
+
+
+def private_dir(folder: Path) -> Path:
+    """``folder`` created if missing and made 0700 (an existing one with looser modes is tightened)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    _tighten(folder, PRIVATE_DIR_MODE)
+    return folder
+
+
+def private_file(path: Path) -> Path:
+    """``path`` created empty if missing, and made 0600 (so SQLite creates its -wal and -shm files so too)."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        _tighten(name, PRIVATE_FILE_MODE)
+    return path
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        if path.is_symlink():
+            return  # a link's own mode means nothing; its target is not ours to change
+        if os.stat(path).st_mode & 0o777 != mode:
+            os.chmod(path, mode)
+    except OSError:
+        pass  # missing, or not ours to change: the cache still works
 
 
 def sha256_file(path: str | Path, progress=None) -> str:
@@ -100,8 +130,7 @@ def sweep_work_dir(work_dir: Path, max_age: float = STALE_SECONDS) -> None:
 
 class ReferenceCache:
     def __init__(self, root: Path | None = None, max_bytes: int | None = None):
-        self.dir = (root or cache_root()) / "references"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = private_dir((root or cache_root()) / "references")
         env_limit = os.environ.get("DGTUI_REFERENCE_CACHE_BYTES")
         self.max_bytes = max_bytes or (int(env_limit) if env_limit else DEFAULT_REFERENCE_CACHE_BYTES)
         self._verified: dict[str, tuple[int, int, int]] = {}
@@ -112,7 +141,7 @@ class ReferenceCache:
     def _origins(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self._origins_path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(private_file(self._origins_path), timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS origins (endpoint TEXT, bucket TEXT, key TEXT, sha256 TEXT,"
                          " version TEXT, PRIMARY KEY (endpoint, bucket, key))")
@@ -269,7 +298,7 @@ class MetadataCache:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(private_file(self.path), timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn

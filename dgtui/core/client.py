@@ -14,9 +14,9 @@ import botocore.exceptions as bexc
 
 from . import errors, tempfiles
 from . import format as fmt
-from .cache import MetadataCache, ReferenceCache, cache_root, sweep_work_dir
+from .cache import MetadataCache, ReferenceCache, cache_root, private_dir, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
-from .listing import iter_logical_pages, list_raw_page, logical_page
+from .listing import Head, head_by, iter_logical_pages, list_raw_page, logical_page
 from .models import (
     BucketStats,
     DownloadResult,
@@ -128,13 +128,11 @@ class DgClient(DeltaGliderCompat):
         self._s3 = s3
         self.max_ratio = max_ratio
         self._stats_cache: dict[str, dict[str, BucketStats]] = {}
-        root = Path(cache_dir) if cache_dir else cache_root()
-        root.mkdir(parents=True, exist_ok=True)
+        root = private_dir(Path(cache_dir)) if cache_dir else cache_root()
         self.cache_dir = root
         self.reference_cache = ReferenceCache(root)
         self.metadata_cache = MetadataCache(root)
-        self.work_dir = root / "work"
-        self.work_dir.mkdir(exist_ok=True)
+        self.work_dir = private_dir(root / "work")
         # what processes that died left behind: temp files of the reference cache, work folders
         self.reference_cache.sweep()
         sweep_work_dir(self.work_dir)
@@ -171,10 +169,14 @@ class DgClient(DeltaGliderCompat):
         with self._s3.ctx(Bucket, Prefix, "list"):
             raw = list_raw_page(self._s3.client, Bucket, Prefix, Delimiter, MaxKeys, ContinuationToken, StartAfter)
         page = logical_page(Bucket, raw, prefix=Prefix, delimiter=Delimiter, max_keys=MaxKeys,
-                            continuation_token=ContinuationToken)
+                            continuation_token=ContinuationToken, head=self._twin_head(Bucket))
         if FetchMetadata:
             self.fetch_metadata(Bucket, [o for o in page.contents if o.is_delta])
         return ListObjectsResponse(page)
+
+    def _twin_head(self, bucket: str) -> Head:
+        """How listings settle ``<name>`` against ``<name>.delta``: metadata cache first, then HEADs."""
+        return head_by(self._s3.client, bucket, self.metadata_cache, self._s3.endpoint_url)
 
     def iter_pages(self, bucket: str, prefix: str = "", delimiter: str | None = "/", page_size: int = 1000,
                    continuation_token: str | None = None, ranged: bool = False) -> Iterator[ListObjectsResult]:
@@ -183,9 +185,10 @@ class DgClient(DeltaGliderCompat):
         ``ranged``: once the first page shows the prefix is large, list key ranges in parallel (keys
         still in order, each once; the pages' continuation tokens are then not points to resume from).
         """
-        pages = iter_logical_pages(self._s3.client, bucket, prefix, delimiter, page_size, continuation_token) \
+        head = self._twin_head(bucket)
+        pages = iter_logical_pages(self._s3.client, bucket, prefix, delimiter, page_size, continuation_token, head) \
             if not ranged or continuation_token else iter_ranged_logical_pages(self._s3.client, bucket, prefix,
-                                                                              delimiter, page_size)
+                                                                              delimiter, page_size, head)
         while True:
             with self._s3.ctx(bucket, prefix, "list"):
                 page = next(pages, None)

@@ -425,3 +425,52 @@ def client_metadata(metadata: dict[str, str] | None, content_type: str | None = 
     if content_type:
         stored["content-type"] = content_type
     return stored
+
+
+# --- which stored copy is the object ---------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class StoredCopy:
+    """What decides which of ``<name>`` and ``<name>.delta`` is the object (see ``current_copy``)."""
+
+    stored_key: str
+    #: ``dg-created-at``, as UTC; None when it is missing or no date
+    created_at: datetime | None = None
+    #: LastModified, in whole seconds: a HEAD answer has no more, so a listing compares the same
+    modified: datetime | None = None
+
+    @classmethod
+    def of(cls, stored_key: str, metadata: dict[str, str] | None, modified: datetime | str | None) -> StoredCopy:
+        return cls(stored_key, _utc(resolve(normalise_metadata(metadata or {}), "created_at")), _seconds(modified))
+
+
+def current_copy(a: StoredCopy, b: StoredCopy) -> StoredCopy:
+    """The one rule for which of two stored copies of a name (``<name>`` and ``<name>.delta``) is the object.
+
+    The newer ``dg-created-at`` when both have one and they differ; else the
+    newer LastModified (whole seconds); else (the same second) the delta.
+    Listings, details, statistics, savings, audit, restore, verify and the
+    SDK all ask this, so every one of them describes the same copy.
+    """
+    if a.created_at is not None and b.created_at is not None and a.created_at != b.created_at:
+        return a if a.created_at > b.created_at else b
+    if a.modified is not None and b.modified is not None and a.modified != b.modified:
+        return a if a.modified > b.modified else b
+    return a if a.stored_key.endswith(DELTA_SUFFIX) else b
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" and text else text)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _seconds(value: datetime | str | None) -> datetime | None:
+    moment = _utc(value)
+    return moment.replace(microsecond=0) if moment is not None else None

@@ -12,16 +12,20 @@ Which stored keys are listed, and under which names: docs/FORMAT.md §2.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
+from ..display import printable
 from . import format as fmt
 from .errors import UNREADABLE_LISTING_CODE, ListingLoopError, NotS3Error
-from .models import ListObjectsResult, ObjectInfo, ObjectKind
+from .models import ListObjectsResult, ObjectInfo, ObjectKind, parse_s3_time
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _EMPTY_RESULT = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult '
@@ -68,7 +72,7 @@ def page_from_root(root: ElementTree.Element) -> RawPage:
     if root.tag.startswith(_NS):
         # findtext on a plain tag runs in C: about a third of the time of a Python loop over each element
         page.objects = objects = [
-            (c.findtext(_KEY) or "", int(c.findtext(_SIZE) or 0), c.findtext(_MODIFIED) or "",
+            (c.findtext(_KEY) or "", _size(c.findtext(_SIZE)), c.findtext(_MODIFIED) or "",
              (c.findtext(_ETAG) or "").strip('"'), c.findtext(_CLASS) or "STANDARD")
             for c in root.iterfind(_NS + "Contents")]
     else:
@@ -93,7 +97,7 @@ def page_from_root(root: ElementTree.Element) -> RawPage:
                     etag = (part.text or "").strip('"')
                 elif ptag == "StorageClass":
                     storage = part.text or "STANDARD"
-            objects.append((key, int(size or 0), modified, etag, storage))
+            objects.append((key, _size(size), modified, etag, storage))
         elif tag == "CommonPrefixes":
             for part in child:
                 page.common_prefixes.append(part.text or "")
@@ -190,7 +194,7 @@ def fetch_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | N
     if root is not None:
         return page_from_root(root)
     return RawPage(
-        objects=[(o["Key"], o["Size"], o["LastModified"].isoformat(), o.get("ETag", "").strip('"'),
+        objects=[(o["Key"], o["Size"], _iso(o.get("LastModified")), o.get("ETag", "").strip('"'),
                   o.get("StorageClass", "STANDARD")) for o in response.get("Contents", [])],
         common_prefixes=[p["Prefix"] for p in response.get("CommonPrefixes", [])],
         is_truncated=response.get("IsTruncated", False),
@@ -207,26 +211,114 @@ def list_raw_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str 
     return fetch_page(s3_client, bucket, prefix, delimiter, max_keys, continuation_token, start_after)
 
 
+#: what a listing entry's size becomes when it is not a number (reported as the object's problem)
+UNREADABLE_SIZE = -1 << 63
+#: S3's ISO-8601 times, as listings give them (``2026-11-25T04:49:49.000Z``)
+_S3_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?")
+
+
+def _size(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return UNREADABLE_SIZE
+
+
+def _iso(moment: Any) -> str:
+    """botocore's parsed LastModified as ISO text; what it could not parse stays the text it was."""
+    isoformat = getattr(moment, "isoformat", None)
+    return isoformat() if isoformat is not None else str(moment or "")
+
+
+def _valid_time(modified: str) -> bool:
+    return bool(_S3_TIME.fullmatch(modified)) and parse_s3_time(modified) is not None
+
+
+def listing_problem(size: int, modified: str) -> str | None:
+    """What is wrong with a listing entry's size or date, if anything."""
+    problems = []
+    if size < 0:
+        problems.append("the listing gives no valid size" + (f" ({size})" if size != UNREADABLE_SIZE else ""))
+    if modified and not _valid_time(modified):
+        problems.append(f"the listing gives no valid date ({printable(modified, 40)})")
+    return "; ".join(problems) or None
+
+
 def to_object_info(stored_key: str, size: int, modified: str, etag: str, storage: str) -> ObjectInfo:
+    problem = listing_problem(size, modified) if size < 0 or not _S3_TIME.fullmatch(modified) else None
+    size_known = size >= 0
+    if problem:
+        # one bad entry is that object's problem, shown on it (no size, no date), not the end of the listing
+        size = max(size, 0)
+        if modified and not _valid_time(modified):
+            modified = ""  # the text is in the problem; shown nowhere else
     if stored_key.endswith(fmt.DELTA_SUFFIX):
-        return ObjectInfo(key=stored_key[: -len(fmt.DELTA_SUFFIX)], size=size, last_modified=modified,
+        info = ObjectInfo(key=stored_key[: -len(fmt.DELTA_SUFFIX)], size=size, last_modified=modified,
                           etag=etag, storage_class=storage, is_delta=True, stored_key=stored_key,
                           kind=ObjectKind.DELTA, compressed_size=size,
                           reference_key=fmt.reference_key_for(fmt.deltaspace_of(stored_key)))
-    info = ObjectInfo(key=stored_key, size=size, last_modified=modified, etag=etag,
-                      storage_class=storage, stored_key=stored_key, compressed_size=size)
-    if stored_key.startswith(fmt.PROXY_HOUSEKEEPING_PREFIX):
-        info.housekeeping = True
+    else:
+        info = ObjectInfo(key=stored_key, size=size, last_modified=modified, etag=etag,
+                          storage_class=storage, stored_key=stored_key, compressed_size=size)
+        if stored_key.startswith(fmt.PROXY_HOUSEKEEPING_PREFIX):
+            info.housekeeping = True
+    if problem:
+        info.answer_problem = info.metadata_problem = problem
+        info.size_known = size_known
     return info
 
 
-def settle_twins(contents: list[ObjectInfo], hidden: list[ObjectInfo]) -> list[ObjectInfo]:
+class Head:
+    """What settles ``<name>`` against ``<name>.delta`` (rare: a pair costs two HEADs, once): their
+    metadata, from the metadata cache when it holds this version of the object, else from a HEAD."""
+
+    def __init__(self, s3_client: Any, bucket: str, cache: Any = None, endpoint: str | None = None):
+        self.s3_client, self.bucket, self.cache, self.endpoint = s3_client, bucket, cache, endpoint
+
+    def __call__(self, stored_key: str) -> dict[str, Any] | None:
+        """botocore's answer to a HEAD, or None when the object is missing or cannot be read."""
+        try:
+            return self.s3_client.head_object(Bucket=self.bucket, Key=stored_key)
+        except Exception:  # missing, refused or unreadable: the listing's dates alone decide
+            return None
+
+    def metadata(self, info: ObjectInfo) -> dict[str, str] | None:
+        version = f"{info.etag or ''}@{info.last_modified}"  # as ``stats.object_version``, the cache's check
+        if self.cache is not None:
+            hit = self.cache.get_many(self.endpoint, self.bucket, [(info.stored_key, version)]).get(info.stored_key)
+            if hit is not None:
+                return hit
+        answer = self(info.stored_key)
+        if answer is None:
+            return None
+        metadata = answer.get("Metadata", {})
+        if self.cache is not None:
+            self.cache.put_many(self.endpoint, self.bucket, [(info.stored_key, version, metadata)])
+        return metadata
+
+
+def head_by(s3_client: Any, bucket: str, cache: Any = None, endpoint: str | None = None) -> Head:
+    return Head(s3_client, bucket, cache, endpoint)
+
+
+def _copy(info: ObjectInfo, head: Head | None) -> fmt.StoredCopy:
+    metadata = head.metadata(info) if head is not None else None
+    return fmt.StoredCopy.of(info.stored_key, metadata, info.last_modified)
+
+
+def current_of(delta: ObjectInfo, plain: ObjectInfo, head: Head | None) -> ObjectInfo:
+    """Which of a listed pair is the object, by ``fmt.current_copy`` (their dg-created-at read by ``head``)."""
+    chosen = fmt.current_copy(_copy(delta, head), _copy(plain, head))
+    return delta if chosen.stored_key == delta.stored_key else plain
+
+
+def settle_twins(contents: list[ObjectInfo], hidden: list[ObjectInfo], head: Head | None = None) -> list[ObjectInfo]:
     """One entry per logical key when ``<name>`` and ``<name>.delta`` both exist (docs/FORMAT.md §2.4).
 
     deltaglider_proxy writes the new form before it deletes the old one, so
-    both can be there for a while. The listing keeps the newer by its
-    modification time (a tie goes to the delta); reads decide by
-    ``dg-created-at`` (``Engine.resolve``). The older one moves to ``hidden``.
+    both can be there for a while. The listing keeps the current copy by
+    ``fmt.current_copy``, as reads do (``Engine.resolve``); the other one
+    moves to ``hidden``.
     """
     if not any(o.is_delta for o in contents):
         return contents
@@ -234,30 +326,28 @@ def settle_twins(contents: list[ObjectInfo], hidden: list[ObjectInfo]) -> list[O
     if not plain or not any(o.is_delta and o.key in plain for o in contents):
         return contents
     deltas = {o.key: o for o in contents if o.is_delta}
+    current = {key: current_of(deltas[key], plain[key], head) for key in deltas.keys() & plain.keys()}
     kept: list[ObjectInfo] = []
     for info in contents:
         other = plain.get(info.key) if info.is_delta else deltas.get(info.key)
         if other is None:
             kept.append(info)
-            continue
-        delta, direct = (info, other) if info.is_delta else (other, info)
-        newer, older = (direct, delta) if direct.last_modified > delta.last_modified else (delta, direct)
-        if info is newer:
-            newer.older_copy_key = older.stored_key
-            kept.append(newer)
+        elif current[info.key] is info:
+            info.older_copy_key = other.stored_key
+            kept.append(info)
         else:
-            hidden.append(older)
+            hidden.append(info)
     return kept
 
 
 def logical_page(bucket: str, raw: RawPage, *, prefix: str, delimiter: str | None, max_keys: int,
-                 continuation_token: str | None) -> ListObjectsResult:
+                 continuation_token: str | None, head: Head | None = None) -> ListObjectsResult:
     contents: list[ObjectInfo] = []
     hidden: list[ObjectInfo] = []
     for stored_key, size, modified, etag, storage in raw.objects:
         info = to_object_info(stored_key, size, modified, etag, storage)
         (hidden if fmt.is_internal_key(stored_key) else contents).append(info)
-    contents = settle_twins(contents, hidden)
+    contents = settle_twins(contents, hidden, head)
     prefixes = [p for p in raw.common_prefixes if not fmt.is_internal_key(p)]
     return ListObjectsResult(
         name=bucket, prefix=prefix, delimiter=delimiter or "", max_keys=max_keys,
@@ -335,48 +425,116 @@ def iter_raw_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str
 
 
 def iter_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
-                       page_size: int = 1000, continuation_token: str | None = None) -> Iterator[ListObjectsResult]:
+                       page_size: int = 1000, continuation_token: str | None = None,
+                       head: Head | None = None) -> Iterator[ListObjectsResult]:
     """Every page under a prefix, following S3's continuation tokens.
 
-    A logical key is listed once even when ``<name>`` ends one page and its
-    ``<name>.delta`` twin comes on a later one: the later copy is hidden then
-    (pages keep their keys; within a page ``settle_twins`` keeps the newer).
+    A logical key is listed once, as its current copy (``fmt.current_copy``),
+    even when ``<name>`` ends one page and its ``<name>.delta`` twin comes on a
+    later one (see ``one_per_logical_key``).
     """
+    head = head or head_by(s3_client, bucket)
     yield from one_per_logical_key(
-        logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size, continuation_token=token)
-        for token, raw in iter_raw_pages(s3_client, bucket, prefix, delimiter, page_size, continuation_token))
+        (logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size, continuation_token=token,
+                      head=head)
+         for token, raw in iter_raw_pages(s3_client, bucket, prefix, delimiter, page_size, continuation_token)),
+        head)
 
 
-def one_per_logical_key(pages: Iterable[ListObjectsResult]) -> Iterator[ListObjectsResult]:
-    """Pages of one listing, in key order, with a logical key listed once across them.
+#: objects a listing holds back at most while it waits for a name's ``.delta`` twin on the next pages
+HOLD_LIMIT = 1000
 
-    When ``<name>`` is on one page and its ``<name>.delta`` twin on a later
-    one, the later copy is hidden (within a page ``settle_twins`` keeps the
-    newer); the shown one notes that another copy exists.
+
+def one_per_logical_key(pages: Iterable[ListObjectsResult], head: Head | None = None) -> Iterator[ListObjectsResult]:
+    """Pages of one listing, in key order, with a logical key listed once across them, as its current copy.
+
+    When a page ends with a plain ``<name>`` whose ``<name>.delta`` twin could
+    come on the next page, ``<name>`` and what follows it are held back and
+    given out at the start of the next page, where ``settle_twins`` keeps the
+    current copy (``fmt.current_copy``) as within any page. Past
+    ``HOLD_LIMIT`` objects held (a twin many pages away), the twin is looked
+    for with a HEAD instead, the current one shown, and the other hidden (or
+    dropped, when it is the copy shown already) when it comes.
     """
-    tail: dict[str, ObjectInfo] = {}
+    tail: dict[str, ObjectInfo] = {}  # shown plain copies whose .delta twin may still come: it is hidden then
+    shown_early: set[str] = set()  # logical keys whose .delta was shown from its HEAD: the listed one is dropped
+    held: list[ObjectInfo] = []
+    held_hidden: list[ObjectInfo] = []
+    last_page: ListObjectsResult | None = None
     for page in pages:
-        if tail and any(o.is_delta and o.key in tail for o in page.contents):
+        last_page = page
+        if held or held_hidden:
+            hidden = held_hidden + page.hidden
+            page.contents = settle_twins(held + page.contents, hidden, head)
+            page.hidden = hidden
+            held, held_hidden = [], []
+        if (tail or shown_early) and any(o.is_delta and (o.key in tail or o.key in shown_early)
+                                         for o in page.contents):
             kept = []
             for o in page.contents:
+                if o.is_delta and o.key in shown_early:
+                    shown_early.discard(o.key)  # the same object, shown on an earlier page already
+                    continue
                 shown = tail.pop(o.key, None) if o.is_delta else None
                 if shown is None:
                     kept.append(o)
                 else:
-                    shown.older_copy_key = o.stored_key  # another copy exists; reads pick by dg-created-at
+                    shown.older_copy_key = o.stored_key
                     page.hidden.append(o)
             page.contents = kept
-            page.key_count = len(kept) + len(page.common_prefixes)
         names = [o.stored_key for o in page.contents] + [h.stored_key or h.key for h in page.hidden]
         names += page.common_prefixes
         if names:
             last = max(names)
-            # Plain keys whose .delta twin sorts after this page's last name (only when that name starts
-            # with the key); the twin may come a few pages later.
             tail = {k: o for k, o in tail.items() if k + fmt.DELTA_SUFFIX > last}
-            tail.update((o.key, o) for o in page.contents if not o.is_delta and last.startswith(o.key)
-                        and o.key + fmt.DELTA_SUFFIX > last)
+            # Plain keys whose .delta twin sorts after this page's last name (only when that name starts
+            # with the key): the twin may come on the next pages.
+            waiting = [o for o in page.contents if not o.is_delta and last.startswith(o.key)
+                       and o.key + fmt.DELTA_SUFFIX > last] if page.is_truncated else []
+            if waiting:
+                first = page.contents.index(waiting[0])
+                if len(page.contents) - first <= HOLD_LIMIT:
+                    held, page.contents = page.contents[first:], page.contents[:first]
+                    start = waiting[0].stored_key
+                    held_hidden = [h for h in page.hidden if (h.stored_key or h.key) >= start]
+                    page.hidden = [h for h in page.hidden if (h.stored_key or h.key) < start]
+                else:
+                    _look_ahead(page, waiting, head, tail, shown_early)
+        page.key_count = len(page.contents) + len(page.common_prefixes)
         yield page
+    if (held or held_hidden) and last_page is not None:  # the pages ended while these waited
+        yield dataclasses.replace(last_page, contents=held, hidden=held_hidden, common_prefixes=[],
+                                  key_count=len(held), is_truncated=False, next_continuation_token=None)
+
+
+def _look_ahead(page: ListObjectsResult, waiting: list[ObjectInfo], head: Head | None, tail: dict[str, ObjectInfo],
+                shown_early: set[str]) -> None:
+    """Settle plain copies whose twin is pages away by a HEAD of the twin (see ``one_per_logical_key``)."""
+    for o in waiting:
+        twin = _later_twin(o, head) if head is not None else None
+        if twin is None or fmt.current_copy(twin[1], _copy(o, head)).stored_key == o.stored_key:
+            if twin is not None:
+                o.older_copy_key = twin[0].stored_key
+            tail[o.key] = o
+        else:
+            twin[0].older_copy_key = o.stored_key
+            page.contents[page.contents.index(o)] = twin[0]
+            page.hidden.append(o)
+            shown_early.add(o.key)
+
+
+def _later_twin(plain: ObjectInfo, head: Head) -> tuple[ObjectInfo, fmt.StoredCopy] | None:
+    """The ``<name>.delta`` of a plain ``<name>``, as its HEAD describes it; None when there is none."""
+    stored_key = fmt.delta_key_for(plain.key)
+    answer = head(stored_key)
+    if answer is None:
+        return None
+    size = answer.get("ContentLength")
+    modified = answer.get("LastModified")
+    info = to_object_info(stored_key, size if isinstance(size, int) else UNREADABLE_SIZE,
+                          modified.isoformat() if isinstance(modified, datetime) else "",
+                          str(answer.get("ETag") or "").strip('"'), answer.get("StorageClass") or "STANDARD")
+    return info, fmt.StoredCopy.of(stored_key, answer.get("Metadata"), modified)
 
 
 # -- where a listing's pages broke, to list it in parallel next time ---------------------

@@ -22,6 +22,8 @@ _PATTERNS = [
      r"\1[redacted]"),
     (re.compile(r"(X-Amz-Credential=)[^&\s'\"]+"), r"\1[redacted]"),
     (re.compile(r"(X-Amz-Signature=)[0-9a-fA-F]+"), r"\1[redacted]"),
+    # a user name and password in a URL (http://user:password@host/)
+    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s'\"]+@"), r"\1[redacted]@"),
 ]
 
 _SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
@@ -35,6 +37,16 @@ def redact(text: str, extra_secrets: tuple[str, ...] = ()) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
     return text
+
+
+def has_userinfo(url: str) -> bool:
+    """True when ``url`` carries a user name or password (``http://user:password@host``)."""
+    return redact_url(url) != url
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any user name and password replaced by ``[redacted]``."""
+    return _PATTERNS[-1][0].sub(_PATTERNS[-1][1], url)
 
 
 _filters: list["RedactingFilter"] = []

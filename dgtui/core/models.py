@@ -57,8 +57,13 @@ class ObjectInfo:
     created_at: str | None = None
     note: str | None = None
     original_name: str | None = None
-    #: why the metadata cannot be trusted, e.g. "file size is not a number"
+    #: why the metadata cannot be trusted, e.g. "file size is not a number" (``answer_problem`` included)
     metadata_problem: str | None = None
+    #: what the server said of this object that cannot be read (a negative size, a date that is none):
+    #: one object's problem, reported on it, while the rest of the listing or command goes on
+    answer_problem: str | None = None
+    #: False when the listing gave no valid size (``size`` is 0 then, and shows as unknown)
+    size_known: bool = True
     metadata: dict[str, str] = field(default_factory=dict)
     #: deltaglider_proxy's own encryption scheme: only the proxy can read the body
     encryption: str | None = None

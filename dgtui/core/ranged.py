@@ -43,10 +43,12 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus
 
 from .listing import (
+    Head,
     ListingOrderError,
     ListingProgress,
     RawPage,
     fetch_page,
+    head_by,
     iter_raw_pages,
     logical_page,
     one_per_logical_key,
@@ -303,8 +305,10 @@ def _plain_after(s3_client: Any, bucket: str, prefix: str, delimiter: str | None
 
 
 def iter_ranged_logical_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
-                              page_size: int = 1000) -> Iterator[ListObjectsResult]:
+                              page_size: int = 1000, head: Head | None = None) -> Iterator[ListObjectsResult]:
     """``iter_ranged_pages`` as logical pages (``.delta`` stripped, internal keys hidden, a name once)."""
+    head = head or head_by(s3_client, bucket)
     yield from one_per_logical_key(
-        logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size, continuation_token=None)
-        for raw in iter_ranged_pages(s3_client, bucket, prefix, delimiter, page_size))
+        (logical_page(bucket, raw, prefix=prefix, delimiter=delimiter, max_keys=page_size, continuation_token=None,
+                      head=head)
+         for raw in iter_ranged_pages(s3_client, bucket, prefix, delimiter, page_size)), head)

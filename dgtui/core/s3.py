@@ -16,9 +16,11 @@ from typing import Any, Callable, Iterator
 
 import botocore.exceptions as bexc
 import botocore.session
+import botocore.utils
 import urllib3.exceptions as urllib3_exc
 from botocore.config import Config
 
+from ..display import printable
 from . import errors, logs
 from .config import stall_seconds
 from .listing import install_fast_list_parser
@@ -42,25 +44,44 @@ _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
 def display_key(key: str, limit: int = 200) -> str:
-    """A key made safe for a one-line message: control characters escaped, length bounded."""
-    out = []
-    for ch in key:
-        if ch.isprintable() and ch not in "\r\n\t":
-            out.append(ch)
-        else:
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-    text = "".join(out)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
+    """A key made safe for a one-line message: escaped as everywhere else (``printable``), length bounded."""
+    return printable(key, limit)
 
 
 def where(bucket: str | None, key: str | None = None) -> str:
     if bucket and key:
-        return f"s3://{bucket}/{display_key(key)}"
+        return display_key(f"s3://{bucket}/{key}", 300)
     if bucket:
-        return f"s3://{bucket}"
+        return display_key(f"s3://{bucket}")
     return "the endpoint"
+
+
+#: where ``S3Access.head`` notes what it could not read of an answer (the rest of the answer is kept)
+ANSWER_PROBLEM = "DgtuiAnswerProblem"
+
+
+class UnparsedTime(str):
+    """A timestamp in an answer that is not a date: kept as its text, for the object's finding."""
+
+
+def lenient_timestamp(value: Any) -> Any:
+    """botocore's timestamp parser, except that a value that is no date does not end the whole call."""
+    try:
+        return botocore.utils.parse_timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return UnparsedTime(value)
+
+
+def _refuse_userinfo(endpoint_url: str | None) -> None:
+    """An endpoint URL with a user name or password is refused before any request.
+
+    botocore takes it as it is and repeats it in every error message and
+    log line; S3 signs requests with AWS credentials and has no use for it.
+    """
+    if endpoint_url and logs.has_userinfo(endpoint_url):
+        raise errors.ConnectionFailedError(
+            f"the endpoint URL {display_key(logs.redact_url(endpoint_url))} holds a user name or password; S3 "
+            f"requests are signed with AWS credentials instead: give the endpoint without them")
 
 
 def redact_credential_error_source() -> str:
@@ -75,7 +96,7 @@ def translate(exc: BaseException, *, bucket: str | None = None, key: str | None 
     if isinstance(exc, errors.DgError):
         return exc
     place = where(bucket, key)
-    host = endpoint or "the S3 endpoint"
+    host = display_key(logs.redact_url(endpoint)) if endpoint else "the S3 endpoint"
     if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
         return errors.CredentialsError(f"no usable AWS credentials were found: {redact_credential_error_source()}")
     if isinstance(exc, bexc.ProfileNotFound):
@@ -217,6 +238,7 @@ class S3Access:
         if read_timeout is None:
             read_timeout = stall_seconds()
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        _refuse_userinfo(endpoint_url)
         problem = errors.endpoint_url_problem(
             endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
         if problem is not None:
@@ -227,6 +249,10 @@ class S3Access:
             # The client still has boto3's transfer methods (upload_file, copy, ...), imported on first use.
             self.botocore_session = botocore.session.Session(profile=profile)
             self.botocore_session.register("creating-client-class.s3", _inject_transfer_methods)
+            # One object with a garbage Last-Modified is that object's problem (see ``head``), not a ValueError
+            # out of every call that reads it.
+            self.botocore_session.get_component("response_parser_factory").set_parser_defaults(
+                timestamp_parser=lenient_timestamp)
             if aws_access_key_id or aws_secret_access_key or aws_session_token:
                 self.botocore_session.set_credentials(aws_access_key_id, aws_secret_access_key, aws_session_token)
             if region_name:
@@ -238,6 +264,7 @@ class S3Access:
                 s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
             )
             self.client = self.botocore_session.create_client("s3", endpoint_url=endpoint_url, config=config)
+        _refuse_userinfo(self.client.meta.endpoint_url)  # from AWS_ENDPOINT_URL or a profile's endpoint_url
         install_fast_list_parser(self.client)
         self.client.meta.events.register_first("needs-retry.s3", _give_up_on_unreachable)
         if logs.redacting():
@@ -298,10 +325,21 @@ class S3Access:
         except (bexc.BotoCoreError, ConnectionError) as exc:
             raise translate(exc, bucket=bucket, key=key, endpoint=self.endpoint_url, action="HEAD",
                             timeout=self.read_timeout) from None
+        except ValueError as exc:  # a header botocore cannot parse (Content-Length: garbage)
+            raise errors.MetadataInvalidError(
+                f"the server's answer for {where(bucket, key)} cannot be read: {display_key(str(exc), 120)}",
+                bucket=bucket, key=key) from None
         if not head.get("ETag"):
             # Every S3 server sends an ETag; a web server or portal answering 200 does not.
             raise errors.NotS3Error(f"{self.endpoint_url} answered for {where(bucket, key)} without an ETag, "
                                     f"so it is not an S3 server; check the endpoint URL", bucket=bucket, key=key)
+        problems = []
+        if isinstance(head.get("LastModified"), UnparsedTime):
+            problems.append(f"its Last-Modified is not a date ({display_key(head.pop('LastModified'), 40)})")
+        if not isinstance(head.get("ContentLength", 0), int) or head.get("ContentLength", 0) < 0:
+            problems.append(f"its Content-Length is not a size ({display_key(str(head.pop('ContentLength')), 40)})")
+        if problems:
+            head[ANSWER_PROBLEM] = "the server's answer cannot be read: " + "; ".join(problems)
         return head
 
     def _explain_refused_head(self, bucket: str, key: str, fallback: errors.DgError) -> errors.DgError:

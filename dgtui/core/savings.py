@@ -240,7 +240,7 @@ class _Space:
                  "reference_size", "references", "reference_bytes", "others", "other_bytes", "whole_archives",
                  "whole_bytes", "compressed_whole",
                  "ineligible", "ineligible_bytes", "newest", "newest_size", "smallest", "archive_stem",
-                 "archive_key", "archive_bytes")
+                 "archive_key", "archive_bytes", "older_bytes")
 
     def __init__(self, name: str):
         self.name = name
@@ -255,6 +255,8 @@ class _Space:
         self.archive_stem: str | None = None
         self.archive_key: str | None = None
         self.archive_bytes = 0
+        #: the older of ``<name>`` and ``<name>.delta`` (the listing shows the current one): stored, not a file
+        self.older_bytes = 0
 
 
 class _Siblings:
@@ -302,10 +304,11 @@ class SavingsAggregator:
                 self.add(contents[i])
                 i += 1
             else:
-                self.add(hidden[j])
+                self.add(hidden[j], older=True)
                 j += 1
 
-    def add(self, info: ObjectInfo) -> None:
+    def add(self, info: ObjectInfo, older: bool = False) -> None:
+        """One listed object; ``older``: from the page's hidden ones (a reference, or an older copy of a name)."""
         key = info.stored_key or info.key
         if key.startswith(fmt.INTERNAL_PREFIX) or (self.prefix and not key.startswith(self.prefix)):
             return
@@ -321,6 +324,9 @@ class SavingsAggregator:
         if space is None:
             space = self._open[name] = _Space(name)
         size = info.size
+        if older and not fmt.is_reference_key(key):
+            space.older_bytes += size
+            return
         if fmt.is_reference_key(key):
             space.references += 1
             space.reference_bytes += size
@@ -411,7 +417,7 @@ class SavingsAggregator:
         ref = space.reference_size
         guessed = space.unknown * ref if ref is not None else space.unknown_bytes
         original = space.known_original + guessed + space.other_bytes
-        stored = space.delta_bytes + space.other_bytes + space.reference_bytes
+        stored = space.delta_bytes + space.other_bytes + space.reference_bytes + space.older_bytes
         row.objects += space.deltas + space.others
         row.deltas += space.deltas
         row.original_bytes += original

@@ -8,12 +8,12 @@ from typing import Callable, Iterable, Iterator
 
 from . import format as fmt
 from .cache import MetadataCache
-from .errors import CancelledError
+from .errors import CancelledError, MetadataInvalidError
 from .fasthead import FastHead
-from .listing import logical_page, page_bounds
+from .listing import Head, head_by, logical_page, one_per_logical_key, page_bounds
 from .models import BucketStats, ObjectInfo, ObjectKind
 from .ranged import iter_ranged_pages
-from .s3 import S3Access
+from .s3 import ANSWER_PROBLEM, S3Access
 
 #: keys per LIST request when listing for statistics
 STATS_PAGE_SIZE = 1000
@@ -38,7 +38,7 @@ def apply_metadata(info: ObjectInfo, metadata: dict[str, str]) -> ObjectInfo:
     info.created_at = parsed.created_at
     info.note = parsed.note
     info.original_name = parsed.original_name
-    info.metadata_problem = parsed.problem
+    info.metadata_problem = "; ".join(p for p in (info.answer_problem, parsed.problem) if p) or None
     info.encryption = parsed.encryption
     info.sha256_missing = parsed.sha256_missing
     if parsed.kind == ObjectKind.DELTA:
@@ -130,8 +130,16 @@ class MetadataFetcher:
             if batch is not None:
                 answer = batch.head(info.stored_key)
                 return None if answer is None else answer[1]
-            response = s3.head(bucket, info.stored_key)
-            return None if response is None else response.get("Metadata", {})
+            try:
+                response = s3.head(bucket, info.stored_key)
+            except MetadataInvalidError as exc:  # this object's answer cannot be read: its finding, not the end
+                info.answer_problem = str(exc)
+                return {}
+            if response is None:
+                return None
+            if response.get(ANSWER_PROBLEM):
+                info.answer_problem = response[ANSWER_PROBLEM]
+            return response.get("Metadata", {})
 
         def head_chunk(chunk: list[ObjectInfo]) -> list[tuple[ObjectInfo, dict | None]]:
             out = []
@@ -170,7 +178,8 @@ class MetadataFetcher:
                     done += 1
                     if md is not None:
                         apply_metadata(info, md)
-                        fresh.append((info.stored_key, object_version(info), md))
+                        if not info.answer_problem:  # the next run asks again, and finds the problem again
+                            fresh.append((info.stored_key, object_version(info), md))
                 if progress and (done // 50 != before // 50 or done == total):
                     progress(done, total)
                 if should_cancel and done < total and should_cancel():
@@ -216,17 +225,11 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
     to_read = 0
     #: encrypted direct objects: what their metadata says the file holds beyond the listed (ciphertext) bytes
     direct_extra = 0
-    #: plain objects of the pages so far whose <name>.delta twin could still be listed
-    twin_tail: dict[str, ObjectInfo] = {}
 
     def take_batch(final: bool) -> list[ObjectInfo]:
-        """What ``pending`` holds that can be read now (the rest stays in ``pending``)."""
-        batch, held = list(pending), []
-        if not final and twin_tail:
-            # A newer <name>.delta on a later page would replace these: read them once that is settled.
-            batch = [o for o in pending if twin_tail.get(o.key) is not o]
-            held = [o for o in pending if twin_tail.get(o.key) is o]
-        pending[:] = held
+        """What ``pending`` holds, to be read now (the listing shows each name once, as its current copy)."""
+        batch = list(pending)
+        pending.clear()
         return batch
 
     def read_batch(final: bool) -> None:
@@ -288,18 +291,7 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
                     stored += o.size
                     if cache is not None:
                         objects_digest.update(_fingerprint_line(o))
-                    twin = twin_tail.pop(o.key, None) if o.is_delta and twin_tail else None
-                    if twin is not None:
-                        # <name> ended an earlier page and this is its <name>.delta: one object, two copies.
-                        older += 1
-                        if o.last_modified <= twin.last_modified:
-                            continue
-                        other_bytes -= twin.size  # the delta is the newer: it counts, the plain copy does not
-                        if detailed:
-                            _drop(pending, twin)  # still waiting: read_batch holds back what twin_tail holds
-                            to_read -= 1
-                    else:
-                        object_count += 1
+                    object_count += 1
                     if detailed:
                         pending.append(o)
                         to_read += 1
@@ -324,7 +316,6 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
                         older += 1
                         if cache is not None:
                             objects_digest.update(_fingerprint_line(hidden))
-                twin_tail = _twin_tail(page, twin_tail)
                 if eager:
                     if len(pending) >= EAGER_BATCH:
                         read_in_background()
@@ -372,14 +363,6 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
     )
 
 
-def _drop(items: list[ObjectInfo], item: ObjectInfo) -> None:
-    """Remove ``item`` itself (not an equal copy) from ``items``, looking from the end, where it usually is."""
-    for index in range(len(items) - 1, -1, -1):
-        if items[index] is item:
-            del items[index]
-            return
-
-
 #: objects kept for the unchanged-listing shortcut of detailed stats before reading metadata while listing
 DEFER_OBJECTS = 100_000
 #: objects per round of metadata reads once detailed stats read while listing
@@ -399,18 +382,6 @@ def _guessed(counts: dict[str, list[int]], reference_sizes: dict[str, int]) -> i
         ref = reference_sizes.get(space)
         total += count * ref if ref is not None else own_bytes
     return total
-
-
-def _twin_tail(page, tail: dict[str, ObjectInfo]) -> dict[str, ObjectInfo]:
-    """Plain objects whose ``.delta`` twin sorts after everything listed so far (see ``iter_logical_pages``)."""
-    keys = [o.stored_key for o in page.contents] + [h.stored_key or h.key for h in page.hidden]
-    if not keys:
-        return tail
-    last = max(keys)
-    tail = {k: o for k, o in tail.items() if k + fmt.DELTA_SUFFIX > last}
-    tail.update((o.key, o) for o in page.contents if not o.is_delta and last.startswith(o.key)
-                and o.key + fmt.DELTA_SUFFIX > last)
-    return tail
 
 
 def listing_fingerprint(objects: list[ObjectInfo], references: list[ObjectInfo]) -> str:
@@ -440,8 +411,14 @@ def _full_listing(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix
     once from there. Without that, ranges are split as the first pages
     show the prefix is large. Statistics need every page before they can
     say anything, so fetching them together costs nothing in what is shown
-    first.
+    first. A name stored both as ``<name>`` and ``<name>.delta`` is listed as
+    its current copy (``fmt.current_copy``), the other among ``hidden``.
     """
+    head = head_by(s3.client, bucket, cache, s3.endpoint_url)
+    return one_per_logical_key(_listed_pages(s3, cache, bucket, prefix, head), head)
+
+
+def _listed_pages(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix: str, head: Head) -> Iterator:
     kept = cache.get_bounds(s3.endpoint_url, bucket, prefix) if cache is not None else None
     stored_keys: list[str] = []
     raws = iter_ranged_pages(s3.client, bucket, prefix, page_size=kept[0] if kept else STATS_PAGE_SIZE,
@@ -449,7 +426,7 @@ def _full_listing(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix
     for raw in raws:
         stored_keys.extend(o[0] for o in raw.objects)
         yield logical_page(bucket, raw, prefix=prefix, delimiter=None, max_keys=STATS_PAGE_SIZE,
-                           continuation_token=None)
+                           continuation_token=None, head=head)
     if cache is not None:
         page = min(STATS_PAGE_SIZE, max(SPLIT_MIN_PAGE, len(stored_keys) // SPLIT_SEGMENTS))
         bounds = page_bounds(stored_keys, page) or None

@@ -34,7 +34,7 @@ from . import codec, errors, tempfiles
 from . import format as fmt
 from .cache import HASH_CHUNK, ReferenceCache, SourceChanged, fsync_dir, sha256_file
 from .models import DownloadResult, ObjectKind, UploadSummary
-from .s3 import S3Access, display_key, is_precondition_failed, translate, where
+from .s3 import ANSWER_PROBLEM, S3Access, display_key, is_precondition_failed, translate, where
 
 Progress = Callable[[int, int, str], None]  # done bytes, total bytes, stage
 ShouldCancel = Callable[[], bool]
@@ -430,8 +430,8 @@ class Engine:
         """The stored key and HEAD of a logical key (a delta or a direct object).
 
         When ``<name>`` and ``<name>.delta`` both exist (deltaglider_proxy writes
-        the new form before deleting the old), the newer by ``dg-created-at``,
-        then by modification time, is the object, as the proxy serves it.
+        the new form before deleting the old), ``fmt.current_copy`` says which is
+        the object, as listings and every other reader do.
         """
         stored, head, _ = self.resolve_with_older(bucket, key)
         return stored, head
@@ -464,7 +464,9 @@ class Engine:
             if head is not None:
                 found.append((stored, head))
         if len(found) == 2:
-            newer, older = sorted(found, key=_age, reverse=True)
+            current = fmt.current_copy(*(fmt.StoredCopy.of(stored, head.get("Metadata"), head.get("LastModified"))
+                                         for stored, head in found))
+            newer, older = found if found[0][0] == current.stored_key else found[::-1]
             return newer[0], newer[1], older[0]
         if found:
             return found[0][0], found[0][1], None
@@ -489,6 +491,9 @@ class Engine:
         """
         stored_key, head = self.resolve(bucket, key)
         logical = fmt.logical_key_of(stored_key)
+        if head.get(ANSWER_PROBLEM):
+            raise errors.MetadataInvalidError(f"{where(bucket, logical)}: {head[ANSWER_PROBLEM]}; not restored",
+                                              bucket=bucket, key=logical)
         real_root = os.path.realpath(root if root is not None else dest.parent)
         if _check_destination(dest, real_root) and not rescue and not overwrite:
             raise errors.DestinationExistsError(
@@ -900,26 +905,6 @@ def _set_mtime(path: Path, last_modified: object) -> None:
 def rescue_path_for(dest: Path) -> Path:
     """Where rescued, decompressed contents go: never the original's name."""
     return dest.with_name(dest.name + ".decompressed")
-
-
-def _age(found: tuple[str, dict]) -> tuple:
-    """Sort key of a stored copy: its dg-created-at (as UTC), then its modification time."""
-    from datetime import UTC, datetime
-
-    created = fmt.resolve(fmt.normalise_metadata(found[1].get("Metadata", {})), "created_at")
-    when = None
-    if created:
-        try:
-            when = datetime.fromisoformat(created.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-        except ValueError:
-            when = None
-    modified = found[1].get("LastModified")
-    if when is None:
-        when = modified
-    floor = datetime.min.replace(tzinfo=UTC)
-    return (when or floor, modified or floor, found[0].endswith(fmt.DELTA_SUFFIX))
 
 
 def md5_file(path: str | Path) -> str:

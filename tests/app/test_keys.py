@@ -100,3 +100,18 @@ async def test_copy_url_shows_it(session_client, bucket):
         await pilot.pause()
         assert app.clipboard == f"s3://{bucket}/a/[bold]x.txt"
         assert any(n.message == f"Copied s3://{bucket}/a/[bold]x.txt" and not n.markup for n in app._notifications)
+
+
+@pytest.mark.parametrize("name", ["\x1b]0;PWNED\x07t.txt", "bidi\u202etxt.exe"])
+async def test_copy_url_copies_what_it_shows(session_client, bucket, name):
+    session_client.put_object(Bucket=bucket, Key=f"t/{name}", Body=b"x")
+    app = make_app(session_client, f"s3://{bucket}/t/")
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        await wait_for(pilot, lambda: table.view and not table.listing)
+        await pilot.press("y")
+        await pilot.pause()
+        shown = f"s3://{bucket}/t/" + name.encode("unicode_escape").decode("ascii")
+        assert app.clipboard == shown
+        assert not any(ch in app.clipboard for ch in "\x1b\x07\u202e")
+        assert any(n.message.startswith(f"Copied {shown} (as shown") for n in app._notifications)

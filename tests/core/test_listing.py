@@ -73,14 +73,15 @@ def test_a_listing_left_early_stops_without_waiting(client, bucket, boto3_s3):
 
     client.boto3_client.meta.events.register("before-send.s3.ListObjectsV2", hold)
     first = next(pages)
-    assert [o.key for o in first.contents] == ["q/000", "q/001", "q/002"]
+    # q/002 comes with the next page, which would hold its q/002.delta if there were one
+    assert [o.key for o in first.contents] == ["q/000", "q/001"]
     assert held.wait(30), "the next page was asked for ahead"
     pages.close()
     assert not answered.is_set(), "close() returned while the page fetched ahead was still in flight"
     released.set()
     client.boto3_client.meta.events.unregister("before-send.s3.ListObjectsV2", hold)
     assert [o.key for o in next(client.iter_pages(bucket, "q/", delimiter=None, page_size=3)).contents] == \
-        ["q/000", "q/001", "q/002"]
+        ["q/000", "q/001"]
 
 
 def test_a_continuation_token_resumes_where_the_page_ended(client, bucket, boto3_s3):

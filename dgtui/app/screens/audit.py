@@ -20,7 +20,7 @@ from textual.widgets.tree import TreeNode
 from dgtui import AuditProblem, AuditSummary, CancelledError
 
 from ..messages import Location
-from ..text import human_count, human_size, plural, printable
+from ..text import human_count, human_size, plural, printable, safe_line
 from ..widgets.footer import AppFooter
 from ..widgets.progress import progress_bar
 from ..workers import background
@@ -242,5 +242,5 @@ def problem_label(problem: AuditProblem) -> Text:
     label.append("  ")
     label.append(printable(name, 120), style="bold")
     label.append("  ")
-    label.append(printable(problem.message, 400))
+    label.append(safe_line(problem.message, 400))
     return label

@@ -18,7 +18,7 @@ from dgtui import ObjectInfo, ObjectKind
 from dgtui.core.format import object_metadata, stored_content_type
 
 from ..messages import Location, ObjectInfoLoaded
-from ..text import human_size, percent, printable, ratio
+from ..text import human_size, percent, printable, ratio, safe_line
 from ..widgets.footer import AppFooter
 from ..workers import background
 
@@ -129,9 +129,9 @@ def render_details(bucket: str, info: ObjectInfo, time_format, problems: list | 
         grid.add_row(Text(label), value if isinstance(value, Text) else Text(value, style=style))
 
     for problem in problems or []:
-        row("Audit", f"{problem.kind.label}: {printable(problem.message)}", "bold red")
+        row("Audit", f"{problem.kind.label}: {safe_line(problem.message)}", "bold red")
     if info.metadata_problem:
-        row("Warning", f"metadata invalid: {printable(info.metadata_problem)}", "bold red")
+        row("Warning", f"metadata invalid: {safe_line(info.metadata_problem)}", "bold red")
     if info.encryption:
         row("Encrypted", f"by deltaglider_proxy ({printable(info.encryption)}): only the proxy can read it; "
                          f"restores here are refused", "bold yellow")

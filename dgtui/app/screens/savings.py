@@ -29,7 +29,7 @@ from dgtui.core.savings import FolderReport, FolderSavings, LayoutAdvice, monthl
 from dgtui.display import money, worth_a_cent
 
 from ..messages import Location
-from ..text import human_count, human_size, percent, printable
+from ..text import human_count, human_size, percent, printable, safe_line
 from ..widgets.footer import AppFooter
 from ..widgets.progress import progress_bar
 from ..widgets.savings_table import SavingsTable, sort_words
@@ -329,7 +329,7 @@ class SavingsScreen(Screen[None]):
         if report is not None:
             lines.append(self._cost_line(report.total))
             for advice in report.advice[:2]:
-                lines.append(Text("Layout: " + printable(advice.message, 400), style="bold"))
+                lines.append(Text("Layout: " + safe_line(advice.message, 400), style="bold"))
                 if advice.shared_stored_bytes is not None:
                     lines.append(Text(
                         f"  measured on two neighbours: a delta is {(advice.sample_delta_ratio or 0) * 100:.2g}% of "

@@ -18,7 +18,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode, UnknownNodeID
 
 from ..messages import Location, Navigate
-from ..text import human_count, printable
+from ..text import human_count, printable, safe_line
 from ..workers import background, is_cancelled
 
 #: pages (1,000 keys each) read per expansion before offering "more folders…"
@@ -91,7 +91,7 @@ class BucketTree(Tree[NodeInfo]):
         """Replace the whole tree with one line of text (connecting, errors)."""
         self.clear()
         self._by_location.clear()
-        self.root.add_leaf(Text(printable(text), style="italic"), NodeInfo("info"))
+        self.root.add_leaf(Text(safe_line(text), style="italic"), NodeInfo("info"))
 
     def set_buckets(self, names: list[str]) -> None:
         self.clear()

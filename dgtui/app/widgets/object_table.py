@@ -48,7 +48,7 @@ from ..messages import (
     Location,
     Navigate,
 )
-from ..text import column_digits, human_size, percent, plural, printable
+from ..text import column_digits, human_size, percent, plural, printable, safe_line
 from ..workers import background, is_cancelled
 
 #: how often arriving pages are merged into the view while a listing runs
@@ -890,7 +890,7 @@ class ObjectTable(ScrollView, can_focus=True):
                 info = row.info
                 assert info is not None
                 if title == "Stored":
-                    cell = self._cell(human_size(row.size), width, "right")
+                    cell = self._cell(human_size(row.size if info.size_known else None), width, "right")
                 elif title == "Type":
                     label = kind_label(info)
                     style = self.get_component_rich_style("object-table--delta") if label == "delta" else dim
@@ -912,6 +912,8 @@ class ObjectTable(ScrollView, can_focus=True):
 
     def _damaged(self, row: Row) -> bool:
         """The last audit found a problem with this object, or below this folder ("!" in the first column)."""
+        if row.info is not None and row.info.answer_problem:
+            return True  # the server's listing of it cannot be read (a negative size, a date that is none)
         findings = getattr(self.app, "audit_findings", None)
         if not findings or self.location is None:
             return False
@@ -955,7 +957,7 @@ class ObjectTable(ScrollView, can_focus=True):
                     text.stylize(self.get_component_rich_style("object-table--cursor"))
             elif not self.view and y == 2:
                 message = self._message_line() or ""
-                text = Text(" " + printable(message), style=self.get_component_rich_style("object-table--message"),
+                text = Text(" " + safe_line(message), style=self.get_component_rich_style("object-table--message"),
                             no_wrap=True)
                 if self.message:
                     text.stylize(Style(color=None, italic=False, bold=True))

@@ -26,7 +26,7 @@ from dgtui import CancelledError, DownloadResult
 from dgtui.transfers import Question, RestoreOutcome, UploadOutcome, restore_objects, restore_prefix, upload_files
 
 from ..messages import ContentsChanged, Location, TransferFinished, TransferQuestion
-from ..text import human_count, human_duration, human_size, plural, printable
+from ..text import human_count, human_duration, human_size, plural, printable, safe_line
 from ..transfer_state import Transfer
 from ..workers import background
 from .progress import progress_bar
@@ -385,8 +385,8 @@ class TransfersPanel(VerticalScroll, can_focus=True):
             first = errors[0]
             self.app.call_from_thread(self.finish, transfer, "failed",
                                       f"deleted {plural(response['deleted'], 'stored object')}; "
-                                      f"{len(errors)} failed: {printable(str(first), 160)}",
-                                      [printable(str(e), 300) for e in errors])
+                                      f"{len(errors)} failed: {safe_line(str(first), 160)}",
+                                      [safe_line(str(e), 300) for e in errors])
         else:
             self.app.call_from_thread(self.finish, transfer, "done",
                                       f"deleted {plural(response['deleted'], 'stored object')}")
