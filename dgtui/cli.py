@@ -52,6 +52,9 @@ def _add_connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL or AWS)")
     p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
     p.add_argument("--region", help="AWS region")
+    p.add_argument("--addressing-style", choices=("path", "virtual", "auto"),
+                   help="bucket in the URL path or in the host name (default: the AWS config's "
+                        "s3.addressing_style, else path with --endpoint-url)")
     p.add_argument("--debug", action="store_true", help="log requests to stderr (credentials redacted)")
 
 
@@ -127,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: options that take a value, so the word after them is not a command
-_VALUE_OPTIONS = ("--endpoint-url", "--profile", "--region")
+_VALUE_OPTIONS = ("--endpoint-url", "--profile", "--region", "--addressing-style")
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
@@ -157,7 +160,8 @@ def _normalise_argv(argv: list[str]) -> list[str]:
 def _client(args: argparse.Namespace):
     from .core.client import create_client
 
-    return create_client(endpoint_url=args.endpoint_url, profile=args.profile, region_name=args.region)
+    return create_client(endpoint_url=args.endpoint_url, profile=args.profile, region_name=args.region,
+                         addressing_style=args.addressing_style)
 
 
 class ProgressLine:
@@ -535,7 +539,8 @@ def cmd_browse(args: argparse.Namespace) -> int:
               f"{XDELTA3_INSTALL_HINT}", file=sys.stderr)
     from .app.app import run_app
 
-    return run_app(endpoint_url=args.endpoint_url, profile=args.profile, region=args.region, start_url=args.url)
+    return run_app(endpoint_url=args.endpoint_url, profile=args.profile, region=args.region, start_url=args.url,
+                   addressing_style=args.addressing_style)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

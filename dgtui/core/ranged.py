@@ -25,6 +25,7 @@ plain way, skipping what it already gave.
 
 from __future__ import annotations
 
+import logging
 import threading
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
@@ -34,6 +35,8 @@ from typing import Any
 
 from .listing import ListingOrderError, RawPage, fetch_page, iter_raw_pages, logical_page, one_per_logical_key
 from .models import ListObjectsResult
+
+log = logging.getLogger("dgtui.ranged")
 
 #: ranges listed at once
 RANGE_WORKERS = 16
@@ -191,6 +194,8 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
                 ends: list[str | None] = [*points, node.hi]
                 node.children = [start(_Range(lo, hi, expected=scale.keys_between(lo, hi)))
                                  for lo, hi in zip(edges, ends)]
+                log.debug("listing s3://%s/%s: range after %r cut into %d ranges at %r", bucket, prefix,
+                          node.lo, len(node.children), points)
             else:
                 left = None if node.expected is None else node.expected - len(names)
                 # A full answer short of the range's end: the estimate was low; a whole page next time.
@@ -200,6 +205,8 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
 
     if hints:
         bounds = sorted(set(hints))
+        log.debug("listing s3://%s/%s: %d ranges from %d known page breaks", bucket, prefix, len(bounds) + 1,
+                  len(bounds))
         tops = [start(_Range(lo, hi)) for lo, hi in zip([None, *bounds], [*bounds, None])]
     else:
         tops = [start(_Range(None, None))]
@@ -215,6 +222,8 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
                 raw = node.future.result()
             except ListingOrderError:
                 stop.set()
+                log.debug("listing s3://%s/%s: the server's page from StartAfter=%r is out of order or "
+                          "ignores StartAfter; listing the plain way", bucket, prefix, node.lo)
                 yield from _plain_after(s3_client, bucket, prefix, delimiter, page_size,
                                         {key for keys in given for key in keys}, shown)
                 return

@@ -177,6 +177,29 @@ def is_precondition_failed(exc: BaseException) -> bool:
     return code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (412,)
 
 
+ADDRESSING_STYLES = ("path", "virtual", "auto")
+
+
+def _s3_config(session: botocore.session.Session, addressing_style: str | None, *,
+               custom_endpoint: bool) -> dict[str, str] | None:
+    """The client's ``s3`` settings: the addressing style asked for, else the one in the AWS config
+    (``s3 = addressing_style = ...``), else path style for a custom endpoint.
+
+    A client's own ``s3`` settings win over the config file's, so path style is set only when
+    neither the caller nor the config chose: MinIO, Ceph or a local server often have no DNS
+    name per bucket, while a user who configured virtual-hosted style has one.
+    """
+    if addressing_style is not None:
+        if addressing_style not in ADDRESSING_STYLES:
+            raise errors.DgError(f"unknown addressing style {display_key(addressing_style, 40)!r}: "
+                                 f"use {', '.join(ADDRESSING_STYLES)}")
+        return {"addressing_style": addressing_style}
+    configured = session.get_config_variable("s3")
+    if isinstance(configured, dict) and configured.get("addressing_style") in ("path", "virtual"):
+        return None  # botocore applies the config file's choice itself
+    return {"addressing_style": "path"} if custom_endpoint else None
+
+
 class S3Access:
     """A botocore S3 client with the calls the core needs."""
 
@@ -184,7 +207,7 @@ class S3Access:
                  region_name: str | None = None, aws_access_key_id: str | None = None,
                  aws_secret_access_key: str | None = None, aws_session_token: str | None = None,
                  max_pool_connections: int = 64, connect_timeout: float = 3, read_timeout: float = 60,
-                 max_attempts: int = 5):
+                 max_attempts: int = 5, addressing_style: str | None = None):
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         with translated(endpoint=endpoint_url, action="setup"):
             # botocore's session, as boto3's Session sets it up for a client: importing boto3 (and with it
@@ -200,7 +223,8 @@ class S3Access:
                 max_pool_connections=max_pool_connections, connect_timeout=connect_timeout,
                 read_timeout=read_timeout, retries={"mode": "standard", "max_attempts": max_attempts},
                 tcp_keepalive=True,
-                s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
+                s3=_s3_config(self.botocore_session, addressing_style,
+                              custom_endpoint=bool(endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))),
             )
             self.client = self.botocore_session.create_client("s3", endpoint_url=endpoint_url, config=config)
         install_fast_list_parser(self.client)
