@@ -9,7 +9,9 @@ only the endpoint, bucket and key.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
@@ -24,6 +26,8 @@ MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 16 * 1024 * 1024
 TRANSFER_CONCURRENCY = 4
 STREAM_CHUNK = 1024 * 1024
+
+log = logging.getLogger("dgtui.s3")
 
 ProgressFn = Callable[[int], None]
 ShouldCancel = Callable[[], bool]
@@ -153,6 +157,11 @@ def _inject_transfer_methods(class_attributes: dict[str, Any], **_: Any) -> None
 
 #: tries to open a connection before an endpoint counts as unreachable
 CONNECT_ATTEMPTS = 2
+#: tries of a download whose body was cut short, each going on from the bytes already written
+DOWNLOAD_ATTEMPTS = 5
+#: what a body cut short raises while it is read
+_CUT_SHORT = (bexc.ResponseStreamingError, bexc.IncompleteReadError, bexc.ReadTimeoutError,
+              bexc.ConnectionClosedError, ConnectionError)
 
 
 def _give_up_on_unreachable(attempts: int, caught_exception: BaseException | None = None, **_: Any) -> None:
@@ -405,33 +414,65 @@ class S3Access:
         """Stream an object into ``path`` (created or truncated), hashing as it goes.
 
         ``etag`` pins the object version (If-Match) so a concurrent rewrite
-        cannot mix two versions into one file.
+        cannot mix two versions into one file; without it the first answer's
+        ETag pins it. A download cut short (a dropped connection, an answer
+        shorter than its Content-Length, a stalled read) goes on from the
+        bytes already written with a ranged GET of the same version, up to
+        ``DOWNLOAD_ATTEMPTS`` times: botocore's retries end where the body
+        starts.
         """
-        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if etag:
-            params["IfMatch"] = f'"{etag}"' if not etag.startswith('"') else etag
-        with self.ctx(bucket, key, "download"):
-            response = self.client.get_object(**params)
-            stream = response["Body"]
-            try:
-                with open(path, "wb") as out:
-                    while True:
-                        if should_cancel and should_cancel():
-                            raise errors.CancelledError()
-                        chunk = stream.read(STREAM_CHUNK)
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        if hasher is not None:
-                            hasher.update(chunk)
-                        if progress:
-                            progress(len(chunk))
-            finally:
-                stream.close()
-            expected = response.get("ContentLength")
-            if expected is not None and os.path.getsize(path) != expected:
-                raise errors.ConnectionFailedError(
-                    f"the download of {where(bucket, key)} ended early; retry")
+        pinned = etag
+        total: int | None = None
+        written = 0
+        failures = 0
+        with self.ctx(bucket, key, "download"), open(path, "wb") as out:
+            while True:
+                params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+                if pinned:
+                    params["IfMatch"] = f'"{pinned}"' if not pinned.startswith('"') else pinned
+                if written:
+                    params["Range"] = f"bytes={written}-"
+                try:
+                    response = self.client.get_object(**params)
+                    if written and not response.get("ContentRange"):
+                        response["Body"].close()
+                        raise errors.ConnectionFailedError(
+                            f"the download of {where(bucket, key)} was cut short and the server cannot resume "
+                            f"it (no ranged answer); retry")
+                    if total is None:
+                        total = response.get("ContentLength")
+                    pinned = pinned or response.get("ETag")
+                    stream = response["Body"]
+                    try:
+                        while True:
+                            if should_cancel and should_cancel():
+                                raise errors.CancelledError()
+                            chunk = stream.read(STREAM_CHUNK)
+                            if not chunk:
+                                break
+                            out.write(chunk)
+                            written += len(chunk)
+                            if hasher is not None:
+                                hasher.update(chunk)
+                            if progress:
+                                progress(len(chunk))
+                    finally:
+                        stream.close()
+                except _CUT_SHORT as exc:
+                    failures += 1
+                    if failures >= DOWNLOAD_ATTEMPTS:
+                        raise
+                    log.debug("download of %s cut short after %d bytes (%s); going on from there",
+                              where(bucket, key), written, type(exc).__name__)
+                    time.sleep(min(2.0, 0.1 * 2 ** failures))
+                    continue
+                if total is None or written >= total:
+                    break
+                failures += 1  # an answer shorter than announced, without an error
+                if failures >= DOWNLOAD_ATTEMPTS:
+                    break
+        if total is not None and os.path.getsize(path) != total:
+            raise errors.ConnectionFailedError(f"the download of {where(bucket, key)} ended early; retry")
 
     def delete_keys(self, bucket: str, keys: list[str]) -> list[tuple[str, str]]:
         """Delete stored keys in batches; returns (key, error) for failures."""

@@ -302,9 +302,14 @@ class Engine:
                              progress=_Meter(progress, path.stat().st_size, "uploading reference"),
                              should_cancel=should_cancel)
         except Exception as exc:
-            if is_precondition_failed(exc):
+            if not is_precondition_failed(exc):
+                raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url,
+                                action="upload") from None
+            existing = self.s3.head(bucket, ref_key)
+            if existing is None or fmt.parse_metadata(ref_key, existing.get("Metadata", {})).file_sha256 != file_sha:
                 return None
-            raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url, action="upload") from None
+            # The reference holds these very bytes: ours, stored by a first attempt whose answer was lost
+            # (the retry then found it), or another uploader's of the same file. Either way the same outcome.
         try:
             copy = self.references.put_copy(path, file_sha)
         except SourceChanged:
