@@ -35,9 +35,10 @@ the loop never waits for botocore):
   failures outnumber the answered HEADs is the fast path switched off;
 * a throttled answer (503 SlowDown, 429) is what S3 asks clients to slow down
   with: the HEAD waits (exponential backoff with jitter) and is sent again,
-  and the number of HEADs in flight is halved, then raised by one for each
-  window of answered HEADs (additive increase, multiplicative decrease, as
-  AWS asks of clients). Throttling never switches the fast path off;
+  and the number of HEADs in flight is halved (down to ``MIN_CONCURRENCY``),
+  then raised by one for each window of answered HEADs (additive increase,
+  multiplicative decrease, as AWS asks of clients). Throttling never
+  switches the fast path off;
 * the fast path stays off for a client that is not signed with SigV4
   (anonymous or another signature version), that goes through a proxy or
   presents a client certificate, whose URL does not end in the key as
@@ -100,6 +101,11 @@ THROTTLE_ATTEMPTS = 6
 #: backoff after a throttled answer: about BASE * 2**attempt, half of it random, at most CAP
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 2.0
+#: fewest HEADs kept in flight under throttling: 16 at 10-20 ms in-region are 800-1,600 a second, well
+#: under the 5,500 GET/HEAD a second S3 allows per prefix, so this floor alone never causes SlowDown,
+#: while a throttled server that answers at random (or a burst of SlowDown) cannot bring the fan-out
+#: down to one HEAD at a time
+MIN_CONCURRENCY = 16
 #: transient failures before they may switch the fast path off (when they outnumber its answers)
 TRANSIENT_LIMIT = 32
 
@@ -369,7 +375,7 @@ class FastHead:
             if wave != self._wave:
                 return  # sent before the last cut: that cut already answered it
             self._wave += 1
-            self.concurrency = max(1, self.concurrency // 2)
+            self.concurrency = max(min(MIN_CONCURRENCY, self.max_workers), self.concurrency // 2)
             self.lowest_concurrency = min(self.lowest_concurrency, self.concurrency)
             self.concurrency_decreases += 1
             now = self.concurrency
