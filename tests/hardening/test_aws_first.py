@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from botocore.config import Config
 from dgtui import create_client
 from dgtui.cli import main
 from dgtui.core.errors import KeyRewrittenError
+from dgtui.testing.proxy import FaultProxy, FaultRates
 from tests.conftest import bucket_name_for
 from tests.core.conftest import make_release
 from tests.core.test_fasthead import put_deltas
@@ -165,15 +167,30 @@ def test_the_configured_addressing_style_is_honoured(recording_proxy, capsys):
 
 # --- --debug shows dgtui's own logs ------------------------------------------------------------------
 
-def test_debug_logs_fast_heads_and_redacts(s3_server, s3_env, bucket, boto3_s3):
+def test_debug_logs_fast_heads_fallbacks_and_redacts(s3_server, s3_env, bucket, boto3_s3):
     put_deltas(boto3_s3, bucket, 40, spaces=2)
-    proc = run_cli("--debug", "stats", "--detailed", f"s3://{bucket}", env=cli_env(s3_env))
+    # Some HEADs answered 500 once: botocore repeats them, and says so.
+    with FaultProxy(s3_server.endpoint_url, FaultRates(error=0.2), methods=("HEAD",), seed=1,
+                    first_attempts=1) as proxy:
+        proc = run_cli("--debug", "stats", "--detailed", f"s3://{bucket}", "--endpoint-url", proxy.endpoint_url,
+                       env=cli_env(s3_env))
     err = proc.stderr.decode("utf-8", "replace")
     assert proc.returncode == 0, err[-2000:]
     fast = [line for line in err.splitlines() if " dgtui.fasthead DEBUG fast HEAD " in line]
     assert len(fast) >= 30, err[-3000:]
     assert all("Signature=[redacted]" in line for line in fast)
+    repeated = [line for line in err.splitlines() if "through botocore after a fast HEAD (HTTP 500)" in line]
+    assert len(repeated) == proxy.counts["error"] > 0
     assert s3_server.secret_key not in err and s3_server.access_key not in err
+
+
+def test_debug_logs_the_ranged_listings_decisions(s3_server, s3_env, bucket, boto3_s3):
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: boto3_s3.put_object(Bucket=bucket, Key=f"k/{i:05d}", Body=b""), range(1500)))
+    proc = run_cli("--debug", "ls", "-r", f"s3://{bucket}/", env=cli_env(s3_env))
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 0 and proc.stdout.decode().count("\n") == 1500, err[-2000:]
+    assert " dgtui.ranged DEBUG listing s3://" in err and "cut into" in err, err[-3000:]
 
 
 # --- keys the server rewrites -----------------------------------------------------------------------
