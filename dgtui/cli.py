@@ -57,6 +57,9 @@ def _add_connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL or AWS)")
     p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
     p.add_argument("--region", help="AWS region")
+    p.add_argument("--addressing-style", choices=("path", "virtual", "auto"),
+                   help="bucket in the URL path or in the host name (default: the AWS config's "
+                        "s3.addressing_style, else path with --endpoint-url)")
     p.add_argument("--debug", action="store_true", help="log requests to stderr (credentials redacted)")
 
 
@@ -132,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: options that take a value, so the word after them is not a command
-_VALUE_OPTIONS = ("--endpoint-url", "--profile", "--region")
+_VALUE_OPTIONS = ("--endpoint-url", "--profile", "--region", "--addressing-style")
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
@@ -162,7 +165,8 @@ def _normalise_argv(argv: list[str]) -> list[str]:
 def _client(args: argparse.Namespace):
     from .core.client import create_client
 
-    return create_client(endpoint_url=args.endpoint_url, profile=args.profile, region_name=args.region)
+    return create_client(endpoint_url=args.endpoint_url, profile=args.profile, region_name=args.region,
+                         addressing_style=args.addressing_style)
 
 
 class ProgressLine:
@@ -303,6 +307,10 @@ def _ctrl_c_cancels(job: Job) -> Iterator[None]:
         if job.should_cancel():
             raise KeyboardInterrupt
         job.cancel()
+        if previous is _on_exit_signal:
+            # The command owns the process: a file hanging on a silent server would not see the cancel
+            # before the stall limit, so the process still ends within UNWIND_SECONDS, as any Ctrl-C does.
+            _arm_overdue(signum)
 
     try:
         previous = signal.signal(signal.SIGINT, interrupted)
@@ -587,7 +595,8 @@ def cmd_browse(args: argparse.Namespace) -> int:
               f"{XDELTA3_INSTALL_HINT}", file=sys.stderr)
     from .app.app import run_app
 
-    return run_app(endpoint_url=args.endpoint_url, profile=args.profile, region=args.region, start_url=args.url)
+    return run_app(endpoint_url=args.endpoint_url, profile=args.profile, region=args.region, start_url=args.url,
+                   addressing_style=args.addressing_style)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -646,10 +655,17 @@ def _end_now(code: int) -> None:
 def _on_exit_signal(signum: int, _frame: Any) -> None:
     """Ctrl-C, SIGTERM, SIGHUP: unwind as an interrupt (the command cleans up and says what it did), but
     end within ``UNWIND_SECONDS`` whatever is hanging; a second signal ends it at once."""
-    global _stopping
     if _stopping is not None:
         _say_interrupted(raw=True)
         _end_now(128 + _stopping)
+    _arm_overdue(signum)
+    raise KeyboardInterrupt
+
+
+def _arm_overdue(signum: int) -> None:
+    """The process is stopping because of ``signum``: it ends with 128 + ``signum`` once the command has
+    unwound (``_finish``), or after ``UNWIND_SECONDS`` whatever is hanging."""
+    global _stopping
     _stopping = signum
 
     def overdue() -> None:
@@ -659,7 +675,6 @@ def _on_exit_signal(signum: int, _frame: Any) -> None:
     timer = threading.Timer(UNWIND_SECONDS, overdue)
     timer.daemon = True
     timer.start()
-    raise KeyboardInterrupt
 
 
 def _catch_exit_signals() -> None:

@@ -46,6 +46,7 @@ CASES: dict[str, str] = {
     "list": "list a prefix, no metadata: dgtui vs boto3 paginator and s5cmd ls",
     "stats": "detailed stats over delta objects: dgtui (fresh cache) vs DeltaGlider",
     "stats-again": "detailed stats again, nothing changed: dgtui vs its own first run",
+    "stats-throttled": "detailed stats with 10% of requests answered 503 SlowDown: dgtui vs DeltaGlider",
     "upload": "upload versions of an archive: dgtui vs DeltaGlider (time and stored bytes)",
     "restore": "restore versions from one deltaspace, a new process each: dgtui vs DeltaGlider",
     "get-cli": "`dgtui get` vs `deltaglider cp` of archive versions, a new process each (start-up included)",
@@ -61,12 +62,13 @@ CASES: dict[str, str] = {
 
 
 def runners() -> dict[str, Callable[[Context], list[Row]]]:
-    from . import app, audit, cli_restore, listing, memory, restore, savings, stats, upload
+    from . import app, audit, cli_restore, listing, memory, restore, savings, stats, throttled, upload
 
     return {
         "list": listing.run,
         "stats": stats.run,
         "stats-again": stats.run,  # one run measures both; rows are filtered by case id
+        "stats-throttled": throttled.run,
         "upload": upload.run,
         "restore": restore.run,
         "get-cli": cli_restore.run,

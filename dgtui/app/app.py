@@ -437,13 +437,14 @@ def _runner(screen: Screen, action: str) -> Callable[[], Any]:
 
 def run_app(endpoint_url: str | None = None, profile: str | None = None, region: str | None = None,
             start_url: str | None = None, env: dict[str, str] | None = None,
-            hide_buckets: tuple[str, ...] = ()) -> int:
+            hide_buckets: tuple[str, ...] = (), addressing_style: str | None = None) -> int:
     """Run the browser in this terminal; returns the exit status."""
     if env:
         os.environ.update(env)
 
     def factory() -> DgClient:
-        return create_client(endpoint_url=endpoint_url, profile=profile, region_name=region)
+        return create_client(endpoint_url=endpoint_url, profile=profile, region_name=region,
+                             addressing_style=addressing_style)
 
     app = DgtuiApp(factory, start_url=start_url, endpoint_label=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
                    hide_buckets=hide_buckets)

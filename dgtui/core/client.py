@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
 import botocore.exceptions as bexc
 
-from . import errors, tempfiles
+from . import errors, logs, tempfiles
 from . import format as fmt
 from .cache import MetadataCache, ReferenceCache, cache_root, private_dir, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
@@ -747,6 +747,11 @@ class DgClient(DeltaGliderCompat):
         params: dict[str, Any] = {**kwargs, "Bucket": Bucket}
         if CreateBucketConfiguration:
             params["CreateBucketConfiguration"] = CreateBucketConfiguration
+        else:
+            constraint = location_constraint(self._s3.client.meta.region_name)
+            if constraint:
+                # Outside us-east-1 AWS (and moto) refuse a bucket without its region's constraint.
+                params["CreateBucketConfiguration"] = {"LocationConstraint": constraint}
         try:
             self._s3.client.create_bucket(**params)
         except bexc.ClientError as exc:
@@ -843,12 +848,20 @@ class _Body(io.RawIOBase):
         super().close()
 
 
+def location_constraint(region: str | None) -> str | None:
+    """The LocationConstraint a new bucket in ``region`` needs: none for us-east-1 (S3 refuses one
+    naming it) or for botocore's global pseudo-region."""
+    if not region or region in ("us-east-1", "aws-global"):
+        return None
+    return region
+
+
 def create_client(endpoint_url: str | None = None, log_level: str = "WARNING",
                   aws_access_key_id: str | None = None, aws_secret_access_key: str | None = None,
                   aws_session_token: str | None = None, region_name: str | None = None, *,
                   profile: str | None = None, cache_dir: str | Path | None = None,
                   max_workers: int = MetadataFetcher.HEAD_WORKERS,
-                  max_ratio: float = 0.5) -> DgClient:
+                  max_ratio: float = 0.5, addressing_style: str | None = None) -> DgClient:
     """A client on the usual boto3 credential chain; ``AWS_ENDPOINT_URL`` is honoured.
 
     The positional order is DeltaGlider 6.2.0's (endpoint_url, log_level,
@@ -856,12 +869,19 @@ def create_client(endpoint_url: str | None = None, log_level: str = "WARNING",
     dgtui's own parameters are keyword-only. ``max_ratio`` is the default
     limit for uploads, as DeltaGlider's ``create_client(max_ratio=...)``.
     ``cache_dir`` defaults to the user cache folder (or ``DGTUI_CACHE_DIR``).
-    An unknown keyword raises ``TypeError``.
+    ``addressing_style`` (``path``, ``virtual`` or ``auto``) overrides the AWS
+    config's ``s3.addressing_style``; without either, a custom endpoint gets
+    path style. An unknown keyword raises ``TypeError``.
     """
-    logging.getLogger("dgtui").setLevel(log_level.upper())
+    logger = logging.getLogger("dgtui")
+    level = logging.getLevelName(log_level.upper())
+    if not (logs.redacting() and isinstance(level, int) and logger.level and logger.level <= level):
+        # ``--debug`` set the dgtui logger to DEBUG before any client existed: keep what it asked for.
+        logger.setLevel(level)
     s3 = S3Access(endpoint_url=endpoint_url, profile=profile, region_name=region_name,
                   aws_access_key_id=aws_access_key_id, aws_secret_access_key=aws_secret_access_key,
-                  aws_session_token=aws_session_token, max_pool_connections=max(64, max_workers * 2))
+                  aws_session_token=aws_session_token, max_pool_connections=max(64, max_workers * 2),
+                  addressing_style=addressing_style)
     return DgClient(s3, cache_dir=cache_dir, max_workers=max_workers, max_ratio=max_ratio)
 
 

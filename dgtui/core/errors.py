@@ -152,6 +152,17 @@ class InvalidKeyError(DgError, ValueError):
     kind = "invalid_key"
 
 
+class KeyRewrittenError(InvalidKeyError):
+    """The server stored an upload under another key than the one asked for (``stored_as``, when found)."""
+
+    kind = "key_rewritten"
+
+    def __init__(self, message: str, *, bucket: str | None = None, key: str | None = None,
+                 stored_as: str | None = None):
+        super().__init__(message, bucket=bucket, key=key)
+        self.stored_as = stored_as
+
+
 class DestinationExistsError(DgError):
     kind = "destination_exists"
 

@@ -29,7 +29,16 @@ the loop never waits for botocore):
 * every fast request that botocore then had to answer counts against the
   fast path: after ``FALLBACK_LIMIT`` in a row it is switched off for the
   client (a change inside botocore or a server that does not take these
-  requests then costs a few requests, not every HEAD twice);
+  requests then costs a few requests, not every HEAD twice). A server error
+  (500, 502, 504) or a dropped connection is the server's or the network's
+  hiccup, not the fast path's: botocore repeats it, and only when such
+  failures outnumber the answered HEADs is the fast path switched off;
+* a throttled answer (503 SlowDown, 429) is what S3 asks clients to slow down
+  with: the HEAD waits (exponential backoff with jitter) and is sent again,
+  and the number of HEADs in flight is halved (down to ``MIN_CONCURRENCY``),
+  then raised by one for each window of answered HEADs (additive increase,
+  multiplicative decrease, as AWS asks of clients). Throttling never
+  switches the fast path off;
 * the fast path stays off for a client that is not signed with SigV4
   (anonymous or another signature version), that goes through a proxy or
   presents a client certificate, whose URL does not end in the key as
@@ -42,8 +51,10 @@ through the same redaction as botocore's own logs.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
+import random
 import re
 import threading
 import time
@@ -81,6 +92,23 @@ GATHER_SECONDS = 0.02
 #: botocore threads that repeat the unusual answers (and HEAD while the fast path is off)
 FALLBACK_THREADS = 16
 
+#: answers that ask the client to slow down (S3's 503 SlowDown; 429 from some S3-compatible servers)
+THROTTLE_STATUSES = (503, 429)
+#: answers that tell of a server's hiccup, not of the fast request (botocore repeats them)
+TRANSIENT_STATUSES = (500, 502, 504)
+#: sends of a throttled fast HEAD before botocore takes it over (with its own retries)
+THROTTLE_ATTEMPTS = 6
+#: backoff after a throttled answer: about BASE * 2**attempt, half of it random, at most CAP
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 2.0
+#: fewest HEADs kept in flight under throttling: 16 at 10-20 ms in-region are 800-1,600 a second, well
+#: under the 5,500 GET/HEAD a second S3 allows per prefix, so this floor alone never causes SlowDown,
+#: while a throttled server that answers at random (or a burst of SlowDown) cannot bring the fan-out
+#: down to one HEAD at a time
+MIN_CONCURRENCY = 16
+#: transient failures before they may switch the fast path off (when they outnumber its answers)
+TRANSIENT_LIMIT = 32
+
 #: what a HEAD answers: (ETag, metadata) for an object, None for a missing one
 HeadResult = Optional[Tuple[str, Dict[str, str]]]
 
@@ -104,11 +132,20 @@ class CachedKeySigner(S3SigV4Auth):
 
 
 class _NeedsBotocore(Exception):
-    """A fast answer that botocore must repeat and explain."""
+    """A fast answer that botocore must repeat and explain; ``transient``: a server error, a throttled
+    answer or a dropped connection, which says nothing against the fast path."""
 
-    def __init__(self, status: int | None):
+    def __init__(self, status: int | None, transient: bool = False):
         super().__init__(status)
         self.status = status
+        self.transient = transient
+
+
+def backoff_seconds(attempt: int) -> float:
+    """The wait before sending a throttled request again: exponential, capped, half of it random
+    (so that the requests throttled together do not all come back together)."""
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** attempt))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 def encode_key(key: str) -> str:
@@ -151,11 +188,28 @@ class FastHead:
         self.fallback_requests = 0
         #: HEADs sent through botocore to learn a batch's URL template
         self.learn_requests = 0
+        #: fast answers that asked to slow down (503 SlowDown, 429); each was sent again after a backoff
+        self.throttled_requests = 0
+        #: fast HEADs that failed on a server error or a dropped connection (botocore repeated them)
+        self.transient_failures = 0
         self._failures_in_a_row = 0
         self.disabled_reason: str | None = None
         self.pool_size: int | None = getattr(self.client.meta.config, "max_pool_connections", None)
         #: most HEADs in flight, and connections open, at once
         self.max_workers = max(1, max_workers)
+        #: HEADs allowed in flight now: halved on a throttled answer, raised by one per window of answers
+        self.concurrency = self.max_workers
+        #: the lowest ``concurrency`` throttling brought it to
+        self.lowest_concurrency = self.max_workers
+        #: times throttling halved ``concurrency``, and times answers raised it by one
+        self.concurrency_decreases = 0
+        self.concurrency_increases = 0
+        # Touched on the loop's thread only: HEADs in flight, senders waiting for a slot, the
+        # throttling wave the last decrease answered, answers since the last increase.
+        self._in_flight = 0
+        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._wave = 0
+        self._answers_since_increase = 0
         self._verify: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
@@ -203,6 +257,7 @@ class FastHead:
             stop, self._stop_loop = self._stop_loop, None
             self._loop = self._loop_thread = self._session = None
             pool, self._fallback_pool = self._fallback_pool, None
+            self._in_flight, self._slot_waiters = 0, collections.deque()
         if stop is not None:
             stop()
         if pool is not None:
@@ -281,6 +336,64 @@ class FastHead:
             return response.status, [(name.decode("latin-1"), value.decode("latin-1"))
                                      for name, value in response.raw_headers]
 
+    # -- how many in flight (AIMD) ----------------------------------------------
+    async def _take_slot(self) -> int:
+        """Wait for a slot under ``concurrency`` (on the loop); the throttling wave it was taken in."""
+        import asyncio
+
+        while self._in_flight >= self.concurrency:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._slot_waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if not waiter.cancelled() and waiter.done():
+                    self._wake_senders()  # woken and cancelled at once: another sender takes the slot
+                raise
+            finally:
+                if waiter in self._slot_waiters:
+                    self._slot_waiters.remove(waiter)
+        self._in_flight += 1
+        return self._wave
+
+    def _give_slot(self) -> None:
+        self._in_flight -= 1
+        self._wake_senders()
+
+    def _wake_senders(self) -> None:
+        free = self.concurrency - self._in_flight
+        while free > 0 and self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+    def _slow_down(self, wave: int, why: str) -> None:
+        """A throttled answer: halve ``concurrency``, once per wave of HEADs sent before the last cut."""
+        with self._lock:
+            self.throttled_requests += 1
+            if wave != self._wave:
+                return  # sent before the last cut: that cut already answered it
+            self._wave += 1
+            self.concurrency = max(min(MIN_CONCURRENCY, self.max_workers), self.concurrency // 2)
+            self.lowest_concurrency = min(self.lowest_concurrency, self.concurrency)
+            self.concurrency_decreases += 1
+            now = self.concurrency
+        log.debug("fast HEADs throttled (%s): at most %d in flight now", why, now)
+
+    def _speed_up(self) -> None:
+        """An answered HEAD: one more in flight after a window of ``concurrency`` answers."""
+        with self._lock:
+            if self.concurrency >= self.max_workers:
+                return
+            self._answers_since_increase += 1
+            if self._answers_since_increase < self.concurrency:
+                return
+            self._answers_since_increase = 0
+            self.concurrency += 1
+            self.concurrency_increases += 1
+        self._wake_senders()
+
     def _count(self, name: str) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
@@ -297,6 +410,16 @@ class FastHead:
             count = self._failures_in_a_row
         if count >= FALLBACK_LIMIT:
             self.disable(f"{count} fast HEADs in a row needed botocore (last: {why})")
+
+    def _transient_failed(self, why: str) -> None:
+        """A fast request that met a server error or a dropped connection: counted apart, and against
+        the fast path only when such failures outnumber its answers."""
+        with self._lock:
+            self.transient_failures += 1
+            failures, answered = self.transient_failures, self.fast_requests
+        if failures >= TRANSIENT_LIMIT and failures > answered:
+            self.disable(f"{failures} fast HEADs failed on server errors or dropped connections, "
+                         f"more than the {answered} answered (last: {why})")
 
     def _on_before_send(self, request: Any, **_: Any) -> None:
         """Records the request botocore sends, on the thread that asked for it."""
@@ -474,13 +597,18 @@ class HeadBatch:
         try:
             return await self._fast_head(template, key)
         except _NeedsBotocore as unusual:
-            return await self.owner._in_thread(self._settle, key, unusual.status)
+            return await self.owner._in_thread(self._settle, key, unusual.status, unusual.transient)
 
-    def _settle(self, key: str, status: int | None) -> HeadResult:
-        """Botocore's answer to a HEAD the fast path could not take; counts against the fast path."""
+    def _settle(self, key: str, status: int | None, transient: bool = False) -> HeadResult:
+        """Botocore's answer to a HEAD the fast path could not take; counts against the fast path
+        unless the server or the network failed it."""
+        why = f"HTTP {status}" if status else "no answer"
+        log.debug("HEAD s3://%s/%s through botocore after a fast HEAD (%s)", self.bucket, key, why)
         result = self._fallback(key)  # raises whatever botocore's request ends in
-        if not (status in (400, 403) and self._credentials_rotated()):
-            self.owner._fast_failed(f"HTTP {status}" if status else "no answer")
+        if transient:
+            self.owner._transient_failed(why)
+        elif not (status in (400, 403) and self._credentials_rotated()):
+            self.owner._fast_failed(why)
         return result
 
     def _credentials_rotated(self) -> bool:
@@ -539,6 +667,8 @@ class HeadBatch:
     # -- requests --------------------------------------------------------------
     def _fallback(self, key: str) -> HeadResult:
         self.owner._count("fallback_requests")
+        if not self.owner.enabled:
+            log.debug("HEAD s3://%s/%s through botocore (fast HEADs off)", self.bucket, key)
         return _from_botocore(self.owner.s3.head(self.bucket, key))
 
     def signed_request(self, key: str, t: _Template | None = None) -> tuple[str, dict[str, str]]:
@@ -571,15 +701,29 @@ class HeadBatch:
         elif status == 404:
             self.owner._answered()
             return None
-        raise _NeedsBotocore(status)
+        raise _NeedsBotocore(status, transient=status in TRANSIENT_STATUSES or status in THROTTLE_STATUSES)
 
     async def _fast_head(self, t: _Template, key: str) -> HeadResult:
-        url, headers = self.signed_request(key, t)
-        try:
-            status, received = await self.owner._send(url, headers)
-        except Exception as exc:  # connection trouble (or anything else): botocore retries and explains
-            log.debug("fast HEAD %s: %s: %s", url, type(exc).__name__, exc)
-            raise _NeedsBotocore(None) from None
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("fast HEAD %s %s -> %s %s", url, headers, status, dict(received))
-        return self.answer(status, merged(received))
+        import asyncio
+
+        owner = self.owner
+        status: int | None = None
+        for attempt in range(THROTTLE_ATTEMPTS):
+            url, headers = self.signed_request(key, t)  # signed again for each send: its date is part of it
+            wave = await owner._take_slot()
+            try:
+                status, received = await owner._send(url, headers)
+            except Exception as exc:  # connection trouble (or anything else): botocore retries and explains
+                log.debug("fast HEAD %s: %s: %s", url, type(exc).__name__, exc)
+                raise _NeedsBotocore(None, transient=True) from None
+            finally:
+                owner._give_slot()
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("fast HEAD %s %s -> %s %s", url, headers, status, dict(received))
+            if status not in THROTTLE_STATUSES:
+                result = self.answer(status, merged(received))
+                owner._speed_up()
+                return result
+            owner._slow_down(wave, f"HTTP {status}")
+            await asyncio.sleep(backoff_seconds(attempt))
+        raise _NeedsBotocore(status, transient=True)  # still throttled: botocore's retries take it from here

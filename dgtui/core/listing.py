@@ -12,6 +12,8 @@ Which stored keys are listed, and under which names: docs/FORMAT.md §2.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import re
 import threading
@@ -180,6 +182,9 @@ def fetch_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | N
                               "EncodingType": "url"}
     if delimiter:
         params["Delimiter"] = delimiter
+    resumes_after = start_after_of(continuation_token)
+    if resumes_after is not None:  # dgtui's own token: the page before held names back (one_per_logical_key)
+        continuation_token, start_after = None, resumes_after
     if continuation_token:
         params["ContinuationToken"] = continuation_token
     if start_after:
@@ -202,6 +207,25 @@ def fetch_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | N
         key_count=response.get("KeyCount", 0),
         start_after=response.get("StartAfter"),
     )
+
+
+#: marks a continuation token dgtui made: S3's own tokens are opaque strings no server starts so
+RESUME_TOKEN_PREFIX = "dgtui-start-after:"
+
+
+def resume_token(start_after: str) -> str:
+    """A continuation token that resumes a listing with the names after ``start_after``."""
+    return RESUME_TOKEN_PREFIX + base64.urlsafe_b64encode(start_after.encode("utf-8")).decode("ascii")
+
+
+def start_after_of(token: str | None) -> str | None:
+    """The name a token of ``resume_token`` resumes after; None for S3's own tokens."""
+    if not token or not token.startswith(RESUME_TOKEN_PREFIX):
+        return None
+    try:
+        return base64.urlsafe_b64decode(token[len(RESUME_TOKEN_PREFIX):]).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
 
 
 def list_raw_page(s3_client: Any, bucket: str, prefix: str = "", delimiter: str | None = None,
@@ -498,6 +522,13 @@ def one_per_logical_key(pages: Iterable[ListObjectsResult], head: Head | None = 
                     start = waiting[0].stored_key
                     held_hidden = [h for h in page.hidden if (h.stored_key or h.key) >= start]
                     page.hidden = [h for h in page.hidden if (h.stored_key or h.key) < start]
+                    # S3's token would resume after the names held back: resume after the last one given
+                    given = [n for n in names if n < start]
+                    after = max(given) if given else None
+                    if after is not None and after in page.common_prefixes:
+                        after += "\U0010ffff"  # past every name in that folder, which the folder stood for
+                    page.next_continuation_token = resume_token(after) if after is not None \
+                        else page.continuation_token
                 else:
                     _look_ahead(page, waiting, head, tail, shown_early)
         page.key_count = len(page.contents) + len(page.common_prefixes)

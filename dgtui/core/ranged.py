@@ -55,6 +55,8 @@ from .listing import (
 )
 from .models import ListObjectsResult
 
+log = logging.getLogger("dgtui.ranged")
+
 #: ranges listed at once
 RANGE_WORKERS = 16
 #: most new ranges one page is cut into
@@ -250,6 +252,8 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
                 ends: list[str | None] = [*points, node.hi]
                 node.children = [start(_Range(lo, hi, expected=scale.keys_between(lo, hi)))
                                  for lo, hi in zip(edges, ends)]
+                log.debug("listing s3://%s/%s: range after %r cut into %d ranges at %r", bucket, prefix,
+                          node.lo, len(node.children), points)
             else:
                 left = None if node.expected is None else node.expected - len(names)
                 # A full answer short of the range's end: the estimate was low; a whole page next time.
@@ -262,6 +266,8 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
 
     if hints:
         bounds = sorted(set(hints))
+        log.debug("listing s3://%s/%s: %d ranges from %d known page breaks", bucket, prefix, len(bounds) + 1,
+                  len(bounds))
         tops = [start(_Range(lo, hi)) for lo, hi in zip([None, *bounds], [*bounds, None])]
     else:
         tops = [start(_Range(None, None))]
@@ -277,8 +283,8 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
                 raw = node.future.result()
             except ListingOrderError as error:
                 stop.set()
-                log.debug("listing s3://%s/%s in ranges stops, the rest is listed the plain way: %s",
-                          bucket, ascii(prefix)[1:-1], error or "keys out of order")
+                log.debug("listing s3://%s/%s in ranges stops (the page from StartAfter=%s), the rest is listed the "
+                          "plain way: %s", bucket, ascii(prefix)[1:-1], ascii(node.lo), error or "keys out of order")
                 yield from _plain_after(s3_client, bucket, prefix, delimiter, page_size,
                                         {key for keys in given for key in keys}, shown)
                 return

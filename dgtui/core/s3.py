@@ -9,6 +9,7 @@ only the endpoint, bucket and key.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,8 @@ TRANSFER_CONCURRENCY = 4
 STREAM_CHUNK = 1024 * 1024
 #: a download that receives less than this in the stall limit (``config.stall_seconds``) has stalled
 STALL_MIN_BYTES = 64 * 1024
+
+log = logging.getLogger("dgtui.s3")
 
 ProgressFn = Callable[[int], None]
 ShouldCancel = Callable[[], bool]
@@ -199,6 +202,11 @@ def _inject_transfer_methods(class_attributes: dict[str, Any], **_: Any) -> None
 
 #: tries to open a connection before an endpoint counts as unreachable
 CONNECT_ATTEMPTS = 2
+#: tries of a download whose body was cut short, each going on from the bytes already written
+DOWNLOAD_ATTEMPTS = 5
+#: what a body cut short raises while it is read
+_CUT_SHORT = (bexc.ResponseStreamingError, bexc.IncompleteReadError, bexc.ReadTimeoutError,
+              bexc.ConnectionClosedError, ConnectionError)
 
 
 def _give_up_on_unreachable(attempts: int, caught_exception: BaseException | None = None, **_: Any) -> None:
@@ -227,6 +235,29 @@ def is_precondition_failed(exc: BaseException) -> bool:
     return code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (412,)
 
 
+ADDRESSING_STYLES = ("path", "virtual", "auto")
+
+
+def _s3_config(session: botocore.session.Session, addressing_style: str | None, *,
+               custom_endpoint: bool) -> dict[str, str] | None:
+    """The client's ``s3`` settings: the addressing style asked for, else the one in the AWS config
+    (``s3 = addressing_style = ...``), else path style for a custom endpoint.
+
+    A client's own ``s3`` settings win over the config file's, so path style is set only when
+    neither the caller nor the config chose: MinIO, Ceph or a local server often have no DNS
+    name per bucket, while a user who configured virtual-hosted style has one.
+    """
+    if addressing_style is not None:
+        if addressing_style not in ADDRESSING_STYLES:
+            raise errors.DgError(f"unknown addressing style {display_key(addressing_style, 40)!r}: "
+                                 f"use {', '.join(ADDRESSING_STYLES)}")
+        return {"addressing_style": addressing_style}
+    configured = session.get_config_variable("s3")
+    if isinstance(configured, dict) and configured.get("addressing_style") in ("path", "virtual"):
+        return None  # botocore applies the config file's choice itself
+    return {"addressing_style": "path"} if custom_endpoint else None
+
+
 class S3Access:
     """A botocore S3 client with the calls the core needs."""
 
@@ -234,7 +265,7 @@ class S3Access:
                  region_name: str | None = None, aws_access_key_id: str | None = None,
                  aws_secret_access_key: str | None = None, aws_session_token: str | None = None,
                  max_pool_connections: int = 64, connect_timeout: float = 3, read_timeout: float | None = None,
-                 max_attempts: int = 5):
+                 max_attempts: int = 5, addressing_style: str | None = None):
         if read_timeout is None:
             read_timeout = stall_seconds()
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
@@ -261,7 +292,8 @@ class S3Access:
                 max_pool_connections=max_pool_connections, connect_timeout=connect_timeout,
                 read_timeout=read_timeout, retries={"mode": "standard", "max_attempts": max_attempts},
                 tcp_keepalive=True,
-                s3={"addressing_style": "path"} if endpoint_url or os.environ.get("AWS_ENDPOINT_URL") else None,
+                s3=_s3_config(self.botocore_session, addressing_style,
+                              custom_endpoint=bool(endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))),
             )
             self.client = self.botocore_session.create_client("s3", endpoint_url=endpoint_url, config=config)
         _refuse_userinfo(self.client.meta.endpoint_url)  # from AWS_ENDPOINT_URL or a profile's endpoint_url
@@ -456,46 +488,82 @@ class S3Access:
         """Stream an object into ``path`` (created or truncated), hashing as it goes.
 
         ``etag`` pins the object version (If-Match) so a concurrent rewrite
-        cannot mix two versions into one file. A body longer than its
-        Content-Length or than ``listed_size`` (what a HEAD or a listing said)
-        is cut off as soon as it passes it and refused (``IntegrityError``).
+        cannot mix two versions into one file; without it the first answer's
+        ETag pins it. A body longer than its Content-Length or than
+        ``listed_size`` (what a HEAD or a listing said) is cut off as soon as it
+        passes it and refused (``IntegrityError``). A download cut short (a
+        dropped connection, an answer shorter than its Content-Length) goes on
+        from the bytes already written with a ranged GET of the same version, up
+        to ``DOWNLOAD_ATTEMPTS`` times: botocore's retries end where the body
+        starts. A stalled read is not resumed: it fails as timed out once the
+        stall limit passes.
         """
-        params: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if etag:
-            params["IfMatch"] = f'"{etag}"' if not etag.startswith('"') else etag
-        with self.ctx(bucket, key, "download"):
-            response = self.client.get_object(**params)
-            stream = response["Body"]
-            limits = [n for n in (response.get("ContentLength"), listed_size) if isinstance(n, int) and n >= 0]
-            limit = min(limits) if limits else None
-            received = 0
-            reader = _StallGuard(stream, self.read_timeout, where(bucket, key))
-            try:
-                with open(path, "wb") as out:
-                    while True:
-                        if should_cancel and should_cancel():
-                            raise errors.CancelledError()
-                        chunk = reader.read(STREAM_CHUNK if limit is None else min(STREAM_CHUNK, limit + 1 - received))
-                        if not chunk:
-                            break
-                        received += len(chunk)
-                        if limit is not None and received > limit:
-                            raise errors.IntegrityError(
-                                f"the download of {where(bucket, key)} sent more than its {limit} bytes; refused",
-                                bucket=bucket, key=key)
-                        out.write(chunk)
-                        if hasher is not None:
-                            hasher.update(chunk)
-                        if progress:
-                            progress(len(chunk))
-            finally:
-                stream.close()
-            expected = response.get("ContentLength")
-            if expected is not None and os.path.getsize(path) != expected:
-                # The body ended before its length: the connection closed under it.
-                raise errors.ConnectionFailedError(
-                    f"the connection to {self.endpoint_url} dropped during the download of {where(bucket, key)} "
-                    f"({os.path.getsize(path):,} of {expected:,} bytes arrived); retry", bucket=bucket, key=key)
+        pinned = etag
+        total: int | None = None
+        limit: int | None = None
+        written = 0
+        failures = 0
+        with self.ctx(bucket, key, "download"), open(path, "wb") as out:
+            while True:
+                params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+                if pinned:
+                    params["IfMatch"] = f'"{pinned}"' if not pinned.startswith('"') else pinned
+                if written:
+                    params["Range"] = f"bytes={written}-"
+                try:
+                    response = self.client.get_object(**params)
+                    if written and not response.get("ContentRange"):
+                        response["Body"].close()
+                        raise errors.ConnectionFailedError(
+                            f"the connection dropped during the download of {where(bucket, key)} and the server "
+                            f"cannot resume it (no ranged answer); retry", bucket=bucket, key=key)
+                    if total is None:
+                        total = response.get("ContentLength")
+                        limits = [n for n in (total, listed_size) if isinstance(n, int) and n >= 0]
+                        limit = min(limits) if limits else None
+                    pinned = pinned or response.get("ETag")
+                    stream = response["Body"]
+                    reader = _StallGuard(stream, self.read_timeout, where(bucket, key))
+                    try:
+                        while True:
+                            if should_cancel and should_cancel():
+                                raise errors.CancelledError()
+                            chunk = reader.read(STREAM_CHUNK if limit is None
+                                                else min(STREAM_CHUNK, limit + 1 - written))
+                            if not chunk:
+                                break
+                            if limit is not None and written + len(chunk) > limit:
+                                raise errors.IntegrityError(
+                                    f"the download of {where(bucket, key)} sent more than its {limit} bytes; refused",
+                                    bucket=bucket, key=key)
+                            out.write(chunk)
+                            written += len(chunk)
+                            if hasher is not None:
+                                hasher.update(chunk)
+                            if progress:
+                                progress(len(chunk))
+                    finally:
+                        stream.close()
+                except bexc.ReadTimeoutError:
+                    raise  # stalled past the limit: resuming would wait as long again
+                except _CUT_SHORT as exc:
+                    failures += 1
+                    if failures >= DOWNLOAD_ATTEMPTS:
+                        raise
+                    log.debug("download of %s cut short after %d bytes (%s); going on from there",
+                              where(bucket, key), written, type(exc).__name__)
+                    time.sleep(min(2.0, 0.1 * 2 ** failures))
+                    continue
+                if total is None or written >= total:
+                    break
+                failures += 1  # an answer shorter than announced, without an error
+                if failures >= DOWNLOAD_ATTEMPTS:
+                    break
+        if total is not None and written != total:
+            # The body ended before its length: the connection closed under it, every time.
+            raise errors.ConnectionFailedError(
+                f"the connection to {self.endpoint_url} dropped during the download of {where(bucket, key)} "
+                f"({written:,} of {total:,} bytes arrived); retry", bucket=bucket, key=key)
 
     def delete_keys(self, bucket: str, keys: list[str]) -> list[tuple[str, str]]:
         """Delete stored keys in batches; returns (key, error) for failures."""

@@ -187,8 +187,13 @@ class Engine:
         # Kept also the way deltaglider_proxy keeps a client's metadata (user-<name>, and its Content-Type
         # as a content-type key), so the proxy serves them too; head_object answers them by their own names.
         extra_metadata = fmt.client_metadata(extra_metadata, (extra_args or {}).get("ContentType")) or None
+        moved = rewritten_key(key)
+        # Keys some servers rewrite: what their rewritten names hold before, to tell afterwards.
+        before = self._versions_at(bucket, [moved, fmt.delta_key_for(moved)]) if moved != key and moved else {}
         summary = self._upload(path, bucket, key, snapshot[0], max_ratio=max_ratio, progress=progress,
                                should_cancel=should_cancel, extra_metadata=extra_metadata, extra_args=extra_args)
+        if before:
+            self._check_stored_key(bucket, key, summary.stored_key, before)
         if _source_snapshot(path) != snapshot:
             stale = [summary.stored_key]
             if summary.operation == "create_reference" and summary.reference_key:
@@ -198,6 +203,36 @@ class Engine:
                 f"{display_key(str(path))} changed while it was uploaded; what was written for it has been "
                 f"removed; upload it again once it is complete", bucket=bucket, key=key)
         return summary
+
+    def _versions_at(self, bucket: str, keys: list[str]) -> dict[str, tuple[str, str] | None]:
+        """(ETag, modification time) of each key, None where nothing is stored."""
+        found: dict[str, tuple[str, str] | None] = {}
+        for stored in keys:
+            head = self.s3.head(bucket, stored)
+            found[stored] = None if head is None else (str(head.get("ETag")), str(head.get("LastModified")))
+        return found
+
+    def _check_stored_key(self, bucket: str, key: str, stored_key: str,
+                          before: dict[str, tuple[str, str] | None]) -> None:
+        """The upload of a key a server may rewrite did not land under the rewritten name instead.
+
+        SeaweedFS stores keys as file paths (``a//b`` and ``a\\b`` as ``a/b``,
+        ``/a`` as ``a``), answers the PUT with success and a HEAD of either
+        name, and lists only the rewritten one. The rewritten name is read
+        before and after the upload: when the upload changed it, the server
+        put the object there. What was written stays where the server put it
+        (it may have replaced an object there); the error names that place.
+        """
+        moved = rewritten_key(stored_key)
+        if moved not in before:
+            return
+        after = self._versions_at(bucket, [moved])[moved]
+        if after is None or after == before[moved]:
+            return
+        raise errors.KeyRewrittenError(
+            f"the server answered the upload of {where(bucket, key)} with success but stored it as "
+            f"{where(bucket, moved)}: it rewrites keys with '//', '\\' or a leading '/'; "
+            f"choose a key without them", bucket=bucket, key=key, stored_as=moved)
 
     def _upload(self, path: Path, bucket: str, key: str, size: int, *, max_ratio: float,
                 progress: Progress | None, should_cancel: ShouldCancel | None,
@@ -272,9 +307,14 @@ class Engine:
                              progress=_Meter(progress, path.stat().st_size, "uploading reference"),
                              should_cancel=should_cancel)
         except Exception as exc:
-            if is_precondition_failed(exc):
+            if not is_precondition_failed(exc):
+                raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url,
+                                action="upload") from None
+            existing = self.s3.head(bucket, ref_key)
+            if existing is None or fmt.parse_metadata(ref_key, existing.get("Metadata", {})).file_sha256 != file_sha:
                 return None
-            raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url, action="upload") from None
+            # The reference holds these very bytes: ours, stored by a first attempt whose answer was lost
+            # (the retry then found it), or another uploader's of the same file. Either way the same outcome.
         try:
             copy = self.references.put_copy(path, file_sha)
         except SourceChanged:
@@ -722,6 +762,15 @@ def object_version_of(head: dict) -> str:
     modified = head.get("LastModified")
     stamp = modified.isoformat() if isinstance(modified, datetime) else str(modified or "")
     return f"{head.get('ETag', '').strip(chr(34))}|{head.get('ContentLength', '')}|{stamp}"
+
+
+def rewritten_key(key: str) -> str:
+    """Where a server that normalises keys as file paths (SeaweedFS) puts ``key``: backslashes as
+    slashes, runs of slashes as one, no leading slash."""
+    text = key.replace("\\", "/")
+    while "//" in text:
+        text = text.replace("//", "/")
+    return text.lstrip("/")
 
 
 def audit_url(bucket: str, key: str) -> str:

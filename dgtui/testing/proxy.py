@@ -1,4 +1,8 @@
-"""A loopback TCP proxy that adds latency and injects faults.
+"""Loopback proxies for tests and benchmarks: latency, broken connections, and S3's own faults.
+
+``TcpProxy`` forwards bytes; ``FaultProxy`` speaks HTTP and answers like a
+struggling S3 (503 SlowDown, 500, resets, cut and stalled answers).
+
 
 Put it between a client and the local S3 server to make the server look like
 a cloud region (``latency_s`` per request) or an unreliable network
@@ -13,12 +17,15 @@ real network.
 
 from __future__ import annotations
 
+import logging
+import queue
 import re
 import socket
 import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
@@ -309,3 +316,256 @@ def _send(sock: socket.socket, data: bytes) -> bool:
     except OSError:
         return False
     return True
+
+
+# -- an HTTP-aware proxy that answers like a struggling S3 --------------------------------------------
+
+#: the faults ``FaultProxy`` injects, in the order a request's draw is compared against their rates
+FAULTS = ("slowdown", "error", "reset", "truncate", "stall")
+#: hop-by-hop headers: about one connection, never forwarded
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+                         "upgrade", "expect", "proxy-authorization", "proxy-authenticate"})
+_S3_ERROR = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+             '<RequestId>fault-proxy</RequestId></Error>')
+
+
+@dataclass
+class FaultRates:
+    """The share of requests (0 to 1) that meet each fault; together at most 1.
+
+    ``slowdown``: 503 SlowDown, as S3 throttles; ``error``: 500 InternalError;
+    ``reset``: the connection reset before the request reaches the server;
+    ``truncate``: the server's answer ends after half its body (the
+    connection closed cleanly, so only its Content-Length tells);
+    ``stall``: the answer stops for ``FaultProxy.stall_s`` after half its
+    body, then goes on. Answers without a body are cut or stalled before
+    their headers.
+    """
+
+    slowdown: float = 0.0
+    error: float = 0.0
+    reset: float = 0.0
+    truncate: float = 0.0
+    stall: float = 0.0
+
+    def total(self) -> float:
+        return self.slowdown + self.error + self.reset + self.truncate + self.stall
+
+
+class FaultProxy:
+    """An HTTP proxy on 127.0.0.1 in front of an S3 endpoint that injects S3's faults at given rates.
+
+    Each request draws from a random generator seeded with ``seed``, the
+    method, the target and how often that request was seen before, so a run
+    meets the same faults whatever order concurrent requests arrive in, and
+    a retry of a failed request draws again. ``methods`` limits the faults to
+    those methods (all when empty); ``max_faults`` bounds how many are
+    injected in all; ``first_attempts`` spares every sending of a request
+    after its first n (rate 1 with ``first_attempts=1``: each request fails
+    once, its retry goes through). Every request is bounded in time (``upstream_timeout_s``
+    for the server, ``stall_s`` for a stall). ``counts`` tells how many of
+    each fault were injected; ``requests`` how many requests came in.
+    """
+
+    def __init__(self, target_url: str, rates: FaultRates | None = None, *, seed: int = 0,
+                 methods: tuple[str, ...] = (), stall_s: float = 0.5, max_faults: int | None = None,
+                 first_attempts: int | None = None, upstream_timeout_s: float = 60.0):
+        parts = urlsplit(target_url)
+        if parts.hostname not in (LOOPBACK, "localhost") or parts.port is None or parts.scheme != "http":
+            raise ValueError(f"the fault proxy only forwards to http://{LOOPBACK}:<port>, not {target_url}")
+        self.target = f"http://{LOOPBACK}:{parts.port}"
+        self.rates = rates or FaultRates()
+        if not 0 <= self.rates.total() <= 1:
+            raise ValueError("fault rates must add up to at most 1")
+        self.seed = seed
+        self.methods = tuple(m.upper() for m in methods)
+        self.stall_s = stall_s
+        self.max_faults = max_faults
+        self.first_attempts = first_attempts
+        self.upstream_timeout_s = upstream_timeout_s
+        self.counts: dict[str, int] = dict.fromkeys(FAULTS, 0)
+        self.requests = 0
+        self._seen: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self._loop: Any = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+        self._stop: Any = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the proxy is not started")
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> "FaultProxy":
+        import asyncio
+
+        if self._thread is not None:
+            return self
+        loop = asyncio.new_event_loop()
+        ready: "queue.SimpleQueue[BaseException | None]" = queue.SimpleQueue()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._serve(ready))
+            except BaseException as exc:  # noqa: BLE001 - told to start() when it happens before serving
+                ready.put(exc)
+            finally:
+                loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="dgtui-fault-proxy", daemon=True)
+        self._thread.start()
+        problem = ready.get(timeout=CONNECT_TIMEOUT_S * 2)
+        if problem is not None:
+            raise problem
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection; idempotent."""
+        if self._thread is None:
+            return
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=10)
+        self._thread = None
+
+    def __enter__(self) -> "FaultProxy":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def set_rates(self, rates: FaultRates) -> None:
+        """Other rates from the next request on (``FaultRates()``: a clean proxy)."""
+        self.rates = rates
+
+    # -- serving -----------------------------------------------------------
+
+    async def _serve(self, ready: "queue.SimpleQueue[BaseException | None]") -> None:
+        import asyncio
+
+        import aiohttp
+        from aiohttp import web
+
+        self._stop = asyncio.Event()
+        timeout = aiohttp.ClientTimeout(total=self.upstream_timeout_s, sock_connect=CONNECT_TIMEOUT_S)
+        async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False,
+                                         skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent",
+                                                            "Content-Type"),
+                                         cookie_jar=aiohttp.DummyCookieJar()) as session:
+            self._session = session
+            # The faults end requests with an exception on purpose: aiohttp's own report of them stays quiet.
+            quiet = logging.getLogger("dgtui.testing.fault_proxy")
+            quiet.setLevel(logging.CRITICAL)
+            server = web.Server(self._handle, access_log=None, handler_cancellation=True, logger=quiet)
+            net = await asyncio.get_running_loop().create_server(server, LOOPBACK, 0)
+            self._port = net.sockets[0].getsockname()[1]
+            ready.put(None)
+            try:
+                await self._stop.wait()
+            finally:
+                net.close()
+                await server.shutdown(timeout=2)
+                net.close()
+
+    def _draw(self, method: str, target: str) -> str | None:
+        """The fault this request meets, if any."""
+        import random
+
+        with self._lock:
+            self.requests += 1
+            nth = self._seen.get((method, target), 0)
+            self._seen[(method, target)] = nth + 1
+            if self.methods and method not in self.methods:
+                return None
+            if self.first_attempts is not None and nth >= self.first_attempts:
+                return None
+            if self.max_faults is not None and sum(self.counts.values()) >= self.max_faults:
+                return None
+            draw = random.Random(f"{self.seed}\0{method}\0{target}\0{nth}").random()
+            edge = 0.0
+            for fault in FAULTS:
+                edge += getattr(self.rates, fault)
+                if draw < edge:
+                    self.counts[fault] += 1
+                    return fault
+        return None
+
+    async def _handle(self, request: Any) -> Any:
+        import asyncio
+
+        from aiohttp import web
+        from yarl import URL
+
+        method, target = request.method, request.raw_path
+        if request.headers.get("Expect", "").lower() == "100-continue":
+            # What aiohttp's router would do: the client waits for this before sending its body.
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = await request.content.read()  # not request.read(): that refuses bodies over 1 MiB
+        fault = self._draw(method, target)
+        if fault in ("slowdown", "error"):
+            status, code, message = ((503, "SlowDown", "Please reduce your request rate.") if fault == "slowdown"
+                                     else (500, "InternalError", "We encountered an internal error. Please try "
+                                                                 "again."))
+            text = "" if method == "HEAD" else _S3_ERROR.format(code=code, message=message)
+            return web.Response(status=status, text=text or None, content_type="application/xml")
+        if fault == "reset":
+            _abort(request)
+            raise ConnectionResetError("fault proxy: connection reset")
+        headers = [(name, value) for name, value in request.headers.items() if name.lower() not in _HOP_BY_HOP]
+        if "Transfer-Encoding" in request.headers and "Content-Length" not in request.headers:
+            headers.append(("Content-Length", str(len(body))))
+        async with self._session.request(method, URL(self.target + target, encoded=True), headers=headers,
+                                         data=body if body or method in ("PUT", "POST") else None,
+                                         allow_redirects=False) as upstream:
+            payload = await upstream.read()
+            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            for name, value in upstream.headers.items():
+                if name.lower() not in _HOP_BY_HOP and name.lower() not in ("server", "date"):
+                    response.headers.add(name, value)
+        bodiless = method == "HEAD" or upstream.status in (204, 304) or not payload
+        if fault == "truncate" and bodiless:
+            _abort(request)
+            raise ConnectionResetError("fault proxy: answer cut")
+        if fault == "stall" and bodiless:
+            await asyncio.sleep(self.stall_s)
+        if "Content-Length" in upstream.headers:
+            response.content_length = int(upstream.headers["Content-Length"])
+        await response.prepare(request)
+        if bodiless:
+            await response.write_eof()
+            return response
+        half = len(payload) // 2
+        await response.write(payload[:half])
+        if fault == "truncate":
+            # Closed cleanly after half the body: only the Content-Length tells the client it is short.
+            request.transport.close()
+            raise ConnectionResetError("fault proxy: answer cut")
+        if fault == "stall":
+            await asyncio.sleep(self.stall_s)
+        await response.write(payload[half:])
+        await response.write_eof()
+        return response
+
+
+def _abort(request: Any) -> None:
+    """Reset the client's connection (a TCP RST, as a dropped path or a crashed server looks)."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()

@@ -138,17 +138,29 @@ def test_network_lost_mid_restore(case, src, client, fresh_client, s3_server, s3
     try:
         if case == "delta download":  # the reference is cached: only the delta travels
             c.download(f"s3://{bucket}/rel/app-0.zip", tmp_path / "warm.zip")
+        restored = out / key.rsplit("/", 1)[-1]
+        original = src["data"] if key == "rel/data.bin" else src["b"]
+        # Cut once: the download goes on from the bytes it has, pinned to the same version.
         proxy.cut_after_bytes(cut_at, once=True)
+        result = c.download(f"s3://{bucket}/{key}", out)
+        assert result.verified and restored.read_bytes() == original.read_bytes()
+        assert proxy.connections_accepted > 1
+        restored.unlink()
+        # Cut on every connection, more often than a download goes on: it fails, leaving nothing.
+        c.close()
+        c = make_client(proxy.endpoint_url, s3_server.access_key, s3_server.secret_key, tmp_path / "cache-cut-2")
+        if case == "delta download":  # the reference is cached again: only the delta travels
+            c.download(f"s3://{bucket}/rel/app-0.zip", tmp_path / "warm-2.zip")
+        proxy.cut_after_bytes(cut_at // 8)
         with pytest.raises(ConnectionFailedError) as info:
             c.download(f"s3://{bucket}/{key}", out)
         assert "retry" in str(info.value)
         assert leftovers(out) == [] and leftovers(c.work_dir) == []
         assert list(c.reference_cache.dir.glob(".incoming-*")) == []
         # Trying again succeeds.
+        proxy.reset()
         result = c.download(f"s3://{bucket}/{key}", out)
         assert result.verified
-        restored = out / key.rsplit("/", 1)[-1]
-        original = src["data"] if key == "rel/data.bin" else src["b"]
         assert leftovers(out) == [restored] and restored.read_bytes() == original.read_bytes()
     finally:
         proxy.stop()
@@ -246,11 +258,13 @@ def test_network_lost_mid_transfer_cli(src, client, s3_server, s3_env, bucket, c
     out.mkdir()
     proxy = UploadCutProxy.for_endpoint(s3_server.endpoint_url).start()
     try:
-        proxy.cut_after_bytes(700_000, once=True)
+        proxy.cut_after_bytes(700_000 // 8)  # every connection, more often than a download goes on
         code = main(["get", "--endpoint-url", proxy.endpoint_url, f"s3://{bucket}/rel/data.bin", str(out)])
         err = capsys.readouterr().err
         assert code == 1 and "dropped" in err and "retry" in err and err.count("\n") == 1, err
         assert leftovers(out) == []
+        proxy.reset()
+        proxy.cut_after_bytes(700_000, once=True)  # once: the download goes on from where it was cut
         assert main(["get", "--endpoint-url", proxy.endpoint_url, f"s3://{bucket}/rel/data.bin", str(out)]) == 0
         assert (out / "data.bin").read_bytes() == src["data"].read_bytes()
         proxy.cut_requests_after(MB)

@@ -124,15 +124,18 @@ def test_listing_retries_a_dropped_page_by_itself(proxy, s3_server, s3_env, buck
 def test_listing_resumes_from_its_page_after_the_connection_is_lost(proxy, s3_server, s3_env, bucket, keys,
                                                                     tmp_path):
     c = make_client(proxy.endpoint_url, s3_server.access_key, s3_server.secret_key, tmp_path / "c")
-    seen, last = [], None
+    seen, last, stopped = [], None, False
     with pytest.raises(ConnectionFailedError) as info:
         for page in c.iter_pages(bucket, "logs/", delimiter=None, page_size=5):
             seen += [o.key for o in page.contents]
             last = page
-            if len(seen) == 10:
-                proxy.stop()  # the network goes away after page 2 (page 3 may already be on its way)
+            if len(seen) >= 9 and not stopped:
+                stopped = True
+                # the network goes away after about two pages (a page ending on a plain name gives that
+                # name to the next page, which could hold its .delta; the page after may be on its way)
+                proxy.stop()
     assert "logs/" in str(info.value) or "cannot reach" in str(info.value)
-    assert len(seen) in (10, 15) and seen == keys[:len(seen)] and last.next_continuation_token
+    assert 9 <= len(seen) < len(keys) and seen == keys[:len(seen)] and last.next_continuation_token
     # Later, with the network back: carry on from the last page's token.
     again = make_client(s3_server.endpoint_url, s3_server.access_key, s3_server.secret_key, tmp_path / "c2")
     rest = [o.key for page in again.iter_pages(bucket, "logs/", delimiter=None, page_size=5,
