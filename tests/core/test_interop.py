@@ -92,7 +92,7 @@ def test_deltaglider_gzip_trap_is_explained_and_rescuable(client, dg, bucket, tm
     with pytest.raises(RecompressionError) as info:
         client.download(f"s3://{bucket}/backups/db-02.sql.gz", dest)
     assert info.value.compressor == "gzip" and "rescued" in str(info.value)
-    assert not dest.exists() and list(dest.parent.iterdir()) == []
+    assert not dest.exists() and not dest.parent.exists()  # nor the folder the restore made for it
     rescued = client.download(f"s3://{bucket}/backups/db-02.sql.gz", dest, rescue=True)
     assert rescued.rescued and rescued.path.endswith("db-02.sql.gz.decompressed")
     assert Path(rescued.path).read_bytes() == text_v2
