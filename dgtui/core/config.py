@@ -3,6 +3,7 @@
     # ~/.config/dgtui/config.toml
     price_per_gb_month = 0.023   # what one GB (2**30 bytes) stored for a month costs you
     max_unsized_delta_bytes = 107374182400   # the most a delta that records no size may rebuild to
+    xdelta3_level = 9                        # compression level of new deltas (0-9; see bench/RESULTS.md)
 
 A missing file means the defaults; a file that cannot be read is an error
 with one line saying where and why.
@@ -82,4 +83,27 @@ def unsized_delta_limit(path: Path | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise DgError(f"{UNSIZED_DELTA_LIMIT_KEY} in {path} must be a whole number of bytes of at least 1, "
                       f"not {value!r}")
+    return value
+
+
+#: xdelta3's compression level for new deltas; see bench/RESULTS.md ("Encoder level") for the measurement.
+DEFAULT_ENCODER_LEVEL = 9
+ENCODER_LEVEL_KEY = "xdelta3_level"
+
+
+def encoder_level(path: Path | None = None) -> int:
+    """xdelta3's compression level (0-9) for new deltas: ``xdelta3_level`` in the settings file, else
+    the default. Every level gives a delta DeltaGlider 6.2.0 restores; higher ones trade encode time
+    for a smaller delta."""
+    path = path or config_path()
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return DEFAULT_ENCODER_LEVEL
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DgError(f"cannot read the settings file {path}: {exc}") from None
+    value = data.get(ENCODER_LEVEL_KEY, DEFAULT_ENCODER_LEVEL)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
+        raise DgError(f"{ENCODER_LEVEL_KEY} in {path} must be a whole number from 0 to 9, not {value!r}")
     return value
