@@ -57,11 +57,13 @@ CASES: dict[str, str] = {
     "audit-memory": "peak RSS of a process auditing the big prefix",
     "savings-memory": "peak RSS of savings by folder and quick stats: 1,000,000-object generated listing, real server",
     "sampled": "sampled stats against detailed stats with cold caches: time and accuracy",
+    "bigfile": "a big archive's next version: restore (cached, cold) and upload, a process each, vs s5cmd cp",
+    "encoder-level": "xdelta3 levels 1, 3, 6, 9 on four archive families: delta size against encode time",
 }
 
 
 def runners() -> dict[str, Callable[[Context], list[Row]]]:
-    from . import app, audit, cli_restore, listing, memory, restore, savings, stats, upload
+    from . import app, audit, bigfile, cli_restore, encoder, listing, memory, restore, savings, stats, upload
 
     return {
         "list": listing.run,
@@ -78,4 +80,6 @@ def runners() -> dict[str, Callable[[Context], list[Row]]]:
         "audit-memory": audit.run,
         "savings-memory": savings.run,
         "sampled": savings.run,  # one run measures both; rows are filtered by case id
+        "bigfile": bigfile.run,
+        "encoder-level": encoder.run,
     }

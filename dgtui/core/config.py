@@ -3,7 +3,7 @@
     # ~/.config/dgtui/config.toml
     price_per_gb_month = 0.023   # what one GB (2**30 bytes) stored for a month costs you
     max_unsized_delta_bytes = 107374182400   # the most a delta that records no size may rebuild to
-    xdelta3_level = 9                        # compression level of new deltas (0-9; see bench/RESULTS.md)
+    xdelta3_level = 6                        # compression level of new deltas (0-9; see bench/RESULTS.md)
 
 A missing file means the defaults; a file that cannot be read is an error
 with one line saying where and why.
@@ -87,7 +87,7 @@ def unsized_delta_limit(path: Path | None = None) -> int:
 
 
 #: xdelta3's compression level for new deltas; see bench/RESULTS.md ("Encoder level") for the measurement.
-DEFAULT_ENCODER_LEVEL = 9
+DEFAULT_ENCODER_LEVEL = 6
 ENCODER_LEVEL_KEY = "xdelta3_level"
 
 
