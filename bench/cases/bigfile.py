@@ -89,10 +89,10 @@ def run(ctx: Context) -> list[Row]:
             if datasets.sha256_of(out / name) != want:
                 raise RuntimeError(f"dgtui restored {name} with the wrong bytes")
         for step, result in steps.items():
-            ctx.log(f"bigfile: {step} {result.seconds:.3f} s, peak RSS {(result.self_peak or 0) / 2**20:.0f} MB")
+            ctx.log(f"bigfile: {step} {result.seconds:.3f} s, peak RSS {(result.tree_peak_rss or 0) / 2**20:.0f} MB")
 
         def rss_note(step: str) -> str:
-            peak = steps[step].self_peak
+            peak = steps[step].tree_peak_rss
             return f"peak RSS {peak / 2**20:.0f} MB" if peak else ""
 
         rows.append(below(Row("bigfile", f"restore a {mb} version, reference cached", net.name, "s",
@@ -107,7 +107,7 @@ def run(ctx: Context) -> list[Row]:
                                 steps["put first"].seconds, "`s5cmd cp` up + 1.5 s", s5_up + 1.5,
                                 note=rss_note("put first")), 1.0))
         # the process and its children (xdelta3), whichever is larger
-        peak = max(max(r.self_peak or 0, r.children_peak or 0) for r in steps.values())
+        peak = max(r.tree_peak_rss or 0 for r in steps.values())
         rows.append(below(Row("bigfile", "peak RSS of any of those processes", net.name, "MB", peak / 2**20),
                           RSS_LIMIT / 2**20))
     finally:

@@ -12,6 +12,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import queue
 import select
 import shutil
 import signal
@@ -20,7 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import BinaryIO, Callable, Protocol
 
 from .errors import CancelledError, CodecError, ExpansionError, LocalWriteError, XdeltaMissingError
 
@@ -228,16 +229,18 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
     digest = hashlib.sha256()
     try:
         with open(out, "wb") as f:
-            def sink(chunk: bytes) -> None:
-                try:
-                    f.write(chunk)
-                except OSError as exc:  # the local disk (full, a file size limit), not the delta
-                    reason = exc.strerror or str(exc)
-                    raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason) from None
-                digest.update(chunk)
+            writer = _Writer(f)
+            try:
+                def sink(chunk: bytes) -> None:
+                    writer.put(chunk)
+                    digest.update(chunk)  # while the writer thread writes it: each chunk is read once, here
 
-            _stream_decode(reference, delta, sink, should_cancel, recompress=recompress,
-                           decompress_source=decompress_source, limit=limit, written=written)
+                _stream_decode(reference, delta, sink, should_cancel, recompress=recompress,
+                               decompress_source=decompress_source, limit=limit, written=written)
+            except BaseException:
+                writer.finish(quiet=True)  # the decode's own error is the one to tell
+                raise
+            writer.finish()
     except BaseException:
         try:
             os.unlink(out)  # what was written is not the file: never leave it behind
@@ -245,6 +248,47 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
             pass
         raise
     return digest.hexdigest()
+
+
+class _Writer:
+    """Writes chunks to a file from a thread of its own, so the disk's time overlaps xdelta3's and the
+    hashing's; at most ``_WRITE_AHEAD`` chunks wait. A write error (a full disk, a file size limit) is
+    raised as ``LocalWriteError`` by the next ``put`` or by ``finish``."""
+
+    def __init__(self, f: BinaryIO):
+        self._f = f
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_WRITE_AHEAD)
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="dgtui-decode-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:  # after an error, keep taking chunks so that ``put`` never blocks for good
+                try:
+                    self._f.write(chunk)
+                except OSError as exc:
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:  # the local disk, not the delta
+            reason = self._error.strerror or str(self._error)
+            raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason)
+
+    def put(self, chunk: bytes) -> None:
+        self._raise()
+        self._queue.put(chunk)
+
+    def finish(self, *, quiet: bool = False) -> None:
+        """Wait until every chunk is written (or dropped after an error); raise the error unless ``quiet``."""
+        self._queue.put(None)
+        self._thread.join()
+        if not quiet:
+            self._raise()
+
+
+#: chunks (of up to ``_CHUNK`` bytes) waiting for the writer thread at most
+_WRITE_AHEAD = 8
 
 
 def decode_sha256(reference: str | Path, delta: str | Path,
