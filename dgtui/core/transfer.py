@@ -274,16 +274,23 @@ class Engine:
                               file_md5: str | None = None) -> Path | None:
         meta = fmt.reference_metadata(version=self.version, source_name=name, file_sha256=file_sha,
                                       file_size=path.stat().st_size, md5=file_md5 or md5_file(path))
+        # The cache's copy is made (and checked against file_sha) while the upload runs: both read the
+        # file, from the page cache, on the two cores. A copy made for a reference someone else created
+        # first is still a checked copy of these bytes.
+        copying = _HASH_POOL.submit(self.references.put_copy, path, file_sha)
         try:
             self.s3.put_file(bucket, ref_key, str(path), meta, if_none_match=True,
                              progress=_Meter(progress, path.stat().st_size, "uploading reference"),
                              should_cancel=should_cancel)
-        except Exception as exc:
-            if is_precondition_failed(exc):
+        except BaseException as exc:
+            _wait_quietly(copying)
+            if isinstance(exc, Exception) and is_precondition_failed(exc):
                 return None
+            if not isinstance(exc, Exception):
+                raise
             raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url, action="upload") from None
         try:
-            copy = self.references.put_copy(path, file_sha)
+            copy = copying.result()
         except SourceChanged:
             self.s3.delete_keys(bucket, [ref_key])  # ours, and its bytes may not be what its sha256 says
             raise errors.SourceChangedError(
