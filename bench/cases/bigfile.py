@@ -16,15 +16,18 @@ from __future__ import annotations
 import random
 import subprocess
 
+from dgtui.testing import TcpProxy
+
 from .. import children, datasets
 from ..measure import check, run_child
-from ..report import Row, at_most, below
+from ..report import Row, at_most, below, speedup
 from . import Context
 from .listing import s5cmd_binary
 from .upload import delete_prefix
 
 BUCKET = "bench-bigfile"
 RSS_LIMIT = 150 * 2**20
+LINK_BPS = 50 * 10**6  #: the slow link: 50 MB/s each way
 
 
 def second_version(first, path, edits: int = 200):
@@ -110,6 +113,37 @@ def run(ctx: Context) -> list[Row]:
         peak = max(r.tree_peak_rss or 0 for r in steps.values())
         rows.append(below(Row("bigfile", "peak RSS of any of those processes", net.name, "MB", peak / 2**20),
                           RSS_LIMIT / 2**20))
+        rows += _through_link(ctx, env, url, second, want, out, mb)
     finally:
         delete_prefix(admin, BUCKET, "")
     return rows
+
+
+def _through_link(ctx: Context, env: dict[str, str], url: str, second, want: str, out, mb: str) -> list[Row]:
+    """The restores again through a 50 MB/s link (a proxy in front of the server)."""
+    link = "50 MB/s link"
+    with TcpProxy.for_endpoint(env["AWS_ENDPOINT_URL"], bandwidth_bps=LINK_BPS) as proxy:
+        slow = {**env, "AWS_ENDPOINT_URL": proxy.endpoint_url}
+        ctx.log(f"bigfile: through the {link}: s5cmd cp of the plain file and of the reference")
+        s5_plain = _s5cmd(slow, "cp", f"s3://{BUCKET}/plain/{second.name}", str(out / "s5cmd-link.tar"))
+        s5_ref = _s5cmd(slow, "cp", f"s3://{BUCKET}/dg/reference.bin", str(out / "reference-link.bin"))
+        warm = str(ctx.env.scratch("bigfile-link-cache"))
+        check(run_child(children.dgtui_download(proxy.endpoint_url, warm, url + second.name,
+                                                str(out / "warmup.tar")), slow), "dgtui restore filling the cache")
+        cached = check(run_child(children.dgtui_download(proxy.endpoint_url, warm, url + second.name,
+                                                         str(out / "link-cached.tar")), slow),
+                       "dgtui restore through the link, cached")
+        cold = check(run_child(children.dgtui_download(proxy.endpoint_url, str(ctx.env.scratch("bigfile-link-cold")),
+                                                       url + second.name, str(out / "link-cold.tar")), slow),
+                     "dgtui restore through the link, cold cache")
+    for name in ("link-cached.tar", "link-cold.tar"):
+        if datasets.sha256_of(out / name) != want:
+            raise RuntimeError(f"dgtui restored {name} with the wrong bytes")
+    ctx.log(f"bigfile: {link}: s5cmd plain {s5_plain:.3f} s, reference {s5_ref:.3f} s; dgtui cached "
+            f"{cached.seconds:.3f} s, cold {cold.seconds:.3f} s")
+    return [
+        speedup(Row("bigfile-link", f"restore a {mb} version, reference cached", link, "s", cached.seconds,
+                    "`s5cmd cp` of the plain file", s5_plain), 5.0),
+        at_most(Row("bigfile-link", f"restore a {mb} version, cold cache", link, "s", cold.seconds,
+                    "`s5cmd cp` of the reference + 1 s", s5_ref + 1.0), 1.0),
+    ]
