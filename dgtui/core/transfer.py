@@ -329,9 +329,11 @@ class Engine:
             if fed.total != size or (hashes.started and hashes.sha256() != file_sha):
                 # not the size it had when the upload began, or hashed once before (for the reference)
                 # and once now with another result: the file changed in between
+                if zero_diff:
+                    self.s3.delete_keys(bucket, [ref_key])  # ours, made from this file a moment ago
                 raise errors.SourceChangedError(
-                    f"{display_key(str(path))} changed while it was uploaded; upload it again once it is complete",
-                    bucket=bucket, key=key)
+                    f"{display_key(str(path))} changed while it was uploaded; what was written for it has been "
+                    f"removed; upload it again once it is complete", bucket=bucket, key=key)
             ratio = delta_size / size if size else 0.0
             if not zero_diff and ratio > max_ratio:
                 return self._upload_direct(

@@ -235,3 +235,19 @@ def test_a_wrong_encoder_level_is_one_clear_error(text, tmp_path):
     config.write_text(text + "\n")
     with pytest.raises(DgError, match="xdelta3_level .* must be a whole number from 0 to 9"):
         encoder_level(config)
+
+
+def test_a_first_version_changing_before_its_zero_diff_delta_leaves_nothing(client, bucket, boto3_s3, tmp_path):
+    """The reference went up, then the file changed before the encoder read it: both are refused and removed."""
+    v1, _ = big_versions(tmp_path)
+    grown: list[bool] = []
+
+    def grow(done: int, total: int, stage: str) -> None:
+        if stage == "encoding" and not grown:
+            grown.append(True)
+            with open(v1, "ab") as f:
+                f.write(b"appended after the reference went up")
+
+    with pytest.raises(SourceChangedError, match="changed while it was uploaded"):
+        client.upload(v1, f"s3://{bucket}/d/", progress=grow)
+    assert grown and stored_keys(boto3_s3, bucket) == []
