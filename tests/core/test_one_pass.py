@@ -251,3 +251,14 @@ def test_a_first_version_changing_before_its_zero_diff_delta_leaves_nothing(clie
     with pytest.raises(SourceChangedError, match="changed while it was uploaded"):
         client.upload(v1, f"s3://{bucket}/d/", progress=grow)
     assert grown and stored_keys(boto3_s3, bucket) == []
+
+
+def test_upload_chunked_reports_the_chunks_of_a_delta_as_the_encoder_reads_them(client, bucket, tmp_path):
+    v1, v2 = big_versions(tmp_path)
+    client.upload(v1, f"s3://{bucket}/d/")
+    chunks: list[tuple[int, int, int, int]] = []
+    summary = client.upload_chunked(v2, f"s3://{bucket}/d/", chunk_size=1024 * 1024,
+                                    progress_callback=lambda *a: chunks.append(a))
+    size = v2.stat().st_size
+    assert summary.is_delta
+    assert chunks[0][0] == 1 and chunks[-1] == (3, 3, size, size) and len(chunks) >= 2
