@@ -33,6 +33,7 @@ from typing import Any, Callable
 from . import codec, errors
 from . import format as fmt
 from .cache import HASH_CHUNK, ReferenceCache, SourceChanged, fsync_dir, sha256_file
+from .config import encoder_level
 from .models import DownloadResult, ObjectKind, UploadSummary
 from .s3 import S3Access, display_key, is_precondition_failed, translate, where
 
@@ -324,7 +325,9 @@ class Engine:
             delta_path = Path(tmp) / "delta"
             # One read of the file: the encoder's feed hashes what it hands to xdelta3, on the other core.
             sha, md5, fed = hashlib.sha256(), hashlib.md5(), _Counter(_Meter(progress, size, "encoding"))
-            delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, hashers=(sha, md5, fed))
+            level = encoder_level()
+            delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, level=level,
+                                              hashers=(sha, md5, fed))
             file_sha, file_md5 = sha.hexdigest(), md5.hexdigest()
             if fed.total != size or (hashes.started and hashes.sha256() != file_sha):
                 # not the size it had when the upload began, or hashed once before (for the reference)
@@ -354,7 +357,7 @@ class Engine:
                     bucket=bucket, key=key)
             meta = fmt.delta_metadata(version=self.version, original_name=name, file_sha256=file_sha,
                                       file_size=size, ref_key=ref_key, ref_sha256=ref_sha,
-                                      delta_size=delta_size, zero_diff=zero_diff, md5=file_md5)
+                                      delta_size=delta_size, zero_diff=zero_diff, md5=file_md5, level=level)
             meta.update(extra_metadata or {})
             stored_key = fmt.delta_key_for(key)
             self.s3.put_file(bucket, stored_key, str(delta_path), meta, extra_args=extra_args,

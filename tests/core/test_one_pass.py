@@ -226,6 +226,8 @@ def test_every_encoder_level_restores_with_deltaglider(level, s3_server, bucket,
                            s3_server.endpoint_url], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-500:]
     assert out.read_bytes() == files[1].read_bytes()
+    metadata = c.boto3_client.head_object(Bucket=bucket, Key="lvl/app-1.zip.delta")["Metadata"]
+    assert metadata["dg-delta-cmd"].startswith(f"xdelta3 -e -{level} ")
 
 
 @pytest.mark.parametrize("text", ["xdelta3_level = 10", "xdelta3_level = -1", "xdelta3_level = 'fast'",
