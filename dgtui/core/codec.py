@@ -108,14 +108,20 @@ def _local_write_failure(returncode: int, tail: str) -> str | None:
 
 
 def encode(reference: str | Path, target: str | Path, delta_out: str | Path,
-           should_cancel: ShouldCancel | None = None) -> int:
+           should_cancel: ShouldCancel | None = None, *, level: int | None = None) -> int:
     """Write the delta from ``reference`` to ``target``; returns its size.
 
     ``-A`` leaves out xdelta3's application header, which would otherwise
     store the local paths of the cached reference and of the file in every
     delta. Decoding never needs it: the source and output are always named.
+    ``level`` is xdelta3's compression level; None means the one uploads use
+    (the settings file's ``xdelta3_level``), so estimates match what is stored.
     """
-    _run(["-e", "-f", "-9", "-D", "-A", "-s", str(reference), str(target), str(delta_out)],
+    if level is None:
+        from .config import encoder_level
+
+        level = encoder_level()
+    _run(["-e", "-f", f"-{level}", "-D", "-A", "-s", str(reference), str(target), str(delta_out)],
          "encode", should_cancel)
     return os.path.getsize(delta_out)
 
