@@ -61,6 +61,20 @@ def test_latency_is_added_to_every_request(proxy: TcpProxy, proxied: Any, bucket
     assert median_head_time(proxied, bucket, "k") < LATENCY_S
 
 
+def test_bandwidth_limit_holds_bytes_back_and_forwards_them_intact(proxy: TcpProxy, proxied: Any, bucket: str,
+                                                                   boto3_s3: Any) -> None:
+    boto3_s3.put_object(Bucket=bucket, Key="big", Body=BODY)
+    proxied.head_object(Bucket=bucket, Key="big")  # open the pooled connection first
+    proxy.bandwidth_bps = 4 * len(BODY)  # a quarter of a second for the body, at the least
+    started = time.perf_counter()
+    assert proxied.get_object(Bucket=bucket, Key="big")["Body"].read() == BODY
+    assert time.perf_counter() - started >= 0.25
+    proxied.put_object(Bucket=bucket, Key="up", Body=BODY)
+    assert boto3_s3.get_object(Bucket=bucket, Key="up")["Body"].read() == BODY
+    proxy.bandwidth_bps = 0
+    assert proxied.get_object(Bucket=bucket, Key="big")["Body"].read() == BODY
+
+
 def test_refuse_fails_new_connections_and_reset_restores(proxy: TcpProxy, s3_server: LocalS3Server,
                                                           bucket: str) -> None:
     proxy.refuse()

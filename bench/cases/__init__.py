@@ -58,11 +58,15 @@ CASES: dict[str, str] = {
     "audit-memory": "peak RSS of a process auditing the big prefix",
     "savings-memory": "peak RSS of savings by folder and quick stats: 1,000,000-object generated listing, real server",
     "sampled": "sampled stats against detailed stats with cold caches: time and accuracy",
+    "bigfile": "a big archive's next version: restore (cached, cold) and upload, a process each, vs s5cmd cp",
+    "bigfile-link": "the same restores through a 50 MB/s link: cached vs s5cmd cp, cold vs the reference's download",
+    "encoder-level": "xdelta3 levels 1, 3, 6, 9 on four archive families: delta size against encode time",
 }
 
 
 def runners() -> dict[str, Callable[[Context], list[Row]]]:
-    from . import app, audit, cli_restore, listing, memory, restore, savings, stats, throttled, upload
+    from . import (app, audit, bigfile, cli_restore, encoder, listing, memory, restore, savings, stats, throttled,
+                   upload)
 
     return {
         "list": listing.run,
@@ -80,4 +84,7 @@ def runners() -> dict[str, Callable[[Context], list[Row]]]:
         "audit-memory": audit.run,
         "savings-memory": savings.run,
         "sampled": savings.run,  # one run measures both; rows are filtered by case id
+        "bigfile": bigfile.run,
+        "bigfile-link": bigfile.run,  # one run measures both; rows are filtered by case id
+        "encoder-level": encoder.run,
     }

@@ -9,8 +9,10 @@ external-compression marker, so DeltaGlider decodes them as usual.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import os
+import queue
 import select
 import shutil
 import signal
@@ -19,7 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable, Protocol
 
 from .errors import CancelledError, CodecError, ExpansionError, LocalWriteError, XdeltaMissingError
 
@@ -110,15 +112,108 @@ def _local_write_failure(returncode: int, tail: str) -> str | None:
 
 
 def encode(reference: str | Path, target: str | Path, delta_out: str | Path,
-           should_cancel: ShouldCancel | None = None) -> int:
+           should_cancel: ShouldCancel | None = None, *, level: int | None = None) -> int:
     """Write the delta from ``reference`` to ``target``; returns its size.
 
     ``-A`` leaves out xdelta3's application header, which would otherwise
     store the local paths of the cached reference and of the file in every
     delta. Decoding never needs it: the source and output are always named.
+    ``level`` is xdelta3's compression level; None means the one uploads use
+    (the settings file's ``xdelta3_level``), so estimates match what is stored.
     """
-    _run(["-e", "-f", "-9", "-D", "-A", "-s", str(reference), str(target), str(delta_out)],
+    if level is None:
+        from .config import encoder_level
+
+        level = encoder_level()
+    _run(["-e", "-f", f"-{level}", "-D", "-A", "-s", str(reference), str(target), str(delta_out)],
          "encode", should_cancel)
+    return os.path.getsize(delta_out)
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes | memoryview, /) -> None: ...
+
+
+def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | Path,
+                   should_cancel: ShouldCancel | None = None, *, level: int | None = None,
+                   hashers: tuple[_Hasher, ...] = ()) -> int:
+    """``encode`` reading ``target`` once: we read it and feed xdelta3 through a pipe, and every
+    chunk fed also goes to ``hashers``; returns the delta's size.
+
+    The hashes are of exactly the bytes the delta was made from, so a delta
+    checked against them (``decode_sha256``) rebuilds what they name even if
+    the file changes meanwhile. Reading and hashing run on one core while
+    xdelta3 encodes on the other. ``level`` is xdelta3's compression level
+    (the settings file's ``xdelta3_level`` when None); the delta restores with
+    DeltaGlider 6.2.0 whatever the level, as its decoder reads every level.
+    """
+    if level is None:
+        from .config import encoder_level
+
+        level = encoder_level()
+    cmd = [xdelta3_path(), "-e", "-c", f"-{level}", "-D", "-A", "-s", str(reference)]
+    source = open(target, "rb", buffering=0)  # fails here, before xdelta3 starts, when it cannot be read
+    with source, open(delta_out, "wb") as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=err)
+        except FileNotFoundError as exc:
+            raise XdeltaMissingError() from exc
+        assert proc.stdin is not None  # stdin=PIPE
+        pipe = proc.stdin
+        _widen_pipe(pipe.fileno())
+        stop = threading.Event()
+        failed: list[BaseException] = []
+
+        def feed() -> None:
+            try:
+                buf = bytearray(_CHUNK)
+                view = memoryview(buf)
+                while not stop.is_set():
+                    n = source.readinto(buf)
+                    if not n:
+                        break
+                    chunk = view[:n]
+                    for hasher in hashers:
+                        hasher.update(chunk)
+                    pipe.write(chunk)
+            except BrokenPipeError:
+                pass  # xdelta3 stopped reading: its exit status says why
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                failed.append(exc)
+            finally:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+
+        feeder = threading.Thread(target=feed, name="dgtui-encode-feed", daemon=True)
+        feeder.start()
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=0.1)  # a little at a time, so a cancel takes effect during a long encode
+                    break
+                except subprocess.TimeoutExpired:
+                    if should_cancel is not None and should_cancel():
+                        raise CancelledError() from None
+        except BaseException:
+            stop.set()
+            proc.kill()
+            proc.wait()
+            feeder.join()
+            raise
+        feeder.join()
+        if failed:
+            proc.kill()
+            raise failed[0]
+        if proc.returncode != 0:
+            err.seek(0)
+            lines = err.read().decode("utf-8", "replace").strip().splitlines()
+            tail = lines[-1] if lines else f"exit code {proc.returncode}"
+            reason = _local_write_failure(proc.returncode, tail)
+            if reason:
+                raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason)
+            raise CodecError(f"xdelta3 could not encode: {tail}")
     return os.path.getsize(delta_out)
 
 
@@ -144,16 +239,18 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
     digest = hashlib.sha256()
     try:
         with open(out, "wb") as f:
-            def sink(chunk: bytes) -> None:
-                try:
-                    f.write(chunk)
-                except OSError as exc:  # the local disk (full, a file size limit), not the delta
-                    reason = exc.strerror or str(exc)
-                    raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason) from None
-                digest.update(chunk)
+            writer = _Writer(f)
+            try:
+                def sink(chunk: bytes) -> None:
+                    writer.put(chunk)
+                    digest.update(chunk)  # while the writer thread writes it: each chunk is read once, here
 
-            _stream_decode(reference, delta, sink, should_cancel, recompress=recompress,
-                           decompress_source=decompress_source, limit=limit, written=written)
+                _stream_decode(reference, delta, sink, should_cancel, recompress=recompress,
+                               decompress_source=decompress_source, limit=limit, written=written)
+            except BaseException:
+                writer.finish(quiet=True)  # the decode's own error is the one to tell
+                raise
+            writer.finish()
     except BaseException:
         try:
             os.unlink(out)  # what was written is not the file: never leave it behind
@@ -161,6 +258,47 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
             pass
         raise
     return digest.hexdigest()
+
+
+class _Writer:
+    """Writes chunks to a file from a thread of its own, so the disk's time overlaps xdelta3's and the
+    hashing's; at most ``_WRITE_AHEAD`` chunks wait. A write error (a full disk, a file size limit) is
+    raised as ``LocalWriteError`` by the next ``put`` or by ``finish``."""
+
+    def __init__(self, f: BinaryIO):
+        self._f = f
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_WRITE_AHEAD)
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="dgtui-decode-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:  # after an error, keep taking chunks so that ``put`` never blocks for good
+                try:
+                    self._f.write(chunk)
+                except OSError as exc:
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:  # the local disk, not the delta
+            reason = self._error.strerror or str(self._error)
+            raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason)
+
+    def put(self, chunk: bytes) -> None:
+        self._raise()
+        self._queue.put(chunk)
+
+    def finish(self, *, quiet: bool = False) -> None:
+        """Wait until every chunk is written (or dropped after an error); raise the error unless ``quiet``."""
+        self._queue.put(None)
+        self._thread.join()
+        if not quiet:
+            self._raise()
+
+
+#: chunks (of up to ``_CHUNK`` bytes) waiting for the writer thread at most
+_WRITE_AHEAD = 8
 
 
 def decode_sha256(reference: str | Path, delta: str | Path,
@@ -178,6 +316,15 @@ def decode_sha256(reference: str | Path, delta: str | Path,
 
 #: bytes read from xdelta3's output at a time
 _CHUNK = 1024 * 1024
+
+
+def _widen_pipe(fd: int) -> None:
+    """Let a pipe hold ``_CHUNK`` bytes (Linux), not 64 KiB: the other end then runs a whole
+    chunk ahead, and each wake-up writes and hashes a large chunk instead of 16 small ones."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _CHUNK)
+    except (AttributeError, OSError):
+        pass  # another system, or above the user's limit (fs.pipe-max-size): the default size works too
 
 
 def expansion_message(limit: int, recorded: bool) -> str:
@@ -211,6 +358,7 @@ def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[byt
             raise XdeltaMissingError() from exc
         assert proc.stdout is not None  # stdout=PIPE
         fd = proc.stdout.fileno()
+        _widen_pipe(fd)
         poller = select.poll()  # not select.select: a busy process may hold descriptors past FD_SETSIZE
         poller.register(fd, select.POLLIN)
         total = 0

@@ -170,7 +170,8 @@ class DeltaGliderCompat:
         reported = [0]
 
         def progress(done: int, _total: int, stage: str) -> None:
-            if progress_callback is None or stage != "hashing" or not total:
+            # the stage that reads the file: hashing, or for a delta the encoder's feed, which hashes it
+            if progress_callback is None or stage not in ("hashing", "encoding") or not total:
                 return
             chunk = min(chunks, done // chunk_size)
             if chunk > reported[0] and chunk < chunks:

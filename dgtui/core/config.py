@@ -4,6 +4,7 @@
     price_per_gb_month = 0.023   # what one GB (2**30 bytes) stored for a month costs you
     max_unsized_delta_bytes = 107374182400   # the most a delta that records no size may rebuild to
     metadata_in_view = false     # the browser HEADs the rows in view to show their type and original size
+    xdelta3_level = 6                        # compression level of new deltas (0-9; see bench/RESULTS.md)
 
     [keymap]                     # remap keys of the app by binding id (? lists them)
     browser.restore = "ctrl+r"
@@ -162,3 +163,20 @@ def _flatten(table: dict, prefix: str = "") -> list[tuple[str, object]]:
         else:
             items.append((f"{prefix}{name}", value))
     return items
+
+
+#: xdelta3's compression level for new deltas; see bench/RESULTS.md ("Encoder level") for the measurement.
+DEFAULT_ENCODER_LEVEL = 6
+ENCODER_LEVEL_KEY = "xdelta3_level"
+
+
+def encoder_level(path: Path | None = None) -> int:
+    """xdelta3's compression level (0-9) for new deltas: ``xdelta3_level`` in the settings file, else
+    the default. Every level gives a delta DeltaGlider 6.2.0 restores; higher ones trade encode time
+    for a smaller delta."""
+    path = path or config_path()
+    data = _read_file(path) or {}
+    value = data.get(ENCODER_LEVEL_KEY, DEFAULT_ENCODER_LEVEL)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
+        raise DgError(f"{ENCODER_LEVEL_KEY} in {path} must be a whole number from 0 to 9, not {value!r}")
+    return value

@@ -375,7 +375,7 @@ def reference_metadata(*, version: str, source_name: str, file_sha256: str, file
 
 def delta_metadata(*, version: str, original_name: str, file_sha256: str, file_size: int,
                    ref_key: str, ref_sha256: str, delta_size: int, zero_diff: bool,
-                   md5: str | None = None) -> dict[str, str]:
+                   md5: str | None = None, level: int = 9) -> dict[str, str]:
     meta = {
         "dg-tool": tool_string(version),
         "dg-original-name": header_safe(original_name),
@@ -387,7 +387,8 @@ def delta_metadata(*, version: str, original_name: str, file_sha256: str, file_s
         "dg-ref-path": ref_key.rsplit("/", 1)[-1],
         "dg-ref-sha256": ref_sha256,
         "dg-delta-size": str(delta_size),
-        "dg-delta-cmd": header_safe(f"xdelta3 -e -9 -D -A -s reference.bin {original_name} {original_name}.delta"),
+        "dg-delta-cmd": header_safe(f"xdelta3 -e -{level} -D -A -s reference.bin {original_name} "
+                                    f"{original_name}.delta"),
         "dg-note": "zero-diff (reference identical)" if zero_diff else "delta",
     }
     if md5:

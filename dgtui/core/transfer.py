@@ -33,6 +33,7 @@ from typing import Any, Callable
 from . import codec, errors, tempfiles
 from . import format as fmt
 from .cache import HASH_CHUNK, ReferenceCache, SourceChanged, fsync_dir, sha256_file
+from .config import encoder_level
 from .models import DownloadResult, ObjectKind, UploadSummary
 from .s3 import ANSWER_PROBLEM, S3Access, display_key, is_precondition_failed, translate, where
 
@@ -98,13 +99,16 @@ class Engine:
 
     def reference_copy(self, bucket: str, ref_key: str, ref_sha256: str | None,
                        should_cancel: ShouldCancel | None = None, progress: Progress | None = None, *,
-                       cached_fallback: bool = False) -> tuple[Path, bool, str | None]:
+                       cached_fallback: bool = False, checked_cache: bool = True) -> tuple[Path, bool, str | None]:
         """(path, cache_hit, warning): ``fetch_reference``, and with ``cached_fallback`` a restore's last resort.
 
         With ``cached_fallback``, a reference that is missing from the bucket
         or no longer the one the delta was made against is replaced by this
         machine's cached copy of the right one (checked by sha256), and the
         warning says so; without a cached copy it fails as usual.
+        ``checked_cache=False`` hands out a cached copy without hashing it
+        (``ReferenceCache.get``): only for a caller that checks its output
+        against a stored sha256 and hashes the copy when that check fails.
         """
         head = self.s3.head(bucket, ref_key)
         if head is not None:
@@ -113,19 +117,20 @@ class Engine:
                 raise proxy_encrypted_error(bucket, ref_key, scheme, what="the reference")
             version = object_version_of(head)
             if ref_sha256 and self.references.same_origin(self.s3.endpoint_url, bucket, ref_key, ref_sha256, version):
-                cached = self.references.get(ref_sha256)
+                cached = self.references.get(ref_sha256, checked=checked_cache)
                 if cached is not None:
                     return cached, True, None
             try:
                 return self._download_reference(bucket, ref_key, head, ref_sha256, should_cancel, progress), False, None
             except errors.IntegrityError as exc:
-                cached = self.references.get(ref_sha256) if cached_fallback and ref_sha256 else None
+                cached = (self.references.get(ref_sha256, checked=checked_cache)
+                          if cached_fallback and ref_sha256 else None)
                 if cached is None:
                     raise
                 return cached, True, (f"{exc.message.split(';')[0]}; restored from this machine's cached copy of "
                                       f"the right reference (sha256 checked): other machines cannot restore it; "
                                       f"run: dgtui audit {audit_url(bucket, ref_key)}")
-        cached = self.references.get(ref_sha256) if cached_fallback and ref_sha256 else None
+        cached = self.references.get(ref_sha256, checked=checked_cache) if cached_fallback and ref_sha256 else None
         if cached is None:
             raise errors.NotFoundError(
                 f"the reference {where(bucket, ref_key)} is missing, so its deltas cannot be rebuilt",
@@ -237,10 +242,10 @@ class Engine:
     def _upload(self, path: Path, bucket: str, key: str, size: int, *, max_ratio: float,
                 progress: Progress | None, should_cancel: ShouldCancel | None,
                 extra_metadata: dict[str, str] | None, extra_args: dict[str, Any] | None) -> UploadSummary:
-        # Hashing runs beside xdelta3 (a separate process), so both cores work.
-        file_sha = _HASH_POOL.submit(sha256_file, path, _Meter(progress, size, "hashing"))
-        # deltaglider_proxy serves dg-md5 as the object's ETag.
-        file_md5 = _HASH_POOL.submit(md5_file, path)
+        # Read for hashing only where something needs the hashes before the file is read anyway: a
+        # delta's encoder hashes the bytes it reads itself. deltaglider_proxy serves dg-md5 as the ETag.
+        hashes = _SourceHashes(path, progress, size)
+        file_sha, file_md5 = _Deferred(hashes.sha256), _Deferred(hashes.md5)
         name = key.rsplit("/", 1)[-1]
         if not fmt.is_delta_eligible(name):
             return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
@@ -280,6 +285,10 @@ class Engine:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                                extra_metadata, extra_args, file_md5=file_md5,
                                                fallback_reason="the deltaspace's reference has no valid sha256")
+                # The cached reference is hashed here (``fetch_reference`` checks it), unlike a restore's:
+                # a delta is verified by decoding against the same copy it was encoded against, so a
+                # damaged copy would pass that check and store a delta that the bucket's reference
+                # cannot rebuild.
                 ref_path, _ = self.fetch_reference(bucket, ref_key, ref_sha, should_cancel, progress)
                 compressed = codec.compressed_format(ref_path)
                 if compressed:
@@ -287,9 +296,8 @@ class Engine:
                                                extra_metadata, extra_args, file_md5=file_md5,
                                                fallback_reason=_compressed_reason(compressed))
                 zero_diff = False
-            summary = self._store_delta(path, bucket, key, size, file_sha, ref_key, ref_path, ref_sha,
-                                        zero_diff, max_ratio, progress, should_cancel, extra_metadata, extra_args,
-                                        file_md5)
+            summary = self._store_delta(path, bucket, key, size, hashes, ref_key, ref_path, ref_sha,
+                                        zero_diff, max_ratio, progress, should_cancel, extra_metadata, extra_args)
             if (summary.stored_key.endswith(fmt.DELTA_SUFFIX)
                     and not self._reference_still_matches(bucket, ref_key, ref_sha, ref_path)):
                 continue  # the reference changed under us: encode again against the current one
@@ -302,21 +310,29 @@ class Engine:
                               file_md5: str | None = None) -> Path | None:
         meta = fmt.reference_metadata(version=self.version, source_name=name, file_sha256=file_sha,
                                       file_size=path.stat().st_size, md5=file_md5 or md5_file(path))
+        # The cache's copy is made (and checked against file_sha) while the upload runs: both read the
+        # file, from the page cache, on the two cores. A copy made for a reference someone else created
+        # first is still a checked copy of these bytes.
+        copying = _HASH_POOL.submit(self.references.put_copy, path, file_sha)
         try:
             self.s3.put_file(bucket, ref_key, str(path), meta, if_none_match=True,
                              progress=_Meter(progress, path.stat().st_size, "uploading reference"),
                              should_cancel=should_cancel)
-        except Exception as exc:
-            if not is_precondition_failed(exc):
+        except BaseException as exc:
+            if not (isinstance(exc, Exception) and is_precondition_failed(exc)):
+                _wait_quietly(copying)
+                if not isinstance(exc, Exception):
+                    raise
                 raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url,
                                 action="upload") from None
             existing = self.s3.head(bucket, ref_key)
             if existing is None or fmt.parse_metadata(ref_key, existing.get("Metadata", {})).file_sha256 != file_sha:
+                _wait_quietly(copying)
                 return None
             # The reference holds these very bytes: ours, stored by a first attempt whose answer was lost
             # (the retry then found it), or another uploader's of the same file. Either way the same outcome.
         try:
-            copy = self.references.put_copy(path, file_sha)
+            copy = copying.result()
         except SourceChanged:
             self.s3.delete_keys(bucket, [ref_key])  # ours, and its bytes may not be what its sha256 says
             raise errors.SourceChangedError(
@@ -341,35 +357,49 @@ class Engine:
             return True
         return fmt.parse_metadata(ref_key, head.get("Metadata", {})).file_sha256 == ref_sha
 
-    def _store_delta(self, path: Path, bucket: str, key: str, size: int, file_sha_future: Future, ref_key: str,
+    def _store_delta(self, path: Path, bucket: str, key: str, size: int, hashes: _SourceHashes, ref_key: str,
                      ref_path: Path, ref_sha: str, zero_diff: bool, max_ratio: float,
                      progress: Progress | None, should_cancel: ShouldCancel | None,
-                     extra_metadata: dict[str, str] | None, extra_args: dict[str, Any] | None,
-                     file_md5: Future) -> UploadSummary:
+                     extra_metadata: dict[str, str] | None, extra_args: dict[str, Any] | None) -> UploadSummary:
         name = key.rsplit("/", 1)[-1]
         with tempfile.TemporaryDirectory(prefix="dgtui-up-", dir=self.work_dir) as tmp:
             tempfiles.register(Path(tmp))
             delta_path = Path(tmp) / "delta"
-            if progress:
-                progress(0, size, "encoding")
-            delta_size = codec.encode(ref_path, path, delta_path, should_cancel)
-            file_sha = file_sha_future.result()
+            # One read of the file: the encoder's feed hashes what it hands to xdelta3, on the other core.
+            sha, md5, fed = hashlib.sha256(), hashlib.md5(), _Counter(_Meter(progress, size, "encoding"))
+            level = encoder_level()
+            delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, level=level,
+                                              hashers=(sha, md5, fed))
+            file_sha, file_md5 = sha.hexdigest(), md5.hexdigest()
+            if fed.total != size or (hashes.started and hashes.sha256() != file_sha):
+                # not the size it had when the upload began, or hashed once before (for the reference)
+                # and once now with another result: the file changed in between
+                if zero_diff:
+                    self.s3.delete_keys(bucket, [ref_key])  # ours, made from this file a moment ago
+                raise errors.SourceChangedError(
+                    f"{display_key(str(path))} changed while it was uploaded; what was written for it has been "
+                    f"removed; upload it again once it is complete", bucket=bucket, key=key)
             ratio = delta_size / size if size else 0.0
             if not zero_diff and ratio > max_ratio:
                 return self._upload_direct(
                     path, bucket, key, size, file_sha, progress, should_cancel, extra_metadata, extra_args,
                     fallback_reason=f"delta would be {ratio:.0%} of the file (limit {max_ratio:.0%})",
-                    file_md5=file_md5)
+                    file_md5=_Deferred(lambda: file_md5))
             if progress:
                 progress(0, size, "verifying")
-            # DeltaGlider 6.2.0's own decode command: what passes here restores there.
-            if codec.decode_sha256(ref_path, delta_path, should_cancel, limit=size) != file_sha:
+            # DeltaGlider 6.2.0's own decode command, into a hash (no file): what passes here restores there.
+            # The sha256 is of the very bytes the encoder read, so a file changing meanwhile cannot pass.
+            try:
+                rebuilt_sha: str | None = codec.decode_sha256(ref_path, delta_path, should_cancel, limit=size)
+            except (errors.CodecError, errors.ExpansionError):
+                rebuilt_sha = None  # a delta xdelta3 cannot read back, or one longer than the file
+            if rebuilt_sha != file_sha:
                 raise errors.IntegrityError(
                     f"the delta for {where(bucket, key)} did not rebuild the file; nothing was stored",
                     bucket=bucket, key=key)
             meta = fmt.delta_metadata(version=self.version, original_name=name, file_sha256=file_sha,
                                       file_size=size, ref_key=ref_key, ref_sha256=ref_sha,
-                                      delta_size=delta_size, zero_diff=zero_diff, md5=file_md5.result())
+                                      delta_size=delta_size, zero_diff=zero_diff, md5=file_md5, level=level)
             meta.update(extra_metadata or {})
             stored_key = fmt.delta_key_for(key)
             self.s3.put_file(bucket, stored_key, str(delta_path), meta, extra_args=extra_args,
@@ -390,7 +420,7 @@ class Engine:
     def _upload_direct(self, path: Path, bucket: str, key: str, size: int, file_sha: str,
                        progress: Progress | None, should_cancel: ShouldCancel | None,
                        extra_metadata: dict[str, str] | None, extra_args: dict[str, Any] | None,
-                       fallback_reason: str | None, file_md5: Future | None = None) -> UploadSummary:
+                       fallback_reason: str | None, file_md5: _Deferred | None = None) -> UploadSummary:
         name = key.rsplit("/", 1)[-1]
         meta = fmt.direct_metadata(version=self.version, original_name=name, file_sha256=file_sha, file_size=size,
                                    md5=file_md5.result() if file_md5 is not None else md5_file(path))
@@ -634,10 +664,15 @@ class Engine:
             fetching = pool.submit(self.s3.get_to_file, bucket, stored_key, str(delta_tmp), progress=meter,
                                    should_cancel=stopped, etag=head.get("ETag", "").strip('"') or None,
                                    listed_size=head.get("ContentLength"))
+            # A cached reference is not hashed before a restore: the rebuilt file is checked against
+            # its stored sha256, and a damaged reference cannot rebuild bytes that pass that check.
+            # Only when the rebuild fails is the cached copy hashed, and a damaged one dropped and
+            # fetched again. A rescue's output has no sha256 to check, so its reference is hashed first.
+            unchecked = not rescue and bool(parsed.ref_sha256)
             try:
                 ref_path, cache_hit, warning = self.reference_copy(
                     bucket, parsed.ref_key, parsed.ref_sha256, should_cancel, progress,
-                    cached_fallback=not strict_reference)
+                    cached_fallback=not strict_reference, checked_cache=not unchecked)
             except BaseException:
                 stop.set()
                 _wait_quietly(fetching)
@@ -657,14 +692,33 @@ class Engine:
 
                 def rebuilt(size: int) -> None:
                     progress(min(size, total) if total else size, total, "rebuilding")
-            expanded: errors.ExpansionError | None = None
-            try:
-                actual: str | None = _decode_checked(ref_path, delta_tmp, tmp, parsed.file_sha256, should_cancel,
-                                                     rebuilt, limit=parsed.file_size)
-            except errors.ExpansionError as exc:
-                # Recompressed through gzip & co. the output may well be longer than the original: that is
-                # DeltaGlider's recompression trap (rescuable), not a bomb. Anything else is refused as it is.
-                actual, expanded = None, exc
+            while True:
+                expanded: errors.ExpansionError | None = None
+                undecodable: errors.CodecError | None = None
+                actual: str | None = None
+                try:
+                    actual = _decode_checked(ref_path, delta_tmp, tmp, parsed.file_sha256, should_cancel, rebuilt,
+                                             limit=parsed.file_size)
+                except errors.ExpansionError as exc:
+                    # Recompressed through gzip & co. the output may well be longer than the original: that
+                    # is DeltaGlider's recompression trap (rescuable), not a bomb. Anything else is refused.
+                    expanded = exc
+                except errors.CodecError as exc:
+                    undecodable = exc
+                if expanded is None and undecodable is None and actual == parsed.file_sha256:
+                    break
+                if unchecked and cache_hit and self._drop_if_damaged(parsed.ref_sha256):
+                    # The cached copy was damaged (and is gone): rebuild once more from a fresh download.
+                    unchecked = False
+                    ref_path, cache_hit, warning = self.reference_copy(
+                        bucket, parsed.ref_key, parsed.ref_sha256, should_cancel, progress,
+                        cached_fallback=not strict_reference)
+                    if progress:
+                        progress(0, parsed.file_size or 0, "rebuilding")
+                    continue
+                if undecodable is not None:
+                    raise undecodable
+                break
             if rebuilt is not None and expanded is None:
                 rebuilt(os.path.getsize(tmp))
             if expanded is not None or actual != parsed.file_sha256:
@@ -694,6 +748,10 @@ class Engine:
             stop.set()
             pool.shutdown(wait=True)
             _discard(delta_tmp)
+
+    def _drop_if_damaged(self, sha256: str | None) -> bool:
+        """Hash the cached reference ``sha256``; True when it was damaged (it is dropped then)."""
+        return bool(sha256) and self.references.get(sha256) is None  # type: ignore[arg-type]
 
     def _rescue(self, bucket, logical, ref_path, delta_path, dest: Path, should_cancel, overwrite,
                 last_modified: object = None, real_root: str | None = None) -> DownloadResult:
@@ -973,6 +1031,55 @@ def proxy_encrypted_error(bucket: str, key: str, scheme: str, what: str | None =
 
 def _is_md5(etag: str) -> bool:
     return len(etag) == 32 and all(c in "0123456789abcdef" for c in etag.lower())
+
+
+class _Deferred:
+    """A value worked out when first asked for, with a Future's ``result()``."""
+
+    def __init__(self, compute: Callable[[], str]):
+        self._compute = compute
+
+    def result(self) -> str:
+        return self._compute()
+
+
+class _SourceHashes:
+    """sha256 and MD5 of a file to upload, both read (in parallel) on the first request only."""
+
+    def __init__(self, path: Path, progress: Progress | None, size: int):
+        self.path, self.progress, self.size = path, progress, size
+        self._lock = threading.Lock()
+        self._sha: Future | None = None
+        self._md5: Future | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._sha is not None
+
+    def _start(self) -> tuple[Future, Future]:
+        with self._lock:
+            if self._sha is None or self._md5 is None:
+                self._sha = _HASH_POOL.submit(sha256_file, self.path, _Meter(self.progress, self.size, "hashing"))
+                self._md5 = _HASH_POOL.submit(md5_file, self.path)
+            return self._sha, self._md5
+
+    def sha256(self) -> str:
+        return self._start()[0].result()
+
+    def md5(self) -> str:
+        return self._start()[1].result()
+
+
+class _Counter:
+    """A hasher that counts: the bytes it is fed go to a progress meter."""
+
+    def __init__(self, meter: _Meter):
+        self.meter = meter
+        self.total = 0
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self.total += len(data)
+        self.meter(len(data))
 
 
 class _Tee:

@@ -87,15 +87,21 @@ def _close(sock: socket.socket, *, abort: bool = False) -> None:
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to 127.0.0.1:<target_port>.
 
-    ``latency_s`` may be changed while the proxy runs. Fault modes:
+    ``latency_s`` may be changed while the proxy runs, and so may
+    ``bandwidth_bps``: bytes a second each way, shared by every connection
+    as one link's are (0: unlimited). Fault modes:
     :meth:`refuse`, :meth:`cut_after_bytes`, :meth:`drop_all`; :meth:`reset`
     returns to plain forwarding. At most ``max_connections`` connections are
     served at once; further clients wait in the listen backlog.
     """
 
-    def __init__(self, target_port: int, *, latency_s: float = 0.0, max_connections: int = 64):
+    def __init__(self, target_port: int, *, latency_s: float = 0.0, max_connections: int = 64,
+                 bandwidth_bps: float = 0.0):
         self.target_port = target_port
         self.latency_s = latency_s
+        self.bandwidth_bps = bandwidth_bps
+        #: per direction ("up", "down"): when the link is free again for the next bytes
+        self._link_free_at = {"up": 0.0, "down": 0.0}
         self.max_connections = max_connections
         self.connections_accepted = 0
         #: "METHOD /path?query" of every HTTP request that went through, in order (for tests that count)
@@ -261,6 +267,7 @@ class TcpProxy:
                 self._record_request(data)
                 if self.latency_s > 0:
                     time.sleep(self.latency_s)
+            self._throttle("up", len(data))
             if not _send(link.upstream, data):
                 break
         link.close()
@@ -280,11 +287,25 @@ class TcpProxy:
                 break
             link.awaiting_request = True
             data, cut_now = self._apply_cut(link, data)
+            self._throttle("down", len(data))
             if data and not _send(link.client, data):
                 break
             if cut_now:
                 break
         link.close()
+
+    def _throttle(self, direction: str, size: int) -> None:
+        """Hold ``size`` bytes back until the link (one for all connections) has carried what came before."""
+        rate = self.bandwidth_bps
+        if rate <= 0 or size <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._link_free_at[direction])
+            self._link_free_at[direction] = start + size / rate
+        wait = start + size / rate - now
+        if wait > 0:
+            time.sleep(wait)
 
     def _apply_cut(self, link: _Link, data: bytes) -> tuple[bytes, bool]:
         """The part of data to forward and whether to close afterwards."""

@@ -1,0 +1,149 @@
+"""A big archive and its next version (a few hundred small edits): restore and upload, a process each.
+
+dgtui's SDK in a new process per step, against ``s5cmd cp`` of the same file stored plain (also a
+process: both include their start-up). Steps, on loopback:
+
+* upload of the first version (it becomes the reference) against ``s5cmd cp`` up;
+* upload of the second version (a small delta), absolute target;
+* restore of the second version with the reference in the cache, against ``s5cmd cp`` down;
+* restore with a cold cache, against ``s5cmd cp`` down plus one second.
+
+Every restored file is compared with the original by sha256.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+
+from dgtui.testing import TcpProxy
+
+from .. import children, datasets
+from ..measure import check, run_child
+from ..report import Row, at_most, below, speedup
+from . import Context
+from .listing import s5cmd_binary
+from .upload import delete_prefix
+
+BUCKET = "bench-bigfile"
+RSS_LIMIT = 150 * 2**20
+LINK_BPS = 50 * 10**6  #: the slow link: 50 MB/s each way
+
+
+def second_version(first, path, edits: int = 200):
+    """``first`` with ``edits`` small edits (16 bytes each) spread over it, written without holding it in memory."""
+    if path.exists() and path.stat().st_size == first.stat().st_size:
+        return path
+    rng = random.Random(24)
+    size = first.stat().st_size
+    spots = sorted(rng.randrange(size - 16) for _ in range(edits))
+    tmp = path.with_suffix(".part")
+    with open(first, "rb") as src, open(tmp, "wb") as dst:
+        while chunk := src.read(8 * 2**20):
+            dst.write(chunk)
+        for n, at in enumerate(spots):
+            dst.seek(at)
+            dst.write(b"edit %011d" % n)
+    tmp.replace(path)
+    return path
+
+
+def _s5cmd(env, *args: str) -> float:
+    import time
+
+    started = time.perf_counter()
+    subprocess.run([s5cmd_binary(), "--endpoint-url", env["AWS_ENDPOINT_URL"], *args], env=env, check=True,
+                   capture_output=True)
+    return time.perf_counter() - started
+
+
+def run(ctx: Context) -> list[Row]:
+    size = ctx.sizes.bigfile_bytes
+    mb = f"{size / 2**20:.0f} MB"
+    folder = ctx.env.files(f"bigfile-{size}")
+    first = datasets.big_file(folder / "release-1.tar", size, "bigfile")
+    second = second_version(first, folder / "release-2.tar")
+    want = datasets.sha256_of(second)
+    ctx.env.ensure_bucket(BUCKET)
+    admin = ctx.env.admin()
+    net = next(n for n in ctx.networks if n.name.endswith("loopback"))
+    env = ctx.env.child_env(net.endpoint_url)
+    env["AWS_ENDPOINT_URL"] = net.endpoint_url
+    out = ctx.env.scratch("bigfile-out")
+    cache = str(ctx.env.scratch("bigfile-cache"))
+    rows: list[Row] = []
+    try:
+        ctx.log(f"bigfile: s5cmd cp of the plain {mb} file, up and down")
+        s5_up = _s5cmd(env, "cp", str(second), f"s3://{BUCKET}/plain/{second.name}")
+        s5_down = _s5cmd(env, "cp", f"s3://{BUCKET}/plain/{second.name}", str(out / "s5cmd.tar"))
+        ctx.log(f"bigfile: s5cmd up {s5_up:.3f} s, down {s5_down:.3f} s")
+        url = f"s3://{BUCKET}/dg/"
+        steps = {}
+        steps["put first"] = check(run_child(children.dgtui_upload(net.endpoint_url, cache, str(first), url), env),
+                                   "dgtui upload of the first version")
+        steps["put version"] = check(run_child(children.dgtui_upload(net.endpoint_url, cache, str(second), url),
+                                               env), "dgtui upload of the second version")
+        steps["get cached"] = check(run_child(children.dgtui_download(
+            net.endpoint_url, cache, url + second.name, str(out / "cached.tar")), env), "dgtui restore, cached")
+        cold = str(ctx.env.scratch("bigfile-cold-cache"))
+        steps["get cold"] = check(run_child(children.dgtui_download(
+            net.endpoint_url, cold, url + second.name, str(out / "cold.tar")), env), "dgtui restore, cold cache")
+        for name in ("cached.tar", "cold.tar"):
+            if datasets.sha256_of(out / name) != want:
+                raise RuntimeError(f"dgtui restored {name} with the wrong bytes")
+        for step, result in steps.items():
+            ctx.log(f"bigfile: {step} {result.seconds:.3f} s, peak RSS {(result.tree_peak_rss or 0) / 2**20:.0f} MB")
+
+        def rss_note(step: str) -> str:
+            peak = steps[step].tree_peak_rss
+            return f"peak RSS {peak / 2**20:.0f} MB" if peak else ""
+
+        rows.append(below(Row("bigfile", f"restore a {mb} version, reference cached", net.name, "s",
+                              steps["get cached"].seconds, "`s5cmd cp` of the plain file", s5_down,
+                              note=rss_note("get cached")), 1.0, strict=False))
+        rows.append(at_most(Row("bigfile", f"restore a {mb} version, cold cache", net.name, "s",
+                                steps["get cold"].seconds, "`s5cmd cp` of the plain file + 1 s", s5_down + 1.0,
+                                note=rss_note("get cold")), 1.0))
+        rows.append(below(Row("bigfile", f"upload a {mb} version (small delta)", net.name, "s",
+                              steps["put version"].seconds, note=rss_note("put version")), 3.0, strict=False))
+        rows.append(at_most(Row("bigfile", f"upload the first {mb} version", net.name, "s",
+                                steps["put first"].seconds, "`s5cmd cp` up + 1.5 s", s5_up + 1.5,
+                                note=rss_note("put first")), 1.0))
+        # the process and its children (xdelta3), whichever is larger
+        peak = max(r.tree_peak_rss or 0 for r in steps.values())
+        rows.append(below(Row("bigfile", "peak RSS of any of those processes", net.name, "MB", peak / 2**20),
+                          RSS_LIMIT / 2**20))
+        rows += _through_link(ctx, env, url, second, want, out, mb)
+    finally:
+        delete_prefix(admin, BUCKET, "")
+    return rows
+
+
+def _through_link(ctx: Context, env: dict[str, str], url: str, second, want: str, out, mb: str) -> list[Row]:
+    """The restores again through a 50 MB/s link (a proxy in front of the server)."""
+    link = "50 MB/s link"
+    with TcpProxy.for_endpoint(env["AWS_ENDPOINT_URL"], bandwidth_bps=LINK_BPS) as proxy:
+        slow = {**env, "AWS_ENDPOINT_URL": proxy.endpoint_url}
+        ctx.log(f"bigfile: through the {link}: s5cmd cp of the plain file and of the reference")
+        s5_plain = _s5cmd(slow, "cp", f"s3://{BUCKET}/plain/{second.name}", str(out / "s5cmd-link.tar"))
+        s5_ref = _s5cmd(slow, "cp", f"s3://{BUCKET}/dg/reference.bin", str(out / "reference-link.bin"))
+        warm = str(ctx.env.scratch("bigfile-link-cache"))
+        check(run_child(children.dgtui_download(proxy.endpoint_url, warm, url + second.name,
+                                                str(out / "warmup.tar")), slow), "dgtui restore filling the cache")
+        cached = check(run_child(children.dgtui_download(proxy.endpoint_url, warm, url + second.name,
+                                                         str(out / "link-cached.tar")), slow),
+                       "dgtui restore through the link, cached")
+        cold = check(run_child(children.dgtui_download(proxy.endpoint_url, str(ctx.env.scratch("bigfile-link-cold")),
+                                                       url + second.name, str(out / "link-cold.tar")), slow),
+                     "dgtui restore through the link, cold cache")
+    for name in ("link-cached.tar", "link-cold.tar"):
+        if datasets.sha256_of(out / name) != want:
+            raise RuntimeError(f"dgtui restored {name} with the wrong bytes")
+    ctx.log(f"bigfile: {link}: s5cmd plain {s5_plain:.3f} s, reference {s5_ref:.3f} s; dgtui cached "
+            f"{cached.seconds:.3f} s, cold {cold.seconds:.3f} s")
+    return [
+        speedup(Row("bigfile-link", f"restore a {mb} version, reference cached", link, "s", cached.seconds,
+                    "`s5cmd cp` of the plain file", s5_plain), 5.0),
+        at_most(Row("bigfile-link", f"restore a {mb} version, cold cache", link, "s", cold.seconds,
+                    "`s5cmd cp` of the reference + 1 s", s5_ref + 1.0), 1.0),
+    ]
