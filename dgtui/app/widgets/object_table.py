@@ -27,7 +27,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -547,10 +547,21 @@ class ObjectTable(ScrollView, can_focus=True):
 
     # -- cursor ----------------------------------------------------------------
     def watch_cursor_row(self, old: int, new: int) -> None:
+        top = int(self.scroll_y)
         self._scroll_cursor_into_view()
-        self.refresh()
+        if int(self.scroll_y) == top:
+            # Only the rows that lost and gained the cursor change: over SSH a whole table per key is
+            # ten times the bytes (a scroll repaints the table through ``watch_scroll_y``).
+            self._refresh_row(old)
+            self._refresh_row(new)
         if old != new:
             self.post_message(self.Highlighted(self, self.current))
+
+    def _refresh_row(self, index: int) -> None:
+        """Repaint the screen line of view row ``index`` (line 0 is the header), if it is in view."""
+        line = index - int(self.scroll_y) + 1
+        if 1 <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
 
     def _scroll_cursor_into_view(self) -> None:
         height = self.scrollable_content_region.height
@@ -716,6 +727,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self._metadata_reading -= keys
         self._metadata_tried |= keys
         unknown = self.summary.unknown
+        changed = False
         for row, info in zip(rows, infos):
             current = row.info
             if current is None or current.metadata_loaded or not info.metadata_loaded:
@@ -723,7 +735,9 @@ class ObjectTable(ScrollView, can_focus=True):
             if current.is_delta and current.original_size is None and info.original_size is not None:
                 self.summary.unknown -= 1
             row.info = info
-        self.refresh()
+            changed = True
+        if changed:
+            self.refresh()  # nothing new read: nothing to repaint (a scroll already painted these rows)
         if self.summary.unknown != unknown:
             self._announce()
 
@@ -762,8 +776,8 @@ class ObjectTable(ScrollView, can_focus=True):
             self.marked.discard(row.key)
         else:
             self.marked.add(row.key)
+        self._refresh_row(self.cursor_row)  # its mark; the move repaints what it changes
         self._move(1)
-        self.refresh()
         self.post_message(self.Highlighted(self, self.current))
 
     def action_mark_all(self) -> None:
