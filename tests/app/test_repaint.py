@@ -184,3 +184,22 @@ async def test_marking_repaints_the_marked_row_the_next_and_the_location_bar(cli
         assert frames.lines() == {top + 1 + first_object, top + 2 + first_object, bar.y}, frames.spans
         # The marked row shows its mark: the change is on screen, not only in the table's state.
         assert table.render_line(1 + first_object).text.startswith("*")
+
+
+@pytest.mark.asyncio
+async def test_a_row_is_sent_with_few_colour_changes_and_no_horizontal_scrollbar(client, many):
+    app = make_app(client, f"s3://{many}/p/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await open_table(pilot, app)
+        await pilot.press("down", "down")
+        await settle(pilot, Frames(app))
+        # Rows are cut to the width: no horizontal scrollbar (it cost a row, and a repaint per scroll).
+        assert not table.show_horizontal_scrollbar
+        index = table._view_folders + 5  # an object row, not the cursor's
+        strip = table.render_line(1 + index - int(table.scroll_y))
+        row = table.view[index]
+        assert row.name in strip.text and strip.cell_length == table.size.width
+        # Spaces join the segment beside them: the name, sizes and gaps in one run, the dim date in another.
+        styles = [segment.style for segment in strip if segment.text]
+        changes = sum(1 for a, b in zip(styles, styles[1:]) if a != b)
+        assert changes <= 4, [(segment.text, str(segment.style)) for segment in strip]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Callable, Iterable
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -146,6 +147,40 @@ def kind_label(info: ObjectInfo) -> str:
     return ""
 
 
+def _shows_only_background(style: Style | None) -> bool:
+    """Spaces in this style show its background and nothing else (no reverse, no lines through or under)."""
+    return style is not None and not (style.reverse or style.underline or style.strike or style.overline
+                                      or style.underline2 or style.link)
+
+
+def merge_blanks(segments: Iterable[Segment]) -> list[Segment]:
+    """The same cells with fewer style changes: what a terminal is sent for a row, over SSH, is mostly these.
+
+    A run of spaces looks the same in any style with its background, so it joins the segment beside it
+    (the padding of a cell, the gap between columns, an empty cell); neighbours of one style join too.
+    A row of the table goes from about ten colour changes to two or three.
+    """
+    merged: list[Segment] = []
+    for segment in segments:
+        text, style, control = segment
+        if merged and not control and text:
+            before_text, before_style, before_control = merged[-1]
+            if not before_control and before_style is not None and style is not None:
+                if before_style == style:
+                    merged[-1] = Segment(before_text + text, style)
+                    continue
+                if before_style.bgcolor == style.bgcolor and _shows_only_background(style) \
+                        and _shows_only_background(before_style):
+                    if not text.strip(" "):
+                        merged[-1] = Segment(before_text + text, before_style)
+                        continue
+                    if not before_text.strip(" "):
+                        merged[-1] = Segment(before_text + text, style)
+                        continue
+        merged.append(segment)
+    return merged
+
+
 class ObjectTable(ScrollView, can_focus=True):
     """Folders first, then objects, of the location being shown."""
 
@@ -187,6 +222,9 @@ class ObjectTable(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     ObjectTable {
         background: $surface;
+        /* rows are cut to the width: a horizontal scrollbar would only cost a row, and its repaint
+           on every scroll */
+        overflow-x: hidden;
     }
     ObjectTable > .object-table--header { text-style: bold; color: $text-accent; }
     ObjectTable > .object-table--cursor { background: $boost; text-style: reverse; }
@@ -978,7 +1016,7 @@ class ObjectTable(ScrollView, can_focus=True):
             else:
                 return Strip.blank(width, base)
         text.stylize_before(base)
-        segments = list(text.render(self.app.console))
+        segments = merge_blanks(text.render(self.app.console))
         return Strip(segments).crop_extend(0, width, base)
 
     def on_resize(self, event: events.Resize) -> None:
