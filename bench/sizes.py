@@ -35,6 +35,7 @@ class Sizes:
     savings_real_keys: int = 2_000  #: stored objects on the server for the by-folder memory case
     sampled_deltas: int = 600  #: deltas for sampled against detailed statistics
     savings_synthetic_objects: int = 50_000  #: entries of the generated listing for the memory case
+    terminal_keys: int = 5_000  #: objects under the prefix the terminal case browses in tmux
 
 
 SMOKE = Sizes(
@@ -43,6 +44,7 @@ SMOKE = Sizes(
     app_reps=1, keystroke_restore_bytes=32 * MB, keystrokes=6,
     memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB, cli_restore_bytes=2 * MB, cli_restore_versions=2,
     audit_deltas=10, audit_file_bytes=256 * 1024, audit_reps=1, audit_meta_reps=1, audit_memory_deltas=500,
+    terminal_keys=500,
 )
 
 FULL = Sizes(
