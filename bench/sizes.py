@@ -37,6 +37,7 @@ class Sizes:
     savings_synthetic_objects: int = 50_000  #: entries of the generated listing for the memory case
     encoder_family_bytes: int = 48 * MB  #: size of each version of each archive family (encoder-level)
     bigfile_bytes: int = 200 * MB  #: the big archive (500 MB in the issue's targets; smaller on a shared machine)
+    terminal_keys: int = 5_000  #: objects under the prefix the terminal case browses in tmux
 
 
 SMOKE = Sizes(
@@ -45,7 +46,7 @@ SMOKE = Sizes(
     app_reps=1, keystroke_restore_bytes=32 * MB, keystrokes=6,
     memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB, cli_restore_bytes=2 * MB, cli_restore_versions=2,
     audit_deltas=10, audit_file_bytes=256 * 1024, audit_reps=1, audit_meta_reps=1, audit_memory_deltas=500,
-    encoder_family_bytes=1 * MB, bigfile_bytes=8 * MB,
+    encoder_family_bytes=1 * MB, bigfile_bytes=8 * MB, terminal_keys=500,
 )
 
 FULL = Sizes(

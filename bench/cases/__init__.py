@@ -52,6 +52,7 @@ CASES: dict[str, str] = {
     "get-cli": "`dgtui get` vs `deltaglider cp` of archive versions, a new process each (start-up included)",
     "app-open": "open the app on the big prefix: time to first rows, peak memory",
     "app-keys": "keystroke-to-screen latency while a large restore runs in the app",
+    "terminal": "bytes the app writes to a 120x36 tmux pane per Down, PageDown, tree move and while idle",
     "memory": "peak RSS of a process uploading and restoring a big direct file and a delta",
     "audit-full": "audit --full of one folder of deltas vs DeltaGlider 6.2.0's verify() on each",
     "audit-meta": "metadata audit vs detailed stats over the same deltas",
@@ -65,8 +66,8 @@ CASES: dict[str, str] = {
 
 
 def runners() -> dict[str, Callable[[Context], list[Row]]]:
-    from . import (app, audit, bigfile, cli_restore, encoder, listing, memory, restore, savings, stats, throttled,
-                   upload)
+    from . import (app, audit, bigfile, cli_restore, encoder, listing, memory, restore, savings, stats, terminal,
+                   throttled, upload)
 
     return {
         "list": listing.run,
@@ -78,6 +79,7 @@ def runners() -> dict[str, Callable[[Context], list[Row]]]:
         "get-cli": cli_restore.run,
         "app-open": app.run_open,
         "app-keys": app.run_keys,
+        "terminal": terminal.run,
         "memory": memory.run,
         "audit-full": audit.run,  # one run measures all three; rows are filtered by case id
         "audit-meta": audit.run,

@@ -80,6 +80,8 @@ class LocationBar(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._content: Table | None = None
+        #: the text shown now (location, status fields)
+        self._shown: tuple[str, tuple[str, ...]] | None = None
 
     def render(self) -> Table | Text:
         return self._content if self._content is not None else Text("")
@@ -106,6 +108,10 @@ class LocationBar(Widget):
                 status.append("loading…")
             if marked:
                 status.append(f"{human_count(marked)} marked ({human_size(marked_bytes)} stored)")
+        shown_now = (where.plain, tuple(status))
+        if shown_now == self._shown and self._content is not None:
+            return  # a cursor move that changes nothing here writes nothing to the terminal
+        self._shown = shown_now
         grid.add_row(where, Text(" · ".join(status)))
         self._content = grid
         self.refresh()

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Callable, Iterable
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -146,6 +147,40 @@ def kind_label(info: ObjectInfo) -> str:
     return ""
 
 
+def _shows_only_background(style: Style | None) -> bool:
+    """Spaces in this style show its background and nothing else (no reverse, no lines through or under)."""
+    return style is not None and not (style.reverse or style.underline or style.strike or style.overline
+                                      or style.underline2 or style.link)
+
+
+def merge_blanks(segments: Iterable[Segment]) -> list[Segment]:
+    """The same cells with fewer style changes: what a terminal is sent for a row, over SSH, is mostly these.
+
+    A run of spaces looks the same in any style with its background, so it joins the segment beside it
+    (the padding of a cell, the gap between columns, an empty cell); neighbours of one style join too.
+    A row of the table goes from about ten colour changes to two or three.
+    """
+    merged: list[Segment] = []
+    for segment in segments:
+        text, style, control = segment
+        if merged and not control and text:
+            before_text, before_style, before_control = merged[-1]
+            if not before_control and before_style is not None and style is not None:
+                if before_style == style:
+                    merged[-1] = Segment(before_text + text, style)
+                    continue
+                if before_style.bgcolor == style.bgcolor and _shows_only_background(style) \
+                        and _shows_only_background(before_style):
+                    if not text.strip(" "):
+                        merged[-1] = Segment(before_text + text, before_style)
+                        continue
+                    if not before_text.strip(" "):
+                        merged[-1] = Segment(before_text + text, style)
+                        continue
+        merged.append(segment)
+    return merged
+
+
 class ObjectTable(ScrollView, can_focus=True):
     """Folders first, then objects, of the location being shown."""
 
@@ -187,6 +222,9 @@ class ObjectTable(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     ObjectTable {
         background: $surface;
+        /* rows are cut to the width: a horizontal scrollbar would only cost a row, and its repaint
+           on every scroll */
+        overflow-x: hidden;
     }
     ObjectTable > .object-table--header { text-style: bold; color: $text-accent; }
     ObjectTable > .object-table--cursor { background: $boost; text-style: reverse; }
@@ -547,10 +585,21 @@ class ObjectTable(ScrollView, can_focus=True):
 
     # -- cursor ----------------------------------------------------------------
     def watch_cursor_row(self, old: int, new: int) -> None:
+        top = int(self.scroll_y)
         self._scroll_cursor_into_view()
-        self.refresh()
+        if int(self.scroll_y) == top:
+            # Only the rows that lost and gained the cursor change: over SSH a whole table per key is
+            # ten times the bytes (a scroll repaints the table through ``watch_scroll_y``).
+            self._refresh_row(old)
+            self._refresh_row(new)
         if old != new:
             self.post_message(self.Highlighted(self, self.current))
+
+    def _refresh_row(self, index: int) -> None:
+        """Repaint the screen line of view row ``index`` (line 0 is the header), if it is in view."""
+        line = index - int(self.scroll_y) + 1
+        if 1 <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
 
     def _scroll_cursor_into_view(self) -> None:
         height = self.scrollable_content_region.height
@@ -716,6 +765,7 @@ class ObjectTable(ScrollView, can_focus=True):
         self._metadata_reading -= keys
         self._metadata_tried |= keys
         unknown = self.summary.unknown
+        changed = False
         for row, info in zip(rows, infos):
             current = row.info
             if current is None or current.metadata_loaded or not info.metadata_loaded:
@@ -723,7 +773,9 @@ class ObjectTable(ScrollView, can_focus=True):
             if current.is_delta and current.original_size is None and info.original_size is not None:
                 self.summary.unknown -= 1
             row.info = info
-        self.refresh()
+            changed = True
+        if changed:
+            self.refresh()  # nothing new read: nothing to repaint (a scroll already painted these rows)
         if self.summary.unknown != unknown:
             self._announce()
 
@@ -762,8 +814,8 @@ class ObjectTable(ScrollView, can_focus=True):
             self.marked.discard(row.key)
         else:
             self.marked.add(row.key)
+        self._refresh_row(self.cursor_row)  # its mark; the move repaints what it changes
         self._move(1)
-        self.refresh()
         self.post_message(self.Highlighted(self, self.current))
 
     def action_mark_all(self) -> None:
@@ -964,7 +1016,7 @@ class ObjectTable(ScrollView, can_focus=True):
             else:
                 return Strip.blank(width, base)
         text.stylize_before(base)
-        segments = list(text.render(self.app.console))
+        segments = merge_blanks(text.render(self.app.console))
         return Strip(segments).crop_extend(0, width, base)
 
     def on_resize(self, event: events.Resize) -> None:

@@ -1,0 +1,205 @@
+"""What a key writes to the terminal: the lines it changed, nothing else (the app is used over SSH).
+
+Every frame the app hands to its terminal is recorded (``App._display``): which screen lines and
+columns it rewrites, and how many bytes that is. A cursor move rewrites the two rows that changed;
+the tree, the stats panel, the location bar and the footer are not written unless they changed;
+an idle app writes nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual._compositor import ChopsUpdate
+from textual.geometry import Region
+
+from dgtui.app.widgets.object_table import ObjectTable
+
+from .helpers import make_app, wait_for
+
+ROWS = 80
+
+
+class Frames:
+    """The lines of every frame displayed since the last ``clear``."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.spans: list[tuple[int, int, int]] = []
+        self.full_frames = 0
+        self.bytes = 0
+        original = app._display
+
+        def display(screen, renderable):
+            if renderable is not None:
+                if isinstance(renderable, ChopsUpdate):
+                    self.spans.extend(renderable.spans)
+                else:
+                    self.full_frames += 1  # a whole screen (layout change)
+                self.bytes += len(renderable.render_segments(app.console).encode())
+            return original(screen, renderable)
+
+        app._display = display
+
+    def clear(self) -> None:
+        self.spans, self.full_frames, self.bytes = [], 0, 0
+
+    def lines(self) -> set[int]:
+        return {y for y, _x1, _x2 in self.spans}
+
+    def touching(self, region: Region) -> list[tuple[int, int, int]]:
+        return [(y, x1, x2) for y, x1, x2 in self.spans
+                if region.y <= y < region.bottom and x1 < region.right and x2 > region.x]
+
+    def outside(self, region: Region) -> list[tuple[int, int, int]]:
+        return [(y, x1, x2) for y, x1, x2 in self.spans
+                if not (region.y <= y < region.bottom and region.x <= x1 and x2 <= region.right)]
+
+
+@pytest.fixture
+def many(client, bucket):
+    for i in range(ROWS):
+        client.put_object(Bucket=bucket, Key=f"p/file-{i:03d}.txt", Body=b"x" * (i + 1))
+    for folder in ("a/", "b/", "c/"):
+        client.put_object(Bucket=bucket, Key=f"p/{folder}inner.txt", Body=b"inner")
+    return bucket
+
+
+async def settle(pilot, frames: Frames) -> None:
+    """Let every pending repaint reach the terminal (the metadata of rows in view included)."""
+    for _ in range(3):
+        await pilot.pause(0.3)
+
+
+async def open_table(pilot, app) -> ObjectTable:
+    table = app.screen.query_one(ObjectTable)
+    await wait_for(pilot, lambda: table.location is not None and not table.listing and table.view, what="listing")
+    table.focus()
+    return table
+
+
+def others(app) -> dict[str, Region]:
+    screen = app.screen
+    return {"tree": screen.query_one("#tree").region, "stats": screen.query_one("#stats").region,
+            "location bar": screen.query_one("#location-bar").region,
+            "footer": screen.query_one("AppFooter").region}
+
+
+@pytest.mark.asyncio
+async def test_a_cursor_move_rewrites_the_two_rows_it_changed(client, many):
+    app = make_app(client, f"s3://{many}/p/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        frames = Frames(app)
+        table = await open_table(pilot, app)
+        await settle(pilot, frames)
+        frames.clear()
+        top = table.region.y  # the table's header line
+        for step in range(1, 4):
+            await pilot.press("down")
+            await settle(pilot, frames)
+            assert table.cursor_row == step
+            # View row i is on screen line top + 1 + i (no scroll yet): the row left and the row reached.
+            assert frames.lines() == {top + step, top + 1 + step}, frames.spans
+            assert frames.outside(table.region) == [] and frames.full_frames == 0
+            for name, region in others(app).items():
+                assert frames.touching(region) == [], f"the {name} was repainted by a cursor move"
+            assert 0 < frames.bytes < 1_500, frames.bytes
+            frames.clear()
+        await pilot.press("up")
+        await settle(pilot, frames)
+        assert table.cursor_row == 2 and frames.lines() == {top + 3, top + 4}
+
+
+@pytest.mark.asyncio
+async def test_a_page_down_repaints_the_table_and_nothing_beside_it(client, many):
+    app = make_app(client, f"s3://{many}/p/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        frames = Frames(app)
+        table = await open_table(pilot, app)
+        await settle(pilot, frames)
+        frames.clear()
+        await pilot.press("pagedown")  # the last row in view: the cursor moves, the rows stay
+        await settle(pilot, frames)
+        assert table.scroll_y == 0 and len(frames.lines()) <= 3  # two rows, the location bar maybe
+        frames.clear()
+        await pilot.press("pagedown")
+        await settle(pilot, frames)
+        assert table.scroll_y > 0 and table.cursor_row > 0
+        assert frames.spans and frames.outside(table.region) == [] and frames.full_frames == 0
+        # One screen of rows, once: the metadata read after the scroll finds nothing new to paint.
+        assert len(frames.spans) == len(frames.lines()) <= table.region.height
+        # The row now on screen line 1 of the table is the one the scroll put there.
+        assert table.render_line(1).text.strip().startswith(table.view[int(table.scroll_y)].name[:20])
+
+
+@pytest.mark.asyncio
+async def test_a_tree_move_repaints_two_tree_lines(client, many):
+    app = make_app(client, f"s3://{many}/p/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        frames = Frames(app)
+        await open_table(pilot, app)
+        tree = app.screen.query_one("#tree")
+        tree.focus()
+        await wait_for(pilot, lambda: tree.last_line >= 2, what="tree lines")
+        await settle(pilot, frames)  # the tree reveals the open folder: its cursor goes there
+        start = tree.cursor_line
+        key, expected = ("down", start + 1) if start < tree.last_line else ("up", start - 1)
+        frames.clear()
+        await pilot.press(key)
+        await settle(pilot, frames)
+        assert tree.cursor_line == expected
+        assert len(frames.lines()) == 2 and frames.outside(tree.region) == [], frames.spans
+
+
+@pytest.mark.asyncio
+async def test_an_idle_app_writes_nothing(client, many):
+    app = make_app(client, f"s3://{many}/p/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        frames = Frames(app)
+        await open_table(pilot, app)
+        await pilot.press("down", "down", "pagedown")
+        await settle(pilot, frames)
+        frames.clear()
+        await pilot.pause(1.0)
+        assert frames.spans == [] and frames.full_frames == 0 and frames.bytes == 0
+
+
+@pytest.mark.asyncio
+async def test_marking_repaints_the_marked_row_the_next_and_the_location_bar(client, many):
+    app = make_app(client, f"s3://{many}/p/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        frames = Frames(app)
+        table = await open_table(pilot, app)
+        await pilot.press("end")  # the objects come after the folders
+        await pilot.press("home")
+        await settle(pilot, frames)
+        first_object = table._view_folders
+        await pilot.press(*["down"] * first_object)
+        await settle(pilot, frames)
+        frames.clear()
+        await pilot.press("space")
+        await settle(pilot, frames)
+        top = table.region.y
+        bar = app.screen.query_one("#location-bar").region
+        assert table.marked == {table.view[first_object].key}
+        assert frames.lines() == {top + 1 + first_object, top + 2 + first_object, bar.y}, frames.spans
+        # The marked row shows its mark: the change is on screen, not only in the table's state.
+        assert table.render_line(1 + first_object).text.startswith("*")
+
+
+@pytest.mark.asyncio
+async def test_a_row_is_sent_with_few_colour_changes_and_no_horizontal_scrollbar(client, many):
+    app = make_app(client, f"s3://{many}/p/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await open_table(pilot, app)
+        await pilot.press("down", "down")
+        await settle(pilot, Frames(app))
+        # Rows are cut to the width: no horizontal scrollbar (it cost a row, and a repaint per scroll).
+        assert not table.show_horizontal_scrollbar
+        index = table._view_folders + 5  # an object row, not the cursor's
+        strip = table.render_line(1 + index - int(table.scroll_y))
+        row = table.view[index]
+        assert row.name in strip.text and strip.cell_length == table.size.width
+        # Spaces join the segment beside them: the name, sizes and gaps in one run, the dim date in another.
+        styles = [segment.style for segment in strip if segment.text]
+        changes = sum(1 for a, b in zip(styles, styles[1:]) if a != b)
+        assert changes <= 4, [(segment.text, str(segment.style)) for segment in strip]
