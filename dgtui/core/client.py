@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # imported where used: ``dgtui get`` needs none of them
     from .audit import Auditor, AuditProgress
     from .sampling import SampledStats
     from .savings import FolderReport
+    from .versions import ObjectVersion
 
 __version__ = "0.1.0"
 
@@ -115,7 +116,8 @@ READ_ARGS = frozenset({"VersionId", "Range", "IfMatch", "IfNoneMatch", "IfModifi
                        "ResponseContentDisposition", "ResponseContentEncoding", "ResponseContentLanguage",
                        "ResponseContentType", "ResponseExpires"})
 _CONDITIONS = ("IfMatch", "IfNoneMatch", "IfModifiedSince", "IfUnmodifiedSince")
-_DELTA_READ_ARGS = frozenset({"Range", "ChecksumMode", "ExpectedBucketOwner", "RequestPayer", *_CONDITIONS})
+_DELTA_READ_ARGS = frozenset({"Range", "ChecksumMode", "ExpectedBucketOwner", "RequestPayer", "VersionId",
+                              *_CONDITIONS})
 STATS_MODES = ("quick", "sampled", "detailed")
 
 
@@ -323,8 +325,11 @@ class DgClient(DeltaGliderCompat):
 
     def download(self, s3_url: str, output_path: str | Path, overwrite: bool = True, *,
                  progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
-                 rescue: bool = False) -> DownloadResult:
+                 rescue: bool = False, version_id: str | None = None) -> DownloadResult:
         """Restore one object; the file appears only once its sha256 has been checked.
+
+        ``version_id`` restores that version of the logical key (from a versioned bucket, see
+        ``versions``); a delta version is rebuilt against the version of its reference whose sha256 it names.
 
         As DeltaGlider's ``download``, an existing file is replaced, but only
         atomically: the object is restored into a temporary file beside it,
@@ -347,10 +352,13 @@ class DgClient(DeltaGliderCompat):
         if dest.is_dir() or str(output_path).endswith(os.sep):
             root = dest
             dest = dest / file_name_of(bucket, key)
+        engine = self._engine_for(bucket, key, version_id)
+        if version_id:
+            key = fmt.logical_key_of(key)  # the pinned view shows only the version's stored form
         created = missing_folders(dest.parent)
         try:
-            return self._engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
-                                        should_cancel=should_cancel, rescue=rescue, root=root)
+            return engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
+                                  should_cancel=should_cancel, rescue=rescue, root=root)
         except BaseException:
             remove_if_empty(created)  # a failed or cancelled restore leaves no folder it made
             raise
@@ -491,25 +499,30 @@ class DgClient(DeltaGliderCompat):
             return 0
         return size
 
-    def verify(self, s3_url: str) -> bool:
+    def verify(self, s3_url: str, *, version_id: str | None = None) -> bool:
         """True when the object rebuilds, from what is in the bucket, to the exact bytes its sha256 names.
 
         A delta counts as verified only with its bucket's reference: a missing,
         replaced or altered reference gives False even when this machine's
         cache holds the right one (see ``verify_object`` for the reason).
         """
-        return self.verify_object(s3_url).valid
+        return self.verify_object(s3_url, version_id=version_id).valid
 
-    def verify_object(self, s3_url: str, *, work_dir: str | Path | None = None) -> VerifyResult:
+    def verify_object(self, s3_url: str, *, work_dir: str | Path | None = None,
+                      version_id: str | None = None) -> VerifyResult:
         """``verify`` with the reason: rebuilt from the bucket alone and checked against the stored sha256.
 
         The object is rebuilt in a temporary folder in ``work_dir`` (default: the client's work folder).
+        ``version_id``: that version of the key (a delta version against its own reference version).
         """
         bucket, key = parse_s3_url(s3_url, need_key=True)
         with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=work_dir or self.work_dir) as tmp:
             tempfiles.register(Path(tmp))
             try:
-                result = self._engine.restore(bucket, key, Path(tmp) / "file", strict_reference=True)
+                engine = self._engine_for(bucket, key, version_id)
+                if version_id:
+                    key = fmt.logical_key_of(key)
+                result = engine.restore(bucket, key, Path(tmp) / "file", strict_reference=True)
             except (errors.IntegrityError, errors.MetadataInvalidError) as exc:
                 return VerifyResult(bucket=bucket, key=fmt.logical_key_of(key), valid=False, reason=str(exc),
                                     error=exc.kind)
@@ -522,6 +535,51 @@ class DgClient(DeltaGliderCompat):
                                                or "no sha256 or MD5 ETag is stored to check it against")
         return VerifyResult(bucket=bucket, key=result.key, valid=result.verified, reason=reason, sha256=result.sha256,
                             kind=result.kind, size_checked=not result.verified and result.check_note is not None)
+
+    # -- versions ------------------------------------------------------------
+    def versions(self, s3_url: str, *, recursive: bool = False,
+                 original_sizes: bool = False) -> Iterator[tuple[str, list[ObjectVersion]]]:
+        """(logical key, its versions newest first): of one object, or with ``recursive`` of every key under
+        the prefix. Versions of ``name`` merge those of ``name.delta`` and ``name``, with delete markers.
+        ``original_sizes`` reads each version's dg-file-size with a HEAD.
+        """
+        from .versions import list_versions, list_versions_under
+
+        bucket, key = parse_s3_url(s3_url, need_key=not recursive)
+        if recursive:
+            yield from list_versions_under(self._s3, bucket, key, original_sizes=original_sizes)
+            return
+        found = list_versions(self._s3, bucket, key, original_sizes=original_sizes)
+        if not found:
+            raise errors.NotFoundError(f"{where(bucket, fmt.logical_key_of(key))} has no versions (nothing is "
+                                       f"stored under that name)", bucket=bucket, key=key)
+        yield fmt.logical_key_of(key), found
+
+    def list_object_versions(self, Bucket: str, Prefix: str = "", FetchOriginalSize: bool = False,
+                             **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``list_object_versions`` on logical keys: every page at once, ``.delta`` stripped, references
+        and ``.deltaglider/`` hidden. ``Versions`` items carry ``Size`` (the file's size when known: a delta's
+        dg-file-size read with a HEAD when ``FetchOriginalSize``), ``StoredKey``, ``StoredSize`` and
+        ``StoredForm`` (delta or whole); ``IsLatest`` is the logical key's latest, over both stored forms.
+        """
+        check_params("list_object_versions", kwargs, set())
+        from .versions import list_versions_under
+
+        found: list[dict[str, Any]] = []
+        markers: list[dict[str, Any]] = []
+        for _key, versions in list_versions_under(self._s3, Bucket, Prefix, original_sizes=FetchOriginalSize):
+            for v in versions:
+                entry: dict[str, Any] = {"Key": v.key, "VersionId": v.version_id, "IsLatest": v.is_latest,
+                                         "LastModified": v.last_modified, "StoredKey": v.stored_key}
+                if v.is_delete_marker:
+                    markers.append(entry)
+                    continue
+                entry.update(ETag=f'"{v.etag}"', StoredSize=v.size, StoredForm=v.stored_form,
+                             Size=v.original_size if v.original_size is not None else v.size,
+                             OriginalSize=v.original_size)
+                found.append(entry)
+        return {"Versions": found, "DeleteMarkers": markers, "IsTruncated": False, "Prefix": Prefix,
+                "Name": Bucket, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     # -- boto3-style calls on logical keys ----------------------------------------
     def put_object(self, Bucket: str, Key: str, Body: bytes | str | Path | BinaryIO | None = b"",
@@ -571,7 +629,8 @@ class DgClient(DeltaGliderCompat):
         SSE-C keys) is refused with an error naming it, never ignored.
         """
         check_params("get_object", kwargs, READ_ARGS)
-        stored_key, head = self._resolve_with(Bucket, Key, kwargs)
+        engine = self._engine_for(Bucket, Key, kwargs.get("VersionId"))
+        stored_key, head = self._resolve_with(Bucket, Key, kwargs, engine)
         is_delta = stored_key.endswith(fmt.DELTA_SUFFIX)
         scheme = fmt.proxy_encryption(head.get("Metadata", {}))
         if scheme:  # its bytes are ciphertext only deltaglider_proxy can read
@@ -584,7 +643,7 @@ class DgClient(DeltaGliderCompat):
         tempfiles.register(Path(name))
         rng = kwargs.get("Range")
         try:
-            result = self._engine.restore(Bucket, stored_key, Path(name), overwrite=True)
+            result = engine.restore(Bucket, stored_key, Path(name), overwrite=True)
             if result.reference_warning:
                 logging.getLogger("dgtui").warning("%s", result.reference_warning)
             # Checked before the file is opened: a bad Range leaves no open handle behind.
@@ -616,11 +675,27 @@ class DgClient(DeltaGliderCompat):
         delta, those that cannot hold (``VersionId``, SSE-C keys) are refused.
         """
         check_params("head_object", kwargs, READ_ARGS)
-        stored_key, head = self._resolve_with(Bucket, Key, kwargs)
+        engine = self._engine_for(Bucket, Key, kwargs.get("VersionId"))
+        stored_key, head = self._resolve_with(Bucket, Key, kwargs, engine)
         return self._head_response(Key, stored_key, head)
 
-    def _resolve_with(self, bucket: str, key: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        stored_key, head = self._engine.resolve(bucket, key)
+    def _engine_for(self, bucket: str, key: str, version_id: str | None) -> Engine:
+        """The restore engine; with ``version_id``, one that sees ``key`` at that version (and a delta's
+        reference at the version it was encoded against, found by its sha256)."""
+        if not version_id:
+            return self._engine
+        from .versions import find_version, pinned_view
+
+        version = find_version(self._s3, bucket, key, version_id)
+        view, _ = pinned_view(self._s3, bucket, version)
+        return Engine(view, self.reference_cache, __version__, self.work_dir)
+
+    def _resolve_with(self, bucket: str, key: str, params: dict[str, Any],
+                      engine: Engine | None = None) -> tuple[str, dict[str, Any]]:
+        if params.get("VersionId"):
+            # the version's own stored key: the pinned view hides the other stored form
+            key = fmt.logical_key_of(key)
+        stored_key, head = (engine or self._engine).resolve(bucket, key)
         if not params:
             return stored_key, head
         if stored_key.endswith(fmt.DELTA_SUFFIX):
