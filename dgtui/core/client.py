@@ -555,6 +555,12 @@ class DgClient(DeltaGliderCompat):
                                        f"stored under that name)", bucket=bucket, key=key)
         yield fmt.logical_key_of(key), found
 
+    def bucket_versioning(self, bucket: str) -> str | None:
+        """The bucket's versioning status: "Enabled", "Suspended", or None (never turned on)."""
+        with self._s3.ctx(bucket, action="read the versioning of"):
+            status = self._s3.client.get_bucket_versioning(Bucket=bucket).get("Status")
+        return status if status in ("Enabled", "Suspended") else None
+
     def list_object_versions(self, Bucket: str, Prefix: str = "", FetchOriginalSize: bool = False,
                              **kwargs: Any) -> dict[str, Any]:
         """boto3's ``list_object_versions`` on logical keys: every page at once, ``.delta`` stripped, references
