@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "write the stored, decompressed contents to DEST.decompressed")
     p.add_argument("--version-id", metavar="ID",
                    help="restore this version of the object (see: dgtui versions S3_URL)")
+    p.add_argument("--at", metavar="TIME",
+                   help="with --recursive: every key as it stood at TIME (ISO time or date, local time "
+                        "unless it gives its offset, e.g. 2026-11-30T12:00 or 2026-11-30T12:00Z)")
+    p.add_argument("--include-deleted", action="store_true",
+                   help="with --recursive: also bring back keys that were deleted (their newest version)")
     p.add_argument("--json", action="store_true")
     _add_connection_options(p)
 
@@ -339,6 +344,8 @@ def cmd_get(args: argparse.Namespace) -> int:
     client = _client(args)
     if args.recursive and args.version_id:
         raise DgError("--version-id names a version of one object; it cannot go with --recursive")
+    if args.at or args.include_deleted:
+        return _get_as_of(client, args)
     if args.recursive:
         bar = ProgressLine("restore")
         job = _CliJob(bar, {"Some files already exist": "overwrite" if args.overwrite else "skip",
@@ -408,6 +415,38 @@ def cmd_get(args: argparse.Namespace) -> int:
     else:
         print(f"restored {shown(result.path)} ({human(result.size)}, {check_of(result)})")
     return 0
+
+
+def _get_as_of(client: Any, args: argparse.Namespace) -> int:
+    """``get -r --at TIME`` / ``--include-deleted``: a folder as it stood then, from the bucket's versions."""
+    from .core.versions import parse_point_in_time
+    from .transfers import check_of
+
+    if not args.recursive:
+        raise DgError("--at and --include-deleted restore a folder: add --recursive (for one object, "
+                      "use --version-id; see: dgtui versions S3_URL)")
+    at = parse_point_in_time(args.at) if args.at else None
+    bar = ProgressLine("restore")
+
+    def on_item(key: str, result: Any, _exc: Exception | None) -> None:
+        bar.label = display_key(key.rsplit("/", 1)[-1], 40)
+        if result is not None and not args.json:
+            bar.finish()
+            print(f"restored {shown(key)} -> {shown(result.path)} ({check_of(result)})")
+
+    done, problems = client.download_prefix_as_of(args.url, args.dest, at=at, include_deleted=args.include_deleted,
+                                                  overwrite=args.overwrite, progress=bar, on_item=on_item)
+    bar.finish()
+    for key, reason in problems:
+        print(f"failed {shown(key)}: {safe_line(reason)}", file=sys.stderr)
+    if args.json:
+        _emit_json({"at": at.isoformat() if at else None, "restored": [asdict(r) for r in done],
+                    "problems": problems})
+    else:
+        when = f" as of {at.isoformat(timespec='seconds')}" if at else ""
+        print(f"restored {plural(len(done), 'file')}{when}"
+              + (f"; {plural(len(problems), 'file')} not restored" if problems else ""))
+    return 1 if problems else 0
 
 
 def cmd_versions(args: argparse.Namespace) -> int:

@@ -58,3 +58,40 @@ def test_versions_on_a_bucket_without_versioning_says_so(capsys, s3_env, bucket,
     assert out.splitlines()[0] == "notes.txt" and "latest" in out
     code, _out, err = run(capsys, "versions", f"s3://{bucket}/missing.txt")
     assert code == 1 and "has no versions" in err
+
+
+def test_get_recursive_at_a_time_and_with_deleted_keys(capsys, s3_env, bucket, boto3_s3, tmp_path):
+    import time
+    from datetime import datetime, timezone
+
+    boto3_s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    notes = tmp_path / "notes.txt"
+    notes.write_text("one")
+    assert run(capsys, "put", str(notes), f"s3://{bucket}/f/")[0] == 0
+    time.sleep(1.1)  # the server keeps dates to the second: the moment lies strictly between two writes
+    moment = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    time.sleep(1.1)
+    notes.write_text("two")
+    assert run(capsys, "put", str(notes), f"s3://{bucket}/f/")[0] == 0
+    assert run(capsys, "rm", f"s3://{bucket}/f/notes.txt")[0] == 0
+
+    code, out, err = run(capsys, "get", f"s3://{bucket}/f/", str(tmp_path / "then"), "--recursive", "--at", moment)
+    assert code == 0, err
+    assert (tmp_path / "then" / "notes.txt").read_text() == "one"
+    assert out.splitlines()[-1].startswith("restored 1 file as of ")
+
+    code, out, err = run(capsys, "get", f"s3://{bucket}/f/", str(tmp_path / "now"), "--recursive")
+    assert code == 0 and not (tmp_path / "now" / "notes.txt").exists()
+    code, out, err = run(capsys, "get", f"s3://{bucket}/f/", str(tmp_path / "now"), "--recursive",
+                         "--include-deleted")
+    assert code == 0, err
+    assert (tmp_path / "now" / "notes.txt").read_text() == "two"
+
+    code, out, err = run(capsys, "get", f"s3://{bucket}/f/", str(tmp_path / "then"), "--recursive", "--at", moment)
+    assert code == 1 and "failed f/notes.txt" in err and "already exists" in err
+    assert (tmp_path / "then" / "notes.txt").read_text() == "one"
+    code, _out, err = run(capsys, "get", f"s3://{bucket}/f/notes.txt", str(tmp_path / "x"), "--at", moment)
+    assert code == 1 and "add --recursive" in err and err.count("\n") == 1
+    code, _out, err = run(capsys, "get", f"s3://{bucket}/f/", str(tmp_path / "x"), "-r", "--at", "last week")
+    assert code == 1 and "not a time" in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
@@ -483,6 +484,78 @@ class DgClient(DeltaGliderCompat):
             done.append(result)
             if on_item:
                 on_item(item, result, None)
+        return done, problems
+
+    def download_prefix_as_of(self, s3_url: str, dest_dir: str | Path, *, at: datetime | None = None,
+                              include_deleted: bool = False, overwrite: bool = False,
+                              progress: Callable[[int, int, str], None] | None = None,
+                              should_cancel: ShouldCancel | None = None,
+                              on_item: Callable[[str, DownloadResult | None, Exception | None], None] | None = None,
+                              ) -> tuple[list[DownloadResult], list[tuple[str, str]]]:
+        """Restore every key under a prefix as it stood at ``at`` (now when None) into ``dest_dir``.
+
+        Each key gets the newest version not after ``at``; keys deleted by then are left out unless
+        ``include_deleted`` (their newest version before the deletion). Deltas are rebuilt against the
+        reference version they name. The same rules as ``download_prefix``: nothing outside ``dest_dir``,
+        existing files kept unless ``overwrite``, every file checked. Returns (restored, problems).
+        """
+        from .versions import pinned_view, versions_as_of
+
+        bucket, prefix = parse_s3_url(s3_url)
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        root = Path(dest_dir)
+        created = missing_folders(root)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            remove_if_empty(created)
+            raise errors.LocalWriteError(f"cannot create the folder {display_key(str(root))}: "
+                                         f"{exc.strerror or exc}", reason=exc.strerror) from None
+        real_root = os.path.realpath(root)
+        done: list[DownloadResult] = []
+        problems: list[tuple[str, str]] = []
+
+        def failed(key: str, exc: Exception) -> None:
+            problems.append((key, str(exc)))
+            if on_item:
+                on_item(key, None, exc)
+
+        try:
+            for version in versions_as_of(self._s3, bucket, prefix, at, include_deleted=include_deleted):
+                if should_cancel and should_cancel():
+                    raise errors.CancelledError()
+                rel, problem = safe_relative_path(version.key, prefix)
+                if rel is None:
+                    failed(version.key, errors.InvalidKeyError(problem or "unsafe key"))
+                    continue
+                dest = root / rel
+                created.extend(missing_folders(dest.parent))
+                try:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    failed(version.key, errors.LocalWriteError(
+                        f"cannot create the folder {display_key(str(dest.parent))}: {exc.strerror or exc}"))
+                    continue
+                unsafe = _unsafe_destination(real_root, dest)
+                if unsafe is not None:
+                    failed(version.key, errors.LocalWriteError(unsafe))
+                    continue
+                try:
+                    view, _ = pinned_view(self._s3, bucket, version)
+                    engine = Engine(view, self.reference_cache, __version__, self.work_dir)
+                    result = engine.restore(bucket, version.key, dest, overwrite=overwrite, progress=progress,
+                                            should_cancel=should_cancel, root=root)
+                except errors.CancelledError:
+                    raise
+                except errors.DgError as exc:
+                    failed(version.key, exc)
+                    continue
+                done.append(result)
+                if on_item:
+                    on_item(version.key, result, None)
+        finally:
+            remove_if_empty(created)
         return done, problems
 
     def reference_fetch_bytes(self, bucket: str, ref_key: str, listed: ObjectInfo | None = None) -> int:

@@ -339,3 +339,52 @@ def pinned_view(s3: S3Access, bucket: str, version: ObjectVersion) -> tuple[Pinn
             ref_version = find_reference_version(s3, bucket, parsed.ref_key, parsed.ref_sha256)
             pins[parsed.ref_key] = ref_version
     return PinnedS3(s3, pins, frozenset({other})), ref_version
+
+
+def state_at(versions: list[ObjectVersion], at: datetime | None, *,
+             include_deleted: bool = False) -> ObjectVersion | None:
+    """The version a logical key had at ``at`` (now when None), from its versions newest first.
+
+    Each stored form stands as its newest entry not after ``at``; the key holds the newest of those that
+    is a file. None when every form was deleted (or not yet written) then, unless ``include_deleted``:
+    then the newest file version before the deletion.
+    """
+    pool = [v for v in versions if at is None or (v.last_modified is not None and v.last_modified <= at)]
+    newest_of_form: dict[str, ObjectVersion] = {}
+    for version in pool:
+        newest_of_form.setdefault(version.stored_key, version)
+    for version in pool:
+        if newest_of_form[version.stored_key] is version and not version.is_delete_marker:
+            return version
+    if include_deleted:
+        return next((v for v in pool if not v.is_delete_marker), None)
+    return None
+
+
+def versions_as_of(s3: S3Access, bucket: str, prefix: str, at: datetime | None, *,
+                   include_deleted: bool = False) -> Iterator[ObjectVersion]:
+    """For every logical key under ``prefix``, the version it had at ``at`` (see ``state_at``), in key order.
+
+    Folder markers (empty keys ending in '/') and deltaglider_proxy's ``_dgp/`` keys are left out, as in
+    folder restores.
+    """
+    for logical, versions in list_versions_under(s3, bucket, prefix):
+        if logical.endswith("/") or (fmt.is_housekeeping_key(logical) and not fmt.is_housekeeping_key(prefix)):
+            continue
+        version = state_at(versions, at, include_deleted=include_deleted)
+        if version is not None:
+            yield version
+
+
+def parse_point_in_time(text: str) -> datetime:
+    """``--at``: an ISO-8601 time or date; local time unless it names its offset (``Z``, ``+02:00``).
+    A date alone is the start of that day."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise errors.DgError(
+            f"not a time: {text[:60]!r}; give an ISO time or date, e.g. 2026-11-30T12:00 (local time), "
+            f"2026-11-30T12:00Z (UTC) or 2026-11-30") from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # the machine's local time
+    return when

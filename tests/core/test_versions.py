@@ -10,6 +10,8 @@ version is gone fails with the reason and writes nothing.
 from __future__ import annotations
 
 import hashlib
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +189,75 @@ def test_a_version_listing_that_does_not_advance_stops_with_one_line(tmp_path):
             client.close()
     assert "\n" not in str(caught.value)
     assert _SameMarkersForEver.pages == 2  # the first page, and the one that gave its markers again
+
+
+def _tick() -> datetime:
+    """A moment strictly between what was written before and what is written after (servers that keep
+    seconds only included): wait past the next whole second on either side."""
+    time.sleep(1.1)
+    moment = datetime.now(timezone.utc)
+    time.sleep(1.1)
+    return moment
+
+
+def _restored(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_folder_restores_as_it_stood_at_each_time(versioned, tmp_path):
+    client, _s3, bucket = versioned
+    a = [make_release(tmp_path / f"a{n}.zip", n) for n in range(3)]
+    notes = tmp_path / "notes.txt"
+
+    client.upload(a[0], f"s3://{bucket}/f/a.zip")
+    notes.write_bytes(b"one")
+    client.upload(notes, f"s3://{bucket}/f/notes.txt")
+    first = _tick()
+    client.upload(a[1], f"s3://{bucket}/f/a.zip")
+    notes.write_bytes(b"two")
+    client.upload(notes, f"s3://{bucket}/f/notes.txt")
+    client.put_object(Bucket=bucket, Key="f/sub/b.txt", Body=b"bee")
+    second = _tick()
+    client.delete_object(Bucket=bucket, Key="f/notes.txt")
+    client.upload(a[2], f"s3://{bucket}/f/a.zip")
+
+    expected = {
+        "first": (first, False, {"a.zip": a[0].read_bytes(), "notes.txt": b"one"}),
+        "second": (second, False, {"a.zip": a[1].read_bytes(), "notes.txt": b"two", "sub/b.txt": b"bee"}),
+        "now": (None, False, {"a.zip": a[2].read_bytes(), "sub/b.txt": b"bee"}),
+        "now-with-deleted": (None, True, {"a.zip": a[2].read_bytes(), "notes.txt": b"two", "sub/b.txt": b"bee"}),
+        "second-with-deleted": (second, True, {"a.zip": a[1].read_bytes(), "notes.txt": b"two",
+                                               "sub/b.txt": b"bee"}),
+    }
+    for name, (at, include_deleted, files) in expected.items():
+        out = tmp_path / "out" / name
+        done, problems = client.download_prefix_as_of(f"s3://{bucket}/f/", out, at=at,
+                                                       include_deleted=include_deleted)
+        assert problems == [], name
+        assert all(r.verified for r in done)
+        assert _restored(out) == files, name
+    # before anything was written there is nothing to restore, and no folder is left behind
+    done, problems = client.download_prefix_as_of(f"s3://{bucket}/f/", tmp_path / "empty",
+                                                  at=first - timedelta(days=1))
+    assert done == [] and problems == [] and not (tmp_path / "empty").exists()
+    # existing files are kept unless overwriting is allowed
+    done, problems = client.download_prefix_as_of(f"s3://{bucket}/f/", tmp_path / "out" / "first", at=second)
+    assert [r.key for r in done] == ["f/sub/b.txt"]  # new since then
+    assert sorted(k for k, _ in problems) == ["f/a.zip", "f/notes.txt"]
+    assert all("already exists" in why for _, why in problems)
+    assert _restored(tmp_path / "out" / "first")["a.zip"] == a[0].read_bytes()
+    done, problems = client.download_prefix_as_of(f"s3://{bucket}/f/", tmp_path / "out" / "first", at=second,
+                                                  overwrite=True)
+    assert problems == [] and _restored(tmp_path / "out" / "first") == expected["second"][2]
+
+
+def test_points_in_time_read_local_time_unless_they_say_otherwise():
+    from dgtui.core.versions import parse_point_in_time
+
+    assert parse_point_in_time("2026-11-30T12:00Z") == datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    assert parse_point_in_time("2026-11-30T12:00+02:00") == datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
+    local = parse_point_in_time("2026-11-30T12:00")
+    assert local == datetime(2026, 11, 30, 12, 0).astimezone()
+    assert parse_point_in_time("2026-11-30") == datetime(2026, 11, 30).astimezone()
+    with pytest.raises(errors.DgError, match="not a time"):
+        parse_point_in_time("yesterday")
