@@ -107,7 +107,9 @@ def _in_answer_order(page: dict[str, Any]) -> list[dict[str, Any]]:
     # the answer gave them, when it interleaves versions and markers (some servers list all markers last).
     low = datetime.min.replace(tzinfo=timezone.utc)
     position = {pair: n for n, pair in enumerate(page.get(ORDER_KEY) or [])}
+    # S3's IsLatest settles a tie for the newest (moto lists every marker after every version).
     return sorted(entries, key=lambda e: (e.get("Key", ""), -(_stamp(e.get("LastModified")) or low).timestamp(),
+                                          not e.get("IsLatest"),
                                           position.get((e.get("Key", ""), str(e.get("VersionId") or "")),
                                                        len(position))))
 
