@@ -261,3 +261,33 @@ def test_points_in_time_read_local_time_unless_they_say_otherwise():
     assert parse_point_in_time("2026-11-30") == datetime(2026, 11, 30).astimezone()
     with pytest.raises(errors.DgError, match="not a time"):
         parse_point_in_time("yesterday")
+
+
+def test_versions_written_by_deltaglider_restore_with_dgtui(client, dg, bucket, boto3_s3, tmp_path):
+    """DeltaGlider 6.2.0 overwrites a release in a versioned bucket; then its reference is replaced (a
+    folder emptied and filled again): every version comes back from dgtui, byte-exact."""
+    boto3_s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    written: list[tuple[str, bytes]] = []
+    for n in range(3):
+        folder = tmp_path / f"v{n}"
+        folder.mkdir()
+        path = make_release(folder / "app.zip", n)
+        dg.upload(str(path), f"s3://{bucket}/rel/")
+        written.append((boto3_s3.head_object(Bucket=bucket, Key="rel/app.zip.delta")["VersionId"],
+                        path.read_bytes()))
+    # deleting the folder's last file takes its reference with it; the next upload makes a new one
+    dg.delete_object(Bucket=bucket, Key="rel/app.zip")
+    folder = tmp_path / "v3"
+    folder.mkdir()
+    path = make_release(folder / "app.zip", 3, seed=99)
+    dg.upload(str(path), f"s3://{bucket}/rel/")
+    written.append((boto3_s3.head_object(Bucket=bucket, Key="rel/app.zip.delta")["VersionId"], path.read_bytes()))
+    references = [v for v in boto3_s3.list_object_versions(Bucket=bucket, Prefix="rel/reference.bin")["Versions"]]
+    assert len(references) == 2
+
+    [(_, versions)] = list(client.versions(f"s3://{bucket}/rel/app.zip"))
+    assert [v.version_id for v in versions if not v.is_delete_marker] == [vid for vid, _ in reversed(written)]
+    for n, (version_id, data) in enumerate(written):
+        dest = tmp_path / "out" / f"{n}.zip"
+        assert client.download(f"s3://{bucket}/rel/app.zip", dest, version_id=version_id).verified
+        assert dest.read_bytes() == data
