@@ -168,6 +168,12 @@ def _newest_first(items: list[tuple[ObjectVersion, int]]) -> list[ObjectVersion]
     queues: dict[str, list[ObjectVersion]] = {}
     for version, _seq in sorted(items, key=lambda item: item[1]):
         queues.setdefault(version.stored_key, []).append(version)
+    for stored, queue in queues.items():
+        # Writers delete the other stored form of a key on every upload, whether it is there or not: on a
+        # versioned bucket each such delete leaves a marker over nothing. Only a marker over a file is news.
+        queues[stored] = [v for n, v in enumerate(queue)
+                          if not v.is_delete_marker or (n + 1 < len(queue) and not queue[n + 1].is_delete_marker)]
+    queues = {stored: queue for stored, queue in queues.items() if queue}
 
     def rank(v: ObjectVersion) -> tuple[float, int, int]:
         return ((v.last_modified or low).timestamp(), 1 if v.is_delete_marker else 0,
@@ -218,6 +224,8 @@ def list_versions_under(s3: S3Access, bucket: str, prefix: str, *,
         grouped.setdefault(version.key, []).append((version, seq))
     for logical in sorted(grouped):
         versions = _newest_first(grouped.pop(logical))
+        if not versions:
+            continue  # only markers over nothing
         if original_sizes:
             read_original_sizes(s3, bucket, versions)
         yield logical, versions
