@@ -499,7 +499,7 @@ class DgClient(DeltaGliderCompat):
         reference version they name. The same rules as ``download_prefix``: nothing outside ``dest_dir``,
         existing files kept unless ``overwrite``, every file checked. Returns (restored, problems).
         """
-        from .versions import pinned_view, versions_as_of
+        from .versions import versions_as_of
 
         bucket, prefix = parse_s3_url(s3_url)
         if prefix and not prefix.endswith("/"):
@@ -542,8 +542,7 @@ class DgClient(DeltaGliderCompat):
                     failed(version.key, errors.LocalWriteError(unsafe))
                     continue
                 try:
-                    view, _ = pinned_view(self._s3, bucket, version)
-                    engine = Engine(view, self.reference_cache, __version__, self.work_dir)
+                    engine = self._version_engine(bucket, version, True)
                     result = engine.restore(bucket, version.key, dest, overwrite=overwrite, progress=progress,
                                             should_cancel=should_cancel, root=root)
                 except errors.CancelledError:
@@ -592,7 +591,7 @@ class DgClient(DeltaGliderCompat):
         with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=work_dir or self.work_dir) as tmp:
             tempfiles.register(Path(tmp))
             try:
-                engine = self._engine_for(bucket, key, version_id)
+                engine = self._engine_for(bucket, key, version_id, cache_fallback=False)
                 if version_id:
                     key = fmt.logical_key_of(key)
                 result = engine.restore(bucket, key, Path(tmp) / "file", strict_reference=True)
@@ -758,15 +757,23 @@ class DgClient(DeltaGliderCompat):
         stored_key, head = self._resolve_with(Bucket, Key, kwargs, engine)
         return self._head_response(Key, stored_key, head)
 
-    def _engine_for(self, bucket: str, key: str, version_id: str | None) -> Engine:
+    def _engine_for(self, bucket: str, key: str, version_id: str | None, *, cache_fallback: bool = True) -> Engine:
         """The restore engine; with ``version_id``, one that sees ``key`` at that version (and a delta's
-        reference at the version it was encoded against, found by its sha256)."""
+        reference at the version it was encoded against, found by its sha256). ``cache_fallback``: when no
+        reference version matches, this machine's cached copy may stand in (the restore warns)."""
         if not version_id:
             return self._engine
-        from .versions import find_version, pinned_view
+        from .versions import find_version
 
-        version = find_version(self._s3, bucket, key, version_id)
-        view, _ = pinned_view(self._s3, bucket, version)
+        return self._version_engine(bucket, find_version(self._s3, bucket, key, version_id), cache_fallback)
+
+    def _version_engine(self, bucket: str, version: ObjectVersion, cache_fallback: bool) -> Engine:
+        from .versions import pinned_view
+
+        def cached(sha256: str) -> bool:
+            return self.reference_cache.get(sha256) is not None
+
+        view, _ = pinned_view(self._s3, bucket, version, cached=cached if cache_fallback else None)
         return Engine(view, self.reference_cache, __version__, self.work_dir)
 
     def _resolve_with(self, bucket: str, key: str, params: dict[str, Any],

@@ -19,7 +19,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from xml.etree import ElementTree
 
 from . import errors
@@ -334,10 +334,14 @@ class PinnedS3(S3Access):
         return super().head(bucket, key)
 
 
-def pinned_view(s3: S3Access, bucket: str, version: ObjectVersion) -> tuple[PinnedS3, str | None]:
+def pinned_view(s3: S3Access, bucket: str, version: ObjectVersion, *,
+                cached: Callable[[str], bool] | None = None) -> tuple[PinnedS3, str | None]:
     """The view of the bucket in which ``version`` is its logical key's object; (view, reference version id).
 
     For a delta, its reference is pinned to the version whose sha256 is the delta's ``dg-ref-sha256``.
+    When no version matches and ``cached(sha256)`` says this machine holds that reference, the view shows
+    the reference as missing, so the restore takes the cached copy and warns that it did, as it does for
+    current objects; otherwise the lookup's ``NotFoundError`` stands.
     """
     other = fmt.delta_key_for(version.key) if version.stored_form == "whole" else version.key
     pins = {version.stored_key: version.version_id}
@@ -346,7 +350,12 @@ def pinned_view(s3: S3Access, bucket: str, version: ObjectVersion) -> tuple[Pinn
         head = head_version(s3, bucket, version.stored_key, version.version_id)
         parsed = fmt.parse_metadata(version.stored_key, head.get("Metadata", {}) or {})
         if parsed.ref_sha256 and parsed.ref_key:
-            ref_version = find_reference_version(s3, bucket, parsed.ref_key, parsed.ref_sha256)
+            try:
+                ref_version = find_reference_version(s3, bucket, parsed.ref_key, parsed.ref_sha256)
+            except errors.NotFoundError:
+                if cached is None or not cached(parsed.ref_sha256):
+                    raise
+                return PinnedS3(s3, pins, frozenset({other, parsed.ref_key})), None
             pins[parsed.ref_key] = ref_version
     return PinnedS3(s3, pins, frozenset({other})), ref_version
 

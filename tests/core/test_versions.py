@@ -37,8 +37,14 @@ def versioned(request: pytest.FixtureRequest, tmp_path: Path):
     s3.create_bucket(Bucket=name)
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     client = backend.dgtui_client(cache_dir=tmp_path / "dgtui-cache")
+    request.node.versioned_backend = backend  # for a client of another machine (another cache)
     yield client, s3, name
     client.close()
+
+
+def _other_machine(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A client with a cache of its own: it holds none of the references the uploads cached."""
+    return request.node.versioned_backend.dgtui_client(cache_dir=tmp_path / "other-machine-cache")
 
 
 def _sha(data: bytes) -> str:
@@ -103,10 +109,11 @@ def test_every_version_of_an_overwritten_and_deleted_delta_restores_byte_exact(v
         assert head["VersionId"] == version_id
 
 
-def test_a_delta_whose_reference_version_is_gone_fails_with_the_reason(versioned, tmp_path):
-    client, s3, bucket = versioned
-    written, first_reference = _history(client, s3, bucket, tmp_path)
+def test_a_delta_whose_reference_version_is_gone_fails_with_the_reason(versioned, request, tmp_path):
+    uploader, s3, bucket = versioned
+    written, first_reference = _history(uploader, s3, bucket, tmp_path)
     s3.delete_object(Bucket=bucket, Key="rel/reference.bin", VersionId=first_reference)
+    client = _other_machine(request, tmp_path)
 
     dest = tmp_path / "out" / "v1.zip"
     with pytest.raises(errors.NotFoundError) as caught:
@@ -120,6 +127,7 @@ def test_a_delta_whose_reference_version_is_gone_fails_with_the_reason(versioned
     # the version made against the second reference still restores
     client.download(f"s3://{bucket}/rel/app.zip", dest, version_id=written[4][0])
     assert dest.read_bytes() == written[4][1]
+    client.close()
 
 
 def test_an_unknown_version_and_a_delete_marker_are_refused_in_one_line(versioned, tmp_path):
@@ -291,3 +299,18 @@ def test_versions_written_by_deltaglider_restore_with_dgtui(client, dg, bucket, 
         dest = tmp_path / "out" / f"{n}.zip"
         assert client.download(f"s3://{bucket}/rel/app.zip", dest, version_id=version_id).verified
         assert dest.read_bytes() == data
+
+
+def test_a_gone_reference_version_this_machine_cached_restores_with_a_warning(versioned, tmp_path):
+    client, s3, bucket = versioned
+    written, first_reference = _history(client, s3, bucket, tmp_path)
+    url = f"s3://{bucket}/rel/app.zip"
+    assert client.download(url, tmp_path / "before.zip", version_id=written[1][0]).reference_warning is None
+    s3.delete_object(Bucket=bucket, Key="rel/reference.bin", VersionId=first_reference)
+
+    result = client.download(url, tmp_path / "after.zip", version_id=written[2][0])
+    assert (tmp_path / "after.zip").read_bytes() == written[2][1]
+    assert result.verified and "cached copy" in (result.reference_warning or "")
+    # verify trusts the bucket alone
+    verdict = client.verify_object(url, version_id=written[2][0])
+    assert not verdict.valid and "no version of the reference" in (verdict.reason or "")
