@@ -35,7 +35,7 @@ from .transfers import Job, Question
 if TYPE_CHECKING:
     from .core.audit import AuditSummary
 
-COMMANDS = ("demo", "ls", "stats", "get", "put", "verify", "audit", "rm", "mb", "browse")
+COMMANDS = ("demo", "ls", "stats", "get", "put", "verify", "audit", "rm", "mb", "browse", "versions")
 
 
 def shown(text: str) -> str:
@@ -100,7 +100,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rescue", action="store_true",
                    help="for a DeltaGlider delta of a gzip/bzip2/xz file that fails its check: "
                         "write the stored, decompressed contents to DEST.decompressed")
+    p.add_argument("--version-id", metavar="ID",
+                   help="restore this version of the object (see: dgtui versions S3_URL)")
+    p.add_argument("--at", metavar="TIME",
+                   help="with --recursive: every key as it stood at TIME (ISO time or date, local time "
+                        "unless it gives its offset, e.g. 2026-11-30T12:00 or 2026-11-30T12:00Z)")
+    p.add_argument("--include-deleted", action="store_true",
+                   help="with --recursive: also bring back keys that were deleted (their newest version)")
     p.add_argument("--json", action="store_true")
+    _add_connection_options(p)
+
+    p = sub.add_parser("versions", help="the versions of an object (or of every key below a prefix with --recursive)")
+    p.add_argument("url", help="s3://bucket/key or s3://bucket/prefix/")
+    p.add_argument("--recursive", "-r", action="store_true", help="every key below the prefix")
+    p.add_argument("--sizes", action="store_true",
+                   help="also read each version's original size (one HEAD per version)")
+    p.add_argument("--json", action="store_true", help="one JSON object per version")
     _add_connection_options(p)
 
     p = sub.add_parser("put", help="upload files (deltas where DeltaGlider's policy says so)")
@@ -327,6 +342,10 @@ def cmd_get(args: argparse.Namespace) -> int:
     from .transfers import check_of, restore_prefix
 
     client = _client(args)
+    if args.recursive and args.version_id:
+        raise DgError("--version-id names a version of one object; it cannot go with --recursive")
+    if args.at or args.include_deleted:
+        return _get_as_of(client, args)
     if args.recursive:
         bar = ProgressLine("restore")
         job = _CliJob(bar, {"Some files already exist": "overwrite" if args.overwrite else "skip",
@@ -377,7 +396,8 @@ def cmd_get(args: argparse.Namespace) -> int:
         raise DgError(f"{display_key(args.url)} is a folder; use --recursive to restore everything under it")
     bar = ProgressLine(args.url.rsplit("/", 1)[-1])
     try:
-        result = client.download(args.url, args.dest, overwrite=args.overwrite, progress=bar, rescue=args.rescue)
+        result = client.download(args.url, args.dest, overwrite=args.overwrite, progress=bar, rescue=args.rescue,
+                                 version_id=args.version_id)
     except RecompressionError as exc:
         bar.finish()
         raise DgError(f"{exc}; run again with --rescue to write them to DEST.decompressed") from None
@@ -394,6 +414,69 @@ def cmd_get(args: argparse.Namespace) -> int:
               f"(checked by the delta's checksums; sha256 {result.sha256})")
     else:
         print(f"restored {shown(result.path)} ({human(result.size)}, {check_of(result)})")
+    return 0
+
+
+def _get_as_of(client: Any, args: argparse.Namespace) -> int:
+    """``get -r --at TIME`` / ``--include-deleted``: a folder as it stood then, from the bucket's versions."""
+    from .core.versions import parse_point_in_time
+    from .transfers import check_of
+
+    if not args.recursive:
+        raise DgError("--at and --include-deleted restore a folder: add --recursive (for one object, "
+                      "use --version-id; see: dgtui versions S3_URL)")
+    at = parse_point_in_time(args.at) if args.at else None
+    bar = ProgressLine("restore")
+
+    def on_item(key: str, result: Any, _exc: Exception | None) -> None:
+        bar.label = display_key(key.rsplit("/", 1)[-1], 40)
+        if result is not None and not args.json:
+            bar.finish()
+            print(f"restored {shown(key)} -> {shown(result.path)} ({check_of(result)})")
+
+    done, problems = client.download_prefix_as_of(args.url, args.dest, at=at, include_deleted=args.include_deleted,
+                                                  overwrite=args.overwrite, progress=bar, on_item=on_item)
+    bar.finish()
+    for key, reason in problems:
+        print(f"failed {shown(key)}: {safe_line(reason)}", file=sys.stderr)
+    if args.json:
+        _emit_json({"at": at.isoformat() if at else None, "restored": [asdict(r) for r in done],
+                    "problems": problems})
+    else:
+        when = f" as of {at.isoformat(timespec='seconds')}" if at else ""
+        print(f"restored {plural(len(done), 'file')}{when}"
+              + (f"; {plural(len(problems), 'file')} not restored" if problems else ""))
+    return 1 if problems else 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    from .core.client import parse_s3_url
+
+    client = _client(args)
+    bucket, key = parse_s3_url(args.url, need_key=not args.recursive)
+    if not args.recursive and key.endswith("/"):
+        raise DgError(f"{display_key(args.url)} is a folder; use --recursive for the versions of every key under it")
+    status = client.bucket_versioning(bucket)
+    if status != "Enabled":
+        print(f"warning: versioning is {'suspended' if status == 'Suspended' else 'off'} on bucket "
+              f"{shown(bucket)}: what is overwritten or deleted now is not kept", file=sys.stderr)
+    count = 0
+    for logical, versions in client.versions(args.url, recursive=args.recursive, original_sizes=args.sizes):
+        if not args.json:
+            print(shown(logical))
+        for v in versions:
+            count += 1
+            if args.json:
+                _emit_json(v.as_dict())
+                continue
+            when = v.last_modified.astimezone().strftime("%Y-%m-%d %H:%M:%S") if v.last_modified else ""
+            form = "deleted" if v.is_delete_marker else v.stored_form
+            size = "" if v.is_delete_marker else human(v.size)
+            original = "" if v.is_delete_marker or v.original_size is None else human(v.original_size)
+            print(f"  {when:19}  {'latest' if v.is_latest else '':6}  {form:7}  {size:>10}  {original:>10}  "
+                  f"{shown(v.version_id)}")
+    if not count and args.recursive and not args.json:
+        print(f"no versions under {shown(args.url)}")
     return 0
 
 
@@ -613,6 +696,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ls": cmd_ls, "stats": cmd_stats, "get": cmd_get, "put": cmd_put, "verify": cmd_verify,
     "audit": cmd_audit, "rm": cmd_rm, "mb": cmd_mb, "browse": cmd_browse, "demo": cmd_demo,
+    "versions": cmd_versions,
 }
 
 

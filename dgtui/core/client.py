@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # imported where used: ``dgtui get`` needs none of them
     from .audit import Auditor, AuditProgress
     from .sampling import SampledStats
     from .savings import FolderReport
+    from .versions import ObjectVersion
 
 __version__ = "0.1.0"
 
@@ -115,7 +117,8 @@ READ_ARGS = frozenset({"VersionId", "Range", "IfMatch", "IfNoneMatch", "IfModifi
                        "ResponseContentDisposition", "ResponseContentEncoding", "ResponseContentLanguage",
                        "ResponseContentType", "ResponseExpires"})
 _CONDITIONS = ("IfMatch", "IfNoneMatch", "IfModifiedSince", "IfUnmodifiedSince")
-_DELTA_READ_ARGS = frozenset({"Range", "ChecksumMode", "ExpectedBucketOwner", "RequestPayer", *_CONDITIONS})
+_DELTA_READ_ARGS = frozenset({"Range", "ChecksumMode", "ExpectedBucketOwner", "RequestPayer", "VersionId",
+                              *_CONDITIONS})
 STATS_MODES = ("quick", "sampled", "detailed")
 
 
@@ -323,8 +326,11 @@ class DgClient(DeltaGliderCompat):
 
     def download(self, s3_url: str, output_path: str | Path, overwrite: bool = True, *,
                  progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
-                 rescue: bool = False) -> DownloadResult:
+                 rescue: bool = False, version_id: str | None = None) -> DownloadResult:
         """Restore one object; the file appears only once its sha256 has been checked.
+
+        ``version_id`` restores that version of the logical key (from a versioned bucket, see
+        ``versions``); a delta version is rebuilt against the version of its reference whose sha256 it names.
 
         As DeltaGlider's ``download``, an existing file is replaced, but only
         atomically: the object is restored into a temporary file beside it,
@@ -347,10 +353,13 @@ class DgClient(DeltaGliderCompat):
         if dest.is_dir() or str(output_path).endswith(os.sep):
             root = dest
             dest = dest / file_name_of(bucket, key)
+        engine = self._engine_for(bucket, key, version_id)
+        if version_id:
+            key = fmt.logical_key_of(key)  # the pinned view shows only the version's stored form
         created = missing_folders(dest.parent)
         try:
-            return self._engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
-                                        should_cancel=should_cancel, rescue=rescue, root=root)
+            return engine.restore(bucket, key, dest, overwrite=overwrite, progress=progress,
+                                  should_cancel=should_cancel, rescue=rescue, root=root)
         except BaseException:
             remove_if_empty(created)  # a failed or cancelled restore leaves no folder it made
             raise
@@ -477,6 +486,77 @@ class DgClient(DeltaGliderCompat):
                 on_item(item, result, None)
         return done, problems
 
+    def download_prefix_as_of(self, s3_url: str, dest_dir: str | Path, *, at: datetime | None = None,
+                              include_deleted: bool = False, overwrite: bool = False,
+                              progress: Callable[[int, int, str], None] | None = None,
+                              should_cancel: ShouldCancel | None = None,
+                              on_item: Callable[[str, DownloadResult | None, Exception | None], None] | None = None,
+                              ) -> tuple[list[DownloadResult], list[tuple[str, str]]]:
+        """Restore every key under a prefix as it stood at ``at`` (now when None) into ``dest_dir``.
+
+        Each key gets the newest version not after ``at``; keys deleted by then are left out unless
+        ``include_deleted`` (their newest version before the deletion). Deltas are rebuilt against the
+        reference version they name. The same rules as ``download_prefix``: nothing outside ``dest_dir``,
+        existing files kept unless ``overwrite``, every file checked. Returns (restored, problems).
+        """
+        from .versions import versions_as_of
+
+        bucket, prefix = parse_s3_url(s3_url)
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        root = Path(dest_dir)
+        created = missing_folders(root)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            remove_if_empty(created)
+            raise errors.LocalWriteError(f"cannot create the folder {display_key(str(root))}: "
+                                         f"{exc.strerror or exc}", reason=exc.strerror) from None
+        real_root = os.path.realpath(root)
+        done: list[DownloadResult] = []
+        problems: list[tuple[str, str]] = []
+
+        def failed(key: str, exc: Exception) -> None:
+            problems.append((key, str(exc)))
+            if on_item:
+                on_item(key, None, exc)
+
+        try:
+            for version in versions_as_of(self._s3, bucket, prefix, at, include_deleted=include_deleted):
+                if should_cancel and should_cancel():
+                    raise errors.CancelledError()
+                rel, problem = safe_relative_path(version.key, prefix)
+                if rel is None:
+                    failed(version.key, errors.InvalidKeyError(problem or "unsafe key"))
+                    continue
+                dest = root / rel
+                created.extend(missing_folders(dest.parent))
+                try:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    failed(version.key, errors.LocalWriteError(
+                        f"cannot create the folder {display_key(str(dest.parent))}: {exc.strerror or exc}"))
+                    continue
+                unsafe = _unsafe_destination(real_root, dest)
+                if unsafe is not None:
+                    failed(version.key, errors.LocalWriteError(unsafe))
+                    continue
+                try:
+                    engine = self._version_engine(bucket, version, True)
+                    result = engine.restore(bucket, version.key, dest, overwrite=overwrite, progress=progress,
+                                            should_cancel=should_cancel, root=root)
+                except errors.CancelledError:
+                    raise
+                except errors.DgError as exc:
+                    failed(version.key, exc)
+                    continue
+                done.append(result)
+                if on_item:
+                    on_item(version.key, result, None)
+        finally:
+            remove_if_empty(created)
+        return done, problems
+
     def reference_fetch_bytes(self, bucket: str, ref_key: str, listed: ObjectInfo | None = None) -> int:
         """Bytes a restore would download for the reference ``ref_key``: 0 when this machine holds a copy of
         it (or it is missing). ``listed`` (the reference as a listing gave it) saves a HEAD."""
@@ -491,25 +571,30 @@ class DgClient(DeltaGliderCompat):
             return 0
         return size
 
-    def verify(self, s3_url: str) -> bool:
+    def verify(self, s3_url: str, *, version_id: str | None = None) -> bool:
         """True when the object rebuilds, from what is in the bucket, to the exact bytes its sha256 names.
 
         A delta counts as verified only with its bucket's reference: a missing,
         replaced or altered reference gives False even when this machine's
         cache holds the right one (see ``verify_object`` for the reason).
         """
-        return self.verify_object(s3_url).valid
+        return self.verify_object(s3_url, version_id=version_id).valid
 
-    def verify_object(self, s3_url: str, *, work_dir: str | Path | None = None) -> VerifyResult:
+    def verify_object(self, s3_url: str, *, work_dir: str | Path | None = None,
+                      version_id: str | None = None) -> VerifyResult:
         """``verify`` with the reason: rebuilt from the bucket alone and checked against the stored sha256.
 
         The object is rebuilt in a temporary folder in ``work_dir`` (default: the client's work folder).
+        ``version_id``: that version of the key (a delta version against its own reference version).
         """
         bucket, key = parse_s3_url(s3_url, need_key=True)
         with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=work_dir or self.work_dir) as tmp:
             tempfiles.register(Path(tmp))
             try:
-                result = self._engine.restore(bucket, key, Path(tmp) / "file", strict_reference=True)
+                engine = self._engine_for(bucket, key, version_id, cache_fallback=False)
+                if version_id:
+                    key = fmt.logical_key_of(key)
+                result = engine.restore(bucket, key, Path(tmp) / "file", strict_reference=True)
             except (errors.IntegrityError, errors.MetadataInvalidError) as exc:
                 return VerifyResult(bucket=bucket, key=fmt.logical_key_of(key), valid=False, reason=str(exc),
                                     error=exc.kind)
@@ -522,6 +607,57 @@ class DgClient(DeltaGliderCompat):
                                                or "no sha256 or MD5 ETag is stored to check it against")
         return VerifyResult(bucket=bucket, key=result.key, valid=result.verified, reason=reason, sha256=result.sha256,
                             kind=result.kind, size_checked=not result.verified and result.check_note is not None)
+
+    # -- versions ------------------------------------------------------------
+    def versions(self, s3_url: str, *, recursive: bool = False,
+                 original_sizes: bool = False) -> Iterator[tuple[str, list[ObjectVersion]]]:
+        """(logical key, its versions newest first): of one object, or with ``recursive`` of every key under
+        the prefix. Versions of ``name`` merge those of ``name.delta`` and ``name``, with delete markers.
+        ``original_sizes`` reads each version's dg-file-size with a HEAD.
+        """
+        from .versions import list_versions, list_versions_under
+
+        bucket, key = parse_s3_url(s3_url, need_key=not recursive)
+        if recursive:
+            yield from list_versions_under(self._s3, bucket, key, original_sizes=original_sizes)
+            return
+        found = list_versions(self._s3, bucket, key, original_sizes=original_sizes)
+        if not found:
+            raise errors.NotFoundError(f"{where(bucket, fmt.logical_key_of(key))} has no versions (nothing is "
+                                       f"stored under that name)", bucket=bucket, key=key)
+        yield fmt.logical_key_of(key), found
+
+    def bucket_versioning(self, bucket: str) -> str | None:
+        """The bucket's versioning status: "Enabled", "Suspended", or None (never turned on)."""
+        with self._s3.ctx(bucket, action="read the versioning of"):
+            status = self._s3.client.get_bucket_versioning(Bucket=bucket).get("Status")
+        return status if status in ("Enabled", "Suspended") else None
+
+    def list_object_versions(self, Bucket: str, Prefix: str = "", FetchOriginalSize: bool = False,
+                             **kwargs: Any) -> dict[str, Any]:
+        """boto3's ``list_object_versions`` on logical keys: every page at once, ``.delta`` stripped, references
+        and ``.deltaglider/`` hidden. ``Versions`` items carry ``Size`` (the file's size when known: a delta's
+        dg-file-size read with a HEAD when ``FetchOriginalSize``), ``StoredKey``, ``StoredSize`` and
+        ``StoredForm`` (delta or whole); ``IsLatest`` is the logical key's latest, over both stored forms.
+        """
+        check_params("list_object_versions", kwargs, set())
+        from .versions import list_versions_under
+
+        found: list[dict[str, Any]] = []
+        markers: list[dict[str, Any]] = []
+        for _key, versions in list_versions_under(self._s3, Bucket, Prefix, original_sizes=FetchOriginalSize):
+            for v in versions:
+                entry: dict[str, Any] = {"Key": v.key, "VersionId": v.version_id, "IsLatest": v.is_latest,
+                                         "LastModified": v.last_modified, "StoredKey": v.stored_key}
+                if v.is_delete_marker:
+                    markers.append(entry)
+                    continue
+                entry.update(ETag=f'"{v.etag}"', StoredSize=v.size, StoredForm=v.stored_form,
+                             Size=v.original_size if v.original_size is not None else v.size,
+                             OriginalSize=v.original_size)
+                found.append(entry)
+        return {"Versions": found, "DeleteMarkers": markers, "IsTruncated": False, "Prefix": Prefix,
+                "Name": Bucket, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     # -- boto3-style calls on logical keys ----------------------------------------
     def put_object(self, Bucket: str, Key: str, Body: bytes | str | Path | BinaryIO | None = b"",
@@ -571,7 +707,8 @@ class DgClient(DeltaGliderCompat):
         SSE-C keys) is refused with an error naming it, never ignored.
         """
         check_params("get_object", kwargs, READ_ARGS)
-        stored_key, head = self._resolve_with(Bucket, Key, kwargs)
+        engine = self._engine_for(Bucket, Key, kwargs.get("VersionId"))
+        stored_key, head = self._resolve_with(Bucket, Key, kwargs, engine)
         is_delta = stored_key.endswith(fmt.DELTA_SUFFIX)
         scheme = fmt.proxy_encryption(head.get("Metadata", {}))
         if scheme:  # its bytes are ciphertext only deltaglider_proxy can read
@@ -584,7 +721,7 @@ class DgClient(DeltaGliderCompat):
         tempfiles.register(Path(name))
         rng = kwargs.get("Range")
         try:
-            result = self._engine.restore(Bucket, stored_key, Path(name), overwrite=True)
+            result = engine.restore(Bucket, stored_key, Path(name), overwrite=True)
             if result.reference_warning:
                 logging.getLogger("dgtui").warning("%s", result.reference_warning)
             # Checked before the file is opened: a bad Range leaves no open handle behind.
@@ -616,11 +753,35 @@ class DgClient(DeltaGliderCompat):
         delta, those that cannot hold (``VersionId``, SSE-C keys) are refused.
         """
         check_params("head_object", kwargs, READ_ARGS)
-        stored_key, head = self._resolve_with(Bucket, Key, kwargs)
+        engine = self._engine_for(Bucket, Key, kwargs.get("VersionId"))
+        stored_key, head = self._resolve_with(Bucket, Key, kwargs, engine)
         return self._head_response(Key, stored_key, head)
 
-    def _resolve_with(self, bucket: str, key: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        stored_key, head = self._engine.resolve(bucket, key)
+    def _engine_for(self, bucket: str, key: str, version_id: str | None, *, cache_fallback: bool = True) -> Engine:
+        """The restore engine; with ``version_id``, one that sees ``key`` at that version (and a delta's
+        reference at the version it was encoded against, found by its sha256). ``cache_fallback``: when no
+        reference version matches, this machine's cached copy may stand in (the restore warns)."""
+        if not version_id:
+            return self._engine
+        from .versions import find_version
+
+        return self._version_engine(bucket, find_version(self._s3, bucket, key, version_id), cache_fallback)
+
+    def _version_engine(self, bucket: str, version: ObjectVersion, cache_fallback: bool) -> Engine:
+        from .versions import pinned_view
+
+        def cached(sha256: str) -> bool:
+            return self.reference_cache.get(sha256) is not None
+
+        view, _ = pinned_view(self._s3, bucket, version, cached=cached if cache_fallback else None)
+        return Engine(view, self.reference_cache, __version__, self.work_dir)
+
+    def _resolve_with(self, bucket: str, key: str, params: dict[str, Any],
+                      engine: Engine | None = None) -> tuple[str, dict[str, Any]]:
+        if params.get("VersionId"):
+            # the version's own stored key: the pinned view hides the other stored form
+            key = fmt.logical_key_of(key)
+        stored_key, head = (engine or self._engine).resolve(bucket, key)
         if not params:
             return stored_key, head
         if stored_key.endswith(fmt.DELTA_SUFFIX):

@@ -1,0 +1,316 @@
+"""Versions of logical keys on versioned buckets, and restores of every version, byte-exact.
+
+On SeaweedFS and moto's server, both with versioning on: a release is stored
+whole by another tool, then overwritten by dgtui several times (deltas),
+``reference.bin`` is replaced as a second uploader would, the key is deleted,
+and every version comes back with its own bytes; a delta whose reference
+version is gone fails with the reason and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dgtui.core import errors
+from dgtui.core import format as fmt
+
+from ..scripted_http import QuietHandler, serving
+from .conftest import make_release
+
+VERSIONED_BACKENDS = ("seaweedfs", "moto")
+
+
+@pytest.fixture(params=VERSIONED_BACKENDS)
+def versioned(request: pytest.FixtureRequest, tmp_path: Path):
+    """(dgtui client, boto3 client, bucket with versioning on) on each server that keeps versions."""
+    from tests.conftest import bucket_name_for
+
+    backend = request.getfixturevalue(f"{request.param}_backend")
+    s3 = backend.boto3_client()
+    name = bucket_name_for(request.node.originalname)
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    client = backend.dgtui_client(cache_dir=tmp_path / "dgtui-cache")
+    request.node.versioned_backend = backend  # for a client of another machine (another cache)
+    yield client, s3, name
+    client.close()
+
+
+def _other_machine(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A client with a cache of its own: it holds none of the references the uploads cached."""
+    return request.node.versioned_backend.dgtui_client(cache_dir=tmp_path / "other-machine-cache")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _latest_version_id(s3: Any, bucket: str, key: str) -> str:
+    return s3.head_object(Bucket=bucket, Key=key)["VersionId"]
+
+
+def _history(client: Any, s3: Any, bucket: str, tmp_path: Path) -> tuple[list[tuple[str, bytes]], str]:
+    """Writes the history every test here reads; returns [(version id, bytes)] oldest first, and the id
+    of the reference version the first deltas were made against."""
+    written: list[tuple[str, bytes]] = []
+    plain = make_release(tmp_path / "v0.zip", 0).read_bytes()
+    s3.put_object(Bucket=bucket, Key="rel/app.zip", Body=plain)  # stored whole by another tool
+    written.append((_latest_version_id(s3, bucket, "rel/app.zip"), plain))
+    for n in (1, 2, 3):
+        path = make_release(tmp_path / f"v{n}.zip", n)
+        summary = client.upload(path, f"s3://{bucket}/rel/app.zip")
+        assert summary.stored_key == "rel/app.zip.delta"
+        written.append((_latest_version_id(s3, bucket, "rel/app.zip.delta"), path.read_bytes()))
+    first_reference = _latest_version_id(s3, bucket, "rel/reference.bin")
+    # A second uploader replaces the reference with another release of its own.
+    other = make_release(tmp_path / "other.zip", 9).read_bytes()
+    s3.put_object(Bucket=bucket, Key="rel/reference.bin", Body=other,
+                  Metadata={"dg-tool": "deltaglider/6.2.0", "dg-source-name": "other.zip",
+                            "dg-file-sha256": _sha(other), "dg-note": "reference",
+                            "dg-created-at": "2026-12-01T00:00:00Z"})
+    path = make_release(tmp_path / "v4.zip", 4)
+    assert client.upload(path, f"s3://{bucket}/rel/app.zip").stored_key == "rel/app.zip.delta"
+    written.append((_latest_version_id(s3, bucket, "rel/app.zip.delta"), path.read_bytes()))
+    client.delete_object(Bucket=bucket, Key="rel/app.zip")
+    return written, first_reference
+
+
+def test_every_version_of_an_overwritten_and_deleted_delta_restores_byte_exact(versioned, tmp_path):
+    client, s3, bucket = versioned
+    written, _ = _history(client, s3, bucket, tmp_path)
+
+    [(key, versions)] = list(client.versions(f"s3://{bucket}/rel/app.zip", original_sizes=True))
+    assert key == "rel/app.zip"
+    assert versions[0].is_delete_marker and versions[0].is_latest
+    assert sum(v.is_latest for v in versions) == 1
+    kept = [v for v in versions if not v.is_delete_marker]
+    assert [v.version_id for v in kept] == [vid for vid, _ in reversed(written)]  # newest first
+    assert [v.stored_form for v in kept] == ["delta"] * 4 + ["whole"]
+    assert [v.original_size for v in kept] == [len(data) for _, data in reversed(written)]
+    assert all(v.size < len(data) // 2 for v, (_, data) in zip(kept[:3], reversed(written)))
+
+    for n, (version_id, data) in enumerate(written):
+        dest = tmp_path / "out" / f"{n}.zip"
+        result = client.download(f"s3://{bucket}/rel/app.zip", dest, version_id=version_id)
+        assert result.verified
+        assert dest.read_bytes() == data
+        assert client.verify(f"s3://{bucket}/rel/app.zip", version_id=version_id)
+        got = client.get_object(Bucket=bucket, Key="rel/app.zip", VersionId=version_id)
+        assert got["Body"].read() == data
+        got["Body"].close()
+        head = client.head_object(Bucket=bucket, Key="rel/app.zip", VersionId=version_id)
+        assert head["ContentLength"] == len(data)
+        assert head["VersionId"] == version_id
+
+
+def test_a_delta_whose_reference_version_is_gone_fails_with_the_reason(versioned, request, tmp_path):
+    uploader, s3, bucket = versioned
+    written, first_reference = _history(uploader, s3, bucket, tmp_path)
+    s3.delete_object(Bucket=bucket, Key="rel/reference.bin", VersionId=first_reference)
+    client = _other_machine(request, tmp_path)
+
+    dest = tmp_path / "out" / "v1.zip"
+    with pytest.raises(errors.NotFoundError) as caught:
+        client.download(f"s3://{bucket}/rel/app.zip", dest, version_id=written[1][0])
+    message = str(caught.value)
+    assert "no version of the reference s3://" in message and "rel/reference.bin" in message
+    assert "looked at 1 version(s)" in message and "\n" not in message
+    assert not dest.exists() and not (tmp_path / "out").exists()
+    verdict = client.verify_object(f"s3://{bucket}/rel/app.zip", version_id=written[1][0])
+    assert not verdict.valid and "no version of the reference" in (verdict.reason or "")
+    # the version made against the second reference still restores
+    client.download(f"s3://{bucket}/rel/app.zip", dest, version_id=written[4][0])
+    assert dest.read_bytes() == written[4][1]
+    client.close()
+
+
+def test_an_unknown_version_and_a_delete_marker_are_refused_in_one_line(versioned, tmp_path):
+    client, s3, bucket = versioned
+    written, _ = _history(client, s3, bucket, tmp_path)
+    [(_, versions)] = list(client.versions(f"s3://{bucket}/rel/app.zip"))
+    marker = versions[0].version_id
+    with pytest.raises(errors.NotFoundError, match="is a delete marker"):
+        client.download(f"s3://{bucket}/rel/app.zip", tmp_path / "x.zip", version_id=marker)
+    with pytest.raises(errors.NotFoundError, match="has no version"):
+        client.download(f"s3://{bucket}/rel/app.zip", tmp_path / "x.zip", version_id="no-such-version")
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_versions_under_a_prefix_group_logical_keys_and_hide_references(versioned, tmp_path):
+    client, s3, bucket = versioned
+    _history(client, s3, bucket, tmp_path)
+    notes = tmp_path / "notes.txt"
+    for text in ("one", "two"):
+        notes.write_text(text)
+        client.upload(notes, f"s3://{bucket}/rel/notes.txt")
+    found = dict(client.versions(f"s3://{bucket}/rel/", recursive=True))
+    assert sorted(found) == ["rel/app.zip", "rel/notes.txt"]
+    assert [v.stored_form for v in found["rel/notes.txt"]] == ["whole", "whole"]
+    listed = client.list_object_versions(Bucket=bucket, Prefix="rel/")
+    assert {v["Key"] for v in listed["Versions"]} == {"rel/app.zip", "rel/notes.txt"}
+    assert {m["Key"] for m in listed["DeleteMarkers"]} == {"rel/app.zip"}
+    assert [m["IsLatest"] for m in listed["DeleteMarkers"]].count(True) == 1
+    assert not any(v["IsLatest"] for v in listed["Versions"] if v["Key"] == "rel/app.zip")
+    assert [v["Size"] for v in listed["Versions"] if v["Key"] == "rel/notes.txt"] == [3, 3]
+    assert not any(fmt.is_internal_key(v["StoredKey"]) for v in listed["Versions"])
+
+
+_LOOPING_PAGE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix>
+<KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><NextKeyMarker>a</NextKeyMarker>
+<NextVersionIdMarker>1</NextVersionIdMarker><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>
+<Version><Key>a</Key><VersionId>1</VersionId><IsLatest>true</IsLatest>
+<LastModified>2026-11-30T12:00:00.000Z</LastModified><ETag>"x"</ETag><Size>1</Size></Version>
+</ListVersionsResult>"""
+
+
+class _SameMarkersForEver(QuietHandler):
+    """A server whose version listing hands out the same markers on every page."""
+
+    pages = 0
+
+    def do_GET(self) -> None:
+        type(self).pages += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(_LOOPING_PAGE)))
+        self.end_headers()
+        self.wfile.write(_LOOPING_PAGE)
+
+
+def test_a_version_listing_that_does_not_advance_stops_with_one_line(tmp_path):
+    from dgtui import create_client
+
+    with serving(_SameMarkersForEver) as endpoint:
+        client = create_client(endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
+                               region_name="us-east-1", cache_dir=tmp_path / "cache")
+        try:
+            with pytest.raises(errors.ListingLoopError, match="does not advance") as caught:
+                list(client.versions("s3://b/", recursive=True))
+        finally:
+            client.close()
+    assert "\n" not in str(caught.value)
+    assert _SameMarkersForEver.pages == 2  # the first page, and the one that gave its markers again
+
+
+def _tick() -> datetime:
+    """A moment strictly between what was written before and what is written after (servers that keep
+    seconds only included): wait past the next whole second on either side."""
+    time.sleep(1.1)
+    moment = datetime.now(timezone.utc)
+    time.sleep(1.1)
+    return moment
+
+
+def _restored(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_folder_restores_as_it_stood_at_each_time(versioned, tmp_path):
+    client, _s3, bucket = versioned
+    a = [make_release(tmp_path / f"a{n}.zip", n) for n in range(3)]
+    notes = tmp_path / "notes.txt"
+
+    client.upload(a[0], f"s3://{bucket}/f/a.zip")
+    notes.write_bytes(b"one")
+    client.upload(notes, f"s3://{bucket}/f/notes.txt")
+    first = _tick()
+    client.upload(a[1], f"s3://{bucket}/f/a.zip")
+    notes.write_bytes(b"two")
+    client.upload(notes, f"s3://{bucket}/f/notes.txt")
+    client.put_object(Bucket=bucket, Key="f/sub/b.txt", Body=b"bee")
+    second = _tick()
+    client.delete_object(Bucket=bucket, Key="f/notes.txt")
+    client.upload(a[2], f"s3://{bucket}/f/a.zip")
+
+    expected = {
+        "first": (first, False, {"a.zip": a[0].read_bytes(), "notes.txt": b"one"}),
+        "second": (second, False, {"a.zip": a[1].read_bytes(), "notes.txt": b"two", "sub/b.txt": b"bee"}),
+        "now": (None, False, {"a.zip": a[2].read_bytes(), "sub/b.txt": b"bee"}),
+        "now-with-deleted": (None, True, {"a.zip": a[2].read_bytes(), "notes.txt": b"two", "sub/b.txt": b"bee"}),
+        "second-with-deleted": (second, True, {"a.zip": a[1].read_bytes(), "notes.txt": b"two",
+                                               "sub/b.txt": b"bee"}),
+    }
+    for name, (at, include_deleted, files) in expected.items():
+        out = tmp_path / "out" / name
+        done, problems = client.download_prefix_as_of(f"s3://{bucket}/f/", out, at=at,
+                                                       include_deleted=include_deleted)
+        assert problems == [], name
+        assert all(r.verified for r in done)
+        assert _restored(out) == files, name
+    # before anything was written there is nothing to restore, and no folder is left behind
+    done, problems = client.download_prefix_as_of(f"s3://{bucket}/f/", tmp_path / "empty",
+                                                  at=first - timedelta(days=1))
+    assert done == [] and problems == [] and not (tmp_path / "empty").exists()
+    # existing files are kept unless overwriting is allowed
+    done, problems = client.download_prefix_as_of(f"s3://{bucket}/f/", tmp_path / "out" / "first", at=second)
+    assert [r.key for r in done] == ["f/sub/b.txt"]  # new since then
+    assert sorted(k for k, _ in problems) == ["f/a.zip", "f/notes.txt"]
+    assert all("already exists" in why for _, why in problems)
+    assert _restored(tmp_path / "out" / "first")["a.zip"] == a[0].read_bytes()
+    done, problems = client.download_prefix_as_of(f"s3://{bucket}/f/", tmp_path / "out" / "first", at=second,
+                                                  overwrite=True)
+    assert problems == [] and _restored(tmp_path / "out" / "first") == expected["second"][2]
+
+
+def test_points_in_time_read_local_time_unless_they_say_otherwise():
+    from dgtui.core.versions import parse_point_in_time
+
+    assert parse_point_in_time("2026-11-30T12:00Z") == datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    assert parse_point_in_time("2026-11-30T12:00+02:00") == datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
+    local = parse_point_in_time("2026-11-30T12:00")
+    assert local == datetime(2026, 11, 30, 12, 0).astimezone()
+    assert parse_point_in_time("2026-11-30") == datetime(2026, 11, 30).astimezone()
+    with pytest.raises(errors.DgError, match="not a time"):
+        parse_point_in_time("yesterday")
+
+
+def test_versions_written_by_deltaglider_restore_with_dgtui(client, dg, bucket, boto3_s3, tmp_path):
+    """DeltaGlider 6.2.0 overwrites a release in a versioned bucket; then its reference is replaced (a
+    folder emptied and filled again): every version comes back from dgtui, byte-exact."""
+    boto3_s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    written: list[tuple[str, bytes]] = []
+    for n in range(3):
+        folder = tmp_path / f"v{n}"
+        folder.mkdir()
+        path = make_release(folder / "app.zip", n)
+        dg.upload(str(path), f"s3://{bucket}/rel/")
+        written.append((boto3_s3.head_object(Bucket=bucket, Key="rel/app.zip.delta")["VersionId"],
+                        path.read_bytes()))
+    # deleting the folder's last file takes its reference with it; the next upload makes a new one
+    dg.delete_object(Bucket=bucket, Key="rel/app.zip")
+    folder = tmp_path / "v3"
+    folder.mkdir()
+    path = make_release(folder / "app.zip", 3, seed=99)
+    dg.upload(str(path), f"s3://{bucket}/rel/")
+    written.append((boto3_s3.head_object(Bucket=bucket, Key="rel/app.zip.delta")["VersionId"], path.read_bytes()))
+    references = [v for v in boto3_s3.list_object_versions(Bucket=bucket, Prefix="rel/reference.bin")["Versions"]]
+    assert len(references) == 2
+
+    [(_, versions)] = list(client.versions(f"s3://{bucket}/rel/app.zip"))
+    assert [v.version_id for v in versions if not v.is_delete_marker] == [vid for vid, _ in reversed(written)]
+    for n, (version_id, data) in enumerate(written):
+        dest = tmp_path / "out" / f"{n}.zip"
+        assert client.download(f"s3://{bucket}/rel/app.zip", dest, version_id=version_id).verified
+        assert dest.read_bytes() == data
+
+
+def test_a_gone_reference_version_this_machine_cached_restores_with_a_warning(versioned, tmp_path):
+    client, s3, bucket = versioned
+    written, first_reference = _history(client, s3, bucket, tmp_path)
+    url = f"s3://{bucket}/rel/app.zip"
+    assert client.download(url, tmp_path / "before.zip", version_id=written[1][0]).reference_warning is None
+    s3.delete_object(Bucket=bucket, Key="rel/reference.bin", VersionId=first_reference)
+
+    result = client.download(url, tmp_path / "after.zip", version_id=written[2][0])
+    assert (tmp_path / "after.zip").read_bytes() == written[2][1]
+    assert result.verified and "cached copy" in (result.reference_warning or "")
+    # verify trusts the bucket alone
+    verdict = client.verify_object(url, version_id=written[2][0])
+    assert not verdict.valid and "no version of the reference" in (verdict.reason or "")
