@@ -4,7 +4,7 @@
 
 Starts a local S3 server in a temporary folder, uploads a small fixed set of
 backups, drives the app headless and saves browser, details, transfers, help,
-error and savings-by-folder pictures here (or only those named as arguments), as SVG (Textual's export) and PNG (converted with
+error and savings-by-folder pictures at 120x36, and the browser at 80x24, here (or only those named as arguments), as SVG (Textual's export) and PNG (converted with
 cairosvg or rsvg-convert, whichever is installed; without either only the
 SVGs are written).
 """
@@ -37,7 +37,9 @@ from dgtui.app.widgets.stats_panel import StatsPanel  # noqa: E402
 from dgtui.app.widgets.transfers import TransfersPanel  # noqa: E402
 from dgtui.server import LocalS3Server  # noqa: E402
 
-SIZE = (100, 30)
+SIZE = (120, 36)
+#: the smallest terminal the app is laid out for
+NARROW = (80, 24)
 BUCKET = "backups"
 CLOCK = 1000.0
 MIB = 1024 * 1024
@@ -155,8 +157,9 @@ async def error(pilot: Any) -> None:
     await pilot.pause(0.2)
 
 
-async def shoot(app: DgtuiApp, steps: Callable[[Any], Awaitable[None]], name: str) -> Path:
-    async with app.run_test(size=SIZE) as pilot:
+async def shoot(app: DgtuiApp, steps: Callable[[Any], Awaitable[None]], name: str,
+                size: tuple[int, int] = SIZE) -> Path:
+    async with app.run_test(size=size) as pilot:
         await steps(pilot)
         svg = app.export_screenshot(title="dgtui")
     path = HERE / f"{name}.svg"
@@ -211,6 +214,8 @@ async def main() -> int:
             ):
                 if not wanted or name in wanted:
                     shots.append(await shoot(make(), steps, name))
+            if not wanted or "browser-80x24" in wanted:
+                shots.append(await shoot(app(), browser, "browser-80x24", NARROW))
             if not wanted or "savings" in wanted:
                 seed_layout(client())  # after the others, whose pictures do not show it
                 shots.append(await shoot(app(f"s3://{BUCKET}/"), savings, "savings"))
