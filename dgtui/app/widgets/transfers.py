@@ -122,10 +122,11 @@ class TransfersPanel(VerticalScroll, can_focus=True):
     """All transfers of this session, newest last; hidden while there are none."""
 
     BINDINGS = [
-        Binding("x", "cancel", "Cancel the running transfer", id="transfers.cancel"),
-        Binding("delete", "cancel", "Cancel the running transfer", show=False, id="transfers.cancel"),
+        # short words: at 80 columns the footer holds all three beside the global keys
+        Binding("x", "cancel", "Cancel transfer", id="transfers.cancel"),
+        Binding("delete", "cancel", "Cancel transfer", show=False, id="transfers.cancel"),
+        Binding("enter", "show_report", "List files", id="transfers.report"),
         Binding("c", "clear", "Clear finished", id="transfers.clear"),
-        Binding("enter", "show_report", "List every file", id="transfers.report"),
         Binding("up,k", "select(-1)", "Previous", show=False, id="transfers.previous"),
         Binding("down,j", "select(1)", "Next", show=False, id="transfers.next"),
     ]
