@@ -97,6 +97,19 @@ def file_name_of(bucket: str, key: str) -> PurePosixPath:
     return rel
 
 
+def _make_restore_folder(root: Path) -> list[Path]:
+    """Create the folder a restore writes into; returns the folders it made, which the restore removes
+    again when it leaves them empty (cancelled, failed, skipped)."""
+    created = missing_folders(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        remove_if_empty(created)
+        raise errors.LocalWriteError(f"cannot create the folder {display_key(str(root))}: "
+                                     f"{exc.strerror or exc}", reason=exc.strerror) from None
+    return created
+
+
 def _unsafe_destination(real_root: str, dest: Path) -> str | None:
     """Why ``dest`` must not be written under ``real_root``, after following symlinks."""
     real_parent = os.path.realpath(dest.parent)
@@ -422,14 +435,7 @@ class DgClient(DeltaGliderCompat):
         """
         bucket, _ = parse_s3_url(s3_url)
         root = Path(dest_dir)
-        #: folders this restore made: those it leaves empty (cancelled, failed, skipped) go again
-        created = missing_folders(root)
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            remove_if_empty(created)
-            raise errors.LocalWriteError(f"cannot create the folder {display_key(str(root))}: "
-                                         f"{exc.strerror or exc}", reason=exc.strerror) from None
+        created = _make_restore_folder(root)
         try:
             return self._download_prefix_into(s3_url, bucket, root, created, overwrite, progress, should_cancel,
                                               on_item, on_start)
@@ -505,13 +511,7 @@ class DgClient(DeltaGliderCompat):
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         root = Path(dest_dir)
-        created = missing_folders(root)
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            remove_if_empty(created)
-            raise errors.LocalWriteError(f"cannot create the folder {display_key(str(root))}: "
-                                         f"{exc.strerror or exc}", reason=exc.strerror) from None
+        created = _make_restore_folder(root)
         real_root = os.path.realpath(root)
         done: list[DownloadResult] = []
         problems: list[tuple[str, str]] = []
