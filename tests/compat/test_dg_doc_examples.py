@@ -225,8 +225,14 @@ def releases(run: Runner) -> dict[str, bytes]:
 
 @pytest.fixture
 def sleep_interrupts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``time.sleep`` is Ctrl+C: the service loops of the examples stop at their first wait."""
-    def interrupt(_seconds: float) -> None:
+    """``time.sleep`` of a second or more is Ctrl+C: the service loops of the examples stop at their first
+    wait. Shorter sleeps are the libraries' own polls (``subprocess.Popen.wait``) and still sleep."""
+    real_sleep = time.sleep
+
+    def interrupt(seconds: float) -> None:
+        if seconds < 1:
+            real_sleep(seconds)
+            return
         raise KeyboardInterrupt
 
     monkeypatch.setattr(time, "sleep", interrupt)
