@@ -20,6 +20,7 @@ from textual.widgets import Input
 
 from dgtui import CancelledError, DgClient, DgError, ObjectInfo, create_client, parse_s3_url
 from dgtui.core.config import config_path, load_keymap, load_settings
+from dgtui.core.errors import ConnectionFailedError
 from dgtui.core.logs import redact_url
 
 from ..display import HIDDEN_BUCKETS
@@ -189,6 +190,15 @@ class DgtuiApp(App[int]):
         assert self.client is not None  # set by _client_ready
         buckets = self.client.list_buckets()["Buckets"]
         self.post_message(BucketsLoaded(buckets))
+
+    @property
+    def live_client(self) -> DgClient:
+        """The client, for workers. While there is none (the connection was lost and Retry has not made a
+        new one yet) a worker ends as a connection problem, which the connection screen already shows."""
+        client = self.client
+        if client is None:
+            raise ConnectionFailedError("not connected (r retries)")
+        return client
 
     def _client_ready(self, client: DgClient) -> None:
         self.client = client

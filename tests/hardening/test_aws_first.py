@@ -181,7 +181,9 @@ def test_debug_logs_fast_heads_fallbacks_and_redacts(s3_server, s3_env, bucket, 
     assert len(fast) >= 30, err[-3000:]
     assert all("Signature=[redacted]" in line for line in fast)
     repeated = [line for line in err.splitlines() if "through botocore after a fast HEAD (HTTP 500)" in line]
-    assert len(repeated) == proxy.counts["error"] > 0
+    # each logged repeat is one of the proxy's 500s; a 500 met by a HEAD botocore sent itself (not a fast
+    # one) is repeated by botocore without this line
+    assert 0 < len(repeated) <= proxy.counts["error"]
     assert s3_server.secret_key not in err and s3_server.access_key not in err
 
 

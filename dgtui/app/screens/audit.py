@@ -94,7 +94,7 @@ class AuditScreen(Screen[None]):
             if run_id == self._run_id:
                 self.stage, self.done, self.total = stage, done, total
 
-        auditor = self.app.client.audit(location.url, full=full, progress=progress, should_cancel=cancel.is_set)
+        auditor = self.app.live_client.audit(location.url, full=full, progress=progress, should_cancel=cancel.is_set)
         for problem in auditor:
             if run_id == self._run_id:
                 self._found.append(problem)

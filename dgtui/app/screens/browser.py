@@ -394,7 +394,7 @@ class BrowserScreen(Screen[None]):
 
     @background("reading the object's sha256", group="sha256", exclusive=True)
     def _fetch_sha256(self, bucket: str, key: str) -> None:
-        info = self.app.client.get_object_info(f"s3://{bucket}/{key}")
+        info = self.app.live_client.get_object_info(f"s3://{bucket}/{key}")
         self.app.call_from_thread(self._sha256_loaded, bucket, info)
 
     def _sha256_loaded(self, bucket: str, info: ObjectInfo) -> None:
@@ -507,7 +507,7 @@ class BrowserScreen(Screen[None]):
 
     @background("counting what the restore moves", group="restore-count", exclusive=True)
     def _count_objects_for_restore(self, location: Location, objects: list[ObjectInfo]) -> None:
-        moves = plan_objects(self.app.client, location.bucket, objects, should_cancel=is_cancelled)
+        moves = plan_objects(self.app.live_client, location.bucket, objects, should_cancel=is_cancelled)
         self.app.call_from_thread(self._confirm_download_objects, location, objects, moves)
 
     def _confirm_download_objects(self, location: Location, objects: list[ObjectInfo], moves: str) -> None:
@@ -553,7 +553,7 @@ class BrowserScreen(Screen[None]):
 
     @background("counting objects to restore", group="restore-count", exclusive=True)
     def _count_for_restore(self, location: Location) -> None:
-        plan = plan_prefix(self.app.client, location.url, should_cancel=is_cancelled, read_sizes=True)
+        plan = plan_prefix(self.app.live_client, location.url, should_cancel=is_cancelled, read_sizes=True)
         self.app.call_from_thread(self._confirm_download_prefix, location, plan)
 
     def _confirm_download_prefix(self, location: Location, plan: PrefixPlan) -> None:
@@ -675,7 +675,7 @@ class BrowserScreen(Screen[None]):
     def _count_for_delete(self, location: Location) -> None:
         count = 0
         sample: list[str] = []
-        for page in self.app.client.iter_pages(location.bucket, location.prefix, delimiter=None, ranged=True):
+        for page in self.app.live_client.iter_pages(location.bucket, location.prefix, delimiter=None, ranged=True):
             if is_cancelled():
                 return
             count += len(page.contents)
@@ -711,7 +711,7 @@ class BrowserScreen(Screen[None]):
 
     @background("creating the bucket", group="create-bucket")
     def _create_bucket(self, name: str) -> None:
-        self.app.client.create_bucket(Bucket=name)
+        self.app.live_client.create_bucket(Bucket=name)
         self.app.call_from_thread(self._bucket_created, name)
 
     def _bucket_created(self, name: str) -> None:

@@ -144,7 +144,7 @@ class SavingsScreen(Screen[None]):
         quick = self.reports.get((location, False))
         if exact and quick is not None:
             expected = quick.total.deltas
-        report = self.app.client.folder_savings(location.bucket, location.prefix, exact=exact,
+        report = self.app.live_client.folder_savings(location.bucket, location.prefix, exact=exact,
                                                 progress=self._progress(job), should_cancel=cancel.is_set,
                                                 expected_deltas=expected)
         self.app.call_from_thread(self._loaded, job, location, exact, report)
@@ -174,7 +174,7 @@ class SavingsScreen(Screen[None]):
 
     @background("estimating savings from a sample", group="savings", exclusive=True)
     def _sample(self, location: Location, job: int, cancel: threading.Event) -> None:
-        stats = self.app.client.sampled_stats(location.bucket, location.prefix, progress=self._progress(job),
+        stats = self.app.live_client.sampled_stats(location.bucket, location.prefix, progress=self._progress(job),
                                               should_cancel=cancel.is_set)
         self.app.call_from_thread(self._sampled, job, location, stats)
 
@@ -186,7 +186,7 @@ class SavingsScreen(Screen[None]):
 
     @background("measuring the layout", group="savings", exclusive=True)
     def _measure(self, advice: LayoutAdvice, job: int, cancel: threading.Event) -> None:
-        estimate_shared_folder(self.app.client, self.location.bucket, advice, progress=self._progress(job),
+        estimate_shared_folder(self.app.live_client, self.location.bucket, advice, progress=self._progress(job),
                                should_cancel=cancel.is_set)
         self.app.call_from_thread(self._measured, job)
 

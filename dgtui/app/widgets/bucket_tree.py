@@ -185,7 +185,7 @@ class BucketTree(Tree[NodeInfo]):
         prefixes: list[str] = []
         scanned = 0
         next_token: str | None = None
-        pages = self.app.client.iter_pages(bucket, prefix, delimiter="/", continuation_token=continuation)
+        pages = self.app.live_client.iter_pages(bucket, prefix, delimiter="/", continuation_token=continuation)
         for number, page in enumerate(pages, start=1):
             if is_cancelled():
                 return

@@ -390,7 +390,7 @@ class ObjectTable(ScrollView, can_focus=True):
     # -- listing worker --------------------------------------------------------
     @background("listing the folder", group="listing", exclusive=True)
     def _list(self, location: Location, request_id: int) -> None:
-        client = self.app.client
+        client = self.app.live_client
         for page in client.iter_pages(location.bucket, location.prefix, delimiter="/", ranged=True):
             if is_cancelled():
                 return
@@ -471,7 +471,7 @@ class ObjectTable(ScrollView, can_focus=True):
     @background("checking folders for contents", group="empty-folders", exclusive=True)
     def _find_empty_folders(self, location: Location, request_id: int, prefixes: list[str]) -> None:
         """Some servers (SeaweedFS) keep listing a folder after everything in it was deleted: find those."""
-        client = self.app.client
+        client = self.app.live_client
         empty = []
         for prefix in prefixes:
             if is_cancelled() or client is None:
@@ -648,7 +648,7 @@ class ObjectTable(ScrollView, can_focus=True):
 
     @background("reading metadata to sort", group="sort-metadata", exclusive=True)
     def _fetch_metadata(self, location: Location, request_id: int, items: list[ObjectInfo]) -> None:
-        infos = self.app.client.fetch_metadata(location.bucket, items, should_cancel=is_cancelled)
+        infos = self.app.live_client.fetch_metadata(location.bucket, items, should_cancel=is_cancelled)
         if not is_cancelled():
             self.app.call_from_thread(self._metadata_arrived, request_id, infos)
 

@@ -146,7 +146,7 @@ class StatsPanel(Widget):
             if job_id == self._job_id:
                 self.detailed_done, self.detailed_total = done, total
 
-        stats = self.app.client.get_bucket_stats(location.bucket, prefix=location.prefix, detailed_stats=True,
+        stats = self.app.live_client.get_bucket_stats(location.bucket, prefix=location.prefix, detailed_stats=True,
                                                  progress=progress, should_cancel=cancel.is_set)
         self.post_message(DetailedStatsDone(job_id, None if cancel.is_set() else stats, cancel.is_set()))
 

@@ -301,7 +301,7 @@ class TransfersPanel(VerticalScroll, can_focus=True):
     @background("restoring", group="transfers")
     def _run_download_objects(self, transfer: Transfer, bucket: str, objects: list[tuple[str, int]],
                               destination: str, as_file: bool) -> None:
-        self._done(transfer, restore_objects(self.app.client, transfer, bucket, objects, destination,
+        self._done(transfer, restore_objects(self.app.live_client, transfer, bucket, objects, destination,
                                              as_file=as_file))
 
     def download_prefix(self, location: Location, folder: str) -> Transfer:
@@ -313,7 +313,7 @@ class TransfersPanel(VerticalScroll, can_focus=True):
 
     @background("restoring a folder", group="transfers")
     def _run_download_prefix(self, transfer: Transfer, location: Location, folder: str) -> None:
-        self._done(transfer, restore_prefix(self.app.client, transfer, location.url, folder))
+        self._done(transfer, restore_prefix(self.app.live_client, transfer, location.url, folder))
 
     # -- uploads ---------------------------------------------------------------------
     def upload(self, paths: list[Path], location: Location, base: Path | None, total_bytes: int = 0) -> Transfer:
@@ -327,7 +327,7 @@ class TransfersPanel(VerticalScroll, can_focus=True):
     def _run_upload(self, transfer: Transfer, paths: list[Path], location: Location, base: Path | None) -> None:
         outcome = UploadOutcome()
         try:
-            outcome = upload_files(self.app.client, transfer, paths, location.bucket, location.prefix, base)
+            outcome = upload_files(self.app.live_client, transfer, paths, location.bucket, location.prefix, base)
         finally:
             if outcome.summaries or outcome.cancelled:
                 self.post_message(ContentsChanged(location))
@@ -344,7 +344,7 @@ class TransfersPanel(VerticalScroll, can_focus=True):
 
     @background("deleting", group="transfers")
     def _run_delete_objects(self, transfer: Transfer, location: Location, keys: list[str]) -> None:
-        client = self.app.client
+        client = self.app.live_client
         failures: list[str] = []
         deleted = 0
         try:
@@ -376,7 +376,7 @@ class TransfersPanel(VerticalScroll, can_focus=True):
     @background("deleting a folder", group="transfers")
     def _run_delete_prefix(self, transfer: Transfer, location: Location) -> None:
         try:
-            response = self.app.client.delete_prefix(location.url, should_cancel=transfer.should_cancel)
+            response = self.app.live_client.delete_prefix(location.url, should_cancel=transfer.should_cancel)
         finally:
             parent = location.parent or Location(location.bucket)
             self.post_message(ContentsChanged(parent))
