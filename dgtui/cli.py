@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from .cli_savings import add_arguments as add_savings_arguments
 from .cli_savings import run_by_folder, run_sampled
 from .core import codec
+from .core.config import HIDDEN_BUCKETS
 from .core.errors import XDELTA3_INSTALL_HINT, DestinationExistsError, DgError, RecompressionError
 from .core.s3 import display_key
-from .display import HIDDEN_BUCKETS, human_count, human_size, percent, plural, safe_line
+from .core.text import human_count, human_size, percent, plural, safe_line
 from .transfers import Job, Question
 
 if TYPE_CHECKING:

@@ -39,8 +39,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from dgtui.core.config import DEMO_META_BUCKET
 from dgtui.core.errors import DgError
-from dgtui.display import DEMO_META_BUCKET
 
 DEFAULT_SEED = 2026
 DEMO_ACCESS_KEY = "dgtui-demo"

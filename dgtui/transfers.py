@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .core.errors import CancelledError, DestinationExistsError, DgError, RecompressionError
 from .core.models import DownloadResult, ObjectInfo, ObjectKind, UploadSummary
-from .display import human_count, human_size, percent, plural, printable
+from .core.text import human_count, human_size, percent, plural, printable
 
 if TYPE_CHECKING:
     from .core.client import DgClient

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dgtui.display import human_size, percent
+from dgtui.core.text import human_size, percent
 from dgtui.testing.proxy import TcpProxy
 
 from .core.conftest import make_release, random_bytes

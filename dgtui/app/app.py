@@ -23,7 +23,8 @@ from dgtui.core.config import config_path, load_keymap, load_settings
 from dgtui.core.errors import ConnectionFailedError
 from dgtui.core.logs import redact_url
 
-from ..display import HIDDEN_BUCKETS
+from ..core.config import HIDDEN_BUCKETS
+from ..core.text import format_local_time, printable
 from .audit_state import AuditFindings
 from .errors import describe, is_connection_problem
 from .messages import BucketsLoaded, Location, ObjectInfoLoaded, TransferQuestion, WorkFailed
@@ -36,7 +37,6 @@ from .screens.help import HelpScreen
 from .screens.preview import PreviewScreen
 from .screens.prompt import PromptScreen
 from .screens.savings import SavingsScreen
-from .text import format_local_time, printable
 from .widgets.bucket_tree import BucketTree
 from .widgets.object_table import ObjectTable
 from .widgets.transfers import TransfersPanel

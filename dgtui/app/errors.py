@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dgtui import ConnectionFailedError, CredentialsError, DgError
 
-from .text import printable, safe_line
+from ..core.text import printable, safe_line
 
 MAX_ERROR_CHARS = 400
 

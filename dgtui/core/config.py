@@ -28,6 +28,10 @@ from .errors import DgError
 DEFAULT_PRICE_PER_GB_MONTH = 0.023
 DEFAULT_PRICE_NAME = "AWS S3 Standard list price, us-east-1, first 50 TB"
 
+#: the demo's own bookkeeping bucket (what it seeded): never listed as a user's bucket, in the app or the CLI
+DEMO_META_BUCKET = "dgtui-demo-meta"
+HIDDEN_BUCKETS = frozenset({DEMO_META_BUCKET})
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:

@@ -24,10 +24,10 @@ from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
-from ..display import printable
 from . import format as fmt
 from .errors import UNREADABLE_LISTING_CODE, ListingLoopError, NotS3Error
 from .models import ListObjectsResult, ObjectInfo, ObjectKind, parse_s3_time
+from .text import printable
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _EMPTY_RESULT = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult '

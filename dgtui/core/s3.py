@@ -21,10 +21,10 @@ import botocore.utils
 import urllib3.exceptions as urllib3_exc
 from botocore.config import Config
 
-from ..display import printable
 from . import errors, logs
 from .config import stall_seconds
 from .listing import install_fast_list_parser
+from .text import printable
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 16 * 1024 * 1024

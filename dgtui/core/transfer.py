@@ -855,7 +855,7 @@ def check_free_space(folder: Path, need: int, what: str) -> None:
         return
     free = usage.free
     if usage.total and free < need:  # /proc and kin report no size at all: not measurable
-        from ..display import human_size
+        from .text import human_size
 
         raise errors.LocalWriteError(f"{what}: needs {human_size(need)}, {human_size(free)} free; nothing was written",
                                      reason="not enough free space")

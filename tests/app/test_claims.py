@@ -9,7 +9,7 @@ from dgtui.app.screens.confirm import ConfirmScreen
 from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
 from dgtui.app.widgets.transfers import TransfersPanel
-from dgtui.display import human_size
+from dgtui.core.text import human_size
 from dgtui.testing.proxy import TcpProxy
 
 from .helpers import make_app, make_client, wait_for
@@ -261,7 +261,7 @@ async def test_saved_column_has_one_precision_and_never_reads_100(client, bucket
 
 
 async def test_upload_summary_equals_what_the_bucket_holds(client, bucket, boto3_s3, tmp_path):
-    from dgtui.display import percent
+    from dgtui.core.text import percent
 
     from .helpers import release_bytes
 
@@ -305,7 +305,7 @@ async def test_costs_below_a_cent_are_not_compared(client, bucket):
 
 
 async def test_demo_bookkeeping_bucket_is_hidden_without_the_demo(client, bucket, boto3_s3):
-    from dgtui.display import DEMO_META_BUCKET
+    from dgtui.core.config import DEMO_META_BUCKET
 
     names = [b["Name"] for b in boto3_s3.list_buckets()["Buckets"]]
     created = DEMO_META_BUCKET not in names

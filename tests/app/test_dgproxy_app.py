@@ -12,7 +12,7 @@ from dgtui.app.messages import Location
 from dgtui.app.screens.details import DetailsScreen
 from dgtui.app.screens.prompt import PromptScreen
 from dgtui.app.widgets.object_table import ObjectTable
-from dgtui.app.text import human_size
+from dgtui.core.text import human_size
 from dgtui.app.widgets.stats_panel import StatsPanel
 
 from .. import dgproxy

@@ -7,7 +7,7 @@ import pytest
 from dgtui.app.screens.confirm import ConfirmScreen
 from dgtui.app.screens.prompt import PromptScreen
 from dgtui.app.widgets.transfers import TransfersPanel
-from dgtui.display import human_size
+from dgtui.core.text import human_size
 from dgtui.testing.proxy import TcpProxy
 from dgtui.transfers import Job, restore_prefix
 

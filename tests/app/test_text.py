@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dgtui.app.text import human_duration, human_size, plain, printable
+from dgtui.core.text import human_duration, human_size, plain, printable
 
 
 def test_printable_spells_out_control_characters():
@@ -40,7 +40,7 @@ def test_sizes_and_durations():
 
 
 def test_percent_near_100_never_rounds_up_to_a_whole_saving_nor_overflows_its_column():
-    from dgtui.app.text import percent
+    from dgtui.core.text import percent
 
     assert percent(97.44) == "97.4%"
     assert percent(99.9984) == "99.998%"

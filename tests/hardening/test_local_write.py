@@ -15,7 +15,7 @@ import pytest
 
 from dgtui import DestinationExistsError, LocalWriteError
 from dgtui.cli import main
-from dgtui.display import human_size
+from dgtui.core.text import human_size
 from tests.core.conftest import make_release, random_bytes
 
 from .conftest import assert_one_line_error, cli_env, leftovers

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dgtui.display import printable, safe_line
+from dgtui.core.text import printable, safe_line
 
 from ..scripted_http import QuietHandler, serving
 from .conftest import cli_env, run_cli

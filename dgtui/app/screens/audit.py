@@ -19,8 +19,8 @@ from textual.widgets.tree import TreeNode
 
 from dgtui import AuditProblem, AuditSummary, CancelledError
 
+from ...core.text import human_count, human_size, plural, printable, safe_line
 from ..messages import Location
-from ..text import human_count, human_size, plural, printable, safe_line
 from ..widgets.footer import AppFooter
 from ..widgets.progress import progress_bar
 from ..workers import background

@@ -19,6 +19,7 @@ from dgtui import ObjectInfo
 from dgtui.core.format import is_housekeeping_key
 from dgtui.transfers import PrefixPlan, files_to_upload, needs_upload_confirmation, plan_objects, plan_prefix
 
+from ...core.text import human_count, human_size, plural, printable
 from ..messages import (
     ContentsChanged,
     ListingChanged,
@@ -27,7 +28,6 @@ from ..messages import (
     MetadataCached,
     Navigate,
 )
-from ..text import human_count, human_size, plural, printable
 from ..widgets.bucket_tree import BucketTree
 from ..widgets.filter_input import FilterInput
 from ..widgets.footer import AppFooter

@@ -11,7 +11,7 @@ from textual.widgets import Button, Label, Static
 
 from dgtui import ConnectionFailedError, CredentialsError
 
-from ..text import printable
+from ...core.text import printable
 from ..widgets.footer import AppFooter
 
 

@@ -17,8 +17,8 @@ from textual.widgets import LoadingIndicator, Static
 from dgtui import ObjectInfo, ObjectKind
 from dgtui.core.format import object_metadata, stored_content_type
 
+from ...core.text import human_size, percent, printable, ratio, safe_line
 from ..messages import Location, ObjectInfoLoaded
-from ..text import human_size, percent, printable, ratio, safe_line
 from ..widgets.footer import AppFooter
 from ..workers import background
 

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from ..text import printable
+from ...core.text import printable
 
 #: how the keys that act on something choose it
 KEY_RULE = ("Keys act on the focused pane's item: in the tree the highlighted bucket or folder, in the table the "

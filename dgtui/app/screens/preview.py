@@ -20,7 +20,7 @@ from textual.widgets import LoadingIndicator, Static
 from dgtui import ObjectInfo
 from dgtui.transfers import check_of
 
-from ..text import human_size, printable
+from ...core.text import human_size, printable
 from ..widgets.footer import AppFooter
 from ..workers import background
 

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ..text import printable
+from ...core.text import printable
 
 #: candidates listed under the input when Tab finds several
 COMPLETION_LIST_LIMIT = 8

@@ -26,10 +26,10 @@ from dgtui.core.config import DEFAULT_PRICE_PER_GB_MONTH, Settings, load_setting
 from dgtui.core.layout import estimate_shared_folder
 from dgtui.core.sampling import SampledStats
 from dgtui.core.savings import FolderReport, FolderSavings, LayoutAdvice, monthly_cost
-from dgtui.display import money, worth_a_cent
+from dgtui.core.text import money, worth_a_cent
 
+from ...core.text import human_count, human_size, percent, printable, safe_line
 from ..messages import Location
-from ..text import human_count, human_size, percent, printable, safe_line
 from ..widgets.footer import AppFooter
 from ..widgets.progress import progress_bar
 from ..widgets.savings_table import SavingsTable, sort_words

@@ -17,8 +17,8 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode, UnknownNodeID
 
+from ...core.text import human_count, printable, safe_line
 from ..messages import Location, Navigate
-from ..text import human_count, printable, safe_line
 from ..workers import background, is_cancelled
 
 #: pages (1,000 keys each) read per expansion before offering "more folders…"

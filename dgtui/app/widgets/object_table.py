@@ -40,6 +40,7 @@ from dgtui.core.errors import BucketNotFoundError
 from dgtui.core.format import is_housekeeping_key
 from dgtui.core.stats import apply_metadata
 
+from ...core.text import column_digits, human_size, percent, plural, printable, safe_line
 from ..known import fill_known
 from ..messages import (
     ListingChanged,
@@ -49,7 +50,6 @@ from ..messages import (
     Location,
     Navigate,
 )
-from ..text import column_digits, human_size, percent, plural, printable, safe_line
 from ..workers import background, is_cancelled
 
 #: how often arriving pages are merged into the view while a listing runs

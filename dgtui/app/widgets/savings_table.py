@@ -15,7 +15,7 @@ from textual.widgets import DataTable
 
 from dgtui.core.savings import FolderReport, FolderSavings
 
-from ..text import column_digits, human_count, human_size, percent, printable
+from ...core.text import column_digits, human_count, human_size, percent, printable
 
 BAR_WIDTH = 10
 #: (column key, title, how rows sort by it: largest first unless named), in display order: the folder's

@@ -18,8 +18,8 @@ from textual.widget import Widget
 
 from dgtui import BucketStats, CancelledError
 
+from ...core.text import human_count, human_size, percent, printable
 from ..messages import DetailedStatsDone, ListingSummary, Location, MetadataCached
-from ..text import human_count, human_size, percent, printable
 from ..workers import background
 from .progress import progress_bar
 

@@ -25,8 +25,8 @@ from textual.widget import Widget
 from dgtui import CancelledError, DownloadResult
 from dgtui.transfers import Question, RestoreOutcome, UploadOutcome, restore_objects, restore_prefix, upload_files
 
+from ...core.text import human_count, human_duration, human_size, plural, printable, safe_line
 from ..messages import ContentsChanged, Location, TransferFinished, TransferQuestion
-from ..text import human_count, human_duration, human_size, plural, printable, safe_line
 from ..transfer_state import Transfer
 from ..workers import background
 from .progress import progress_bar
