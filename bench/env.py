@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from dgtui.server import LocalS3Server
+from dgtui.demo.server import LocalS3Server
 from dgtui.testing.tls import make_local_tls
 
 LATENCY_S = 0.030

@@ -684,12 +684,12 @@ def cmd_browse(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .server import find_weed
+    from .demo.server import find_weed
 
     find_weed()  # one line naming the extra to install when SeaweedFS is missing
     if not codec.xdelta3_available():
         raise DgError(f"the demo stores real deltas and needs xdelta3; install it with: {XDELTA3_INSTALL_HINT}")
-    from .demo import run_demo
+    from .demo.sample import run_demo
 
     return run_demo(reset=args.reset, serve_only=args.serve_only)
 

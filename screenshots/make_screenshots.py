@@ -35,7 +35,7 @@ from dgtui.app.widgets.bucket_tree import BucketTree  # noqa: E402
 from dgtui.app.widgets.object_table import ObjectTable  # noqa: E402
 from dgtui.app.widgets.stats_panel import StatsPanel  # noqa: E402
 from dgtui.app.widgets.transfers import TransfersPanel  # noqa: E402
-from dgtui.server import LocalS3Server  # noqa: E402
+from dgtui.demo.server import LocalS3Server  # noqa: E402
 
 SIZE = (120, 36)
 #: the smallest terminal the app is laid out for

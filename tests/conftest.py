@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from dgtui.server import LocalS3Server
+from dgtui.demo.server import LocalS3Server
 from dgtui.testing.backends import (
     BACKEND_VARIABLE,
     ENDPOINT_VARIABLE,

@@ -212,7 +212,7 @@ def test_mb_says_when_the_bucket_already_existed(s3_env, bucket, boto3_s3):
 
 
 def test_ls_hides_the_demo_bookkeeping_bucket_as_the_app_does(s3_env, bucket, boto3_s3):
-    from dgtui.demo import DEMO_MARKER
+    from dgtui.demo.sample import DEMO_MARKER
 
     names = [b["Name"] for b in boto3_s3.list_buckets()["Buckets"]]
     created = DEMO_MARKER.bucket not in names

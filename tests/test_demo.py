@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from dgtui.demo import (
+from dgtui.demo.sample import (
     DEMO_ACCESS_KEY,
     DEMO_BUCKETS,
     DEMO_MARKER,
@@ -29,7 +29,7 @@ from dgtui.demo import (
     run_demo,
     seed_demo,
 )
-from dgtui.server import LocalS3Server
+from dgtui.demo.server import LocalS3Server
 from dgtui.testing import process_alive
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +165,7 @@ def test_serve_only_answers_and_stops_the_server(seeded_demo: dict[str, Any], st
     env = {**os.environ, "DGTUI_DATA_DIR": str(root), "DGTUI_DEMO_SCALE": str(TINY_SCALE),
            "DGTUI_CACHE_DIR": str(root / "cache"), "PYTHONPATH": str(REPO_ROOT)}
     runner = subprocess.Popen(
-        [sys.executable, "-c", "from dgtui.demo import run_demo; raise SystemExit(run_demo(serve_only=True))"],
+        [sys.executable, "-c", "from dgtui.demo.sample import run_demo; raise SystemExit(run_demo(serve_only=True))"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         exports = read_exports(runner.stdout)

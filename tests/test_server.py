@@ -19,9 +19,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-import dgtui.server as server_module
+import dgtui.demo.server as server_module
 from dgtui.core.errors import DgError
-from dgtui.server import PORTS_FILE, LocalS3Server, WeedPorts, find_weed
+from dgtui.demo.server import PORTS_FILE, LocalS3Server, WeedPorts, find_weed
 from dgtui.testing import process_alive
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +150,7 @@ def test_weed_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(REPO_ROOT)!r})
-        from dgtui.server import LocalS3Server
+        from dgtui.demo.server import LocalS3Server
         server = LocalS3Server({str(tmp_path / 'data')!r}).start()
         print(server.pid, flush=True)
         time.sleep(120)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dgtui.server import LocalS3Server
+from dgtui.demo.server import LocalS3Server
 from dgtui.testing.proxy import TcpProxy
 
 __all__ = ["LocalS3Server", "TcpProxy", "process_alive"]

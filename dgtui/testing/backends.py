@@ -8,7 +8,7 @@ clients, and the backend's name for quirks that depend on the server.
 
 moto and rclone run as processes of their own on 127.0.0.1, on a port chosen at start, and never
 outlive the Python process that started them (their own session, the kernel's parent-death signal,
-and ``stop()`` at exit), as the SeaweedFS server of :mod:`dgtui.server` does.
+and ``stop()`` at exit), as the SeaweedFS server of :mod:`dgtui.demo.server` does.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from dgtui.core.errors import DgError
-from dgtui.server import LOOPBACK, _die_with_parent, _last_line, _spawner, _terminate_group
+from dgtui.demo.server import LOOPBACK, _die_with_parent, _last_line, _spawner, _terminate_group
 
 SEAWEEDFS, MOTO, RCLONE, ENDPOINT = "seaweedfs", "moto", "rclone", "endpoint"
 #: the servers the suite starts itself, in the order the matrix runs them
@@ -62,7 +62,7 @@ class S3Backend:
 
     @classmethod
     def of_local_server(cls, server: Any) -> "S3Backend":
-        """The SeaweedFS server of :class:`dgtui.server.LocalS3Server` as a backend."""
+        """The SeaweedFS server of :class:`dgtui.demo.server.LocalS3Server` as a backend."""
         return cls(SEAWEEDFS, server.endpoint_url, server.access_key, server.secret_key, server.region,
                    server.ca_bundle, "SeaweedFS weed mini")
 

@@ -16,7 +16,7 @@ import pytest
 from botocore.config import Config
 
 from dgtui import create_client
-from dgtui.server import S3_CONFIG_FILE, LocalS3Server
+from dgtui.demo.server import S3_CONFIG_FILE, LocalS3Server
 
 PYTHON = sys.executable
 LIMITED_KEY = "limited-key-id"

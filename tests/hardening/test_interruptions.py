@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dgtui import ConnectionFailedError
-from dgtui.server import LocalS3Server
+from dgtui.demo.server import LocalS3Server
 from dgtui.testing.proxy import TcpProxy, _recv, _send
 
 from .conftest import leftovers, make_client

@@ -596,7 +596,7 @@ def run_demo(*, reset: bool = False, serve_only: bool = False, scale: float | No
 
 
 def _serve_demo(directory: Path, *, scale: float, serve_only: bool) -> int:
-    from dgtui.server import LocalS3Server
+    from dgtui.demo.server import LocalS3Server
 
     server = LocalS3Server(directory, access_key=DEMO_ACCESS_KEY, secret_key=DEMO_SECRET_KEY,
                            region=DEMO_REGION)
