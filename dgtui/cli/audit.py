@@ -1,0 +1,76 @@
+"""``dgtui audit``: can everything under a prefix be restored."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from ..core.errors import DgError
+from ..core.text import human_count, plural, safe_line
+from .common import CountLine, client_from, emit_json, human, shown
+
+if TYPE_CHECKING:
+    from ..core.audit import AuditSummary
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from ..core.client import parse_s3_url
+
+    client = client_from(args)
+    bucket, _ = parse_s3_url(args.url)
+    if args.workers is not None and args.workers < 1:
+        raise DgError("--workers must be at least 1")
+    bar = CountLine(f"audit {args.url}")
+    auditor = client.audit(args.url, full=args.full, progress=bar, workers=args.workers)
+    found = []
+    try:
+        for problem in auditor:
+            if args.json:
+                found.append(problem.to_dict())
+                continue
+            bar.finish()
+            print(f"{problem.kind.label}: {shown(f's3://{bucket}/{problem.key}')}: {safe_line(problem.message)}"
+                  + (f"; run: {shown(problem.command)}" if problem.command else ""))
+    except KeyboardInterrupt:
+        bar.finish()
+        summary = auditor.summary
+        print(f"dgtui: audit interrupted after {plural(summary.objects, 'object')}; "
+              f"{plural(summary.problem_count, 'problem')} found so far", file=sys.stderr)
+        return 130
+    bar.finish()
+    summary = auditor.summary
+    if args.json:
+        emit_json({"summary": summary.to_dict(), "problems": found})
+    else:
+        print(audit_summary_line(summary))
+    return 3 if summary.problem_count else 0
+
+
+def audit_summary_line(summary: AuditSummary) -> str:
+    from ..core.audit import ProblemKind
+
+    where_ = shown(f"s3://{summary.bucket}/{summary.prefix}")
+    if not summary.objects:
+        return f"audited {where_}: nothing is stored there"
+    parts = [f"{plural(summary.objects, 'stored object')}: {plural(summary.deltas, 'delta')} in "
+             f"{plural(summary.folders, 'folder')}, {plural(summary.references, 'reference')}, "
+             f"{human_count(summary.other_objects)} other"]
+    if summary.proxy_encrypted:
+        parts.append(f"{summary.proxy_encrypted:,} encrypted by deltaglider_proxy (only the proxy can read them)")
+    if summary.full:
+        parts.append(f"{plural(summary.rebuilt, 'delta')} rebuilt and {plural(summary.checked, 'other object')} "
+                     f"checked: {human(summary.bytes_checked)} read from the bucket, {human(summary.bytes_rebuilt)} "
+                     "rebuilt")
+        if summary.unchecked:
+            parts.append(f"{summary.unchecked:,} could not be checked by their bytes")
+    else:
+        parts.append(f"metadata of {summary.metadata_read:,} read (--full also checks the bytes)")
+    if summary.wasted_bytes:
+        parts.append(f"{human(summary.wasted_bytes)} stored for nothing")
+    if summary.problem_count:
+        kinds = ", ".join(f"{n:,} {ProblemKind(k).label}" for k, n in sorted(summary.problems.items()))
+        verdict = f"{plural(summary.problem_count, 'problem')} ({kinds})"
+    else:
+        verdict = "no problems found"
+    return f"audited {where_}: {verdict}; " + "; ".join(parts)
