@@ -109,7 +109,7 @@ async def open_case(endpoint: str, cache: str, url: str, launched: float) -> dic
 
 async def keys_case(endpoint: str, cache: str, url: str, download_dir: str, keystrokes: int) -> dict:
     from dgtui.app.screens.prompt import PromptScreen
-    from dgtui.app.widgets.transfers import TransfersPanel
+    from dgtui.app.widgets.transfers_panel import TransfersPanel
 
     app = make_app(endpoint, cache, url, download_dir)
     state = {"table": None}

@@ -34,7 +34,7 @@ from dgtui.app.transfer_state import Transfer  # noqa: E402
 from dgtui.app.widgets.bucket_tree import BucketTree  # noqa: E402
 from dgtui.app.widgets.object_table import ObjectTable  # noqa: E402
 from dgtui.app.widgets.stats_panel import StatsPanel  # noqa: E402
-from dgtui.app.widgets.transfers import TransfersPanel  # noqa: E402
+from dgtui.app.widgets.transfers_panel import TransfersPanel  # noqa: E402
 from dgtui.demo.server import LocalS3Server  # noqa: E402
 
 SIZE = (120, 36)

@@ -39,7 +39,7 @@ from .screens.prompt import PromptScreen
 from .screens.savings import SavingsScreen
 from .widgets.bucket_tree import BucketTree
 from .widgets.object_table import ObjectTable
-from .widgets.transfers import TransfersPanel
+from .widgets.transfers_panel import TransfersPanel
 from .workers import background
 
 ClientFactory = Callable[[], DgClient]

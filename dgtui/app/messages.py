@@ -12,7 +12,7 @@ from typing import Any
 from textual.message import Message
 
 from dgtui import BucketStats, ListObjectsResult, ObjectInfo
-from dgtui.transfers import Question  # noqa: F401 - re-exported: transfers ask their questions with it
+from dgtui.jobs.job import Question  # noqa: F401 - re-exported: jobs ask their questions with it
 
 
 class WorkFailed(Message):

@@ -1,6 +1,6 @@
 """State of one transfer (restore, upload or delete) shared by its worker and the UI.
 
-The counters are the controller's ``Job`` (``dgtui.transfers``); this adds
+The counters are the controller's ``Job`` (``dgtui.jobs.job``); this adds
 what the panel shows: a title, a target, the state and the final line, and
 samples of the bytes moved for the rate. The worker thread only assigns
 counters and reads the cancel flag; the UI samples the counters a few times
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from dgtui.transfers import Job, Question
+from dgtui.jobs.job import Job, Question
 
 Direction = Literal["download", "upload", "delete"]
 State = Literal["running", "waiting", "done", "failed", "cancelled"]

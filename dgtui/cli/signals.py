@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..transfers import Job
+from ..jobs.job import Job
 
 if TYPE_CHECKING:
     pass

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import DestinationExistsError, DgError, RecompressionError
 from ..core.s3 import display_key
 from ..core.text import plural, safe_line
-from ..transfers import Job, Question
+from ..jobs.job import Job, Question
 from .common import ProgressLine, client_from, emit_json, human, shown
 from .signals import ctrl_c_cancels
 
@@ -36,7 +36,7 @@ class CliJob(Job):
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    from ..transfers import check_of, restore_prefix
+    from ..jobs.restore import check_of, restore_prefix
 
     client = client_from(args)
     if args.recursive and args.version_id:
@@ -117,7 +117,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 def _get_as_of(client: Any, args: argparse.Namespace) -> int:
     """``get -r --at TIME`` / ``--include-deleted``: a folder as it stood then, from the bucket's versions."""
     from ..core.versions import parse_point_in_time
-    from ..transfers import check_of
+    from ..jobs.restore import check_of
 
     if not args.recursive:
         raise DgError("--at and --include-deleted restore a folder: add --recursive (for one object, "
@@ -148,7 +148,7 @@ def _get_as_of(client: Any, args: argparse.Namespace) -> int:
 
 def cmd_put(args: argparse.Namespace) -> int:
     from ..core.client import parse_s3_url
-    from ..transfers import upload_files, upload_line
+    from ..jobs.upload import upload_files, upload_line
 
     client = client_from(args)
     target = args.url
@@ -186,7 +186,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     from ..core import tempfiles
     from ..core.client import parse_s3_url
-    from ..transfers import verify_object
 
     client = client_from(args)
     bucket, key = parse_s3_url(args.url)
@@ -202,7 +201,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=client.work_dir) as tmp:
         tempfiles.register(Path(tmp))  # removed too if the command is interrupted
         for url in urls:
-            result = verify_object(client, url, Path(tmp))
+            result = client.verify_object(url, work_dir=Path(tmp))
             if result.ok:
                 unchecked += result.status == "unchecked"
                 digest = f" (sha256 {result.sha256})" if result.sha256 else ""

@@ -26,10 +26,10 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 from . import codec, errors, tempfiles
 from . import format as fmt
+from .engine import Engine, _decode_checked, object_version_of
 from .models import ObjectInfo, ObjectKind
 from .s3 import S3Access, where
 from .stats import MetadataFetcher, _full_listing
-from .transfer import Engine, _decode_checked, object_version_of
 
 #: deltas whose metadata is read together (in the background, while the listing goes on)
 BATCH = 1000

@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
 import botocore.exceptions as bexc
@@ -17,6 +17,7 @@ from . import errors, logs, tempfiles
 from . import format as fmt
 from .cache import MetadataCache, ReferenceCache, cache_root, private_dir, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
+from .engine import Engine, Progress, ShouldCancel, proxy_encrypted_error
 from .listing import Head, head_by, iter_logical_pages, list_raw_page, logical_page
 from .models import (
     BucketStats,
@@ -27,11 +28,20 @@ from .models import (
     UploadSummary,
     VerifyResult,
 )
+from .paths import (
+    file_name_of,
+    in_folder_restore,
+    make_restore_folder,
+    missing_folders,
+    parse_s3_url,
+    remove_if_empty,
+    safe_relative_path,
+    unsafe_destination,
+)
 from .ranged import iter_ranged_logical_pages
 from .responses import ListObjectsResponse, put_info
 from .s3 import S3Access, display_key, translate, where
 from .stats import MetadataFetcher, apply_metadata, compute_stats
-from .transfer import Engine, Progress, ShouldCancel, proxy_encrypted_error
 
 if TYPE_CHECKING:  # imported where used: ``dgtui get`` needs none of them
     from .audit import Auditor, AuditProgress
@@ -40,82 +50,6 @@ if TYPE_CHECKING:  # imported where used: ``dgtui get`` needs none of them
     from .versions import ObjectVersion
 
 __version__ = "0.1.0"
-
-
-def parse_s3_url(url: str, *, need_key: bool = False) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key). The key keeps a trailing slash."""
-    if not isinstance(url, str) or not url.startswith("s3://"):
-        raise errors.InvalidKeyError(f"not an S3 URL (expected s3://bucket/key): {display_key(str(url))}")
-    rest = url[5:]
-    bucket, _, key = rest.partition("/")
-    if not bucket:
-        raise errors.InvalidKeyError(f"the S3 URL names no bucket: {display_key(url)}")
-    if need_key and not key:
-        raise errors.InvalidKeyError(f"the S3 URL names no object: {display_key(url)}")
-    return bucket, key
-
-
-#: Unicode's explicit bidirectional embeddings, overrides and isolates
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def safe_relative_path(key: str, prefix: str) -> tuple[PurePosixPath | None, str | None]:
-    """Where a key under ``prefix`` may be written inside a destination folder.
-
-    Returns (relative path, None), or (None, reason) for keys that would
-    leave the folder or cannot be a file name: '..' or '.' segments,
-    absolute paths, backslashes, empty segments, NUL or control characters
-    (C0, DEL and C1), and the bidirectional overrides (U+202E and kin) that
-    make a name such as "invoice<U+202E>txt.exe" display as "invoiceexe.txt".
-    """
-    rel = key[len(prefix):] if key.startswith(prefix) else key
-    if not rel:
-        return None, "the key is the prefix itself"
-    if rel.startswith("/"):
-        return None, "the key is an absolute path"
-    if "\\" in rel:
-        return None, "the key contains a backslash"
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in rel):
-        return None, "the key contains control characters"
-    if any(c in _BIDI_CONTROLS for c in rel):
-        return None, "the key contains bidirectional text controls (a file name that reads as another)"
-    parts = rel.split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        return None, "the key has an empty, '.' or '..' segment"
-    if any(len(p.encode("utf-8")) > 255 for p in parts):
-        return None, "a path segment is longer than a file name may be (255 bytes)"
-    if len(parts[0]) >= 2 and parts[0][1] == ":":
-        return None, "the key starts with a drive letter"
-    return PurePosixPath(*parts), None
-
-
-def file_name_of(bucket: str, key: str) -> PurePosixPath:
-    """The file name an object is restored under in a folder; ``InvalidKeyError`` when it cannot be one."""
-    rel, problem = safe_relative_path(fmt.logical_key_of(key).rsplit("/", 1)[-1], "")
-    if rel is None:
-        raise errors.InvalidKeyError(f"cannot make a file name from {where(bucket, key)}: {problem}")
-    return rel
-
-
-def _make_restore_folder(root: Path) -> list[Path]:
-    """Create the folder a restore writes into; returns the folders it made, which the restore removes
-    again when it leaves them empty (cancelled, failed, skipped)."""
-    created = missing_folders(root)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        remove_if_empty(created)
-        raise errors.LocalWriteError(f"cannot create the folder {display_key(str(root))}: "
-                                     f"{exc.strerror or exc}", reason=exc.strerror) from None
-    return created
-
-
-def _unsafe_destination(real_root: str, dest: Path) -> str | None:
-    """Why ``dest`` must not be written under ``real_root``, after following symlinks."""
-    real_parent = os.path.realpath(dest.parent)
-    if os.path.commonpath([real_root, real_parent]) != real_root:
-        return "the destination folder leads outside the chosen folder"
-    return None
 
 
 #: boto3 parameters passed on to S3 with an upload (on the delta or the direct object, never the reference)
@@ -409,10 +343,8 @@ class DgClient(DeltaGliderCompat):
         root = Path(dest_dir)
         plan = []
         for obj in self.iter_objects(bucket, prefix):
-            if obj.key.endswith("/") and obj.size == 0:
+            if not in_folder_restore(obj, prefix):
                 continue
-            if obj.housekeeping and not fmt.is_housekeeping_key(prefix):
-                continue  # deltaglider_proxy's locks and leases are not user files
             rel, problem = safe_relative_path(obj.key, prefix)
             plan.append(RestorePlanItem(key=obj.key, destination=None if rel is None else str(root / rel),
                                         problem=problem))
@@ -435,7 +367,7 @@ class DgClient(DeltaGliderCompat):
         """
         bucket, _ = parse_s3_url(s3_url)
         root = Path(dest_dir)
-        created = _make_restore_folder(root)
+        created = make_restore_folder(root)
         try:
             return self._download_prefix_into(s3_url, bucket, root, created, overwrite, progress, should_cancel,
                                               on_item, on_start)
@@ -460,7 +392,7 @@ class DgClient(DeltaGliderCompat):
                     on_item(item, None, errors.InvalidKeyError(item.problem or "unsafe key"))
                 continue
             dest = Path(item.destination)
-            problem = _unsafe_destination(real_root, dest)
+            problem = unsafe_destination(real_root, dest)
             if problem is None:
                 created.extend(missing_folders(dest.parent))
                 try:
@@ -469,7 +401,7 @@ class DgClient(DeltaGliderCompat):
                     # e.g. keys 'a' and 'a/b': 'a' is already a file
                     problem = f"cannot create the folder {display_key(str(dest.parent))}: {exc.strerror or exc}"
                 else:
-                    problem = _unsafe_destination(real_root, dest)
+                    problem = unsafe_destination(real_root, dest)
             if problem is not None:
                 problems.append((item.key, problem))
                 if on_item:
@@ -511,7 +443,7 @@ class DgClient(DeltaGliderCompat):
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         root = Path(dest_dir)
-        created = _make_restore_folder(root)
+        created = make_restore_folder(root)
         real_root = os.path.realpath(root)
         done: list[DownloadResult] = []
         problems: list[tuple[str, str]] = []
@@ -537,7 +469,7 @@ class DgClient(DeltaGliderCompat):
                     failed(version.key, errors.LocalWriteError(
                         f"cannot create the folder {display_key(str(dest.parent))}: {exc.strerror or exc}"))
                     continue
-                unsafe = _unsafe_destination(real_root, dest)
+                unsafe = unsafe_destination(real_root, dest)
                 if unsafe is not None:
                     failed(version.key, errors.LocalWriteError(unsafe))
                     continue
@@ -1044,25 +976,6 @@ def create_client(endpoint_url: str | None = None, log_level: str = "WARNING",
                   aws_session_token=aws_session_token, max_pool_connections=max(64, max_workers * 2),
                   addressing_style=addressing_style)
     return DgClient(s3, cache_dir=cache_dir, max_workers=max_workers, max_ratio=max_ratio)
-
-
-def missing_folders(path: Path) -> list[Path]:
-    """``path`` and those of its parents that do not exist yet (what a mkdir -p would create)."""
-    missing = []
-    folder = Path(os.path.abspath(path))
-    while not os.path.lexists(folder) and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
-
-
-def remove_if_empty(folders: list[Path]) -> None:
-    """Remove those of ``folders`` (ones a restore created) that are empty, deepest first."""
-    for folder in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
-        try:
-            folder.rmdir()  # only ever removes an empty folder
-        except OSError:
-            pass
 
 
 def _parse_range(text: str, size: int) -> tuple[int, int]:

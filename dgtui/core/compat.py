@@ -27,9 +27,9 @@ from .s3 import display_key, translate, where
 
 if TYPE_CHECKING:
     from .cache import ReferenceCache
+    from .engine import Engine
     from .models import BucketStats, DownloadResult, ListObjectsResult
     from .s3 import S3Access
-    from .transfer import Engine
 
 #: extensions DeltaGlider's estimate treats as already compressed media
 _MEDIA = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".mp4", ".mp3", ".avi", ".mov", ".mkv"}
@@ -137,7 +137,7 @@ class DeltaGliderCompat:
                        progress_callback: Callable[[str, int, int], None] | None = None,
                        overwrite: bool = True) -> list[Path]:
         """Restore objects into one folder under their names; returns the paths written."""
-        from .client import parse_s3_url, safe_relative_path
+        from .paths import parse_s3_url, safe_relative_path
 
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)

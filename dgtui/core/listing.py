@@ -27,7 +27,7 @@ from xml.etree import ElementTree
 from . import format as fmt
 from .errors import UNREADABLE_LISTING_CODE, ListingLoopError, NotS3Error
 from .models import ListObjectsResult, ObjectInfo, ObjectKind, parse_s3_time
-from .text import printable
+from .text import printable, where
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _EMPTY_RESULT = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult '
@@ -401,8 +401,6 @@ class ListingProgress:
     def check(self, next_token: str, raw: RawPage) -> None:
         """Before ``next_token`` is followed: ``ListingLoopError`` when it was followed before, or when
         ``raw`` (the truncated page that gave it) gave nothing new."""
-        from .s3 import where
-
         place = where(self.bucket, self.prefix or None)
         if next_token in self.tokens:
             raise ListingLoopError(f"the server sent the same continuation token twice while listing {place}; "

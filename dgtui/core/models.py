@@ -302,3 +302,39 @@ class VerifyResult:
     error: str | None = None
     #: only its size could be checked (a deltaglider_proxy replica stores no sha256); ``reason`` says so
     size_checked: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def status(self) -> str:
+        """How it was checked: "sha256", "md5", "unchecked" (restores, nothing to check it against),
+        "mismatch" or "recompression"."""
+        if self.valid:
+            return "md5" if self.kind == ObjectKind.PLAIN else "sha256"
+        if self.error is None:
+            return "unchecked"
+        return "recompression" if self.error == "recompression" else "mismatch"
+
+    @property
+    def ok(self) -> bool:
+        """It restores: checked, or nothing stored to check it against (never a false alarm)."""
+        return self.status in ("sha256", "md5", "unchecked")
+
+    @property
+    def message(self) -> str:
+        """One line for people: how it was checked, or why it does not restore."""
+        status = self.status
+        if status == "md5":
+            return "MD5 matches the ETag (no sha256 stored by the tool that wrote it)"
+        if status == "sha256":
+            return "sha256 verified"
+        if status == "unchecked" and self.size_checked:
+            # a deltaglider_proxy replica: its size was checked, nothing more can be
+            return f"restores with its size checked, but {self.reason}"
+        if status == "unchecked":
+            return "restores, but cannot be checked: no sha256 stored and the ETag is not an MD5 (uploaded in parts)"
+        if status == "recompression":
+            return f"{self.reason}; `dgtui get --rescue {self.url} DEST` saves the decompressed contents"
+        return self.reason or "the rebuilt bytes do not match the stored sha256"

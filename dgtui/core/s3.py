@@ -24,7 +24,7 @@ from botocore.config import Config
 from . import errors, logs
 from .config import stall_seconds
 from .listing import install_fast_list_parser
-from .text import printable
+from .text import display_key, where
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 16 * 1024 * 1024
@@ -44,19 +44,6 @@ _CREDENTIAL_CODES = {
     "ExpiredTokenException", "UnrecognizedClientException",
 }
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
-
-
-def display_key(key: str, limit: int = 200) -> str:
-    """A key made safe for a one-line message: escaped as everywhere else (``printable``), length bounded."""
-    return printable(key, limit)
-
-
-def where(bucket: str | None, key: str | None = None) -> str:
-    if bucket and key:
-        return display_key(f"s3://{bucket}/{key}", 300)
-    if bucket:
-        return display_key(f"s3://{bucket}")
-    return "the endpoint"
 
 
 #: where ``S3Access.head`` notes what it could not read of an answer (the rest of the answer is kept)

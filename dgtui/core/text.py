@@ -2,18 +2,13 @@
 
 Object keys are user data: they may contain markup (``[bold]``), terminal
 escape sequences, newlines or thousands of characters. Everything that shows
-a key goes through :func:`printable`; the app renders it as plain ``Text``
-(:func:`plain`), never as markup. Rich is imported only by :func:`plain`, so
-the CLI loads none of it.
+a key goes through :func:`printable`; the app renders it as plain ``Text``,
+never as markup. No Rich, no Textual: the CLI loads none of them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rich.text import Text
 
 ELLIPSIS = "…"
 
@@ -30,6 +25,20 @@ def printable(key: str, limit: int | None = None) -> str:
     an ellipsis.
     """
     return _escaped(key, limit, "\\")
+
+
+def display_key(key: str, limit: int = 200) -> str:
+    """A key made safe for a one-line message: escaped as everywhere else (``printable``), length bounded."""
+    return printable(key, limit)
+
+
+def where(bucket: str | None, key: str | None = None) -> str:
+    """``s3://bucket/key`` for a message, escaped and bounded; "the endpoint" when no bucket is known."""
+    if bucket and key:
+        return display_key(f"s3://{bucket}/{key}", 300)
+    if bucket:
+        return display_key(f"s3://{bucket}")
+    return "the endpoint"
 
 
 def safe_line(text: str, limit: int | None = None) -> str:
@@ -135,13 +144,6 @@ def money(amount: float) -> str:
 def worth_a_cent(*amounts: float) -> bool:
     """Whether any amount shows as at least a cent: "<$0.01 instead of <$0.01" says nothing."""
     return any(amount >= 0.005 and money(amount) != "<$0.01" for amount in amounts)
-
-
-def plain(key: str, style: str = "", limit: int | None = None) -> Text:
-    """A key as a Rich ``Text`` that is never parsed as markup."""
-    from rich.text import Text
-
-    return Text(printable(key, limit), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def s3_url(bucket: str, key: str = "") -> str:

@@ -8,7 +8,7 @@ from dgtui.app.screens.browser import LocationBar
 from dgtui.app.screens.confirm import ConfirmScreen
 from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
-from dgtui.app.widgets.transfers import TransfersPanel
+from dgtui.app.widgets.transfers_panel import TransfersPanel
 from dgtui.core.text import human_size
 from dgtui.testing.proxy import TcpProxy
 

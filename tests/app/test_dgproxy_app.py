@@ -12,8 +12,8 @@ from dgtui.app.messages import Location
 from dgtui.app.screens.details import DetailsScreen
 from dgtui.app.screens.prompt import PromptScreen
 from dgtui.app.widgets.object_table import ObjectTable
-from dgtui.core.text import human_size
 from dgtui.app.widgets.stats_panel import StatsPanel
+from dgtui.core.text import human_size
 
 from .. import dgproxy
 from .helpers import count_heads, make_app, screen_of, table_settled, wait_for

@@ -6,10 +6,11 @@ import pytest
 
 from dgtui.app.screens.confirm import ConfirmScreen
 from dgtui.app.screens.prompt import PromptScreen
-from dgtui.app.widgets.transfers import TransfersPanel
+from dgtui.app.widgets.transfers_panel import TransfersPanel
 from dgtui.core.text import human_size
+from dgtui.jobs.job import Job
+from dgtui.jobs.restore import restore_prefix
 from dgtui.testing.proxy import TcpProxy
-from dgtui.transfers import Job, restore_prefix
 
 from .helpers import make_app, make_client, release_bytes, screen_of, wait_for
 from .test_moves import dialog_text
@@ -177,7 +178,7 @@ async def test_the_panel_says_when_the_total_is_unknown(session_client):
                                         ("notes.txt", "notes (1).txt"), (".bashrc", ".bashrc (1)"),
                                         ("README", "README (1)")])
 def test_keep_both_names_keep_the_extension(tmp_path, name, kept):
-    from dgtui.transfers import free_name
+    from dgtui.jobs.restore import free_name
 
     (tmp_path / name).write_text("exists")
     assert free_name(tmp_path / name).name == kept

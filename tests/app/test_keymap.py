@@ -16,7 +16,7 @@ from dgtui.app.screens.help import HelpScreen
 from dgtui.app.screens.savings import SavingsScreen
 from dgtui.app.transfer_state import Transfer
 from dgtui.app.widgets.object_table import ObjectTable
-from dgtui.app.widgets.transfers import TransfersPanel
+from dgtui.app.widgets.transfers_panel import TransfersPanel
 
 from .helpers import make_app, screen_of, wait_for
 from .test_transfers import open_at

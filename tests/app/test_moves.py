@@ -13,7 +13,7 @@ from dgtui.app.screens.prompt import PromptScreen
 from dgtui.app.transfer_state import Transfer
 from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
-from dgtui.app.widgets.transfers import TransfersPanel
+from dgtui.app.widgets.transfers_panel import TransfersPanel
 
 from .helpers import make_app, release_bytes, screen_of, wait_for
 from .test_transfers import finished, open_at

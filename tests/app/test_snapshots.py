@@ -21,7 +21,7 @@ from dgtui.app.transfer_state import Transfer
 from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
 from dgtui.app.widgets.stats_panel import StatsPanel
-from dgtui.app.widgets.transfers import TransfersPanel
+from dgtui.app.widgets.transfers_panel import TransfersPanel
 
 from .helpers import fixed_time, make_client, release_bytes, screen_of, table_settled, wait_for
 
@@ -222,7 +222,7 @@ def test_savings_by_folder_at_80x24(snap_compare, snap_client, monkeypatch, tmp_
 
 
 def test_transfers_at_80x24(snap_compare, snap_client):
-    from dgtui.app.widgets.transfers import TransferView
+    from dgtui.app.widgets.transfers_panel import TransferView
 
     async def run_before(pilot) -> None:
         await browser_ready(pilot)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dgtui.core.text import human_duration, human_size, plain, printable
+from dgtui.core.text import human_duration, human_size, printable
 
 
 def test_printable_spells_out_control_characters():
@@ -21,12 +21,6 @@ def test_printable_keeps_markup_and_scripts():
 def test_printable_limits_length():
     text = printable("x" * 2000, 50)
     assert len(text) == 50 and text.endswith("…")
-
-
-def test_plain_is_never_markup():
-    text = plain("[bold red]not styled[/]")
-    assert text.plain == "[bold red]not styled[/]"
-    assert not text.spans
 
 
 def test_sizes_and_durations():

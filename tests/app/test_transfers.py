@@ -10,7 +10,7 @@ from textual.widgets import Input
 from dgtui.app.screens.confirm import ConfirmScreen
 from dgtui.app.screens.prompt import PromptScreen
 from dgtui.app.widgets.object_table import ObjectTable
-from dgtui.app.widgets.transfers import TransfersPanel, TransferView
+from dgtui.app.widgets.transfers_panel import TransfersPanel
 from dgtui.testing.proxy import TcpProxy
 
 from .helpers import make_app, make_client, release_bytes, screen_of, wait_for

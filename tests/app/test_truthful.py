@@ -9,7 +9,8 @@ from dgtui.app.screens.confirm import ConfirmScreen
 from dgtui.app.screens.details import DetailsScreen
 from dgtui.app.screens.prompt import PromptScreen
 from dgtui.app.widgets.stats_panel import StatsPanel
-from dgtui.transfers import Job, restore_objects
+from dgtui.jobs.job import Job
+from dgtui.jobs.restore import restore_objects
 
 from .helpers import make_app, release_bytes, screen_of, wait_for
 from .test_transfers import answer_prompt, finished, open_at

@@ -13,7 +13,6 @@ from dgtui import DgError, ObjectKind, ProxyEncryptedError, create_client
 from dgtui.cli import main
 from dgtui.core import stats as stats_module
 from dgtui.core.format import parse_metadata, proxy_encryption
-from dgtui.transfers import verify_object
 
 from .. import dgproxy
 from .conftest import make_release, random_bytes
@@ -124,9 +123,9 @@ def test_replica_without_checksums_lists_and_restores_with_a_size_check(client, 
     # The object is rebuilt in the work folder given, not elsewhere.
     work = tmp_path / "verify-work"
     work.mkdir()
-    assert verify_object(client, f"s3://{bucket}/big/disk.img", work).status == "unchecked"
+    assert client.verify_object(f"s3://{bucket}/big/disk.img", work_dir=work).status == "unchecked"
     with pytest.raises(FileNotFoundError):
-        verify_object(client, f"s3://{bucket}/big/disk.img", tmp_path / "no-such-folder")
+        client.verify_object(f"s3://{bucket}/big/disk.img", work_dir=tmp_path / "no-such-folder")
 
 
 def test_replica_whose_size_disagrees_is_refused_and_leaves_nothing(client, bucket, boto3_s3, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dgtui.core import format as fmt
-from dgtui.core.client import safe_relative_path
+from dgtui.core.paths import safe_relative_path
 from dgtui.core.models import ObjectInfo, ObjectKind
 from dgtui.core.stats import apply_metadata
 

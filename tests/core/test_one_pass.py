@@ -19,7 +19,7 @@ import pytest
 from dgtui import IntegrityError, SourceChangedError, create_client
 from dgtui.core import cache as cache_module
 from dgtui.core import codec
-from dgtui.core import transfer as transfer_module
+from dgtui.core import engine as transfer_module
 from dgtui.core.config import encoder_level
 from dgtui.core.errors import CancelledError, DgError
 

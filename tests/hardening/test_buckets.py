@@ -10,10 +10,10 @@ import pytest
 
 from dgtui import AccessDeniedError, BucketNotFoundError
 from dgtui.cli import main
-
 from tests.core.conftest import make_release
 
 from .conftest import LIMITED_KEY, LIMITED_SECRET, make_client, serve_two_identities
+
 
 @pytest.fixture
 def missing() -> str:

@@ -12,11 +12,11 @@ from urllib.parse import quote_plus
 from xml.sax.saxutils import escape
 
 from hypothesis import HealthCheck, given, settings
-from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from dgtui.core import format as fmt
-from dgtui.core.client import safe_relative_path
+from dgtui.core.paths import safe_relative_path
 from dgtui.core.errors import NotS3Error
 from dgtui.core.listing import logical_page, parse_list_v2
 from dgtui.core.models import ObjectInfo, ObjectKind

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from dgtui import IntegrityError, NotFoundError, RecompressionError

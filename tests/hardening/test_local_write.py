@@ -152,7 +152,8 @@ def test_free_space_is_checked_before_a_restore_and_a_reference_download(stored,
 
 
 def test_a_folder_restore_that_cannot_fit_says_so_before_the_first_file(stored, client, bucket, tmp_path):
-    from dgtui.transfers import Job, restore_prefix
+    from dgtui.jobs.job import Job
+    from dgtui.jobs.restore import restore_prefix
 
     with tiny_tmpfs(tmp_path / "small", "200k") as small:
         outcome = restore_prefix(client, Job(), f"s3://{bucket}/rel/", str(small / "all"))

@@ -171,8 +171,8 @@ def web_page_endpoint():
 
 
 def test_endpoint_that_is_not_s3(web_page_endpoint, s3_env, capsys, tmp_path):
-    from dgtui.core.errors import NotS3Error
     from dgtui.cli import main
+    from dgtui.core.errors import NotS3Error
 
     c = make_client(web_page_endpoint, "k", "s", tmp_path / "c")
     out = tmp_path / "out"

@@ -16,7 +16,8 @@ import pytest
 
 from dgtui import LocalWriteError
 from dgtui.cli import main
-from dgtui.transfers import Job, Question, restore_objects, restore_prefix
+from dgtui.jobs.job import Job, Question
+from dgtui.jobs.restore import restore_objects, restore_prefix
 
 from .conftest import leftovers
 
@@ -201,13 +202,13 @@ def lay_out_one(dest: Path, kind: str, name: str) -> None:
 
 def test_the_folder_is_checked_again_right_before_the_rename(client, plain, tmp_path, monkeypatch):
     """A folder swapped for a link to elsewhere while the object downloads: the file is not put there."""
-    from dgtui.core import transfer
+    from dgtui.core import engine
 
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)
     outside = tmp_path / "outside"
     outside.mkdir()
-    real_set_mtime = transfer._set_mtime
+    real_set_mtime = engine._set_mtime
 
     def swap_then_set(path: Path, last_modified: object) -> None:
         real_set_mtime(path, last_modified)
@@ -216,7 +217,7 @@ def test_the_folder_is_checked_again_right_before_the_rename(client, plain, tmp_
         os.rename(root / "sub", outside / "sub")
         os.symlink(outside / "sub", root / "sub")
 
-    monkeypatch.setattr(transfer, "_set_mtime", swap_then_set)
+    monkeypatch.setattr(engine, "_set_mtime", swap_then_set)
     with pytest.raises(LocalWriteError, match="leads outside the chosen folder"):
         client.restore_file(f"s3://{plain}/p/a", root / "sub" / "a", root=root)
     assert list(outside.rglob("*")) == [outside / "sub"], "nothing written outside, the temp file removed"

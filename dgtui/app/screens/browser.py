@@ -17,7 +17,8 @@ from textual.widgets import Input
 
 from dgtui import ObjectInfo
 from dgtui.core.format import is_housekeeping_key
-from dgtui.transfers import PrefixPlan, files_to_upload, needs_upload_confirmation, plan_objects, plan_prefix
+from dgtui.jobs.restore import PrefixPlan, plan_objects, plan_prefix
+from dgtui.jobs.upload import files_to_upload, needs_upload_confirmation
 
 from ...core.text import human_count, human_size, plural, printable
 from ..messages import (
@@ -33,7 +34,7 @@ from ..widgets.filter_input import FilterInput
 from ..widgets.footer import AppFooter
 from ..widgets.object_table import ObjectTable, Row
 from ..widgets.stats_panel import StatsPanel
-from ..widgets.transfers import TransfersPanel
+from ..widgets.transfers_panel import TransfersPanel
 from ..workers import background, is_cancelled
 from .audit import AuditScreen
 from .confirm import ConfirmScreen

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import LoadingIndicator, Static
 
 from dgtui import ObjectInfo
-from dgtui.transfers import check_of
+from dgtui.jobs.restore import check_of
 
 from ...core.text import human_size, printable
 from ..widgets.footer import AppFooter

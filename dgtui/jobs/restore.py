@@ -1,134 +1,26 @@
-"""Restores and uploads with their questions: one controller for the app and the CLI.
+"""Restores with their questions: objects, a folder, and what a restore would move, for the app and the CLI.
 
-The controller sits between a user interface and ``dgtui.core``. It runs a
-restore or an upload in the caller's thread (a worker thread in the app, the
-main thread in the CLI), reports progress through a ``Job`` (counters only),
-asks its questions through ``Job.ask`` (the app shows a dialog and waits, the
-CLI answers from its flags) and returns an outcome that says exactly what was
-done: how many files, how each was checked, what was kept, rescued, cancelled
-or failed. Nothing here imports Textual, and nothing here formats for a
-terminal beyond plain one-line text.
+Nothing here imports Textual or writes to a terminal: the outcome says exactly what was done (how many
+files, how each was checked, what was kept, rescued, cancelled or failed) and the caller words it.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .core.errors import CancelledError, DestinationExistsError, DgError, RecompressionError
-from .core.models import DownloadResult, ObjectInfo, ObjectKind, UploadSummary
-from .core.text import human_count, human_size, percent, plural, printable
+from ..core import format as fmt
+from ..core.errors import CancelledError, DestinationExistsError, DgError, RecompressionError
+from ..core.models import DownloadResult, ObjectInfo, ObjectKind
+from ..core.paths import file_name_of, in_folder_restore, parse_s3_url, safe_relative_path
+from ..core.text import human_count, human_size, plural, printable
+from .job import Job, Outcome, Question, describe_error
 
 if TYPE_CHECKING:
-    from .core.client import DgClient
-
-#: uploads of more files or bytes than this are confirmed with their count and size first
-CONFIRM_UPLOAD_FILES = 10
-CONFIRM_UPLOAD_BYTES = 100 * 1024 * 1024
-
-
-@dataclass
-class Question:
-    """A question a transfer asks the user and waits for."""
-
-    title: str
-    body: str
-    choices: list[tuple[str, str]] = field(default_factory=list)  # (answer, button label)
-    #: the first answer loses data: Enter alone must not choose it
-    danger: bool = False
-
-
-@dataclass(eq=False, kw_only=True)
-class Job:
-    """Counters of one transfer: the controller writes them, a user interface reads them.
-
-    The controller only assigns numbers here; whoever draws them samples
-    them at its own pace, so a fast transfer cannot flood a screen.
-    """
-
-    items_total: int = 1
-    items_done: int = 0
-    #: bytes of every item when known before the start (uploads), else 0
-    bytes_total: int = 0
-    #: bytes of the items that have finished
-    bytes_items_done: int = 0
-    #: items whose size could not be learnt: then ``bytes_total`` stays 0 rather than claim a false total
-    sizes_unknown: int = 0
-    #: size of the item under way (0: unknown)
-    item_size: int = 0
-    #: the stage that writes the item's own bytes ("rebuilding" for a delta); "" when every stage does
-    item_stage: str = ""
-    #: the current stage as the SDK names it ("downloading", "rebuilding", "uploading"...)
-    stage: str = "starting"
-    stage_done: int = 0
-    stage_total: int = 0
-    #: bytes moved in stages that have finished (for the transfer rate)
-    bytes_before: int = 0
-    #: bytes of the files restored or uploaded so far (their full, original size)
-    bytes_written: int = 0
-    cancel_event: threading.Event = field(default_factory=threading.Event)
-
-    # -- called by the controller ------------------------------------------------------------------
-    def on_progress(self, done: int, total: int, stage: str) -> None:
-        """The SDK's progress callback: only updates counters."""
-        if stage != self.stage:
-            self.bytes_before += self.stage_done
-            self.stage = stage
-            self.stage_done = 0
-        self.stage_total = total
-        self.stage_done = done
-
-    def item_started(self, size: int = 0, stage: str = "") -> None:
-        self.item_size = size
-        self.item_stage = stage
-
-    def item_finished(self) -> None:
-        self.bytes_before += self.stage_done
-        self.bytes_items_done += self.item_size
-        self.item_size = 0
-        self.stage_done = 0
-        self.stage_total = 0
-        self.items_done += 1
-
-    def should_cancel(self) -> bool:
-        return self.cancel_event.is_set()
-
-    def ask(self, question: Question) -> str | None:
-        """The user's answer; None when nobody can answer or the transfer was cancelled."""
-        return None
-
-    # -- for whoever draws the job -----------------------------------------------------------------
-    def cancel(self) -> None:
-        self.cancel_event.set()
-
-    @property
-    def bytes_moved(self) -> int:
-        return self.bytes_before + self.stage_done
-
-    def stage_fraction(self) -> float | None:
-        if self.stage_total:
-            return min(self.stage_done / self.stage_total, 1.0)
-        return None
-
-    def item_fraction(self) -> float:
-        """How much of the item under way is written: only its own stage counts, so the bar never goes back
-        when a delta's download ends and its rebuild starts."""
-        if self.item_stage and self.stage != self.item_stage:
-            return 0.0
-        return self.stage_fraction() or 0.0
-
-    def fraction(self) -> float | None:
-        """How much of the whole transfer is done: by bytes when they are known, else by items."""
-        stage = self.item_fraction()
-        if self.bytes_total:
-            return min((self.bytes_items_done + stage * self.item_size) / self.bytes_total, 1.0)
-        if self.items_total > 1:
-            return min((self.items_done + stage) / self.items_total, 1.0)
-        return self.stage_fraction()
+    from ..core.client import DgClient
 
 
 # -- what a restore did ------------------------------------------------------------------------------
@@ -147,24 +39,7 @@ def check_of(result: DownloadResult) -> str:
 
 
 @dataclass
-class _Outcome:
-    """How a batch of transfers ended."""
-
-    #: (key or name, reason)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    cancelled: bool = False
-    #: items the batch set out to transfer
-    planned: int = 0
-
-    @property
-    def state(self) -> str:
-        if self.cancelled:
-            return "cancelled"
-        return "failed" if self.failures else "done"
-
-
-@dataclass
-class RestoreOutcome(_Outcome):
+class RestoreOutcome(Outcome):
     results: list[DownloadResult] = field(default_factory=list)
     #: (key, local path) of existing files that were kept although they differ from the object (or were not
     #: compared): the restore did not happen for them
@@ -287,96 +162,6 @@ class RestoreOutcome(_Outcome):
         return lines
 
 
-# -- what an upload did ---------------------------------------------------------------------------------
-
-def stored_bytes(summary: UploadSummary) -> int:
-    """Bytes an upload added to the bucket.
-
-    A folder's first archive stores its reference and a delta against it:
-    the summary's ``stored_size`` already counts both.
-    """
-    return summary.stored_size
-
-
-def upload_line(summary: UploadSummary) -> str:
-    """What one upload stored, in words that are true for each kind of upload."""
-    tail = ""
-    if summary.operation == "create_reference":
-        text = f"stored as this folder's reference ({human_size(summary.original_size)})"
-        tail = "; later versions become deltas"
-    elif summary.is_delta:
-        text = (f"stored as delta: {percent(summary.savings_percent)} saved "
-                f"({human_size(summary.original_size)} → {human_size(summary.stored_size)})")
-    else:
-        text = f"stored whole ({human_size(summary.stored_size)})"
-        if summary.fallback_reason:
-            tail = f": {printable(summary.fallback_reason, 100)}"
-    if summary.verified:
-        text += ", verified" if summary.is_delta else ", sha256 recorded"
-    return text + tail
-
-
-@dataclass
-class UploadOutcome(_Outcome):
-    summaries: list[UploadSummary] = field(default_factory=list)
-
-    def totals(self) -> tuple[int, int]:
-        """(original bytes, stored bytes with the references created)"""
-        return sum(s.original_size for s in self.summaries), sum(stored_bytes(s) for s in self.summaries)
-
-    def line(self) -> str:
-        summaries = self.summaries
-        if self.cancelled:
-            original, stored = self.totals()
-            if summaries:
-                return (f"cancelled: {human_count(len(summaries))} of {human_count(self.planned)} files were "
-                        f"uploaded ({human_size(original)} → {human_size(stored)}) and stay; nothing was written "
-                        "for the unfinished file")
-            return "cancelled: nothing was uploaded; nothing was written for the unfinished file"
-        if len(summaries) == 1 and not self.failures:
-            return upload_line(summaries[0])
-        if not summaries and len(self.failures) == 1:
-            return printable(self.failures[0][1], 300)
-        original, stored = self.totals()
-        saved = (1 - stored / original) * 100 if original else 0.0
-        text = (f"uploaded {plural(len(summaries), 'file')}: {human_size(original)} → {human_size(stored)} "
-                f"({percent(saved)} saved")
-        references = sum(1 for s in summaries if s.operation == "create_reference")
-        if references:
-            text += f"; {plural(references, 'folder reference')} included"
-        text += ")"
-        if self.failures:
-            name, reason = self.failures[0]
-            text += f" · {len(self.failures)} failed: {printable(name, 60)}: {printable(reason, 200)}"
-        return text
-
-    def report(self) -> list[str]:
-        lines = [f"s3://{s.bucket}/{printable(s.key, 300)}: {upload_line(s)}" for s in self.summaries]
-        lines += [f"FAILED {printable(name, 300)}: {printable(reason, 300)}" for name, reason in self.failures]
-        return lines
-
-
-# -- planning ---------------------------------------------------------------------------------------------
-
-def files_to_upload(path: Path) -> tuple[list[Path], Path | None, int]:
-    """(files, the base their folders are kept relative to, total bytes) for a file or a folder."""
-    if path.is_file():
-        return [path], None, path.stat().st_size
-    files = sorted(p for p in path.rglob("*") if p.is_file())
-    return files, path.parent, sum(_size(p) for p in files)
-
-
-def needs_upload_confirmation(count: int, size: int) -> bool:
-    return count > CONFIRM_UPLOAD_FILES or size > CONFIRM_UPLOAD_BYTES
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
 def free_name(path: Path) -> Path:
     """``name (1).ext``, ``name (2).ext``…: the first that does not exist beside ``path``."""
     name = path.name
@@ -395,12 +180,6 @@ def free_name(path: Path) -> Path:
     raise DgError(f"no free name beside {printable(str(path), 200)}")
 
 
-# -- the controller ---------------------------------------------------------------------------------------
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, DgError) else f"{type(exc).__name__}: {exc}"
-
-
 def restore_objects(client: DgClient, job: Job, bucket: str, objects: Iterable[tuple[str, int]],
                     destination: str, *, as_file: bool = False) -> RestoreOutcome:
     """Restore objects ((key, listed size) pairs) into the folder ``destination``.
@@ -410,8 +189,6 @@ def restore_objects(client: DgClient, job: Job, bucket: str, objects: Iterable[t
     file (overwrite, overwrite all, another name, skip) and offers to rescue
     what DeltaGlider's gzip deltas cannot rebuild exactly.
     """
-    from .core.client import file_name_of
-
     items = list(objects)
     outcome = RestoreOutcome(planned=len(items), planned_keys=[key for key, _ in items])
     job.items_total = len(items)
@@ -425,7 +202,7 @@ def restore_objects(client: DgClient, job: Job, bucket: str, objects: Iterable[t
             try:
                 target = Path(destination) if as_file else root / file_name_of(bucket, key)
             except DgError as exc:
-                outcome.failures.append((key, _describe(exc)))
+                outcome.failures.append((key, describe_error(exc)))
             else:
                 _restore_asking(client, job, outcome, bucket, key, target, root, state, many=len(items) > 1)
             job.item_finished()
@@ -463,7 +240,7 @@ def _restore_asking(client: DgClient, job: Job, outcome: RestoreOutcome, bucket:
                 [("overwrite", "Overwrite"), ("rename", "Keep both"), ("skip", "Keep the existing file")]
             answer = job.ask(Question(
                 "The file already exists",
-                f"{_describe(exc)}\n\nReplace it with the restored object {printable(key, 300)}, or keep "
+                f"{describe_error(exc)}\n\nReplace it with the restored object {printable(key, 300)}, or keep "
                 f"both and save the object as “{printable(free_name(existing).name, 120)}”?",
                 choices, danger=True))
             if answer is None and job.should_cancel():
@@ -479,7 +256,7 @@ def _restore_asking(client: DgClient, job: Job, outcome: RestoreOutcome, bucket:
         except RecompressionError as exc:
             answer = job.ask(Question(
                 "The original file cannot be rebuilt exactly",
-                f"{_describe(exc)}\n\nThis object was stored by DeltaGlider from a compressed file whose "
+                f"{describe_error(exc)}\n\nThis object was stored by DeltaGlider from a compressed file whose "
                 "compression cannot be reproduced byte for byte, so its sha256 cannot match. "
                 "Its decompressed contents are intact and can be saved as "
                 f"“{printable(name, 80)}.decompressed”.",
@@ -489,11 +266,11 @@ def _restore_asking(client: DgClient, job: Job, outcome: RestoreOutcome, bucket:
             if answer == "rescue":
                 rescue = True
                 continue
-            outcome.failures.append((key, _describe(exc)))
+            outcome.failures.append((key, describe_error(exc)))
         except CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad object must not stop the others
-            outcome.failures.append((key, _describe(exc)))
+            outcome.failures.append((key, describe_error(exc)))
         break
 
 
@@ -559,8 +336,6 @@ def restore_moves(stored: int, references: int, reference_bytes: int, written: i
 def plan_objects(client: DgClient, bucket: str, objects: list[ObjectInfo],
                  should_cancel: Callable[[], bool] | None = None) -> str:
     """``restore_moves`` for some objects of a listing (the deltas' sizes read from their metadata)."""
-    from .core import format as fmt
-
     deltas = [o for o in objects if o.is_delta and o.original_size is None]
     if deltas:
         try:
@@ -603,23 +378,17 @@ def plan_prefix(client: DgClient, url: str, folder: str | None = None,
     each delta's original size from its metadata (the metadata cache first,
     then HEADs in parallel), so that a restore can count the bytes it writes.
     """
-    from .core.client import parse_s3_url, safe_relative_path
-
     bucket, prefix = parse_s3_url(url)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    from .core import format as fmt
-
     plan = PrefixPlan(url)
     deltas = []
     listed_references: dict[str, ObjectInfo] = {}
     for obj in _objects_and_references(client, bucket, prefix, listed_references):
         if should_cancel is not None and should_cancel():
             raise CancelledError()
-        if obj.key.endswith("/") and obj.size == 0:
-            continue
-        if obj.housekeeping and not prefix.startswith("_dgp/"):
-            continue  # deltaglider_proxy's locks and leases: restores of a folder leave them out too
+        if not in_folder_restore(obj, prefix):
+            continue  # what a folder restore leaves out: folder markers, deltaglider_proxy's housekeeping
         plan.objects += 1
         plan.keys.append(obj.key)
         plan.stored_bytes += obj.size
@@ -666,8 +435,6 @@ def _occupied(path: str) -> bool:
 def _objects_and_references(client: DgClient, bucket: str, prefix: str,
                             references: dict[str, ObjectInfo]) -> Iterable[ObjectInfo]:
     """The objects under a prefix; the references the listing hides go into ``references`` on the way."""
-    from .core import format as fmt
-
     for page in client.iter_pages(bucket, prefix, delimiter=None, ranged=True):
         for hidden in page.hidden:
             if fmt.is_reference_key(hidden.stored_key or hidden.key):
@@ -684,8 +451,6 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
     delta's original size read from its metadata first); while any size is
     unknown it counts files only and says how many sizes are unknown.
     """
-    from .core.client import parse_s3_url
-
     bucket, _ = parse_s3_url(url)
     outcome = RestoreOutcome()
     try:
@@ -716,13 +481,13 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
         job.stage = "starting"
         if read_sizes and not plan.sizes_unknown and not plan.existing:
             # Every file is new and every size known: say now that they will not fit, not at a full disk.
-            from .core.transfer import check_free_space
+            from ..core.engine import check_free_space
 
             try:
                 check_free_space(Path(folder), plan.restored_bytes,
                                  f"cannot restore {printable(url, 200)} to {printable(folder, 200)}")
             except DgError as exc:
-                outcome.failures.append((url, _describe(exc)))
+                outcome.failures.append((url, describe_error(exc)))
                 return outcome
         mode = "skip"
         if differ:
@@ -766,7 +531,7 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
                 if item.key not in already:
                     outcome.kept.append((item.key, item.destination or ""))
             elif exc is not None:
-                outcome.failures.append((item.key, _describe(exc)))
+                outcome.failures.append((item.key, describe_error(exc)))
             if on_item is not None:
                 on_item(item.key, result, exc)
 
@@ -800,11 +565,11 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
                 except CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - report it with the others
-                    outcome.failures.append((key, _describe(exc)))
+                    outcome.failures.append((key, describe_error(exc)))
     except CancelledError:
         outcome.cancelled = True
     except DgError as exc:  # e.g. the listing or the destination folder failed: say what was done before
-        outcome.stopped = _describe(exc)
+        outcome.stopped = describe_error(exc)
     return outcome
 
 
@@ -812,7 +577,7 @@ def differs_from_object(client: DgClient, bucket: str, key: str, path: str,
                         compared: list[str] | None = None) -> str | None:
     """None when the local file ``path`` already holds the object ``key`` (same size, and same sha256 when one
     is stored); else why it does not (or why that cannot be told). ``compared`` hears what was compared."""
-    from .core.cache import sha256_file
+    from ..core.cache import sha256_file
 
     try:
         if not os.path.isfile(path):
@@ -830,95 +595,7 @@ def differs_from_object(client: DgClient, bucket: str, key: str, path: str,
             if compared is not None:
                 compared.append("sha256")
     except DgError as exc:
-        return f"cannot compare: {_describe(exc)}"
+        return f"cannot compare: {describe_error(exc)}"
     except OSError as exc:
         return f"cannot read it: {exc.strerror or exc}"
     return None
-
-
-def upload_files(client: DgClient, job: Job, paths: list[Path], bucket: str, prefix: str,
-                 base: Path | None, *, max_ratio: float = 0.5, key: str | None = None,
-                 on_item: Callable[[Path, UploadSummary | None, Exception | None], None] | None = None
-                 ) -> UploadOutcome:
-    """Upload files under ``prefix``, keeping their folders relative to ``base``.
-
-    ``key`` names the object when a single file goes to a key of its own.
-    A cancel stops after the file under way (which leaves nothing behind);
-    the outcome says how many files were uploaded before it.
-    """
-    outcome = UploadOutcome(planned=len(paths))
-    job.items_total = len(paths)
-    if not job.bytes_total:
-        job.bytes_total = sum(_size(p) for p in paths)
-    try:
-        for path in paths:
-            if job.should_cancel():
-                raise CancelledError()
-            job.item_started(_size(path))
-            if key is not None:
-                target = f"s3://{bucket}/{key}"
-            else:
-                relative = path.relative_to(base).parent.as_posix() if base is not None else "."
-                sub = "" if relative in ("", ".") else relative + "/"
-                target = f"s3://{bucket}/{prefix}{sub}"
-            try:
-                summary = client.upload(path, target, max_ratio=max_ratio, progress=job.on_progress,
-                                        should_cancel=job.should_cancel)
-            except CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - report it, go on with the other files
-                outcome.failures.append((path.name, _describe(exc)))
-                if on_item is not None:
-                    on_item(path, None, exc)
-            else:
-                outcome.summaries.append(summary)
-                job.bytes_written += summary.original_size
-                if on_item is not None:
-                    on_item(path, summary, None)
-            job.item_finished()
-    except CancelledError:
-        outcome.cancelled = True
-    return outcome
-
-
-# -- verify ------------------------------------------------------------------------------------------------
-
-@dataclass
-class VerifyResult:
-    url: str
-    #: "sha256", "md5", "unchecked", "mismatch", "recompression", "error"
-    status: str
-    message: str
-    sha256: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("sha256", "md5", "unchecked")
-
-
-def verify_object(client: DgClient, url: str, work_dir: Path) -> VerifyResult:
-    """Rebuild one object from the bucket alone and say how it was checked; never a false alarm.
-
-    A plain object uploaded in parts has neither a sha256 nor an MD5 ETag:
-    it restores fine but cannot be checked, which is not a corruption. A delta
-    whose reference is missing from the bucket or different fails, whatever
-    this machine's reference cache holds (``DgClient.verify_object``). The
-    object is rebuilt in ``work_dir``.
-    """
-    checked = client.verify_object(url, work_dir=work_dir)
-    if checked.valid and checked.kind == ObjectKind.PLAIN:
-        return VerifyResult(url, "md5", "MD5 matches the ETag (no sha256 stored by the tool that wrote it)",
-                            checked.sha256 or "")
-    if checked.valid:
-        return VerifyResult(url, "sha256", "sha256 verified", checked.sha256 or "")
-    if checked.error is None and checked.size_checked:
-        # a deltaglider_proxy replica: its size was checked, nothing more can be
-        return VerifyResult(url, "unchecked", f"restores with its size checked, but {checked.reason}",
-                            checked.sha256 or "")
-    if checked.error is None:
-        return VerifyResult(url, "unchecked", "restores, but cannot be checked: no sha256 stored and the ETag is "
-                                              "not an MD5 (uploaded in parts)", checked.sha256 or "")
-    if checked.error == "recompression":
-        return VerifyResult(url, "recompression", f"{checked.reason}; `dgtui get --rescue {url} DEST` saves the "
-                                                  "decompressed contents")
-    return VerifyResult(url, "mismatch", checked.reason or "the rebuilt bytes do not match the stored sha256")

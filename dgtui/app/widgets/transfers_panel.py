@@ -1,6 +1,6 @@
 """The transfers panel: restores, uploads and deletes running in the background.
 
-Restores and uploads are run by the controller in ``dgtui.transfers`` (the
+Restores and uploads are run by the controller in ``dgtui.jobs`` (the
 CLI uses the same one) from a thread worker; this panel only starts them and
 draws them. The controller updates counters on a ``Transfer``; a timer
 redraws the panel a few times per second from those counters, so a fast
@@ -23,7 +23,9 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 
 from dgtui import CancelledError, DownloadResult
-from dgtui.transfers import Question, RestoreOutcome, UploadOutcome, restore_objects, restore_prefix, upload_files
+from dgtui.jobs.job import Question
+from dgtui.jobs.restore import RestoreOutcome, restore_objects, restore_prefix
+from dgtui.jobs.upload import UploadOutcome, upload_files
 
 from ...core.text import human_count, human_duration, human_size, plural, printable, safe_line
 from ..messages import ContentsChanged, Location, TransferFinished, TransferQuestion
