@@ -26,3 +26,37 @@ def test_get_imports_neither_textual_nor_boto3(s3_env, bucket, boto3_s3, tmp_pat
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"code": 0, "heavy": []}
     assert (tmp_path / "notes.txt").read_bytes() == b"hello"
+
+
+HELP_PROBE = """
+import json, sys
+from dgtui.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as stop:
+    code = stop.code
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"botocore", "boto3", "textual", "rich", "aiohttp",
+                                                              "platformdirs"}
+                or m in {"dgtui.core.client", "dgtui.core.s3", "dgtui.jobs.job"})
+print(json.dumps({"code": code, "loaded": loaded}))
+"""
+
+
+def test_help_loads_neither_the_sdk_nor_botocore():
+    """`dgtui --help` and `dgtui get --help` only build the parser: the SDK and its libraries load with a command."""
+    for argv in (["--help"], ["get", "--help"]):
+        done = subprocess.run([sys.executable, "-c", HELP_PROBE, *argv], capture_output=True, text=True, cwd=ROOT,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.strip().splitlines()
+        assert "usage: dgtui" in done.stdout
+        assert json.loads(lines[-1]) == {"code": 0, "loaded": []}
+
+
+def test_the_sdk_names_load_when_first_used():
+    """``import dgtui`` loads nothing heavy; ``from dgtui import create_client`` and the rest still work."""
+    probe = ("import sys, dgtui; before = 'dgtui.core.client' in sys.modules; "
+             "from dgtui import *; import dgtui.client_models, dgtui.types; "
+             "print(before, all(hasattr(dgtui, n) for n in dgtui.__all__), dgtui.DeltaGliderClient is dgtui.DgClient)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.stdout.split() == ["False", "True", "True"], done.stderr

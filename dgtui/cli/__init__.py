@@ -12,27 +12,30 @@ usage error, 3 when ``verify`` finds a mismatch or ``audit`` finds problems,
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import Callable
 
 from ..core.errors import DgError
 from ..core.text import safe_line
-from .audit import cmd_audit
-from .buckets import cmd_mb, cmd_rm
-from .interactive import cmd_browse, cmd_demo
-from .listing import cmd_ls, cmd_versions
 from .parser import build_parser, normalise_argv
 from .signals import catch_exit_signals, finish, say_interrupted
-from .stats import cmd_stats
-from .transfers import cmd_get, cmd_put, cmd_verify
 
 __all__ = ["main", "build_parser", "normalise_argv"]
 
-HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "ls": cmd_ls, "stats": cmd_stats, "get": cmd_get, "put": cmd_put, "verify": cmd_verify,
-    "audit": cmd_audit, "rm": cmd_rm, "mb": cmd_mb, "browse": cmd_browse, "demo": cmd_demo,
-    "versions": cmd_versions,
+#: each command's handler, as module:function, imported when the command runs: ``dgtui --help``
+#: and each command load only what they use
+HANDLERS: dict[str, str] = {
+    "ls": "listing:cmd_ls", "versions": "listing:cmd_versions", "stats": "stats:cmd_stats",
+    "get": "transfers:cmd_get", "put": "transfers:cmd_put", "verify": "transfers:cmd_verify",
+    "audit": "audit:cmd_audit", "rm": "buckets:cmd_rm", "mb": "buckets:cmd_mb",
+    "browse": "interactive:cmd_browse", "demo": "interactive:cmd_demo",
 }
+
+
+def handler(command: str) -> Callable[[argparse.Namespace], int]:
+    module, _, function = HANDLERS[command].partition(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), function)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +53,7 @@ def _main(argv: list[str]) -> int:
 
         configure_debug_logging()
     try:
-        return HANDLERS[args.command](args)
+        return handler(args.command)(args)
     except DgError as exc:
         print(f"dgtui: error: {safe_line(str(exc))}", file=sys.stderr)
         return 1

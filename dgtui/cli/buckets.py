@@ -7,8 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..core.errors import DgError
-from ..core.s3 import display_key
-from ..core.text import plural, safe_line
+from ..core.text import display_key, plural, safe_line
 from .common import client_from, shown
 
 if TYPE_CHECKING:

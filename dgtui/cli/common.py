@@ -8,8 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..core.s3 import display_key
-from ..core.text import human_size
+from ..core.text import display_key, human_size
 
 if TYPE_CHECKING:
     pass

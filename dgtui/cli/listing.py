@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..core.config import HIDDEN_BUCKETS
 from ..core.errors import DgError
-from ..core.s3 import display_key
-from ..core.text import safe_line
+from ..core.text import display_key, safe_line
 from .common import client_from, emit_json, human, shown
 
 if TYPE_CHECKING:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..core.config import price_setting
-from ..core.savings import FolderReport, FolderSavings, monthly_cost
 from ..core.text import column_digits, money, percent, percent_number, worth_a_cent
+
+if TYPE_CHECKING:
+    from ..core.savings import FolderReport, FolderSavings
 
 #: columns --sort accepts, and the row field each sorts by (largest first, names A to Z)
 SORT_FIELDS = {
@@ -56,6 +57,9 @@ def bar(row: FolderSavings, width: int = BAR_WIDTH) -> str:
 
 def run_by_folder(args: argparse.Namespace, client: Any, bucket: str, prefix: str, progress_line: Any,
                   shown: Any, human: Any) -> int:
+    from ..core.config import price_setting
+    from ..core.savings import monthly_cost
+
     settings = price_setting(args.price_per_gb_month)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
@@ -111,6 +115,9 @@ def run_by_folder(args: argparse.Namespace, client: Any, bucket: str, prefix: st
 
 def run_sampled(args: argparse.Namespace, client: Any, bucket: str, prefix: str, progress_line: Any,
                 shown: Any, human: Any) -> int:
+    from ..core.config import price_setting
+    from ..core.savings import monthly_cost
+
     settings = price_setting(args.price_per_gb_month)
     stats = client.sampled_stats(bucket, prefix, progress=lambda d, t: progress_line(d, t, "reading a sample"))
     progress_line.finish()

@@ -10,10 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..jobs.job import Job
-
 if TYPE_CHECKING:
-    pass
+    from ..jobs.job import Job
 
 
 #: after Ctrl-C, SIGTERM or SIGHUP, how long the command may take to unwind before it is ended

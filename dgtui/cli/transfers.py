@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import DestinationExistsError, DgError, RecompressionError
-from ..core.s3 import display_key
-from ..core.text import plural, safe_line
+from ..core.text import display_key, plural, safe_line
 from ..jobs.job import Job, Question
 from .common import ProgressLine, client_from, emit_json, human, shown
 from .signals import ctrl_c_cancels
