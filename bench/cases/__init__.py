@@ -49,6 +49,7 @@ CASES: dict[str, str] = {
     "stats-throttled": "detailed stats with 10% of requests answered 503 SlowDown: dgtui vs DeltaGlider",
     "upload": "upload versions of an archive: dgtui vs DeltaGlider (time and stored bytes)",
     "restore": "restore versions from one deltaspace, a new process each: dgtui vs DeltaGlider",
+    "startup": "start-up of a command, a process each: `dgtui --help`, `dgtui ls` of ten objects vs DeltaGlider and boto3",
     "get-cli": "`dgtui get` vs `deltaglider cp` of archive versions, a new process each (start-up included)",
     "app-open": "open the app on the big prefix: time to first rows, peak memory",
     "app-keys": "keystroke-to-screen latency while a large restore runs in the app",
@@ -66,8 +67,8 @@ CASES: dict[str, str] = {
 
 
 def runners() -> dict[str, Callable[[Context], list[Row]]]:
-    from . import (app, audit, bigfile, cli_restore, encoder, listing, memory, restore, savings, stats, terminal,
-                   throttled, upload)
+    from . import (app, audit, bigfile, cli_restore, encoder, listing, memory, restore, savings, startup, stats,
+                   terminal, throttled, upload)
 
     return {
         "list": listing.run,
@@ -76,6 +77,7 @@ def runners() -> dict[str, Callable[[Context], list[Row]]]:
         "stats-throttled": throttled.run,
         "upload": upload.run,
         "restore": restore.run,
+        "startup": startup.run,
         "get-cli": cli_restore.run,
         "app-open": app.run_open,
         "app-keys": app.run_keys,
