@@ -65,7 +65,8 @@ def run(ctx: Context) -> list[Row]:
         url = f"s3://{BUCKET}/{PREFIX}"
         ours = _median_seconds([_tool("dgtui"), "ls", url], env, "dgtui ls", "file-09.txt", reps)
         theirs = _median_seconds([_tool("deltaglider"), "ls", url], env, "deltaglider ls", "file-09.txt", reps)
-        raw = _median_seconds([sys.executable, "-c", RAW_BOTO3_LS, BUCKET, PREFIX], env, "boto3 list", "file-09.txt", reps)
+        raw = _median_seconds([sys.executable, "-c", RAW_BOTO3_LS, BUCKET, PREFIX], env, "boto3 list", "file-09.txt",
+                              reps)
         rows.append(at_most(Row("startup", f"`dgtui ls` of {OBJECTS} objects, a process", net.name, "s", ours,
                                 "`deltaglider ls`, a process", theirs,
                                 note=f"raw boto3 script: {raw:.3f} s ({ours / raw:.2f}x of it)",
