@@ -84,8 +84,12 @@ async def test_command_palette_offers_the_actions(session_client, bucket):
 async def test_footer_shows_keys_and_quit_first_at_80_columns(session_client):
     app = make_app(session_client)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.3)
-        footer = app.screen.query_one("AppFooter")
+        # the footer fills in once the screen's bindings are known: on a loaded machine, after a while
+        def footer_with_keys():
+            found = app.screen.query("AppFooter")
+            return found.first() if found and found.first().children else None
+
+        footer = await wait_for(pilot, footer_with_keys, what="the footer's keys")
         keys = [key.description for key in footer.children]
         assert keys[:2] == ["Keys", "Quit"]
 
