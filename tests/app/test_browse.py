@@ -412,7 +412,7 @@ async def test_browsing_and_scrolling_send_only_listings_by_default(s3_server, b
                 await table_settled(pilot, table)  # the rows in view were filled (from the cache: nothing)
             await pilot.press("slash", "0", "0", "4", "enter")
             await table_settled(pilot, table)
-            assert table._metadata_tried, "the rows in view were looked up (in the cache)"
+            assert table.rows.metadata_tried, "the rows in view were looked up (in the cache)"
             assert not any(row.info.metadata_loaded for row in table.view if row.info is not None)
             requests = list(counting.requests)
             assert requests, "the listing went through the counting proxy"

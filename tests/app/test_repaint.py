@@ -172,7 +172,7 @@ async def test_marking_repaints_the_marked_row_the_next_and_the_location_bar(cli
         await pilot.press("end")  # the objects come after the folders
         await pilot.press("home")
         await settle(pilot, frames)
-        first_object = table._view_folders
+        first_object = table.rows.view_folders
         await pilot.press(*["down"] * first_object)
         await settle(pilot, frames)
         frames.clear()
@@ -195,7 +195,7 @@ async def test_a_row_is_sent_with_few_colour_changes_and_no_horizontal_scrollbar
         await settle(pilot, Frames(app))
         # Rows are cut to the width: no horizontal scrollbar (it cost a row, and a repaint per scroll).
         assert not table.show_horizontal_scrollbar
-        index = table._view_folders + 5  # an object row, not the cursor's
+        index = table.rows.view_folders + 5  # an object row, not the cursor's
         strip = table.render_line(1 + index - int(table.scroll_y))
         row = table.view[index]
         assert row.name in strip.text and strip.cell_length == table.size.width
