@@ -23,6 +23,7 @@ import gc
 import logging
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Hashable, Iterable
 
 from rich.segment import Segment
@@ -109,6 +110,7 @@ def kind_label(info: ObjectInfo) -> str:
     return ""
 
 
+@lru_cache(maxsize=256)  # a table uses a dozen styles; this is asked for every segment of every row drawn
 def _shows_only_background(style: Style | None) -> bool:
     """Spaces in this style show its background and nothing else (no reverse, no lines through or under)."""
     return style is not None and not (style.reverse or style.underline or style.strike or style.overline
@@ -238,6 +240,8 @@ class ObjectTable(ScrollView, can_focus=True):
         self._lines: LRUCache[Hashable, Strip] = LRUCache(LINE_CACHE_SIZE)
         #: the Saved column's precision for the rows on screen, and what it was worked out for
         self._digits: tuple[tuple[int, int, int], int] | None = None
+        #: the table's own style (its background) under every line, until the styles change
+        self._base_style: Style | None = None
 
     # -- what the table shows (kept by ``rows``) -----------------------------------
     @property
@@ -391,10 +395,12 @@ class ObjectTable(ScrollView, can_focus=True):
         self._stop_merge_timer()
         current = self.current
         keep = self.rows.cursor_wanted or (current.key if current else None)
+        shown = len(self.view)
         if not self.rows.merge_pending():
             return
         self._merged_at = time.monotonic()
-        self._place_cursor(keep)
+        if len(self.view) != shown:  # rows joined the view (a filter may have let none of them in)
+            self._place_cursor(keep)
         self._update_virtual_size()
         self.refresh()
         self._announce()
@@ -843,13 +849,13 @@ class ObjectTable(ScrollView, can_focus=True):
             return f"No names contain “{printable(self.filter_text, 60)}” (Esc clears the filter)."
         return "This folder is empty."
 
-    def _saved_digits(self) -> int:
+    def _saved_digits(self, height: int | None = None) -> int:
         """One precision for the Saved column on screen: the most any row in view needs.
 
         Worked out once per scroll position and change of the rows, not per line.
         """
         start = int(self.scroll_y)
-        height = max(self.size.height, 1)
+        height = max(self.size.height if height is None else height, 1)
         wanted_for = (start, height, self.rows.version)
         if self._digits is not None and self._digits[0] == wanted_for:
             return self._digits[1]
@@ -864,10 +870,18 @@ class ObjectTable(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._base_style = None
         self._lines.clear()  # the lines were rendered in the styles of before
 
+    @property
+    def _base(self) -> Style:
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
+
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        size = self.size
+        width = size.width
         layout = self._layout(width)
         key: Hashable
         if y == 0:
@@ -885,7 +899,7 @@ class ObjectTable(ScrollView, can_focus=True):
                 # Everything this line shows: a row that changes gets a new version, a move of the cursor or a
                 # mark a new key; the Saved column's precision follows the rows on screen.
                 key = (row, row.version, width, self.rows.longest_name, cursor, row.key in self.marked, damaged,
-                       self._saved_digits())
+                       self._saved_digits(size.height))
                 cached = self._lines.get(key)
                 if cached is not None:
                     return cached
@@ -900,13 +914,13 @@ class ObjectTable(ScrollView, can_focus=True):
                     text.stylize(Style(color=None, italic=False, bold=True))
                 return self._strip(text, width)
             else:
-                return Strip.blank(width, self.rich_style)
+                return Strip.blank(width, self._base)
         strip = self._strip(text, width)
         self._lines[key] = strip
         return strip
 
     def _strip(self, text: Text, width: int) -> Strip:
-        base = self.rich_style
+        base = self._base
         text.stylize_before(base)
         segments = merge_blanks(text.render(self.app.console))
         return Strip(segments).crop_extend(0, width, base)
