@@ -14,6 +14,8 @@ from textual.message import Message
 from dgtui import BucketStats, ListObjectsResult, ObjectInfo
 from dgtui.jobs.job import Question  # noqa: F401 - re-exported: jobs ask their questions with it
 
+from .object_rows import ListingSummary  # defined beside the rows it counts (no Textual there)
+
 
 class WorkFailed(Message):
     """A background job failed; the app shows it in one place (see ``DgtuiApp.on_work_failed``).
@@ -99,24 +101,6 @@ class ListingChanged(Message):
         super().__init__()
         self.location = location
         self.summary = summary
-
-
-@dataclass
-class ListingSummary:
-    """Numbers the table knows from the listing alone (no HEADs)."""
-
-    objects: int = 0
-    folders: int = 0
-    deltas: int = 0
-    stored_bytes: int = 0
-    #: bytes of non-delta objects: their stored size is their original size
-    plain_bytes: int = 0
-    #: deltas whose original size is not known yet (never read, neither this session nor in the cache)
-    unknown: int = 0
-    complete: bool = False
-    error: str | None = None
-    #: the listing failed because the bucket does not exist
-    bucket_missing: bool = False
 
 
 class ObjectInfoLoaded(Message):

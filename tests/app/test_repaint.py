@@ -8,10 +8,14 @@ an idle app writes nothing.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from textual._compositor import ChopsUpdate
 from textual.geometry import Region
 
+from dgtui import ObjectKind
+from dgtui.core.text import human_size
 from dgtui.app.widgets.object_table import ObjectTable
 
 from .helpers import make_app, wait_for
@@ -172,7 +176,7 @@ async def test_marking_repaints_the_marked_row_the_next_and_the_location_bar(cli
         await pilot.press("end")  # the objects come after the folders
         await pilot.press("home")
         await settle(pilot, frames)
-        first_object = table._view_folders
+        first_object = table.rows.view_folders
         await pilot.press(*["down"] * first_object)
         await settle(pilot, frames)
         frames.clear()
@@ -195,7 +199,7 @@ async def test_a_row_is_sent_with_few_colour_changes_and_no_horizontal_scrollbar
         await settle(pilot, Frames(app))
         # Rows are cut to the width: no horizontal scrollbar (it cost a row, and a repaint per scroll).
         assert not table.show_horizontal_scrollbar
-        index = table._view_folders + 5  # an object row, not the cursor's
+        index = table.rows.view_folders + 5  # an object row, not the cursor's
         strip = table.render_line(1 + index - int(table.scroll_y))
         row = table.view[index]
         assert row.name in strip.text and strip.cell_length == table.size.width
@@ -203,3 +207,69 @@ async def test_a_row_is_sent_with_few_colour_changes_and_no_horizontal_scrollbar
         styles = [segment.style for segment in strip if segment.text]
         changes = sum(1 for a, b in zip(styles, styles[1:]) if a != b)
         assert changes <= 4, [(segment.text, str(segment.style)) for segment in strip]
+
+
+@pytest.mark.asyncio
+async def test_a_cursor_move_renders_the_two_lines_it_changed_and_moving_back_renders_none(client, many):
+    app = make_app(client, f"s3://{many}/p/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        frames = Frames(app)
+        table = await open_table(pilot, app)
+        await settle(pilot, frames)
+        rendered: list[str] = []
+        layouts: list[int] = []
+        row_text, work_out_layout = table._row_text, table._work_out_layout
+
+        def counting_row_text(row, layout, **kwargs):
+            rendered.append(row.key)
+            return row_text(row, layout, **kwargs)
+
+        def counting_layout(width, longest_name):
+            layouts.append(width)
+            return work_out_layout(width, longest_name)
+
+        table._row_text = counting_row_text
+        table._work_out_layout = counting_layout
+        await pilot.press("down")
+        await settle(pilot, frames)
+        assert table.cursor_row == 1
+        assert sorted(rendered) == sorted([table.view[0].key, table.view[1].key])
+        rendered.clear()
+        frames.clear()
+        await pilot.press("up")
+        await settle(pilot, frames)
+        # Both lines look as they did before the Down: they are sent again, but not rendered again.
+        assert table.cursor_row == 0 and frames.bytes > 0
+        assert rendered == []
+        assert layouts == [], "the columns are laid out once per width, not per key"
+
+
+@pytest.mark.asyncio
+async def test_a_kept_line_follows_its_row_its_mark_and_the_focus(client, many):
+    app = make_app(client, f"s3://{many}/p/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        frames = Frames(app)
+        table = await open_table(pilot, app)
+        await settle(pilot, frames)
+        index = table.rows.view_folders + 2  # an object row, not the cursor's
+        row = table.view[index]
+        line = 1 + index - int(table.scroll_y)
+        assert table.render_line(line) is table.render_line(line), "an unchanged line is kept"
+        assert "delta" not in table.render_line(line).text
+        # Its metadata arrives (the details screen read it): the line shows it.
+        assert row.info is not None
+        table.update_info(dataclasses.replace(row.info, kind=ObjectKind.DELTA, is_delta=True,
+                                              original_size=123_456_789, metadata_loaded=True))
+        shown = table.render_line(line).text
+        assert "delta" in shown and human_size(123_456_789) in shown
+        # Marks changed from outside the table (the browser clears them once a restore starts).
+        table.marked.add(row.key)
+        assert table.render_line(line).text.startswith("*")
+        table.marked.clear()
+        assert not table.render_line(line).text.startswith("*")
+        # The cursor's line is drawn one way with the focus and another without.
+        cursor_line = 1 + table.cursor_row - int(table.scroll_y)
+        focused = [segment.style for segment in table.render_line(cursor_line)]
+        app.screen.query_one("#tree").focus()
+        await settle(pilot, frames)
+        assert [segment.style for segment in table.render_line(cursor_line)] != focused

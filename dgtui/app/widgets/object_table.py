@@ -1,33 +1,37 @@
 """The object table: folders and objects of one prefix, filled page by page.
 
-It is a line-based ScrollView rather than a DataTable: rows are plain Python
-objects in a list, only the visible lines are rendered, and sorting or
-filtering 100,000 rows is a list sort / comprehension. The listing worker
-reads pages with a Delimiter (one LIST request per page, no HEAD) and posts
-them back; rows show as soon as their page arrives. Once the view settles
-(after new rows, a scroll, a filter or a sort), a second worker fills the
-object rows in view from the metadata cache (this session's and the on-disk
-one), so that their type (an object deltaglider_proxy encrypted shows
-"encr.") and a delta's original size show without opening the details.
-Browsing sends no HEAD: only with the setting ``metadata_in_view`` (``m``)
-does that worker read the metadata the cache lacks from the server.
+It is a line-based ScrollView rather than a DataTable: the rows are an
+:class:`~dgtui.app.object_rows.ObjectRows` (plain Python: merge, sort, filter,
+marks, the books of metadata reads), only the visible lines are rendered, and
+each rendered line is kept in a small cache until what it shows changes. The
+column layout is worked out once per width (and again when a longer name
+arrives), not per line.
+
+The listing worker reads pages with a Delimiter (one LIST request per page,
+no HEAD) and posts them back; rows show as soon as their page arrives. Once
+the view settles (after new rows, a scroll, a filter or a sort), a second
+worker fills the object rows in view from the metadata cache (this session's
+and the on-disk one), so that their type (an object deltaglider_proxy
+encrypted shows "encr.") and a delta's original size show without opening the
+details. Browsing sends no HEAD: only with the setting ``metadata_in_view``
+(``m``) does that worker read the metadata the cache lacks from the server.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import logging
 import time
 from dataclasses import dataclass
-from operator import attrgetter
-from typing import Any, Callable, Iterable
+from functools import lru_cache
+from typing import Any, Callable, Hashable, Iterable
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -50,45 +54,21 @@ from ..messages import (
     Location,
     Navigate,
 )
+from ..object_rows import ObjectRows, Row
 from ..workers import background, is_cancelled
+
+__all__ = ["ObjectTable", "Row", "merge_blanks", "kind_label"]
 
 #: how often arriving pages are merged into the view while a listing runs
 MERGE_INTERVAL_S = 0.25
 #: how long the view must stay put (no scroll, filter, sort or new rows) before the metadata of the
 #: rows in view is read: holding PageDown sends nothing until the key is let go
 VISIBLE_METADATA_DELAY_S = 0.2
-#: rows above and below the visible ones whose metadata is read with them (the next scroll's)
-VISIBLE_METADATA_MARGIN = 8
-#: folders of a listing checked for being empty (one small LIST each), in listing order
-EMPTY_FOLDER_CHECKS = 200
+#: rendered lines kept: a few screens' worth, so that scrolling back and forth renders nothing again
+LINE_CACHE_SIZE = 1024
 
 log = logging.getLogger("dgtui.app")
 
-
-class Row:
-    """One line of the table: a folder (common prefix) or an object."""
-
-    __slots__ = ("key", "name", "lower", "size", "modified", "info", "is_folder", "empty")
-
-    def __init__(self, key: str, name: str, size: int, modified: str, info: ObjectInfo | None):
-        self.key = key
-        self.name = name
-        self.lower = name.casefold()
-        self.size = size
-        self.modified = modified
-        self.info = info
-        self.is_folder = info is None
-        #: a folder the server lists with nothing under it (a deleted folder some servers keep)
-        self.empty = False
-
-    @classmethod
-    def folder(cls, prefix: str, parent_prefix: str) -> "Row":
-        return cls(prefix, prefix[len(parent_prefix):], -1, "", None)
-
-    @classmethod
-    def obj(cls, info: ObjectInfo, parent_prefix: str) -> "Row":
-        name = info.key[len(parent_prefix):] if info.key.startswith(parent_prefix) else info.name
-        return cls(info.key, name, info.size, info.last_modified or "", info)
 
 
 @dataclass(frozen=True)
@@ -116,23 +96,6 @@ DISPLAY_ORDER = [
 ]
 
 
-def original_size(row: "Row") -> int:
-    """The original size when known (deltas: from their metadata), else -1 (sorts first)."""
-    info = row.info
-    if info is None:
-        return -1
-    if info.original_size is not None:
-        return info.original_size
-    return row.size if info.kind in (ObjectKind.DIRECT, ObjectKind.PLAIN) else -1
-
-
-def saved_share(row: "Row") -> float:
-    info = row.info
-    if info is None or not info.original_size:
-        return -1.0
-    return info.savings_percent or 0.0
-
-
 def kind_label(info: ObjectInfo) -> str:
     if info.housekeeping:
         return "system"
@@ -147,6 +110,7 @@ def kind_label(info: ObjectInfo) -> str:
     return ""
 
 
+@lru_cache(maxsize=256)  # a table uses a dozen styles; this is asked for every segment of every row drawn
 def _shows_only_background(style: Style | None) -> bool:
     """Spaces in this style show its background and nothing else (no reverse, no lines through or under)."""
     return style is not None and not (style.reverse or style.underline or style.strike or style.overline
@@ -260,81 +224,110 @@ class ObjectTable(ScrollView, can_focus=True):
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.time_format = time_format
-        self.location: Location | None = None
-        self.request_id = 0
-        self.folders: list[Row] = []
-        self.objects: list[Row] = []
-        self.view: list[Row] = []
-        #: how many of ``view``'s first rows are folders
-        self._view_folders = 0
-        #: the longest name in the listing (the Name column need not be wider)
-        self._longest_name = 0
-        self.marked: set[str] = set()
-        self.sort_key = "name"
-        self.sort_reverse = False
-        self.filter_text = ""
-        #: a listing is under way (not Widget.loading: that would cover the table with a spinner)
-        self.listing = False
-        self.message: str | None = None
-        self.summary = ListingSummary()
-        #: put the cursor on this key once it arrives (e.g. the folder we came up from)
-        self._cursor_wanted: str | None = None
+        #: the rows shown, their order, filter and marks
+        self.rows = ObjectRows()
         self._time_cache: dict[str, str] = {}
-        #: pages received but not merged yet, and when the last merge happened
-        self._pending: list = []
+        #: when arriving pages were last merged, and the timer of the next merge
         self._merged_at = 0.0
         self._merge_timer: Timer | None = None
         #: reads the metadata of the rows in view once the view has stayed put (see ``_view_moved``)
         self._metadata_timer: Timer | None = None
-        #: keys of this listing whose metadata was read for the view, or could not be: not asked again
-        self._metadata_tried: set[str] = set()
-        #: keys the rows-in-view worker is reading now
-        self._metadata_reading: set[str] = set()
         self.hidden_columns: list[str] = []
+        #: column layouts by width, for names up to ``_layouts_longest`` long
+        self._layouts: dict[int, tuple[list[tuple[Column, int]], list[str]]] = {}
+        self._layouts_longest = -1
+        #: rendered lines; a key holds everything the line shows (see ``render_line``)
+        self._lines: LRUCache[Hashable, Strip] = LRUCache(LINE_CACHE_SIZE)
+        #: the Saved column's precision for the rows on screen, and what it was worked out for
+        self._digits: tuple[tuple[int, int, int], int] | None = None
+        #: the table's own style (its background) under every line, until the styles change
+        self._base_style: Style | None = None
+
+    # -- what the table shows (kept by ``rows``) -----------------------------------
+    @property
+    def location(self) -> Location | None:
+        return self.rows.location
+
+    @property
+    def request_id(self) -> int:
+        return self.rows.request_id
+
+    @property
+    def folders(self) -> list[Row]:
+        return self.rows.folders
+
+    @property
+    def objects(self) -> list[Row]:
+        return self.rows.objects
+
+    @property
+    def view(self) -> list[Row]:
+        return self.rows.view
+
+    @property
+    def marked(self) -> set[str]:
+        return self.rows.marked
+
+    @property
+    def sort_key(self) -> str:
+        return self.rows.sort_key
+
+    @property
+    def sort_reverse(self) -> bool:
+        return self.rows.sort_reverse
+
+    @property
+    def filter_text(self) -> str:
+        return self.rows.filter_text
+
+    @filter_text.setter
+    def filter_text(self, text: str) -> None:
+        self.rows.filter_text = text  # the next listing shows through it (``set_filter`` applies it now)
+
+    @property
+    def listing(self) -> bool:
+        """A listing is under way (not Widget.loading: that would cover the table with a spinner)."""
+        return self.rows.listing
+
+    @property
+    def message(self) -> str | None:
+        return self.rows.message
+
+    @property
+    def summary(self) -> ListingSummary:
+        return self.rows.summary
 
     # -- public API ------------------------------------------------------------
     @property
     def current(self) -> Row | None:
-        if 0 <= self.cursor_row < len(self.view):
-            return self.view[self.cursor_row]
-        return None
+        return self.rows.row_at(self.cursor_row)
 
     @property
     def reading_metadata(self) -> bool:
         """The metadata of rows in view is about to be read, or being read."""
-        return self._metadata_timer is not None or bool(self._metadata_reading)
+        return self._metadata_timer is not None or bool(self.rows.metadata_reading)
 
     @property
     def visible_objects(self) -> int:
         """Objects the view shows (after the filter)."""
-        return len(self.view) - self._view_folders
+        return self.rows.visible_objects
 
     def marked_rows(self) -> list[Row]:
-        if not self.marked:
-            return []
-        return [row for row in self.objects if row.key in self.marked]
+        return self.rows.marked_rows()
 
     def show(self, location: Location, *, cursor_key: str | None = None) -> None:
         """Start listing ``location``; rows appear as pages arrive."""
-        self.request_id += 1
-        self._drop_pending()
+        request_id = self.rows.start(location, cursor_key=cursor_key)
+        self._stop_merge_timer()
         self._forget_view_metadata()
         gc.unfreeze()  # let the collector see what earlier screens left behind
-        self.location = location
-        self.folders, self.objects, self.view = [], [], []
-        self._view_folders = 0
-        self._longest_name = 0
-        self.marked.clear()
-        self.message = None
-        self.listing = True
-        self.summary = ListingSummary()
-        self._cursor_wanted = cursor_key
+        self._lines.clear()  # the rows they showed are gone
         self.cursor_row = 0
         self.scroll_to(y=0, animate=False)
         self._update_virtual_size()
         self.refresh()
         self._announce()
-        self._list(location, self.request_id)
+        self._list(location, request_id)
 
     def reload(self) -> None:
         if self.location is not None:
@@ -343,30 +336,23 @@ class ObjectTable(ScrollView, can_focus=True):
 
     def set_filter(self, text: str) -> None:
         current = self.current
-        self.filter_text = text
-        self._rebuild_view(keep=current.key if current else None)
+        self.rows.set_filter(text)
+        self._view_rebuilt(keep=current.key if current else None)
 
     def set_sort(self, key: str, reverse: bool | None = None) -> None:
-        if reverse is None:
-            reverse = (not self.sort_reverse) if key == self.sort_key else key != "name"
         current = self.current
-        self.sort_key, self.sort_reverse = key, reverse
-        self._rebuild_view(keep=current.key if current else None)
+        self.rows.sort_by(key, reverse)
+        self._view_rebuilt(keep=current.key if current else None)
 
     def update_info(self, info: ObjectInfo) -> None:
         """Metadata for one object arrived: show its kind, original size and savings."""
-        for row in self.objects:
-            if row.key == info.key:
-                row.info = info
-                self.refresh()
-                break
+        if self.rows.update_info(info):
+            self.refresh()
 
     def fill_known(self) -> None:
         """Show original sizes that became known meanwhile (exact stats, savings by folder): no HEAD."""
         if self.location is not None and self.summary.unknown and not self.listing:
-            unknown = [row.info for row in self.objects if row.info is not None and row.info.is_delta
-                       and row.info.original_size is None]
-            self._fill_known(self.location, self.request_id, unknown)
+            self._fill_known(self.location, self.request_id, self.rows.unknown_deltas())
 
     @background("reading known metadata", group="known-metadata", exclusive=True)
     def _fill_known(self, location: Location, request_id: int, infos: list[ObjectInfo]) -> None:
@@ -375,17 +361,9 @@ class ObjectTable(ScrollView, can_focus=True):
             self.app.call_from_thread(self._apply_known, request_id, filled)
 
     def _apply_known(self, request_id: int, infos: list[ObjectInfo]) -> None:
-        if request_id != self.request_id:
-            return
-        by_key = {info.key: info for info in infos}
-        for row in self.objects:
-            info = by_key.get(row.key)
-            if info is not None and row.info is not None and row.info.original_size is None:
-                row.info = info
-                if info.original_size is not None:
-                    self.summary.unknown -= 1
-        self.refresh()
-        self._announce()
+        if self.rows.apply_known(request_id, infos):
+            self.refresh()
+            self._announce()
 
     # -- listing worker --------------------------------------------------------
     @background("listing the folder", group="listing", exclusive=True)
@@ -406,40 +384,25 @@ class ObjectTable(ScrollView, can_focus=True):
         doing that for every page of a fast listing would starve the keyboard.
         """
         message.stop()
-        if message.request_id != self.request_id or self.location is None:
+        if not self.rows.queue_page(message.request_id, message.page):
             return  # a page of a listing the user has already left
-        self._pending.append(message.page)
         if not self.view or time.monotonic() - self._merged_at >= MERGE_INTERVAL_S:
             self._merge_pending()
         elif self._merge_timer is None:
             self._merge_timer = self.set_timer(MERGE_INTERVAL_S, self._merge_pending)
 
     def _merge_pending(self) -> None:
-        if self._merge_timer is not None:
-            self._merge_timer.stop()
-            self._merge_timer = None
-        pages, self._pending = self._pending, []
-        if not pages or self.location is None:
+        self._stop_merge_timer()
+        current = self.current
+        keep = self.rows.cursor_wanted or (current.key if current else None)
+        shown = len(self.view)
+        if not self.rows.merge_pending():
             return
         self._merged_at = time.monotonic()
-        prefix = self.location.prefix
-        new_folders = [Row.folder(p, prefix) for page in pages for p in page.common_prefixes if p != prefix]
-        new_objects = [Row.obj(o, prefix) for page in pages for o in page.contents if o.key != prefix]
-        summary = self.summary
-        summary.folders += len(new_folders)
-        summary.objects += len(new_objects)
-        for row in new_objects:
-            summary.stored_bytes += row.size
-            if row.info is not None and row.info.is_delta:
-                summary.deltas += 1
-                if row.info.original_size is None:
-                    summary.unknown += 1
-            else:
-                summary.plain_bytes += row.size
-        self.folders.extend(new_folders)
-        self.objects.extend(new_objects)
-        self._longest_name = max([self._longest_name] + [len(printable(row.name)) for row in new_folders + new_objects])
-        self._add_to_view(new_folders, new_objects)
+        if len(self.view) != shown:  # rows joined the view (a filter may have let none of them in)
+            self._place_cursor(keep)
+        self._update_virtual_size()
+        self.refresh()
         self._announce()
         self._view_moved()
         # Rows live as long as the listing is shown. Without this, Python's full
@@ -448,8 +411,7 @@ class ObjectTable(ScrollView, can_focus=True):
         # still freed by reference counting when the user leaves the folder.
         gc.freeze()
 
-    def _drop_pending(self) -> None:
-        self._pending = []
+    def _stop_merge_timer(self) -> None:
         if self._merge_timer is not None:
             self._merge_timer.stop()
             self._merge_timer = None
@@ -459,14 +421,11 @@ class ObjectTable(ScrollView, can_focus=True):
         if message.request_id != self.request_id:
             return
         self._merge_pending()
-        self.listing = False
-        self.summary.complete = True
-        self._cursor_wanted = None
+        self.rows.finish()
         self.refresh()
         self._announce()
         if self.folders and self.location is not None:
-            self._find_empty_folders(self.location, self.request_id,
-                                     [row.key for row in self.folders[:EMPTY_FOLDER_CHECKS]])
+            self._find_empty_folders(self.location, self.request_id, self.rows.folders_to_check())
 
     @background("checking folders for contents", group="empty-folders", exclusive=True)
     def _find_empty_folders(self, location: Location, request_id: int, prefixes: list[str]) -> None:
@@ -483,96 +442,32 @@ class ObjectTable(ScrollView, can_focus=True):
             self.app.call_from_thread(self._mark_empty, request_id, set(empty))
 
     def _mark_empty(self, request_id: int, prefixes: set[str]) -> None:
-        if request_id != self.request_id:
-            return
-        for row in self.folders:
-            if row.key in prefixes:
-                row.empty = True
-        self.refresh()
+        if self.rows.mark_empty(request_id, prefixes):
+            self.refresh()
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
         """The listing failed: say so where the rows would be."""
-        self.listing = False
-        self.message = text
-        self.summary.error = text
-        self.summary.bucket_missing = isinstance(error, BucketNotFoundError)
+        self.rows.fail(text, bucket_missing=isinstance(error, BucketNotFoundError))
         self.refresh()
         self._announce()
 
     # -- view ------------------------------------------------------------------
-    def _sort_key_func(self) -> Callable[[Row], Any]:
-        keys: dict[str, Callable[[Row], Any]] = {
-            "name": attrgetter("lower"), "size": attrgetter("size"), "original": original_size,
-            "saved": saved_share, "date": attrgetter("modified")}
-        return keys[self.sort_key]
-
-    def _matches(self, rows: Iterable[Row]) -> list[Row]:
-        if not self.filter_text:
-            return list(rows)
-        needle = self.filter_text.casefold()
-        return [row for row in rows if needle in row.lower]
-
-    def _rebuild_view(self, keep: str | None = None) -> None:
-        key = self._sort_key_func()
-        folder_key = attrgetter("lower")
-        folders = sorted(self._matches(self.folders), key=folder_key,
-                         reverse=self.sort_reverse and self.sort_key == "name")
-        objects = sorted(self._matches(self.objects), key=key, reverse=self.sort_reverse)
-        self.view = folders + objects
-        self._view_folders = len(folders)
+    def _view_rebuilt(self, keep: str | None) -> None:
+        """The rows were sorted or filtered again: keep the cursor on ``keep`` and show them."""
         self._place_cursor(keep)
         self._update_virtual_size()
         self.refresh()
         self._view_moved()
 
-    def _add_to_view(self, new_folders: list[Row], new_objects: list[Row]) -> None:
-        """Merge one page into the sorted, filtered view.
-
-        Pages usually arrive in the view's order already (S3 lists by name), so
-        the common case is an append; otherwise list.sort (Timsort) merges the
-        two sorted runs in linear time.
-        """
-        current = self.current
-        keep = self._cursor_wanted or (current.key if current else None)
-        folders_new = self._matches(new_folders)
-        objects_new = self._matches(new_objects)
-        if folders_new or objects_new:
-            split = self._view_folders
-            folders, objects = self.view[:split], self.view[split:]
-            if folders_new:
-                folders = self._merge(folders, folders_new, attrgetter("lower"),
-                                      self.sort_reverse and self.sort_key == "name")
-            if objects_new:
-                objects = self._merge(objects, objects_new, self._sort_key_func(), self.sort_reverse)
-            self.view = folders + objects
-            self._view_folders = len(folders)
-            self._place_cursor(keep)
-        self._update_virtual_size()
-        self.refresh()
-
-    @staticmethod
-    def _merge(old: list[Row], new: list[Row], key: Callable[[Row], Any], reverse: bool) -> list[Row]:
-        new.sort(key=key, reverse=reverse)
-        if old:
-            last, first = key(old[-1]), key(new[0])
-            in_order = first <= last if reverse else first >= last
-            if not in_order:
-                old.extend(new)
-                old.sort(key=key, reverse=reverse)
-                return old
-        old.extend(new)
-        return old
-
     def _place_cursor(self, key: str | None) -> None:
         current = self.current
         if key is not None and current is not None and current.key == key:
             return
-        if key is not None:
-            for index, row in enumerate(self.view):
-                if row.key == key:
-                    self.cursor_row = index
-                    self._scroll_cursor_into_view()
-                    return
+        index = self.rows.index_of(key) if key is not None else None
+        if index is not None:
+            self.cursor_row = index
+            self._scroll_cursor_into_view()
+            return
         self.cursor_row = min(self.cursor_row, max(len(self.view) - 1, 0))
 
     def _update_virtual_size(self) -> None:
@@ -614,7 +509,7 @@ class ObjectTable(ScrollView, can_focus=True):
     def _move(self, delta: int) -> None:
         if not self.view:
             return
-        self._cursor_wanted = None
+        self.rows.cursor_wanted = None
         self.cursor_row = max(0, min(len(self.view) - 1, self.cursor_row + delta))
 
     def action_cursor_up(self) -> None:
@@ -638,8 +533,7 @@ class ObjectTable(ScrollView, can_focus=True):
     def action_sort(self, key: str) -> None:
         self.set_sort(key)
         if key in ("original", "saved") and self.location is not None:
-            missing = [row.info for row in self.objects
-                       if row.info is not None and row.info.is_delta and row.info.original_size is None]
+            missing = self.rows.unknown_deltas()
             if missing:
                 # A delta's original size lives in its metadata: read it (cached on disk) to sort by it.
                 self.app.notify(f"Reading the metadata of {len(missing):,} deltas to sort by their original size…",
@@ -653,17 +547,14 @@ class ObjectTable(ScrollView, can_focus=True):
             self.app.call_from_thread(self._metadata_arrived, request_id, infos)
 
     def _metadata_arrived(self, request_id: int, infos: list[ObjectInfo]) -> None:
-        if request_id != self.request_id:
-            return
-        by_key = {info.key: info for info in infos}
-        for row in self.objects:
-            info = by_key.get(row.key)
-            if info is not None:
-                row.info = info
         current = self.current
-        self._rebuild_view(keep=current.key if current else None)
+        if self.rows.apply_metadata(request_id, infos):
+            self._view_rebuilt(keep=current.key if current else None)
 
     # -- metadata of the rows in view ------------------------------------------------
+    def _rows_wanting_metadata(self) -> list[Row]:
+        return self.rows.rows_wanting_metadata(int(self.scroll_y), self.scrollable_content_region.height)
+
     def _view_moved(self) -> None:
         """The rows in view may have changed: read their metadata once the view stays put a moment."""
         if self.location is None or not self._rows_wanting_metadata():
@@ -676,37 +567,17 @@ class ObjectTable(ScrollView, can_focus=True):
         if self._metadata_timer is not None:
             self._metadata_timer.stop()
             self._metadata_timer = None
-        self._metadata_tried = set()
-        self._metadata_reading = set()
+        self.rows.forget_view_metadata()
         self.workers.cancel_group(self, "view-metadata")
-
-    def _rows_wanting_metadata(self) -> list[Row]:
-        """Object rows in view (and a few around) whose metadata is unknown and not asked for yet."""
-        height = self.scrollable_content_region.height
-        if height <= 1 or len(self.view) <= self._view_folders:
-            return []
-        top = int(self.scroll_y)
-        start = max(self._view_folders, top - VISIBLE_METADATA_MARGIN)
-        end = min(len(self.view), top + height - 1 + VISIBLE_METADATA_MARGIN)
-        tried = self._metadata_tried
-        return [row for row in self.view[start:end]
-                if row.info is not None and not row.info.metadata_loaded and not row.info.housekeeping
-                and row.key not in tried]
 
     def _read_view_metadata(self) -> None:
         self._metadata_timer = None
         if self.location is None or self.app.client is None:
             return
         rows = self._rows_wanting_metadata()
-        if not rows or all(row.key in self._metadata_reading for row in rows):
-            return  # nothing new in view: what is being read still is
-        # Copies: the worker fills them while the screen may be drawing the rows.
-        infos = []
-        for row in rows:
-            assert row.info is not None  # object rows only
-            infos.append(dataclasses.replace(row.info, metadata=dict(row.info.metadata)))
-        self._metadata_reading = {row.key for row in rows}
-        self._read_metadata(self.location, self.request_id, rows, infos)
+        infos = self.rows.begin_view_read(rows)
+        if infos is not None:
+            self._read_metadata(self.location, self.request_id, rows, infos)
 
     @property
     def metadata_in_view(self) -> bool:
@@ -723,7 +594,7 @@ class ObjectTable(ScrollView, can_focus=True):
             app.notify("Metadata of the rows in view: from the cache only; browsing sends listings only "
                        "(c or s reads everything below).", timeout=4)
         # Rows tried from the cache alone are worth asking the server now.
-        self._metadata_tried = set()
+        self.rows.metadata_tried = set()
         self._view_moved()
         self._announce()
 
@@ -759,24 +630,10 @@ class ObjectTable(ScrollView, can_focus=True):
             app.call_from_thread(self._view_metadata_read, request_id, rows, infos)
 
     def _view_metadata_read(self, request_id: int, rows: list[Row], infos: list[ObjectInfo]) -> None:
-        if request_id != self.request_id:
-            return
-        keys = {row.key for row in rows}
-        self._metadata_reading -= keys
-        self._metadata_tried |= keys
-        unknown = self.summary.unknown
-        changed = False
-        for row, info in zip(rows, infos):
-            current = row.info
-            if current is None or current.metadata_loaded or not info.metadata_loaded:
-                continue  # filled meanwhile (details, exact stats), or gone from the bucket, or not read
-            if current.is_delta and current.original_size is None and info.original_size is not None:
-                self.summary.unknown -= 1
-            row.info = info
-            changed = True
+        changed, unknown_changed = self.rows.view_read_done(request_id, rows, infos)
         if changed:
             self.refresh()  # nothing new read: nothing to repaint (a scroll already painted these rows)
-        if self.summary.unknown != unknown:
+        if unknown_changed:
             self._announce()
 
     # -- actions -----------------------------------------------------------------
@@ -806,24 +663,16 @@ class ObjectTable(ScrollView, can_focus=True):
         row = self.current
         if row is None:
             return
-        if row.is_folder:
+        if not self.rows.toggle_mark(row):
             self.app.notify("Space marks objects. To restore or delete a whole folder, "
                             "highlight it and press d or Delete.", timeout=4)
             return
-        if row.key in self.marked:
-            self.marked.discard(row.key)
-        else:
-            self.marked.add(row.key)
         self._refresh_row(self.cursor_row)  # its mark; the move repaints what it changes
         self._move(1)
         self.post_message(self.Highlighted(self, self.current))
 
     def action_mark_all(self) -> None:
-        visible = [row.key for row in self.view if not row.is_folder]
-        if visible and all(key in self.marked for key in visible):
-            self.marked.difference_update(visible)
-        else:
-            self.marked.update(visible)
+        self.rows.mark_all()
         self.refresh()
         self.post_message(self.Highlighted(self, self.current))
 
@@ -836,7 +685,7 @@ class ObjectTable(ScrollView, can_focus=True):
             return
         index = int(self.scroll_y) + event.y - 1
         if 0 <= index < len(self.view):
-            self._cursor_wanted = None
+            self.rows.cursor_wanted = None
             self.cursor_row = index
             if event.chain >= 2:
                 self.action_open()
@@ -851,7 +700,23 @@ class ObjectTable(ScrollView, can_focus=True):
 
     # -- rendering ---------------------------------------------------------------
     def _layout(self, width: int) -> list[tuple[Column, int]]:
-        """Columns that fit in ``width``, most useful first; the name keeps at least 28 cells."""
+        """Columns that fit in ``width``, most useful first; the name keeps at least 28 cells.
+
+        Worked out once per width and longest name, not per line.
+        """
+        longest = self.rows.longest_name
+        if longest != self._layouts_longest:
+            self._layouts = {}
+            self._layouts_longest = longest
+        known = self._layouts.get(width)
+        if known is None:
+            known = self._layouts[width] = self._work_out_layout(width, longest)
+        layout, self.hidden_columns = known
+        return layout
+
+    @staticmethod
+    def _work_out_layout(width: int, longest_name: int) -> tuple[list[tuple[Column, int]], list[str]]:
+        """The columns and their widths, and the titles of the columns left out for want of width."""
         # Each entry lists alternatives, widest first: the date drops its time before it goes.
         optional = [
             [Column("Stored", 9, "right", "size")],
@@ -871,12 +736,11 @@ class ObjectTable(ScrollView, can_focus=True):
         order = {c.title: i for i, c in enumerate(DISPLAY_ORDER)}
         chosen.sort(key=lambda c: order[c.title])
         titles = {c.title for c in chosen}
-        #: columns left out for want of width (the header says so)
-        self.hidden_columns = [alternatives[0].title for alternatives in optional
-                               if not titles & {c.title for c in alternatives}]
-        wanted = min(max(self._longest_name + 2, NAME_MIN_WIDTH), NAME_MAX_WIDTH)
+        hidden = [alternatives[0].title for alternatives in optional
+                  if not titles & {c.title for c in alternatives}]
+        wanted = min(max(longest_name + 2, NAME_MIN_WIDTH), NAME_MAX_WIDTH)
         name_width = min(max(width - 2 - sum(c.width + 1 for c in chosen), 1), wanted)
-        return [(MARK_COLUMN, 1), (NAME_COLUMN, name_width - 1)] + [(c, c.width) for c in chosen]
+        return [(MARK_COLUMN, 1), (NAME_COLUMN, name_width - 1)] + [(c, c.width) for c in chosen], hidden
 
     def _cell(self, text: str | Text, width: int, align: str, style: Style | str = "") -> Text:
         cell = text if isinstance(text, Text) else Text(text, style=style)
@@ -913,11 +777,12 @@ class ObjectTable(ScrollView, can_focus=True):
             line.append(" ")
         return line
 
-    def _row_text(self, row: Row, layout: list[tuple[Column, int]]) -> Text:
+    def _row_text(self, row: Row, layout: list[tuple[Column, int]], *, damaged: bool | None = None) -> Text:
         dim = self.get_component_rich_style("object-table--dim")
         line = Text(no_wrap=True)
         marked = row.key in self.marked
-        damaged = self._damaged(row)
+        if damaged is None:
+            damaged = self._damaged(row)
         for column, width in layout:
             title = column.title
             if title == "":
@@ -984,28 +849,62 @@ class ObjectTable(ScrollView, can_focus=True):
             return f"No names contain “{printable(self.filter_text, 60)}” (Esc clears the filter)."
         return "This folder is empty."
 
-    def _saved_digits(self) -> int:
-        """One precision for the Saved column on screen: the most any row in view needs."""
+    def _saved_digits(self, height: int | None = None) -> int:
+        """One precision for the Saved column on screen: the most any row in view needs.
+
+        Worked out once per scroll position and change of the rows, not per line.
+        """
         start = int(self.scroll_y)
+        height = max(self.size.height if height is None else height, 1)
+        wanted_for = (start, height, self.rows.version)
+        if self._digits is not None and self._digits[0] == wanted_for:
+            return self._digits[1]
         values = []
-        for row in self.view[start:start + max(self.size.height, 1)]:
+        for row in self.view[start:start + height]:
             info = row.info
             if info is not None and info.original_size:
                 values.append(info.savings_percent)
-        return column_digits(values)
+        digits = column_digits(values)
+        self._digits = (wanted_for, digits)
+        return digits
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base_style = None
+        self._lines.clear()  # the lines were rendered in the styles of before
+
+    @property
+    def _base(self) -> Style:
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        base = self.rich_style
+        size = self.size
+        width = size.width
         layout = self._layout(width)
+        key: Hashable
         if y == 0:
+            key = ("header", width, self.rows.longest_name, self.sort_key, self.sort_reverse, self.location is None)
+            cached = self._lines.get(key)
+            if cached is not None:
+                return cached
             text = self._header(layout)
         else:
             index = int(self.scroll_y) + y - 1
             if index < len(self.view):
                 row = self.view[index]
-                text = self._row_text(row, layout)
-                if index == self.cursor_row:
+                cursor = 0 if index != self.cursor_row else 2 if self.has_focus else 1
+                damaged = self._damaged(row)
+                # Everything this line shows: a row that changes gets a new version, a move of the cursor or a
+                # mark a new key; the Saved column's precision follows the rows on screen.
+                key = (row, row.version, width, self.rows.longest_name, cursor, row.key in self.marked, damaged,
+                       self._saved_digits(size.height))
+                cached = self._lines.get(key)
+                if cached is not None:
+                    return cached
+                text = self._row_text(row, layout, damaged=damaged)
+                if cursor:
                     text.stylize(self.get_component_rich_style("object-table--cursor"))
             elif not self.view and y == 2:
                 message = self._message_line() or ""
@@ -1013,8 +912,15 @@ class ObjectTable(ScrollView, can_focus=True):
                             no_wrap=True)
                 if self.message:
                     text.stylize(Style(color=None, italic=False, bold=True))
+                return self._strip(text, width)
             else:
-                return Strip.blank(width, base)
+                return Strip.blank(width, self._base)
+        strip = self._strip(text, width)
+        self._lines[key] = strip
+        return strip
+
+    def _strip(self, text: Text, width: int) -> Strip:
+        base = self._base
         text.stylize_before(base)
         segments = merge_blanks(text.render(self.app.console))
         return Strip(segments).crop_extend(0, width, base)

@@ -1,0 +1,421 @@
+"""The rows behind the object table: plain Python, no Textual.
+
+:class:`ObjectRows` holds the folders and objects of one listing, merges the
+listing's pages as they arrive, sorts and filters them into the ``view`` the
+table draws, keeps the marks, and keeps the books of the metadata the table
+reads for the rows in view (which rows still want it, which are being read,
+which answers still belong to the listing on screen). The table widget
+(``widgets/object_table.py``) draws ``view`` and runs the workers and timers;
+everything here can be tested without an App.
+
+Every change to what a row shows bumps that row's ``version``, and every
+change to the rows or their order bumps :attr:`ObjectRows.version`: the
+table's cache of rendered lines is keyed by them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from dgtui import ObjectInfo, ObjectKind
+
+from ..core.text import printable
+
+if TYPE_CHECKING:
+    from dgtui import ListObjectsResult
+
+    from .messages import Location
+
+#: rows above and below the visible ones whose metadata is read with them (the next scroll's)
+VISIBLE_METADATA_MARGIN = 8
+#: folders of a listing checked for being empty (one small LIST each), in listing order
+EMPTY_FOLDER_CHECKS = 200
+
+
+class Row:
+    """One line of the table: a folder (common prefix) or an object."""
+
+    __slots__ = ("key", "name", "lower", "size", "modified", "info", "is_folder", "empty", "version")
+
+    def __init__(self, key: str, name: str, size: int, modified: str, info: ObjectInfo | None):
+        self.key = key
+        self.name = name
+        self.lower = name.casefold()
+        self.size = size
+        self.modified = modified
+        self.info = info
+        self.is_folder = info is None
+        #: a folder the server lists with nothing under it (a deleted folder some servers keep)
+        self.empty = False
+        #: bumped whenever what the row shows changes (its info, its emptiness)
+        self.version = 0
+
+    @classmethod
+    def folder(cls, prefix: str, parent_prefix: str) -> "Row":
+        return cls(prefix, prefix[len(parent_prefix):], -1, "", None)
+
+    @classmethod
+    def obj(cls, info: ObjectInfo, parent_prefix: str) -> "Row":
+        name = info.key[len(parent_prefix):] if info.key.startswith(parent_prefix) else info.name
+        return cls(info.key, name, info.size, info.last_modified or "", info)
+
+    def set_info(self, info: ObjectInfo) -> None:
+        self.info = info
+        self.version += 1
+
+    def set_empty(self) -> None:
+        if not self.empty:
+            self.empty = True
+            self.version += 1
+
+
+@dataclass
+class ListingSummary:
+    """Numbers the table knows from the listing alone (no HEADs)."""
+
+    objects: int = 0
+    folders: int = 0
+    deltas: int = 0
+    stored_bytes: int = 0
+    #: bytes of non-delta objects: their stored size is their original size
+    plain_bytes: int = 0
+    #: deltas whose original size is not known yet (never read, neither this session nor in the cache)
+    unknown: int = 0
+    complete: bool = False
+    error: str | None = None
+    #: the listing failed because the bucket does not exist
+    bucket_missing: bool = False
+
+
+def original_size(row: Row) -> int:
+    """The original size when known (deltas: from their metadata), else -1 (sorts first)."""
+    info = row.info
+    if info is None:
+        return -1
+    if info.original_size is not None:
+        return info.original_size
+    return row.size if info.kind in (ObjectKind.DIRECT, ObjectKind.PLAIN) else -1
+
+
+def saved_share(row: Row) -> float:
+    info = row.info
+    if info is None or not info.original_size:
+        return -1.0
+    return info.savings_percent or 0.0
+
+
+SORT_KEYS: dict[str, Callable[[Row], Any]] = {
+    "name": attrgetter("lower"), "size": attrgetter("size"), "original": original_size,
+    "saved": saved_share, "date": attrgetter("modified")}
+
+
+def _merge(old: list[Row], new: list[Row], key: Callable[[Row], Any], reverse: bool) -> list[Row]:
+    """``old`` (sorted) with ``new`` merged in.
+
+    Pages usually arrive in the view's order already (S3 lists by name), so the common case is an
+    append; otherwise list.sort (Timsort) merges the two sorted runs in linear time.
+    """
+    new.sort(key=key, reverse=reverse)
+    if old:
+        last, first = key(old[-1]), key(new[0])
+        in_order = first <= last if reverse else first >= last
+        if not in_order:
+            old.extend(new)
+            old.sort(key=key, reverse=reverse)
+            return old
+    old.extend(new)
+    return old
+
+
+class ObjectRows:
+    """The folders and objects of one location, the sorted and filtered view of them, and the marks."""
+
+    def __init__(self) -> None:
+        self.location: Location | None = None
+        #: names the listing being shown; answers carrying an older one are dropped
+        self.request_id = 0
+        self.folders: list[Row] = []
+        self.objects: list[Row] = []
+        #: folders first, then objects, filtered and sorted: what the table draws
+        self.view: list[Row] = []
+        #: how many of ``view``'s first rows are folders
+        self.view_folders = 0
+        #: the longest name in the listing (the Name column need not be wider)
+        self.longest_name = 0
+        self.marked: set[str] = set()
+        self.sort_key = "name"
+        self.sort_reverse = False
+        self.filter_text = ""
+        #: a listing is under way
+        self.listing = False
+        #: the listing failed: said where the rows would be
+        self.message: str | None = None
+        self.summary = ListingSummary()
+        #: put the cursor on this key once it arrives (e.g. the folder we came up from)
+        self.cursor_wanted: str | None = None
+        #: pages received but not merged yet
+        self.pending: list[ListObjectsResult] = []
+        #: keys of this listing whose metadata was read for the view, or could not be: not asked again
+        self.metadata_tried: set[str] = set()
+        #: keys whose metadata is being read for the view now
+        self.metadata_reading: set[str] = set()
+        #: bumped whenever the rows, their order or what any of them shows changes
+        self.version = 0
+
+    # -- the listing ---------------------------------------------------------------
+    def start(self, location: Location, *, cursor_key: str | None = None) -> int:
+        """Forget the rows shown; a listing of ``location`` begins. Returns its request id."""
+        self.request_id += 1
+        self.location = location
+        self.folders, self.objects, self.view = [], [], []
+        self.view_folders = 0
+        self.longest_name = 0
+        self.marked.clear()
+        self.message = None
+        self.listing = True
+        self.summary = ListingSummary()
+        self.cursor_wanted = cursor_key
+        self.pending = []
+        self.forget_view_metadata()
+        self.version += 1
+        return self.request_id
+
+    def queue_page(self, request_id: int, page: ListObjectsResult) -> bool:
+        """Keep a page for the next merge; False if it belongs to a listing no longer shown."""
+        if request_id != self.request_id or self.location is None:
+            return False
+        self.pending.append(page)
+        return True
+
+    def merge_pending(self) -> bool:
+        """Add the queued pages to the rows and to the view; True if there were any."""
+        pages, self.pending = self.pending, []
+        if not pages or self.location is None:
+            return False
+        prefix = self.location.prefix
+        new_folders = [Row.folder(p, prefix) for page in pages for p in page.common_prefixes if p != prefix]
+        new_objects = [Row.obj(o, prefix) for page in pages for o in page.contents if o.key != prefix]
+        summary = self.summary
+        summary.folders += len(new_folders)
+        summary.objects += len(new_objects)
+        for row in new_objects:
+            summary.stored_bytes += row.size
+            if row.info is not None and row.info.is_delta:
+                summary.deltas += 1
+                if row.info.original_size is None:
+                    summary.unknown += 1
+            else:
+                summary.plain_bytes += row.size
+        self.folders.extend(new_folders)
+        self.objects.extend(new_objects)
+        self.longest_name = max([self.longest_name] + [len(printable(row.name)) for row in new_folders + new_objects])
+        self._add_to_view(new_folders, new_objects)
+        return True
+
+    def finish(self) -> None:
+        """The last page is in (and merged)."""
+        self.listing = False
+        self.summary.complete = True
+        self.cursor_wanted = None
+
+    def fail(self, text: str, *, bucket_missing: bool) -> None:
+        """The listing failed: ``text`` says so where the rows would be."""
+        self.listing = False
+        self.message = text
+        self.summary.error = text
+        self.summary.bucket_missing = bucket_missing
+
+    def folders_to_check(self) -> list[str]:
+        """Folders worth a small LIST each to learn whether anything is left in them."""
+        return [row.key for row in self.folders[:EMPTY_FOLDER_CHECKS]]
+
+    def mark_empty(self, request_id: int, prefixes: set[str]) -> bool:
+        """These folders hold nothing; True if that changed a row of the listing shown."""
+        if request_id != self.request_id:
+            return False
+        changed = False
+        for row in self.folders:
+            if row.key in prefixes and not row.empty:
+                row.set_empty()
+                changed = True
+        if changed:
+            self.version += 1
+        return changed
+
+    # -- the view ------------------------------------------------------------------
+    @property
+    def visible_objects(self) -> int:
+        """Objects the view shows (after the filter)."""
+        return len(self.view) - self.view_folders
+
+    def row_at(self, index: int) -> Row | None:
+        return self.view[index] if 0 <= index < len(self.view) else None
+
+    def index_of(self, key: str) -> int | None:
+        for index, row in enumerate(self.view):
+            if row.key == key:
+                return index
+        return None
+
+    def sort_by(self, key: str, reverse: bool | None = None) -> None:
+        """Sort by ``key``; ``reverse`` None: the same key again reverses it, a new one starts in its usual order."""
+        if reverse is None:
+            reverse = (not self.sort_reverse) if key == self.sort_key else key != "name"
+        self.sort_key, self.sort_reverse = key, reverse
+        self.rebuild_view()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.rebuild_view()
+
+    def _matches(self, rows: Iterable[Row]) -> list[Row]:
+        if not self.filter_text:
+            return list(rows)
+        needle = self.filter_text.casefold()
+        return [row for row in rows if needle in row.lower]
+
+    def _folders_reversed(self) -> bool:
+        return self.sort_reverse and self.sort_key == "name"  # folders sort by name only
+
+    def rebuild_view(self) -> None:
+        """Sort and filter all rows again."""
+        folders = sorted(self._matches(self.folders), key=attrgetter("lower"), reverse=self._folders_reversed())
+        objects = sorted(self._matches(self.objects), key=SORT_KEYS[self.sort_key], reverse=self.sort_reverse)
+        self.view = folders + objects
+        self.view_folders = len(folders)
+        self.version += 1
+
+    def _add_to_view(self, new_folders: list[Row], new_objects: list[Row]) -> None:
+        folders_new = self._matches(new_folders)
+        objects_new = self._matches(new_objects)
+        if folders_new or objects_new:
+            split = self.view_folders
+            folders, objects = self.view[:split], self.view[split:]
+            if folders_new:
+                folders = _merge(folders, folders_new, attrgetter("lower"), self._folders_reversed())
+            if objects_new:
+                objects = _merge(objects, objects_new, SORT_KEYS[self.sort_key], self.sort_reverse)
+            self.view = folders + objects
+            self.view_folders = len(folders)
+        self.version += 1
+
+    # -- marks ---------------------------------------------------------------------
+    def toggle_mark(self, row: Row) -> bool:
+        """Mark an object, or unmark it; False for a folder (folders are not marked)."""
+        if row.is_folder:
+            return False
+        if row.key in self.marked:
+            self.marked.discard(row.key)
+        else:
+            self.marked.add(row.key)
+        return True
+
+    def mark_all(self) -> None:
+        """Mark every object the view shows; if all of them are marked already, unmark them."""
+        visible = [row.key for row in self.view if not row.is_folder]
+        if visible and all(key in self.marked for key in visible):
+            self.marked.difference_update(visible)
+        else:
+            self.marked.update(visible)
+
+    def marked_rows(self) -> list[Row]:
+        if not self.marked:
+            return []
+        return [row for row in self.objects if row.key in self.marked]
+
+    # -- metadata ------------------------------------------------------------------
+    def update_info(self, info: ObjectInfo) -> bool:
+        """Metadata for one object arrived (details); True if it is a row of this listing."""
+        for row in self.objects:
+            if row.key == info.key:
+                row.set_info(info)
+                self.version += 1
+                return True
+        return False
+
+    def unknown_deltas(self) -> list[ObjectInfo]:
+        """Deltas whose original size is not known (it lives in their metadata)."""
+        return [row.info for row in self.objects
+                if row.info is not None and row.info.is_delta and row.info.original_size is None]
+
+    def apply_known(self, request_id: int, infos: list[ObjectInfo]) -> bool:
+        """Metadata known without a request (caches) arrived; True if it belongs to the listing shown."""
+        if request_id != self.request_id:
+            return False
+        by_key = {info.key: info for info in infos}
+        for row in self.objects:
+            info = by_key.get(row.key)
+            if info is not None and row.info is not None and row.info.original_size is None:
+                row.set_info(info)
+                if info.original_size is not None:
+                    self.summary.unknown -= 1
+        self.version += 1
+        return True
+
+    def apply_metadata(self, request_id: int, infos: list[ObjectInfo]) -> bool:
+        """Metadata read to sort by it arrived; True if it belongs to the listing shown (then sort again)."""
+        if request_id != self.request_id:
+            return False
+        by_key = {info.key: info for info in infos}
+        for row in self.objects:
+            info = by_key.get(row.key)
+            if info is not None:
+                row.set_info(info)
+        self.rebuild_view()
+        return True
+
+    def forget_view_metadata(self) -> None:
+        self.metadata_tried = set()
+        self.metadata_reading = set()
+
+    def rows_wanting_metadata(self, top: int, height: int) -> list[Row]:
+        """Object rows in view (and a few around) whose metadata is unknown and not asked for yet.
+
+        ``top`` is the first view row on screen, ``height`` the table's height with its header line.
+        """
+        if height <= 1 or len(self.view) <= self.view_folders:
+            return []
+        start = max(self.view_folders, top - VISIBLE_METADATA_MARGIN)
+        end = min(len(self.view), top + height - 1 + VISIBLE_METADATA_MARGIN)
+        tried = self.metadata_tried
+        return [row for row in self.view[start:end]
+                if row.info is not None and not row.info.metadata_loaded and not row.info.housekeeping
+                and row.key not in tried]
+
+    def begin_view_read(self, rows: list[Row]) -> list[ObjectInfo] | None:
+        """The metadata of ``rows`` is to be read: copies of their infos to fill, or None if nothing is new.
+
+        Copies, because the reading thread fills them while the screen may be drawing the rows.
+        """
+        if not rows or all(row.key in self.metadata_reading for row in rows):
+            return None  # nothing new in view: what is being read still is
+        infos = []
+        for row in rows:
+            assert row.info is not None  # object rows only
+            infos.append(dataclasses.replace(row.info, metadata=dict(row.info.metadata)))
+        self.metadata_reading = {row.key for row in rows}
+        return infos
+
+    def view_read_done(self, request_id: int, rows: list[Row], infos: list[ObjectInfo]) -> tuple[bool, bool]:
+        """The read of :meth:`begin_view_read` ended: (whether a row changed, whether ``summary.unknown`` did)."""
+        if request_id != self.request_id:
+            return False, False
+        keys = {row.key for row in rows}
+        self.metadata_reading -= keys
+        self.metadata_tried |= keys
+        unknown = self.summary.unknown
+        changed = False
+        for row, info in zip(rows, infos):
+            current = row.info
+            if current is None or current.metadata_loaded or not info.metadata_loaded:
+                continue  # filled meanwhile (details, exact stats), or gone from the bucket, or not read
+            if current.is_delta and current.original_size is None and info.original_size is not None:
+                self.summary.unknown -= 1
+            row.set_info(info)
+            changed = True
+        if changed:
+            self.version += 1
+        return changed, self.summary.unknown != unknown
