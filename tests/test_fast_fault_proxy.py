@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import boto3
@@ -12,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dgtui import create_client
 from dgtui.server import LocalS3Server
 from dgtui.testing.fast_fault_proxy import FastFaultProxy
-from dgtui.testing.proxy import FaultProxy, FaultRates
+from dgtui.testing.proxy import LOOPBACK, FaultProxy, FaultRates
 from tests.core.test_fasthead import put_deltas
 
 BODY = bytes(range(256)) * 8192  # 2 MiB: many reads and writes each way
@@ -94,7 +95,26 @@ def test_a_reset_is_a_connection_error(s3_server, bucket, boto3_s3):
     with FastFaultProxy(s3_server.endpoint_url, FaultRates(reset=1.0)) as proxy:
         with pytest.raises(BotoCoreError):
             client_through(proxy.endpoint_url, s3_server).get_object(Bucket=bucket, Key="k")
-        assert proxy.counts["reset"] == 1
+        with socket.create_connection((LOOPBACK, proxy.port), timeout=10) as raw:
+            raw.sendall(f"GET /{bucket}/k HTTP/1.1\r\nHost: {LOOPBACK}\r\n\r\n".encode())
+            with pytest.raises(ConnectionResetError):  # a TCP reset, not a clean close
+                raw.recv(100)
+        assert proxy.counts["reset"] == 2
+
+
+def test_pipelined_requests_close_the_connection(s3_server, bucket, boto3_s3):
+    boto3_s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    request = f"HEAD /{bucket}/k HTTP/1.1\r\nHost: {LOOPBACK}\r\n\r\n".encode()
+    with FastFaultProxy(s3_server.endpoint_url) as proxy, \
+            socket.create_connection((LOOPBACK, proxy.port), timeout=10) as raw:
+        raw.sendall(request * 2)
+        received = b""
+        for _ in range(100):  # bounded: the proxy closes the connection
+            chunk = raw.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+        assert b" 200 " not in received  # neither request reached the server as a pair of requests
 
 
 def test_a_throttled_upload_is_stored_whole_by_its_retry(s3_server, bucket, boto3_s3):
