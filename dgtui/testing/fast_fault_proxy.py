@@ -204,12 +204,14 @@ class _ClientConnection(asyncio.Protocol):
         self.expect_continue = False
         self.completed_in_feed = False
         self.closed = False
+        self.opening: asyncio.Task[None] | None = None
 
     # -- asyncio -----------------------------------------------------------
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         self.proxy._connections.add(self)
-        asyncio.get_running_loop().create_task(self.proxy._open_upstream(self))
+        # Kept: the loop holds only a weak reference to a task, which could go before it ends.
+        self.opening = asyncio.get_running_loop().create_task(self.proxy._open_upstream(self))
 
     def data_received(self, data: bytes) -> None:
         # Without pipelining a chunk holds bytes of one request only: the request whose head came before
