@@ -40,6 +40,12 @@ METHOD = [
     "imports and client set-up included); dgtui's cache folder persists between its processes.",
     "The stats data set holds small stand-in `.delta` bodies with the metadata DeltaGlider 6.2.0 writes "
     "(dgtui's detailed statistics read every object's metadata, DeltaGlider's only the deltas'; here both read the same 2,000 deltas) and one reference per deltaspace.",
+    "stats-throttled: a fault proxy in a process of its own (`bench.fault_proxy`, dgtui.testing's "
+    "FastFaultProxy: request heads parsed by httptools on a uvloop loop; a request that meets no fault passes "
+    "to the server as bytes, on a server connection of its own for each client connection) answers 10% of "
+    "requests 503 SlowDown, drawn by seed, method, target and attempt, so both tools meet the same throttled "
+    "requests; over https it serves the run's certificate and talks https to the server. Each repetition also "
+    "times dgtui straight to the server and through the proxy without faults (the row's note).",
     "upload: each repetition uploads every version into a new deltaspace (the first version becomes "
     "the reference). Stored bytes are everything under the prefix, references included.",
     "restore: the deltaspace is written by DeltaGlider; each version is restored by a new "

@@ -373,8 +373,8 @@ class FaultRates:
         return self.slowdown + self.error + self.reset + self.truncate + self.stall
 
 
-class FaultProxy:
-    """An HTTP proxy on 127.0.0.1 in front of an S3 endpoint that injects S3's faults at given rates.
+class FaultPlan:
+    """Which request meets which fault: the decision both fault proxies take, apart from how they answer.
 
     Each request draws from a random generator seeded with ``seed``, the
     method, the target and how often that request was seen before, so a run
@@ -382,10 +382,64 @@ class FaultProxy:
     a retry of a failed request draws again. ``methods`` limits the faults to
     those methods (all when empty); ``max_faults`` bounds how many are
     injected in all; ``first_attempts`` spares every sending of a request
-    after its first n (rate 1 with ``first_attempts=1``: each request fails
-    once, its retry goes through). Every request is bounded in time (``upstream_timeout_s``
-    for the server, ``stall_s`` for a stall). ``counts`` tells how many of
-    each fault were injected; ``requests`` how many requests came in.
+    after its first n. ``counts`` tells how many of each fault were drawn;
+    ``requests`` how many requests came in.
+    """
+
+    def __init__(self, rates: FaultRates | None = None, *, seed: int = 0, methods: tuple[str, ...] = (),
+                 max_faults: int | None = None, first_attempts: int | None = None):
+        self.rates = _checked(rates or FaultRates())
+        self.seed = seed
+        self.methods = tuple(m.upper() for m in methods)
+        self.max_faults = max_faults
+        self.first_attempts = first_attempts
+        self.counts: dict[str, int] = dict.fromkeys(FAULTS, 0)
+        self.requests = 0
+        self._seen: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def set_rates(self, rates: FaultRates) -> None:
+        self.rates = _checked(rates)
+
+    def draw(self, method: str, target: str) -> str | None:
+        """The fault this request (``target`` as sent: path and query) meets, if any."""
+        import random
+
+        with self._lock:
+            self.requests += 1
+            nth = self._seen.get((method, target), 0)
+            self._seen[(method, target)] = nth + 1
+            if self.methods and method not in self.methods:
+                return None
+            if self.first_attempts is not None and nth >= self.first_attempts:
+                return None
+            if self.max_faults is not None and sum(self.counts.values()) >= self.max_faults:
+                return None
+            draw = random.Random(f"{self.seed}\0{method}\0{target}\0{nth}").random()
+            edge = 0.0
+            for fault in FAULTS:
+                edge += getattr(self.rates, fault)
+                if draw < edge:
+                    self.counts[fault] += 1
+                    return fault
+        return None
+
+
+def _checked(rates: FaultRates) -> FaultRates:
+    if not 0 <= rates.total() <= 1:
+        raise ValueError("fault rates must add up to at most 1")
+    return rates
+
+
+class FaultProxy:
+    """An HTTP proxy on 127.0.0.1 in front of an S3 endpoint that injects S3's faults at given rates.
+
+    Which request meets which fault is ``FaultPlan``'s draw (``seed``,
+    ``methods``, ``max_faults``, ``first_attempts`` are its settings): rate 1
+    with ``first_attempts=1`` makes each request fail once and its retry go
+    through. Every request is bounded in time (``upstream_timeout_s`` for the
+    server, ``stall_s`` for a stall). ``counts`` tells how many of each fault
+    were injected; ``requests`` how many requests came in.
     """
 
     def __init__(self, target_url: str, rates: FaultRates | None = None, *, seed: int = 0,
@@ -395,19 +449,10 @@ class FaultProxy:
         if parts.hostname not in (LOOPBACK, "localhost") or parts.port is None or parts.scheme != "http":
             raise ValueError(f"the fault proxy only forwards to http://{LOOPBACK}:<port>, not {target_url}")
         self.target = f"http://{LOOPBACK}:{parts.port}"
-        self.rates = rates or FaultRates()
-        if not 0 <= self.rates.total() <= 1:
-            raise ValueError("fault rates must add up to at most 1")
-        self.seed = seed
-        self.methods = tuple(m.upper() for m in methods)
+        self.plan = FaultPlan(rates, seed=seed, methods=methods, max_faults=max_faults,
+                              first_attempts=first_attempts)
         self.stall_s = stall_s
-        self.max_faults = max_faults
-        self.first_attempts = first_attempts
         self.upstream_timeout_s = upstream_timeout_s
-        self.counts: dict[str, int] = dict.fromkeys(FAULTS, 0)
-        self.requests = 0
-        self._seen: dict[tuple[str, str], int] = {}
-        self._lock = threading.Lock()
         self._loop: Any = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -467,7 +512,21 @@ class FaultProxy:
 
     def set_rates(self, rates: FaultRates) -> None:
         """Other rates from the next request on (``FaultRates()``: a clean proxy)."""
-        self.rates = rates
+        self.plan.set_rates(rates)
+
+    @property
+    def rates(self) -> FaultRates:
+        return self.plan.rates
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many of each fault were injected."""
+        return self.plan.counts
+
+    @property
+    def requests(self) -> int:
+        """How many requests came in."""
+        return self.plan.requests
 
     # -- serving -----------------------------------------------------------
 
@@ -498,29 +557,6 @@ class FaultProxy:
                 await server.shutdown(timeout=2)
                 net.close()
 
-    def _draw(self, method: str, target: str) -> str | None:
-        """The fault this request meets, if any."""
-        import random
-
-        with self._lock:
-            self.requests += 1
-            nth = self._seen.get((method, target), 0)
-            self._seen[(method, target)] = nth + 1
-            if self.methods and method not in self.methods:
-                return None
-            if self.first_attempts is not None and nth >= self.first_attempts:
-                return None
-            if self.max_faults is not None and sum(self.counts.values()) >= self.max_faults:
-                return None
-            draw = random.Random(f"{self.seed}\0{method}\0{target}\0{nth}").random()
-            edge = 0.0
-            for fault in FAULTS:
-                edge += getattr(self.rates, fault)
-                if draw < edge:
-                    self.counts[fault] += 1
-                    return fault
-        return None
-
     async def _handle(self, request: Any) -> Any:
         import asyncio
 
@@ -532,7 +568,7 @@ class FaultProxy:
             # What aiohttp's router would do: the client waits for this before sending its body.
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = await request.content.read()  # not request.read(): that refuses bodies over 1 MiB
-        fault = self._draw(method, target)
+        fault = self.plan.draw(method, target)
         if fault in ("slowdown", "error"):
             status, code, message = ((503, "SlowDown", "Please reduce your request rate.") if fault == "slowdown"
                                      else (500, "InternalError", "We encountered an internal error. Please try "
