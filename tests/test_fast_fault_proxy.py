@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dgtui import create_client
-from dgtui.server import LocalS3Server
+from dgtui.demo.server import LocalS3Server
 from dgtui.testing.fast_fault_proxy import FastFaultProxy
 from dgtui.testing.proxy import LOOPBACK, FaultProxy, FaultRates
 from tests.core.test_fasthead import put_deltas
