@@ -274,8 +274,7 @@ class StatsAccumulator:
 
     # -- the listing --------------------------------------------------------------------------
     def add_page(self, page: ListObjectsResult) -> None:
-        for info in page.contents:
-            self.add(info)
+        self.add_objects(page.contents)
         for hidden, is_reference in hidden_objects(page):
             if is_reference:
                 self.add_reference(hidden)
@@ -284,21 +283,38 @@ class StatsAccumulator:
 
     def add(self, info: ObjectInfo) -> None:
         """An object as listed (its current copy)."""
-        if info.housekeeping:
-            self.housekeeping += 1
-            return
-        self.stored += info.size
-        _digest(self._objects_digest, info)
-        self.object_count += 1
-        if self.detailed:
-            self.pending.append(info)
-            self.to_read += 1
-        if not info.is_delta:
-            self.other_bytes += info.size
-            return
-        self.delta_count += 1
-        if not self.detailed:
-            self._unknown_delta(info)
+        self.add_objects((info,))
+
+    def add_objects(self, objects: Iterable[ObjectInfo]) -> None:
+        """Objects as listed (their current copies); counted in locals, a page is a hot loop."""
+        digest, detailed, pending, unknown = self._objects_digest, self.detailed, self.pending, self.unknown_deltas
+        stored = counted = deltas = other = housekeeping = 0
+        for info in objects:
+            if info.housekeeping:  # deltaglider_proxy's _dgp/ locks and leases: not user files
+                housekeeping += 1
+                continue
+            size = info.size
+            stored += size
+            counted += 1
+            if digest is not None:
+                digest.update(_fingerprint_line(info))
+            if detailed:
+                pending.append(info)
+            if not info.is_delta:
+                other += size
+                continue
+            deltas += 1
+            if not detailed:  # its original size is in its metadata: guessed from its deltaspace
+                counts = unknown.setdefault(fmt.deltaspace_of(info.stored_key), [0, 0])
+                counts[0] += 1
+                counts[1] += size
+        self.housekeeping += housekeeping
+        self.stored += stored
+        self.object_count += counted
+        self.other_bytes += other
+        self.delta_count += deltas
+        if detailed:
+            self.to_read += counted
 
     def add_reference(self, info: ObjectInfo) -> None:
         _digest(self._references_digest, info)
@@ -396,7 +412,11 @@ class StatsAccumulator:
 
 def _digest(digest: Any, o: ObjectInfo) -> None:
     if digest is not None:
-        digest.update(f"{o.stored_key}\0{o.etag}\0{o.size}\0{o.last_modified}\n".encode("utf-8", "surrogatepass"))
+        digest.update(_fingerprint_line(o))
+
+
+def _fingerprint_line(o: ObjectInfo) -> bytes:
+    return f"{o.stored_key}\0{o.etag}\0{o.size}\0{o.last_modified}\n".encode("utf-8", "surrogatepass")
 
 
 #: objects kept for the unchanged-listing shortcut of detailed stats before reading metadata while listing
