@@ -29,7 +29,8 @@ from . import format as fmt
 from .engine import Engine, _decode_checked, object_version_of
 from .models import ObjectInfo, ObjectKind
 from .s3 import S3Access, where
-from .stats import MetadataFetcher, _full_listing
+from .stats import MetadataFetcher, ReadAhead, StatsProgress
+from .walk import hidden_objects, walk
 
 #: deltas whose metadata is read together (in the background, while the listing goes on)
 BATCH = 1000
@@ -203,8 +204,9 @@ class Auditor:
         self._ref_users: Counter[str] = Counter()
         self._pending_deltas: list[ObjectInfo] = []
         self._fetched: list[ObjectInfo] = []  # deltas whose metadata is in, not judged yet
-        self._background: ThreadPoolExecutor | None = None
-        self._in_flight: tuple[Future, list[ObjectInfo], list[ObjectInfo]] | None = None
+        #: references' and deltas' metadata read while the listing goes on, one batch at a time
+        self._ahead: ReadAhead[tuple[list[ObjectInfo], list[ObjectInfo]]] = \
+            ReadAhead(fetcher, bucket, self.cancelled, "dgtui-audit-meta")
         self._pending_refs: list[ObjectInfo] = []
         self._pending_other: list[ObjectInfo] = []
         #: objects the listing describes badly (a negative size, a date that is none): found while listing
@@ -238,39 +240,31 @@ class Auditor:
         try:
             yield from self._run()
         finally:
-            if self._background is not None:
-                if self._in_flight is not None:
-                    self._stop.set()  # stopped early: the metadata still being read is not wanted
-                self._background.shutdown(wait=True, cancel_futures=True)
+            if self._ahead.busy:
+                self._stop.set()  # stopped early: the metadata still being read is not wanted
+            self._ahead.close(wait=True)
             if self.cancelled():
                 self.summary.cancelled = True
 
     def _run(self) -> Iterator[AuditProblem]:
         if self.full:
             codec.xdelta3_path()  # say so before anything else when it is missing
-        listed = 0
-        with self.s3.ctx(self.bucket, self.prefix, "list"):
-            pages = iter(_full_listing(self.s3, self.fetcher.cache, self.bucket, self.prefix))
-        while True:
+        self._check_cancel()
+        for page in walk(self.s3, self.fetcher.cache, self.bucket, self.prefix):
             self._check_cancel()
-            with self.s3.ctx(self.bucket, self.prefix, "list"):
-                page = next(pages, None)
-            if page is None:
-                break
             for info in page.contents:
                 self._take(info)
-            for info in page.hidden:
+            for info, _ in hidden_objects(page):
                 # references, and the older of <name> and <name>.delta (the listing shows a name once)
-                if fmt.is_reference_key(info.key) or not fmt.is_internal_key(info.stored_key or info.key):
-                    self._take(info)
+                self._take(info)
             found, self._listing_findings = self._listing_findings, []
             yield from found
-            listed = self.summary.objects
-            self._report("listing", listed, 0)
+            self._report("listing", self.summary.objects, 0)
             if len(self._pending_deltas) >= BATCH:
                 self._fetch_in_background()
             if len(self._fetched) >= JUDGE_LIMIT:
                 yield from self._judge_fetched()
+        self._check_cancel()
         self._listing_done = True
         self._fetch_in_background()
         self._collect_background()
@@ -308,15 +302,19 @@ class Auditor:
 
     # -- metadata of deltas and references ---------------------------------------------------
     def _fetch(self, items: list[ObjectInfo]) -> None:
+        self.fetcher.fetch(self.bucket, items, self._metadata_progress(len(items)), self.cancelled)
+        self.summary.metadata_read += len(items)
+
+    def _metadata_progress(self, size: int) -> StatsProgress:
+        """Progress of reading the metadata of ``size`` objects, the next after what was read so far."""
         base = self.summary.metadata_read
-        self._meta_total = max(self._meta_total, base + len(items))
+        self._meta_total = max(self._meta_total, base + size)
 
         def progress(done: int, total: int) -> None:
             if self._listing_done:  # while listing, the count of listed objects says more
                 self._report("metadata", base + done, self._meta_total)
 
-        self.fetcher.fetch(self.bucket, items, progress, self.cancelled)
-        self.summary.metadata_read += len(items)
+        return progress
 
     def _take_reference_metadata(self, refs: list[ObjectInfo]) -> None:
         for info in refs:
@@ -357,18 +355,14 @@ class Auditor:
         refs, self._pending_refs = self._pending_refs, []
         if not deltas and not refs:
             return
-        if self._background is None:
-            self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgtui-audit-meta")
-        self._in_flight = (self._background.submit(self._fetch, refs + deltas), refs, deltas)
+        items = refs + deltas
+        self._ahead.submit(items, self._metadata_progress(len(items)), (refs, deltas))
 
     def _collect_background(self) -> None:
-        if self._in_flight is None:
-            return
-        future, refs, deltas = self._in_flight
-        self._in_flight = None
-        future.result()  # its errors (a cancel included) are ours
-        self._take_reference_metadata(refs)
-        self._fetched.extend(deltas)
+        for refs, deltas in self._ahead.finished():  # its errors (a cancel included) are ours
+            self.summary.metadata_read += len(refs) + len(deltas)
+            self._take_reference_metadata(refs)
+            self._fetched.extend(deltas)
 
     def _judge_fetched(self) -> Iterator[AuditProblem]:
         self._check_cancel()

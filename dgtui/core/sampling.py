@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from . import format as fmt
-from .errors import CancelledError
 from .models import ListObjectsResult, ObjectInfo
 from .s3 import S3Access
 from .savings import SavingsAggregator, ShouldCancel
-from .stats import MetadataFetcher, StatsProgress, _full_listing
+from .stats import MetadataFetcher, StatsProgress
+from .walk import walk
 
 #: z for a two-sided 95% interval
 Z95 = 1.959964
@@ -140,9 +140,7 @@ def sampled_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
     aggregator.on_close = reservoir.folder_closed
     other_bytes = 0
     with s3.ctx(bucket, prefix, "list"):
-        for page in pages if pages is not None else _full_listing(s3, fetcher.cache, bucket, prefix):
-            if should_cancel and should_cancel():
-                raise CancelledError()
+        for page in walk(s3, fetcher.cache, bucket, prefix, pages=pages, should_cancel=should_cancel):
             for info in page.contents:
                 if info.is_delta:
                     reservoir.offer(info)

@@ -28,10 +28,10 @@ from typing import Callable, Iterable
 
 from . import format as fmt
 from .cache import MetadataCache
-from .errors import CancelledError
 from .models import ListObjectsResult, ObjectInfo
 from .s3 import S3Access
-from .stats import MetadataFetcher, StatsProgress, _full_listing, apply_metadata, object_version
+from .stats import MetadataFetcher, StatsProgress, apply_metadata, object_version
+from .walk import walk
 
 ShouldCancel = Callable[[], bool]
 
@@ -493,7 +493,6 @@ def folder_savings(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: 
     """
     aggregator = SavingsAggregator(bucket, prefix)
     aggregator.exact = exact
-    listing = pages if pages is not None else _full_listing(s3, fetcher.cache, bucket, prefix)
     waiting: list[ListObjectsResult] = []
     waiting_deltas: list[ObjectInfo] = []
     seen = done = 0
@@ -517,9 +516,7 @@ def folder_savings(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: 
         waiting_deltas.clear()
 
     with s3.ctx(bucket, prefix, "list"):
-        for page in listing:
-            if should_cancel and should_cancel():
-                raise CancelledError()
+        for page in walk(s3, fetcher.cache, bucket, prefix, pages=pages, should_cancel=should_cancel):
             if not exact:
                 aggregator.add_page(page)
                 continue

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from . import format as fmt
 from .cache import MetadataCache
 from .errors import CancelledError, MetadataInvalidError
 from .fasthead import FastHead
-from .listing import Head, head_by, logical_page, one_per_logical_key, page_bounds
-from .models import BucketStats, ObjectInfo, ObjectKind
-from .ranged import iter_ranged_pages
+from .models import BucketStats, ListObjectsResult, ObjectInfo, ObjectKind
 from .s3 import ANSWER_PROBLEM, S3Access
+from .walk import hidden_objects, walk
 
-#: keys per LIST request when listing for statistics
-STATS_PAGE_SIZE = 1000
-#: parts a listing is split into when it is listed again (more parts, shorter server work each)
-SPLIT_SEGMENTS = 16
-#: fewest keys per part (each part is one more request)
-SPLIT_MIN_PAGE = 200
-
+T = TypeVar("T")
 StatsProgress = Callable[[int, int], None]  # metadata fetched, metadata needed
 ShouldCancel = Callable[[], bool]
 
@@ -194,173 +188,235 @@ class MetadataFetcher:
         return items
 
 
-def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: str = "", *,
-                  detailed: bool = False, progress: StatsProgress | None = None,
-                  should_cancel: ShouldCancel | None = None,
-                  pages: Iterable | None = None) -> BucketStats:
-    """Statistics from one full listing (and, in detailed mode, every object's metadata).
+class ReadAhead(Generic[T]):
+    """Metadata reads that go on while the listing does: batches read in the order given, on one thread.
 
-    Counted while the pages arrive: no list of every object is kept. Detailed
-    mode reads the metadata of every object once (the on-disk cache, checked
-    against each object's ETag and date, answers for what was read before):
-    deltas for their original size, every object to count those encrypted
-    by deltaglider_proxy and those with invalid metadata. It keeps the
-    objects (to read their metadata once the listing is known to differ
-    from the last one counted) up to ``DEFER_OBJECTS``; beyond that it reads
-    their metadata batch by batch while listing, so memory stays bounded on
-    any bucket. When nothing was counted for the prefix before (no shortcut
-    can apply), the metadata is read from the first page on, in the
-    background while the rest of the listing arrives.
+    ``MetadataFetcher.fetch`` hands a batch's answers to the thread that
+    asks for them (FastHead's event loop sends the HEADs and ``head_many``
+    yields them to the asking thread; the fallback maps over the fetcher's
+    pool), so reading while listing takes one thread that asks, and no
+    more: the fan-out of the HEADs themselves is FastHead's. One thread per
+    run keeps a run's batches in order, so its progress counts up; what a
+    batch was read for is given back to the caller (``finished``), which
+    counts it on its own thread.
     """
-    cache = fetcher.cache if detailed else None
-    objects_digest, references_digest = hashlib.sha256(), hashlib.sha256()
-    reference_sizes: dict[str, int] = {}
-    reference_count = reference_size = 0
-    object_count = delta_count = stored = other_bytes = 0
-    pending: list[ObjectInfo] = []  # waiting for their metadata (detailed mode)
-    guess_counts: dict[str, list[int]] = {}  # deltaspace -> [deltas, their stored bytes]
-    streaming = False
-    known_total = invalid = fetched = encrypted = housekeeping = older = 0
-    #: objects whose metadata detailed mode reads (every object counted, deltas and the others)
-    to_read = 0
-    #: encrypted direct objects: what their metadata says the file holds beyond the listed (ciphertext) bytes
-    direct_extra = 0
 
-    def take_batch(final: bool) -> list[ObjectInfo]:
-        """What ``pending`` holds, to be read now (the listing shows each name once, as its current copy)."""
-        batch = list(pending)
-        pending.clear()
+    def __init__(self, fetcher: MetadataFetcher, bucket: str, should_cancel: ShouldCancel | None, name: str):
+        self._fetcher, self._bucket, self._should_cancel, self._name = fetcher, bucket, should_cancel, name
+        self._pool: ThreadPoolExecutor | None = None
+        self._reading: deque[tuple[Future[Any], T, int]] = deque()
+
+    @property
+    def waiting(self) -> int:
+        """Objects handed over whose batch was not collected yet."""
+        return sum(size for _, _, size in self._reading)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._reading)
+
+    def submit(self, items: list[ObjectInfo], progress: StatsProgress | None, what: T) -> None:
+        """Read the metadata of ``items``; ``what`` comes back from ``finished`` once they are read."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
+        future = self._pool.submit(self._fetcher.fetch, self._bucket, items, progress, self._should_cancel)
+        self._reading.append((future, what, len(items)))
+
+    def finished(self, keep: int | None = None) -> Iterator[T]:
+        """The batches read so far, in order, waiting while more than ``keep`` objects are still being read
+        (``None``: waiting for all). A batch's failure (a cancel included) is raised here."""
+        while self._reading and (keep is None or self._reading[0][0].done() or self.waiting > keep):
+            future, what, _ = self._reading.popleft()
+            future.result()
+            yield what
+
+    def close(self, wait: bool = False) -> None:
+        """Stop: batches not started are dropped; ``wait`` for the one being read."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+class StatsAccumulator:
+    """The counts behind one ``BucketStats``, taken one listed object at a time.
+
+    ``add_page`` counts what a page of the listing shows. In detailed mode
+    every object counted also waits in ``pending`` until its metadata was
+    read (by the caller), and ``add_metadata`` counts what that metadata
+    says. ``result`` makes the ``BucketStats``. Nothing here sends a request
+    or starts a thread; no object is kept beyond ``pending``.
+    """
+
+    def __init__(self, bucket: str, prefix: str = "", *, detailed: bool = False, fingerprint: bool = False):
+        self.bucket, self.prefix, self.detailed = bucket, prefix, detailed
+        # -- what the listing shows
+        self.object_count = 0  #: objects counted (housekeeping, references and older copies not)
+        self.delta_count = 0
+        self.stored = 0  #: stored bytes of the objects and older copies (references are added in ``result``)
+        self.other_bytes = 0  #: stored bytes of the objects that are not deltas
+        self.housekeeping = 0  #: deltaglider_proxy's ``_dgp/`` locks and leases: not user files
+        self.older = 0  #: the older of two copies of one logical key
+        self.reference_count = 0
+        self.reference_size = 0
+        self.reference_sizes: dict[str, int] = {}  #: deltaspace -> its reference's size
+        #: deltaspace -> [deltas whose original size is not known, their stored bytes]
+        self.unknown_deltas: dict[str, list[int]] = {}
+        # -- what the metadata says (detailed mode)
+        self.pending: list[ObjectInfo] = []  #: counted, waiting for their metadata
+        self.to_read = 0  #: objects whose metadata detailed mode reads (every object counted)
+        self.known_original = 0  #: original bytes of the deltas whose metadata gives them
+        self.invalid = 0  #: objects whose metadata cannot be read, or gives a delta no size
+        self.encrypted = 0  #: objects encrypted by deltaglider_proxy
+        #: encrypted direct objects: what their metadata says the file holds beyond the listed (ciphertext) bytes
+        self.direct_extra = 0
+        # -- a digest of the listing (every key, ETag, size and date), for the unchanged-listing shortcut
+        self._objects_digest = hashlib.sha256() if fingerprint else None
+        self._references_digest = hashlib.sha256() if fingerprint else None
+
+    # -- the listing --------------------------------------------------------------------------
+    def add_page(self, page: ListObjectsResult) -> None:
+        self.add_objects(page.contents)
+        for hidden, is_reference in hidden_objects(page):
+            if is_reference:
+                self.add_reference(hidden)
+            else:
+                self.add_older_copy(hidden)
+
+    def add(self, info: ObjectInfo) -> None:
+        """An object as listed (its current copy)."""
+        self.add_objects((info,))
+
+    def add_objects(self, objects: Iterable[ObjectInfo]) -> None:
+        """Objects as listed (their current copies); counted in locals, a page is a hot loop."""
+        digest, detailed, pending, unknown = self._objects_digest, self.detailed, self.pending, self.unknown_deltas
+        stored = counted = deltas = other = housekeeping = 0
+        for info in objects:
+            if info.housekeeping:  # deltaglider_proxy's _dgp/ locks and leases: not user files
+                housekeeping += 1
+                continue
+            size = info.size
+            stored += size
+            counted += 1
+            if digest is not None:
+                digest.update(_fingerprint_line(info))
+            if detailed:
+                pending.append(info)
+            if not info.is_delta:
+                other += size
+                continue
+            deltas += 1
+            if not detailed:  # its original size is in its metadata: guessed from its deltaspace
+                counts = unknown.setdefault(fmt.deltaspace_of(info.stored_key), [0, 0])
+                counts[0] += 1
+                counts[1] += size
+        self.housekeeping += housekeeping
+        self.stored += stored
+        self.object_count += counted
+        self.other_bytes += other
+        self.delta_count += deltas
+        if detailed:
+            self.to_read += counted
+
+    def add_reference(self, info: ObjectInfo) -> None:
+        _digest(self._references_digest, info)
+        self.reference_count += 1
+        self.reference_size += info.size
+        self.reference_sizes[fmt.deltaspace_of(info.key)] = info.size
+
+    def add_older_copy(self, info: ObjectInfo) -> None:
+        """The older of ``<name>`` and ``<name>.delta``: stored bytes, not an object."""
+        self.stored += info.size
+        self.older += 1
+        _digest(self._objects_digest, info)
+
+    def take_pending(self) -> list[ObjectInfo]:
+        """The objects waiting for their metadata, to be read now."""
+        batch, self.pending = self.pending, []
         return batch
 
-    def read_batch(final: bool) -> None:
-        count_batch(take_batch(final))
+    # -- the metadata ---------------------------------------------------------------------------
+    def add_metadata(self, batch: list[ObjectInfo]) -> None:
+        """Objects from ``take_pending`` once their metadata was read."""
+        for info in batch:
+            if info.encryption:
+                self.encrypted += 1
+            if info.stored_key.endswith(fmt.DELTA_SUFFIX):
+                self._delta_metadata(info)
+            else:  # as listed: metadata cannot make it a delta here
+                self._direct_metadata(info)
 
-    def count_batch(batch: list[ObjectInfo]) -> None:
-        nonlocal known_total, invalid, fetched, encrypted, direct_extra
-        base = fetched
-
-        def batch_progress(done: int, _total: int) -> None:
-            if progress:
-                progress(base + done, max(to_read, base + done))
-
-        fetcher.fetch(bucket, batch, batch_progress, should_cancel)
-        fetched += len(batch)
-        for o in batch:
-            if o.encryption:
-                encrypted += 1
-            if not o.stored_key.endswith(fmt.DELTA_SUFFIX):  # as listed: metadata cannot make it a delta here
-                if o.metadata_problem:
-                    invalid += 1
-                if o.encryption and o.original_size is not None:
-                    # the listing gives the ciphertext's size; dg-file-size the file's
-                    direct_extra += o.original_size - o.size
-                continue
-            if o.original_size is None or o.metadata_problem:
-                invalid += 1
-            if o.original_size is None:
-                counts = guess_counts.setdefault(fmt.deltaspace_of(o.stored_key), [0, 0])
-                counts[0] += 1
-                counts[1] += o.size
-            else:
-                known_total += o.original_size
-
-    # A first run (nothing counted for this prefix yet, so no shortcut can apply) reads the metadata
-    # from the first page on, on a thread of its own, while the listing goes on.
-    eager = detailed and (cache is None or not cache.has_totals(s3.endpoint_url, bucket, prefix))
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgtui-stats") if eager else None
-    reading: list[tuple[Future[None], int]] = []  # batches handed to the reader, and their sizes
-
-    def read_in_background() -> None:
-        batch = take_batch(final=False)
-        if batch and reader is not None:
-            reading.append((reader.submit(count_batch, batch), len(batch)))
-        # The listing runs ahead of the HEADs: past EXACT_BATCH objects waiting, it waits too,
-        # so memory stays bounded on any bucket.
-        while reading and (reading[0][0].done() or sum(n for _, n in reading) > EXACT_BATCH):
-            reading.pop(0)[0].result()  # a failure (or a cancel) there ends the listing here
-
-    try:
-        with s3.ctx(bucket, prefix, "list"):
-            for page in pages if pages is not None else _full_listing(s3, fetcher.cache, bucket, prefix):
-                if should_cancel and should_cancel():
-                    raise CancelledError()
-                for o in page.contents:
-                    if o.housekeeping:  # deltaglider_proxy's _dgp/ locks and leases: not user files
-                        housekeeping += 1
-                        continue
-                    stored += o.size
-                    if cache is not None:
-                        objects_digest.update(_fingerprint_line(o))
-                    object_count += 1
-                    if detailed:
-                        pending.append(o)
-                        to_read += 1
-                    if o.is_delta:
-                        delta_count += 1
-                        if not detailed:
-                            counts = guess_counts.setdefault(fmt.deltaspace_of(o.stored_key), [0, 0])
-                            counts[0] += 1
-                            counts[1] += o.size
-                    else:
-                        other_bytes += o.size
-                for hidden in page.hidden:
-                    if fmt.is_reference_key(hidden.key):
-                        if cache is not None:
-                            references_digest.update(_fingerprint_line(hidden))
-                        reference_count += 1
-                        reference_size += hidden.size
-                        reference_sizes[fmt.deltaspace_of(hidden.key)] = hidden.size
-                    elif not fmt.is_internal_key(hidden.stored_key or hidden.key):
-                        # the older of two copies of one logical key (settled within the page)
-                        stored += hidden.size
-                        older += 1
-                        if cache is not None:
-                            objects_digest.update(_fingerprint_line(hidden))
-                if eager:
-                    if len(pending) >= EAGER_BATCH:
-                        read_in_background()
-                elif detailed and len(pending) >= (EXACT_BATCH if streaming else DEFER_OBJECTS):
-                    streaming = True
-                    read_batch(final=False)
-        for future, _ in reading:
-            future.result()
-    finally:
-        if reader is not None:
-            reader.shutdown(wait=False, cancel_futures=True)
-    stored += reference_size
-    encrypted_objects: int | None = None
-    if detailed:
-        # The same listing (every key, ETag, size and date) has the same metadata behind it,
-        # so the totals worked out for it last time still hold, without reading the metadata.
-        fingerprint = None
-        if cache is not None:
-            fingerprint = hashlib.sha256(objects_digest.digest() + references_digest.digest()).hexdigest()
-        known = cache.get_totals(s3.endpoint_url, bucket, prefix, fingerprint) \
-            if cache is not None and fingerprint and not streaming else None
-        if known is not None:
-            total, invalid, encrypted = known
-            if progress:
-                progress(to_read, to_read)
+    def _delta_metadata(self, info: ObjectInfo) -> None:
+        if info.original_size is None or info.metadata_problem:
+            self.invalid += 1
+        if info.original_size is None:
+            self._unknown_delta(info)
         else:
-            read_batch(final=True)
-            total = other_bytes + direct_extra + known_total + _guessed(guess_counts, reference_sizes)
-            if cache is not None and fingerprint:
-                cache.put_totals(s3.endpoint_url, bucket, prefix, fingerprint, total, invalid, encrypted)
-        estimated = invalid > 0
-        encrypted_objects = encrypted
-    else:
-        total = other_bytes + _guessed(guess_counts, reference_sizes)
-        estimated = bool(delta_count)
-    saved = total - stored
-    return BucketStats(
-        bucket=bucket, prefix=prefix, object_count=object_count, total_size=total,
-        compressed_size=stored, space_saved=saved,
-        average_compression_ratio=(saved / total) if total else 0.0,
-        delta_objects=delta_count, direct_objects=object_count - delta_count, detailed=detailed, estimated=estimated,
-        reference_objects=reference_count, reference_size=reference_size,
-        metadata_invalid=invalid if detailed else None, encrypted_objects=encrypted_objects,
-        housekeeping_objects=housekeeping, older_copies=older,
-    )
+            self.known_original += info.original_size
+
+    def _direct_metadata(self, info: ObjectInfo) -> None:
+        if info.metadata_problem:
+            self.invalid += 1
+        if info.encryption and info.original_size is not None:
+            # the listing gives the ciphertext's size; dg-file-size the file's
+            self.direct_extra += info.original_size - info.size
+
+    def _unknown_delta(self, info: ObjectInfo) -> None:
+        counts = self.unknown_deltas.setdefault(fmt.deltaspace_of(info.stored_key), [0, 0])
+        counts[0] += 1
+        counts[1] += info.size
+
+    def _guessed(self) -> int:
+        """The deltas of unknown size, guessed as their deltaspace's reference size each (else their own)."""
+        total = 0
+        for space, (count, own_bytes) in self.unknown_deltas.items():
+            ref = self.reference_sizes.get(space)
+            total += count * ref if ref is not None else own_bytes
+        return total
+
+    # -- the result ---------------------------------------------------------------------------------
+    def fingerprint(self) -> str | None:
+        """A digest of what the listing said of every object and reference (None: not kept).
+
+        Metadata is part of an object's version: rewriting it (even a copy
+        onto itself) gives a new modification time, so an unchanged
+        fingerprint means unchanged metadata.
+        """
+        if self._objects_digest is None or self._references_digest is None:
+            return None
+        return hashlib.sha256(self._objects_digest.digest() + self._references_digest.digest()).hexdigest()
+
+    def result(self, known: tuple[int, int, int] | None = None) -> BucketStats:
+        """The statistics; ``known``: (total size, invalid, encrypted) counted for the same listing before."""
+        stored = self.stored + self.reference_size
+        invalid: int | None = None
+        encrypted: int | None = None
+        if not self.detailed:
+            total = self.other_bytes + self._guessed()
+            estimated = bool(self.delta_count)
+        else:
+            if known is not None:
+                total, invalid, encrypted = known
+            else:
+                total = self.other_bytes + self.direct_extra + self.known_original + self._guessed()
+                invalid, encrypted = self.invalid, self.encrypted
+            estimated = invalid > 0
+        saved = total - stored
+        return BucketStats(
+            bucket=self.bucket, prefix=self.prefix, object_count=self.object_count, total_size=total,
+            compressed_size=stored, space_saved=saved, average_compression_ratio=(saved / total) if total else 0.0,
+            delta_objects=self.delta_count, direct_objects=self.object_count - self.delta_count,
+            detailed=self.detailed, estimated=estimated, reference_objects=self.reference_count,
+            reference_size=self.reference_size, metadata_invalid=invalid, encrypted_objects=encrypted,
+            housekeeping_objects=self.housekeeping, older_copies=self.older,
+        )
+
+
+def _digest(digest: Any, o: ObjectInfo) -> None:
+    if digest is not None:
+        digest.update(_fingerprint_line(o))
+
+
+def _fingerprint_line(o: ObjectInfo) -> bytes:
+    return f"{o.stored_key}\0{o.etag}\0{o.size}\0{o.last_modified}\n".encode("utf-8", "surrogatepass")
 
 
 #: objects kept for the unchanged-listing shortcut of detailed stats before reading metadata while listing
@@ -371,64 +427,113 @@ EXACT_BATCH = 5000
 EAGER_BATCH = 500
 
 
-def _fingerprint_line(o: ObjectInfo) -> bytes:
-    return f"{o.stored_key}\0{o.etag}\0{o.size}\0{o.last_modified}\n".encode("utf-8", "surrogatepass")
+class _StatsReads:
+    """When detailed statistics read the metadata of what was listed (see ``compute_stats``)."""
+
+    def __init__(self, fetcher: MetadataFetcher, bucket: str, counts: StatsAccumulator,
+                 progress: StatsProgress | None, should_cancel: ShouldCancel | None, *, eager: bool):
+        self.fetcher, self.bucket, self.counts = fetcher, bucket, counts
+        self.progress, self.should_cancel = progress, should_cancel
+        #: read while listing because the objects outgrew ``DEFER_OBJECTS`` (the shortcut cannot apply)
+        self.streaming = False
+        self.started = 0  #: objects whose metadata was handed to the fetcher
+        self.ahead: ReadAhead[list[ObjectInfo]] | None = \
+            ReadAhead(fetcher, bucket, should_cancel, "dgtui-stats") if eager else None
+
+    def after_page(self) -> None:
+        if not self.counts.detailed:
+            return
+        pending = len(self.counts.pending)
+        if self.ahead is not None:
+            if pending >= EAGER_BATCH:
+                self._read_ahead()
+        elif pending >= (EXACT_BATCH if self.streaming else DEFER_OBJECTS):
+            self.streaming = True
+            self.read_now()
+
+    def _read_ahead(self) -> None:
+        assert self.ahead is not None
+        batch = self.counts.take_pending()
+        if batch:
+            self.ahead.submit(batch, self._progress(len(batch)), batch)
+        # The listing runs ahead of the HEADs: past EXACT_BATCH objects waiting, it waits too,
+        # so memory stays bounded on any bucket.
+        for done in self.ahead.finished(keep=EXACT_BATCH):  # a failure (or a cancel) there ends the listing here
+            self.counts.add_metadata(done)
+
+    def read_now(self) -> None:
+        """Read what waits, on this thread (an empty batch still reports the progress)."""
+        batch = self.counts.take_pending()
+        self.fetcher.fetch(self.bucket, batch, self._progress(len(batch)), self.should_cancel)
+        self.counts.add_metadata(batch)
+
+    def _progress(self, size: int) -> StatsProgress:
+        base, self.started = self.started, self.started + size
+        progress, counts = self.progress, self.counts
+
+        def batch_progress(done: int, _total: int) -> None:
+            if progress:
+                progress(base + done, max(counts.to_read, base + done))
+
+        return batch_progress
+
+    def wait(self) -> None:
+        if self.ahead is not None:
+            for done in self.ahead.finished():
+                self.counts.add_metadata(done)
+
+    def close(self) -> None:
+        if self.ahead is not None:
+            self.ahead.close()
 
 
-def _guessed(counts: dict[str, list[int]], reference_sizes: dict[str, int]) -> int:
-    """Quick mode's guess for deltas of unknown size: their deltaspace's reference size each (else their own)."""
-    total = 0
-    for space, (count, own_bytes) in counts.items():
-        ref = reference_sizes.get(space)
-        total += count * ref if ref is not None else own_bytes
-    return total
+def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: str = "", *,
+                  detailed: bool = False, progress: StatsProgress | None = None,
+                  should_cancel: ShouldCancel | None = None,
+                  pages: Iterable[ListObjectsResult] | None = None) -> BucketStats:
+    """Statistics from one full listing (and, in detailed mode, every object's metadata).
 
-
-def listing_fingerprint(objects: list[ObjectInfo], references: list[ObjectInfo]) -> str:
-    """A digest of what a listing says of every object: key, ETag, size and modification time.
-
-    Metadata is part of an object's version: rewriting it (even a copy onto
-    itself) gives a new modification time, so an unchanged fingerprint
-    means unchanged metadata.
+    Counted while the pages arrive (``StatsAccumulator``): no list of every
+    object is kept. Detailed mode reads the metadata of every object once
+    (the on-disk cache, checked against each object's ETag and date,
+    answers for what was read before): deltas for their original size,
+    every object to count those encrypted by deltaglider_proxy and those
+    with invalid metadata. It keeps the objects (to read their metadata
+    once the listing is known to differ from the last one counted) up to
+    ``DEFER_OBJECTS``; beyond that it reads their metadata batch by batch
+    while listing, so memory stays bounded on any bucket. When nothing was
+    counted for the prefix before (no shortcut can apply), the metadata is
+    read from the first page on, in the background while the rest of the
+    listing arrives (``ReadAhead``).
     """
-    digest = hashlib.sha256()
-    for o in (*objects, *references):
-        digest.update(f"{o.stored_key}\0{o.etag}\0{o.size}\0{o.last_modified}\n".encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
-
-
-def _estimate(delta: ObjectInfo, reference_sizes: dict[str, int]) -> int:
-    """Quick mode's guess at a delta's original size: its deltaspace's reference size."""
-    ds = fmt.deltaspace_of(delta.stored_key)
-    return reference_sizes.get(ds, delta.size)
-
-
-def _full_listing(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix: str) -> Iterable:
-    """Every page under a prefix, key ranges listed in parallel.
-
-    A listing records where its pages broke (about ``SPLIT_SEGMENTS`` parts
-    of at most ``STATS_PAGE_SIZE`` keys); the next one starts every part at
-    once from there. Without that, ranges are split as the first pages
-    show the prefix is large. Statistics need every page before they can
-    say anything, so fetching them together costs nothing in what is shown
-    first. A name stored both as ``<name>`` and ``<name>.delta`` is listed as
-    its current copy (``fmt.current_copy``), the other among ``hidden``.
-    """
-    head = head_by(s3.client, bucket, cache, s3.endpoint_url)
-    return one_per_logical_key(_listed_pages(s3, cache, bucket, prefix, head), head)
-
-
-def _listed_pages(s3: S3Access, cache: MetadataCache | None, bucket: str, prefix: str, head: Head) -> Iterator:
-    kept = cache.get_bounds(s3.endpoint_url, bucket, prefix) if cache is not None else None
-    stored_keys: list[str] = []
-    raws = iter_ranged_pages(s3.client, bucket, prefix, page_size=kept[0] if kept else STATS_PAGE_SIZE,
-                             hints=kept[1] if kept else ())
-    for raw in raws:
-        stored_keys.extend(o[0] for o in raw.objects)
-        yield logical_page(bucket, raw, prefix=prefix, delimiter=None, max_keys=STATS_PAGE_SIZE,
-                           continuation_token=None, head=head)
-    if cache is not None:
-        page = min(STATS_PAGE_SIZE, max(SPLIT_MIN_PAGE, len(stored_keys) // SPLIT_SEGMENTS))
-        bounds = page_bounds(stored_keys, page) or None
-        if (page, bounds) != (kept or (None, None)):
-            cache.put_bounds(s3.endpoint_url, bucket, prefix, page, bounds)
+    cache = fetcher.cache if detailed else None
+    counts = StatsAccumulator(bucket, prefix, detailed=detailed, fingerprint=cache is not None)
+    # A first run (nothing counted for this prefix yet, so no shortcut can apply) reads the metadata
+    # from the first page on, while the listing goes on.
+    eager = detailed and (cache is None or not cache.has_totals(s3.endpoint_url, bucket, prefix))
+    reads = _StatsReads(fetcher, bucket, counts, progress, should_cancel, eager=eager)
+    try:
+        with s3.ctx(bucket, prefix, "list"):
+            for page in walk(s3, fetcher.cache, bucket, prefix, pages=pages, should_cancel=should_cancel):
+                counts.add_page(page)
+                reads.after_page()
+        reads.wait()
+    finally:
+        reads.close()
+    if not detailed:
+        return counts.result()
+    # The same listing (every key, ETag, size and date) has the same metadata behind it,
+    # so the totals worked out for it last time still hold, without reading the metadata.
+    fingerprint = counts.fingerprint()
+    if cache is not None and fingerprint and not reads.streaming:
+        known = cache.get_totals(s3.endpoint_url, bucket, prefix, fingerprint)
+        if known is not None:
+            if progress:
+                progress(counts.to_read, counts.to_read)
+            return counts.result(known)
+    reads.read_now()
+    stats = counts.result()
+    if cache is not None and fingerprint:
+        cache.put_totals(s3.endpoint_url, bucket, prefix, fingerprint, stats.total_size, counts.invalid,
+                         counts.encrypted)
+    return stats

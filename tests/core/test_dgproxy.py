@@ -12,6 +12,7 @@ import pytest
 from dgtui import DgError, ObjectKind, ProxyEncryptedError, create_client
 from dgtui.cli import main
 from dgtui.core import stats as stats_module
+from dgtui.core import walk as walk_module
 from dgtui.core.format import parse_metadata, proxy_encryption
 
 from .. import dgproxy
@@ -324,7 +325,7 @@ def test_detailed_stats_read_while_listing_drop_a_replaced_twin(client, bucket, 
 
     # Metadata read batch by batch while the pages arrive: in the background on a first run (nothing
     # counted for the prefix before), in the listing's own thread on a bucket too big to keep in memory.
-    monkeypatch.setattr(stats_module, "STATS_PAGE_SIZE", 2)
+    monkeypatch.setattr(walk_module, "STATS_PAGE_SIZE", 2)
     monkeypatch.setattr(stats_module, "EAGER_BATCH", 2)
     monkeypatch.setattr(stats_module, "DEFER_OBJECTS", 2)
     monkeypatch.setattr(stats_module, "EXACT_BATCH", 2)

@@ -486,10 +486,11 @@ def test_cancelled_fetch_keeps_what_it_fetched(s3_server, s3_env, bucket, boto3_
 def test_first_run_reads_metadata_while_listing_and_counts_the_same(s3_server, s3_env, bucket, boto3_s3, tmp_path,
                                                                      monkeypatch):
     from dgtui.core import stats as stats_module
+    from dgtui.core import walk as walk_module
 
     n = 260
     original_total = put_deltas(boto3_s3, bucket, n)
-    monkeypatch.setattr(stats_module, "STATS_PAGE_SIZE", 50)
+    monkeypatch.setattr(walk_module, "STATS_PAGE_SIZE", 50)
     monkeypatch.setattr(stats_module, "EAGER_BATCH", 40)
     client = stats_client(s3_server, tmp_path / "cache")
     batches: list[int] = []
@@ -510,13 +511,14 @@ def test_first_run_reads_metadata_while_listing_and_counts_the_same(s3_server, s
 
 def test_a_head_refused_while_listing_ends_the_first_run_with_that_error(two_identities, tmp_path, monkeypatch):
     from dgtui.core import stats as stats_module
+    from dgtui.core import walk as walk_module
 
     from ..hardening.conftest import LIST_ONLY_KEY, LIST_ONLY_SECRET
 
     admin = two_identities.boto3_client()
     for i in range(120):
         admin.put_object(Bucket="team-a", Key=f"eager/{i:03d}.delta", Body=b"d", Metadata={"i": str(i)})
-    monkeypatch.setattr(stats_module, "STATS_PAGE_SIZE", 30)
+    monkeypatch.setattr(walk_module, "STATS_PAGE_SIZE", 30)
     monkeypatch.setattr(stats_module, "EAGER_BATCH", 20)
     client = create_client(endpoint_url=two_identities.endpoint_url, aws_access_key_id=LIST_ONLY_KEY,
                            aws_secret_access_key=LIST_ONLY_SECRET, region_name="us-east-1",

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from dgtui import create_client
-from dgtui.core import stats as stats_module
+from dgtui.core import walk as walk_module
 from dgtui.core.listing import iter_raw_pages, page_bounds
 from dgtui.core.ranged import iter_ranged_pages
 
@@ -122,7 +122,7 @@ def test_split_listing_takes_bounds_in_any_order(client, bucket, boto3_s3):
 
 def test_stats_again_lists_all_pages_at_once_and_sees_changes(s3_server, s3_env, bucket, boto3_s3, tmp_path,
                                                               monkeypatch):
-    monkeypatch.setattr(stats_module, "STATS_PAGE_SIZE", 4)
+    monkeypatch.setattr(walk_module, "STATS_PAGE_SIZE", 4)
     put_keys(boto3_s3, bucket, [f"v/{i:02d}.bin" for i in range(30)])
     cache = tmp_path / "cache"
 
