@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..core.s3 import display_key
 from ..core.text import human_size
+from ..jobs.job import Job, Question
 
 if TYPE_CHECKING:
     pass
@@ -100,3 +102,25 @@ class CountLine:
             sys.stderr.write("\r" + " " * 100 + "\r")
             sys.stderr.flush()
             self.shown = False
+
+
+class CliJob(Job):
+    """A job on the command line: progress on stderr, questions answered by the flags.
+
+    ``show(done, total, stage)`` draws the progress (a ``ProgressLine``); ``answers`` maps a question's
+    title to the answer the flags give.
+    """
+
+    def __init__(self, show: Callable[[int, int, str], None] | None = None,
+                 answers: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.show = show
+        self.answers = answers or {}
+
+    def on_progress(self, done: int, total: int, stage: str) -> None:
+        super().on_progress(done, total, stage)
+        if self.show is not None:
+            self.show(done, total, stage)
+
+    def ask(self, question: Question) -> str | None:
+        return self.answers.get(question.title)
