@@ -31,6 +31,7 @@ bound::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -66,6 +67,11 @@ class JobRunner:
         self.owner = owner
         #: jobs whose end the owner still waits for, with their group and worker
         self._waiting: dict[Job, tuple[str, Worker[None]]] = {}
+        #: jobs whose function has begun, and jobs cancelled before it could (which then never runs): a worker
+        #: cancelled before its thread starts never calls the function, so the cancel reports the end itself
+        self._begun: set[Job] = set()
+        self._ended_early: set[Job] = set()
+        self._lock = threading.Lock()
 
     def start(self, job: J, work: Callable[[J], Any], *, what: str, group: str, exclusive: bool = True) -> J:
         """Run ``work(job)`` in a thread worker; ``what`` names it in an error ("computing savings by folder").
@@ -81,6 +87,11 @@ class JobRunner:
         app = owner.app  # resolved now: a screen may be closed before the job ends
 
         def run() -> None:
+            with self._lock:
+                if job in self._ended_early:
+                    self._ended_early.discard(job)
+                    return
+                self._begun.add(job)
             worker = get_current_worker()
             job.stop_flag = lambda: worker.is_cancelled
             try:
@@ -91,6 +102,10 @@ class JobRunner:
                 else:
                     app.post_message(WorkFailed(exc, what, owner, (job,), group=group))
                 return
+            finally:
+                with self._lock:
+                    self._begun.discard(job)
+                job.ended.set()
             owner.post_message(JobFinished(job, result, group=group, cancelled=job.should_cancel()))
 
         worker: Worker[None] = owner.run_worker(run, name=what, group=group, description=what, thread=True,
@@ -102,8 +117,17 @@ class JobRunner:
         """Stop ``job``: its flag, then its worker. Its end is still reported (``JobFinished``, cancelled)."""
         job.cancel()
         entry = self._waiting.get(job)
-        if entry is not None:
-            entry[1].cancel()
+        if entry is None or job.ended.is_set():
+            return
+        group, worker = entry
+        with self._lock:
+            early = job not in self._begun
+            if early:
+                self._ended_early.add(job)
+        worker.cancel()
+        if early:  # its function will never run: its end is now
+            job.ended.set()
+            self.owner.post_message(JobFinished(job, None, group=group, cancelled=True))
 
     def cancel_group(self, group: str) -> None:
         for job in self.running(group):

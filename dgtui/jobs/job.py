@@ -60,6 +60,8 @@ class Job:
     #: a second flag that stops the job too, set by whoever runs it (the app: its worker was cancelled because
     #: a newer job replaced it or its screen closed)
     stop_flag: Callable[[], bool] | None = None
+    #: set by whoever runs the job once its function has returned or raised (the app's runner; tests wait on it)
+    ended: threading.Event = field(default_factory=threading.Event)
     #: what the job is about, for whoever started it (a tree node, a location); the job functions ignore it
     subject: Any = None
 
