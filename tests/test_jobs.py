@@ -35,7 +35,7 @@ def stored_keys(boto3_s3: Any, bucket: str, prefix: str = "") -> list[str]:
 
 @pytest.fixture
 def releases(client: Any, bucket: str) -> str:
-    """rel/: two similar archives (a reference and a delta), docs/: a text file."""
+    """rel/: two similar archives (two deltas of one reference), docs/: a text file."""
     for version in range(2):
         client.put_object(Bucket=bucket, Key=f"rel/app-{version}.tar", Body=release_bytes(version))
     client.put_object(Bucket=bucket, Key="docs/notes.txt", Body=b"notes\n" * 50)
@@ -78,7 +78,7 @@ def test_delete_prefix_takes_the_folder_with_its_reference_and_leaves_the_rest(c
 def test_detailed_stats_count_every_object_read(client, releases):
     job = Job()
     stats = bucket_stats(client, job, releases, "", detailed=True)
-    assert stats.detailed and stats.object_count == 3 and stats.delta_objects == 1
+    assert stats.detailed and stats.object_count == 3 and stats.delta_objects == 2
     assert stats.total_size == len(release_bytes(0)) + len(release_bytes(1)) + len(b"notes\n" * 50)
     assert job.stage == "reading metadata" and job.stage_total > 0 and job.stage_done == job.stage_total
 
@@ -96,11 +96,11 @@ def test_folder_savings_and_a_sample_report_through_the_job(client, releases):
     assert report.exact
     assert sorted(row.prefix for row in report.rows if not row.here) == ["docs/", "rel/"]
     assert report.total.original_bytes == len(release_bytes(0)) + len(release_bytes(1)) + len(b"notes\n" * 50)
-    assert job.stage == "reading metadata" and job.stage_done == 1  # the one delta's metadata
+    assert job.stage == "reading metadata" and job.stage_done == 2  # the deltas' metadata
     sample_job = Job()
     sampled = sampled_stats(client, sample_job, releases, "")
-    assert sampled.exact and sampled.deltas == 1
-    assert sample_job.stage == "reading a sample" and sample_job.stage_done == 1
+    assert sampled.exact and sampled.deltas == 2
+    assert sample_job.stage == "reading a sample" and sample_job.stage_done == 2
 
 
 def test_a_cancelled_savings_job_stops(client, releases):
