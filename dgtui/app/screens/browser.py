@@ -719,13 +719,16 @@ class BrowserScreen(Screen[None]):
     def action_create_bucket(self) -> None:
         def chosen(name: str | None) -> None:
             if name:
-                app, bucket = self.app, name.strip()
-                self.jobs.start(Job(subject=bucket), lambda job: app.live_client.create_bucket(Bucket=bucket),
-                                what="creating the bucket", group="create-bucket", exclusive=False)
+                self._create_bucket(name.strip())
 
         self.app.push_screen(PromptScreen("New bucket", "Name of the bucket to create (lowercase letters, digits, "
                                                         "dots and hyphens, 3 to 63 characters).", "",
                                           ok_label="Create", placeholder="my-backups"), chosen)
+
+    def _create_bucket(self, name: str) -> None:
+        app = self.app
+        self.jobs.start(Job(subject=name), lambda job: app.live_client.create_bucket(Bucket=name),
+                        what="creating the bucket", group="create-bucket", exclusive=False)
 
     def _bucket_created(self, name: str) -> None:
         self.app.notify(f"Created bucket {printable(name, 63)}", timeout=3)
