@@ -138,6 +138,7 @@ async def test_cancelled_transfers_end_as_cancelled(slow, releases, tmp_path: Pa
         started = [
             panel.download_prefix(Location(releases, "releases/"), str(tmp_path / "out")),
             panel.upload([upload], Location(releases, "up/"), None, upload.stat().st_size),
+            panel.delete_objects(Location(releases, "docs/"), ["docs/readme.txt"]),
         ]
         for transfer in started:
             panel.cancel(transfer)
@@ -146,6 +147,7 @@ async def test_cancelled_transfers_end_as_cancelled(slow, releases, tmp_path: Pa
             assert transfer.state == "cancelled", transfer.result
         assert not any((tmp_path / "out").rglob("*.tar"))
         assert not boto3_s3.list_objects_v2(Bucket=releases, Prefix="up/").get("Contents")
+        assert boto3_s3.list_objects_v2(Bucket=releases, Prefix="docs/")["KeyCount"] == 1
 
 
 async def test_closing_details_stops_its_read(slow, proxy, releases):
