@@ -297,6 +297,7 @@ class DgtuiApp(App[int]):
         client.close()
 
     def on_object_info_loaded(self, message: ObjectInfoLoaded) -> None:
+        self.info_cache[(message.bucket, message.info.key)] = message.info
         browser = self.browser
         if browser is not None:
             browser.object_info_loaded(message.bucket, message.info)

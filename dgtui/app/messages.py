@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.message import Message
 
-from dgtui import BucketStats, ListObjectsResult, ObjectInfo
+from dgtui import ListObjectsResult, ObjectInfo
 from dgtui.jobs.job import Question  # noqa: F401 - re-exported: jobs ask their questions with it
 
 from .object_rows import ListingSummary  # defined beside the rows it counts (no Textual there)
@@ -110,14 +110,6 @@ class ObjectInfoLoaded(Message):
         super().__init__()
         self.bucket = bucket
         self.info = info
-
-
-class DetailedStatsDone(Message):
-    def __init__(self, job_id: int, stats: BucketStats | None, cancelled: bool = False) -> None:
-        super().__init__()
-        self.job_id = job_id
-        self.stats = stats
-        self.cancelled = cancelled
 
 
 class MetadataCached(Message):

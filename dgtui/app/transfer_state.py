@@ -61,7 +61,7 @@ class Transfer(Job):
         self.state = "waiting"
         self.post_question(self, question)
         while not self._answered.wait(0.2):
-            if self.cancel_event.is_set():
+            if self.should_cancel():
                 return None
         self.state = "running"
         return self._answer

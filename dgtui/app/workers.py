@@ -1,4 +1,8 @@
-"""Running SDK calls off the UI thread, with one path for their failures."""
+"""Running SDK calls off the UI thread, with one path for their failures.
+
+Screens and widgets run their work as jobs (``dgtui.app.jobs.JobRunner``), whose failures take the same
+path; ``background`` remains for the object table's listing and metadata workers and the app's connect.
+"""
 
 from __future__ import annotations
 

@@ -8,10 +8,23 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import DgError
 from ..core.text import human_count, plural, safe_line
+from ..jobs.audit import AuditJob, audit
 from .common import CountLine, client_from, emit_json, human, shown
 
 if TYPE_CHECKING:
-    from ..core.audit import AuditSummary
+    from ..core.audit import AuditProblem, AuditSummary
+
+
+class CountingJob(AuditJob):
+    """An audit on the command line: its counts on stderr."""
+
+    def __init__(self, line: CountLine) -> None:
+        super().__init__()
+        self.line = line
+
+    def on_progress(self, done: int, total: int, stage: str) -> None:
+        super().on_progress(done, total, stage)
+        self.line(stage, done, total)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -22,24 +35,28 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise DgError("--workers must be at least 1")
     bar = CountLine(f"audit {args.url}")
-    auditor = client.audit(args.url, full=args.full, progress=bar, workers=args.workers)
+    job = CountingJob(bar)
     found = []
+
+    def show(problem: AuditProblem) -> None:
+        if args.json:
+            found.append(problem.to_dict())
+            return
+        bar.finish()
+        print(f"{problem.kind.label}: {shown(f's3://{bucket}/{problem.key}')}: {safe_line(problem.message)}"
+              + (f"; run: {shown(problem.command)}" if problem.command else ""))
+
     try:
-        for problem in auditor:
-            if args.json:
-                found.append(problem.to_dict())
-                continue
-            bar.finish()
-            print(f"{problem.kind.label}: {shown(f's3://{bucket}/{problem.key}')}: {safe_line(problem.message)}"
-                  + (f"; run: {shown(problem.command)}" if problem.command else ""))
+        summary = audit(client, job, args.url, full=args.full, workers=args.workers, on_problem=show)
     except KeyboardInterrupt:
         bar.finish()
-        summary = auditor.summary
-        print(f"dgtui: audit interrupted after {plural(summary.objects, 'object')}; "
-              f"{plural(summary.problem_count, 'problem')} found so far", file=sys.stderr)
+        so_far = job.summary
+        if so_far is None:
+            raise
+        print(f"dgtui: audit interrupted after {plural(so_far.objects, 'object')}; "
+              f"{plural(so_far.problem_count, 'problem')} found so far", file=sys.stderr)
         return 130
     bar.finish()
-    summary = auditor.summary
     if args.json:
         emit_json({"summary": summary.to_dict(), "problems": found})
     else:

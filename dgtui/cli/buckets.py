@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import DgError
 from ..core.text import display_key, plural, safe_line
+from ..jobs.delete import delete_prefix
+from ..jobs.job import Job
 from .common import client_from, shown
 
 if TYPE_CHECKING:
@@ -20,11 +22,11 @@ def cmd_rm(args: argparse.Namespace) -> int:
     client = client_from(args)
     bucket, key = parse_s3_url(args.url)
     if args.recursive:
-        result = client.delete_prefix(args.url)
-        print(f"deleted {plural(result['deleted'], 'stored object')} under {shown(args.url)}")
-        for k, reason in result["errors"]:
+        outcome = delete_prefix(client, Job(), args.url)
+        print(f"deleted {plural(outcome.deleted, 'stored object')} under {shown(args.url)}")
+        for k, reason in outcome.errors:
             print(f"failed {shown(k)}: {safe_line(str(reason))}", file=sys.stderr)
-        return 1 if result["errors"] else 0
+        return 1 if outcome.errors else 0
     if not key or key.endswith("/"):
         raise DgError(f"{display_key(args.url)} is a prefix; use --recursive to delete everything under it")
     client.head_object(Bucket=bucket, Key=key)  # a clear "not found" before deleting

@@ -6,9 +6,11 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..core.text import display_key, human_size
+from ..jobs.job import Job, Question
 
 if TYPE_CHECKING:
     pass
@@ -27,16 +29,6 @@ def shown(text: str) -> str:
 def human(n: int | None) -> str:
     """Sizes as the app shows them ("56 B", "8.3 MiB")."""
     return "-" if n is None else human_size(n)
-
-
-def add_connection_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL or AWS)")
-    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
-    p.add_argument("--region", help="AWS region")
-    p.add_argument("--addressing-style", choices=("path", "virtual", "auto"),
-                   help="bucket in the URL path or in the host name (default: the AWS config's "
-                        "s3.addressing_style, else path with --endpoint-url)")
-    p.add_argument("--debug", action="store_true", help="log requests to stderr (credentials redacted)")
 
 
 def client_from(args: argparse.Namespace):
@@ -99,3 +91,25 @@ class CountLine:
             sys.stderr.write("\r" + " " * 100 + "\r")
             sys.stderr.flush()
             self.shown = False
+
+
+class CliJob(Job):
+    """A job on the command line: progress on stderr, questions answered by the flags.
+
+    ``show(done, total, stage)`` draws the progress (a ``ProgressLine``); ``answers`` maps a question's
+    title to the answer the flags give.
+    """
+
+    def __init__(self, show: Callable[[int, int, str], None] | None = None,
+                 answers: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.show = show
+        self.answers = answers or {}
+
+    def on_progress(self, done: int, total: int, stage: str) -> None:
+        super().on_progress(done, total, stage)
+        if self.show is not None:
+            self.show(done, total, stage)
+
+    def ask(self, question: Question) -> str | None:
+        return self.answers.get(question.title)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from .common import add_connection_options
 from .savings import add_arguments as add_savings_arguments
 
 if TYPE_CHECKING:
@@ -13,6 +12,16 @@ if TYPE_CHECKING:
 
 
 COMMANDS = ("demo", "ls", "stats", "get", "put", "verify", "audit", "rm", "mb", "browse", "versions")
+
+
+def add_connection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL or AWS)")
+    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE)")
+    p.add_argument("--region", help="AWS region")
+    p.add_argument("--addressing-style", choices=("path", "virtual", "auto"),
+                   help="bucket in the URL path or in the host name (default: the AWS config's "
+                        "s3.addressing_style, else path with --endpoint-url)")
+    p.add_argument("--debug", action="store_true", help="log requests to stderr (credentials redacted)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,19 +59,18 @@ def run_by_folder(args: argparse.Namespace, client: Any, bucket: str, prefix: st
                   shown: Any, human: Any) -> int:
     from ..core.config import price_setting
     from ..core.savings import monthly_cost
+    from ..jobs.savings import folder_savings, measure_layout
+    from .common import CliJob
 
     settings = price_setting(args.price_per_gb_month)
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    report: FolderReport = client.folder_savings(
-        bucket, prefix, exact=args.detailed,
-        progress=(lambda d, t: progress_line(d, t, "reading metadata")) if args.detailed else None)
+    job = CliJob(progress_line)
+    report: FolderReport = folder_savings(client, job, bucket, prefix, exact=args.detailed)
     advice = report.advice
     if args.measure_layout and advice:
-        from .core.layout import estimate_shared_folder
-
         for item in advice[:3]:
-            estimate_shared_folder(client, bucket, item, progress=progress_line)
+            measure_layout(client, job, bucket, item)
     progress_line.finish()
     rows = sort_rows(report.rows, args.sort)
     price = settings.price_per_gb_month
@@ -117,9 +116,11 @@ def run_sampled(args: argparse.Namespace, client: Any, bucket: str, prefix: str,
                 shown: Any, human: Any) -> int:
     from ..core.config import price_setting
     from ..core.savings import monthly_cost
+    from ..jobs.savings import sampled_stats
+    from .common import CliJob
 
     settings = price_setting(args.price_per_gb_month)
-    stats = client.sampled_stats(bucket, prefix, progress=lambda d, t: progress_line(d, t, "reading a sample"))
+    stats = sampled_stats(client, CliJob(progress_line), bucket, prefix)
     progress_line.finish()
     price = settings.price_per_gb_month
     if args.json:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import DgError
 from ..core.text import percent, plural
-from .common import ProgressLine, client_from, emit_json, human, shown
+from ..jobs.stats import bucket_stats
+from .common import CliJob, ProgressLine, client_from, emit_json, human, shown
 from .savings import run_by_folder, run_sampled
 
 if TYPE_CHECKING:
@@ -27,8 +28,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             raise DgError("--by-folder and --sampled are separate views; choose one")
         run = run_by_folder if args.by_folder else run_sampled
         return run(args, client, bucket, prefix, bar, shown, human)
-    stats = client.get_bucket_stats(bucket, prefix=prefix, detailed_stats=args.detailed,
-                                    progress=(lambda d, t: bar(d, t, "reading metadata")) if args.detailed else None)
+    stats = bucket_stats(client, CliJob(bar), bucket, prefix, detailed=args.detailed)
     bar.finish()
     if args.json:
         emit_json(asdict(stats))

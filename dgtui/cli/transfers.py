@@ -10,28 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import DestinationExistsError, DgError, RecompressionError
 from ..core.text import display_key, plural, safe_line
-from ..jobs.job import Job, Question
-from .common import ProgressLine, client_from, emit_json, human, shown
+from .common import CliJob, ProgressLine, client_from, emit_json, human, shown
 from .signals import ctrl_c_cancels
 
 if TYPE_CHECKING:
     pass
-
-
-class CliJob(Job):
-    """A transfer on the command line: progress on stderr, questions answered by the flags."""
-
-    def __init__(self, bar: ProgressLine, answers: dict[str, str]) -> None:
-        super().__init__()
-        self.bar = bar
-        self.answers = answers
-
-    def on_progress(self, done: int, total: int, stage: str) -> None:
-        super().on_progress(done, total, stage)
-        self.bar(done, total, stage)
-
-    def ask(self, question: Question) -> str | None:
-        return self.answers.get(question.title)
 
 
 def cmd_get(args: argparse.Namespace) -> int:

@@ -9,13 +9,11 @@ item once ``Job.cancel`` is called, from any thread.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..core.errors import DgError
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass
@@ -31,7 +29,8 @@ class Question:
 
 @dataclass(eq=False, kw_only=True)
 class Job:
-    """Counters of one transfer: the controller writes them, a user interface reads them.
+    """Counters of one job (a transfer, statistics, an audit): the job function writes them, a user interface
+    reads them.
 
     The controller only assigns numbers here; whoever draws them samples
     them at its own pace, so a fast transfer cannot flood a screen.
@@ -58,6 +57,13 @@ class Job:
     #: bytes of the files restored or uploaded so far (their full, original size)
     bytes_written: int = 0
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    #: a second flag that stops the job too, set by whoever runs it (the app: its worker was cancelled because
+    #: a newer job replaced it or its screen closed)
+    stop_flag: Callable[[], bool] | None = None
+    #: set by whoever runs the job once its function has returned or raised (the app's runner; tests wait on it)
+    ended: threading.Event = field(default_factory=threading.Event)
+    #: what the job is about, for whoever started it (a tree node, a location); the job functions ignore it
+    subject: Any = None
 
     # -- called by the controller ------------------------------------------------------------------
     def on_progress(self, done: int, total: int, stage: str) -> None:
@@ -82,7 +88,13 @@ class Job:
         self.items_done += 1
 
     def should_cancel(self) -> bool:
-        return self.cancel_event.is_set()
+        return self.cancel_event.is_set() or (self.stop_flag is not None and self.stop_flag())
+
+    def count_progress(self, stage: str) -> Callable[[int, int], None]:
+        """A ``progress(done, total)`` callback for the core that counts under ``stage``."""
+        def progress(done: int, total: int) -> None:
+            self.on_progress(done, total, stage)
+        return progress
 
     def ask(self, question: Question) -> str | None:
         """The user's answer; None when nobody can answer or the transfer was cancelled."""

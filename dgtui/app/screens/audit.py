@@ -7,23 +7,21 @@ browser with the cursor on the object.
 
 from __future__ import annotations
 
-import threading
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from dgtui import AuditProblem, AuditSummary, CancelledError
+from dgtui.jobs.audit import AuditJob, audit
 
 from ...core.text import human_count, human_size, plural, printable, safe_line
+from ..jobs import JobFinished, JobRunner
 from ..messages import Location
 from ..widgets.footer import AppFooter
 from ..widgets.progress import progress_bar
-from ..workers import background
 
 #: how often the progress and new problems are drawn while an audit runs
 REFRESH_S = 0.25
@@ -39,28 +37,20 @@ class AuditScreen(Screen[None]):
         Binding("f", "full", "Check bytes too", id="audit.full"),
     ]
 
-    class Done(Message):
-        def __init__(self, run_id: int, summary: AuditSummary | None) -> None:
-            super().__init__()
-            self.run_id = run_id
-            self.summary = summary
-
     def __init__(self, location: Location, *, full: bool = False) -> None:
         super().__init__()
         self.location = location
         self.full = full
         self.running = False
-        self.stage = "listing"
-        self.done = 0
-        self.total = 0
         self.summary: AuditSummary | None = None
         self.note: str | None = None
         self.problems: list[AuditProblem] = []
-        self._found: list[AuditProblem] = []  # appended by the worker, drained by the timer
         self._shown = 0
         self._folders: dict[str, TreeNode] = {}
-        self._cancel = threading.Event()
-        self._run_id = 0
+        self.jobs = JobRunner(self)
+        #: the audit under way or last started: its counters and the problems it found (appended by the
+        #: job, drained into the tree by the timer)
+        self._job = AuditJob(stage="listing")
 
     def compose(self) -> ComposeResult:
         yield Static("", id="audit-title", markup=False)
@@ -77,35 +67,45 @@ class AuditScreen(Screen[None]):
 
     # -- running -------------------------------------------------------------------
     def start(self) -> None:
-        self._run_id += 1
-        self._cancel = threading.Event()
         self.running = True
-        self.stage, self.done, self.total = "listing", 0, 0
         self.summary, self.note = None, None
-        self.problems, self._found, self._shown = [], [], 0
+        self.problems, self._shown = [], 0
         self._folders = {}
         self.query_one(Tree).clear()
+        app, location, full = self.app, self.location, self.full
+        self._job = self.jobs.start(AuditJob(stage="listing"),
+                                    lambda job: audit(app.live_client, job, location.url, full=full),
+                                    what="auditing", group="audit")
         self._draw()
-        self._audit(self.location, self.full, self._run_id, self._cancel)
 
-    @background("auditing", group="audit", exclusive=True)
-    def _audit(self, location: Location, full: bool, run_id: int, cancel: threading.Event) -> None:
-        def progress(stage: str, done: int, total: int) -> None:
-            if run_id == self._run_id:
-                self.stage, self.done, self.total = stage, done, total
+    @property
+    def stage(self) -> str:
+        return self._job.stage
 
-        auditor = self.app.live_client.audit(location.url, full=full, progress=progress, should_cancel=cancel.is_set)
-        for problem in auditor:
-            if run_id == self._run_id:
-                self._found.append(problem)
-        self.post_message(self.Done(run_id, auditor.summary))
+    @property
+    def done(self) -> int:
+        return self._job.stage_done
 
-    def on_audit_screen_done(self, message: Done) -> None:
+    @property
+    def total(self) -> int:
+        return self._job.stage_total
+
+    @property
+    def _found(self) -> list[AuditProblem]:
+        return self._job.found
+
+    def on_job_finished(self, message: JobFinished) -> None:
         message.stop()
-        if message.run_id != self._run_id:
+        if not self.jobs.take(message) or message.job is not self._job:
             return
         self.running = False
-        self.summary = message.summary
+        if message.cancelled:
+            self.note = self.note or "cancelled"
+            if self.is_attached:
+                self._drain()
+                self._draw()
+            return
+        self.summary = message.result
         self._drain()
         findings = getattr(self.app, "audit_findings", None)
         if findings is not None:
@@ -119,7 +119,8 @@ class AuditScreen(Screen[None]):
             tree.focus()
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
-        if context and len(context) > 2 and context[2] != self._run_id:
+        job = self.jobs.failed(context)
+        if job is None or job is not self._job:
             return
         self.running = False
         self.note = "cancelled" if isinstance(error, CancelledError) else f"failed: {text}"
@@ -129,7 +130,7 @@ class AuditScreen(Screen[None]):
 
     def action_cancel(self) -> None:
         if self.running:
-            self._cancel.set()
+            self.jobs.cancel(self._job)
             self.running = False
             self.note = "cancelled"
             self._draw()
@@ -144,7 +145,7 @@ class AuditScreen(Screen[None]):
         self.start()
 
     def action_close(self) -> None:
-        self._cancel.set()
+        self.jobs.cancel_group("audit")
         self.app.pop_screen()
 
     # -- drawing ---------------------------------------------------------------------
@@ -226,7 +227,7 @@ class AuditScreen(Screen[None]):
         folder = problem.folder + "/" if problem.folder else ""
         target = Location(self.location.bucket, folder)
         cursor = problem.logical_key if problem.logical_key != folder else None
-        self._cancel.set()
+        self.jobs.cancel_group("audit")
         self.app.pop_screen()
         browser = getattr(self.app, "browser", None)
         if browser is not None:

@@ -15,12 +15,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
-from dgtui import ObjectInfo
+from dgtui import CancelledError, ObjectInfo
 from dgtui.core.format import is_housekeeping_key
+from dgtui.jobs.job import Job
 from dgtui.jobs.restore import PrefixPlan, plan_objects, plan_prefix
 from dgtui.jobs.upload import files_to_upload, needs_upload_confirmation
 
 from ...core.text import human_count, human_size, plural, printable
+from ..jobs import JobFinished, JobRunner
 from ..messages import (
     ContentsChanged,
     ListingChanged,
@@ -35,10 +37,9 @@ from ..widgets.footer import AppFooter
 from ..widgets.object_table import ObjectTable, Row
 from ..widgets.stats_panel import StatsPanel
 from ..widgets.transfers_panel import TransfersPanel
-from ..workers import background, is_cancelled
 from .audit import AuditScreen
 from .confirm import ConfirmScreen
-from .details import DetailsScreen
+from .details import DetailsScreen, read_object_info
 from .preview import PreviewScreen
 from .prompt import PromptScreen
 from .savings import SavingsScreen
@@ -158,6 +159,7 @@ class BrowserScreen(Screen[None]):
 
     def __init__(self, start: Location | None = None, *, start_object: str | None = None) -> None:
         super().__init__()
+        self.jobs = JobRunner(self)
         self.start = start
         #: the key a start URL without a trailing "/" named, in case it is an object, not a folder
         self.start_object = start_object
@@ -391,17 +393,28 @@ class BrowserScreen(Screen[None]):
         if cached is not None:
             self.app.copy_sha256(cached)
         else:
-            self._fetch_sha256(self.location.bucket, info.key)
+            self.jobs.start(Job(), read_object_info(self.app, self.location.bucket,
+                                                    f"s3://{self.location.bucket}/{info.key}"),
+                            what="reading the object's sha256", group="sha256")
 
-    @background("reading the object's sha256", group="sha256", exclusive=True)
-    def _fetch_sha256(self, bucket: str, key: str) -> None:
-        info = self.app.live_client.get_object_info(f"s3://{bucket}/{key}")
-        self.app.call_from_thread(self._sha256_loaded, bucket, info)
-
-    def _sha256_loaded(self, bucket: str, info: ObjectInfo) -> None:
-        self.app.info_cache[(bucket, info.key)] = info
-        self.object_info_loaded(bucket, info)
-        self.app.copy_sha256(info)
+    def on_job_finished(self, message: JobFinished) -> None:
+        """The end of a job this screen started: the next step (a copy, a dialog) on the UI thread."""
+        message.stop()
+        if not self.jobs.take(message) or message.cancelled:
+            return
+        result, subject = message.result, message.job.subject
+        if message.group == "sha256":
+            self.app.copy_sha256(result)  # the app keeps the metadata (ObjectInfoLoaded)
+        elif message.group == "restore-count" and isinstance(result, PrefixPlan):
+            self._confirm_download_prefix(subject, result)
+        elif message.group == "restore-count":
+            location, objects = subject
+            self._confirm_download_objects(location, objects, result)
+        elif message.group == "delete-count":
+            count, sample = result
+            self._confirm_delete_prefix(subject, count, sample)
+        elif message.group == "create-bucket":
+            self._bucket_created(subject)
 
     @_on_focused_item
     def action_preview(self) -> None:
@@ -504,12 +517,11 @@ class BrowserScreen(Screen[None]):
         """Ask where to restore ``objects``, once what the restore moves is counted (in a worker)."""
         if self.location is None or not objects:
             return
-        self._count_objects_for_restore(self.location, objects)
-
-    @background("counting what the restore moves", group="restore-count", exclusive=True)
-    def _count_objects_for_restore(self, location: Location, objects: list[ObjectInfo]) -> None:
-        moves = plan_objects(self.app.live_client, location.bucket, objects, should_cancel=is_cancelled)
-        self.app.call_from_thread(self._confirm_download_objects, location, objects, moves)
+        app, location = self.app, self.location
+        self.jobs.start(Job(subject=(location, objects)),
+                        lambda job: plan_objects(app.live_client, location.bucket, objects,
+                                                 should_cancel=job.should_cancel),
+                        what="counting what the restore moves", group="restore-count")
 
     def _confirm_download_objects(self, location: Location, objects: list[ObjectInfo], moves: str) -> None:
         if len(objects) == 1:
@@ -550,12 +562,11 @@ class BrowserScreen(Screen[None]):
 
     def _ask_download_prefix(self, location: Location) -> None:
         self.app.notify(f"Counting what is under {printable(location.url, 200)}…", timeout=2)
-        self._count_for_restore(location)
-
-    @background("counting objects to restore", group="restore-count", exclusive=True)
-    def _count_for_restore(self, location: Location) -> None:
-        plan = plan_prefix(self.app.live_client, location.url, should_cancel=is_cancelled, read_sizes=True)
-        self.app.call_from_thread(self._confirm_download_prefix, location, plan)
+        app = self.app
+        self.jobs.start(Job(subject=location),
+                        lambda job: plan_prefix(app.live_client, location.url, should_cancel=job.should_cancel,
+                                                read_sizes=True),
+                        what="counting objects to restore", group="restore-count")
 
     def _confirm_download_prefix(self, location: Location, plan: PrefixPlan) -> None:
         if not plan.objects:
@@ -672,16 +683,20 @@ class BrowserScreen(Screen[None]):
                                            [("delete", f"Delete {count}"), ("cancel", "Cancel")], danger=True),
                              answered)
 
-    @background("counting objects to delete", group="delete-count", exclusive=True)
     def _count_for_delete(self, location: Location) -> None:
-        count = 0
-        sample: list[str] = []
-        for page in self.app.live_client.iter_pages(location.bucket, location.prefix, delimiter=None, ranged=True):
-            if is_cancelled():
-                return
-            count += len(page.contents)
-            sample.extend(o.key for o in page.contents[: CONFIRM_LIST_LIMIT - len(sample)])
-        self.app.call_from_thread(self._confirm_delete_prefix, location, count, sample)
+        app = self.app
+
+        def count(job: Job) -> tuple[int, list[str]]:
+            found = 0
+            sample: list[str] = []
+            for page in app.live_client.iter_pages(location.bucket, location.prefix, delimiter=None, ranged=True):
+                if job.should_cancel():
+                    raise CancelledError()
+                found += len(page.contents)
+                sample.extend(o.key for o in page.contents[: CONFIRM_LIST_LIMIT - len(sample)])
+            return found, sample
+
+        self.jobs.start(Job(subject=location), count, what="counting objects to delete", group="delete-count")
 
     def _confirm_delete_prefix(self, location: Location, count: int, sample: list[str]) -> None:
         body = Text("Delete the folder ")
@@ -710,10 +725,10 @@ class BrowserScreen(Screen[None]):
                                                         "dots and hyphens, 3 to 63 characters).", "",
                                           ok_label="Create", placeholder="my-backups"), chosen)
 
-    @background("creating the bucket", group="create-bucket")
     def _create_bucket(self, name: str) -> None:
-        self.app.live_client.create_bucket(Bucket=name)
-        self.app.call_from_thread(self._bucket_created, name)
+        app = self.app
+        self.jobs.start(Job(subject=name), lambda job: app.live_client.create_bucket(Bucket=name),
+                        what="creating the bucket", group="create-bucket", exclusive=False)
 
     def _bucket_created(self, name: str) -> None:
         self.app.notify(f"Created bucket {printable(name, 63)}", timeout=3)

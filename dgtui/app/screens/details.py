@@ -6,6 +6,9 @@ cached for the session, so opening the same object again costs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,11 +19,12 @@ from textual.widgets import LoadingIndicator, Static
 
 from dgtui import ObjectInfo, ObjectKind
 from dgtui.core.format import object_metadata, stored_content_type
+from dgtui.jobs.job import Job
 
 from ...core.text import human_size, percent, printable, ratio, safe_line
+from ..jobs import JobFinished, JobRunner
 from ..messages import Location, ObjectInfoLoaded
 from ..widgets.footer import AppFooter
-from ..workers import background
 
 KIND_EXPLANATIONS = {
     ObjectKind.DELTA: "delta: stored as a binary diff against this folder's reference file",
@@ -47,6 +51,7 @@ class DetailsScreen(Screen[None]):
         self.location = location
         self.listed = listed
         self.info: ObjectInfo | None = None
+        self.jobs = JobRunner(self)
 
     @property
     def url(self) -> str:
@@ -73,20 +78,17 @@ class DetailsScreen(Screen[None]):
         self.query_one("#details-content", Static).update("")
         self._fetch()
 
-    @background("reading the object's metadata", group="details", exclusive=True)
     def _fetch(self) -> None:
-        app = self.app  # still reachable if the user closes the screen meanwhile
-        info = app.client.get_object_info(self.url)
-        app.call_from_thread(self._loaded, app, info)
+        self.jobs.start(Job(), read_object_info(self.app, self.location.bucket, self.url),
+                        what="reading the object's metadata", group="details")
 
-    def _loaded(self, app, info: ObjectInfo) -> None:
-        app.info_cache[(self.location.bucket, self.listed.key)] = info
-        app.post_message(ObjectInfoLoaded(self.location.bucket, info))
-        if self.is_attached:
-            self._show(info)
+    def on_job_finished(self, message: JobFinished) -> None:
+        message.stop()
+        if self.jobs.take(message) and not message.cancelled and self.is_attached:
+            self._show(message.result)
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
-        if not self.is_attached:
+        if self.jobs.failed(context) is None or not self.is_attached:
             return
         self.query_one("#details-loading").display = False
         self.query_one("#details-content", Static).update(
@@ -115,6 +117,16 @@ class DetailsScreen(Screen[None]):
             self.app.notify("Still reading the object's metadata.", timeout=2)
         else:
             self.app.copy_sha256(self.info)
+
+
+def read_object_info(app: Any, bucket: str, url: str) -> Callable[[Job], ObjectInfo]:
+    """A job that reads one object's metadata and tells the app (which keeps it for the session and updates
+    the table's row), also when the screen that asked is closed before the answer comes."""
+    def work(job: Job) -> ObjectInfo:
+        info = app.live_client.get_object_info(url)
+        app.post_message(ObjectInfoLoaded(bucket, info))
+        return info
+    return work
 
 
 def render_details(bucket: str, info: ObjectInfo, time_format, problems: list | None = None) -> Table:

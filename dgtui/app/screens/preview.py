@@ -8,7 +8,9 @@ larger than ``PREVIEW_LIMIT`` and binary contents are not shown.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,11 +20,13 @@ from textual.screen import Screen
 from textual.widgets import LoadingIndicator, Static
 
 from dgtui import ObjectInfo
+from dgtui.jobs.job import Job
 from dgtui.jobs.restore import check_of
 
 from ...core.text import human_size, printable
+from ..jobs import JobFinished, JobRunner
+from ..messages import ObjectInfoLoaded
 from ..widgets.footer import AppFooter
-from ..workers import background
 
 #: the largest object (original size) that is previewed
 PREVIEW_LIMIT = 1024 * 1024
@@ -50,6 +54,7 @@ class PreviewScreen(Screen[None]):
         self.bucket = bucket
         self.info = info
         self.text: str | None = None
+        self.jobs = JobRunner(self)
 
     @property
     def url(self) -> str:
@@ -66,36 +71,34 @@ class PreviewScreen(Screen[None]):
     def on_mount(self) -> None:
         size = self.info.original_size if self.info.original_size is not None else self.info.size
         if not self.info.is_delta and size > PREVIEW_LIMIT:
-            self._show(Text(f"{human_size(size)} is too big to preview (the limit is {human_size(PREVIEW_LIMIT)}); "
-                            "d restores it.", style="italic"))
+            self._show(_too_big(size))
             return
         self._fetch()
 
-    @background("previewing the object", group="preview", exclusive=True)
     def _fetch(self) -> None:
-        app = self.app
-        info = self.info
-        if info.original_size is None:
-            info = app.client.get_object_info(self.url)  # a delta's size lives in its metadata
-            app.call_from_thread(setattr, self, "info", info)
-        size = info.original_size if info.original_size is not None else info.size
-        if size > PREVIEW_LIMIT:
-            app.call_from_thread(self._show, Text(f"{human_size(size)} is too big to preview (the limit is "
-                                                  f"{human_size(PREVIEW_LIMIT)}); d restores it.", style="italic"))
+        app, url, info = self.app, self.url, self.info
+        bucket = self.bucket
+
+        def metadata_read(read: ObjectInfo) -> None:
+            self.post_message(ObjectInfoLoaded(bucket, read))
+
+        self.jobs.start(Job(), lambda job: read_preview(app.live_client, url, info, metadata_read),
+                        what="previewing the object", group="preview")
+
+    def on_object_info_loaded(self, message: ObjectInfoLoaded) -> None:
+        """The delta's metadata arrived before its contents: its sha256 can be copied already."""
+        message.stop()
+        self.info = message.info
+
+    def on_job_finished(self, message: JobFinished) -> None:
+        message.stop()
+        preview = message.result
+        if not self.jobs.take(message) or message.cancelled or not isinstance(preview, Preview):
             return
-        with tempfile.TemporaryDirectory(prefix="dgtui-preview-") as tmp:
-            result = app.client.download(self.url, Path(tmp) / "preview")
-            if result.size > PREVIEW_LIMIT:
-                body = Text(f"{human_size(result.size)} is too big to preview (the limit is "
-                            f"{human_size(PREVIEW_LIMIT)}); d restores it.", style="italic")
-            else:
-                text = preview_text((Path(tmp) / "preview").read_bytes())
-                if text is None:
-                    body = Text("Binary contents: not shown. d restores the object.", style="italic")
-                else:
-                    self.text = text
-                    body = Text(f"{human_size(result.size)} · {check_of(result)}\n\n", style="italic") + Text(text)
-        app.call_from_thread(self._show, body)
+        self.info = preview.info
+        if preview.text is not None:
+            self.text = preview.text
+        self._show(preview.body)
 
     # -- the keys the text offers ("d restores it") -------------------------------------------
     def action_download(self) -> None:
@@ -122,4 +125,41 @@ class PreviewScreen(Screen[None]):
         self.query_one("#preview-content", Static).update(body)
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
+        if self.jobs.failed(context) is None:
+            return
         self._show(Text("Could not preview the object:\n", style="bold") + Text(text))
+
+
+@dataclass
+class Preview:
+    """What the preview shows: the object's metadata as read, and the text (None when not shown)."""
+
+    info: ObjectInfo
+    body: Text
+    text: str | None = None
+
+
+def read_preview(client: Any, url: str, info: ObjectInfo, metadata_read: Callable[[ObjectInfo], None]) -> Preview:
+    """Restore the object into a temporary folder as ``d`` would (rebuilt, checked), read it, delete it.
+
+    ``metadata_read`` hears of the metadata when it had to be read first (a delta's size lives in it)."""
+    if info.original_size is None:
+        info = client.get_object_info(url)
+        metadata_read(info)
+    size = info.original_size if info.original_size is not None else info.size
+    if size > PREVIEW_LIMIT:
+        return Preview(info, _too_big(size))
+    with tempfile.TemporaryDirectory(prefix="dgtui-preview-") as tmp:
+        result = client.download(url, Path(tmp) / "preview")
+        if result.size > PREVIEW_LIMIT:
+            return Preview(info, _too_big(result.size))
+        text = preview_text((Path(tmp) / "preview").read_bytes())
+    if text is None:
+        return Preview(info, Text("Binary contents: not shown. d restores the object.", style="italic"))
+    return Preview(info, Text(f"{human_size(result.size)} · {check_of(result)}\n\n", style="italic") + Text(text),
+                   text)
+
+
+def _too_big(size: int) -> Text:
+    return Text(f"{human_size(size)} is too big to preview (the limit is {human_size(PREVIEW_LIMIT)}); d restores it.",
+                style="italic")

@@ -11,8 +11,7 @@ back.
 
 from __future__ import annotations
 
-import threading
-from typing import Callable
+from typing import Any, Callable
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -23,17 +22,18 @@ from textual.widgets import DataTable, Static
 
 from dgtui import CancelledError
 from dgtui.core.config import DEFAULT_PRICE_PER_GB_MONTH, Settings, load_settings
-from dgtui.core.layout import estimate_shared_folder
 from dgtui.core.sampling import SampledStats
 from dgtui.core.savings import FolderReport, FolderSavings, LayoutAdvice, monthly_cost
 from dgtui.core.text import money, worth_a_cent
+from dgtui.jobs.job import Job
+from dgtui.jobs.savings import folder_savings, measure_layout, sampled_stats
 
 from ...core.text import human_count, human_size, percent, printable, safe_line
+from ..jobs import JobFinished, JobRunner
 from ..messages import Location
 from ..widgets.footer import AppFooter
 from ..widgets.progress import progress_bar
 from ..widgets.savings_table import SavingsTable, sort_words
-from ..workers import background
 
 PROGRESS_REFRESH_S = 0.25
 
@@ -73,11 +73,10 @@ class SavingsScreen(Screen[None]):
         self.settings_problem: str | None = None
         self.running: str | None = None  # "listing", "exact", "sampled", "measure"
         self.exact_mode = exact
-        self.done = self.total = 0
-        self.stage = ""
         self.note: str | None = None
-        self._job = 0
-        self._cancel = threading.Event()
+        self.jobs = JobRunner(self)
+        #: the job under way or last started (its counters are the progress drawn)
+        self._job: Job | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="savings-title", markup=False)
@@ -111,49 +110,64 @@ class SavingsScreen(Screen[None]):
         if report is None or (self.exact_mode and not report.exact):
             # Once exact numbers were asked for, folders opened later are read exactly too
             # (the metadata cache makes that cheap for what was read already).
-            self._start("exact" if self.exact_mode else "listing", self._load, location, self.exact_mode)
+            self._start_load(location, self.exact_mode)
         self._redraw()
 
-    def _start(self, kind: str, method, *args) -> None:  # type: ignore[no-untyped-def]
-        self._job += 1
-        self._cancel = threading.Event()
+    def _start(self, kind: str, work: Callable[[Job], Any], what: str, subject: Any) -> None:
         self.running = kind
-        self.done = self.total = 0
-        self.stage = ""
-        method(*args, self._job, self._cancel)
+        self._job = self.jobs.start(Job(subject=subject), work, what=what, group="savings")
         self._redraw()
+
+    def _start_load(self, location: Location, exact: bool) -> None:
+        app = self.app
+        quick = self.reports.get((location, False))
+        expected = quick.total.deltas if exact and quick is not None else None
+        self._start("exact" if exact else "listing",
+                    lambda job: folder_savings(app.live_client, job, location.bucket, location.prefix, exact=exact,
+                                               expected_deltas=expected),
+                    "computing savings by folder", (location, exact))
 
     def cancel_running(self, quiet: bool = False) -> None:
         if self.running is not None:
-            self._cancel.set()
+            self.jobs.cancel_group("savings")
+            if self._job is not None:
+                self.jobs.forget(self._job)
             if not quiet:
                 self.note = f"{self.running} cancelled"
             self.running = None
-            self._job += 1
             self._redraw()
 
-    def _progress(self, job: int):  # type: ignore[no-untyped-def]
-        def progress(done: int, total: int, stage: str = "") -> None:
-            if job == self._job:  # counters only: the timer draws them
-                self.done, self.total, self.stage = done, total, stage
-        return progress
+    @property
+    def done(self) -> int:
+        return self._job.stage_done if self._job is not None else 0
 
-    @background("computing savings by folder", group="savings", exclusive=True)
-    def _load(self, location: Location, exact: bool, job: int, cancel: threading.Event) -> None:
-        expected = None
-        quick = self.reports.get((location, False))
-        if exact and quick is not None:
-            expected = quick.total.deltas
-        report = self.app.live_client.folder_savings(location.bucket, location.prefix, exact=exact,
-                                                progress=self._progress(job), should_cancel=cancel.is_set,
-                                                expected_deltas=expected)
-        self.app.call_from_thread(self._loaded, job, location, exact, report)
+    @property
+    def total(self) -> int:
+        return self._job.stage_total if self._job is not None else 0
 
-    def _loaded(self, job: int, location: Location, exact: bool, report: FolderReport) -> None:
-        self.reports[(location, exact)] = report
-        if job != self._job:
+    @property
+    def stage(self) -> str:
+        """The measurement's stage; listing, exact and sampled runs show their numbers alone."""
+        return self._job.stage if self._job is not None and self.running == "measure" else ""
+
+    def on_job_finished(self, message: JobFinished) -> None:
+        message.stop()
+        result = message.result
+        if isinstance(result, FolderReport) and not message.cancelled:
+            # Kept even when the view moved on meanwhile: going back to that folder shows it at once.
+            location, exact = message.job.subject
+            self.reports[(location, exact)] = result
+        elif isinstance(result, SampledStats) and not message.cancelled:
+            self.sampled[message.job.subject] = result
+        if not self.jobs.take(message) or message.job is not self._job:
             return
         self.running = None
+        if isinstance(result, FolderReport) and not message.cancelled:
+            location, exact = message.job.subject
+            self._loaded(location, exact, result)
+        self._redraw()
+
+    def _loaded(self, location: Location, exact: bool, report: FolderReport) -> None:
         if exact:
             self.post_message_to_browser()
             if self.on_exact is not None:
@@ -163,7 +177,6 @@ class SavingsScreen(Screen[None]):
             self.cursor = None
             self.report = report
             self.table.show(report, keep)
-        self._redraw()
 
     def post_message_to_browser(self) -> None:
         from ..messages import MetadataCached
@@ -172,31 +185,9 @@ class SavingsScreen(Screen[None]):
             if screen is not self and hasattr(screen, "table"):
                 screen.post_message(MetadataCached())
 
-    @background("estimating savings from a sample", group="savings", exclusive=True)
-    def _sample(self, location: Location, job: int, cancel: threading.Event) -> None:
-        stats = self.app.live_client.sampled_stats(location.bucket, location.prefix, progress=self._progress(job),
-                                              should_cancel=cancel.is_set)
-        self.app.call_from_thread(self._sampled, job, location, stats)
-
-    def _sampled(self, job: int, location: Location, stats: SampledStats) -> None:
-        self.sampled[location] = stats
-        if job == self._job:
-            self.running = None
-            self._redraw()
-
-    @background("measuring the layout", group="savings", exclusive=True)
-    def _measure(self, advice: LayoutAdvice, job: int, cancel: threading.Event) -> None:
-        estimate_shared_folder(self.app.live_client, self.location.bucket, advice, progress=self._progress(job),
-                               should_cancel=cancel.is_set)
-        self.app.call_from_thread(self._measured, job)
-
-    def _measured(self, job: int) -> None:
-        if job == self._job:
-            self.running = None
-            self._redraw()
-
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
-        if context and context[-2] != self._job:
+        job = self.jobs.failed(context)
+        if job is None or job is not self._job:
             return
         self.running = None
         self.note = "cancelled" if isinstance(error, CancelledError) else f"failed: {text}"
@@ -240,13 +231,15 @@ class SavingsScreen(Screen[None]):
         if self.report is not None and self.report.exact:
             self.app.notify("These numbers are exact already.", timeout=3)
             return
-        self._start("exact", self._load, self.location, True)
+        self._start_load(self.location, True)
 
     def action_sampled(self) -> None:
         if self.running == "sampled":
             self.cancel_running()
             return
-        self._start("sampled", self._sample, self.location)
+        app, location = self.app, self.location
+        self._start("sampled", lambda job: sampled_stats(app.live_client, job, location.bucket, location.prefix),
+                    "estimating savings from a sample", location)
 
     def action_measure(self) -> None:
         if self.running == "measure":
@@ -256,7 +249,9 @@ class SavingsScreen(Screen[None]):
         if advice is None:
             self.app.notify("No one-archive-per-folder layout here to measure.", timeout=3)
             return
-        self._start("measure", self._measure, advice)
+        app, bucket = self.app, self.location.bucket
+        self._start("measure", lambda job: measure_layout(app.live_client, job, bucket, advice), "measuring the layout",
+                    advice)
 
     def action_next_sort(self) -> None:
         column = self.table.next_sort()

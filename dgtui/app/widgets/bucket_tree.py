@@ -13,13 +13,15 @@ from typing import Literal
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import NodeID, TreeNode, UnknownNodeID
 
+from dgtui.core.errors import CancelledError
+from dgtui.jobs.job import Job
+
 from ...core.text import human_count, printable, safe_line
+from ..jobs import JobFinished, JobRunner
 from ..messages import Location, Navigate
-from ..workers import background, is_cancelled
 
 #: pages (1,000 keys each) read per expansion before offering "more folders…"
 PAGES_PER_EXPANSION = 5
@@ -44,15 +46,15 @@ class NodeInfo:
         return Location(self.bucket, self.prefix)
 
 
-class ChildrenLoaded(Message):
-    def __init__(self, node_id: int, prefixes: list[str], continuation: str | None, scanned: int,
-                 append: bool) -> None:
-        super().__init__()
-        self.node_id = node_id
-        self.prefixes = prefixes
-        self.continuation = continuation
-        self.scanned = scanned
-        self.append = append
+@dataclass
+class ChildrenLoaded:
+    """The folders one listing of a node found (the result of its job)."""
+
+    node_id: int
+    prefixes: list[str]
+    continuation: str | None
+    scanned: int
+    append: bool
 
 
 class BucketTree(Tree[NodeInfo]):
@@ -80,6 +82,7 @@ class BucketTree(Tree[NodeInfo]):
         self.auto_expand = False
         self.guide_depth = 2
         self._by_location: dict[Location, TreeNode[NodeInfo]] = {}
+        self.jobs = JobRunner(self)
         #: the location shown in the table; its node gets the cursor when it appears
         self._reveal_target: Location | None = None
         #: the node being selected was chosen with the keyboard (Enter): the focus follows it to the table
@@ -177,27 +180,32 @@ class BucketTree(Tree[NodeInfo]):
         node.set_label(self._label(info))
         if more_node is None and not node.children:
             node.add_leaf(Text("loading…", style="italic"), NodeInfo("info"))
-        self._load_children(node.id, info.bucket, info.prefix, continuation, more_node is not None)
+        app, node_id, bucket, prefix, append = self.app, node.id, info.bucket, info.prefix, more_node is not None
 
-    @background("listing folders", group="tree")
-    def _load_children(self, node_id: int, bucket: str, prefix: str, continuation: str | None,
-                       append: bool) -> None:
-        prefixes: list[str] = []
-        scanned = 0
-        next_token: str | None = None
-        pages = self.app.live_client.iter_pages(bucket, prefix, delimiter="/", continuation_token=continuation)
-        for number, page in enumerate(pages, start=1):
-            if is_cancelled():
-                return
-            prefixes.extend(p for p in page.common_prefixes if p != prefix)
-            scanned += len(page.contents) + len(page.common_prefixes)
-            if number >= PAGES_PER_EXPANSION and page.is_truncated:
-                next_token = page.next_continuation_token
-                break
-        self.post_message(ChildrenLoaded(node_id, prefixes, next_token, scanned, append))
+        def load_children(job: Job) -> ChildrenLoaded:
+            prefixes: list[str] = []
+            scanned = 0
+            next_token: str | None = None
+            pages = app.live_client.iter_pages(bucket, prefix, delimiter="/", continuation_token=continuation)
+            for number, page in enumerate(pages, start=1):
+                if job.should_cancel():
+                    raise CancelledError()
+                prefixes.extend(p for p in page.common_prefixes if p != prefix)
+                scanned += len(page.contents) + len(page.common_prefixes)
+                if number >= PAGES_PER_EXPANSION and page.is_truncated:
+                    next_token = page.next_continuation_token
+                    break
+            return ChildrenLoaded(node_id, prefixes, next_token, scanned, append)
 
-    def on_children_loaded(self, message: ChildrenLoaded) -> None:
+        # Nodes load side by side: expanding one does not stop another.
+        self.jobs.start(Job(subject=node_id), load_children, what="listing folders", group="tree", exclusive=False)
+
+    def on_job_finished(self, message: JobFinished) -> None:
         message.stop()
+        if self.jobs.take(message) and not message.cancelled and isinstance(message.result, ChildrenLoaded):
+            self._apply_children(message.result)
+
+    def _apply_children(self, message: ChildrenLoaded) -> None:
         try:
             node = self.get_node_by_id(NodeID(message.node_id))
         except UnknownNodeID:
@@ -231,10 +239,11 @@ class BucketTree(Tree[NodeInfo]):
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
         """A listing failed: say so on that node; the other buckets still work."""
-        if not context:
+        job = self.jobs.failed(context)
+        if job is None:
             return
         try:
-            node = self.get_node_by_id(context[0])
+            node = self.get_node_by_id(job.subject)
         except UnknownNodeID:
             return
         info = node.data

@@ -9,18 +9,18 @@ progress bar, and can be cancelled.
 
 from __future__ import annotations
 
-import threading
-
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
 from dgtui import BucketStats, CancelledError
+from dgtui.jobs.job import Job
+from dgtui.jobs.stats import bucket_stats
 
 from ...core.text import human_count, human_size, percent, printable
-from ..messages import DetailedStatsDone, ListingSummary, Location, MetadataCached
-from ..workers import background
+from ..jobs import JobFinished, JobRunner
+from ..messages import ListingSummary, Location, MetadataCached
 from .progress import progress_bar
 
 #: how often the progress bar of a running computation is redrawn
@@ -46,12 +46,11 @@ class StatsPanel(Widget):
         self.summary = ListingSummary()
         self.detailed_location: Location | None = None
         self.detailed: BucketStats | None = None
-        self.detailed_done = 0
-        self.detailed_total = 0
         self.detailed_running = False
         self.detailed_note: str | None = None
-        self._job_id = 0
-        self._cancel = threading.Event()
+        self.jobs = JobRunner(self)
+        #: the detailed computation under way or last started: its counters are the progress drawn
+        self._job: Job | None = None
         #: finished detailed results, by location, for when the user comes back
         self._results: dict[Location, BucketStats] = {}
         #: the exact numbers shown were computed before something below changed
@@ -121,34 +120,32 @@ class StatsPanel(Widget):
 
     def start_detailed(self, location: Location) -> None:
         self.cancel_detailed()
-        self._job_id += 1
-        self._cancel = threading.Event()
         self.detailed_location = location
         self.detailed = None
-        self.detailed_done = self.detailed_total = 0
         self.detailed_running = True
         self.detailed_stale = False
         self.detailed_note = "listing…"
         self.refresh(layout=True)
-        self._compute(location, self._job_id, self._cancel)
+        app = self.app
+        self._job = self.jobs.start(
+            Job(subject=location),
+            lambda job: bucket_stats(app.live_client, job, location.bucket, location.prefix, detailed=True),
+            what="computing detailed stats", group="stats")
 
     def cancel_detailed(self) -> None:
         if self.detailed_running:
-            self._cancel.set()
+            self.jobs.cancel_group("stats")
             self.detailed_running = False
             self.detailed_note = "cancelled"
             self.refresh(layout=True)
 
-    @background("computing detailed stats", group="stats")
-    def _compute(self, location: Location, job_id: int, cancel: threading.Event) -> None:
-        def progress(done: int, total: int) -> None:
-            # Only counters: the panel's timer draws them (one message per HEAD would flood the UI).
-            if job_id == self._job_id:
-                self.detailed_done, self.detailed_total = done, total
+    @property
+    def detailed_done(self) -> int:
+        return self._job.stage_done if self._job is not None else 0
 
-        stats = self.app.live_client.get_bucket_stats(location.bucket, prefix=location.prefix, detailed_stats=True,
-                                                 progress=progress, should_cancel=cancel.is_set)
-        self.post_message(DetailedStatsDone(job_id, None if cancel.is_set() else stats, cancel.is_set()))
+    @property
+    def detailed_total(self) -> int:
+        return self._job.stage_total if self._job is not None else 0
 
     def on_mount(self) -> None:
         self.set_interval(PROGRESS_REFRESH_S, self._tick)
@@ -157,20 +154,21 @@ class StatsPanel(Widget):
         if self.detailed_running:
             self.refresh()
 
-    def on_detailed_stats_done(self, message: DetailedStatsDone) -> None:
+    def on_job_finished(self, message: JobFinished) -> None:
         message.stop()
-        if message.job_id != self._job_id:
+        if not self.jobs.take(message) or message.job is not self._job:
             return
         self.detailed_running = False
-        if message.stats is not None and self.detailed_location is not None:
-            self.detailed = message.stats
-            self._results[self.detailed_location] = message.stats
+        if not message.cancelled and message.result is not None and self.detailed_location is not None:
+            self.detailed = message.result
+            self._results[self.detailed_location] = message.result
             self.detailed_note = None
             self.post_message(MetadataCached())
         self.refresh(layout=True)
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
-        if context and context[1] != self._job_id:
+        job = self.jobs.failed(context)
+        if job is None or job is not self._job:
             return
         self.detailed_running = False
         self.detailed_note = "cancelled" if isinstance(error, CancelledError) else "failed: " + text

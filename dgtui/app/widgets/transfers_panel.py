@@ -23,14 +23,15 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 
 from dgtui import CancelledError, DownloadResult
+from dgtui.jobs.delete import DeleteOutcome, delete_objects, delete_prefix
 from dgtui.jobs.job import Question
 from dgtui.jobs.restore import RestoreOutcome, restore_objects, restore_prefix
 from dgtui.jobs.upload import UploadOutcome, upload_files
 
-from ...core.text import human_count, human_duration, human_size, plural, printable, safe_line
+from ...core.text import human_count, human_duration, human_size, plural, printable
+from ..jobs import JobFinished, JobRunner
 from ..messages import ContentsChanged, Location, TransferFinished, TransferQuestion
 from ..transfer_state import Transfer
-from ..workers import background
 from .progress import progress_bar
 
 REFRESH_INTERVAL_S = 0.25
@@ -144,6 +145,7 @@ class TransfersPanel(VerticalScroll, can_focus=True):
         self.clock = clock
         self.transfers: list[Transfer] = []
         self.selected = -1
+        self.jobs = JobRunner(self)
         self.border_title = "Transfers (Tab here · x cancels · Enter lists files · c clears finished)"
 
     def on_mount(self) -> None:
@@ -152,7 +154,7 @@ class TransfersPanel(VerticalScroll, can_focus=True):
     def on_unmount(self) -> None:
         # The app is closing: a worker waiting for an answer must not keep it open.
         for transfer in self.active:
-            transfer.cancel()
+            self.jobs.cancel(transfer)
 
     # -- bookkeeping -----------------------------------------------------------------
     def add(self, transfer: Transfer) -> Transfer:
@@ -217,22 +219,36 @@ class TransfersPanel(VerticalScroll, can_focus=True):
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
         """A transfer's worker failed: its row ends with the error."""
-        transfer = context[0] if context and isinstance(context[0], Transfer) else None
-        if transfer is None:
+        transfer = self.jobs.failed(context)
+        if not isinstance(transfer, Transfer):
             return
         if isinstance(error, CancelledError) or transfer.cancel_event.is_set():
-            self.finish(transfer, "cancelled", "cancelled; nothing was written for the unfinished file")
+            self.finish(transfer, "cancelled", CANCELLED_LINE)
         else:
             self.finish(transfer, "failed", text)
 
     def _ask(self, transfer: Transfer, question: Question) -> None:
         self.post_message(TransferQuestion(transfer, question))
 
-    def _done(self, transfer: Transfer, outcome: RestoreOutcome | UploadOutcome) -> None:
-        if isinstance(outcome, RestoreOutcome):
-            self._warn_cached_references(outcome.results)
-        report = outcome.report() if len(outcome.report()) > 1 or outcome.failures else []
-        self.app.call_from_thread(self.finish, transfer, outcome.state, outcome.line(), report)
+    def _start(self, transfer: Transfer, work, what: str) -> None:  # type: ignore[no-untyped-def]
+        self.jobs.start(transfer, work, what=what, group="transfers", exclusive=False)
+
+    def on_job_finished(self, message: JobFinished) -> None:
+        """A transfer's job ended: its row takes the outcome's state, line and list of files."""
+        message.stop()
+        transfer = message.job
+        if not self.jobs.take(message) or not isinstance(transfer, Transfer):
+            return
+        outcome = message.result
+        if outcome is None:  # cancelled before the job function could say what it did
+            self.finish(transfer, "cancelled", CANCELLED_LINE)
+        elif isinstance(outcome, DeleteOutcome):
+            self.finish(transfer, outcome.state, outcome.line(), outcome.failures)
+        else:
+            if isinstance(outcome, RestoreOutcome):
+                self._warn_cached_references(outcome.results)
+            report = outcome.report() if len(outcome.report()) > 1 or outcome.failures else []
+            self.finish(transfer, outcome.state, outcome.line(), report)
 
     # -- keys ------------------------------------------------------------------------
     def action_select(self, step: int) -> None:
@@ -263,7 +279,7 @@ class TransfersPanel(VerticalScroll, can_focus=True):
                                                choices + [("none", "None")]), answered)
 
     def cancel(self, transfer: Transfer) -> None:
-        transfer.cancel()
+        self.jobs.cancel(transfer)
         view = self.view_of(transfer)
         if view is not None:
             view.refresh()
@@ -288,8 +304,7 @@ class TransfersPanel(VerticalScroll, can_focus=True):
     def _warn_cached_references(self, results: list[DownloadResult]) -> None:
         """Restores that rebuilt from this machine's cached reference (the bucket's is missing or different)."""
         for warning in dict.fromkeys(r.reference_warning for r in results if r.reference_warning):
-            self.app.call_from_thread(self.app.notify, warning, title="Restored with the cached reference",
-                                      severity="warning", timeout=20)
+            self.app.notify(warning, title="Restored with the cached reference", severity="warning", timeout=20)
 
     # -- restores --------------------------------------------------------------------
     def download_objects(self, bucket: str, objects: list[tuple[str, int]], destination: str, *,
@@ -297,43 +312,38 @@ class TransfersPanel(VerticalScroll, can_focus=True):
         first = objects[0][0].rsplit("/", 1)[-1]
         title = printable(first, 60) if len(objects) == 1 else f"{len(objects)} objects"
         transfer = self.add(Transfer("download", title, printable(destination, 60), items_total=len(objects)))
-        self._run_download_objects(transfer, bucket, objects, destination, as_file)
+        app = self.app
+        self._start(transfer, lambda job: restore_objects(app.live_client, job, bucket, objects, destination,
+                                                          as_file=as_file), "restoring")
         return transfer
-
-    @background("restoring", group="transfers")
-    def _run_download_objects(self, transfer: Transfer, bucket: str, objects: list[tuple[str, int]],
-                              destination: str, as_file: bool) -> None:
-        self._done(transfer, restore_objects(self.app.live_client, transfer, bucket, objects, destination,
-                                             as_file=as_file))
 
     def download_prefix(self, location: Location, folder: str) -> Transfer:
         title = printable(location.url, 60)
         transfer = self.add(Transfer("download", title, printable(folder, 60), items_total=0))
         transfer.stage = "listing"
-        self._run_download_prefix(transfer, location, folder)
+        app = self.app
+        self._start(transfer, lambda job: restore_prefix(app.live_client, job, location.url, folder),
+                    "restoring a folder")
         return transfer
-
-    @background("restoring a folder", group="transfers")
-    def _run_download_prefix(self, transfer: Transfer, location: Location, folder: str) -> None:
-        self._done(transfer, restore_prefix(self.app.live_client, transfer, location.url, folder))
 
     # -- uploads ---------------------------------------------------------------------
     def upload(self, paths: list[Path], location: Location, base: Path | None, total_bytes: int = 0) -> Transfer:
         title = printable(paths[0].name, 60) if len(paths) == 1 else f"{len(paths)} files"
         transfer = self.add(Transfer("upload", title, printable(location.url, 60), items_total=len(paths),
                                      bytes_total=total_bytes))
-        self._run_upload(transfer, paths, location, base)
-        return transfer
+        app = self.app
 
-    @background("uploading", group="transfers")
-    def _run_upload(self, transfer: Transfer, paths: list[Path], location: Location, base: Path | None) -> None:
-        outcome = UploadOutcome()
-        try:
-            outcome = upload_files(self.app.live_client, transfer, paths, location.bucket, location.prefix, base)
-        finally:
-            if outcome.summaries or outcome.cancelled:
-                self.post_message(ContentsChanged(location))
-        self._done(transfer, outcome)
+        def work(job: Transfer) -> UploadOutcome:
+            outcome = UploadOutcome()
+            try:
+                outcome = upload_files(app.live_client, job, paths, location.bucket, location.prefix, base)
+            finally:
+                if outcome.summaries or outcome.cancelled:
+                    self.post_message(ContentsChanged(location))
+            return outcome
+
+        self._start(transfer, work, "uploading")
+        return transfer
 
     # -- deletes ---------------------------------------------------------------------
     def delete_objects(self, location: Location, keys: list[str]) -> Transfer:
@@ -341,55 +351,31 @@ class TransfersPanel(VerticalScroll, can_focus=True):
         transfer = self.add(Transfer("delete", f"delete {title}", printable(location.url, 60),
                                      items_total=len(keys)))
         transfer.stage = "deleting"
-        self._run_delete_objects(transfer, location, keys)
-        return transfer
+        app = self.app
 
-    @background("deleting", group="transfers")
-    def _run_delete_objects(self, transfer: Transfer, location: Location, keys: list[str]) -> None:
-        client = self.app.live_client
-        failures: list[str] = []
-        deleted = 0
-        try:
-            for start in range(0, len(keys), 500):
-                if transfer.should_cancel():
-                    raise CancelledError()
-                batch = keys[start:start + 500]
-                response = client.delete_objects(location.bucket, {"Objects": [{"Key": k} for k in batch]})
-                deleted += len(response.get("Deleted", []))
-                failures += [f"{printable(e['Key'], 80)}: {printable(str(e.get('Message')), 120)}"
-                             for e in response.get("Errors", [])]
-                transfer.items_done += len(batch)
-        finally:
-            self.post_message(ContentsChanged(location))
-        if failures:
-            self.app.call_from_thread(self.finish, transfer, "failed",
-                                      f"deleted {human_count(deleted)}; {len(failures)} failed: {failures[0]}",
-                                      failures)
-        else:
-            self.app.call_from_thread(self.finish, transfer, "done",
-                                      f"deleted {human_count(deleted)} object{'s' if deleted != 1 else ''}")
+        def work(job: Transfer) -> DeleteOutcome:
+            try:
+                return delete_objects(app.live_client, job, location.bucket, keys)
+            finally:
+                self.post_message(ContentsChanged(location))
+
+        self._start(transfer, work, "deleting")
+        return transfer
 
     def delete_prefix(self, location: Location, count: int) -> Transfer:
         transfer = self.add(Transfer("delete", f"delete {printable(location.url, 60)}", "", items_total=count))
         transfer.stage = "deleting"
-        self._run_delete_prefix(transfer, location)
+        app = self.app
+
+        def work(job: Transfer) -> DeleteOutcome:
+            try:
+                return delete_prefix(app.live_client, job, location.url)
+            finally:
+                self.post_message(ContentsChanged(location.parent or Location(location.bucket)))
+
+        self._start(transfer, work, "deleting a folder")
         return transfer
 
-    @background("deleting a folder", group="transfers")
-    def _run_delete_prefix(self, transfer: Transfer, location: Location) -> None:
-        try:
-            response = self.app.live_client.delete_prefix(location.url, should_cancel=transfer.should_cancel)
-        finally:
-            parent = location.parent or Location(location.bucket)
-            self.post_message(ContentsChanged(parent))
-        errors = response.get("errors") or []
-        transfer.items_done = transfer.items_total
-        if errors:
-            first = errors[0]
-            self.app.call_from_thread(self.finish, transfer, "failed",
-                                      f"deleted {plural(response['deleted'], 'stored object')}; "
-                                      f"{len(errors)} failed: {safe_line(str(first), 160)}",
-                                      [safe_line(str(e), 300) for e in errors])
-        else:
-            self.app.call_from_thread(self.finish, transfer, "done",
-                                      f"deleted {plural(response['deleted'], 'stored object')}")
+
+#: the line of a transfer cancelled before its job could say what it did
+CANCELLED_LINE = "cancelled; nothing was written for the unfinished file"
