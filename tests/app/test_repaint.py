@@ -207,6 +207,10 @@ async def test_a_row_is_sent_with_few_colour_changes_and_no_horizontal_scrollbar
         styles = [segment.style for segment in strip if segment.text]
         changes = sum(1 for a, b in zip(styles, styles[1:]) if a != b)
         assert changes <= 4, [(segment.text, str(segment.style)) for segment in strip]
+        # The padding to the table's width joins the last cell: no colour change of its own at the end of a row.
+        last, before = [segment for segment in strip if segment.text][-2:][::-1]
+        assert last.text.strip(" ") or last.style.bgcolor != before.style.bgcolor, \
+            [(segment.text, str(segment.style)) for segment in strip]
 
 
 @pytest.mark.asyncio

@@ -922,8 +922,10 @@ class ObjectTable(ScrollView, can_focus=True):
     def _strip(self, text: Text, width: int) -> Strip:
         base = self._base
         text.stylize_before(base)
-        segments = merge_blanks(text.render(self.app.console))
-        return Strip(segments).crop_extend(0, width, base)
+        # Padded to the width before blanks are merged: the padding joins the last cell instead of costing
+        # a colour change of its own on every row.
+        padded = Strip(text.render(self.app.console)).crop_extend(0, width, base)
+        return Strip(merge_blanks(padded), width)
 
     def on_resize(self, event: events.Resize) -> None:
         self._update_virtual_size()
