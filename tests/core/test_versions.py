@@ -314,3 +314,31 @@ def test_a_gone_reference_version_this_machine_cached_restores_with_a_warning(ve
     # verify trusts the bucket alone
     verdict = client.verify_object(url, version_id=written[2][0])
     assert not verdict.valid and "no version of the reference" in (verdict.reason or "")
+
+
+def _delete_markers(s3: Any, bucket: str) -> list[str]:
+    page = s3.list_object_versions(Bucket=bucket)
+    assert not page.get("IsTruncated")
+    return sorted(m["Key"] for m in page.get("DeleteMarkers", []))
+
+
+def test_ordinary_uploads_write_no_delete_markers_and_a_change_of_form_removes_the_old_one(versioned, tmp_path):
+    client, s3, bucket = versioned
+    for n in (1, 2, 3):  # a reference and a zero-diff delta, then deltas: the plain name never existed
+        assert client.upload(make_release(tmp_path / f"v{n}.zip", n),
+                             f"s3://{bucket}/rel/app.zip").stored_key == "rel/app.zip.delta"
+    unrelated = make_release(tmp_path / "other.zip", 1, seed=99)  # too unlike the reference for a delta
+    assert client.upload(unrelated, f"s3://{bucket}/rel/other.zip").stored_key == "rel/other.zip"
+    assert client.upload(tmp_path / "v1.zip", f"s3://{bucket}/notes.txt").stored_key == "notes.txt"
+    assert _delete_markers(s3, bucket) == []
+
+    # A real change of form: a whole copy another tool wrote is replaced by a delta, and a delta by
+    # a whole copy; each time the old form gets its delete marker (its versions stay restorable).
+    s3.put_object(Bucket=bucket, Key="rel/lib.zip", Body=b"whole, by another tool")
+    assert client.upload(tmp_path / "v2.zip", f"s3://{bucket}/rel/lib.zip").stored_key == "rel/lib.zip.delta"
+    assert client.upload(make_release(tmp_path / "other2.zip", 2, seed=98),
+                         f"s3://{bucket}/rel/app.zip").stored_key == "rel/app.zip"
+    assert _delete_markers(s3, bucket) == ["rel/app.zip.delta", "rel/lib.zip"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="rel/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == [
+        "rel/app.zip", "rel/lib.zip.delta", "rel/other.zip", "rel/reference.bin"]
