@@ -20,7 +20,7 @@ def test_versions_lists_and_get_restores_every_version(capsys, s3_env, bucket, b
     code, out, err = run(capsys, "versions", f"s3://{bucket}/rel/app.zip", "--json", "--sizes")
     assert code == 0 and "warning" not in err, err
     rows = [json.loads(line) for line in out.splitlines()]
-    # each upload deleted the plain name it did not use: markers over nothing, which are not shown
+    # no upload leaves a delete marker over the plain name it did not use
     assert not any(r["is_delete_marker"] for r in rows)
     files_kept = [r for r in rows if not r["is_delete_marker"]]
     assert [r["original_size"] for r in files_kept] == [f.stat().st_size for f in reversed(files)]

@@ -273,29 +273,55 @@ def display_id(version_id: str) -> str:
     return display_key(version_id, 80)
 
 
+class ReferenceVersions:
+    """The versions of one reference, the current one first, then the older ones newest first; each one's
+    stored sha256 is read with a HEAD when first needed and remembered, so the deltas of a folder look up
+    theirs with one listing."""
+
+    def __init__(self, s3: S3Access, bucket: str, ref_key: str):
+        self.s3, self.bucket, self.ref_key = s3, bucket, ref_key
+        candidates = [e for e in iter_raw_versions(s3, bucket, ref_key)
+                      if e.get("Key") == ref_key and not e.get("DeleteMarker")]
+        low = datetime.min.replace(tzinfo=timezone.utc)
+        candidates.sort(key=lambda e: (not e.get("IsLatest"), -(_stamp(e.get("LastModified")) or low).timestamp()))
+        self.version_ids = [str(e.get("VersionId") or "null") for e in candidates]
+        #: the current version's id (None when the reference is deleted)
+        self.latest = self.version_ids[0] if candidates and candidates[0].get("IsLatest") else None
+        self._sha256: dict[str, str | None] = {}
+
+    def find(self, sha256: str) -> str | None:
+        """The id of the first version (current, then newest older) whose stored sha256 is ``sha256``."""
+        for version_id in self.version_ids:
+            if version_id not in self._sha256:
+                head = head_version(self.s3, self.bucket, self.ref_key, version_id)
+                self._sha256[version_id] = fmt.parse_metadata(self.ref_key, head.get("Metadata", {}) or {}).file_sha256
+            if self._sha256[version_id] == sha256:
+                return version_id
+        return None
+
+    def looked_at(self) -> str:
+        """What ``find`` read, in words: "2 version(s): id (sha256…), ..." or "no version is left"."""
+        seen = [f"{display_id(v)} ({(self._sha256[v] or '')[:12] + '…' if self._sha256[v] else 'no sha256'})"
+                for v in self.version_ids if v in self._sha256]
+        if not seen:
+            return "no version is left"
+        return f"{len(seen)} version(s): {', '.join(seen[:5])}{', …' if len(seen) > 5 else ''}"
+
+
 def find_reference_version(s3: S3Access, bucket: str, ref_key: str, ref_sha256: str) -> str:
     """The version id of ``ref_key`` whose stored sha256 is ``ref_sha256``: the current one when it still
     matches, else the newest older one. The bytes are checked by sha256 when the restore reads them.
 
     ``NotFoundError`` (naming what was looked at) when no version matches.
     """
-    candidates = [e for e in iter_raw_versions(s3, bucket, ref_key)
-                  if e.get("Key") == ref_key and not e.get("DeleteMarker")]
-    low = datetime.min.replace(tzinfo=timezone.utc)
-    candidates.sort(key=lambda e: (not e.get("IsLatest"), -(_stamp(e.get("LastModified")) or low).timestamp()))
-    others: list[str] = []
-    for entry in candidates:
-        version_id = str(entry.get("VersionId") or "null")
-        head = head_version(s3, bucket, ref_key, version_id)
-        stored_sha = fmt.parse_metadata(ref_key, head.get("Metadata", {}) or {}).file_sha256
-        if stored_sha == ref_sha256:
-            return version_id
-        others.append(f"{display_id(version_id)} ({stored_sha[:12] + '…' if stored_sha else 'no sha256'})")
-    looked = f"{len(others)} version(s): {', '.join(others[:5])}{', …' if len(others) > 5 else ''}" if others \
-        else "no version is left"
+    versions = ReferenceVersions(s3, bucket, ref_key)
+    found = versions.find(ref_sha256)
+    if found is not None:
+        return found
     raise errors.NotFoundError(
         f"no version of the reference {where(bucket, ref_key)} has sha256 {ref_sha256[:12]}… (the delta's "
-        f"dg-ref-sha256), so this delta version cannot be rebuilt; looked at {looked}", bucket=bucket, key=ref_key)
+        f"dg-ref-sha256), so this delta version cannot be rebuilt; looked at {versions.looked_at()}",
+        bucket=bucket, key=ref_key)
 
 
 class _PinnedClient:

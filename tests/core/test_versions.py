@@ -342,3 +342,66 @@ def test_ordinary_uploads_write_no_delete_markers_and_a_change_of_form_removes_t
     listed = s3.list_objects_v2(Bucket=bucket, Prefix="rel/")
     assert sorted(o["Key"] for o in listed["Contents"]) == [
         "rel/app.zip", "rel/lib.zip.delta", "rel/other.zip", "rel/reference.bin"]
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_audit_names_the_reference_version_a_mismatched_delta_restores_from(versioned, tmp_path, full, capsys):
+    import shlex
+
+    from dgtui.cli.audit import audit_summary_line
+
+    client, s3, bucket = versioned
+    releases = [make_release(tmp_path / f"v{n}.zip", n) for n in range(4)]
+    client.upload(releases[0], f"s3://{bucket}/rel/app.zip")
+    client.upload(releases[1], f"s3://{bucket}/rel/lib.zip")
+    client.upload(releases[2], f"s3://{bucket}/old/app.zip")
+    first_reference = _latest_version_id(s3, bucket, "rel/reference.bin")
+    # A second uploader replaces both references; in old/ no version of the first one is left.
+    other = make_release(tmp_path / "other.zip", 9).read_bytes()
+    for folder in ("rel", "old"):
+        s3.put_object(Bucket=bucket, Key=f"{folder}/reference.bin", Body=other,
+                      Metadata={"dg-tool": "deltaglider/6.2.0", "dg-source-name": "other.zip",
+                                "dg-file-sha256": _sha(other), "dg-note": "reference",
+                                "dg-created-at": "2026-12-01T00:00:00Z"})
+    s3.delete_object(Bucket=bucket, Key="old/reference.bin",
+                     VersionId=s3.list_object_versions(Bucket=bucket, Prefix="old/reference.bin")["Versions"][-1][
+                         "VersionId"])
+    client.upload(releases[3], f"s3://{bucket}/rel/new.zip")  # against the current reference: no finding
+
+    auditor = client.audit(f"s3://{bucket}/", full=full)
+    found = {p.key: p for p in auditor}
+    restorable = {k: p for k, p in found.items() if p.kind.value == "restorable-from-reference-version"}
+    assert sorted(restorable) == ["rel/app.zip.delta", "rel/lib.zip.delta"]
+    assert found["old/app.zip.delta"].kind.value == "reference-mismatch"
+    assert "rel/new.zip.delta" not in found
+    for key, problem in restorable.items():
+        assert problem.reference_version == first_reference and problem.reference_key == "rel/reference.bin"
+        assert first_reference in problem.message and "\n" not in problem.message
+        as_dict = problem.to_dict()
+        assert as_dict["kind"] == "restorable-from-reference-version"
+        assert as_dict["reference_version"] == first_reference
+        # the command it names restores the exact bytes
+        words = shlex.split(problem.command or "")
+        assert words[:2] == ["dgtui", "get"] and words[2] == f"s3://{bucket}/{problem.logical_key}"
+        assert words[4] == "--version-id" and words[5] == _latest_version_id(s3, bucket, key)
+        dest = tmp_path / "back" / problem.logical_key
+        client.download(words[2], dest, version_id=words[5])
+        original = releases[0] if key == "rel/app.zip.delta" else releases[1]
+        assert dest.read_bytes() == original.read_bytes()
+    summary = auditor.summary
+    assert summary.restorable_from_reference_versions == {"rel": 2}
+    assert summary.problems["restorable-from-reference-version"] == 2
+    assert summary.problems["reference-mismatch"] == 1
+    assert "restorable-from-reference-version" in summary.to_dict()["problems"]
+    line = audit_summary_line(summary)
+    assert "deltas restorable from an older reference version: 2 in rel/" in line
+
+
+def test_audit_on_a_bucket_without_versioning_keeps_the_plain_mismatch(client, bucket, boto3_s3, tmp_path):
+    client.upload(make_release(tmp_path / "v0.zip", 0), f"s3://{bucket}/rel/app.zip")
+    other = make_release(tmp_path / "other.zip", 9).read_bytes()
+    boto3_s3.put_object(Bucket=bucket, Key="rel/reference.bin", Body=other,
+                        Metadata={"dg-file-sha256": _sha(other), "dg-note": "reference"})
+    auditor = client.audit(f"s3://{bucket}/")
+    assert [p.kind.value for p in auditor] == ["reference-mismatch"]
+    assert auditor.summary.restorable_from_reference_versions == {}
