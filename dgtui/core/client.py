@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # imported where used: ``dgtui get`` needs none of them
     from .audit import Auditor, AuditProgress
     from .sampling import SampledStats
     from .savings import FolderReport
+    from .version_usage import VersionUsageReport
     from .versions import ObjectVersion
 
 __version__ = "0.1.0"
@@ -561,9 +562,21 @@ class DgClient(DeltaGliderCompat):
 
     def bucket_versioning(self, bucket: str) -> str | None:
         """The bucket's versioning status: "Enabled", "Suspended", or None (never turned on)."""
-        with self._s3.ctx(bucket, action="read the versioning of"):
-            status = self._s3.client.get_bucket_versioning(Bucket=bucket).get("Status")
-        return status if status in ("Enabled", "Suspended") else None
+        from .version_usage import bucket_versioning
+
+        return bucket_versioning(self._s3, bucket)
+
+    def version_usage(self, s3_url: str, *, by_folder: bool = False, progress: Callable[[int], None] | None = None,
+                      should_cancel: ShouldCancel | None = None) -> VersionUsageReport:
+        """What every version and delete marker under ``s3://bucket/prefix`` stores: current objects, older
+        (non-current) versions and their bytes (older ``reference.bin`` versions apart), delete markers and
+        the bytes the versions of deleted keys still hold; per folder (deltaspace) with ``by_folder``. Counts
+        stored keys from one pass over the version listing; ``progress`` gets the entries listed so far."""
+        from .version_usage import version_usage
+
+        bucket, prefix = parse_s3_url(s3_url)
+        return version_usage(self._s3, bucket, prefix, by_folder=by_folder, progress=progress,
+                             should_cancel=should_cancel)
 
     def list_object_versions(self, Bucket: str, Prefix: str = "", FetchOriginalSize: bool = False,
                              **kwargs: Any) -> dict[str, Any]:
@@ -753,11 +766,20 @@ class DgClient(DeltaGliderCompat):
         nothing under that name).
         """
         check_params("delete_object", kwargs, set())
+        # The stored forms the HEADs found, so that only they are deleted: on a versioned bucket a DELETE of
+        # a key that does not exist writes a delete marker over nothing. None: both forms, as a batch does.
+        found: list[str] | None = None
+        head: dict[str, Any]
         try:
-            stored_key, head = self._engine.resolve(Bucket, Key) if not fmt.is_internal_key(Key) else (Key, {})
+            if fmt.is_internal_key(Key):
+                stored_key, head = Key, {}
+            else:
+                stored_key, head, older = self._engine.resolve_with_older(Bucket, Key)
+                if not Key.endswith(fmt.DELTA_SUFFIX):  # a .delta name is resolved as that form only
+                    found = [stored_key] + ([older] if older else [])
         except errors.NotFoundError:
-            stored_key, head = "", {}
-        result = self.delete_objects(Bucket, {"Objects": [{"Key": Key}]})
+            stored_key, head, found = "", {}, []
+        result = self._delete_logical(Bucket, [Key], found)
         if result["Errors"]:
             err = result["Errors"][0]
             failed = errors.DgError(f"delete failed on {where(Bucket, Key)}: {err['Message']}", bucket=Bucket, key=Key)
@@ -773,8 +795,11 @@ class DgClient(DeltaGliderCompat):
 
     def delete_objects(self, Bucket: str, Delete: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         check_params("delete_objects", kwargs, set())
+        return self._delete_logical(Bucket, [o["Key"] for o in Delete.get("Objects", [])], None)
+
+    def _delete_logical(self, Bucket: str, keys: list[str], found: list[str] | None) -> dict[str, Any]:
+        """Delete logical keys: the stored keys in ``found``, or (None) both stored forms of each key."""
         self._forget_stats(Bucket)
-        keys = [o["Key"] for o in Delete.get("Objects", [])]
         stored: list[str] = []
         spaces: set[str] = set()
         for key in keys:
@@ -784,7 +809,7 @@ class DgClient(DeltaGliderCompat):
             # Both stored forms of a logical key go: a key has one of them.
             stored += [logical, fmt.delta_key_for(logical)]
             spaces.add(fmt.deltaspace_of(logical))
-        failures = dict(self._s3.delete_keys(Bucket, stored))
+        failures = dict(self._s3.delete_keys(Bucket, stored if found is None else found)) if found != [] else {}
         removed = self._engine.remove_unused_references(Bucket, spaces) if spaces else []
         deleted = [{"Key": k} for k in keys
                    if k not in failures and fmt.delta_key_for(fmt.logical_key_of(k)) not in failures]

@@ -405,3 +405,61 @@ def test_audit_on_a_bucket_without_versioning_keeps_the_plain_mismatch(client, b
     auditor = client.audit(f"s3://{bucket}/")
     assert [p.kind.value for p in auditor] == ["reference-mismatch"]
     assert auditor.summary.restorable_from_reference_versions == {}
+
+
+def test_version_usage_counts_older_versions_and_delete_markers_per_folder(versioned, tmp_path):
+    client, s3, bucket = versioned
+
+    def stored(key: str) -> int:
+        return s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+
+    deltas = []
+    for n in (1, 2, 3):
+        client.upload(make_release(tmp_path / f"v{n}.zip", n), f"s3://{bucket}/rel/app.zip")
+        deltas.append(stored("rel/app.zip.delta"))
+    first_reference = stored("rel/reference.bin")
+    other = make_release(tmp_path / "other.zip", 9).read_bytes()
+    s3.put_object(Bucket=bucket, Key="rel/reference.bin", Body=other,
+                  Metadata={"dg-file-sha256": _sha(other), "dg-note": "reference"})
+    notes = tmp_path / "notes.txt"
+    for text in ("first notes", "second, longer notes"):
+        notes.write_text(text)
+        client.upload(notes, f"s3://{bucket}/docs/notes.txt")
+    s3.delete_object(Bucket=bucket, Key="docs/notes.txt")  # one delete marker, over two versions
+
+    report = client.version_usage(f"s3://{bucket}/", by_folder=True)
+    assert report.versioning == "Enabled" and not report.cancelled
+    total = report.total
+    assert (total.current_objects, total.current_bytes) == (2, len(other) + deltas[2])
+    older = deltas[0] + deltas[1] + first_reference + len("first notes") + len("second, longer notes")
+    assert (total.noncurrent_versions, total.noncurrent_bytes) == (5, older)
+    assert (total.noncurrent_reference_versions, total.noncurrent_reference_bytes) == (1, first_reference)
+    assert total.delete_markers == 1
+    assert (total.deleted_keys, total.deleted_bytes) == (1, len("first notes") + len("second, longer notes"))
+    assert total.stored_bytes == len(other) + deltas[2] + older
+    rows = {row.folder: row for row in report.folders}
+    assert list(rows) == ["rel/", "docs/"]  # the larger older versions first
+    assert rows["rel/"].noncurrent_versions == 3 and rows["rel/"].delete_markers == 0
+    assert rows["docs/"].current_objects == 0 and rows["docs/"].deleted_keys == 1
+    as_json = report.as_dict()
+    assert as_json["total"]["noncurrent_bytes"] == older and as_json["folders"][1]["folder"] == "docs/"
+
+    only_docs = client.version_usage(f"s3://{bucket}/docs/")
+    assert only_docs.folders == [] and only_docs.total.noncurrent_versions == 2
+
+
+def test_deleting_a_key_marks_only_the_stored_form_it_has(versioned, tmp_path):
+    client, s3, bucket = versioned
+    client.upload(make_release(tmp_path / "v1.zip", 1), f"s3://{bucket}/rel/app.zip")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("notes")
+    client.upload(notes, f"s3://{bucket}/docs/notes.txt")
+
+    gone = client.delete_object(Bucket=bucket, Key="rel/app.zip")
+    assert gone["DeltaGliderInfo"]["Deleted"] and gone["RemovedReferences"] == ["rel/reference.bin"]
+    client.delete_object(Bucket=bucket, Key="docs/notes.txt")
+    nothing = client.delete_object(Bucket=bucket, Key="docs/never-written.txt")
+    assert not nothing["DeltaGliderInfo"]["Deleted"]
+    # (.deltaglider/tmp/ holds the reference's copy made aside while it is removed, then deleted)
+    assert [k for k in _delete_markers(s3, bucket) if not k.startswith(".deltaglider/")] == [
+        "docs/notes.txt", "rel/app.zip.delta", "rel/reference.bin"]
