@@ -97,3 +97,48 @@ def test_get_recursive_at_a_time_and_with_deleted_keys(capsys, s3_env, bucket, b
     code, _out, err = run(capsys, "get", f"s3://{bucket}/f/", str(tmp_path / "x"), "-r", "--at", "last week")
     assert code == 1 and "not a time" in err and err.count("\n") == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_stats_versions_counts_older_versions_and_markers(capsys, s3_env, bucket, boto3_s3, tmp_path):
+    boto3_s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    notes = tmp_path / "notes.txt"
+    for text in ("one", "two!"):
+        notes.write_text(text)
+        assert run(capsys, "put", str(notes), f"s3://{bucket}/docs/")[0] == 0
+        assert run(capsys, "put", str(notes), f"s3://{bucket}/keep/")[0] == 0
+    assert run(capsys, "rm", f"s3://{bucket}/docs/notes.txt")[0] == 0
+
+    code, out, err = run(capsys, "stats", f"s3://{bucket}/", "--versions")
+    assert code == 0, err
+    assert "versioning is on" in out
+    assert "current: 1 object, 4 B" in out
+    assert "older versions: 3 versions, 10 B" in out
+    assert "over 1 deleted key whose versions still store 7 B" in out
+
+    code, out, err = run(capsys, "stats", f"s3://{bucket}/", "--versions", "--by-folder")
+    assert code == 0, err
+    lines = out.splitlines()
+    docs = next(line for line in lines if line.endswith("  docs/"))
+    assert docs.split() == ["0", "B", "7", "B", "2", "1", "7", "B", "docs/"]
+    keep = next(line for line in lines if line.endswith("  keep/"))
+    assert keep.split() == ["4", "B", "3", "B", "1", "0", "0", "B", "keep/"]
+    assert lines[-2].endswith("(total)")
+
+    code, out, err = run(capsys, "stats", f"s3://{bucket}/", "--versions", "--by-folder", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["versioning"] == "Enabled"
+    assert data["total"]["noncurrent_bytes"] == 10 and data["total"]["delete_markers"] == 1
+    assert {f["folder"]: f["deleted_bytes"] for f in data["folders"]} == {"docs/": 7, "keep/": 0}
+
+    code, _out, err = run(capsys, "stats", f"s3://{bucket}/", "--versions", "--sampled")
+    assert code == 1 and "does not go with --sampled" in err and err.count("\n") == 1
+
+
+def test_stats_versions_on_a_bucket_without_versioning(capsys, s3_env, bucket, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("one")
+    assert run(capsys, "put", str(notes), f"s3://{bucket}/notes.txt")[0] == 0
+    code, out, err = run(capsys, "stats", f"s3://{bucket}", "--versions")
+    assert code == 0, err
+    assert "versioning is off" in out and "older versions: 0 versions, 0 B" in out

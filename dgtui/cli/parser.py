@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read every object's metadata once, cached: exact numbers, encrypted objects counted "
                         "(with --by-folder: every delta's)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--versions", action="store_true",
+                   help="what older versions and delete markers store on a versioned bucket (count and bytes; "
+                        "per folder with --by-folder)")
     add_savings_arguments(p)
     add_connection_options(p)
 

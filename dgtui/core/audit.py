@@ -31,6 +31,7 @@ from .engine import Engine, _decode_checked, object_version_of
 from .models import ObjectInfo, ObjectKind
 from .s3 import S3Access, where
 from .stats import MetadataFetcher, _full_listing
+from .version_usage import bucket_versioning
 from .versions import ReferenceVersions, display_id
 
 #: deltas whose metadata is read together (in the background, while the listing goes on)
@@ -452,9 +453,7 @@ class Auditor:
         None when versioning is off, no version matches, or the versions cannot be read."""
         if self._versioning is False:
             try:
-                with self.s3.ctx(self.bucket, action="read the versioning of"):
-                    status = self.s3.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
-                self._versioning = status if status in ("Enabled", "Suspended") else None
+                self._versioning = bucket_versioning(self.s3, self.bucket)
             except errors.DgError:
                 self._versioning = None  # a server without versioning: the plain mismatch stands
         if not self._versioning:
