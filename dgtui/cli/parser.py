@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="rebuild an object and check its sha256")
     p.add_argument("url", help="s3://bucket/key")
+    p.add_argument("--version-id", metavar="ID",
+                   help="verify this version of the object (a delta against the reference version it was made "
+                        "against; see: dgtui versions S3_URL)")
     add_connection_options(p)
 
     p = sub.add_parser("audit", help="check that everything under a prefix can be restored (exit 3 on problems)")

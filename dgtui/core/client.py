@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 
 import botocore.exceptions as bexc
 
@@ -430,6 +430,8 @@ class DgClient(DeltaGliderCompat):
                               progress: Callable[[int, int, str], None] | None = None,
                               should_cancel: ShouldCancel | None = None,
                               on_item: Callable[[str, DownloadResult | None, Exception | None], None] | None = None,
+                              versions: Iterable[ObjectVersion] | None = None,
+                              on_start: Callable[[ObjectVersion], None] | None = None,
                               ) -> tuple[list[DownloadResult], list[tuple[str, str]]]:
         """Restore every key under a prefix as it stood at ``at`` (now when None) into ``dest_dir``.
 
@@ -437,6 +439,8 @@ class DgClient(DeltaGliderCompat):
         ``include_deleted`` (their newest version before the deletion). Deltas are rebuilt against the
         reference version they name. The same rules as ``download_prefix``: nothing outside ``dest_dir``,
         existing files kept unless ``overwrite``, every file checked. Returns (restored, problems).
+        ``versions``: restore these (from ``versions_as_of`` of the same URL) instead of listing them again;
+        ``on_start`` hears each version before its restore begins.
         """
         from .versions import versions_as_of
 
@@ -455,9 +459,13 @@ class DgClient(DeltaGliderCompat):
                 on_item(key, None, exc)
 
         try:
-            for version in versions_as_of(self._s3, bucket, prefix, at, include_deleted=include_deleted):
+            chosen = versions if versions is not None else versions_as_of(self._s3, bucket, prefix, at,
+                                                                          include_deleted=include_deleted)
+            for version in chosen:
                 if should_cancel and should_cancel():
                     raise errors.CancelledError()
+                if on_start:
+                    on_start(version)
                 rel, problem = safe_relative_path(version.key, prefix)
                 if rel is None:
                     failed(version.key, errors.InvalidKeyError(problem or "unsafe key"))
@@ -489,6 +497,23 @@ class DgClient(DeltaGliderCompat):
         finally:
             remove_if_empty(created)
         return done, problems
+
+    def versions_as_of(self, s3_url: str, *, at: datetime | None = None,
+                       include_deleted: bool = False) -> Iterator[ObjectVersion]:
+        """For every logical key under the prefix, the version it had at ``at`` (now when None), in key order:
+        what ``download_prefix_as_of`` restores. Keys deleted by then are left out unless ``include_deleted``."""
+        from .versions import versions_as_of
+
+        bucket, prefix = parse_s3_url(s3_url)
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        yield from versions_as_of(self._s3, bucket, prefix, at, include_deleted=include_deleted)
+
+    def read_version_sizes(self, bucket: str, versions: list[ObjectVersion]) -> None:
+        """Fill each version's ``original_size`` and ``file_sha256`` from its metadata (a HEAD each, in parallel)."""
+        from .versions import read_original_sizes
+
+        read_original_sizes(self._s3, bucket, versions)
 
     def reference_fetch_bytes(self, bucket: str, ref_key: str, listed: ObjectInfo | None = None) -> int:
         """Bytes a restore would download for the reference ``ref_key``: 0 when this machine holds a copy of

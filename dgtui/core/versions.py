@@ -54,6 +54,8 @@ class ObjectVersion:
     original_size: int | None = None
     #: the delta's dg-ref-sha256, when read
     ref_sha256: str | None = None
+    #: the file's dg-file-sha256, when read (objects stored whole by other tools have none)
+    file_sha256: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "stored_key": self.stored_key, "version_id": self.version_id,
@@ -244,6 +246,7 @@ def read_original_sizes(s3: S3Access, bucket: str, versions: list[ObjectVersion]
         head = head_version(s3, bucket, version.stored_key, version.version_id)
         parsed = fmt.parse_metadata(version.stored_key, head.get("Metadata", {}) or {})
         version.ref_sha256 = parsed.ref_sha256
+        version.file_sha256 = parsed.file_sha256
         if parsed.file_size is not None:
             version.original_size = parsed.file_size
         elif version.stored_form == "whole":
