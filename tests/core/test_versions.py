@@ -463,3 +463,50 @@ def test_deleting_a_key_marks_only_the_stored_form_it_has(versioned, tmp_path):
     # (.deltaglider/tmp/ holds the reference's copy made aside while it is removed, then deleted)
     assert [k for k in _delete_markers(s3, bucket) if not k.startswith(".deltaglider/")] == [
         "docs/notes.txt", "rel/app.zip.delta", "rel/reference.bin"]
+
+
+def test_a_restore_as_of_compares_existing_files_as_a_folder_restore_does(versioned, tmp_path):
+    from dgtui.jobs.job import Job, Question
+    from dgtui.jobs.restore import restore_prefix_as_of
+
+    class Answering(Job):
+        def __init__(self, answer: str | None) -> None:
+            super().__init__()
+            self.answer, self.asked = answer, []
+
+        def ask(self, question: Question) -> str | None:
+            self.asked.append(question.title)
+            return self.answer
+
+    client, _s3, bucket = versioned
+    a = [make_release(tmp_path / f"a{n}.zip", n) for n in range(2)]
+    notes = tmp_path / "notes.txt"
+    client.upload(a[0], f"s3://{bucket}/f/a.zip")
+    notes.write_bytes(b"one")
+    client.upload(notes, f"s3://{bucket}/f/notes.txt")
+    first = _tick()
+    client.upload(a[1], f"s3://{bucket}/f/a.zip")
+    notes.write_bytes(b"two")
+    client.upload(notes, f"s3://{bucket}/f/notes.txt")
+
+    out = tmp_path / "out"
+    job = Answering(None)
+    outcome = restore_prefix_as_of(client, job, f"s3://{bucket}/f/", str(out), at=first)
+    assert outcome.state == "done" and job.asked == [] and len(outcome.results) == 2
+    assert _restored(out) == {"a.zip": a[0].read_bytes(), "notes.txt": b"one"}
+
+    # restored already: nothing written, nothing asked; the delta compared by its sha256
+    outcome = restore_prefix_as_of(client, job, f"s3://{bucket}/f/", str(out), at=first)
+    assert outcome.results == [] and job.asked == [] and outcome.already_by_size == set()
+    assert sorted(k for k, _ in outcome.already) == ["f/a.zip", "f/notes.txt"]
+
+    # the current state differs from both files: asked once; "skip" keeps them with the reason
+    outcome = restore_prefix_as_of(client, job, f"s3://{bucket}/f/", str(out), at=None)
+    assert job.asked == ["Some files already exist"] and outcome.results == []
+    assert sorted(k for k, _ in outcome.kept) == ["f/a.zip", "f/notes.txt"]
+    assert outcome.kept_reasons["f/notes.txt"] == "same size, different sha256"
+    assert "kept" in outcome.line() and _restored(out)["a.zip"] == a[0].read_bytes()
+
+    outcome = restore_prefix_as_of(client, Answering("overwrite"), f"s3://{bucket}/f/", str(out), at=None)
+    assert outcome.state == "done" and len(outcome.results) == 2 and not outcome.kept
+    assert _restored(out) == {"a.zip": a[1].read_bytes(), "notes.txt": b"two"}
