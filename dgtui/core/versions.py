@@ -171,8 +171,9 @@ def _newest_first(items: list[tuple[ObjectVersion, int]]) -> list[ObjectVersion]
     for version, _seq in sorted(items, key=lambda item: item[1]):
         queues.setdefault(version.stored_key, []).append(version)
     for stored, queue in queues.items():
-        # Writers delete the other stored form of a key on every upload, whether it is there or not: on a
-        # versioned bucket each such delete leaves a marker over nothing. Only a marker over a file is news.
+        # Some writers (earlier dgtui builds among them) delete the other stored form of a key on every
+        # upload, whether it is there or not: on a versioned bucket each such delete leaves a marker over
+        # nothing. Only a marker over a file is news.
         queues[stored] = [v for n, v in enumerate(queue)
                           if not v.is_delete_marker or (n + 1 < len(queue) and not queue[n + 1].is_delete_marker)]
     queues = {stored: queue for stored, queue in queues.items() if queue}
