@@ -437,7 +437,13 @@ class Engine:
     def _drop_direct_copy(self, bucket: str, key: str) -> None:
         # Only when there is one: on a versioned bucket a DELETE of a key that does not exist
         # still writes a delete marker, a version of nothing that listings and bills then show.
-        if self.s3.head(bucket, key) is not None:
+        try:
+            exists = self.s3.head(bucket, key) is not None
+        except errors.AccessDeniedError:
+            # S3 answers 403, not 404, for a missing key to a role without s3:ListBucket: delete it
+            # unseen, as before, rather than leave a copy that listings would show instead of the delta.
+            exists = True
+        if exists:
             self.s3.delete_keys(bucket, [key])
 
     def _drop_stale_delta(self, bucket: str, key: str) -> None:

@@ -510,3 +510,63 @@ def test_a_restore_as_of_compares_existing_files_as_a_folder_restore_does(versio
     outcome = restore_prefix_as_of(client, Answering("overwrite"), f"s3://{bucket}/f/", str(out), at=None)
     assert outcome.state == "done" and len(outcome.results) == 2 and not outcome.kept
     assert _restored(out) == {"a.zip": a[1].read_bytes(), "notes.txt": b"two"}
+
+
+def test_an_upload_deletes_unseen_when_a_head_of_a_missing_key_is_refused(s3_server, bucket, boto3_s3, tmp_path):
+    """AWS answers 403, not 404, to a role without s3:ListBucket for a missing key: the upload still stores
+    its delta and removes a plain copy it cannot see, as before."""
+    import http.client
+
+    from dgtui import create_client
+
+    from ..rewriting_proxy import HOP_BY_HOP, Rewriting
+
+    class RefusingMissing(Rewriting):
+        def _refuse_missing(self) -> None:
+            if not self.path.split("?", 1)[0].endswith(".zip"):
+                self._forward()
+                return
+            conn = http.client.HTTPConnection(self.upstream, timeout=30)
+            try:
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    conn.putheader(name, value)
+                conn.endheaders()
+                answer = conn.getresponse()
+                data = answer.read()
+                headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
+            finally:
+                conn.close()
+            status = answer.status
+            if status == 404:  # as AWS answers a role without s3:ListBucket
+                status, headers = 403, [("Content-Type", "application/xml")]
+                data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+                        b"<Message>Access Denied</Message></Error>")
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            if self.command == "HEAD":
+                length = "0" if status == 403 else str(answer.getheader("Content-Length"))
+            else:
+                length = str(len(data))
+            self.send_header("Content-Length", length)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_HEAD = do_GET = _refuse_missing  # noqa: N815
+
+    boto3_s3.put_object(Bucket=bucket, Key="rel/old.zip", Body=b"whole, by another tool")
+    RefusingMissing.upstream = s3_server.endpoint_url.split("://", 1)[1]
+    with serving(RefusingMissing) as url:
+        client = create_client(endpoint_url=url, aws_access_key_id=s3_server.access_key,
+                               aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region,
+                               cache_dir=tmp_path / "cache")
+        try:
+            for name, n in (("app.zip", 1), ("old.zip", 2)):
+                summary = client.upload(make_release(tmp_path / f"v{n}.zip", n), f"s3://{bucket}/rel/{name}")
+                assert summary.stored_key == f"rel/{name}.delta"
+        finally:
+            client.close()
+    keys = sorted(o["Key"] for o in boto3_s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["rel/app.zip.delta", "rel/old.zip.delta", "rel/reference.bin"]
