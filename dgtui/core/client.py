@@ -834,7 +834,7 @@ class DgClient(DeltaGliderCompat):
             # Both stored forms of a logical key go: a key has one of them.
             stored += [logical, fmt.delta_key_for(logical)]
             spaces.add(fmt.deltaspace_of(logical))
-        failures = dict(self._s3.delete_keys(Bucket, stored if found is None else found)) if found != [] else {}
+        failures = dict(self._s3.delete_keys(Bucket, stored if found is None else found))  # none: no request
         removed = self._engine.remove_unused_references(Bucket, spaces) if spaces else []
         deleted = [{"Key": k} for k in keys
                    if k not in failures and fmt.delta_key_for(fmt.logical_key_of(k)) not in failures]
