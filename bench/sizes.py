@@ -38,6 +38,10 @@ class Sizes:
     encoder_family_bytes: int = 48 * MB  #: size of each version of each archive family (encoder-level)
     bigfile_bytes: int = 200 * MB  #: the big archive (500 MB in the issue's targets; smaller on a shared machine)
     terminal_keys: int = 5_000  #: objects under the prefix the terminal case browses in tmux
+    versions_files: int = 10  #: files of the folder restored as of a past time (versions-at)
+    versions_history: int = 200  #: versions of that folder's files in all
+    versions_file_bytes: int = 4 * MB  #: size of each of those files
+    versions_memory_versions: int = 100_000  #: versions listed by `versions --recursive` (versions-memory)
 
 
 SMOKE = Sizes(
@@ -47,6 +51,7 @@ SMOKE = Sizes(
     memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB, cli_restore_bytes=2 * MB, cli_restore_versions=2,
     audit_deltas=10, audit_file_bytes=256 * 1024, audit_reps=1, audit_meta_reps=1, audit_memory_deltas=500,
     encoder_family_bytes=1 * MB, bigfile_bytes=8 * MB, terminal_keys=500,
+    versions_files=2, versions_history=4, versions_file_bytes=256 * 1024, versions_memory_versions=300,
 )
 
 FULL = Sizes(

@@ -63,12 +63,14 @@ CASES: dict[str, str] = {
     "bigfile": "a big archive's next version: restore (cached, cold) and upload, a process each, vs s5cmd cp",
     "bigfile-link": "the same restores through a 50 MB/s link: cached vs s5cmd cp, cold vs the reference's download",
     "encoder-level": "xdelta3 levels 1, 3, 6, 9 on four archive families: delta size against encode time",
+    "versions-at": "`get -r --at` of a folder with versions of history vs `get -r` of the current folder",
+    "versions-memory": "peak RSS of `versions --recursive --json` over many versions",
 }
 
 
 def runners() -> dict[str, Callable[[Context], list[Row]]]:
     from . import (app, audit, bigfile, cli_restore, encoder, listing, memory, restore, savings, startup, stats,
-                   terminal, throttled, upload)
+                   terminal, throttled, upload, versions)
 
     return {
         "list": listing.run,
@@ -91,4 +93,6 @@ def runners() -> dict[str, Callable[[Context], list[Row]]]:
         "bigfile": bigfile.run,
         "bigfile-link": bigfile.run,  # one run measures both; rows are filtered by case id
         "encoder-level": encoder.run,
+        "versions-at": versions.run,  # one run measures both; rows are filtered by case id
+        "versions-memory": versions.run,
     }

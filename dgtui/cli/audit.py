@@ -85,9 +85,26 @@ def audit_summary_line(summary: AuditSummary) -> str:
         parts.append(f"metadata of {summary.metadata_read:,} read (--full also checks the bytes)")
     if summary.wasted_bytes:
         parts.append(f"{human(summary.wasted_bytes)} stored for nothing")
+    if summary.restorable_from_reference_versions:
+        parts.append(restorable_per_folder(summary.restorable_from_reference_versions))
     if summary.problem_count:
         kinds = ", ".join(f"{n:,} {ProblemKind(k).label}" for k, n in sorted(summary.problems.items()))
         verdict = f"{plural(summary.problem_count, 'problem')} ({kinds})"
     else:
         verdict = "no problems found"
     return f"audited {where_}: {verdict}; " + "; ".join(parts)
+
+
+#: folders named one by one in the summary line; the rest are counted
+FOLDERS_SHOWN = 10
+
+
+def restorable_per_folder(counts: dict[str, int]) -> str:
+    """"deltas restorable from an older reference version: 3 in rel/, 1 at the bucket root", the folders
+    with the most first."""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    named = [f"{n:,} {'at the bucket root' if not folder else 'in ' + shown(folder + '/')}"
+             for folder, n in ranked[:FOLDERS_SHOWN]]
+    rest = len(ranked) - FOLDERS_SHOWN
+    more = f", and {sum(n for _, n in ranked[FOLDERS_SHOWN:]):,} in {plural(rest, 'more folder')}" if rest > 0 else ""
+    return f"deltas restorable from an older reference version: {', '.join(named)}{more}"

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read every object's metadata once, cached: exact numbers, encrypted objects counted "
                         "(with --by-folder: every delta's)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--versions", action="store_true",
+                   help="what older versions and delete markers store on a versioned bucket (count and bytes; "
+                        "per folder with --by-folder)")
     add_savings_arguments(p)
     add_connection_options(p)
 
@@ -89,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="rebuild an object and check its sha256")
     p.add_argument("url", help="s3://bucket/key")
+    p.add_argument("--version-id", metavar="ID",
+                   help="verify this version of the object (a delta against the reference version it was made "
+                        "against; see: dgtui versions S3_URL)")
     add_connection_options(p)
 
     p = sub.add_parser("audit", help="check that everything under a prefix can be restored (exit 3 on problems)")

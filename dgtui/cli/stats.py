@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import DgError
 from ..core.text import percent, plural
 from ..jobs.stats import bucket_stats
-from .common import CliJob, ProgressLine, client_from, emit_json, human, shown
+from .common import CliJob, CountLine, ProgressLine, client_from, emit_json, human, shown
 from .savings import run_by_folder, run_sampled
 
 if TYPE_CHECKING:
-    pass
+    from ..core.version_usage import VersionUsage
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -23,6 +23,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     client = client_from(args)
     bucket, prefix = parse_s3_url(args.url)
     bar = ProgressLine(f"stats {bucket}")
+    if args.versions:
+        return run_versions(args, client, bucket, prefix)
     if args.by_folder or args.sampled:
         if args.by_folder and args.sampled:
             raise DgError("--by-folder and --sampled are separate views; choose one")
@@ -60,3 +62,49 @@ def cmd_stats(args: argparse.Namespace) -> int:
               f"{shown(f's3://{bucket}/{prefix}')}: they cannot be restored; run: dgtui audit "
               f"{shown(f's3://{bucket}/{prefix}')}", file=sys.stderr)
     return 0
+
+
+def run_versions(args: argparse.Namespace, client: Any, bucket: str, prefix: str) -> int:
+    """``stats --versions``: what every version and delete marker stores, in all or per folder."""
+    for flag, given in (("--sampled", args.sampled), ("--detailed", args.detailed),
+                        ("--measure-layout", args.measure_layout)):
+        if given:
+            raise DgError(f"--versions reads the version listing only; it does not go with {flag}")
+    counter = CountLine(f"stats --versions {bucket}")
+    report = client.version_usage(args.url, by_folder=args.by_folder,
+                                  progress=lambda n: counter("listing versions", n, 0))
+    counter.finish()
+    if args.json:
+        emit_json(report.as_dict())
+        return 0
+    status = {"Enabled": "on", "Suspended": "suspended (older versions are kept, new ones are not)"}.get(
+        report.versioning or "", "off (never turned on: nothing older is kept)")
+    print(f"versions under {shown(f's3://{bucket}/{prefix}')}: versioning is {status}")
+    if args.by_folder:
+        print(f"{'CURRENT':>10} {'OLDER':>10} {'VERSIONS':>9} {'MARKERS':>8} {'DELETED':>10}  FOLDER")
+        for row in [*report.folders, report.total]:
+            folder = row.folder[len(prefix):] if prefix.endswith("/") and row.folder.startswith(prefix) else row.folder
+            name = "(total)" if row is report.total else shown(folder) if folder else "(files here)"
+            print(f"{human(row.current_bytes):>10} {human(row.noncurrent_bytes):>10} {row.noncurrent_versions:>9,} "
+                  f"{row.delete_markers:>8,} {human(row.deleted_bytes):>10}  {name}")
+        print("OLDER: bytes of non-current versions (DELETED: of those, the versions of deleted keys)")
+    else:
+        for label, value in usage_rows(report.total):
+            print(f"{label:>16}: {value}")
+    return 0
+
+
+def usage_rows(usage: VersionUsage) -> list[tuple[str, str]]:
+    """The lines of ``stats --versions`` for one total, as (label, value)."""
+    share = (f" ({percent(usage.noncurrent_bytes * 100 / usage.stored_bytes)} of what is stored)"
+             if usage.stored_bytes else "")
+    refs = (f"; of them reference.bin: {plural(usage.noncurrent_reference_versions, 'version')}, "
+            f"{human(usage.noncurrent_reference_bytes)}" if usage.noncurrent_reference_versions else "")
+    return [
+        ("current", f"{plural(usage.current_objects, 'object')}, {human(usage.current_bytes)}"),
+        ("older versions", f"{plural(usage.noncurrent_versions, 'version')}, {human(usage.noncurrent_bytes)}"
+                           f"{share}{refs}"),
+        ("delete markers", f"{usage.delete_markers:,}, over {plural(usage.deleted_keys, 'deleted key')} whose "
+                           f"versions still store {human(usage.deleted_bytes)}"),
+        ("stored in all", human(usage.stored_bytes)),
+    ]

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import DestinationExistsError, DgError, RecompressionError
-from ..core.text import display_key, plural, safe_line
+from ..core.text import display_key, safe_line
 from .common import CliJob, ProgressLine, client_from, emit_json, human, shown
 from .signals import ctrl_c_cancels
 
 if TYPE_CHECKING:
-    pass
+    from datetime import datetime
+
+    from ..jobs.restore import RestoreOutcome
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -44,31 +46,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
         with ctrl_c_cancels(job):
             outcome = restore_prefix(client, job, args.url, args.dest, on_item=on_item, read_sizes=False)
-        bar.finish()
-        for key, reason in outcome.failures:
-            print(f"failed {shown(key)}: {safe_line(reason)}", file=sys.stderr)
-        for key, path in outcome.kept:
-            why = outcome.kept_reasons.get(key)
-            print(f"kept {shown(path)}: it already exists{f' and differs from the object ({why})' if why else ''}; "
-                  "use --overwrite to replace it", file=sys.stderr)
-        if outcome.stopped:
-            print(f"dgtui: error: {safe_line(outcome.stopped)}", file=sys.stderr)
-            if not outcome.planned:
-                return 1  # stopped before anything was listed: the error says it all
-        if args.json:
-            emit_json({"restored": [asdict(r) for r in outcome.results],
-                        "already_restored": [path for _, path in outcome.already],
-                        "kept": [path for _, path in outcome.kept],
-                        "problems": outcome.failures + ([(args.url, outcome.stopped)] if outcome.stopped else []),
-                        "not_restored": outcome.left()})
-        else:
-            for result in outcome.results:
-                if result.rescued:
-                    print(f"rescued {shown(result.key)} -> {shown(result.path)} ({check_of(result)})")
-            print(outcome.line(more=""))
-        if outcome.cancelled:
-            raise KeyboardInterrupt
-        return 1 if outcome.failures or outcome.kept or outcome.stopped else 0
+        return _report_folder_restore(args, bar, outcome)
     from ..core.client import parse_s3_url
 
     if not parse_s3_url(args.url)[1] or args.url.endswith("/"):
@@ -96,36 +74,67 @@ def cmd_get(args: argparse.Namespace) -> int:
     return 0
 
 
-def _get_as_of(client: Any, args: argparse.Namespace) -> int:
-    """``get -r --at TIME`` / ``--include-deleted``: a folder as it stood then, from the bucket's versions."""
-    from ..core.versions import parse_point_in_time
+def _report_folder_restore(args: argparse.Namespace, bar: ProgressLine, outcome: RestoreOutcome,
+                           at: datetime | None = None) -> int:
+    """What ``get -r`` (and ``get -r --at``) did: failures and kept files on stderr, a summary (or --json)."""
     from ..jobs.restore import check_of
+
+    bar.finish()
+    for key, reason in outcome.failures:
+        print(f"failed {shown(key)}: {safe_line(reason)}", file=sys.stderr)
+    for key, path in outcome.kept:
+        why = outcome.kept_reasons.get(key)
+        print(f"kept {shown(path)}: it already exists{f' and differs from the object ({why})' if why else ''}; "
+              "use --overwrite to replace it", file=sys.stderr)
+    if outcome.stopped:
+        print(f"dgtui: error: {safe_line(outcome.stopped)}", file=sys.stderr)
+        if not outcome.planned:
+            return 1  # stopped before anything was listed: the error says it all
+    if args.json:
+        found = {"restored": [asdict(r) for r in outcome.results],
+                 "already_restored": [path for _, path in outcome.already],
+                 "kept": [path for _, path in outcome.kept],
+                 "problems": outcome.failures + ([(args.url, outcome.stopped)] if outcome.stopped else []),
+                 "not_restored": outcome.left()}
+        emit_json({"at": at.isoformat(), **found} if at is not None else found)
+    else:
+        for result in outcome.results:
+            if result.rescued:
+                print(f"rescued {shown(result.key)} -> {shown(result.path)} ({check_of(result)})")
+        print((f"as of {at.isoformat(timespec='seconds')}: " if at is not None else "") + outcome.line(more=""))
+    if outcome.cancelled:
+        raise KeyboardInterrupt
+    return 1 if outcome.failures or outcome.kept or outcome.stopped else 0
+
+
+def _get_as_of(client: Any, args: argparse.Namespace) -> int:
+    """``get -r --at TIME`` / ``--include-deleted``: a folder as it stood then, from the bucket's versions, with
+    the existing-file rules, progress and exit codes of ``get -r``."""
+    from ..core.versions import parse_point_in_time
+    from ..jobs.restore import check_of, restore_prefix_as_of
 
     if not args.recursive:
         raise DgError("--at and --include-deleted restore a folder: add --recursive (for one object, "
                       "use --version-id; see: dgtui versions S3_URL)")
     at = parse_point_in_time(args.at) if args.at else None
     bar = ProgressLine("restore")
+    job = CliJob(bar, {"Some files already exist": "overwrite" if args.overwrite else "skip"})
+    warned: set[str] = set()
 
     def on_item(key: str, result: Any, _exc: Exception | None) -> None:
         bar.label = display_key(key.rsplit("/", 1)[-1], 40)
+        if result is not None and result.reference_warning and result.reference_warning not in warned:
+            warned.add(result.reference_warning)
+            bar.finish()
+            print(f"warning: {safe_line(result.reference_warning)}", file=sys.stderr)
         if result is not None and not args.json:
             bar.finish()
             print(f"restored {shown(key)} -> {shown(result.path)} ({check_of(result)})")
 
-    done, problems = client.download_prefix_as_of(args.url, args.dest, at=at, include_deleted=args.include_deleted,
-                                                  overwrite=args.overwrite, progress=bar, on_item=on_item)
-    bar.finish()
-    for key, reason in problems:
-        print(f"failed {shown(key)}: {safe_line(reason)}", file=sys.stderr)
-    if args.json:
-        emit_json({"at": at.isoformat() if at else None, "restored": [asdict(r) for r in done],
-                    "problems": problems})
-    else:
-        when = f" as of {at.isoformat(timespec='seconds')}" if at else ""
-        print(f"restored {plural(len(done), 'file')}{when}"
-              + (f"; {plural(len(problems), 'file')} not restored" if problems else ""))
-    return 1 if problems else 0
+    with ctrl_c_cancels(job):
+        outcome = restore_prefix_as_of(client, job, args.url, args.dest, at=at,
+                                       include_deleted=args.include_deleted, on_item=on_item)
+    return _report_folder_restore(args, bar, outcome, at)
 
 
 def cmd_put(args: argparse.Namespace) -> int:
@@ -171,6 +180,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     client = client_from(args)
     bucket, key = parse_s3_url(args.url)
+    if args.version_id and (not key or key.endswith("/")):
+        raise DgError("--version-id names a version of one object; give s3://bucket/key (see: dgtui versions "
+                      "S3_URL)")
     if key and not key.endswith("/"):
         urls = [args.url]
     else:
@@ -183,14 +195,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="dgtui-verify-", dir=client.work_dir) as tmp:
         tempfiles.register(Path(tmp))  # removed too if the command is interrupted
         for url in urls:
-            result = client.verify_object(url, work_dir=Path(tmp))
+            result = client.verify_object(url, work_dir=Path(tmp), version_id=args.version_id)
+            named = shown(url) + (f" version {shown(args.version_id)}" if args.version_id else "")
             if result.ok:
                 unchecked += result.status == "unchecked"
                 digest = f" (sha256 {result.sha256})" if result.sha256 else ""
-                print(f"OK {shown(url)}: {safe_line(result.message)}{digest}")
+                print(f"OK {named}: {safe_line(result.message)}{digest}")
             else:
                 failed += 1
-                print(f"FAILED {shown(url)}: {safe_line(result.message)}", file=sys.stderr)
+                print(f"FAILED {named}: {safe_line(result.message)}", file=sys.stderr)
     if len(urls) > 1:
         print(f"{len(urls) - failed} of {len(urls)} objects OK"
               + (f", {unchecked} of them without a checksum to check" if unchecked else "")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import tempfile
 import threading
 from collections import Counter
@@ -30,6 +31,8 @@ from .engine import Engine, _decode_checked, object_version_of
 from .models import ObjectInfo, ObjectKind
 from .s3 import S3Access, where
 from .stats import MetadataFetcher, ReadAhead, StatsProgress
+from .version_usage import bucket_versioning
+from .versions import ReferenceVersions, display_id
 from .walk import hidden_objects, walk
 
 #: deltas whose metadata is read together (in the background, while the listing goes on)
@@ -48,6 +51,8 @@ class ProblemKind(str, Enum):
 
     MISSING_REFERENCE = "missing-reference"
     REFERENCE_MISMATCH = "reference-mismatch"
+    #: versioned buckets: the current reference does not match, an older version of it does
+    RESTORABLE_FROM_REFERENCE_VERSION = "restorable-from-reference-version"
     ORPHAN_REFERENCE = "orphan-reference"
     INVALID_METADATA = "invalid-metadata"
     DUPLICATE = "duplicate"
@@ -89,6 +94,8 @@ class AuditProblem:
     command: str | None = None
     expected: str | None = None
     actual: str | None = None
+    #: the version of the reference the delta rebuilds against (restorable-from-reference-version)
+    reference_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -118,6 +125,8 @@ class AuditSummary:
     bytes_rebuilt: int = 0
     wasted_bytes: int = 0
     problems: dict[str, int] = field(default_factory=dict)
+    #: per folder: deltas whose current reference does not match, but an older version of it does
+    restorable_from_reference_versions: dict[str, int] = field(default_factory=dict)
     cancelled: bool = False
 
     @property
@@ -216,6 +225,9 @@ class Auditor:
         # what a full check still has to read, by reference key
         self._rebuilds: dict[str, list[_Rebuild]] = {}
         self._checks: list[_Check] = []
+        #: the bucket's versioning ("Enabled", "Suspended" or None), read when a reference first mismatches
+        self._versioning: str | None | bool = False
+        self._reference_versions: dict[str, ReferenceVersions | None] = {}
 
     # -- running ----------------------------------------------------------------------
     def cancel(self) -> None:
@@ -403,6 +415,11 @@ class Auditor:
         gzip_candidate = _deltaglider_python(info.tool) and _compressed_name(info.original_name or info.key)
         if not self.full:
             if ref.sha256 and info.ref_sha256 and ref.sha256 != info.ref_sha256:
+                older = self._older_reference(key, ref_key, info.ref_sha256, ref.sha256)
+                if older is not None:
+                    self._count(older.kind)
+                    yield older
+                    return
                 yield problem(ProblemKind.REFERENCE_MISMATCH,
                               f"it was made against a reference with sha256 {info.ref_sha256[:12]}… "
                               f"(dg-ref-sha256), but {where(self.bucket, ref_key)} has {ref.sha256[:12]}…",
@@ -422,6 +439,51 @@ class Auditor:
                          info.original_size))
         else:
             self.summary.unchecked += 1
+
+    def _older_reference(self, stored_key: str, ref_key: str, ref_sha256: str,
+                         current_sha256: str) -> AuditProblem | None:
+        """On a versioned bucket, the finding for a delta whose current reference does not match but an
+        older version of it does: which version, and the command that restores the delta against it.
+        None when versioning is off, no version matches, or the versions cannot be read."""
+        if self._versioning is False:
+            try:
+                self._versioning = bucket_versioning(self.s3, self.bucket)
+            except errors.DgError:
+                self._versioning = None  # a server without versioning: the plain mismatch stands
+        if not self._versioning:
+            return None
+        try:
+            if ref_key not in self._reference_versions:
+                self._reference_versions[ref_key] = ReferenceVersions(self.s3, self.bucket, ref_key)
+            versions = self._reference_versions[ref_key]
+            found = versions.find(ref_sha256) if versions is not None else None
+            if versions is None or found is None or found == versions.latest:
+                # the current version's metadata matching while its bytes do not (--full) is a corrupt
+                # reference, reported as such
+                return None
+            head = self.s3.head(self.bucket, stored_key)
+        except errors.CancelledError:
+            raise
+        except errors.DgError:
+            self._reference_versions[ref_key] = None  # its versions cannot be read: not asked again
+            return None
+        if head is None:
+            return None  # deleted since it was listed
+        folder = fmt.deltaspace_of(stored_key)
+        logical = fmt.logical_key_of(stored_key)
+        delta_version = head.get("VersionId")
+        command = None
+        if delta_version and delta_version != "null":
+            url = shlex.quote(f"s3://{self.bucket}/{logical}")
+            command = f"dgtui get {url} . --version-id {shlex.quote(str(delta_version))}"
+        counts = self.summary.restorable_from_reference_versions
+        counts[folder] = counts.get(folder, 0) + 1
+        return AuditProblem(
+            ProblemKind.RESTORABLE_FROM_REFERENCE_VERSION, stored_key,
+            f"reference version {display_id(found)} rebuilds it: the delta was made against sha256 "
+            f"{ref_sha256[:12]}… (dg-ref-sha256), which that older version of {where(self.bucket, ref_key)} has; "
+            f"the current one has {current_sha256[:12]}…", folder, logical, reference_key=ref_key, command=command,
+            expected=ref_sha256, actual=current_sha256, reference_version=found)
 
     def _rescue_command(self, logical_key: str) -> str:
         return f"dgtui get --rescue s3://{self.bucket}/{logical_key} ."
@@ -549,6 +611,11 @@ class Auditor:
                 for item in items:
                     if item.ref_sha256 != ref_sha:
                         done += 1
+                        older = self._older_reference(item.stored_key, ref_key, item.ref_sha256, ref_sha)
+                        if older is not None:
+                            self._count(older.kind)
+                            yield older
+                            continue
                         self._count(ProblemKind.REFERENCE_MISMATCH)
                         yield self._problem_for(item.stored_key, ProblemKind.REFERENCE_MISMATCH,
                                                 f"it was made against a reference with sha256 {item.ref_sha256[:12]}… "

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
 
 import botocore.exceptions as bexc
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # imported where used: ``dgtui get`` needs none of them
     from .audit import Auditor, AuditProgress
     from .sampling import SampledStats
     from .savings import FolderReport
+    from .version_usage import VersionUsageReport
     from .versions import ObjectVersion
 
 __version__ = "0.1.0"
@@ -429,6 +430,8 @@ class DgClient(DeltaGliderCompat):
                               progress: Callable[[int, int, str], None] | None = None,
                               should_cancel: ShouldCancel | None = None,
                               on_item: Callable[[str, DownloadResult | None, Exception | None], None] | None = None,
+                              versions: Iterable[ObjectVersion] | None = None,
+                              on_start: Callable[[ObjectVersion], None] | None = None,
                               ) -> tuple[list[DownloadResult], list[tuple[str, str]]]:
         """Restore every key under a prefix as it stood at ``at`` (now when None) into ``dest_dir``.
 
@@ -436,6 +439,8 @@ class DgClient(DeltaGliderCompat):
         ``include_deleted`` (their newest version before the deletion). Deltas are rebuilt against the
         reference version they name. The same rules as ``download_prefix``: nothing outside ``dest_dir``,
         existing files kept unless ``overwrite``, every file checked. Returns (restored, problems).
+        ``versions``: restore these (from ``versions_as_of`` of the same URL) instead of listing them again;
+        ``on_start`` hears each version before its restore begins.
         """
         from .versions import versions_as_of
 
@@ -454,9 +459,13 @@ class DgClient(DeltaGliderCompat):
                 on_item(key, None, exc)
 
         try:
-            for version in versions_as_of(self._s3, bucket, prefix, at, include_deleted=include_deleted):
+            chosen = versions if versions is not None else versions_as_of(self._s3, bucket, prefix, at,
+                                                                          include_deleted=include_deleted)
+            for version in chosen:
                 if should_cancel and should_cancel():
                     raise errors.CancelledError()
+                if on_start:
+                    on_start(version)
                 rel, problem = safe_relative_path(version.key, prefix)
                 if rel is None:
                     failed(version.key, errors.InvalidKeyError(problem or "unsafe key"))
@@ -488,6 +497,23 @@ class DgClient(DeltaGliderCompat):
         finally:
             remove_if_empty(created)
         return done, problems
+
+    def versions_as_of(self, s3_url: str, *, at: datetime | None = None,
+                       include_deleted: bool = False) -> Iterator[ObjectVersion]:
+        """For every logical key under the prefix, the version it had at ``at`` (now when None), in key order:
+        what ``download_prefix_as_of`` restores. Keys deleted by then are left out unless ``include_deleted``."""
+        from .versions import versions_as_of
+
+        bucket, prefix = parse_s3_url(s3_url)
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        yield from versions_as_of(self._s3, bucket, prefix, at, include_deleted=include_deleted)
+
+    def read_version_sizes(self, bucket: str, versions: list[ObjectVersion]) -> None:
+        """Fill each version's ``original_size`` and ``file_sha256`` from its metadata (a HEAD each, in parallel)."""
+        from .versions import read_original_sizes
+
+        read_original_sizes(self._s3, bucket, versions)
 
     def reference_fetch_bytes(self, bucket: str, ref_key: str, listed: ObjectInfo | None = None) -> int:
         """Bytes a restore would download for the reference ``ref_key``: 0 when this machine holds a copy of
@@ -561,9 +587,21 @@ class DgClient(DeltaGliderCompat):
 
     def bucket_versioning(self, bucket: str) -> str | None:
         """The bucket's versioning status: "Enabled", "Suspended", or None (never turned on)."""
-        with self._s3.ctx(bucket, action="read the versioning of"):
-            status = self._s3.client.get_bucket_versioning(Bucket=bucket).get("Status")
-        return status if status in ("Enabled", "Suspended") else None
+        from .version_usage import bucket_versioning
+
+        return bucket_versioning(self._s3, bucket)
+
+    def version_usage(self, s3_url: str, *, by_folder: bool = False, progress: Callable[[int], None] | None = None,
+                      should_cancel: ShouldCancel | None = None) -> VersionUsageReport:
+        """What every version and delete marker under ``s3://bucket/prefix`` stores: current objects, older
+        (non-current) versions and their bytes (older ``reference.bin`` versions apart), delete markers and
+        the bytes the versions of deleted keys still hold; per folder (deltaspace) with ``by_folder``. Counts
+        stored keys from one pass over the version listing; ``progress`` gets the entries listed so far."""
+        from .version_usage import version_usage
+
+        bucket, prefix = parse_s3_url(s3_url)
+        return version_usage(self._s3, bucket, prefix, by_folder=by_folder, progress=progress,
+                             should_cancel=should_cancel)
 
     def list_object_versions(self, Bucket: str, Prefix: str = "", FetchOriginalSize: bool = False,
                              **kwargs: Any) -> dict[str, Any]:
@@ -753,11 +791,20 @@ class DgClient(DeltaGliderCompat):
         nothing under that name).
         """
         check_params("delete_object", kwargs, set())
+        # The stored forms the HEADs found, so that only they are deleted: on a versioned bucket a DELETE of
+        # a key that does not exist writes a delete marker over nothing. None: both forms, as a batch does.
+        found: list[str] | None = None
+        head: dict[str, Any]
         try:
-            stored_key, head = self._engine.resolve(Bucket, Key) if not fmt.is_internal_key(Key) else (Key, {})
+            if fmt.is_internal_key(Key):
+                stored_key, head = Key, {}
+            else:
+                stored_key, head, older = self._engine.resolve_with_older(Bucket, Key)
+                if not Key.endswith(fmt.DELTA_SUFFIX):  # a .delta name is resolved as that form only
+                    found = [stored_key] + ([older] if older else [])
         except errors.NotFoundError:
-            stored_key, head = "", {}
-        result = self.delete_objects(Bucket, {"Objects": [{"Key": Key}]})
+            stored_key, head, found = "", {}, []
+        result = self._delete_logical(Bucket, [Key], found)
         if result["Errors"]:
             err = result["Errors"][0]
             failed = errors.DgError(f"delete failed on {where(Bucket, Key)}: {err['Message']}", bucket=Bucket, key=Key)
@@ -773,8 +820,11 @@ class DgClient(DeltaGliderCompat):
 
     def delete_objects(self, Bucket: str, Delete: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         check_params("delete_objects", kwargs, set())
+        return self._delete_logical(Bucket, [o["Key"] for o in Delete.get("Objects", [])], None)
+
+    def _delete_logical(self, Bucket: str, keys: list[str], found: list[str] | None) -> dict[str, Any]:
+        """Delete logical keys: the stored keys in ``found``, or (None) both stored forms of each key."""
         self._forget_stats(Bucket)
-        keys = [o["Key"] for o in Delete.get("Objects", [])]
         stored: list[str] = []
         spaces: set[str] = set()
         for key in keys:
@@ -784,7 +834,7 @@ class DgClient(DeltaGliderCompat):
             # Both stored forms of a logical key go: a key has one of them.
             stored += [logical, fmt.delta_key_for(logical)]
             spaces.add(fmt.deltaspace_of(logical))
-        failures = dict(self._s3.delete_keys(Bucket, stored))
+        failures = dict(self._s3.delete_keys(Bucket, stored if found is None else found))  # none: no request
         removed = self._engine.remove_unused_references(Bucket, spaces) if spaces else []
         deleted = [{"Key": k} for k in keys
                    if k not in failures and fmt.delta_key_for(fmt.logical_key_of(k)) not in failures]

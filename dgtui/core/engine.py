@@ -405,7 +405,7 @@ class Engine:
             self.s3.put_file(bucket, stored_key, str(delta_path), meta, extra_args=extra_args,
                              progress=_Meter(progress, delta_size, "uploading"), should_cancel=should_cancel)
         # One logical key, one stored object: drop a direct copy under the plain name.
-        self.s3.delete_keys(bucket, [key])
+        self._drop_direct_copy(bucket, key)
         if zero_diff:
             # What was stored is the whole file (the reference) plus a zero-diff delta: no saving,
             # as DeltaGlider reports it (is_delta False, the full size stored).
@@ -434,7 +434,20 @@ class Engine:
                              stored_size=size, is_delta=False, stored_key=key, file_sha256=file_sha,
                              verified=True, fallback_reason=fallback_reason)
 
+    def _drop_direct_copy(self, bucket: str, key: str) -> None:
+        # Only when there is one: on a versioned bucket a DELETE of a key that does not exist
+        # still writes a delete marker, a version of nothing that listings and bills then show.
+        try:
+            exists = self.s3.head(bucket, key) is not None
+        except errors.AccessDeniedError:
+            # S3 answers 403, not 404, for a missing key to a role without s3:ListBucket: delete it
+            # unseen, as before, rather than leave a copy that listings would show instead of the delta.
+            exists = True
+        if exists:
+            self.s3.delete_keys(bucket, [key])
+
     def _drop_stale_delta(self, bucket: str, key: str) -> None:
+        # HEAD first, for the same reason as _drop_direct_copy.
         stale = fmt.delta_key_for(key)
         if self.s3.head(bucket, stale) is not None:
             self.s3.delete_keys(bucket, [stale])

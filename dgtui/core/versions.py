@@ -54,6 +54,8 @@ class ObjectVersion:
     original_size: int | None = None
     #: the delta's dg-ref-sha256, when read
     ref_sha256: str | None = None
+    #: the file's dg-file-sha256, when read (objects stored whole by other tools have none)
+    file_sha256: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "stored_key": self.stored_key, "version_id": self.version_id,
@@ -169,8 +171,9 @@ def _newest_first(items: list[tuple[ObjectVersion, int]]) -> list[ObjectVersion]
     for version, _seq in sorted(items, key=lambda item: item[1]):
         queues.setdefault(version.stored_key, []).append(version)
     for stored, queue in queues.items():
-        # Writers delete the other stored form of a key on every upload, whether it is there or not: on a
-        # versioned bucket each such delete leaves a marker over nothing. Only a marker over a file is news.
+        # Some writers (earlier dgtui builds among them) delete the other stored form of a key on every
+        # upload, whether it is there or not: on a versioned bucket each such delete leaves a marker over
+        # nothing. Only a marker over a file is news.
         queues[stored] = [v for n, v in enumerate(queue)
                           if not v.is_delete_marker or (n + 1 < len(queue) and not queue[n + 1].is_delete_marker)]
     queues = {stored: queue for stored, queue in queues.items() if queue}
@@ -244,6 +247,7 @@ def read_original_sizes(s3: S3Access, bucket: str, versions: list[ObjectVersion]
         head = head_version(s3, bucket, version.stored_key, version.version_id)
         parsed = fmt.parse_metadata(version.stored_key, head.get("Metadata", {}) or {})
         version.ref_sha256 = parsed.ref_sha256
+        version.file_sha256 = parsed.file_sha256
         if parsed.file_size is not None:
             version.original_size = parsed.file_size
         elif version.stored_form == "whole":
@@ -273,29 +277,55 @@ def display_id(version_id: str) -> str:
     return display_key(version_id, 80)
 
 
+class ReferenceVersions:
+    """The versions of one reference, the current one first, then the older ones newest first; each one's
+    stored sha256 is read with a HEAD when first needed and remembered, so the deltas of a folder look up
+    theirs with one listing."""
+
+    def __init__(self, s3: S3Access, bucket: str, ref_key: str):
+        self.s3, self.bucket, self.ref_key = s3, bucket, ref_key
+        candidates = [e for e in iter_raw_versions(s3, bucket, ref_key)
+                      if e.get("Key") == ref_key and not e.get("DeleteMarker")]
+        low = datetime.min.replace(tzinfo=timezone.utc)
+        candidates.sort(key=lambda e: (not e.get("IsLatest"), -(_stamp(e.get("LastModified")) or low).timestamp()))
+        self.version_ids = [str(e.get("VersionId") or "null") for e in candidates]
+        #: the current version's id (None when the reference is deleted)
+        self.latest = self.version_ids[0] if candidates and candidates[0].get("IsLatest") else None
+        self._sha256: dict[str, str | None] = {}
+
+    def find(self, sha256: str) -> str | None:
+        """The id of the first version (current, then newest older) whose stored sha256 is ``sha256``."""
+        for version_id in self.version_ids:
+            if version_id not in self._sha256:
+                head = head_version(self.s3, self.bucket, self.ref_key, version_id)
+                self._sha256[version_id] = fmt.parse_metadata(self.ref_key, head.get("Metadata", {}) or {}).file_sha256
+            if self._sha256[version_id] == sha256:
+                return version_id
+        return None
+
+    def looked_at(self) -> str:
+        """What ``find`` read, in words: "2 version(s): id (sha256…), ..." or "no version is left"."""
+        seen = [f"{display_id(v)} ({(self._sha256[v] or '')[:12] + '…' if self._sha256[v] else 'no sha256'})"
+                for v in self.version_ids if v in self._sha256]
+        if not seen:
+            return "no version is left"
+        return f"{len(seen)} version(s): {', '.join(seen[:5])}{', …' if len(seen) > 5 else ''}"
+
+
 def find_reference_version(s3: S3Access, bucket: str, ref_key: str, ref_sha256: str) -> str:
     """The version id of ``ref_key`` whose stored sha256 is ``ref_sha256``: the current one when it still
     matches, else the newest older one. The bytes are checked by sha256 when the restore reads them.
 
     ``NotFoundError`` (naming what was looked at) when no version matches.
     """
-    candidates = [e for e in iter_raw_versions(s3, bucket, ref_key)
-                  if e.get("Key") == ref_key and not e.get("DeleteMarker")]
-    low = datetime.min.replace(tzinfo=timezone.utc)
-    candidates.sort(key=lambda e: (not e.get("IsLatest"), -(_stamp(e.get("LastModified")) or low).timestamp()))
-    others: list[str] = []
-    for entry in candidates:
-        version_id = str(entry.get("VersionId") or "null")
-        head = head_version(s3, bucket, ref_key, version_id)
-        stored_sha = fmt.parse_metadata(ref_key, head.get("Metadata", {}) or {}).file_sha256
-        if stored_sha == ref_sha256:
-            return version_id
-        others.append(f"{display_id(version_id)} ({stored_sha[:12] + '…' if stored_sha else 'no sha256'})")
-    looked = f"{len(others)} version(s): {', '.join(others[:5])}{', …' if len(others) > 5 else ''}" if others \
-        else "no version is left"
+    versions = ReferenceVersions(s3, bucket, ref_key)
+    found = versions.find(ref_sha256)
+    if found is not None:
+        return found
     raise errors.NotFoundError(
         f"no version of the reference {where(bucket, ref_key)} has sha256 {ref_sha256[:12]}… (the delta's "
-        f"dg-ref-sha256), so this delta version cannot be rebuilt; looked at {looked}", bucket=bucket, key=ref_key)
+        f"dg-ref-sha256), so this delta version cannot be rebuilt; looked at {versions.looked_at()}",
+        bucket=bucket, key=ref_key)
 
 
 class _PinnedClient:

@@ -20,7 +20,10 @@ from ..core.text import human_count, human_size, plural, printable
 from .job import Job, Outcome, Question, describe_error
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ..core.client import DgClient
+    from ..core.versions import ObjectVersion
 
 
 # -- what a restore did ------------------------------------------------------------------------------
@@ -571,6 +574,127 @@ def restore_prefix(client: DgClient, job: Job, url: str, folder: str, *,
     except DgError as exc:  # e.g. the listing or the destination folder failed: say what was done before
         outcome.stopped = describe_error(exc)
     return outcome
+
+
+def restore_prefix_as_of(client: DgClient, job: Job, url: str, folder: str, *, at: datetime | None,
+                         include_deleted: bool = False,
+                         on_item: Callable[[str, DownloadResult | None, Exception | None], None] | None = None,
+                         ) -> RestoreOutcome:
+    """Restore every key under a prefix as it stood at ``at`` into ``folder``, with the existing-file rules of
+    ``restore_prefix``: a file that already holds the version (same size, and sha256 when one is stored) is
+    kept as already restored; one that differs is kept unless the job answers "overwrite" to "Some files
+    already exist"."""
+    bucket, prefix = parse_s3_url(url)
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    outcome = RestoreOutcome()
+    try:
+        job.stage = "listing versions"
+        versions: list[ObjectVersion] = []
+        for version in client.versions_as_of(url, at=at, include_deleted=include_deleted):
+            if job.should_cancel():
+                raise CancelledError()
+            versions.append(version)
+        outcome.planned = job.items_total = len(versions)
+        outcome.planned_keys = [v.key for v in versions]
+        job.stage = "comparing existing files"
+        existing: list[tuple[ObjectVersion, str]] = []
+        for version in versions:
+            rel, _problem = safe_relative_path(version.key, prefix)
+            if rel is not None and _occupied(os.path.join(folder, str(rel))):
+                existing.append((version, os.path.join(folder, str(rel))))
+        unreadable = None
+        if existing:
+            try:
+                client.read_version_sizes(bucket, [v for v, _ in existing])
+            except CancelledError:
+                raise
+            except DgError as exc:  # nothing to compare with: the files are kept unless overwritten
+                unreadable = f"cannot compare: {describe_error(exc)}"
+        differ: list[tuple[str, str]] = []
+        for version, path in existing:
+            if job.should_cancel():
+                raise CancelledError()
+            compared: list[str] = []
+            why = unreadable or differs_from_version(version, path, compared)
+            if why is None:
+                outcome.already.append((version.key, path))
+                if "sha256" not in compared:
+                    outcome.already_by_size.add(version.key)
+            else:
+                differ.append((version.key, path))
+                outcome.kept_reasons[version.key] = why
+        mode = "skip"
+        if differ:
+            names = "\n".join("  " + printable(p, 120) for _, p in differ[:8])
+            more = f"\n  … and {human_count(len(differ) - 8)} more" if len(differ) > 8 else ""
+            answer = job.ask(Question(
+                "Some files already exist",
+                f"{human_count(len(differ))} of {plural(len(versions), 'file')} already "
+                f"{'exists' if len(differ) == 1 else 'exist'} in {printable(folder, 200)} and differ from the "
+                f"versions to restore:\n{names}{more}\n\nReplace them or skip them?",
+                [("overwrite", "Overwrite all"), ("skip", "Skip them")], danger=True))
+            if answer is None and job.should_cancel():
+                raise CancelledError()
+            mode = "overwrite" if answer == "overwrite" else "skip"
+        if mode == "overwrite":
+            outcome.already = []  # restored again, as asked
+        else:
+            outcome.kept.extend(differ)
+        settled = {key for key, _ in outcome.already} | {key for key, _ in outcome.kept}
+        todo = [v for v in versions if v.key not in settled]
+        job.stage = "starting"
+
+        def item_start(version: ObjectVersion) -> None:
+            job.item_started(version.original_size or 0, "rebuilding" if version.stored_form == "delta"
+                             else "downloading")
+
+        def item_done(key: str, result: DownloadResult | None, exc: Exception | None) -> None:
+            job.item_finished()
+            if result is not None:
+                job.bytes_written += result.size
+                outcome.results.append(result)
+            elif isinstance(exc, DestinationExistsError):  # written meanwhile, by someone else
+                rel, _problem = safe_relative_path(key, prefix)
+                outcome.kept.append((key, os.path.join(folder, str(rel)) if rel is not None else ""))
+            elif exc is not None:
+                outcome.failures.append((key, describe_error(exc)))
+            if on_item is not None:
+                on_item(key, result, exc)
+
+        client.download_prefix_as_of(url, folder, at=at, include_deleted=include_deleted,
+                                     overwrite=mode == "overwrite", progress=job.on_progress,
+                                     should_cancel=job.should_cancel, on_item=item_done, versions=todo,
+                                     on_start=item_start)
+    except CancelledError:
+        outcome.cancelled = True
+    except DgError as exc:  # e.g. the version listing or the destination folder failed
+        outcome.stopped = describe_error(exc)
+    return outcome
+
+
+def differs_from_version(version: ObjectVersion, path: str, compared: list[str] | None = None) -> str | None:
+    """``differs_from_object`` for a version whose ``original_size`` and ``file_sha256`` were read
+    (``read_version_sizes``)."""
+    from ..core.cache import sha256_file
+
+    try:
+        if not os.path.isfile(path):
+            return "not a file"
+        size = os.path.getsize(path)
+        expected = version.original_size if version.original_size is not None else version.size
+        if size != expected:
+            return f"{human_size(size)} here, {human_size(expected)} once restored"
+        if compared is not None:
+            compared.append("size")
+        if version.file_sha256:
+            if sha256_file(path) != version.file_sha256:
+                return "same size, different sha256"
+            if compared is not None:
+                compared.append("sha256")
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    return None
 
 
 def differs_from_object(client: DgClient, bucket: str, key: str, path: str,

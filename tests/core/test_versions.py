@@ -314,3 +314,259 @@ def test_a_gone_reference_version_this_machine_cached_restores_with_a_warning(ve
     # verify trusts the bucket alone
     verdict = client.verify_object(url, version_id=written[2][0])
     assert not verdict.valid and "no version of the reference" in (verdict.reason or "")
+
+
+def _delete_markers(s3: Any, bucket: str) -> list[str]:
+    page = s3.list_object_versions(Bucket=bucket)
+    assert not page.get("IsTruncated")
+    return sorted(m["Key"] for m in page.get("DeleteMarkers", []))
+
+
+def test_ordinary_uploads_write_no_delete_markers_and_a_change_of_form_removes_the_old_one(versioned, tmp_path):
+    client, s3, bucket = versioned
+    for n in (1, 2, 3):  # a reference and a zero-diff delta, then deltas: the plain name never existed
+        assert client.upload(make_release(tmp_path / f"v{n}.zip", n),
+                             f"s3://{bucket}/rel/app.zip").stored_key == "rel/app.zip.delta"
+    unrelated = make_release(tmp_path / "other.zip", 1, seed=99)  # too unlike the reference for a delta
+    assert client.upload(unrelated, f"s3://{bucket}/rel/other.zip").stored_key == "rel/other.zip"
+    assert client.upload(tmp_path / "v1.zip", f"s3://{bucket}/notes.txt").stored_key == "notes.txt"
+    assert _delete_markers(s3, bucket) == []
+
+    # A real change of form: a whole copy another tool wrote is replaced by a delta, and a delta by
+    # a whole copy; each time the old form gets its delete marker (its versions stay restorable).
+    s3.put_object(Bucket=bucket, Key="rel/lib.zip", Body=b"whole, by another tool")
+    assert client.upload(tmp_path / "v2.zip", f"s3://{bucket}/rel/lib.zip").stored_key == "rel/lib.zip.delta"
+    assert client.upload(make_release(tmp_path / "other2.zip", 2, seed=98),
+                         f"s3://{bucket}/rel/app.zip").stored_key == "rel/app.zip"
+    assert _delete_markers(s3, bucket) == ["rel/app.zip.delta", "rel/lib.zip"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="rel/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == [
+        "rel/app.zip", "rel/lib.zip.delta", "rel/other.zip", "rel/reference.bin"]
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_audit_names_the_reference_version_a_mismatched_delta_restores_from(versioned, tmp_path, full, capsys):
+    import shlex
+
+    from dgtui.cli.audit import audit_summary_line
+
+    client, s3, bucket = versioned
+    releases = [make_release(tmp_path / f"v{n}.zip", n) for n in range(4)]
+    client.upload(releases[0], f"s3://{bucket}/rel/app.zip")
+    client.upload(releases[1], f"s3://{bucket}/rel/lib.zip")
+    client.upload(releases[2], f"s3://{bucket}/old/app.zip")
+    first_reference = _latest_version_id(s3, bucket, "rel/reference.bin")
+    # A second uploader replaces both references; in old/ no version of the first one is left.
+    other = make_release(tmp_path / "other.zip", 9).read_bytes()
+    for folder in ("rel", "old"):
+        s3.put_object(Bucket=bucket, Key=f"{folder}/reference.bin", Body=other,
+                      Metadata={"dg-tool": "deltaglider/6.2.0", "dg-source-name": "other.zip",
+                                "dg-file-sha256": _sha(other), "dg-note": "reference",
+                                "dg-created-at": "2026-12-01T00:00:00Z"})
+    s3.delete_object(Bucket=bucket, Key="old/reference.bin",
+                     VersionId=s3.list_object_versions(Bucket=bucket, Prefix="old/reference.bin")["Versions"][-1][
+                         "VersionId"])
+    client.upload(releases[3], f"s3://{bucket}/rel/new.zip")  # against the current reference: no finding
+
+    auditor = client.audit(f"s3://{bucket}/", full=full)
+    found = {p.key: p for p in auditor}
+    restorable = {k: p for k, p in found.items() if p.kind.value == "restorable-from-reference-version"}
+    assert sorted(restorable) == ["rel/app.zip.delta", "rel/lib.zip.delta"]
+    assert found["old/app.zip.delta"].kind.value == "reference-mismatch"
+    assert "rel/new.zip.delta" not in found
+    for key, problem in restorable.items():
+        assert problem.reference_version == first_reference and problem.reference_key == "rel/reference.bin"
+        assert first_reference in problem.message and "\n" not in problem.message
+        as_dict = problem.to_dict()
+        assert as_dict["kind"] == "restorable-from-reference-version"
+        assert as_dict["reference_version"] == first_reference
+        # the command it names restores the exact bytes
+        words = shlex.split(problem.command or "")
+        assert words[:2] == ["dgtui", "get"] and words[2] == f"s3://{bucket}/{problem.logical_key}"
+        assert words[4] == "--version-id" and words[5] == _latest_version_id(s3, bucket, key)
+        dest = tmp_path / "back" / problem.logical_key
+        client.download(words[2], dest, version_id=words[5])
+        original = releases[0] if key == "rel/app.zip.delta" else releases[1]
+        assert dest.read_bytes() == original.read_bytes()
+    summary = auditor.summary
+    assert summary.restorable_from_reference_versions == {"rel": 2}
+    assert summary.problems["restorable-from-reference-version"] == 2
+    assert summary.problems["reference-mismatch"] == 1
+    assert "restorable-from-reference-version" in summary.to_dict()["problems"]
+    line = audit_summary_line(summary)
+    assert "deltas restorable from an older reference version: 2 in rel/" in line
+
+
+def test_audit_on_a_bucket_without_versioning_keeps_the_plain_mismatch(client, bucket, boto3_s3, tmp_path):
+    client.upload(make_release(tmp_path / "v0.zip", 0), f"s3://{bucket}/rel/app.zip")
+    other = make_release(tmp_path / "other.zip", 9).read_bytes()
+    boto3_s3.put_object(Bucket=bucket, Key="rel/reference.bin", Body=other,
+                        Metadata={"dg-file-sha256": _sha(other), "dg-note": "reference"})
+    auditor = client.audit(f"s3://{bucket}/")
+    assert [p.kind.value for p in auditor] == ["reference-mismatch"]
+    assert auditor.summary.restorable_from_reference_versions == {}
+
+
+def test_version_usage_counts_older_versions_and_delete_markers_per_folder(versioned, tmp_path):
+    client, s3, bucket = versioned
+
+    def stored(key: str) -> int:
+        return s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+
+    deltas = []
+    for n in (1, 2, 3):
+        client.upload(make_release(tmp_path / f"v{n}.zip", n), f"s3://{bucket}/rel/app.zip")
+        deltas.append(stored("rel/app.zip.delta"))
+    first_reference = stored("rel/reference.bin")
+    other = make_release(tmp_path / "other.zip", 9).read_bytes()
+    s3.put_object(Bucket=bucket, Key="rel/reference.bin", Body=other,
+                  Metadata={"dg-file-sha256": _sha(other), "dg-note": "reference"})
+    notes = tmp_path / "notes.txt"
+    for text in ("first notes", "second, longer notes"):
+        notes.write_text(text)
+        client.upload(notes, f"s3://{bucket}/docs/notes.txt")
+    s3.delete_object(Bucket=bucket, Key="docs/notes.txt")  # one delete marker, over two versions
+
+    report = client.version_usage(f"s3://{bucket}/", by_folder=True)
+    assert report.versioning == "Enabled" and not report.cancelled
+    total = report.total
+    assert (total.current_objects, total.current_bytes) == (2, len(other) + deltas[2])
+    older = deltas[0] + deltas[1] + first_reference + len("first notes") + len("second, longer notes")
+    assert (total.noncurrent_versions, total.noncurrent_bytes) == (5, older)
+    assert (total.noncurrent_reference_versions, total.noncurrent_reference_bytes) == (1, first_reference)
+    assert total.delete_markers == 1
+    assert (total.deleted_keys, total.deleted_bytes) == (1, len("first notes") + len("second, longer notes"))
+    assert total.stored_bytes == len(other) + deltas[2] + older
+    rows = {row.folder: row for row in report.folders}
+    assert list(rows) == ["rel/", "docs/"]  # the larger older versions first
+    assert rows["rel/"].noncurrent_versions == 3 and rows["rel/"].delete_markers == 0
+    assert rows["docs/"].current_objects == 0 and rows["docs/"].deleted_keys == 1
+    as_json = report.as_dict()
+    assert as_json["total"]["noncurrent_bytes"] == older and as_json["folders"][1]["folder"] == "docs/"
+
+    only_docs = client.version_usage(f"s3://{bucket}/docs/")
+    assert only_docs.folders == [] and only_docs.total.noncurrent_versions == 2
+
+
+def test_deleting_a_key_marks_only_the_stored_form_it_has(versioned, tmp_path):
+    client, s3, bucket = versioned
+    client.upload(make_release(tmp_path / "v1.zip", 1), f"s3://{bucket}/rel/app.zip")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("notes")
+    client.upload(notes, f"s3://{bucket}/docs/notes.txt")
+
+    gone = client.delete_object(Bucket=bucket, Key="rel/app.zip")
+    assert gone["DeltaGliderInfo"]["Deleted"] and gone["RemovedReferences"] == ["rel/reference.bin"]
+    client.delete_object(Bucket=bucket, Key="docs/notes.txt")
+    nothing = client.delete_object(Bucket=bucket, Key="docs/never-written.txt")
+    assert not nothing["DeltaGliderInfo"]["Deleted"]
+    # (.deltaglider/tmp/ holds the reference's copy made aside while it is removed, then deleted)
+    assert [k for k in _delete_markers(s3, bucket) if not k.startswith(".deltaglider/")] == [
+        "docs/notes.txt", "rel/app.zip.delta", "rel/reference.bin"]
+
+
+def test_a_restore_as_of_compares_existing_files_as_a_folder_restore_does(versioned, tmp_path):
+    from dgtui.jobs.job import Job, Question
+    from dgtui.jobs.restore import restore_prefix_as_of
+
+    class Answering(Job):
+        def __init__(self, answer: str | None) -> None:
+            super().__init__()
+            self.answer, self.asked = answer, []
+
+        def ask(self, question: Question) -> str | None:
+            self.asked.append(question.title)
+            return self.answer
+
+    client, _s3, bucket = versioned
+    a = [make_release(tmp_path / f"a{n}.zip", n) for n in range(2)]
+    notes = tmp_path / "notes.txt"
+    client.upload(a[0], f"s3://{bucket}/f/a.zip")
+    notes.write_bytes(b"one")
+    client.upload(notes, f"s3://{bucket}/f/notes.txt")
+    first = _tick()
+    client.upload(a[1], f"s3://{bucket}/f/a.zip")
+    notes.write_bytes(b"two")
+    client.upload(notes, f"s3://{bucket}/f/notes.txt")
+
+    out = tmp_path / "out"
+    job = Answering(None)
+    outcome = restore_prefix_as_of(client, job, f"s3://{bucket}/f/", str(out), at=first)
+    assert outcome.state == "done" and job.asked == [] and len(outcome.results) == 2
+    assert _restored(out) == {"a.zip": a[0].read_bytes(), "notes.txt": b"one"}
+
+    # restored already: nothing written, nothing asked; the delta compared by its sha256
+    outcome = restore_prefix_as_of(client, job, f"s3://{bucket}/f/", str(out), at=first)
+    assert outcome.results == [] and job.asked == [] and outcome.already_by_size == set()
+    assert sorted(k for k, _ in outcome.already) == ["f/a.zip", "f/notes.txt"]
+
+    # the current state differs from both files: asked once; "skip" keeps them with the reason
+    outcome = restore_prefix_as_of(client, job, f"s3://{bucket}/f/", str(out), at=None)
+    assert job.asked == ["Some files already exist"] and outcome.results == []
+    assert sorted(k for k, _ in outcome.kept) == ["f/a.zip", "f/notes.txt"]
+    assert outcome.kept_reasons["f/notes.txt"] == "same size, different sha256"
+    assert "kept" in outcome.line() and _restored(out)["a.zip"] == a[0].read_bytes()
+
+    outcome = restore_prefix_as_of(client, Answering("overwrite"), f"s3://{bucket}/f/", str(out), at=None)
+    assert outcome.state == "done" and len(outcome.results) == 2 and not outcome.kept
+    assert _restored(out) == {"a.zip": a[1].read_bytes(), "notes.txt": b"two"}
+
+
+def test_an_upload_deletes_unseen_when_a_head_of_a_missing_key_is_refused(s3_server, bucket, boto3_s3, tmp_path):
+    """AWS answers 403, not 404, to a role without s3:ListBucket for a missing key: the upload still stores
+    its delta and removes a plain copy it cannot see, as before."""
+    import http.client
+
+    from dgtui import create_client
+
+    from ..rewriting_proxy import HOP_BY_HOP, Rewriting
+
+    class RefusingMissing(Rewriting):
+        def _refuse_missing(self) -> None:
+            if not self.path.split("?", 1)[0].endswith(".zip"):
+                self._forward()
+                return
+            conn = http.client.HTTPConnection(self.upstream, timeout=30)
+            try:
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    conn.putheader(name, value)
+                conn.endheaders()
+                answer = conn.getresponse()
+                data = answer.read()
+                headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
+            finally:
+                conn.close()
+            status = answer.status
+            if status == 404:  # as AWS answers a role without s3:ListBucket
+                status, headers = 403, [("Content-Type", "application/xml")]
+                data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+                        b"<Message>Access Denied</Message></Error>")
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            if self.command == "HEAD":
+                length = "0" if status == 403 else str(answer.getheader("Content-Length"))
+            else:
+                length = str(len(data))
+            self.send_header("Content-Length", length)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_HEAD = do_GET = _refuse_missing  # noqa: N815
+
+    boto3_s3.put_object(Bucket=bucket, Key="rel/old.zip", Body=b"whole, by another tool")
+    RefusingMissing.upstream = s3_server.endpoint_url.split("://", 1)[1]
+    with serving(RefusingMissing) as url:
+        client = create_client(endpoint_url=url, aws_access_key_id=s3_server.access_key,
+                               aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region,
+                               cache_dir=tmp_path / "cache")
+        try:
+            for name, n in (("app.zip", 1), ("old.zip", 2)):
+                summary = client.upload(make_release(tmp_path / f"v{n}.zip", n), f"s3://{bucket}/rel/{name}")
+                assert summary.stored_key == f"rel/{name}.delta"
+        finally:
+            client.close()
+    keys = sorted(o["Key"] for o in boto3_s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["rel/app.zip.delta", "rel/old.zip.delta", "rel/reference.bin"]
