@@ -26,8 +26,9 @@ from dgtui.testing.backends import (
     S3Backend,
     backends_from_environment,
     endpoint_backend,
-    start_process_backend,
 )
+
+from .seeding import FolderRcloneProcess, SeedableMotoProcess
 
 MAX_BUCKET_NAME = 63
 
@@ -64,8 +65,9 @@ def seaweedfs_backend(seaweedfs_server: LocalS3Server) -> S3Backend:
 
 @pytest.fixture(scope="session")
 def moto_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Backend]:
-    """moto's standalone server, a process of its own on 127.0.0.1."""
-    process, backend = start_process_backend("moto", tmp_path_factory.mktemp("moto"))
+    """moto's standalone server, a process of its own on 127.0.0.1 (with a route that seeds big data sets)."""
+    process = SeedableMotoProcess(tmp_path_factory.mktemp("moto"))
+    backend = process.start()
     try:
         yield backend
     finally:
@@ -75,7 +77,8 @@ def moto_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Backend
 @pytest.fixture(scope="session")
 def rclone_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Backend]:
     """rclone's ``serve s3`` over a folder of this session."""
-    process, backend = start_process_backend("rclone", tmp_path_factory.mktemp("rclone"))
+    process = FolderRcloneProcess(tmp_path_factory.mktemp("rclone"))
+    backend = process.start()
     try:
         yield backend
     finally:
