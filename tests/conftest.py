@@ -28,7 +28,7 @@ from dgtui.testing.backends import (
     endpoint_backend,
 )
 
-from .seeding import FolderRcloneProcess, SeedableMotoProcess
+from .seeding import SEAWEEDFS_FILER, FolderRcloneProcess, SeedableMotoProcess
 
 MAX_BUCKET_NAME = 63
 
@@ -59,8 +59,17 @@ def s3_server(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(scope="session")
+def s3_backend(request: pytest.FixtureRequest) -> S3Backend:
+    """The suite's S3 server (``s3_server``) as an ``S3Backend``: for tests/seeding.py."""
+    return request.getfixturevalue(_backend_fixture_name(SUITE_BACKENDS[0]))
+
+
+@pytest.fixture(scope="session")
 def seaweedfs_backend(seaweedfs_server: LocalS3Server) -> S3Backend:
-    return S3Backend.of_local_server(seaweedfs_server)
+    backend = S3Backend.of_local_server(seaweedfs_server)
+    assert seaweedfs_server.ports is not None
+    backend.extra[SEAWEEDFS_FILER] = ("127.0.0.1", seaweedfs_server.ports.filer)
+    return backend
 
 
 @pytest.fixture(scope="session")
