@@ -128,6 +128,15 @@ def s3_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3S
 
 
 @pytest.fixture(scope="session")
+def two_identity_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A private SeaweedFS with an identity limited to bucket 'team-a' (tests/hardening/conftest.py), one for
+    the session: each module takes it through ``as_new``, which puts its buckets back as they started."""
+    from .hardening.conftest import serve_two_identities
+
+    yield from serve_two_identities(tmp_path_factory.mktemp("two-identities"))
+
+
+@pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's S3 server, the second backend: it keeps what SeaweedFS rewrites or ignores
     (keys with '..', '//' or backslashes; per-grantee ACL grants)."""
