@@ -48,7 +48,8 @@ SMOKE = Sizes(
     name="smoke", list_keys=2_000, list_reps=1, stats_deltas=100, stats_spaces=2, stats_reps=1,
     archive_bytes=2 * MB, upload_versions=3, upload_reps=1, restore_versions=2, restore_reps=1,
     app_reps=1, keystroke_restore_bytes=32 * MB, keystrokes=6,
-    memory_direct_bytes=32 * MB, memory_delta_bytes=8 * MB, cli_restore_bytes=2 * MB, cli_restore_versions=2,
+    # below dgtui's multipart threshold (64 MB) either way, and still many 1 MB read chunks
+    memory_direct_bytes=8 * MB, memory_delta_bytes=2 * MB, cli_restore_bytes=2 * MB, cli_restore_versions=2,
     audit_deltas=10, audit_file_bytes=256 * 1024, audit_reps=1, audit_meta_reps=1, audit_memory_deltas=500,
     encoder_family_bytes=1 * MB, bigfile_bytes=8 * MB, terminal_keys=500,
     versions_files=2, versions_history=4, versions_file_bytes=256 * 1024, versions_memory_versions=300,

@@ -26,8 +26,9 @@ from dgtui.testing.backends import (
     S3Backend,
     backends_from_environment,
     endpoint_backend,
-    start_process_backend,
 )
+
+from .seeding import SEAWEEDFS_FILER, FolderRcloneProcess, SeedableMotoProcess
 
 MAX_BUCKET_NAME = 63
 
@@ -58,14 +59,24 @@ def s3_server(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(scope="session")
+def s3_backend(request: pytest.FixtureRequest) -> S3Backend:
+    """The suite's S3 server (``s3_server``) as an ``S3Backend``: for tests/seeding.py."""
+    return request.getfixturevalue(_backend_fixture_name(SUITE_BACKENDS[0]))
+
+
+@pytest.fixture(scope="session")
 def seaweedfs_backend(seaweedfs_server: LocalS3Server) -> S3Backend:
-    return S3Backend.of_local_server(seaweedfs_server)
+    backend = S3Backend.of_local_server(seaweedfs_server)
+    assert seaweedfs_server.ports is not None
+    backend.extra[SEAWEEDFS_FILER] = ("127.0.0.1", seaweedfs_server.ports.filer)
+    return backend
 
 
 @pytest.fixture(scope="session")
 def moto_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Backend]:
-    """moto's standalone server, a process of its own on 127.0.0.1."""
-    process, backend = start_process_backend("moto", tmp_path_factory.mktemp("moto"))
+    """moto's standalone server, a process of its own on 127.0.0.1 (with a route that seeds big data sets)."""
+    process = SeedableMotoProcess(tmp_path_factory.mktemp("moto"))
+    backend = process.start()
     try:
         yield backend
     finally:
@@ -75,7 +86,8 @@ def moto_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Backend
 @pytest.fixture(scope="session")
 def rclone_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Backend]:
     """rclone's ``serve s3`` over a folder of this session."""
-    process, backend = start_process_backend("rclone", tmp_path_factory.mktemp("rclone"))
+    process = FolderRcloneProcess(tmp_path_factory.mktemp("rclone"))
+    backend = process.start()
     try:
         yield backend
     finally:
@@ -113,6 +125,15 @@ def s3_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3S
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def two_identity_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A private SeaweedFS with an identity limited to bucket 'team-a' (tests/hardening/conftest.py), one for
+    the session: each module takes it through ``as_new``, which puts its buckets back as they started."""
+    from .hardening.conftest import serve_two_identities
+
+    yield from serve_two_identities(tmp_path_factory.mktemp("two-identities"))
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,15 @@ once per session.
 from __future__ import annotations
 
 import random
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dgtui import DgClient
+from dgtui.testing.backends import S3Backend
 
+from ..seeding import PUT_WORKERS, seed_objects
 from .helpers import BIG_COUNT, BIG_PREFIX, make_client
 
 
@@ -40,17 +41,10 @@ def client(s3_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> D
 
 
 @pytest.fixture(scope="session")
-def big_bucket(s3_server: Any) -> str:
+def big_bucket(s3_server: Any, s3_backend: S3Backend) -> str:
     """A bucket whose ``logs/`` prefix holds 5,000 small objects (plus two folders)."""
     name = f"t-app-big-{random.Random().getrandbits(32):08x}"
-    s3 = s3_server.boto3_client(max_pool_connections=32)
-    s3.create_bucket(Bucket=name)
-
-    def put(i: int) -> None:
-        s3.put_object(Bucket=name, Key=f"{BIG_PREFIX}file-{i:06d}.log", Body=b"x" * (i % 977))
-
-    with ThreadPoolExecutor(32) as pool:
-        list(pool.map(put, range(BIG_COUNT)))
-    for folder in ("archive/", "zzz/"):
-        s3.put_object(Bucket=name, Key=f"{BIG_PREFIX}{folder}inner.log", Body=b"inner")
+    objects = {f"{BIG_PREFIX}file-{i:06d}.log": b"x" * (i % 977) for i in range(BIG_COUNT)}
+    objects.update({f"{BIG_PREFIX}{folder}inner.log": b"inner" for folder in ("archive/", "zzz/")})
+    seed_objects(s3_backend, s3_server.boto3_client(max_pool_connections=PUT_WORKERS), name, objects)
     return name

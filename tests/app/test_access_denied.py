@@ -9,7 +9,7 @@ import pytest
 from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
 
-from ..hardening.conftest import LIMITED_KEY, LIMITED_SECRET, LIST_ONLY_KEY, LIST_ONLY_SECRET, serve_two_identities
+from ..hardening.conftest import LIMITED_KEY, LIMITED_SECRET, LIST_ONLY_KEY, LIST_ONLY_SECRET, as_new
 from .helpers import make_app, make_client, table_settled, wait_for
 from .test_browse import line_text
 
@@ -17,8 +17,8 @@ pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture(scope="module")
-def limited_server(tmp_path_factory):
-    yield from serve_two_identities(tmp_path_factory.mktemp("app-acl-data"))
+def limited_server(two_identity_server):
+    return as_new(two_identity_server)
 
 
 async def test_access_denied_on_one_bucket_is_shown_on_its_node(limited_server, tmp_path):

@@ -27,7 +27,7 @@ from dgtui.core.s3 import S3Access
 from dgtui.core.stats import MetadataFetcher, object_version
 from dgtui.testing import TcpProxy
 
-from ..hardening.conftest import LIMITED_KEY, LIMITED_SECRET, serve_two_identities
+from ..hardening.conftest import LIMITED_KEY, LIMITED_SECRET, as_new
 from ..scripted_http import QuietHandler, serving
 from .test_sdk import CallCounter
 
@@ -185,8 +185,8 @@ def test_wrong_secret_falls_back_and_raises_the_same_error(s3_server, s3_env, bu
 
 
 @pytest.fixture(scope="module")
-def two_identities(tmp_path_factory) -> Iterator[Any]:
-    yield from serve_two_identities(tmp_path_factory.mktemp("fasthead-acl"))
+def two_identities(two_identity_server):
+    return as_new(two_identity_server)
 
 
 def test_access_denied_stays_access_denied(two_identities):

@@ -145,15 +145,33 @@ class TwoIdentityServer(LocalS3Server):
             json.dump(identities, out)
 
 
+TWO_IDENTITY_BUCKETS = ("team-a", "team-b")
+
+
 def serve_two_identities(data_dir: Path) -> Iterator[TwoIdentityServer]:
     """A private server with buckets 'team-a' (the limited identity's) and 'team-b' (not)."""
     server = TwoIdentityServer(data_dir, allowed_bucket="team-a")
     server.start()
     admin = server.boto3_client()
-    for name in ("team-a", "team-b"):
+    for name in TWO_IDENTITY_BUCKETS:
         admin.create_bucket(Bucket=name)
         admin.put_object(Bucket=name, Key="docs/readme.txt", Body=b"readme")
     try:
         yield server
     finally:
         server.stop()
+
+
+def as_new(server: TwoIdentityServer) -> TwoIdentityServer:
+    """The session's two-identity server with its buckets as ``serve_two_identities`` made them: the
+    modules that use it share one server (a start costs seconds) but never each other's objects."""
+    admin = server.boto3_client()
+    for name in TWO_IDENTITY_BUCKETS:
+        for page in admin.get_paginator("list_objects_v2").paginate(Bucket=name):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                admin.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+        admin.put_object(Bucket=name, Key="docs/readme.txt", Body=b"readme")
+        listed = [o["Key"] for o in admin.list_objects_v2(Bucket=name).get("Contents", [])]
+        assert listed == ["docs/readme.txt"], (name, listed)
+    return server

@@ -12,7 +12,7 @@ from dgtui import AccessDeniedError, BucketNotFoundError
 from dgtui.cli import main
 from tests.core.conftest import make_release
 
-from .conftest import LIMITED_KEY, LIMITED_SECRET, make_client, serve_two_identities
+from .conftest import LIMITED_KEY, LIMITED_SECRET, as_new, make_client
 
 
 @pytest.fixture
@@ -65,9 +65,9 @@ def test_missing_bucket_cli(capsys, s3_env, bucket, missing, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def two_identities(tmp_path_factory):
+def two_identities(two_identity_server):
     """A private server: the admin, and an identity limited to bucket 'team-a'."""
-    yield from serve_two_identities(tmp_path_factory.mktemp("acl-data"))
+    return as_new(two_identity_server)
 
 
 def test_access_denied_on_one_bucket_sdk(two_identities, s3_env, tmp_path):

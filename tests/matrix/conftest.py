@@ -8,7 +8,6 @@ made once per backend per session.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 from dgtui.testing.backends import S3Backend
 
 from ..conftest import bucket_name_for
+from ..seeding import PUT_WORKERS, seed_empty_objects
 
 #: keys of the big flat listing: more than ten pages of 1,000
 FLAT_KEYS = [f"flat/{i:05d}.bin" for i in range(10_050)]
@@ -24,14 +24,6 @@ FLAT_KEYS = [f"flat/{i:05d}.bin" for i in range(10_050)]
 TREE_FILES = [f"tree/f{i:04d}.txt" for i in range(1_020)]
 TREE_FOLDERS = [f"tree/d{n:02d}/" for n in range(25)]
 TREE_KEYS = TREE_FILES + [f"{folder}{name}" for folder in TREE_FOLDERS for name in ("a.txt", "b.txt")]
-PUT_WORKERS = 16
-
-
-def put_empty(s3: Any, bucket: str, keys: list[str]) -> None:
-    """Empty objects at ``keys``, many at once (the slowest server takes about a minute for 10,000)."""
-    with ThreadPoolExecutor(PUT_WORKERS) as pool:
-        list(pool.map(lambda key: s3.put_object(Bucket=bucket, Key=key, Body=b""), keys))
-
 
 def paginator_listing(s3: Any, bucket: str, prefix: str = "", delimiter: str | None = None
                       ) -> tuple[list[str], list[str]]:
@@ -54,10 +46,9 @@ def _matrix_s3(backend: S3Backend) -> Any:
 
 @pytest.fixture(scope="session")
 def big_bucket(backend: S3Backend, _matrix_s3: Any) -> str:
-    """A bucket of 10,050 empty keys under flat/, made once per backend."""
+    """A bucket of 10,050 empty keys under flat/, made once per backend (tests/seeding.py says how)."""
     name = bucket_name_for(f"matrix-big-{backend.name}")
-    _matrix_s3.create_bucket(Bucket=name)
-    put_empty(_matrix_s3, name, FLAT_KEYS)
+    seed_empty_objects(backend, _matrix_s3, name, FLAT_KEYS)
     return name
 
 
@@ -73,8 +64,7 @@ def big_bucket_listing(big_bucket: str, _matrix_s3: Any) -> list[str]:
 def tree_bucket(backend: S3Backend, _matrix_s3: Any) -> str:
     """A bucket whose tree/ folder holds 1,020 files and 25 folders, made once per backend."""
     name = bucket_name_for(f"matrix-tree-{backend.name}")
-    _matrix_s3.create_bucket(Bucket=name)
-    put_empty(_matrix_s3, name, TREE_KEYS)
+    seed_empty_objects(backend, _matrix_s3, name, TREE_KEYS)
     return name
 
 
