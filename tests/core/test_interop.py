@@ -144,3 +144,39 @@ def test_legacy_4x_and_proxy_objects_restore(client, bucket, boto3_s3, tmp_path)
     assert kinds == {"old/new.zip": ObjectKind.DELTA, "old/notes.txt": ObjectKind.DIRECT,
                      "proxy/a/new.zip": ObjectKind.DELTA, "proxy/a/image.bin": ObjectKind.DIRECT,
                      "plain/other-tool.bin": ObjectKind.PLAIN}
+
+
+def test_a_version_of_a_reference_bigger_than_the_default_window_restores_with_deltaglider(
+        client, s3_server, bucket, tmp_path):
+    """References over 64 MiB are encoded with a 32 MiB source window (the encoder's memory stays bounded):
+    the delta still finds the matches past the first window and restores byte for byte with DeltaGlider."""
+    from dgtui.core import codec
+
+    size = 70 * 2**20
+    first = tmp_path / "v1" / "disk.tar"
+    second = tmp_path / "v2" / "disk.tar"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    data = bytearray(os.urandom(size))
+    first.write_bytes(data)
+    for offset in (1_000, 40 * 2**20, size - 5_000):  # edits before, past and at the end of a 32 MiB window
+        data[offset:offset + 64] = os.urandom(64)
+    second.write_bytes(data)
+    assert codec.source_window_args(first) == ["-B", str(32 * 2**20)]
+    client.upload(first, f"s3://{bucket}/img/")
+    summary = client.upload(second, f"s3://{bucket}/img/")
+    assert summary.is_delta and summary.stored_size < 2**20, summary  # every match found, far past 32 MiB
+    out = tmp_path / "dg-out" / "disk.tar"
+    out.parent.mkdir()
+    proc = deltaglider_cp(s3_server, f"s3://{bucket}/img/disk.tar", out)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert sha(out.read_bytes()) == sha(bytes(data))
+
+
+def test_a_reference_that_fits_the_default_window_is_encoded_as_before(tmp_path):
+    from dgtui.core import codec
+
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"x" * 1024)
+    assert codec.source_window_args(small) == []
+    assert codec.source_window_args(tmp_path / "missing.bin") == []
