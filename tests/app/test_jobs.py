@@ -166,3 +166,20 @@ async def test_closing_details_stops_its_read(slow, proxy, releases):
         assert not isinstance(app.screen, DetailsScreen) and screen.info is None
         # What it read still reaches the session's cache (and the table's row), as the app keeps it.
         await wait_for(pilot, lambda: (releases, "releases/app-0.tar") in app.info_cache, what="the cached metadata")
+
+
+async def test_leaving_a_folder_mid_listing_cancels_its_listing_job_and_draws_none_of_it(slow, releases):
+    """The table's listing is a job too: a newer folder cancels the older listing, whose pages never show."""
+    from dgtui.app.widgets.object_table import ObjectTable
+
+    app = make_app(slow, f"s3://{releases}/releases/")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one(ObjectTable)
+        first = await wait_for(pilot, lambda: table.jobs.running("listing"), what="the first listing job")
+        old = first[0]
+        table.show(Location(releases, "docs/"))  # the user goes elsewhere while releases/ is still listed
+        await ended(pilot, app, table.jobs, old)
+        assert old.should_cancel()
+        await wait_for(pilot, lambda: not table.listing and table.view, timeout=30, what="docs/ listed")
+        assert [row.key for row in table.view] == ["docs/readme.txt"]
+        assert not table.jobs.running("listing")

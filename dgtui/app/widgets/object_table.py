@@ -43,8 +43,10 @@ from dgtui import CancelledError, ObjectInfo, ObjectKind
 from dgtui.core.errors import BucketNotFoundError
 from dgtui.core.format import is_housekeeping_key
 from dgtui.core.stats import apply_metadata
+from dgtui.jobs.job import Job
 
 from ...core.text import column_digits, human_size, percent, plural, printable, safe_line
+from ..jobs import JobFinished, JobRunner
 from ..known import fill_known
 from ..messages import (
     ListingChanged,
@@ -55,7 +57,6 @@ from ..messages import (
     Navigate,
 )
 from ..object_rows import ObjectRows, Row
-from ..workers import background, is_cancelled
 
 __all__ = ["ObjectTable", "Row", "merge_blanks", "kind_label"]
 
@@ -226,6 +227,8 @@ class ObjectTable(ScrollView, can_focus=True):
         self.time_format = time_format
         #: the rows shown, their order, filter and marks
         self.rows = ObjectRows()
+        #: the listing and the metadata reads run as jobs; the model tells their stale answers by request id
+        self.jobs = JobRunner(self)
         self._time_cache: dict[str, str] = {}
         #: when arriving pages were last merged, and the timer of the next merge
         self._merged_at = 0.0
@@ -327,7 +330,8 @@ class ObjectTable(ScrollView, can_focus=True):
         self._update_virtual_size()
         self.refresh()
         self._announce()
-        self._list(location, request_id)
+        self.jobs.start(Job(), lambda job: self._list(job, location, request_id), what="listing the folder",
+                        group="listing")
 
     def reload(self) -> None:
         if self.location is not None:
@@ -352,13 +356,10 @@ class ObjectTable(ScrollView, can_focus=True):
     def fill_known(self) -> None:
         """Show original sizes that became known meanwhile (exact stats, savings by folder): no HEAD."""
         if self.location is not None and self.summary.unknown and not self.listing:
-            self._fill_known(self.location, self.request_id, self.rows.unknown_deltas())
-
-    @background("reading known metadata", group="known-metadata", exclusive=True)
-    def _fill_known(self, location: Location, request_id: int, infos: list[ObjectInfo]) -> None:
-        filled = fill_known(self.app, location.bucket, infos, copy=True)
-        if filled and not is_cancelled():
-            self.app.call_from_thread(self._apply_known, request_id, filled)
+            location, request_id, infos = self.location, self.request_id, self.rows.unknown_deltas()
+            app = self.app
+            self.jobs.start(Job(), lambda job: (request_id, fill_known(app, location.bucket, infos, copy=True)),
+                            what="reading known metadata", group="known-metadata")
 
     def _apply_known(self, request_id: int, infos: list[ObjectInfo]) -> None:
         if self.rows.apply_known(request_id, infos):
@@ -366,16 +367,30 @@ class ObjectTable(ScrollView, can_focus=True):
             self._announce()
 
     # -- listing worker --------------------------------------------------------
-    @background("listing the folder", group="listing", exclusive=True)
-    def _list(self, location: Location, request_id: int) -> None:
+    def _list(self, job: Job, location: Location, request_id: int) -> None:
+        """The listing job: pages go to the table as they arrive (``ListingPage``), then ``ListingDone``."""
         client = self.app.live_client
         for page in client.iter_pages(location.bucket, location.prefix, delimiter="/", ranged=True):
-            if is_cancelled():
+            if job.should_cancel():
                 return
             fill_known(self.app, location.bucket, page.contents)  # original sizes already read: no HEAD
             self.post_message(ListingPage(request_id, page))
-        if not is_cancelled():
+        if not job.should_cancel():
             self.post_message(ListingDone(request_id))
+
+    def on_job_finished(self, message: JobFinished) -> None:
+        """A listing or metadata job ended: its answer goes to the model, which drops a stale one."""
+        message.stop()
+        if not self.jobs.take(message) or message.cancelled or message.result is None:
+            return
+        if message.group == "known-metadata":
+            self._apply_known(*message.result)
+        elif message.group == "empty-folders":
+            self._mark_empty(*message.result)
+        elif message.group == "sort-metadata":
+            self._metadata_arrived(*message.result)
+        elif message.group == "view-metadata":
+            self._view_metadata_read(*message.result)
 
     def on_listing_page(self, message: ListingPage) -> None:
         """Queue a page; pages are merged a few times per second, the first one at once.
@@ -425,21 +440,22 @@ class ObjectTable(ScrollView, can_focus=True):
         self.refresh()
         self._announce()
         if self.folders and self.location is not None:
-            self._find_empty_folders(self.location, self.request_id, self.rows.folders_to_check())
+            location, request_id, prefixes = self.location, self.request_id, self.rows.folders_to_check()
+            self.jobs.start(Job(), lambda job: self._find_empty_folders(job, location, request_id, prefixes),
+                            what="checking folders for contents", group="empty-folders")
 
-    @background("checking folders for contents", group="empty-folders", exclusive=True)
-    def _find_empty_folders(self, location: Location, request_id: int, prefixes: list[str]) -> None:
+    def _find_empty_folders(self, job: Job, location: Location, request_id: int,
+                            prefixes: list[str]) -> tuple[int, set[str]] | None:
         """Some servers (SeaweedFS) keep listing a folder after everything in it was deleted: find those."""
         client = self.app.live_client
         empty = []
         for prefix in prefixes:
-            if is_cancelled() or client is None:
-                return
+            if job.should_cancel():
+                return None
             page = client.list_objects(Bucket=location.bucket, Prefix=prefix, Delimiter=None, MaxKeys=2)
             if not page.is_truncated and all(o.key == prefix for o in page.contents):
                 empty.append(prefix)  # nothing but, at most, a console's folder marker
-        if empty and not is_cancelled():
-            self.app.call_from_thread(self._mark_empty, request_id, set(empty))
+        return (request_id, set(empty)) if empty else None
 
     def _mark_empty(self, request_id: int, prefixes: set[str]) -> None:
         if self.rows.mark_empty(request_id, prefixes):
@@ -538,13 +554,10 @@ class ObjectTable(ScrollView, can_focus=True):
                 # A delta's original size lives in its metadata: read it (cached on disk) to sort by it.
                 self.app.notify(f"Reading the metadata of {len(missing):,} deltas to sort by their original size…",
                                 timeout=3)
-                self._fetch_metadata(self.location, self.request_id, missing)
-
-    @background("reading metadata to sort", group="sort-metadata", exclusive=True)
-    def _fetch_metadata(self, location: Location, request_id: int, items: list[ObjectInfo]) -> None:
-        infos = self.app.live_client.fetch_metadata(location.bucket, items, should_cancel=is_cancelled)
-        if not is_cancelled():
-            self.app.call_from_thread(self._metadata_arrived, request_id, infos)
+                location, request_id, app = self.location, self.request_id, self.app
+                self.jobs.start(Job(), lambda job: (request_id, app.live_client.fetch_metadata(
+                    location.bucket, missing, should_cancel=job.should_cancel)),
+                    what="reading metadata to sort", group="sort-metadata")
 
     def _metadata_arrived(self, request_id: int, infos: list[ObjectInfo]) -> None:
         current = self.current
@@ -568,7 +581,8 @@ class ObjectTable(ScrollView, can_focus=True):
             self._metadata_timer.stop()
             self._metadata_timer = None
         self.rows.forget_view_metadata()
-        self.workers.cancel_group(self, "view-metadata")
+        for job in self.jobs.running("view-metadata"):
+            self.jobs.forget(job)
 
     def _read_view_metadata(self) -> None:
         self._metadata_timer = None
@@ -577,7 +591,9 @@ class ObjectTable(ScrollView, can_focus=True):
         rows = self._rows_wanting_metadata()
         infos = self.rows.begin_view_read(rows)
         if infos is not None:
-            self._read_metadata(self.location, self.request_id, rows, infos)
+            location, request_id = self.location, self.request_id
+            self.jobs.start(Job(), lambda job: self._read_metadata(job, location, request_id, rows, infos),
+                            what="reading the metadata of the rows in view", group="view-metadata")
 
     @property
     def metadata_in_view(self) -> bool:
@@ -598,8 +614,8 @@ class ObjectTable(ScrollView, can_focus=True):
         self._view_moved()
         self._announce()
 
-    @background("reading the metadata of the rows in view", group="view-metadata", exclusive=True)
-    def _read_metadata(self, location: Location, request_id: int, rows: list[Row], infos: list[ObjectInfo]) -> None:
+    def _read_metadata(self, job: Job, location: Location, request_id: int, rows: list[Row],
+                       infos: list[ObjectInfo]) -> tuple[int, list[Row], list[ObjectInfo]] | None:
         app = self.app
         if not self.metadata_in_view:
             # The cache only: no request. Deltas listed earlier were filled by the listing already;
@@ -614,20 +630,17 @@ class ObjectTable(ScrollView, can_focus=True):
                     rest.append(info)
             if app.client is not None:
                 app.client.known_metadata(location.bucket, rest)
-            if not is_cancelled():
-                app.call_from_thread(self._view_metadata_read, request_id, rows, infos)
-            return
+            return request_id, rows, infos
         try:
-            app.client.fetch_metadata(location.bucket, infos, should_cancel=is_cancelled)
+            app.client.fetch_metadata(location.bucket, infos, should_cancel=job.should_cancel)
         except CancelledError:
-            return
+            return None
         except Exception as exc:  # noqa: BLE001 - the rows stay unknown; a notification per scroll would be noise
-            if is_cancelled():
-                return
+            if job.should_cancel():
+                return None
             log.warning("metadata of %d rows in s3://%s/%s not read: %s", len(infos), location.bucket,
                         location.prefix, exc)
-        if not is_cancelled():
-            app.call_from_thread(self._view_metadata_read, request_id, rows, infos)
+        return request_id, rows, infos
 
     def _view_metadata_read(self, request_id: int, rows: list[Row], infos: list[ObjectInfo]) -> None:
         changed, unknown_changed = self.rows.view_read_done(request_id, rows, infos)
