@@ -43,11 +43,3 @@ def background(what: str, *, group: str = "default", exclusive: bool = False) ->
                     description=what)(run)  # type: ignore[return-value]
 
     return decorator
-
-
-def is_cancelled() -> bool:
-    """True when the current worker has been cancelled (or replaced by a newer one)."""
-    try:
-        return get_current_worker().is_cancelled
-    except Exception:  # noqa: BLE001 - not in a worker
-        return False
