@@ -52,7 +52,7 @@ async def measure(rows: int) -> dict:
     from dgtui.app.widgets.object_table import ObjectTable
 
     class Table(ObjectTable):
-        def _list(self, location, request_id):  # type: ignore[override]
+        def _list(self, job, location, request_id):  # type: ignore[override]
             """The pages come from ``measure``, not from a server."""
 
     class Bench(App):

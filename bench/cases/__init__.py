@@ -53,6 +53,7 @@ CASES: dict[str, str] = {
     "get-cli": "`dgtui get` vs `deltaglider cp` of archive versions, a new process each (start-up included)",
     "app-open": "open the app on the big prefix: time to first rows, peak memory",
     "app-keys": "keystroke-to-screen latency while a large restore runs in the app",
+    "table-keys": "key to screen in the object table at 100,000 rows (pilot, no server): Down, PageDown, End",
     "terminal": "bytes the app writes to a 120x36 tmux pane per Down, PageDown, tree move and while idle",
     "memory": "peak RSS of a process uploading and restoring a big direct file and a delta",
     "audit-full": "audit --full of one folder of deltas vs DeltaGlider 6.2.0's verify() on each",
@@ -70,7 +71,7 @@ CASES: dict[str, str] = {
 
 def runners() -> dict[str, Callable[[Context], list[Row]]]:
     from . import (app, audit, bigfile, cli_restore, encoder, listing, memory, restore, savings, startup, stats,
-                   terminal, throttled, upload, versions)
+                   table_keys, terminal, throttled, upload, versions)
 
     return {
         "list": listing.run,
@@ -83,6 +84,7 @@ def runners() -> dict[str, Callable[[Context], list[Row]]]:
         "get-cli": cli_restore.run,
         "app-open": app.run_open,
         "app-keys": app.run_keys,
+        "table-keys": table_keys.run,
         "terminal": terminal.run,
         "memory": memory.run,
         "audit-full": audit.run,  # one run measures all three; rows are filtered by case id
