@@ -20,6 +20,7 @@ from dgtui.core.format import is_housekeeping_key
 from dgtui.jobs.job import Job
 from dgtui.jobs.restore import PrefixPlan, plan_objects, plan_prefix
 from dgtui.jobs.upload import files_to_upload, needs_upload_confirmation
+from dgtui.jobs.versions import VersionsRead, read_versions
 
 from ...core.text import human_count, human_size, plural, printable
 from ..jobs import JobFinished, JobRunner
@@ -43,6 +44,7 @@ from .details import DetailsScreen, read_object_info
 from .preview import PreviewScreen
 from .prompt import PromptScreen
 from .savings import SavingsScreen
+from .versions import VersionsScreen
 
 #: keys listed in a delete confirmation before "… and N more"
 CONFIRM_LIST_LIMIT = 12
@@ -145,6 +147,7 @@ class BrowserScreen(Screen[None]):
         Binding("D", "download_folder", "Restore folder", show=False, id="browser.restore-folder"),
         Binding("u", "upload", "Upload", id="browser.upload"),
         Binding("i", "details", "Details", id="browser.details"),
+        Binding("V", "versions", "Versions", show=False, id="browser.versions"),
         Binding("v", "audit", "Audit", id="browser.audit"),
         Binding("delete", "delete", "Delete", id="browser.delete"),
         Binding("c", "detailed_stats", "Exact stats", show=False, id="browser.exact-stats"),
@@ -415,6 +418,38 @@ class BrowserScreen(Screen[None]):
             self._confirm_delete_prefix(subject, count, sample)
         elif message.group == "create-bucket":
             self._bucket_created(subject)
+        elif message.group == "versions" and isinstance(result, VersionsRead):
+            self._show_versions(subject, result)
+
+    # -- versions --------------------------------------------------------------------------
+    @_on_focused_item
+    def action_versions(self) -> None:
+        """The versions of the highlighted object, read in a job; the screen opens when they are in."""
+        in_tree = self._tree_target()
+        if in_tree is not None:
+            self.app.notify(f"V shows an object's versions; a {_kind(in_tree)} has none (open it and highlight "
+                            "an object).", timeout=4)
+            return
+        row = self.table.current
+        if self.location is None or row is None:
+            self.app.notify("Highlight an object in the table first: V shows its versions.", timeout=3)
+            return
+        if row.is_folder:
+            self.app.notify("V shows an object's versions; a folder has none (open it and highlight an object).",
+                            timeout=4)
+            return
+        location, key, app = self.location, row.key, self.app
+        self.app.notify(f"Reading the versions of {printable(key, 200)}…", timeout=2)
+        self.jobs.start(Job(subject=location), lambda job: read_versions(app.live_client, job, location.bucket, key),
+                        what="reading the object's versions", group="versions")
+
+    def _show_versions(self, location: Location, found: VersionsRead) -> None:
+        if found.status is None:
+            self.app.notify(f"Bucket {printable(found.bucket, 63)} has no versioning: S3 keeps only the current "
+                            "version of each object, so there are no older versions to show.",
+                            severity="warning", timeout=6)
+            return
+        self.app.push_screen(VersionsScreen(location, found, folder_problem=_prepare_folder))
 
     @_on_focused_item
     def action_preview(self) -> None:
