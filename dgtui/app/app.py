@@ -426,6 +426,8 @@ BROWSER_COMMANDS = [
     ("Upload", "Upload a local file or folder into the current folder (u)", "upload"),
     ("Details", "Compression details of the highlighted object (i)", "details"),
     ("Versions", "Older versions and delete markers of the highlighted object, to restore one (V)", "versions"),
+    ("Restore folder as of…", "Restore the highlighted or current folder as it stood at a time (A)",
+     "restore_as_of"),
     ("Delete", "Delete the marked or highlighted objects, or the highlighted folder (Delete)", "delete"),
     ("Exact stats", "Compute exact sizes and savings of the current folder (c)", "detailed_stats"),
     ("Audit", "Check that everything under the highlighted or current folder can be restored (v)", "audit"),

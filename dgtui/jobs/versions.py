@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import CancelledError, DgError
+from ..core.models import DownloadResult
 from ..core.paths import file_name_of
 from ..core.versions import ObjectVersion
 from .job import Job, describe_error
@@ -89,4 +90,72 @@ def restore_version(client: DgClient, job: Job, bucket: str, version: ObjectVers
         job.item_finished()
     except CancelledError:
         outcome.cancelled = True
+    return outcome
+
+
+@dataclass
+class AsOfPlan:
+    """What a folder held at a point in time: the files a restore "as of" would write, and their bytes."""
+
+    url: str
+    at: datetime
+    files: int = 0
+    #: the files' own sizes (a delta's dg-file-size); files whose size is unknown are not in it
+    original_bytes: int = 0
+    sizes_unknown: int = 0
+    #: files that exist now but did not yet, or were deleted, at ``at``: not restored
+    absent_then: int = 0
+
+
+def plan_as_of(client: DgClient, job: Job, url: str, at: datetime) -> AsOfPlan:
+    """Count the files under the prefix ``url`` as they stood at ``at`` (reads every version's size)."""
+    from ..core import format as fmt
+    from ..core.paths import parse_s3_url
+    from ..core.versions import state_at
+
+    _bucket, prefix = parse_s3_url(url)
+    plan = AsOfPlan(url, at)
+    job.stage = "reading versions"
+    for logical, versions in client.versions(url, recursive=True, original_sizes=True):
+        if job.should_cancel():
+            raise CancelledError()
+        if logical.endswith("/") or (fmt.is_housekeeping_key(logical) and not fmt.is_housekeeping_key(prefix)):
+            continue
+        version = state_at(versions, at)
+        if version is None:
+            plan.absent_then += 1
+            continue
+        plan.files += 1
+        if version.original_size is None:
+            plan.sizes_unknown += 1
+        else:
+            plan.original_bytes += version.original_size
+    return plan
+
+
+def restore_as_of(client: DgClient, job: Job, plan: AsOfPlan, folder: str) -> RestoreOutcome:
+    """Restore the folder as it stood at ``plan.at`` into ``folder``; existing files are kept and reported."""
+    outcome = RestoreOutcome(planned=plan.files)
+    job.items_total = plan.files
+    job.bytes_total = 0 if plan.sizes_unknown else plan.original_bytes
+    job.stage = "reading versions"
+
+    def on_item(key: str, result: DownloadResult | None, exc: Exception | None) -> None:
+        # Collected as they come: a cancel keeps the record of what was written before it.
+        if result is not None:
+            outcome.results.append(result)
+            job.bytes_written += result.size
+        elif exc is not None:
+            outcome.failures.append((key, describe_error(exc)))
+        job.item_finished()
+        job.item_started(0)
+
+    try:
+        job.item_started(0)
+        client.download_prefix_as_of(plan.url, folder, at=plan.at, overwrite=False, progress=job.on_progress,
+                                     should_cancel=job.should_cancel, on_item=on_item)
+    except CancelledError:
+        outcome.cancelled = True
+    except DgError as exc:
+        outcome.stopped = describe_error(exc)
     return outcome

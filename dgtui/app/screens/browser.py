@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import datetime
 from pathlib import Path
 
 from rich.table import Table
@@ -16,11 +17,13 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from dgtui import CancelledError, ObjectInfo
+from dgtui.core.errors import DgError
 from dgtui.core.format import is_housekeeping_key
+from dgtui.core.versions import parse_point_in_time
 from dgtui.jobs.job import Job
 from dgtui.jobs.restore import PrefixPlan, plan_objects, plan_prefix
 from dgtui.jobs.upload import files_to_upload, needs_upload_confirmation
-from dgtui.jobs.versions import VersionsRead, read_versions
+from dgtui.jobs.versions import AsOfPlan, VersionsRead, local_stamp, plan_as_of, read_versions
 
 from ...core.text import human_count, human_size, plural, printable
 from ..jobs import JobFinished, JobRunner
@@ -148,6 +151,7 @@ class BrowserScreen(Screen[None]):
         Binding("u", "upload", "Upload", id="browser.upload"),
         Binding("i", "details", "Details", id="browser.details"),
         Binding("V", "versions", "Versions", show=False, id="browser.versions"),
+        Binding("A", "restore_as_of", "Restore folder as of…", show=False, id="browser.restore-as-of"),
         Binding("v", "audit", "Audit", id="browser.audit"),
         Binding("delete", "delete", "Delete", id="browser.delete"),
         Binding("c", "detailed_stats", "Exact stats", show=False, id="browser.exact-stats"),
@@ -420,6 +424,8 @@ class BrowserScreen(Screen[None]):
             self._bucket_created(subject)
         elif message.group == "versions" and isinstance(result, VersionsRead):
             self._show_versions(subject, result)
+        elif message.group == "as-of-count" and isinstance(result, AsOfPlan):
+            self._confirm_as_of(result)
 
     # -- versions --------------------------------------------------------------------------
     @_on_focused_item
@@ -450,6 +456,61 @@ class BrowserScreen(Screen[None]):
                             severity="warning", timeout=6)
             return
         self.app.push_screen(VersionsScreen(location, found, folder_problem=_prepare_folder))
+
+    @_on_focused_item
+    def action_restore_as_of(self) -> None:
+        """Restore the highlighted (or current) folder as it stood at a time the user gives."""
+        target = self._tree_target()
+        if target is None and self.location is not None:
+            row = self.table.current
+            target = Location(self.location.bucket, row.key) if row is not None and row.is_folder else self.location
+        if target is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        what = Text("Restore ") + Text(printable(target.url, 300), style="bold")
+        what.append(" as it stood at a time: every file's newest version not after it, from the bucket's versions "
+                    "(files deleted by then are left out). An ISO time or date, local time unless it says "
+                    "otherwise: 2026-11-30 12:00, 2026-11-30, 2026-11-30T12:00Z.")
+
+        def validate(value: str) -> str | None:
+            try:
+                parse_point_in_time(value)
+            except DgError as exc:
+                return str(exc)
+            return None
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self._count_as_of(target, parse_point_in_time(value))
+
+        self.app.push_screen(PromptScreen("Restore folder as of…", what, "", ok_label="Count files",
+                                          validate=validate, placeholder="2026-11-30 12:00"), chosen)
+
+    def _count_as_of(self, location: Location, at: datetime) -> None:
+        app = self.app
+        self.app.notify(f"Reading the versions under {printable(location.url, 200)}…", timeout=2)
+        self.jobs.start(Job(subject=location), lambda job: plan_as_of(app.live_client, job, location.url, at),
+                        what="reading the versions of a folder", group="as-of-count")
+
+    def _confirm_as_of(self, plan: AsOfPlan) -> None:
+        if not plan.files:
+            self.app.notify(f"Nothing stood under {printable(plan.url, 200)} at {local_stamp(plan.at)}.", timeout=4)
+            return
+        size = human_size(plan.original_bytes) + (f" and {plural(plan.sizes_unknown, 'file')} of unknown size"
+                                                  if plan.sizes_unknown else "")
+        what = Text("Restore ") + Text(printable(plan.url, 300), style="bold")
+        what.append(f" as it stood at {local_stamp(plan.at)}: {plural(plan.files, 'file')}, {size}, into this "
+                    "local folder. Files already there are kept and reported, never replaced. " + CHECK_PROMISE)
+
+        def chosen(folder: str | None) -> None:
+            if folder:
+                path = os.path.abspath(os.path.expanduser(folder))
+                self.app.download_dir = path
+                self.transfers.download_as_of(plan, path)
+
+        self.app.push_screen(PromptScreen("Restore folder as of…", what, self.app.download_dir, ok_label="Restore",
+                                          validate=lambda value: _prepare_folder(
+                                              os.path.abspath(os.path.expanduser(value))), paths=True), chosen)
 
     @_on_focused_item
     def action_preview(self) -> None:

@@ -28,7 +28,7 @@ from dgtui.jobs.delete import DeleteOutcome, delete_objects, delete_prefix
 from dgtui.jobs.job import Question
 from dgtui.jobs.restore import RestoreOutcome, restore_objects, restore_prefix
 from dgtui.jobs.upload import UploadOutcome, upload_files
-from dgtui.jobs.versions import local_stamp, restore_version
+from dgtui.jobs.versions import AsOfPlan, local_stamp, restore_as_of, restore_version
 
 from ...core.text import human_count, human_duration, human_size, plural, printable
 from ..jobs import JobFinished, JobRunner
@@ -327,6 +327,16 @@ class TransfersPanel(VerticalScroll, can_focus=True):
         app = self.app
         self._start(transfer, lambda job: restore_version(app.live_client, job, bucket, version, destination,
                                                           as_file=as_file), "restoring a version")
+        return transfer
+
+    def download_as_of(self, plan: AsOfPlan, folder: str) -> Transfer:
+        """Restore a folder as it stood at ``plan.at`` (from the bucket's versions) into ``folder``."""
+        title = f"{printable(plan.url, 50)} as of {local_stamp(plan.at)}"
+        transfer = self.add(Transfer("download", title, printable(folder, 60), items_total=plan.files))
+        transfer.stage = "reading versions"
+        app = self.app
+        self._start(transfer, lambda job: restore_as_of(app.live_client, job, plan, folder),
+                    "restoring a folder as of a time")
         return transfer
 
     def download_prefix(self, location: Location, folder: str) -> Transfer:
