@@ -4,6 +4,8 @@ byte-exact through the transfers pane, on SeaweedFS with versioning on."""
 from __future__ import annotations
 
 import io
+import time
+from datetime import datetime, timezone
 
 import pytest
 from rich.console import Console
@@ -11,10 +13,12 @@ from textual.widgets import DataTable, Static
 
 from dgtui.app.screens.prompt import PromptScreen
 from dgtui.app.screens.versions import VersionsScreen
+from dgtui.core.text import human_size
 from dgtui.jobs.job import Job
 from dgtui.jobs.versions import dated_name, read_versions, restore_version
 
 from .helpers import make_app, make_client, release_bytes, screen_of, wait_for
+from .test_moves import dialog_text
 from .test_transfers import answer_prompt, finished, open_at
 
 KEY = "rel/app.tar"
@@ -178,3 +182,47 @@ def test_versions_snapshot(snap_compare, snap_history):
     app = make_app(snap_history, f"s3://{SNAP_VERSIONS_BUCKET}/rel/", download_dir="/home/me/restore",
                    endpoint_label="http://s3.example:8333", clock=lambda: 1000.0)
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def _tick() -> datetime:
+    """A moment strictly between what was written before and after, on servers that keep seconds only."""
+    time.sleep(1.1)
+    moment = datetime.now(timezone.utc)
+    time.sleep(1.1)
+    return moment
+
+
+@pytest.mark.asyncio
+async def test_a_restores_a_folder_as_it_stood_at_a_time(client, boto3_s3, bucket, tmp_path):
+    boto3_s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_object(Bucket=bucket, Key=KEY, Body=release_bytes(0))
+    client.put_object(Bucket=bucket, Key="rel/notes.txt", Body=b"one\n")
+    then = _tick()
+    client.put_object(Bucket=bucket, Key=KEY, Body=release_bytes(1))
+    client.delete_object(Bucket=bucket, Key="rel/notes.txt")
+    client.put_object(Bucket=bucket, Key="rel/new.txt", Body=b"new since\n")
+    out = tmp_path / "out"
+    app = make_app(client, f"s3://{bucket}/", download_dir=str(out))
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await open_at(pilot, app)
+        assert table.current is not None and table.current.key == "rel/"
+        await pilot.press("A")
+        prompt = await screen_of(pilot, PromptScreen)
+        prompt.query_one("Input").value = "not a time"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen), "a bad time is refused in place"
+        prompt.query_one("Input").value = then.isoformat()
+        await pilot.press("enter")
+        # The count runs in a job, then the next question opens: a new prompt, with the count in it.
+        confirm = await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen) and app.screen is not prompt
+                                 and app.screen, what="the count")
+        await pilot.pause()
+        text = dialog_text(confirm)
+        size = len(release_bytes(0)) + len(b"one\n")
+        assert f"2 files, {human_size(size)}" in text, text
+        await answer_prompt(pilot, app)
+        transfer, line = await finished(pilot, app)
+        assert transfer.state == "done", line
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == \
+        {"app.tar": release_bytes(0), "notes.txt": b"one\n"}
