@@ -159,3 +159,31 @@ def restore_as_of(client: DgClient, job: Job, plan: AsOfPlan, folder: str) -> Re
     except DgError as exc:
         outcome.stopped = describe_error(exc)
     return outcome
+
+
+@dataclass
+class DeletedKeys:
+    """Keys under a prefix whose latest version is a delete marker, each with its versions newest first."""
+
+    bucket: str
+    prefix: str
+    status: str | None
+    keys: list[tuple[str, list[ObjectVersion]]] = field(default_factory=list)
+
+
+def read_deleted(client: DgClient, job: Job, bucket: str, prefix: str) -> DeletedKeys:
+    """The deleted keys under ``prefix`` (subfolders included) that still have a version to restore."""
+    from ..core import format as fmt
+
+    status = client.bucket_versioning(bucket)
+    found = DeletedKeys(bucket, prefix, status)
+    if status is None:
+        return found
+    for logical, versions in client.versions(f"s3://{bucket}/{prefix}", recursive=True):
+        if job.should_cancel():
+            raise CancelledError()
+        if logical.endswith("/") or (fmt.is_housekeeping_key(logical) and not fmt.is_housekeeping_key(prefix)):
+            continue
+        if versions and versions[0].is_delete_marker and any(not v.is_delete_marker for v in versions):
+            found.keys.append((logical, versions))
+    return found

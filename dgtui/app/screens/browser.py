@@ -23,7 +23,15 @@ from dgtui.core.versions import parse_point_in_time
 from dgtui.jobs.job import Job
 from dgtui.jobs.restore import PrefixPlan, plan_objects, plan_prefix
 from dgtui.jobs.upload import files_to_upload, needs_upload_confirmation
-from dgtui.jobs.versions import AsOfPlan, VersionsRead, local_stamp, plan_as_of, read_versions
+from dgtui.jobs.versions import (
+    AsOfPlan,
+    DeletedKeys,
+    VersionsRead,
+    local_stamp,
+    plan_as_of,
+    read_deleted,
+    read_versions,
+)
 
 from ...core.text import human_count, human_size, plural, printable
 from ..jobs import JobFinished, JobRunner
@@ -43,6 +51,7 @@ from ..widgets.stats_panel import StatsPanel
 from ..widgets.transfers_panel import TransfersPanel
 from .audit import AuditScreen
 from .confirm import ConfirmScreen
+from .deleted import DeletedScreen
 from .details import DetailsScreen, read_object_info
 from .preview import PreviewScreen
 from .prompt import PromptScreen
@@ -152,6 +161,7 @@ class BrowserScreen(Screen[None]):
         Binding("i", "details", "Details", id="browser.details"),
         Binding("V", "versions", "Versions", show=False, id="browser.versions"),
         Binding("A", "restore_as_of", "Restore folder as of…", show=False, id="browser.restore-as-of"),
+        Binding("X", "deleted_files", "Deleted files", show=False, id="browser.deleted"),
         Binding("v", "audit", "Audit", id="browser.audit"),
         Binding("delete", "delete", "Delete", id="browser.delete"),
         Binding("c", "detailed_stats", "Exact stats", show=False, id="browser.exact-stats"),
@@ -426,6 +436,8 @@ class BrowserScreen(Screen[None]):
             self._show_versions(subject, result)
         elif message.group == "as-of-count" and isinstance(result, AsOfPlan):
             self._confirm_as_of(result)
+        elif message.group == "deleted" and isinstance(result, DeletedKeys):
+            self._show_deleted(subject, result)
 
     # -- versions --------------------------------------------------------------------------
     @_on_focused_item
@@ -456,6 +468,31 @@ class BrowserScreen(Screen[None]):
                             severity="warning", timeout=6)
             return
         self.app.push_screen(VersionsScreen(location, found, folder_problem=_prepare_folder))
+
+    @_on_focused_item
+    def action_deleted_files(self) -> None:
+        """The files deleted under the highlighted (or current) folder that versioning still keeps."""
+        target = self._tree_target()
+        if target is None and self.location is not None:
+            row = self.table.current
+            target = Location(self.location.bucket, row.key) if row is not None and row.is_folder else self.location
+        if target is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        app, location = self.app, target
+        self.app.notify(f"Looking for deleted files under {printable(location.url, 200)}…", timeout=2)
+        self.jobs.start(Job(subject=location),
+                        lambda job: read_deleted(app.live_client, job, location.bucket, location.prefix),
+                        what="looking for deleted files", group="deleted")
+
+    def _show_deleted(self, location: Location, found: DeletedKeys) -> None:
+        if found.status is None:
+            self.app.notify(f"Bucket {printable(found.bucket, 63)} has no versioning: a deleted file is gone, "
+                            "there is no older version to restore.", severity="warning", timeout=6)
+        elif not found.keys:
+            self.app.notify(f"No deleted files with versions under {printable(location.url, 200)}.", timeout=4)
+        else:
+            self.app.push_screen(DeletedScreen(location, found, folder_problem=_prepare_folder))
 
     @_on_focused_item
     def action_restore_as_of(self) -> None:

@@ -44,10 +44,12 @@ class VersionsScreen(Screen[None]):
     ]
 
     def __init__(self, location: Location, found: VersionsRead, *,
-                 folder_problem: Callable[[str], str | None] = lambda _path: None) -> None:
+                 folder_problem: Callable[[str], str | None] = lambda _path: None, start_row: int = 0) -> None:
         super().__init__()
         self.location = location
         self.found = found
+        #: the row the cursor starts on (the last version before a deletion, from the deleted files)
+        self.start_row = start_row
         #: why a local folder cannot be restored into, or None (the browser's rule for every restore)
         self.folder_problem = folder_problem
 
@@ -87,6 +89,8 @@ class VersionsScreen(Screen[None]):
                 Text("" if deleted or v.original_size is None else human_size(v.original_size), justify="right"),
                 Text(_saved(v), justify="right"),
                 key=str(n))
+        if self.start_row:
+            table.move_cursor(row=self.start_row)
         table.focus()
 
     @property
