@@ -32,11 +32,13 @@ from .screens.audit import AuditScreen
 from .screens.browser import BrowserScreen
 from .screens.confirm import ConfirmScreen
 from .screens.connection_error import ConnectionErrorScreen
+from .screens.deleted import DeletedScreen
 from .screens.details import DetailsScreen
 from .screens.help import HelpScreen
 from .screens.preview import PreviewScreen
 from .screens.prompt import PromptScreen
 from .screens.savings import SavingsScreen
+from .screens.versions import VersionsScreen
 from .widgets.bucket_tree import BucketTree
 from .widgets.object_table import ObjectTable
 from .widgets.transfers_panel import TransfersPanel
@@ -334,6 +336,7 @@ class DgtuiApp(App[int]):
         palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
         next_pane = Binding("tab", "app.focus_next", "Next pane")
         open_object = Binding("enter", "select", "Open the object")
+        version_details = Binding("enter", "select", "Details of the version")
         sections: list[tuple[str, list[Binding]]] = [
             ("Everywhere", self.live_bindings(type(self)) + [palette, next_pane]),
             ("Browser", self.live_bindings(BrowserScreen)),
@@ -343,6 +346,8 @@ class DgtuiApp(App[int]):
             ("Details", self.live_bindings(DetailsScreen)),
             ("Audit results", self.live_bindings(AuditScreen) + [open_object]),
             ("Savings by folder (s)", self.live_bindings(SavingsScreen)),
+            ("Versions of an object (V)", self.live_bindings(VersionsScreen) + [version_details]),
+            ("Deleted files (X)", self.live_bindings(DeletedScreen)),
         ]
         self.push_screen(HelpScreen(sections))
 
@@ -413,7 +418,8 @@ class QuitConfirmScreen(ConfirmScreen):
 #: every screen and widget whose bindings have ids: what a [keymap] entry can name
 KEYMAP_OWNERS: tuple[type[DOMNode], ...] = (
     DgtuiApp, QuitConfirmScreen, BrowserScreen, ObjectTable, BucketTree, TransfersPanel, DetailsScreen,
-    PreviewScreen, SavingsScreen, AuditScreen, ConfirmScreen, PromptScreen, HelpScreen, ConnectionErrorScreen,
+    PreviewScreen, SavingsScreen, AuditScreen, VersionsScreen, DeletedScreen, ConfirmScreen, PromptScreen, HelpScreen,
+    ConnectionErrorScreen,
 )
 
 BROWSER_COMMANDS = [
@@ -421,6 +427,11 @@ BROWSER_COMMANDS = [
     ("Restore folder", "Restore everything under the current folder (D)", "download_folder"),
     ("Upload", "Upload a local file or folder into the current folder (u)", "upload"),
     ("Details", "Compression details of the highlighted object (i)", "details"),
+    ("Versions", "Older versions and delete markers of the highlighted object, to restore one (V)", "versions"),
+    ("Restore folder as of…", "Restore the highlighted or current folder as it stood at a time (A)",
+     "restore_as_of"),
+    ("Deleted files", "Files deleted under the highlighted or current folder that versions still keep (X)",
+     "deleted_files"),
     ("Delete", "Delete the marked or highlighted objects, or the highlighted folder (Delete)", "delete"),
     ("Exact stats", "Compute exact sizes and savings of the current folder (c)", "detailed_stats"),
     ("Audit", "Check that everything under the highlighted or current folder can be restored (v)", "audit"),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core import format as fmt
-from ..core.errors import CancelledError, DestinationExistsError, DgError, RecompressionError
+from ..core.errors import CancelledError, DestinationExistsError, DgError, LocalWriteError, RecompressionError
 from ..core.models import DownloadResult, ObjectInfo, ObjectKind
 from ..core.paths import file_name_of, in_folder_restore, parse_s3_url, safe_relative_path
 from ..core.text import human_count, human_size, plural, printable
@@ -165,17 +165,23 @@ class RestoreOutcome(Outcome):
         return lines
 
 
-def free_name(path: Path) -> Path:
-    """``name (1).ext``, ``name (2).ext``…: the first that does not exist beside ``path``."""
-    name = path.name
-    # The extension is the last one or two suffixes with a letter in them: "db (1).sql.gz",
-    # "app-1.0.0 (1).zip" (a version's dots are not an extension).
+def split_extension(name: str) -> tuple[str, str]:
+    """(stem, extension) of a file name, where a tag such as " (1)" goes between them.
+
+    The extension is the last one or two suffixes with a letter in them: "db (1).sql.gz",
+    "app-1.0.0 (1).zip" (a version's dots are not an extension).
+    """
     parts = name.split(".")
     cut = len(parts)
     while cut > 1 and len(parts) - cut < 2 and parts[cut - 1] and any(c.isalpha() for c in parts[cut - 1]) \
             and (cut > 2 or parts[0]):
         cut -= 1
-    stem, ext = ".".join(parts[:cut]), "".join("." + p for p in parts[cut:])
+    return ".".join(parts[:cut]), "".join("." + p for p in parts[cut:])
+
+
+def free_name(path: Path) -> Path:
+    """``name (1).ext``, ``name (2).ext``…: the first that does not exist beside ``path``."""
+    stem, ext = split_extension(path.name)
     for n in range(1, 10_000):
         candidate = path.with_name(f"{stem} ({n}){ext}")
         if not os.path.lexists(candidate):  # a dangling link takes the name too
@@ -222,7 +228,7 @@ class _Answers:
 
 
 def _restore_asking(client: DgClient, job: Job, outcome: RestoreOutcome, bucket: str, key: str, target: Path,
-                    root: Path, state: _Answers, *, many: bool) -> None:
+                    root: Path, state: _Answers, *, many: bool, version_id: str | None = None) -> None:
     """Restore one object to the file ``target`` inside the chosen folder ``root``, asking before replacing a
     file and offering a rescue; the result goes to ``outcome``.
 
@@ -233,9 +239,16 @@ def _restore_asking(client: DgClient, job: Job, outcome: RestoreOutcome, bucket:
     existing = target
     while True:
         try:
-            outcome.results.append(client.restore_file(
-                f"s3://{bucket}/{key}", target, root=root, overwrite=overwrite, progress=job.on_progress,
-                should_cancel=job.should_cancel, rescue=rescue))
+            if version_id is None:
+                outcome.results.append(client.restore_file(
+                    f"s3://{bucket}/{key}", target, root=root, overwrite=overwrite, progress=job.on_progress,
+                    should_cancel=job.should_cancel, rescue=rescue))
+            else:
+                if target.is_dir() and not target.is_symlink():
+                    raise LocalWriteError(f"{printable(str(target), 200)} is a folder; give a file name")
+                outcome.results.append(client.download(
+                    f"s3://{bucket}/{key}", target, overwrite=overwrite, progress=job.on_progress,
+                    should_cancel=job.should_cancel, rescue=rescue, version_id=version_id))
             job.bytes_written += outcome.results[-1].size
         except DestinationExistsError as exc:
             choices = [("overwrite", "Overwrite"), ("all", "Overwrite all"), ("rename", "Keep both"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import datetime
 from pathlib import Path
 
 from rich.table import Table
@@ -16,10 +17,21 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from dgtui import CancelledError, ObjectInfo
+from dgtui.core.errors import DgError
 from dgtui.core.format import is_housekeeping_key
+from dgtui.core.versions import parse_point_in_time
 from dgtui.jobs.job import Job
 from dgtui.jobs.restore import PrefixPlan, plan_objects, plan_prefix
 from dgtui.jobs.upload import files_to_upload, needs_upload_confirmation
+from dgtui.jobs.versions import (
+    AsOfPlan,
+    DeletedKeys,
+    VersionsRead,
+    local_stamp,
+    plan_as_of,
+    read_deleted,
+    read_versions,
+)
 
 from ...core.text import human_count, human_size, plural, printable
 from ..jobs import JobFinished, JobRunner
@@ -39,10 +51,12 @@ from ..widgets.stats_panel import StatsPanel
 from ..widgets.transfers_panel import TransfersPanel
 from .audit import AuditScreen
 from .confirm import ConfirmScreen
+from .deleted import DeletedScreen
 from .details import DetailsScreen, read_object_info
 from .preview import PreviewScreen
 from .prompt import PromptScreen
 from .savings import SavingsScreen
+from .versions import VersionsScreen
 
 #: keys listed in a delete confirmation before "… and N more"
 CONFIRM_LIST_LIMIT = 12
@@ -145,6 +159,9 @@ class BrowserScreen(Screen[None]):
         Binding("D", "download_folder", "Restore folder", show=False, id="browser.restore-folder"),
         Binding("u", "upload", "Upload", id="browser.upload"),
         Binding("i", "details", "Details", id="browser.details"),
+        Binding("V", "versions", "Versions", show=False, id="browser.versions"),
+        Binding("A", "restore_as_of", "Restore folder as of…", show=False, id="browser.restore-as-of"),
+        Binding("X", "deleted_files", "Deleted files", show=False, id="browser.deleted"),
         Binding("v", "audit", "Audit", id="browser.audit"),
         Binding("delete", "delete", "Delete", id="browser.delete"),
         Binding("c", "detailed_stats", "Exact stats", show=False, id="browser.exact-stats"),
@@ -415,6 +432,122 @@ class BrowserScreen(Screen[None]):
             self._confirm_delete_prefix(subject, count, sample)
         elif message.group == "create-bucket":
             self._bucket_created(subject)
+        elif message.group == "versions" and isinstance(result, VersionsRead):
+            self._show_versions(subject, result)
+        elif message.group == "as-of-count" and isinstance(result, AsOfPlan):
+            self._confirm_as_of(result)
+        elif message.group == "deleted" and isinstance(result, DeletedKeys):
+            self._show_deleted(subject, result)
+
+    # -- versions --------------------------------------------------------------------------
+    @_on_focused_item
+    def action_versions(self) -> None:
+        """The versions of the highlighted object, read in a job; the screen opens when they are in."""
+        in_tree = self._tree_target()
+        if in_tree is not None:
+            self.app.notify(f"V shows an object's versions; a {_kind(in_tree)} has none (open it and highlight "
+                            "an object).", timeout=4)
+            return
+        row = self.table.current
+        if self.location is None or row is None:
+            self.app.notify("Highlight an object in the table first: V shows its versions.", timeout=3)
+            return
+        if row.is_folder:
+            self.app.notify("V shows an object's versions; a folder has none (open it and highlight an object).",
+                            timeout=4)
+            return
+        location, key, app = self.location, row.key, self.app
+        self.app.notify(f"Reading the versions of {printable(key, 200)}…", timeout=2)
+        self.jobs.start(Job(subject=location), lambda job: read_versions(app.live_client, job, location.bucket, key),
+                        what="reading the object's versions", group="versions")
+
+    def _show_versions(self, location: Location, found: VersionsRead) -> None:
+        if found.status is None:
+            self.app.notify(f"Bucket {printable(found.bucket, 63)} has no versioning: S3 keeps only the current "
+                            "version of each object, so there are no older versions to show.",
+                            severity="warning", timeout=6)
+            return
+        self.app.push_screen(VersionsScreen(location, found, folder_problem=_prepare_folder))
+
+    @_on_focused_item
+    def action_deleted_files(self) -> None:
+        """The files deleted under the highlighted (or current) folder that versioning still keeps."""
+        target = self._tree_target()
+        if target is None and self.location is not None:
+            row = self.table.current
+            target = Location(self.location.bucket, row.key) if row is not None and row.is_folder else self.location
+        if target is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        app, location = self.app, target
+        self.app.notify(f"Looking for deleted files under {printable(location.url, 200)}…", timeout=2)
+        self.jobs.start(Job(subject=location),
+                        lambda job: read_deleted(app.live_client, job, location.bucket, location.prefix),
+                        what="looking for deleted files", group="deleted")
+
+    def _show_deleted(self, location: Location, found: DeletedKeys) -> None:
+        if found.status is None:
+            self.app.notify(f"Bucket {printable(found.bucket, 63)} has no versioning: a deleted file is gone, "
+                            "there is no older version to restore.", severity="warning", timeout=6)
+        elif not found.keys:
+            self.app.notify(f"No deleted files with versions under {printable(location.url, 200)}.", timeout=4)
+        else:
+            self.app.push_screen(DeletedScreen(location, found, folder_problem=_prepare_folder))
+
+    @_on_focused_item
+    def action_restore_as_of(self) -> None:
+        """Restore the highlighted (or current) folder as it stood at a time the user gives."""
+        target = self._tree_target()
+        if target is None and self.location is not None:
+            row = self.table.current
+            target = Location(self.location.bucket, row.key) if row is not None and row.is_folder else self.location
+        if target is None:
+            self.app.notify("Open a bucket first.", timeout=3)
+            return
+        what = Text("Restore ") + Text(printable(target.url, 300), style="bold")
+        what.append(" as it stood at a time: every file's newest version not after it, from the bucket's versions "
+                    "(files deleted by then are left out). An ISO time or date, local time unless it says "
+                    "otherwise: 2026-11-30 12:00, 2026-11-30, 2026-11-30T12:00Z.")
+
+        def validate(value: str) -> str | None:
+            try:
+                parse_point_in_time(value)
+            except DgError as exc:
+                return str(exc)
+            return None
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self._count_as_of(target, parse_point_in_time(value))
+
+        self.app.push_screen(PromptScreen("Restore folder as of…", what, "", ok_label="Count files",
+                                          validate=validate, placeholder="2026-11-30 12:00"), chosen)
+
+    def _count_as_of(self, location: Location, at: datetime) -> None:
+        app = self.app
+        self.app.notify(f"Reading the versions under {printable(location.url, 200)}…", timeout=2)
+        self.jobs.start(Job(subject=location), lambda job: plan_as_of(app.live_client, job, location.url, at),
+                        what="reading the versions of a folder", group="as-of-count")
+
+    def _confirm_as_of(self, plan: AsOfPlan) -> None:
+        if not plan.files:
+            self.app.notify(f"Nothing stood under {printable(plan.url, 200)} at {local_stamp(plan.at)}.", timeout=4)
+            return
+        size = human_size(plan.original_bytes) + (f" and {plural(plan.sizes_unknown, 'file')} of unknown size"
+                                                  if plan.sizes_unknown else "")
+        what = Text("Restore ") + Text(printable(plan.url, 300), style="bold")
+        what.append(f" as it stood at {local_stamp(plan.at)}: {plural(plan.files, 'file')}, {size}, into this "
+                    "local folder. Files already there are kept and reported, never replaced. " + CHECK_PROMISE)
+
+        def chosen(folder: str | None) -> None:
+            if folder:
+                path = os.path.abspath(os.path.expanduser(folder))
+                self.app.download_dir = path
+                self.transfers.download_as_of(plan, path)
+
+        self.app.push_screen(PromptScreen("Restore folder as of…", what, self.app.download_dir, ok_label="Restore",
+                                          validate=lambda value: _prepare_folder(
+                                              os.path.abspath(os.path.expanduser(value))), paths=True), chosen)
 
     @_on_focused_item
     def action_preview(self) -> None:

@@ -23,10 +23,12 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 
 from dgtui import CancelledError, DownloadResult
+from dgtui.core.versions import ObjectVersion
 from dgtui.jobs.delete import DeleteOutcome, delete_objects, delete_prefix
 from dgtui.jobs.job import Question
 from dgtui.jobs.restore import RestoreOutcome, restore_objects, restore_prefix
 from dgtui.jobs.upload import UploadOutcome, upload_files
+from dgtui.jobs.versions import AsOfPlan, local_stamp, restore_as_of, restore_version
 
 from ...core.text import human_count, human_duration, human_size, plural, printable
 from ..jobs import JobFinished, JobRunner
@@ -315,6 +317,26 @@ class TransfersPanel(VerticalScroll, can_focus=True):
         app = self.app
         self._start(transfer, lambda job: restore_objects(app.live_client, job, bucket, objects, destination,
                                                           as_file=as_file), "restoring")
+        return transfer
+
+    def download_version(self, bucket: str, version: ObjectVersion, destination: str, *,
+                         as_file: bool = False) -> Transfer:
+        """Restore one version of an object (from the versions screen) into a folder or to a file path."""
+        title = f"{printable(version.key.rsplit('/', 1)[-1], 50)} ({local_stamp(version.last_modified)})"
+        transfer = self.add(Transfer("download", title, printable(destination, 60), items_total=1))
+        app = self.app
+        self._start(transfer, lambda job: restore_version(app.live_client, job, bucket, version, destination,
+                                                          as_file=as_file), "restoring a version")
+        return transfer
+
+    def download_as_of(self, plan: AsOfPlan, folder: str) -> Transfer:
+        """Restore a folder as it stood at ``plan.at`` (from the bucket's versions) into ``folder``."""
+        title = f"{printable(plan.url, 50)} as of {local_stamp(plan.at)}"
+        transfer = self.add(Transfer("download", title, printable(folder, 60), items_total=plan.files))
+        transfer.stage = "reading versions"
+        app = self.app
+        self._start(transfer, lambda job: restore_as_of(app.live_client, job, plan, folder),
+                    "restoring a folder as of a time")
         return transfer
 
     def download_prefix(self, location: Location, folder: str) -> Transfer:
