@@ -39,6 +39,21 @@ MATRIX_BACKENDS = SUITE_BACKENDS if (os.environ.get(BACKEND_VARIABLE) or os.envi
     else LOCAL_BACKENDS
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _bench_smoke_started_with_the_session(request: pytest.FixtureRequest,
+                                          tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The bench smoke run, when this session runs its test, starts now and runs beside the other tests:
+    it is mostly its own processes waiting on each other, about two minutes of the suite otherwise."""
+    if not any(item.path.name == "test_bench_smoke.py" for item in request.session.items):
+        yield
+        return
+    from tests.test_bench_smoke import SmokeRun
+
+    run = SmokeRun.start(tmp_path_factory.mktemp("bench-smoke"))
+    yield
+    run.stop()
+
+
 @pytest.fixture(scope="session")
 def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3Server]:
     server = LocalS3Server(tmp_path_factory.mktemp("s3-data"))

@@ -24,15 +24,52 @@ def table_rows(markdown: str) -> list[dict[str, str]]:
     return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in lines[1:]]
 
 
-# The run's own hang guard (the subprocess timeout below) and not the suite's 300 s per test: on a busy machine
-# the smoke run takes longer than that without hanging.
+class SmokeRun:
+    """``python -m bench --size smoke`` in a process of its own, its output in files.
+
+    It is about two minutes of its own servers and tools, mostly waiting on them: the suite starts it with
+    the session (``tests/conftest.py``), beside the other tests, and this test collects what it printed.
+    """
+
+    started: SmokeRun | None = None
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.out = folder / "RESULTS.md"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DGTUI_", "DG_"))}
+        with open(folder / "stdout", "wb") as stdout, open(folder / "stderr", "wb") as stderr:
+            self.proc = subprocess.Popen([sys.executable, "-m", "bench", "--size", "smoke", "--quiet", "--out",
+                                          str(self.out)], cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+
+    @classmethod
+    def start(cls, folder: Path) -> SmokeRun:
+        cls.started = cls(folder)
+        return cls.started
+
+    def wait(self) -> tuple[int, str]:
+        """The exit status and the end of what it printed; a hang guard, not a timing."""
+        try:
+            code = self.proc.wait(timeout=1200)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            code = -1
+        printed = (self.folder / "stdout").read_text(errors="replace")[-3000:]
+        return code, printed + (self.folder / "stderr").read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# The run's own hang guard (``SmokeRun.wait``) and not the suite's 300 s per test: on a busy machine the smoke
+# run takes longer than that without hanging.
 @pytest.mark.timeout(1260)
 def test_smoke_run_reports_every_case(tmp_path: Path) -> None:
-    out = tmp_path / "RESULTS.md"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DGTUI_", "DG_"))}
-    proc = subprocess.run([sys.executable, "-m", "bench", "--size", "smoke", "--quiet", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)  # a hang guard, not a timing
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = SmokeRun.started or SmokeRun.start(tmp_path)
+    code, printed = run.wait()
+    assert code == 0, printed
+    out, tmp_path = run.out, run.folder
     rows = table_rows(out.read_text())
     assert (tmp_path / "RESULTS.json").exists()
     for case in CASES:

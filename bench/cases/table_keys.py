@@ -30,5 +30,5 @@ def run(ctx: Context) -> list[Row]:
                 f"frame {m['bytes_median']:,} bytes")
         row = Row("table-keys", f"{label}: key to screen, median, {rows:,} rows", "none", "ms", m["median_ms"],
                   note=note, samples={"p99": [m["p99_ms"]]})
-        out.append(below(row, FRAME_MS, strict=False) if key == "down" else row)
+        out.append(below(row, FRAME_MS, strict=False))  # every key's effect in the next frame
     return out
