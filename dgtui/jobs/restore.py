@@ -689,50 +689,42 @@ def restore_prefix_as_of(client: DgClient, job: Job, url: str, folder: str, *, a
 def differs_from_version(version: ObjectVersion, path: str, compared: list[str] | None = None) -> str | None:
     """``differs_from_object`` for a version whose ``original_size`` and ``file_sha256`` were read
     (``read_version_sizes``)."""
-    from ..core.cache import sha256_file
-
-    try:
-        if not os.path.isfile(path):
-            return "not a file"
-        size = os.path.getsize(path)
-        expected = version.original_size if version.original_size is not None else version.size
-        if size != expected:
-            return f"{human_size(size)} here, {human_size(expected)} once restored"
-        if compared is not None:
-            compared.append("size")
-        if version.file_sha256:
-            if sha256_file(path) != version.file_sha256:
-                return "same size, different sha256"
-            if compared is not None:
-                compared.append("sha256")
-    except OSError as exc:
-        return f"cannot read it: {exc.strerror or exc}"
-    return None
+    expected = version.original_size if version.original_size is not None else version.size
+    return _differs(path, expected, version.file_sha256, compared)
 
 
 def differs_from_object(client: DgClient, bucket: str, key: str, path: str,
                         compared: list[str] | None = None) -> str | None:
     """None when the local file ``path`` already holds the object ``key`` (same size, and same sha256 when one
     is stored); else why it does not (or why that cannot be told). ``compared`` hears what was compared."""
+    if not os.path.isfile(path):
+        return "not a file"  # before any request: nothing to compare with
+    try:
+        info = client.get_object_info(f"s3://{bucket}/{key}")
+    except DgError as exc:
+        return f"cannot compare: {describe_error(exc)}"
+    return _differs(path, info.original_size if info.original_size is not None else info.size, info.file_sha256,
+                    compared)
+
+
+def _differs(path: str, expected: int, sha256: str | None, compared: list[str] | None) -> str | None:
+    """Why the local file ``path`` is not the restored bytes of ``expected`` size and ``sha256`` (when stored);
+    None when it is. The size first: the sha256 is read only when the size matches."""
     from ..core.cache import sha256_file
 
     try:
         if not os.path.isfile(path):
             return "not a file"
         size = os.path.getsize(path)
-        info = client.get_object_info(f"s3://{bucket}/{key}")
-        expected = info.original_size if info.original_size is not None else info.size
         if size != expected:
             return f"{human_size(size)} here, {human_size(expected)} once restored"
         if compared is not None:
             compared.append("size")
-        if info.file_sha256:
-            if sha256_file(path) != info.file_sha256:
+        if sha256:
+            if sha256_file(path) != sha256:
                 return "same size, different sha256"
             if compared is not None:
                 compared.append("sha256")
-    except DgError as exc:
-        return f"cannot compare: {describe_error(exc)}"
     except OSError as exc:
         return f"cannot read it: {exc.strerror or exc}"
     return None

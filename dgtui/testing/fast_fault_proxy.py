@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dgtui.testing.proxy import _S3_ERROR, CONNECT_TIMEOUT_S, LOOPBACK, FaultPlan, FaultRates
+from dgtui.testing.proxy import _S3_ERROR, CONNECT_TIMEOUT_S, LOOPBACK, FaultPlan, FaultRates, LoopThreadServer
 
 #: the faults this proxy can answer itself, before (and instead of) the server
 FAST_FAULTS = ("slowdown", "error", "reset")
@@ -36,7 +36,7 @@ FAST_FAULTS = ("slowdown", "error", "reset")
 HEAD_LIMIT = 1024 * 1024
 
 
-class FastFaultProxy:
+class FastFaultProxy(LoopThreadServer):
     """An S3 proxy on 127.0.0.1 that answers SlowDown, InternalError and resets at given rates.
 
     ``rates`` may only hold ``slowdown``, ``error`` and ``reset``; which request meets which fault is
@@ -44,6 +44,8 @@ class FastFaultProxy:
     ``FaultProxy``. ``tls``: (certificate, key) files to serve https with. ``ca_bundle``: what an https
     server's certificate is checked against. The event loop is uvloop's when uvloop is installed.
     """
+
+    THREAD_NAME = "dgtui-fast-fault-proxy"
 
     def __init__(self, target_url: str, rates: FaultRates | None = None, *, seed: int = 0,
                  methods: tuple[str, ...] = (), max_faults: int | None = None, first_attempts: int | None = None,
@@ -99,43 +101,8 @@ class FastFaultProxy:
             raise ValueError("FastFaultProxy cannot inject truncate or stall (FaultProxy can)")
         self.plan.set_rates(rates)
 
-    def start(self) -> "FastFaultProxy":
-        if self._thread is not None:
-            return self
-        loop = _new_event_loop()
-        ready: "queue.SimpleQueue[BaseException | None]" = queue.SimpleQueue()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._serve(ready))
-            except BaseException as exc:  # noqa: BLE001 - told to start() when it happens before serving
-                ready.put(exc)
-            finally:
-                loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="dgtui-fast-fault-proxy", daemon=True)
-        self._thread.start()
-        problem = ready.get(timeout=CONNECT_TIMEOUT_S * 2)
-        if problem is not None:
-            raise problem
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close every connection; idempotent."""
-        if self._thread is None:
-            return
-        if self._stop is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=10)
-        self._thread = None
-
-    def __enter__(self) -> "FastFaultProxy":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _new_loop(self) -> asyncio.AbstractEventLoop:
+        return _new_event_loop()
 
     async def _serve(self, ready: "queue.SimpleQueue[BaseException | None]") -> None:
         loop = asyncio.get_running_loop()

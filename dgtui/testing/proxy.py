@@ -25,7 +25,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
@@ -431,7 +431,66 @@ def _checked(rates: FaultRates) -> FaultRates:
     return rates
 
 
-class FaultProxy:
+class LoopThreadServer:
+    """A server whose asyncio loop runs in a thread of its own: ``start`` returns once it serves (or raises what
+    kept it from serving), ``stop`` ends it and closes every connection. Subclasses give ``_serve``, which puts
+    None (or an exception) on ``ready`` once it listens and returns when ``self._stop`` is set."""
+
+    THREAD_NAME = "dgtui-proxy"
+    _thread: threading.Thread | None = None
+    _loop: Any = None
+    _stop: Any = None
+
+    def _new_loop(self) -> Any:
+        import asyncio
+
+        return asyncio.new_event_loop()
+
+    async def _serve(self, ready: "queue.SimpleQueue[BaseException | None]") -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        import asyncio
+
+        if self._thread is not None:
+            return self
+        loop = self._new_loop()
+        ready: "queue.SimpleQueue[BaseException | None]" = queue.SimpleQueue()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._serve(ready))
+            except BaseException as exc:  # noqa: BLE001 - told to start() when it happens before serving
+                ready.put(exc)
+            finally:
+                loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name=self.THREAD_NAME, daemon=True)
+        self._thread.start()
+        problem = ready.get(timeout=CONNECT_TIMEOUT_S * 2)
+        if problem is not None:
+            raise problem
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection; idempotent."""
+        if self._thread is None:
+            return
+        if self._stop is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=10)
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class FaultProxy(LoopThreadServer):
     """An HTTP proxy on 127.0.0.1 in front of an S3 endpoint that injects S3's faults at given rates.
 
     Which request meets which fault is ``FaultPlan``'s draw (``seed``,
@@ -441,6 +500,8 @@ class FaultProxy:
     server, ``stall_s`` for a stall). ``counts`` tells how many of each fault
     were injected; ``requests`` how many requests came in.
     """
+
+    THREAD_NAME = "dgtui-fault-proxy"
 
     def __init__(self, target_url: str, rates: FaultRates | None = None, *, seed: int = 0,
                  methods: tuple[str, ...] = (), stall_s: float = 0.5, max_faults: int | None = None,
@@ -469,46 +530,6 @@ class FaultProxy:
     @property
     def endpoint_url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
-
-    def start(self) -> "FaultProxy":
-        import asyncio
-
-        if self._thread is not None:
-            return self
-        loop = asyncio.new_event_loop()
-        ready: "queue.SimpleQueue[BaseException | None]" = queue.SimpleQueue()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._serve(ready))
-            except BaseException as exc:  # noqa: BLE001 - told to start() when it happens before serving
-                ready.put(exc)
-            finally:
-                loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="dgtui-fault-proxy", daemon=True)
-        self._thread.start()
-        problem = ready.get(timeout=CONNECT_TIMEOUT_S * 2)
-        if problem is not None:
-            raise problem
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close every connection; idempotent."""
-        if self._thread is None:
-            return
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=10)
-        self._thread = None
-
-    def __enter__(self) -> "FaultProxy":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def set_rates(self, rates: FaultRates) -> None:
         """Other rates from the next request on (``FaultRates()``: a clean proxy)."""

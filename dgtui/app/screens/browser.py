@@ -469,15 +469,21 @@ class BrowserScreen(Screen[None]):
             return
         self.app.push_screen(VersionsScreen(location, found, folder_problem=_prepare_folder))
 
-    @_on_focused_item
-    def action_deleted_files(self) -> None:
-        """The files deleted under the highlighted (or current) folder that versioning still keeps."""
+    def _folder_target(self) -> Location | None:
+        """The highlighted folder (tree, or a folder row), else the open one; None, said in one line, when none."""
         target = self._tree_target()
         if target is None and self.location is not None:
             row = self.table.current
             target = Location(self.location.bucket, row.key) if row is not None and row.is_folder else self.location
         if target is None:
             self.app.notify("Open a bucket first.", timeout=3)
+        return target
+
+    @_on_focused_item
+    def action_deleted_files(self) -> None:
+        """The files deleted under the highlighted (or current) folder that versioning still keeps."""
+        target = self._folder_target()
+        if target is None:
             return
         app, location = self.app, target
         self.app.notify(f"Looking for deleted files under {printable(location.url, 200)}…", timeout=2)
@@ -497,12 +503,8 @@ class BrowserScreen(Screen[None]):
     @_on_focused_item
     def action_restore_as_of(self) -> None:
         """Restore the highlighted (or current) folder as it stood at a time the user gives."""
-        target = self._tree_target()
-        if target is None and self.location is not None:
-            row = self.table.current
-            target = Location(self.location.bucket, row.key) if row is not None and row.is_folder else self.location
+        target = self._folder_target()
         if target is None:
-            self.app.notify("Open a bucket first.", timeout=3)
             return
         what = Text("Restore ") + Text(printable(target.url, 300), style="bold")
         what.append(" as it stood at a time: every file's newest version not after it, from the bucket's versions "
@@ -567,12 +569,8 @@ class BrowserScreen(Screen[None]):
     @_on_focused_item
     def action_audit(self) -> None:
         """Audit the folder under the cursor (tree or table), else the folder shown."""
-        target = self._tree_target()
-        if target is None and self.location is not None:
-            row = self.table.current
-            target = Location(self.location.bucket, row.key) if row is not None and row.is_folder else self.location
+        target = self._folder_target()
         if target is None:
-            self.app.notify("Open a bucket first.", timeout=3)
             return
         self.app.push_screen(AuditScreen(target))
 
