@@ -22,7 +22,6 @@ import queue
 import socket
 import ssl
 import struct
-import threading
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -67,19 +66,9 @@ class FastFaultProxy(LoopThreadServer):
         if tls is not None:
             self._server_ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._server_ssl.load_cert_chain(str(tls[0]), str(tls[1]))
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
-        self._stop: asyncio.Event | None = None
         self._connections: set[_ClientConnection] = set()
 
     # -- lifecycle ---------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the proxy is not started")
-        return self._port
 
     @property
     def endpoint_url(self) -> str:

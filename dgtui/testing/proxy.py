@@ -440,6 +440,13 @@ class LoopThreadServer:
     _thread: threading.Thread | None = None
     _loop: Any = None
     _stop: Any = None
+    _port: int | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the proxy is not started")
+        return self._port
 
     def _new_loop(self) -> Any:
         import asyncio
@@ -514,18 +521,8 @@ class FaultProxy(LoopThreadServer):
                               first_attempts=first_attempts)
         self.stall_s = stall_s
         self.upstream_timeout_s = upstream_timeout_s
-        self._loop: Any = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
-        self._stop: Any = None
 
     # -- lifecycle ---------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the proxy is not started")
-        return self._port
 
     @property
     def endpoint_url(self) -> str:
