@@ -37,7 +37,7 @@ class Sizes:
     savings_synthetic_objects: int = 50_000  #: entries of the generated listing for the memory case
     encoder_family_bytes: int = 48 * MB  #: size of each version of each archive family (encoder-level)
     bigfile_bytes: int = 200 * MB  #: the big archive (500 MB in the issue's targets; smaller on a shared machine)
-    terminal_keys: int = 5_000  #: objects under the prefix the terminal case browses in tmux
+    terminal_keys: int = 100_000  #: objects under the prefix the terminal case browses in tmux (issue 22's size)
     versions_files: int = 10  #: files of the folder restored as of a past time (versions-at)
     versions_history: int = 200  #: versions of that folder's files in all
     versions_file_bytes: int = 4 * MB  #: size of each of those files

@@ -38,6 +38,12 @@ DOWN_LIMIT_BYTES = 1_000
 PAGE_DOWN_LIMIT_BYTES = 8_000
 TREE_LIMIT_BYTES = 1_000
 FIRST_ROWS_LIMIT_S = 0.7
+#: End must land on the last row: the issue measured dgtui at 0.5 s on 100,000 objects; a bound to keep it there
+END_LIMIT_S = 1.0
+#: how long End may take to show the last key before it counts as never reached (s3ranger pages as you scroll)
+END_DEADLINE_S = 30.0
+#: peak RSS bound on 100,000 objects (the issue measured 182 MB for dgtui and 352 MB for s3ranger)
+RSS_LIMIT_MB = 300.0
 
 
 _panes = itertools.count()
@@ -128,7 +134,8 @@ def s3ranger_command() -> str | None:
     return path if path and os.access(path, os.X_OK) else None
 
 
-def measure(pane: Pane, first_row: str, listed: str | None, open_keys: tuple[str, ...], tree: bool) -> dict:
+def measure(pane: Pane, first_row: str, listed: str | None, open_keys: tuple[str, ...], tree: bool,
+            last_row: str) -> dict:
     """Bytes per key in a pane whose app shows ``first_row`` once its first rows are in."""
     for key in open_keys:  # s3ranger opens on its bucket list: Enter the bucket, Enter the folder
         pane.quiet()
@@ -142,9 +149,17 @@ def measure(pane: Pane, first_row: str, listed: str | None, open_keys: tuple[str
     if tree:
         pane.key_bytes("BTab")  # the focus goes to the tree (footer and both panes repaint once)
         result["tree"] = [pane.key_bytes(key) for key in ("Up", "Down", "Up")[:TREE_MOVES]]
+    if tree:
+        pane.key_bytes("Tab")  # the focus back on the table, where End is measured
     before_idle = pane.quiet()
     time.sleep(IDLE_S)
     result["idle"] = pane.written - before_idle
+    sent = time.monotonic()
+    pane.send("End")
+    try:
+        result["end_s"] = pane.wait_for_text(last_row, END_DEADLINE_S) - sent
+    except TimeoutError:
+        result["end_s"] = None  # never reached: told in the row's note
     result["rss_mb"] = peak_rss_mb(pane.pid())
     return result
 
@@ -157,6 +172,7 @@ def run(ctx: Context) -> list[Row]:
     datasets.build_list(ctx.env, n, ctx.log)
     bucket = datasets.list_bucket(n)
     first_row = datasets.list_key(0).split("/")[-1]
+    last_row = datasets.list_key(n - 1).split("/")[-1]
     work = ctx.env.scratch("terminal")
     env = ctx.env.child_env(net.endpoint_url)
     env.update({"AWS_ENDPOINT_URL": net.endpoint_url, "DGTUI_CACHE_DIR": str(work / "cache"),
@@ -165,7 +181,7 @@ def run(ctx: Context) -> list[Row]:
     ctx.log(f"terminal: dgtui in tmux at {WIDTH}x{HEIGHT} on {n:,} objects")
     pane = Pane(work, command, env)
     try:
-        ours = measure(pane, first_row, f"{n:,} objects", (), tree=True)
+        ours = measure(pane, first_row, f"{n:,} objects", (), tree=True, last_row=last_row)
     finally:
         pane.stop()
     theirs: dict = {}
@@ -182,7 +198,7 @@ def run(ctx: Context) -> list[Row]:
         try:
             pane.wait_for_text(bucket, 60)
             keys = ("Down",) * _bucket_position(ctx, bucket) + ("Enter", "Enter")
-            theirs = measure(pane, first_row, None, keys, tree=False)
+            theirs = measure(pane, first_row, None, keys, tree=False, last_row=last_row)
         finally:
             pane.stop()
     peer = "s3ranger 1.4.0" if theirs else ""
@@ -218,7 +234,21 @@ def run(ctx: Context) -> list[Row]:
         below(Row("terminal", "launch to first rows on screen (tmux)", net.name, "s", ours["first_rows_s"],
                   "s3ranger 1.4.0" if theirs else "", theirs.get("first_rows_s"), note=note,
                   samples={"dgtui": [ours["first_rows_s"]]}), FIRST_ROWS_LIMIT_S, strict=False),
+        below(Row("terminal", f"End: key to the last of {n:,} rows on screen (tmux)", net.name, "s",
+                  ours["end_s"], peer, theirs.get("end_s"), note=_end_note(ours, theirs),
+                  samples={"dgtui": [ours["end_s"]]}), END_LIMIT_S, strict=False),
+        below(Row("terminal", f"peak RSS after End, {n:,} objects", net.name, "MB", rss, peer, peer_rss,
+                  note="VmHWM of the app's process", samples={"dgtui": [rss]}), RSS_LIMIT_MB),
     ]
+
+
+def _end_note(ours: dict, theirs: dict) -> str:
+    notes = ["after the whole listing is in (dgtui's location bar shows the count)"]
+    if ours["end_s"] is None:
+        notes.append(f"dgtui did not show the last row within {END_DEADLINE_S:.0f} s")
+    if theirs and theirs.get("end_s") is None:
+        notes.append(f"s3ranger 1.4.0 did not show the last row within {END_DEADLINE_S:.0f} s of the End key")
+    return "; ".join(notes)
 
 
 def _bucket_position(ctx: Context, bucket: str) -> int:
