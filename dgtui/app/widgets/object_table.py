@@ -67,6 +67,8 @@ MERGE_INTERVAL_S = 0.25
 VISIBLE_METADATA_DELAY_S = 0.2
 #: rendered lines kept: a few screens' worth, so that scrolling back and forth renders nothing again
 LINE_CACHE_SIZE = 1024
+#: lines of the next page rendered per turn of the message queue (about 2 ms: a key is not held up)
+PREPARED_LINES_A_TURN = 4
 
 log = logging.getLogger("dgtui.app")
 
@@ -245,6 +247,8 @@ class ObjectTable(ScrollView, can_focus=True):
         self._digits: tuple[tuple[int, int, int], int] | None = None
         #: the table's own style (its background) under every line, until the styles change
         self._base_style: Style | None = None
+        #: which view the next page is being rendered for (see ``_prepare_next_page``)
+        self._preparing = 0
 
     # -- what the table shows (kept by ``rows``) -----------------------------------
     @property
@@ -505,6 +509,7 @@ class ObjectTable(ScrollView, can_focus=True):
             self._refresh_row(new)
         if old != new:
             self.post_message(self.Highlighted(self, self.current))
+        self._prepare_next_page()
 
     def _refresh_row(self, index: int) -> None:
         """Repaint the screen line of view row ``index`` (line 0 is the header), if it is in view."""
@@ -862,12 +867,13 @@ class ObjectTable(ScrollView, can_focus=True):
             return f"No names contain “{printable(self.filter_text, 60)}” (Esc clears the filter)."
         return "This folder is empty."
 
-    def _saved_digits(self, height: int | None = None) -> int:
+    def _saved_digits(self, height: int | None = None, start: int | None = None) -> int:
         """One precision for the Saved column on screen: the most any row in view needs.
 
-        Worked out once per scroll position and change of the rows, not per line.
+        Worked out once per scroll position and change of the rows, not per line. ``start``: the view row
+        at the top of the screen (the one shown now when None).
         """
-        start = int(self.scroll_y)
+        start = int(self.scroll_y) if start is None else start
         height = max(self.size.height if height is None else height, 1)
         wanted_for = (start, height, self.rows.version)
         if self._digits is not None and self._digits[0] == wanted_for:
@@ -906,19 +912,7 @@ class ObjectTable(ScrollView, can_focus=True):
         else:
             index = int(self.scroll_y) + y - 1
             if index < len(self.view):
-                row = self.view[index]
-                cursor = 0 if index != self.cursor_row else 2 if self.has_focus else 1
-                damaged = self._damaged(row)
-                # Everything this line shows: a row that changes gets a new version, a move of the cursor or a
-                # mark a new key; the Saved column's precision follows the rows on screen.
-                key = (row, row.version, width, self.rows.longest_name, cursor, row.key in self.marked, damaged,
-                       self._saved_digits(size.height))
-                cached = self._lines.get(key)
-                if cached is not None:
-                    return cached
-                text = self._row_text(row, layout, damaged=damaged)
-                if cursor:
-                    text.stylize(self.get_component_rich_style("object-table--cursor"))
+                return self._row_line(index, self.cursor_row, self._saved_digits(size.height), width, layout)
             elif not self.view and y == 2:
                 message = self._message_line() or ""
                 text = Text(" " + safe_line(message), style=self.get_component_rich_style("object-table--message"),
@@ -931,6 +925,54 @@ class ObjectTable(ScrollView, can_focus=True):
         strip = self._strip(text, width)
         self._lines[key] = strip
         return strip
+
+    def _row_line(self, index: int, cursor_row: int, digits: int, width: int,
+                  layout: list[tuple[Column, int]]) -> Strip:
+        """The line of view row ``index``, from the line cache when it is there."""
+        row = self.view[index]
+        cursor = 0 if index != cursor_row else 2 if self.has_focus else 1
+        damaged = self._damaged(row)
+        # Everything this line shows: a row that changes gets a new version, a move of the cursor or a
+        # mark a new key; the Saved column's precision follows the rows on screen.
+        key = (row, row.version, width, self.rows.longest_name, cursor, row.key in self.marked, damaged, digits)
+        cached = self._lines.get(key)
+        if cached is not None:
+            return cached
+        text = self._row_text(row, layout, damaged=damaged)
+        if cursor:
+            text.stylize(self.get_component_rich_style("object-table--cursor"))
+        strip = self._strip(text, width)
+        self._lines[key] = strip
+        return strip
+
+    def _prepare_next_page(self) -> None:
+        """Render the page a PageDown would show into the line cache once this frame is out.
+
+        A PageDown draws a whole screen of rows nobody has seen: rendered on the key, that is the
+        slowest key of all. Rendered here, a few lines per turn of the message queue (so a key that
+        comes meanwhile is not held up), the PageDown finds them ready. Only the cache is filled:
+        nothing is painted, and a line is used only when everything it shows is as prepared.
+        """
+        self._preparing += 1
+        if self.view and self.size.height > 2:
+            self.call_after_refresh(self._prepare_lines, self._preparing)
+
+    def _prepare_lines(self, generation: int, start: int | None = None) -> None:
+        if generation != self._preparing or not self.view:
+            return  # the view moved again: that move prepares its own next page
+        height = self.size.height
+        width = self.size.width
+        step = max(self.scrollable_content_region.height - 2, 1)
+        cursor_after = min(len(self.view) - 1, self.cursor_row + step)
+        top_after = max(int(self.scroll_y), cursor_after - height + 2)
+        digits = self._saved_digits(height, top_after)
+        layout = self._layout(width)
+        first = top_after if start is None else start
+        stop = min(len(self.view), top_after + height - 1)
+        for index in range(first, min(stop, first + PREPARED_LINES_A_TURN)):
+            self._row_line(index, cursor_after, digits, width, layout)
+        if first + PREPARED_LINES_A_TURN < stop:
+            self.call_later(self._prepare_lines, generation, first + PREPARED_LINES_A_TURN)
 
     def _strip(self, text: Text, width: int) -> Strip:
         base = self._base
@@ -949,3 +991,4 @@ class ObjectTable(ScrollView, can_focus=True):
         super().watch_scroll_y(old_value, new_value)
         if int(old_value) != int(new_value):
             self._view_moved()
+            self._prepare_next_page()
