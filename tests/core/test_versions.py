@@ -460,9 +460,52 @@ def test_deleting_a_key_marks_only_the_stored_form_it_has(versioned, tmp_path):
     client.delete_object(Bucket=bucket, Key="docs/notes.txt")
     nothing = client.delete_object(Bucket=bucket, Key="docs/never-written.txt")
     assert not nothing["DeltaGliderInfo"]["Deleted"]
-    # (.deltaglider/tmp/ holds the reference's copy made aside while it is removed, then deleted)
-    assert [k for k in _delete_markers(s3, bucket) if not k.startswith(".deltaglider/")] == [
-        "docs/notes.txt", "rel/app.zip.delta", "rel/reference.bin"]
+    # The reference's copy made aside under .deltaglider/tmp/ while it is removed goes for good: no marker,
+    # no older version of it left on the bill.
+    assert _delete_markers(s3, bucket) == ["docs/notes.txt", "rel/app.zip.delta", "rel/reference.bin"]
+    assert _stray_versions(s3, bucket) == []
+
+
+def _stray_versions(s3: Any, bucket: str) -> list[str]:
+    """Delete markers over a key that never held a file, and anything left under .deltaglider/."""
+    page = s3.list_object_versions(Bucket=bucket)
+    assert not page.get("IsTruncated")
+    files = {v["Key"] for v in page.get("Versions", [])}
+    return sorted([f"marker over nothing: {m['Key']}" for m in page.get("DeleteMarkers", []) if m["Key"] not in files]
+                  + [f"left behind: {e['Key']}" for e in page.get("Versions", []) + page.get("DeleteMarkers", [])
+                     if e["Key"].startswith(fmt.INTERNAL_PREFIX)])
+
+
+def test_deleting_many_keys_sends_only_the_stored_forms_they_have(versioned, tmp_path):
+    """The batch delete (the app's delete job, the SDK's delete_objects; delete_object and rm are in the test
+    above), on few keys of a folder (HEADs) and on many (one listing): every delete marker lies over a file,
+    and nothing stays under .deltaglider/."""
+    from dgtui.jobs.delete import delete_objects
+    from dgtui.jobs.job import Job
+
+    client, s3, bucket = versioned
+    for n in (1, 2):
+        client.upload(make_release(tmp_path / f"v{n}.zip", n), f"s3://{bucket}/rel/app-{n}.zip")
+    s3.put_object(Bucket=bucket, Key="rel/readme.txt", Body=b"whole")
+    many = [f"logs/day-{n:02d}.txt" for n in range(25)]  # more than one folder's HEADs: listed instead
+    for key in many:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+
+    outcome = delete_objects(client, Job(), bucket, ["rel/app-2.zip", "rel/readme.txt", "rel/never.txt"])
+    assert outcome.deleted == 3 and not outcome.failures
+    assert delete_objects(client, Job(), bucket, many + ["logs/never.zip"]).deleted == 26
+    client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "rel/app-1.zip"}]})  # the last delta
+
+    assert _stray_versions(s3, bucket) == []
+    assert _delete_markers(s3, bucket) == sorted(
+        ["rel/app-1.zip.delta", "rel/app-2.zip.delta", "rel/readme.txt", "rel/reference.bin"] + many)
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    # what `versions` and `stats --versions` read: the deleted files, each with its one version
+    listed = dict(client.versions(f"s3://{bucket}/", recursive=True))
+    assert sorted(listed) == sorted(["rel/app-1.zip", "rel/app-2.zip", "rel/readme.txt"] + many)
+    assert all([v.is_delete_marker for v in versions] == [True, False] for versions in listed.values())
+    usage = client.version_usage(f"s3://{bucket}/")
+    assert usage.total.delete_markers == len(many) + 4
 
 
 def test_a_restore_as_of_compares_existing_files_as_a_folder_restore_does(versioned, tmp_path):
