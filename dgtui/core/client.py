@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # imported where used: ``dgtui get`` needs none of them
     from .sampling import SampledStats
     from .savings import FolderReport
     from .version_usage import VersionUsageReport
-    from .versions import ObjectVersion
+    from .versions import DeletedInFolder, ObjectVersion
 
 __version__ = "0.1.0"
 
@@ -587,6 +587,15 @@ class DgClient(DeltaGliderCompat):
             raise errors.NotFoundError(f"{where(bucket, fmt.logical_key_of(key))} has no versions (nothing is "
                                        f"stored under that name)", bucket=bucket, key=key)
         yield fmt.logical_key_of(key), found
+
+    def deleted_in_folder(self, bucket: str, prefix: str, *,
+                          should_cancel: ShouldCancel | None = None) -> DeletedInFolder:
+        """The keys directly in the folder ``prefix`` whose latest version is a delete marker and that keep a
+        version to restore (each with its versions newest first), and the folders below that have versions:
+        one version listing of the folder, with a "/" delimiter."""
+        from .versions import deleted_in_folder
+
+        return deleted_in_folder(self._s3, bucket, prefix, should_cancel=should_cancel)
 
     def bucket_versioning(self, bucket: str) -> str | None:
         """The bucket's versioning status: "Enabled", "Suspended", or None (never turned on)."""

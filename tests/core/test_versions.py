@@ -19,11 +19,14 @@ import pytest
 
 from dgtui.core import errors
 from dgtui.core import format as fmt
+from dgtui.testing.backends import KEEPS_VERSIONS, NO_VERSIONING
 
 from ..scripted_http import QuietHandler, serving
 from .conftest import make_release
 
-VERSIONED_BACKENDS = ("seaweedfs", "moto")
+#: every local server by name: those that keep versions run the tests, rclone is skipped and says why
+VERSIONED_BACKENDS = [*KEEPS_VERSIONS] + [pytest.param(name, marks=pytest.mark.skip(reason=f"{name}: {why}"))
+                                         for name, why in NO_VERSIONING.items()]
 
 
 @pytest.fixture(params=VERSIONED_BACKENDS)
@@ -271,6 +274,7 @@ def test_points_in_time_read_local_time_unless_they_say_otherwise():
         parse_point_in_time("yesterday")
 
 
+@pytest.mark.versioning
 def test_versions_written_by_deltaglider_restore_with_dgtui(client, dg, bucket, boto3_s3, tmp_path):
     """DeltaGlider 6.2.0 overwrites a release in a versioned bucket; then its reference is replaced (a
     folder emptied and filled again): every version comes back from dgtui, byte-exact."""
