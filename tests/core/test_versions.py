@@ -617,3 +617,28 @@ def test_an_upload_deletes_unseen_when_a_head_of_a_missing_key_is_refused(s3_ser
             client.close()
     keys = sorted(o["Key"] for o in boto3_s3.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == ["rel/app.zip.delta", "rel/old.zip.delta", "rel/reference.bin"]
+
+
+def test_a_folders_deleted_keys_and_the_folders_below_come_from_one_listing(versioned, tmp_path):
+    """What the object table's X shows: the folder's own deleted keys (a delta and a whole file; not one written
+    again since), with their versions, and the folders below that hold versions."""
+    client, s3, bucket = versioned
+    for n in (1, 2):
+        client.upload(make_release(tmp_path / f"v{n}.zip", n), f"s3://{bucket}/rel/app.zip")
+    client.upload(make_release(tmp_path / "v3.zip", 3), f"s3://{bucket}/rel/lib.zip")
+    s3.put_object(Bucket=bucket, Key="rel/notes.txt", Body=b"notes")
+    s3.put_object(Bucket=bucket, Key="rel/back.txt", Body=b"one")
+    s3.put_object(Bucket=bucket, Key="rel/old/a.txt", Body=b"old")
+    s3.put_object(Bucket=bucket, Key="rel/live/b.txt", Body=b"live")
+    for key in ("rel/app.zip", "rel/notes.txt", "rel/back.txt", "rel/old/a.txt"):
+        client.delete_object(Bucket=bucket, Key=key)
+    s3.put_object(Bucket=bucket, Key="rel/back.txt", Body=b"two")  # written again: not deleted
+
+    found = client.deleted_in_folder(bucket, "rel/")
+    assert [key for key, _ in found.keys] == ["rel/app.zip", "rel/notes.txt"]
+    app_versions = dict(found.keys)["rel/app.zip"]
+    assert [(v.stored_form, v.is_delete_marker) for v in app_versions] == [
+        ("delete-marker", True), ("delta", False), ("delta", False)]
+    assert found.folders == ["rel/live/", "rel/old/"], "the table tells the deleted one from the listed one"
+    assert [key for key, _ in client.deleted_in_folder(bucket, "rel/old/").keys] == ["rel/old/a.txt"]
+    assert client.deleted_in_folder(bucket, "").folders == ["rel/"], ".deltaglider/ is DeltaGlider's own"
