@@ -138,6 +138,17 @@ class ListingSummary:
     bucket_missing: bool = False
 
 
+def deleted_rows(prefix: str, keys: list[tuple[str, list[ObjectVersion]]], folders: list[str],
+                 listed_objects: list[Row], listed_folders: list[Row]) -> list[Row]:
+    """Rows for a folder's deleted keys and the folders below with versions, folders first, leaving out what the
+    listing shows (a folder with current objects, a key written again since). Plain work on lists the listing
+    no longer changes, done in the job that read the versions: a folder of 100,000 rows costs the UI nothing."""
+    live_folders = {row.key for row in listed_folders}
+    live_keys = {row.key for row in listed_objects} if keys else set()
+    return [Row.deleted_folder(f, prefix) for f in folders if f not in live_folders] + \
+        [Row.deleted_key(key, versions, prefix) for key, versions in keys if key not in live_keys]
+
+
 def original_size(row: Row) -> int:
     """The original size when known (deltas: from their metadata), else -1 (sorts first)."""
     info = row.info
@@ -303,21 +314,17 @@ class ObjectRows:
         return changed
 
     # -- deleted keys -----------------------------------------------------------------
-    def set_deleted(self, request_id: int, keys: list[tuple[str, list[ObjectVersion]]], folders: list[str]) -> bool:
-        """The deleted keys of the location arrived (and the folders below with versions); False if stale.
+    def set_deleted(self, request_id: int, rows: list[Row]) -> bool:
+        """The deleted rows of the location arrived (``deleted_rows``, made off the UI thread); False if stale.
 
-        Folders the listing shows, and keys it shows (written again since), are not deleted ones. While deleted
-        rows are shown they join the view in its order (merged: no sort of the whole view again).
+        While deleted rows are shown they join the view in its order (merged: no sort of the whole view again).
         """
         if request_id != self.request_id or self.location is None:
             return False
         if self.deleted and self.show_deleted:
             self._drop_deleted_from_view()  # read again: the new answer replaces the old
-        prefix = self.location.prefix
-        live_folders = {row.key for row in self.folders}
-        live_keys = {row.key for row in self.objects} if keys else set()
-        new_folders = [Row.deleted_folder(f, prefix) for f in folders if f not in live_folders]
-        new_objects = [Row.deleted_key(key, versions, prefix) for key, versions in keys if key not in live_keys]
+        new_folders = [row for row in rows if row.is_folder]
+        new_objects = [row for row in rows if not row.is_folder]
         self.deleted = new_folders + new_objects
         if self.deleted:
             self.longest_name = max([self.longest_name] + [len(printable(row.name)) for row in self.deleted])

@@ -10,6 +10,7 @@ from textual.widgets import Static
 from dgtui.app.messages import Location
 from dgtui.app.screens.prompt import PromptScreen
 from dgtui.app.screens.versions import VersionsScreen
+from dgtui.app.widgets.bucket_tree import BucketTree
 from dgtui.app.widgets.object_table import ObjectTable
 from dgtui.jobs.versions import dated_name
 
@@ -142,6 +143,14 @@ SNAP_DELETED_BUCKET = "snapdel-history"
 def snap_deleted(s3_server, tmp_path_factory):
     """The history of ``deleted_history`` in a bucket of a fixed name; dates go through a fixed formatter."""
     client = make_client(s3_server, tmp_path_factory.mktemp("snapdel-cache"))
+    list_all = client.list_buckets
+
+    def list_buckets(**kwargs):  # the session's server holds other tests' buckets too: the tree shows ours
+        result = list_all(**kwargs)
+        result["Buckets"] = [b for b in result["Buckets"] if b["Name"] == SNAP_DELETED_BUCKET]
+        return result
+
+    client.list_buckets = list_buckets
     s3 = s3_server.boto3_client()
     s3.create_bucket(Bucket=SNAP_DELETED_BUCKET)
     deleted_history(client, s3, SNAP_DELETED_BUCKET)
@@ -153,6 +162,9 @@ def test_deleted_files_snapshot(snap_compare, snap_deleted):
     async def run_before(pilot) -> None:
         table = pilot.app.screen.query_one(ObjectTable)
         await open_at(pilot, pilot.app)
+        tree = pilot.app.screen.query_one(BucketTree)
+        node = await wait_for(pilot, lambda: tree.node_for_bucket(SNAP_DELETED_BUCKET), what="bucket node")
+        await wait_for(pilot, lambda: node.data.loaded, what="bucket folders")
         await pilot.press("X")
         await deleted_shown(pilot, table)
         await pilot.press("down", "down")  # on gone.txt

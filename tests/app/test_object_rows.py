@@ -11,7 +11,7 @@ import sys
 
 from dgtui import ListObjectsResult, ObjectInfo, ObjectKind
 from dgtui.app.messages import Location
-from dgtui.app.object_rows import VISIBLE_METADATA_MARGIN, ObjectRows, Row
+from dgtui.app.object_rows import VISIBLE_METADATA_MARGIN, ObjectRows, Row, deleted_rows
 
 HERE = Location("b", "p/")
 
@@ -241,10 +241,11 @@ def test_deleted_keys_join_the_view_in_its_order_and_leave_it_without_a_sort():
     rows = listed(page(obj("c.txt", 5), obj("a.txt", 7), folders=("m/",)))
     request = rows.request_id
     rows.set_show_deleted(True)
-    assert rows.set_deleted(request, [_deleted("b.zip", 30, "2026-02-01T10:00:00+00:00"),
-                                      _deleted("a.txt", 1, "2026-02-01T10:00:00+00:00"),  # written again since
-                                      _deleted("d.zip", 4, "2026-03-01T10:00:00+00:00")],
-                            [HERE.prefix + "m/", HERE.prefix + "old/"])
+    assert rows.set_deleted(request, deleted_rows(HERE.prefix, [
+        _deleted("b.zip", 30, "2026-02-01T10:00:00+00:00"),
+        _deleted("a.txt", 1, "2026-02-01T10:00:00+00:00"),  # written again since: the listing's row stands
+        _deleted("d.zip", 4, "2026-03-01T10:00:00+00:00")], [HERE.prefix + "m/", HERE.prefix + "old/"],
+        rows.objects, rows.folders))
     assert names(rows) == ["m/", "old/", "a.txt", "b.zip", "c.txt", "d.zip"]
     flagged = {row.name: row.deleted is not None for row in rows.view}
     assert flagged == {"m/": False, "old/": True, "a.txt": False, "b.zip": True, "c.txt": False, "d.zip": True}
@@ -266,7 +267,8 @@ def test_deleted_rows_are_not_marked_nor_read_for_metadata_and_a_stale_answer_is
     rows = listed(page(obj("a.txt", 7)))
     request = rows.request_id
     rows.set_show_deleted(True)
-    assert rows.set_deleted(request, [_deleted("b.zip", 30, "2026-02-01T10:00:00+00:00")], [])
+    assert rows.set_deleted(request, deleted_rows(HERE.prefix, [_deleted("b.zip", 30, "2026-02-01T10:00:00+00:00")],
+                                                  [], rows.objects, rows.folders))
     deleted_row = rows.view[1]
     assert not rows.toggle_mark(deleted_row)
     rows.mark_all()
@@ -274,13 +276,15 @@ def test_deleted_rows_are_not_marked_nor_read_for_metadata_and_a_stale_answer_is
     assert [r.name for r in rows.rows_wanting_metadata(0, 10)] == ["a.txt"]
 
     rows.start(Location("b", "other/"))
-    assert not rows.set_deleted(request, [_deleted("c.zip", 1, "2026-02-01T10:00:00+00:00")], [])
+    assert not rows.set_deleted(request, deleted_rows("other/", [_deleted("c.zip", 1, "2026-02-01T10:00:00+00:00")],
+                                                      [], [], []))
     assert rows.deleted is None and rows.view == [] and rows.show_deleted, "the toggle stays from folder to folder"
 
 
 def test_a_filter_applies_to_deleted_rows_too():
     rows = listed(page(obj("alpha.txt"), obj("beta.txt")))
     rows.set_show_deleted(True)
-    rows.set_deleted(rows.request_id, [_deleted("alpha-old.zip", 3, "2026-02-01T10:00:00+00:00")], [])
+    old = _deleted("alpha-old.zip", 3, "2026-02-01T10:00:00+00:00")
+    rows.set_deleted(rows.request_id, deleted_rows(HERE.prefix, [old], [], rows.objects, rows.folders))
     rows.set_filter("alpha")
     assert names(rows) == ["alpha-old.zip", "alpha.txt"] and rows.visible_objects == 1

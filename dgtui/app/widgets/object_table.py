@@ -57,7 +57,7 @@ from ..messages import (
     Location,
     Navigate,
 )
-from ..object_rows import ObjectRows, Row
+from ..object_rows import ObjectRows, Row, deleted_rows
 
 __all__ = ["ObjectTable", "Row", "merge_blanks", "kind_label"]
 
@@ -376,11 +376,16 @@ class ObjectTable(ScrollView, can_focus=True):
         if self.location is None or self.app.client is None:
             return
         location, request_id, app = self.location, self.request_id, self.app
-        self.jobs.start(Job(), lambda job: (request_id, read_folder_deleted(app.live_client, job, location.bucket,
-                                                                            location.prefix)),
-                        what="looking for deleted files", group="deleted")
+        # The listing is complete: its lists no longer change (a new listing makes new ones).
+        objects, folders = self.rows.objects, self.rows.folders
 
-    def _deleted_arrived(self, request_id: int, found: FolderDeleted) -> None:
+        def read(job: Job) -> tuple[int, FolderDeleted, list[Row]]:
+            found = read_folder_deleted(app.live_client, job, location.bucket, location.prefix)
+            return request_id, found, deleted_rows(location.prefix, found.keys, found.folders, objects, folders)
+
+        self.jobs.start(Job(), read, what="looking for deleted files", group="deleted")
+
+    def _deleted_arrived(self, request_id: int, found: FolderDeleted, rows: list[Row]) -> None:
         if request_id != self.request_id:
             return
         if found.status is None:
@@ -391,7 +396,7 @@ class ObjectTable(ScrollView, can_focus=True):
             self._announce()
             return
         current = self.current
-        if self.rows.set_deleted(request_id, found.keys, found.folders):
+        if self.rows.set_deleted(request_id, rows):
             self._view_rebuilt(keep=current.key if current else None)
             self._announce()
             if self._say_deleted:
