@@ -10,6 +10,7 @@ version is gone fails with the reason and writes nothing.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,6 +22,7 @@ from dgtui.core import errors
 from dgtui.core import format as fmt
 from dgtui.testing.backends import KEEPS_VERSIONS, NO_VERSIONING
 
+from ..rewriting_proxy import HOP_BY_HOP, Rewriting
 from ..scripted_http import QuietHandler, serving
 from .conftest import make_release
 
@@ -559,49 +561,51 @@ def test_a_restore_as_of_compares_existing_files_as_a_folder_restore_does(versio
     assert _restored(out) == {"a.zip": a[1].read_bytes(), "notes.txt": b"two"}
 
 
+class RefusingMissing(Rewriting):
+    """Answers 403 instead of 404 to reads of keys ending in ``suffixes``, as AWS answers a role without
+    s3:ListBucket for a missing key."""
+
+    suffixes: tuple[str, ...] = (".zip",)
+
+    def _refuse_missing(self) -> None:
+        if not self.path.split("?", 1)[0].endswith(self.suffixes):
+            self._forward()
+            return
+        conn = http.client.HTTPConnection(self.upstream, timeout=30)
+        try:
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                conn.putheader(name, value)
+            conn.endheaders()
+            answer = conn.getresponse()
+            data = answer.read()
+            headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
+        finally:
+            conn.close()
+        status = answer.status
+        if status == 404:  # as AWS answers a role without s3:ListBucket
+            status, headers = 403, [("Content-Type", "application/xml")]
+            data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+                    b"<Message>Access Denied</Message></Error>")
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if self.command == "HEAD":
+            length = "0" if status == 403 else str(answer.getheader("Content-Length"))
+        else:
+            length = str(len(data))
+        self.send_header("Content-Length", length)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_HEAD = do_GET = _refuse_missing  # noqa: N815
+
+
 def test_an_upload_deletes_unseen_when_a_head_of_a_missing_key_is_refused(s3_server, bucket, boto3_s3, tmp_path):
     """AWS answers 403, not 404, to a role without s3:ListBucket for a missing key: the upload still stores
     its delta and removes a plain copy it cannot see, as before."""
-    import http.client
-
     from dgtui import create_client
-
-    from ..rewriting_proxy import HOP_BY_HOP, Rewriting
-
-    class RefusingMissing(Rewriting):
-        def _refuse_missing(self) -> None:
-            if not self.path.split("?", 1)[0].endswith(".zip"):
-                self._forward()
-                return
-            conn = http.client.HTTPConnection(self.upstream, timeout=30)
-            try:
-                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-                for name, value in self.headers.items():
-                    conn.putheader(name, value)
-                conn.endheaders()
-                answer = conn.getresponse()
-                data = answer.read()
-                headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
-            finally:
-                conn.close()
-            status = answer.status
-            if status == 404:  # as AWS answers a role without s3:ListBucket
-                status, headers = 403, [("Content-Type", "application/xml")]
-                data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
-                        b"<Message>Access Denied</Message></Error>")
-            self.send_response(status)
-            for name, value in headers:
-                self.send_header(name, value)
-            if self.command == "HEAD":
-                length = "0" if status == 403 else str(answer.getheader("Content-Length"))
-            else:
-                length = str(len(data))
-            self.send_header("Content-Length", length)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-
-        do_HEAD = do_GET = _refuse_missing  # noqa: N815
 
     boto3_s3.put_object(Bucket=bucket, Key="rel/old.zip", Body=b"whole, by another tool")
     RefusingMissing.upstream = s3_server.endpoint_url.split("://", 1)[1]
@@ -642,3 +646,26 @@ def test_a_folders_deleted_keys_and_the_folders_below_come_from_one_listing(vers
     assert found.folders == ["rel/live/", "rel/old/"], "the table tells the deleted one from the listed one"
     assert [key for key, _ in client.deleted_in_folder(bucket, "rel/old/").keys] == ["rel/old/a.txt"]
     assert client.deleted_in_folder(bucket, "").folders == ["rel/"], ".deltaglider/ is DeltaGlider's own"
+
+
+def test_a_delete_whose_head_of_a_missing_form_is_refused_deletes_that_form_unseen(s3_server, bucket, boto3_s3,
+                                                                                   tmp_path):
+    """A role without s3:ListBucket gets 403 for the HEAD of the form a key does not have: the batch delete
+    still deletes the key (and sends the refused form unseen) instead of failing."""
+    from dgtui import create_client
+
+    class RefusingMissingDeltas(RefusingMissing):
+        suffixes = (".delta",)
+
+    boto3_s3.put_object(Bucket=bucket, Key="rel/old.zip", Body=b"whole, by another tool")
+    RefusingMissingDeltas.upstream = s3_server.endpoint_url.split("://", 1)[1]
+    with serving(RefusingMissingDeltas) as url:
+        client = create_client(endpoint_url=url, aws_access_key_id=s3_server.access_key,
+                               aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region,
+                               cache_dir=tmp_path / "cache")
+        try:
+            answer = client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "rel/old.zip"}]})
+        finally:
+            client.close()
+    assert answer["Deleted"] == [{"Key": "rel/old.zip"}] and not answer["Errors"]
+    assert boto3_s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
