@@ -228,6 +228,8 @@ class ObjectRows:
         self.show_deleted = False
         #: the deleted rows of this location (folders first), once read; None while not read
         self.deleted: list[Row] | None = None
+        #: the bucket's versioning status when they were read ("Enabled" or "Suspended")
+        self.deleted_versioning = "Enabled"
         #: deleted object rows in ``view``
         self.view_deleted = 0
 
@@ -314,7 +316,7 @@ class ObjectRows:
         return changed
 
     # -- deleted keys -----------------------------------------------------------------
-    def set_deleted(self, request_id: int, rows: list[Row]) -> bool:
+    def set_deleted(self, request_id: int, rows: list[Row], versioning: str = "Enabled") -> bool:
         """The deleted rows of the location arrived (``deleted_rows``, made off the UI thread); False if stale.
 
         While deleted rows are shown they join the view in its order (merged: no sort of the whole view again).
@@ -323,6 +325,7 @@ class ObjectRows:
             return False
         if self.deleted and self.show_deleted:
             self._drop_deleted_from_view()  # read again: the new answer replaces the old
+        self.deleted_versioning = versioning
         new_folders = [row for row in rows if row.is_folder]
         new_objects = [row for row in rows if not row.is_folder]
         self.deleted = new_folders + new_objects

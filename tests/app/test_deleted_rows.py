@@ -112,9 +112,11 @@ async def test_the_toggle_follows_into_a_deleted_folder_and_a_changed_folder_can
         await deleted_shown(pilot, table)
         assert table.location == Location(bucket, "rel/old/")
         assert shown(table) == [("a.txt", True)], "only the folder shown now: a.txt, deleted"
-        await pilot.press("enter")
+        await pilot.press("i")  # details, as Enter: the deleted file's versions, saying it is deleted
         versions = await screen_of(pilot, VersionsScreen)
         assert [v.is_delete_marker for v in versions.found.versions] == [True, False]
+        assert versions.deleted and versions.found.status == "Enabled" and versions.current is not None
+        assert versions.current.version_id == versions.found.versions[1].version_id
         await pilot.press("escape")
         await pilot.press("backspace")  # up to rel/: the toggle is still on, old/ is there to come back to
         await wait_for(pilot, lambda: table.location == Location(bucket, "rel/"), what="rel/")

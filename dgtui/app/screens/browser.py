@@ -500,7 +500,7 @@ class BrowserScreen(Screen[None]):
         """A deleted file's versions, with the cursor on its last one before the deletion (where d restores)."""
         assert row.deleted is not None
         versions = row.deleted.versions
-        found = VersionsRead(location.bucket, row.key, "Enabled", versions)
+        found = VersionsRead(location.bucket, row.key, self.table.rows.deleted_versioning, versions)
         start = next((n for n, v in enumerate(versions) if not v.is_delete_marker), 0)
         self.app.push_screen(VersionsScreen(location, found, folder_problem=_prepare_folder, start_row=start,
                                             deleted=True))

@@ -396,7 +396,7 @@ class ObjectTable(ScrollView, can_focus=True):
             self._announce()
             return
         current = self.current
-        if self.rows.set_deleted(request_id, rows):
+        if self.rows.set_deleted(request_id, rows, found.status):
             self._view_rebuilt(keep=current.key if current else None)
             self._announce()
             if self._say_deleted:
