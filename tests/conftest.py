@@ -22,6 +22,7 @@ from dgtui.testing.backends import (
     BACKEND_VARIABLE,
     ENDPOINT_VARIABLE,
     LOCAL_BACKENDS,
+    NO_VERSIONING,
     SEAWEEDFS,
     S3Backend,
     backends_from_environment,
@@ -37,6 +38,17 @@ SUITE_BACKENDS = backends_from_environment()
 #: the backends every matrix test runs on: all local servers unless the environment names some
 MATRIX_BACKENDS = SUITE_BACKENDS if (os.environ.get(BACKEND_VARIABLE) or os.environ.get(ENDPOINT_VARIABLE)) \
     else LOCAL_BACKENDS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``versioning`` need a suite server that keeps versions: on one that does not (rclone) they
+    are skipped with the server's name and why, never silently."""
+    reason = NO_VERSIONING.get(SUITE_BACKENDS[0])
+    if reason is None:
+        return
+    for item in items:
+        if item.get_closest_marker("versioning") is not None:
+            item.add_marker(pytest.mark.skip(reason=f"{SUITE_BACKENDS[0]}: {reason}"))
 
 
 @pytest.fixture(scope="session", autouse=True)

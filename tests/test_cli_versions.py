@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .core.conftest import make_release
 from .test_cli import run
+
+pytestmark = pytest.mark.versioning  # rclone keeps no versions: skipped there, by name
 
 
 def test_versions_lists_and_get_restores_every_version(capsys, s3_env, bucket, boto3_s3, tmp_path):

@@ -32,7 +32,6 @@ from .screens.audit import AuditScreen
 from .screens.browser import BrowserScreen
 from .screens.confirm import ConfirmScreen
 from .screens.connection_error import ConnectionErrorScreen
-from .screens.deleted import DeletedScreen
 from .screens.details import DetailsScreen
 from .screens.help import HelpScreen
 from .screens.preview import PreviewScreen
@@ -347,7 +346,6 @@ class DgtuiApp(App[int]):
             ("Audit results", self.live_bindings(AuditScreen) + [open_object]),
             ("Savings by folder (s)", self.live_bindings(SavingsScreen)),
             ("Versions of an object (V)", self.live_bindings(VersionsScreen) + [version_details]),
-            ("Deleted files (X)", self.live_bindings(DeletedScreen)),
         ]
         self.push_screen(HelpScreen(sections))
 
@@ -418,7 +416,7 @@ class QuitConfirmScreen(ConfirmScreen):
 #: every screen and widget whose bindings have ids: what a [keymap] entry can name
 KEYMAP_OWNERS: tuple[type[DOMNode], ...] = (
     DgtuiApp, QuitConfirmScreen, BrowserScreen, ObjectTable, BucketTree, TransfersPanel, DetailsScreen,
-    PreviewScreen, SavingsScreen, AuditScreen, VersionsScreen, DeletedScreen, ConfirmScreen, PromptScreen, HelpScreen,
+    PreviewScreen, SavingsScreen, AuditScreen, VersionsScreen, ConfirmScreen, PromptScreen, HelpScreen,
     ConnectionErrorScreen,
 )
 
@@ -430,8 +428,8 @@ BROWSER_COMMANDS = [
     ("Versions", "Older versions and delete markers of the highlighted object, to restore one (V)", "versions"),
     ("Restore folder as of…", "Restore the highlighted or current folder as it stood at a time (A)",
      "restore_as_of"),
-    ("Deleted files", "Files deleted under the highlighted or current folder that versions still keep (X)",
-     "deleted_files"),
+    ("Deleted files (on/off)", "Show the open folder's deleted files that versions still keep among its rows, "
+                               "to restore them (X)", "toggle_deleted"),
     ("Delete", "Delete the marked or highlighted objects, or the highlighted folder (Delete)", "delete"),
     ("Exact stats", "Compute exact sizes and savings of the current folder (c)", "detailed_stats"),
     ("Audit", "Check that everything under the highlighted or current folder can be restored (v)", "audit"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -26,6 +27,7 @@ from ..core.text import printable
 
 if TYPE_CHECKING:
     from dgtui import ListObjectsResult
+    from dgtui.core.versions import ObjectVersion
 
     from .messages import Location
 
@@ -35,10 +37,33 @@ VISIBLE_METADATA_MARGIN = 8
 EMPTY_FOLDER_CHECKS = 200
 
 
-class Row:
-    """One line of the table: a folder (common prefix) or an object."""
+class Deleted:
+    """What a row of a deleted key (or folder) knows: when it was deleted, and its versions newest first."""
 
-    __slots__ = ("key", "name", "lower", "size", "modified", "info", "is_folder", "empty", "version")
+    __slots__ = ("at", "versions")
+
+    def __init__(self, at: datetime | None, versions: list[ObjectVersion]):
+        #: the date of the delete marker (None for a folder: each of its keys has its own)
+        self.at = at
+        self.versions = versions
+
+    @property
+    def last(self) -> ObjectVersion | None:
+        """The newest version that holds a file: what a restore brings back."""
+        return next((v for v in self.versions if not v.is_delete_marker), None)
+
+
+def listing_time(moment: datetime | None) -> str:
+    """A version's date in the listing's own form (``2026-11-25T04:49:49.000Z``), so that it sorts among them."""
+    if moment is None:
+        return ""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Row:
+    """One line of the table: a folder (common prefix) or an object; either may be a deleted one."""
+
+    __slots__ = ("key", "name", "lower", "size", "modified", "info", "is_folder", "empty", "version", "deleted")
 
     def __init__(self, key: str, name: str, size: int, modified: str, info: ObjectInfo | None):
         self.key = key
@@ -52,6 +77,9 @@ class Row:
         self.empty = False
         #: bumped whenever what the row shows changes (its info, its emptiness)
         self.version = 0
+        #: a key whose latest version is a delete marker, or a folder holding only such keys (shown while the
+        #: table shows deleted files); None for what the listing found
+        self.deleted: Deleted | None = None
 
     @classmethod
     def folder(cls, prefix: str, parent_prefix: str) -> "Row":
@@ -61,6 +89,26 @@ class Row:
     def obj(cls, info: ObjectInfo, parent_prefix: str) -> "Row":
         name = info.key[len(parent_prefix):] if info.key.startswith(parent_prefix) else info.name
         return cls(info.key, name, info.size, info.last_modified or "", info)
+
+    @classmethod
+    def deleted_key(cls, key: str, versions: list[ObjectVersion], parent_prefix: str) -> "Row":
+        """A key whose latest version is a delete marker: its last file version's size, the marker's date."""
+        deleted = Deleted(versions[0].last_modified if versions else None, versions)
+        last = deleted.last
+        delta = last is not None and last.stored_form == "delta"
+        info = ObjectInfo(key=key, size=last.size if last else 0, last_modified=listing_time(deleted.at),
+                          etag=last.etag if last else None, stored_key=last.stored_key if last else key,
+                          is_delta=delta, kind=ObjectKind.DELTA if delta else ObjectKind.UNKNOWN,
+                          original_size=last.original_size if last else None)
+        row = cls.obj(info, parent_prefix)
+        row.deleted = deleted
+        return row
+
+    @classmethod
+    def deleted_folder(cls, prefix: str, parent_prefix: str) -> "Row":
+        row = cls.folder(prefix, parent_prefix)
+        row.deleted = Deleted(None, [])
+        return row
 
     def set_info(self, info: ObjectInfo) -> None:
         self.info = info
@@ -88,6 +136,17 @@ class ListingSummary:
     error: str | None = None
     #: the listing failed because the bucket does not exist
     bucket_missing: bool = False
+
+
+def deleted_rows(prefix: str, keys: list[tuple[str, list[ObjectVersion]]], folders: list[str],
+                 listed_objects: list[Row], listed_folders: list[Row]) -> list[Row]:
+    """Rows for a folder's deleted keys and the folders below with versions, folders first, leaving out what the
+    listing shows (a folder with current objects, a key written again since). Plain work on lists the listing
+    no longer changes, done in the job that read the versions: a folder of 100,000 rows costs the UI nothing."""
+    live_folders = {row.key for row in listed_folders}
+    live_keys = {row.key for row in listed_objects} if keys else set()
+    return [Row.deleted_folder(f, prefix) for f in folders if f not in live_folders] + \
+        [Row.deleted_key(key, versions, prefix) for key, versions in keys if key not in live_keys]
 
 
 def original_size(row: Row) -> int:
@@ -164,6 +223,15 @@ class ObjectRows:
         self.metadata_reading: set[str] = set()
         #: bumped whenever the rows, their order or what any of them shows changes
         self.version = 0
+        #: deleted keys (and folders holding only them) are shown among the rows: the table's toggle, kept
+        #: from folder to folder
+        self.show_deleted = False
+        #: the deleted rows of this location (folders first), once read; None while not read
+        self.deleted: list[Row] | None = None
+        #: the bucket's versioning status when they were read ("Enabled" or "Suspended")
+        self.deleted_versioning = "Enabled"
+        #: deleted object rows in ``view``
+        self.view_deleted = 0
 
     # -- the listing ---------------------------------------------------------------
     def start(self, location: Location, *, cursor_key: str | None = None) -> int:
@@ -179,6 +247,8 @@ class ObjectRows:
         self.summary = ListingSummary()
         self.cursor_wanted = cursor_key
         self.pending = []
+        self.deleted = None
+        self.view_deleted = 0
         self.forget_view_metadata()
         self.version += 1
         return self.request_id
@@ -245,11 +315,49 @@ class ObjectRows:
             self.version += 1
         return changed
 
+    # -- deleted keys -----------------------------------------------------------------
+    def set_deleted(self, request_id: int, rows: list[Row], versioning: str = "Enabled") -> bool:
+        """The deleted rows of the location arrived (``deleted_rows``, made off the UI thread); False if stale.
+
+        While deleted rows are shown they join the view in its order (merged: no sort of the whole view again).
+        """
+        if request_id != self.request_id or self.location is None:
+            return False
+        if self.deleted and self.show_deleted:
+            self._drop_deleted_from_view()  # read again: the new answer replaces the old
+        self.deleted_versioning = versioning
+        new_folders = [row for row in rows if row.is_folder]
+        new_objects = [row for row in rows if not row.is_folder]
+        self.deleted = new_folders + new_objects
+        if self.deleted:
+            self.longest_name = max([self.longest_name] + [len(printable(row.name)) for row in self.deleted])
+        if self.show_deleted:
+            self._add_to_view(new_folders, new_objects)
+        self.version += 1
+        return True
+
+    def set_show_deleted(self, on: bool) -> None:
+        """Show the deleted rows among the others, or take them out (the order of the rest stays)."""
+        if on == self.show_deleted:
+            return
+        self.show_deleted = on
+        rows = self.deleted or []
+        if on:
+            self._add_to_view([r for r in rows if r.is_folder], [r for r in rows if not r.is_folder])
+        elif rows:
+            self._drop_deleted_from_view()
+        self.version += 1
+
+    def _drop_deleted_from_view(self) -> None:
+        self.view = [row for row in self.view if row.deleted is None]
+        self.view_folders = sum(1 for row in self.view if row.is_folder)
+        self.view_deleted = 0
+
     # -- the view ------------------------------------------------------------------
     @property
     def visible_objects(self) -> int:
-        """Objects the view shows (after the filter)."""
-        return len(self.view) - self.view_folders
+        """Objects the view shows (after the filter), deleted ones apart."""
+        return len(self.view) - self.view_folders - self.view_deleted
 
     def row_at(self, index: int) -> Row | None:
         return self.view[index] if 0 <= index < len(self.view) else None
@@ -282,10 +390,16 @@ class ObjectRows:
 
     def rebuild_view(self) -> None:
         """Sort and filter all rows again."""
-        folders = sorted(self._matches(self.folders), key=attrgetter("lower"), reverse=self._folders_reversed())
-        objects = sorted(self._matches(self.objects), key=SORT_KEYS[self.sort_key], reverse=self.sort_reverse)
+        all_folders, all_objects = self.folders, self.objects
+        deleted = self.deleted if self.show_deleted and self.deleted else []
+        if deleted:
+            all_folders = all_folders + [row for row in deleted if row.is_folder]
+            all_objects = all_objects + [row for row in deleted if not row.is_folder]
+        folders = sorted(self._matches(all_folders), key=attrgetter("lower"), reverse=self._folders_reversed())
+        objects = sorted(self._matches(all_objects), key=SORT_KEYS[self.sort_key], reverse=self.sort_reverse)
         self.view = folders + objects
         self.view_folders = len(folders)
+        self.view_deleted = sum(1 for row in objects if row.deleted is not None) if deleted else 0
         self.version += 1
 
     def _add_to_view(self, new_folders: list[Row], new_objects: list[Row]) -> None:
@@ -300,12 +414,13 @@ class ObjectRows:
                 objects = _merge(objects, objects_new, SORT_KEYS[self.sort_key], self.sort_reverse)
             self.view = folders + objects
             self.view_folders = len(folders)
+            self.view_deleted += sum(1 for row in objects_new if row.deleted is not None)
         self.version += 1
 
     # -- marks ---------------------------------------------------------------------
     def toggle_mark(self, row: Row) -> bool:
-        """Mark an object, or unmark it; False for a folder (folders are not marked)."""
-        if row.is_folder:
+        """Mark an object, or unmark it; False for a folder or a deleted key (neither is marked)."""
+        if row.is_folder or row.deleted is not None:
             return False
         if row.key in self.marked:
             self.marked.discard(row.key)
@@ -315,7 +430,7 @@ class ObjectRows:
 
     def mark_all(self) -> None:
         """Mark every object the view shows; if all of them are marked already, unmark them."""
-        visible = [row.key for row in self.view if not row.is_folder]
+        visible = [row.key for row in self.view if not row.is_folder and row.deleted is None]
         if visible and all(key in self.marked for key in visible):
             self.marked.difference_update(visible)
         else:
@@ -383,7 +498,7 @@ class ObjectRows:
         tried = self.metadata_tried
         return [row for row in self.view[start:end]
                 if row.info is not None and not row.info.metadata_loaded and not row.info.housekeeping
-                and row.key not in tried]
+                and row.deleted is None and row.key not in tried]
 
     def begin_view_read(self, rows: list[Row]) -> list[ObjectInfo] | None:
         """The metadata of ``rows`` is to be read: copies of their infos to fill, or None if nothing is new.

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator
@@ -18,7 +19,7 @@ from . import format as fmt
 from .cache import MetadataCache, ReferenceCache, cache_root, private_dir, sweep_work_dir
 from .compat import DeltaGliderCompat, check_params, object_type
 from .engine import Engine, Progress, ShouldCancel, proxy_encrypted_error
-from .listing import Head, head_by, iter_logical_pages, list_raw_page, logical_page
+from .listing import Head, head_by, iter_logical_pages, iter_raw_pages, list_raw_page, logical_page
 from .models import (
     BucketStats,
     DownloadResult,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # imported where used: ``dgtui get`` needs none of them
     from .sampling import SampledStats
     from .savings import FolderReport
     from .version_usage import VersionUsageReport
-    from .versions import ObjectVersion
+    from .versions import DeletedInFolder, ObjectVersion
 
 __version__ = "0.1.0"
 
@@ -68,6 +69,8 @@ _CONDITIONS = ("IfMatch", "IfNoneMatch", "IfModifiedSince", "IfUnmodifiedSince")
 _DELTA_READ_ARGS = frozenset({"Range", "ChecksumMode", "ExpectedBucketOwner", "RequestPayer", "VersionId",
                               *_CONDITIONS})
 STATS_MODES = ("quick", "sampled", "detailed")
+#: a delete of more keys than this in one folder lists the folder once instead of two HEADs per key
+DELETE_HEADS_PER_FOLDER = 20
 
 
 class DgClient(DeltaGliderCompat):
@@ -585,6 +588,15 @@ class DgClient(DeltaGliderCompat):
                                        f"stored under that name)", bucket=bucket, key=key)
         yield fmt.logical_key_of(key), found
 
+    def deleted_in_folder(self, bucket: str, prefix: str, *,
+                          should_cancel: ShouldCancel | None = None) -> DeletedInFolder:
+        """The keys directly in the folder ``prefix`` whose latest version is a delete marker and that keep a
+        version to restore (each with its versions newest first), and the folders below that have versions:
+        one version listing of the folder, with a "/" delimiter."""
+        from .versions import deleted_in_folder
+
+        return deleted_in_folder(self._s3, bucket, prefix, should_cancel=should_cancel)
+
     def bucket_versioning(self, bucket: str) -> str | None:
         """The bucket's versioning status: "Enabled", "Suspended", or None (never turned on)."""
         from .version_usage import bucket_versioning
@@ -819,8 +831,51 @@ class DgClient(DeltaGliderCompat):
                 "RemovedReferences": result["RemovedReferences"], "DeltaGliderInfo": info}
 
     def delete_objects(self, Bucket: str, Delete: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Delete logical keys: of each, the stored forms it has (``name``, ``name.delta``), nothing else.
+
+        On a versioned bucket a DELETE of a stored form a key does not have writes a delete marker over
+        nothing, which version listings and the bill then show; so the forms are looked up first.
+        """
         check_params("delete_objects", kwargs, set())
-        return self._delete_logical(Bucket, [o["Key"] for o in Delete.get("Objects", [])], None)
+        keys = [o["Key"] for o in Delete.get("Objects", [])]
+        for key in keys:
+            if fmt.is_internal_key(key):
+                raise errors.InvalidKeyError(f"refusing to delete {where(Bucket, key)}: it is DeltaGlider's own")
+        return self._delete_logical(Bucket, keys, self._existing_forms(Bucket, keys))
+
+    def _existing_forms(self, bucket: str, keys: list[str]) -> list[str]:
+        """The stored keys (``name``, ``name.delta``) the logical ``keys`` have.
+
+        A folder with few of the keys is asked by HEADs (both forms at once), one with many by listing it
+        once. A HEAD refused with 403 (a role without s3:ListBucket gets it for a missing key) counts as
+        found: the form is deleted unseen rather than left behind.
+        """
+        by_space: dict[str, list[str]] = {}
+        for key in keys:
+            logical = fmt.logical_key_of(key)
+            by_space.setdefault(fmt.deltaspace_of(logical), []).append(logical)
+        found: list[str] = []
+        heads: list[str] = []
+        for space, logicals in by_space.items():
+            forms = {form for logical in logicals for form in (logical, fmt.delta_key_for(logical))}
+            if len(logicals) <= DELETE_HEADS_PER_FOLDER:
+                heads += sorted(forms)
+                continue
+            prefix = f"{space}/" if space else ""
+            with self._s3.ctx(bucket, prefix or None, "list"):
+                for _token, raw in iter_raw_pages(self._s3.client, bucket, prefix, "/"):
+                    found += [o[0] for o in raw.objects if o[0] in forms]
+
+        def exists(stored: str) -> bool:
+            try:
+                return self._s3.head(bucket, stored) is not None
+            except errors.AccessDeniedError:
+                return True
+
+        if heads:
+            with ThreadPoolExecutor(max_workers=min(8, len(heads)), thread_name_prefix="dgtui-delete") as pool:
+                found += [stored for stored, there in zip(heads, pool.map(exists, heads)) if there]
+        return found
 
     def _delete_logical(self, Bucket: str, keys: list[str], found: list[str] | None) -> dict[str, Any]:
         """Delete logical keys: the stored keys in ``found``, or (None) both stored forms of each key."""

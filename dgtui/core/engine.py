@@ -478,15 +478,25 @@ class Engine:
             meta = dict(head.get("Metadata", {}))
             expiry = {"dg-expires-at": fmt.expiry_iso(3600), "dg-original-key": fmt.header_safe(ref_key)}
             self.s3.copy(bucket, ref_key, aside, {**meta, **expiry}, if_match=head.get("ETag"))
+            # On a versioned bucket a plain DELETE of the copy would keep it as an older version under a
+            # delete marker (a whole reference's bytes on the bill); its version goes for good instead.
+            aside_version: str | None = None
             try:
+                aside_version = (self.s3.head(bucket, aside) or {}).get("VersionId")
                 self.s3.delete_keys(bucket, [ref_key])
                 if self._holds_delta(bucket, prefix):
                     self._put_reference_back(bucket, aside, ref_key, meta)
                 else:
                     removed.append(ref_key)
             finally:
-                self.s3.delete_keys(bucket, [aside])
+                self._drop_aside(bucket, aside, aside_version)
         return removed
+
+    def _drop_aside(self, bucket: str, aside: str, version_id: str | None) -> None:
+        if version_id:
+            self.s3.delete_version(bucket, aside, version_id)
+        else:
+            self.s3.delete_keys(bucket, [aside])
 
     def _holds_delta(self, bucket: str, prefix: str) -> bool:
         from .listing import iter_logical_pages

@@ -552,6 +552,11 @@ class S3Access:
                 f"the connection to {self.endpoint_url} dropped during the download of {where(bucket, key)} "
                 f"({written:,} of {total:,} bytes arrived); retry", bucket=bucket, key=key)
 
+    def delete_version(self, bucket: str, key: str, version_id: str) -> None:
+        """Delete one version of a key for good (no delete marker): for copies of our own, made a moment ago."""
+        with self.ctx(bucket, key, "delete"):
+            self.client.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
+
     def delete_keys(self, bucket: str, keys: list[str]) -> list[tuple[str, str]]:
         """Delete stored keys in batches; returns (key, error) for failures."""
         failures: list[tuple[str, str]] = []

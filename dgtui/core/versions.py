@@ -116,22 +116,28 @@ def _in_answer_order(page: dict[str, Any]) -> list[dict[str, Any]]:
                                                        len(position))))
 
 
-def iter_raw_versions(s3: S3Access, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+def iter_raw_versions(s3: S3Access, bucket: str, prefix: str, *, delimiter: str | None = None,
+                      on_prefixes: Callable[[list[str]], None] | None = None) -> Iterator[dict[str, Any]]:
     """Every stored version and delete marker under ``prefix``, page by page, as S3 gives them.
 
-    Each item is S3's own entry with ``DeleteMarker`` set for delete markers.
+    Each item is S3's own entry with ``DeleteMarker`` set for delete markers. With ``delimiter`` the
+    folders below come as CommonPrefixes, handed to ``on_prefixes`` page by page.
     A server whose markers do not advance (the same KeyMarker/VersionIdMarker
     again, or a truncated page without them) stops the listing with
     ``ListingLoopError`` instead of looping for ever.
     """
     seen: set[tuple[str, str]] = set()
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
+    if delimiter:
+        params["Delimiter"] = delimiter
     place = where(bucket, prefix or None)
     s3.client.meta.events.register("after-call.s3.ListObjectVersions", _keep_answer_order,
                                    unique_id="dgtui-version-order")
     while True:
         with s3.ctx(bucket, prefix or None, "list versions"):
             page = s3.client.list_object_versions(**params)
+        if on_prefixes is not None:
+            on_prefixes([str(p.get("Prefix") or "") for p in page.get("CommonPrefixes", []) or []])
         yield from _in_answer_order(page)
         if not page.get("IsTruncated"):
             return
@@ -232,6 +238,61 @@ def list_versions_under(s3: S3Access, bucket: str, prefix: str, *,
         if original_sizes:
             read_original_sizes(s3, bucket, versions)
         yield logical, versions
+
+
+@dataclass
+class DeletedInFolder:
+    """What one folder's version listing (with a delimiter) shows beyond its current objects."""
+
+    #: (logical key, its versions newest first) of the folder's own keys whose latest version is a delete
+    #: marker and that keep a version to restore, in key order
+    keys: list[tuple[str, list[ObjectVersion]]]
+    #: the folders below that the version listing names (those with current objects among them)
+    folders: list[str]
+
+
+def deleted_in_folder(s3: S3Access, bucket: str, prefix: str, *,
+                      should_cancel: Callable[[], bool] | None = None) -> DeletedInFolder:
+    """The deleted keys directly in the folder ``prefix``, and the folders below it that have versions.
+
+    One pass over the folder's version listing (with a "/" delimiter): a key with a current file in either
+    stored form is dropped as soon as that shows, so what is held is the deleted keys' versions and the
+    names of live keys, not every version of a large folder.
+    """
+    live: set[str] = set()
+    pending: dict[str, list[tuple[ObjectVersion, int]]] = {}
+    folders: set[str] = set()
+    keep_housekeeping = fmt.is_housekeeping_key(prefix)
+
+    def add_folders(names: list[str]) -> None:
+        folders.update(name for name in names if name.startswith(prefix) and name != prefix)
+
+    for n, entry in enumerate(iter_raw_versions(s3, bucket, prefix, delimiter="/", on_prefixes=add_folders)):
+        if should_cancel is not None and n % PAGE_SIZE == 0 and should_cancel():
+            raise errors.CancelledError()
+        stored = str(entry.get("Key") or "")
+        rest = stored[len(prefix):] if stored.startswith(prefix) else ""
+        if not rest:
+            continue  # the folder's own marker
+        if "/" in rest:  # a server that ignores the delimiter: the key names a folder below
+            folders.add(prefix + rest.split("/", 1)[0] + "/")
+            continue
+        if fmt.is_internal_key(stored) or (fmt.is_housekeeping_key(stored) and not keep_housekeeping):
+            continue
+        version, seq = _entry_version(entry, n)
+        if version.key in live:
+            continue
+        if version.stored_is_latest and not version.is_delete_marker:
+            live.add(version.key)
+            pending.pop(version.key, None)
+            continue
+        pending.setdefault(version.key, []).append((version, seq))
+    keys = []
+    for logical in sorted(pending):
+        versions = _newest_first(pending[logical])
+        if versions and versions[0].is_delete_marker and any(not v.is_delete_marker for v in versions):
+            keys.append((logical, versions))
+    return DeletedInFolder(keys, sorted(f for f in folders if not fmt.is_internal_key(f)))
 
 
 def head_version(s3: S3Access, bucket: str, stored_key: str, version_id: str) -> dict[str, Any]:

@@ -162,28 +162,31 @@ def restore_as_of(client: DgClient, job: Job, plan: AsOfPlan, folder: str) -> Re
 
 
 @dataclass
-class DeletedKeys:
-    """Keys under a prefix whose latest version is a delete marker, each with its versions newest first."""
+class FolderDeleted:
+    """A folder's deleted keys for the object table (``read_folder_deleted``)."""
 
     bucket: str
     prefix: str
+    #: "Enabled", "Suspended", or None (versioning was never turned on: nothing deleted is kept)
     status: str | None
+    #: (logical key, its versions newest first) of the keys directly in the folder whose latest version is a
+    #: delete marker and that keep a version to restore
     keys: list[tuple[str, list[ObjectVersion]]] = field(default_factory=list)
+    #: folders below that have versions (the table shows those it does not list as deleted folders)
+    folders: list[str] = field(default_factory=list)
 
 
-def read_deleted(client: DgClient, job: Job, bucket: str, prefix: str) -> DeletedKeys:
-    """The deleted keys under ``prefix`` (subfolders included) that still have a version to restore."""
-    from ..core import format as fmt
-
+def read_folder_deleted(client: DgClient, job: Job, bucket: str, prefix: str) -> FolderDeleted:
+    """The deleted keys of the folder ``prefix`` (not of its subfolders) and the folders below with versions."""
     status = client.bucket_versioning(bucket)
-    found = DeletedKeys(bucket, prefix, status)
     if status is None:
-        return found
-    for logical, versions in client.versions(f"s3://{bucket}/{prefix}", recursive=True):
-        if job.should_cancel():
-            raise CancelledError()
-        if logical.endswith("/") or (fmt.is_housekeeping_key(logical) and not fmt.is_housekeeping_key(prefix)):
-            continue
-        if versions and versions[0].is_delete_marker and any(not v.is_delete_marker for v in versions):
-            found.keys.append((logical, versions))
-    return found
+        return FolderDeleted(bucket, prefix, None)
+    if job.should_cancel():
+        raise CancelledError()
+    found = client.deleted_in_folder(bucket, prefix, should_cancel=job.should_cancel)
+    return FolderDeleted(bucket, prefix, status, found.keys, found.folders)
+
+
+def last_file_version(versions: list[ObjectVersion]) -> ObjectVersion | None:
+    """The newest version that holds a file (what restoring a deleted key brings back)."""
+    return next((v for v in versions if not v.is_delete_marker), None)

@@ -31,6 +31,11 @@ from dgtui.demo.server import LOOPBACK, _die_with_parent, _last_line, _spawner, 
 SEAWEEDFS, MOTO, RCLONE, ENDPOINT = "seaweedfs", "moto", "rclone", "endpoint"
 #: the servers the suite starts itself, in the order the matrix runs them
 LOCAL_BACKENDS = (SEAWEEDFS, MOTO, RCLONE)
+#: the local servers that keep object versions and delete markers (S3 versioning)
+KEEPS_VERSIONS = (SEAWEEDFS, MOTO)
+#: why each other local server cannot run a test of versions (said in the test's skip, by name)
+NO_VERSIONING = {RCLONE: "rclone serve s3 keeps no object versions (no PutBucketVersioning, ListObjectVersions "
+                         "or delete markers): versions are tested on SeaweedFS and moto"}
 #: the environment variable that picks the backend of the suite (default: SeaweedFS)
 BACKEND_VARIABLE = "DGTUI_TEST_BACKEND"
 ENDPOINT_VARIABLE = "DGTUI_TEST_ENDPOINT"

@@ -57,7 +57,7 @@ async def test_every_binding_of_dgtui_has_an_id():
             assert binding.id, (owner.__name__, binding)
             assert binding.id.split(".")[0] in ("app", "browser", "table", "tree", "transfers", "details",
                                                 "preview", "savings", "audit", "dialog", "prompt", "help",
-                                                "connection", "versions", "deleted"), binding.id
+                                                "connection", "versions"), binding.id
 
 
 async def test_a_remapped_key_works_and_the_old_one_no_longer(client, three_objects, config):

@@ -11,7 +11,7 @@ import sys
 
 from dgtui import ListObjectsResult, ObjectInfo, ObjectKind
 from dgtui.app.messages import Location
-from dgtui.app.object_rows import VISIBLE_METADATA_MARGIN, ObjectRows, Row
+from dgtui.app.object_rows import VISIBLE_METADATA_MARGIN, ObjectRows, Row, deleted_rows
 
 HERE = Location("b", "p/")
 
@@ -220,3 +220,71 @@ def test_a_failed_listing_says_why():
 def test_row_names_are_relative_to_the_prefix():
     assert Row.obj(obj("deep/er.txt"), HERE.prefix).name == "deep/er.txt"
     assert Row.folder("p/sub/", HERE.prefix).name == "sub/"
+
+
+# -- deleted keys (the X toggle) ---------------------------------------------------------
+def _deleted(name: str, size: int, deleted_at: str, last_at: str = "2026-01-01T00:00:00+00:00"):
+    """(key, versions newest first) of a key whose latest version is a delete marker over one file version."""
+    from datetime import datetime
+
+    from dgtui.core.versions import ObjectVersion
+
+    key = HERE.prefix + name
+    marker = ObjectVersion(key, key, "m-" + name, datetime.fromisoformat(deleted_at), is_delete_marker=True,
+                           is_latest=True, stored_form="delete-marker")
+    last = ObjectVersion(key, key + ".delta", "v-" + name, datetime.fromisoformat(last_at), size=size,
+                         stored_form="delta", etag="e")
+    return key, [marker, last]
+
+
+def test_deleted_keys_join_the_view_in_its_order_and_leave_it_without_a_sort():
+    rows = listed(page(obj("c.txt", 5), obj("a.txt", 7), folders=("m/",)))
+    request = rows.request_id
+    rows.set_show_deleted(True)
+    assert rows.set_deleted(request, deleted_rows(HERE.prefix, [
+        _deleted("b.zip", 30, "2026-02-01T10:00:00+00:00"),
+        _deleted("a.txt", 1, "2026-02-01T10:00:00+00:00"),  # written again since: the listing's row stands
+        _deleted("d.zip", 4, "2026-03-01T10:00:00+00:00")], [HERE.prefix + "m/", HERE.prefix + "old/"],
+        rows.objects, rows.folders))
+    assert names(rows) == ["m/", "old/", "a.txt", "b.zip", "c.txt", "d.zip"]
+    flagged = {row.name: row.deleted is not None for row in rows.view}
+    assert flagged == {"m/": False, "old/": True, "a.txt": False, "b.zip": True, "c.txt": False, "d.zip": True}
+    b = rows.view[3]
+    assert b.size == 30 and b.modified == "2026-02-01T10:00:00.000Z" and b.info is not None and b.info.is_delta
+    assert b.deleted is not None and b.deleted.last is not None and b.deleted.last.version_id == "v-b.zip"
+    assert rows.visible_objects == 2 and rows.view_folders == 2, "deleted files are not counted as objects"
+
+    rows.sort_by("date")  # newest first: the deletion dates sort among the listing's dates
+    assert names(rows)[2:] == ["d.zip", "b.zip", "c.txt", "a.txt"]
+    rows.sort_by("name")
+    rows.set_show_deleted(False)
+    assert names(rows) == ["m/", "a.txt", "c.txt"] and rows.view_folders == 1 and rows.visible_objects == 2
+    rows.set_show_deleted(True)  # shown again from what was read: no second read
+    assert names(rows) == ["m/", "old/", "a.txt", "b.zip", "c.txt", "d.zip"]
+
+
+def test_deleted_rows_are_not_marked_nor_read_for_metadata_and_a_stale_answer_is_dropped():
+    rows = listed(page(obj("a.txt", 7)))
+    request = rows.request_id
+    rows.set_show_deleted(True)
+    assert rows.set_deleted(request, deleted_rows(HERE.prefix, [_deleted("b.zip", 30, "2026-02-01T10:00:00+00:00")],
+                                                  [], rows.objects, rows.folders))
+    deleted_row = rows.view[1]
+    assert not rows.toggle_mark(deleted_row)
+    rows.mark_all()
+    assert rows.marked == {HERE.prefix + "a.txt"}
+    assert [r.name for r in rows.rows_wanting_metadata(0, 10)] == ["a.txt"]
+
+    rows.start(Location("b", "other/"))
+    assert not rows.set_deleted(request, deleted_rows("other/", [_deleted("c.zip", 1, "2026-02-01T10:00:00+00:00")],
+                                                      [], [], []))
+    assert rows.deleted is None and rows.view == [] and rows.show_deleted, "the toggle stays from folder to folder"
+
+
+def test_a_filter_applies_to_deleted_rows_too():
+    rows = listed(page(obj("alpha.txt"), obj("beta.txt")))
+    rows.set_show_deleted(True)
+    old = _deleted("alpha-old.zip", 3, "2026-02-01T10:00:00+00:00")
+    rows.set_deleted(rows.request_id, deleted_rows(HERE.prefix, [old], [], rows.objects, rows.folders))
+    rows.set_filter("alpha")
+    assert names(rows) == ["alpha-old.zip", "alpha.txt"] and rows.visible_objects == 1

@@ -11,7 +11,6 @@ import pytest
 from rich.console import Console
 from textual.widgets import DataTable, Static
 
-from dgtui.app.screens.deleted import DeletedScreen
 from dgtui.app.screens.prompt import PromptScreen
 from dgtui.app.screens.versions import VersionsScreen
 from dgtui.core.text import human_size
@@ -21,6 +20,8 @@ from dgtui.jobs.versions import dated_name, read_versions, restore_version
 from .helpers import make_app, make_client, release_bytes, screen_of, wait_for
 from .test_moves import dialog_text
 from .test_transfers import answer_prompt, finished, open_at
+
+pytestmark = pytest.mark.versioning  # rclone keeps no versions: skipped there, by name
 
 KEY = "rel/app.tar"
 
@@ -227,44 +228,3 @@ async def test_a_restores_a_folder_as_it_stood_at_a_time(client, boto3_s3, bucke
         assert transfer.state == "done", line
     assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == \
         {"app.tar": release_bytes(0), "notes.txt": b"one\n"}
-
-
-@pytest.mark.asyncio
-async def test_x_shows_deleted_files_and_restores_the_last_version_before_the_deletion(client, history, tmp_path):
-    client.put_object(Bucket=history, Key="rel/gone.txt", Body=b"first\n")
-    client.put_object(Bucket=history, Key="rel/gone.txt", Body=b"last before the delete\n")
-    client.delete_object(Bucket=history, Key="rel/gone.txt")
-    out = tmp_path / "out"
-    app = make_app(client, f"s3://{history}/", download_dir=str(out))
-    async with app.run_test(size=(120, 36)) as pilot:
-        table = await open_at(pilot, app)
-        assert table.current is not None and table.current.key == "rel/"
-        await pilot.press("X")
-        deleted = await screen_of(pilot, DeletedScreen)
-        rows = row_texts(deleted.query_one(DataTable))
-        assert [r[0] for r in rows] == ["gone.txt"], "app.tar was written again after its delete: not deleted"
-        await pilot.press("enter")
-        versions = await screen_of(pilot, VersionsScreen)
-        assert [r[2] for r in row_texts(versions.query_one(DataTable))] == ["deleted", "direct", "direct"]
-        assert versions.current is not None and not versions.current.is_delete_marker
-        await pilot.press("d")
-        prompt = await screen_of(pilot, PromptScreen)
-        assert prompt.query_one("Input").value == str(out / "gone.txt")
-        await answer_prompt(pilot, app)
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, DeletedScreen), what="back to the deleted files")
-        await pilot.press("escape")
-        transfer, line = await finished(pilot, app)
-        assert transfer.state == "done", line
-    assert (out / "gone.txt").read_bytes() == b"last before the delete\n"
-
-
-@pytest.mark.asyncio
-async def test_x_without_versioning_says_so_in_one_line(client, bucket):
-    client.put_object(Bucket=bucket, Key=KEY, Body=b"current\n")
-    app = make_app(client, f"s3://{bucket}/rel/")
-    async with app.run_test(size=(120, 36)) as pilot:
-        await open_at(pilot, app)
-        await pilot.press("X")
-        await wait_for(pilot, lambda: any("has no versioning" in n for n in notices(app)), what="no versioning")
-        assert not isinstance(app.screen, DeletedScreen)

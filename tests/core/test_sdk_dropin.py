@@ -57,6 +57,7 @@ def test_unknown_parameters_are_refused_by_name(client, bucket):
         create_client(cache_size=3)
 
 
+@pytest.mark.versioning
 def test_read_parameters_pass_through_for_plain_objects(client, bucket, boto3_s3):
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})  # boto3's own
     v1 = boto3_s3.put_object(Bucket=bucket, Key="notes.txt", Body=b"first version")["VersionId"]

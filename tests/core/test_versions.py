@@ -10,6 +10,7 @@ version is gone fails with the reason and writes nothing.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,11 +20,15 @@ import pytest
 
 from dgtui.core import errors
 from dgtui.core import format as fmt
+from dgtui.testing.backends import KEEPS_VERSIONS, NO_VERSIONING
 
+from ..rewriting_proxy import HOP_BY_HOP, Rewriting
 from ..scripted_http import QuietHandler, serving
 from .conftest import make_release
 
-VERSIONED_BACKENDS = ("seaweedfs", "moto")
+#: every local server by name: those that keep versions run the tests, rclone is skipped and says why
+VERSIONED_BACKENDS = [*KEEPS_VERSIONS] + [pytest.param(name, marks=pytest.mark.skip(reason=f"{name}: {why}"))
+                                         for name, why in NO_VERSIONING.items()]
 
 
 @pytest.fixture(params=VERSIONED_BACKENDS)
@@ -271,6 +276,7 @@ def test_points_in_time_read_local_time_unless_they_say_otherwise():
         parse_point_in_time("yesterday")
 
 
+@pytest.mark.versioning
 def test_versions_written_by_deltaglider_restore_with_dgtui(client, dg, bucket, boto3_s3, tmp_path):
     """DeltaGlider 6.2.0 overwrites a release in a versioned bucket; then its reference is replaced (a
     folder emptied and filled again): every version comes back from dgtui, byte-exact."""
@@ -460,9 +466,52 @@ def test_deleting_a_key_marks_only_the_stored_form_it_has(versioned, tmp_path):
     client.delete_object(Bucket=bucket, Key="docs/notes.txt")
     nothing = client.delete_object(Bucket=bucket, Key="docs/never-written.txt")
     assert not nothing["DeltaGliderInfo"]["Deleted"]
-    # (.deltaglider/tmp/ holds the reference's copy made aside while it is removed, then deleted)
-    assert [k for k in _delete_markers(s3, bucket) if not k.startswith(".deltaglider/")] == [
-        "docs/notes.txt", "rel/app.zip.delta", "rel/reference.bin"]
+    # The reference's copy made aside under .deltaglider/tmp/ while it is removed goes for good: no marker,
+    # no older version of it left on the bill.
+    assert _delete_markers(s3, bucket) == ["docs/notes.txt", "rel/app.zip.delta", "rel/reference.bin"]
+    assert _stray_versions(s3, bucket) == []
+
+
+def _stray_versions(s3: Any, bucket: str) -> list[str]:
+    """Delete markers over a key that never held a file, and anything left under .deltaglider/."""
+    page = s3.list_object_versions(Bucket=bucket)
+    assert not page.get("IsTruncated")
+    files = {v["Key"] for v in page.get("Versions", [])}
+    return sorted([f"marker over nothing: {m['Key']}" for m in page.get("DeleteMarkers", []) if m["Key"] not in files]
+                  + [f"left behind: {e['Key']}" for e in page.get("Versions", []) + page.get("DeleteMarkers", [])
+                     if e["Key"].startswith(fmt.INTERNAL_PREFIX)])
+
+
+def test_deleting_many_keys_sends_only_the_stored_forms_they_have(versioned, tmp_path):
+    """The batch delete (the app's delete job, the SDK's delete_objects; delete_object and rm are in the test
+    above), on few keys of a folder (HEADs) and on many (one listing): every delete marker lies over a file,
+    and nothing stays under .deltaglider/."""
+    from dgtui.jobs.delete import delete_objects
+    from dgtui.jobs.job import Job
+
+    client, s3, bucket = versioned
+    for n in (1, 2):
+        client.upload(make_release(tmp_path / f"v{n}.zip", n), f"s3://{bucket}/rel/app-{n}.zip")
+    s3.put_object(Bucket=bucket, Key="rel/readme.txt", Body=b"whole")
+    many = [f"logs/day-{n:02d}.txt" for n in range(25)]  # more than one folder's HEADs: listed instead
+    for key in many:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+
+    outcome = delete_objects(client, Job(), bucket, ["rel/app-2.zip", "rel/readme.txt", "rel/never.txt"])
+    assert outcome.deleted == 3 and not outcome.failures
+    assert delete_objects(client, Job(), bucket, many + ["logs/never.zip"]).deleted == 26
+    client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "rel/app-1.zip"}]})  # the last delta
+
+    assert _stray_versions(s3, bucket) == []
+    assert _delete_markers(s3, bucket) == sorted(
+        ["rel/app-1.zip.delta", "rel/app-2.zip.delta", "rel/readme.txt", "rel/reference.bin"] + many)
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    # what `versions` and `stats --versions` read: the deleted files, each with its one version
+    listed = dict(client.versions(f"s3://{bucket}/", recursive=True))
+    assert sorted(listed) == sorted(["rel/app-1.zip", "rel/app-2.zip", "rel/readme.txt"] + many)
+    assert all([v.is_delete_marker for v in versions] == [True, False] for versions in listed.values())
+    usage = client.version_usage(f"s3://{bucket}/")
+    assert usage.total.delete_markers == len(many) + 4
 
 
 def test_a_restore_as_of_compares_existing_files_as_a_folder_restore_does(versioned, tmp_path):
@@ -512,49 +561,51 @@ def test_a_restore_as_of_compares_existing_files_as_a_folder_restore_does(versio
     assert _restored(out) == {"a.zip": a[1].read_bytes(), "notes.txt": b"two"}
 
 
+class RefusingMissing(Rewriting):
+    """Answers 403 instead of 404 to reads of keys ending in ``suffixes``, as AWS answers a role without
+    s3:ListBucket for a missing key."""
+
+    suffixes: tuple[str, ...] = (".zip",)
+
+    def _refuse_missing(self) -> None:
+        if not self.path.split("?", 1)[0].endswith(self.suffixes):
+            self._forward()
+            return
+        conn = http.client.HTTPConnection(self.upstream, timeout=30)
+        try:
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                conn.putheader(name, value)
+            conn.endheaders()
+            answer = conn.getresponse()
+            data = answer.read()
+            headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
+        finally:
+            conn.close()
+        status = answer.status
+        if status == 404:  # as AWS answers a role without s3:ListBucket
+            status, headers = 403, [("Content-Type", "application/xml")]
+            data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+                    b"<Message>Access Denied</Message></Error>")
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if self.command == "HEAD":
+            length = "0" if status == 403 else str(answer.getheader("Content-Length"))
+        else:
+            length = str(len(data))
+        self.send_header("Content-Length", length)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_HEAD = do_GET = _refuse_missing  # noqa: N815
+
+
 def test_an_upload_deletes_unseen_when_a_head_of_a_missing_key_is_refused(s3_server, bucket, boto3_s3, tmp_path):
     """AWS answers 403, not 404, to a role without s3:ListBucket for a missing key: the upload still stores
     its delta and removes a plain copy it cannot see, as before."""
-    import http.client
-
     from dgtui import create_client
-
-    from ..rewriting_proxy import HOP_BY_HOP, Rewriting
-
-    class RefusingMissing(Rewriting):
-        def _refuse_missing(self) -> None:
-            if not self.path.split("?", 1)[0].endswith(".zip"):
-                self._forward()
-                return
-            conn = http.client.HTTPConnection(self.upstream, timeout=30)
-            try:
-                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-                for name, value in self.headers.items():
-                    conn.putheader(name, value)
-                conn.endheaders()
-                answer = conn.getresponse()
-                data = answer.read()
-                headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
-            finally:
-                conn.close()
-            status = answer.status
-            if status == 404:  # as AWS answers a role without s3:ListBucket
-                status, headers = 403, [("Content-Type", "application/xml")]
-                data = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
-                        b"<Message>Access Denied</Message></Error>")
-            self.send_response(status)
-            for name, value in headers:
-                self.send_header(name, value)
-            if self.command == "HEAD":
-                length = "0" if status == 403 else str(answer.getheader("Content-Length"))
-            else:
-                length = str(len(data))
-            self.send_header("Content-Length", length)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-
-        do_HEAD = do_GET = _refuse_missing  # noqa: N815
 
     boto3_s3.put_object(Bucket=bucket, Key="rel/old.zip", Body=b"whole, by another tool")
     RefusingMissing.upstream = s3_server.endpoint_url.split("://", 1)[1]
@@ -570,3 +621,51 @@ def test_an_upload_deletes_unseen_when_a_head_of_a_missing_key_is_refused(s3_ser
             client.close()
     keys = sorted(o["Key"] for o in boto3_s3.list_objects_v2(Bucket=bucket)["Contents"])
     assert keys == ["rel/app.zip.delta", "rel/old.zip.delta", "rel/reference.bin"]
+
+
+def test_a_folders_deleted_keys_and_the_folders_below_come_from_one_listing(versioned, tmp_path):
+    """What the object table's X shows: the folder's own deleted keys (a delta and a whole file; not one written
+    again since), with their versions, and the folders below that hold versions."""
+    client, s3, bucket = versioned
+    for n in (1, 2):
+        client.upload(make_release(tmp_path / f"v{n}.zip", n), f"s3://{bucket}/rel/app.zip")
+    client.upload(make_release(tmp_path / "v3.zip", 3), f"s3://{bucket}/rel/lib.zip")
+    s3.put_object(Bucket=bucket, Key="rel/notes.txt", Body=b"notes")
+    s3.put_object(Bucket=bucket, Key="rel/back.txt", Body=b"one")
+    s3.put_object(Bucket=bucket, Key="rel/old/a.txt", Body=b"old")
+    s3.put_object(Bucket=bucket, Key="rel/live/b.txt", Body=b"live")
+    for key in ("rel/app.zip", "rel/notes.txt", "rel/back.txt", "rel/old/a.txt"):
+        client.delete_object(Bucket=bucket, Key=key)
+    s3.put_object(Bucket=bucket, Key="rel/back.txt", Body=b"two")  # written again: not deleted
+
+    found = client.deleted_in_folder(bucket, "rel/")
+    assert [key for key, _ in found.keys] == ["rel/app.zip", "rel/notes.txt"]
+    app_versions = dict(found.keys)["rel/app.zip"]
+    assert [(v.stored_form, v.is_delete_marker) for v in app_versions] == [
+        ("delete-marker", True), ("delta", False), ("delta", False)]
+    assert found.folders == ["rel/live/", "rel/old/"], "the table tells the deleted one from the listed one"
+    assert [key for key, _ in client.deleted_in_folder(bucket, "rel/old/").keys] == ["rel/old/a.txt"]
+    assert client.deleted_in_folder(bucket, "").folders == ["rel/"], ".deltaglider/ is DeltaGlider's own"
+
+
+def test_a_delete_whose_head_of_a_missing_form_is_refused_deletes_that_form_unseen(s3_server, bucket, boto3_s3,
+                                                                                   tmp_path):
+    """A role without s3:ListBucket gets 403 for the HEAD of the form a key does not have: the batch delete
+    still deletes the key (and sends the refused form unseen) instead of failing."""
+    from dgtui import create_client
+
+    class RefusingMissingDeltas(RefusingMissing):
+        suffixes = (".delta",)
+
+    boto3_s3.put_object(Bucket=bucket, Key="rel/old.zip", Body=b"whole, by another tool")
+    RefusingMissingDeltas.upstream = s3_server.endpoint_url.split("://", 1)[1]
+    with serving(RefusingMissingDeltas) as url:
+        client = create_client(endpoint_url=url, aws_access_key_id=s3_server.access_key,
+                               aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region,
+                               cache_dir=tmp_path / "cache")
+        try:
+            answer = client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "rel/old.zip"}]})
+        finally:
+            client.close()
+    assert answer["Deleted"] == [{"Key": "rel/old.zip"}] and not answer["Errors"]
+    assert boto3_s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0

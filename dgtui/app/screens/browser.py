@@ -25,11 +25,9 @@ from dgtui.jobs.restore import PrefixPlan, plan_objects, plan_prefix
 from dgtui.jobs.upload import files_to_upload, needs_upload_confirmation
 from dgtui.jobs.versions import (
     AsOfPlan,
-    DeletedKeys,
     VersionsRead,
     local_stamp,
     plan_as_of,
-    read_deleted,
     read_versions,
 )
 
@@ -51,12 +49,11 @@ from ..widgets.stats_panel import StatsPanel
 from ..widgets.transfers_panel import TransfersPanel
 from .audit import AuditScreen
 from .confirm import ConfirmScreen
-from .deleted import DeletedScreen
 from .details import DetailsScreen, read_object_info
 from .preview import PreviewScreen
 from .prompt import PromptScreen
 from .savings import SavingsScreen
-from .versions import VersionsScreen
+from .versions import VersionsScreen, ask_restore_version
 
 #: keys listed in a delete confirmation before "… and N more"
 CONFIRM_LIST_LIMIT = 12
@@ -103,7 +100,8 @@ class LocationBar(Widget):
         return self._content if self._content is not None else Text("")
 
     def show(self, location: Location | None, summary: ListingSummary, marked: int, loading: bool, *,
-             shown: int | None = None, marked_bytes: int = 0, endpoint: str | None = None) -> None:
+             shown: int | None = None, marked_bytes: int = 0, endpoint: str | None = None,
+             deleted: int | None = None) -> None:
         grid = Table.grid(expand=True)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(no_wrap=True, justify="right")
@@ -120,6 +118,8 @@ class LocationBar(Widget):
                 status.append(f"filtered: {human_count(shown)} of {plural(summary.objects, 'object')}")
             else:
                 status.append(f"{plural(summary.folders, 'folder')}, {plural(summary.objects, 'object')}")
+            if deleted is not None:
+                status.append(f"{human_count(deleted)} deleted shown")
             if loading:
                 status.append("loading…")
             if marked:
@@ -161,7 +161,7 @@ class BrowserScreen(Screen[None]):
         Binding("i", "details", "Details", id="browser.details"),
         Binding("V", "versions", "Versions", show=False, id="browser.versions"),
         Binding("A", "restore_as_of", "Restore folder as of…", show=False, id="browser.restore-as-of"),
-        Binding("X", "deleted_files", "Deleted files", show=False, id="browser.deleted"),
+        Binding("X", "toggle_deleted", "Deleted files (on/off)", show=False, id="browser.deleted"),
         Binding("v", "audit", "Audit", id="browser.audit"),
         Binding("delete", "delete", "Delete", id="browser.delete"),
         Binding("c", "detailed_stats", "Exact stats", show=False, id="browser.exact-stats"),
@@ -288,7 +288,8 @@ class BrowserScreen(Screen[None]):
         self.query_one(LocationBar).show(table.location, table.summary, len(table.marked),
                                          table.listing and table.location is not None,
                                          shown=table.visible_objects if table.filter_text else None,
-                                         marked_bytes=sum(row.size for row in marked), endpoint=self.app.endpoint)
+                                         marked_bytes=sum(row.size for row in marked), endpoint=self.app.endpoint,
+                                         deleted=table.rows.view_deleted if table.show_deleted else None)
 
     def on_object_table_open_object(self, message: ObjectTable.OpenObject) -> None:
         message.stop()
@@ -373,6 +374,8 @@ class BrowserScreen(Screen[None]):
             self.app.notify("Highlight an object in the table first.", timeout=3)
         elif row.is_folder:
             self.app.notify("Details are for objects; Enter opens the folder.", timeout=3)
+        elif row.deleted is not None:
+            self._open_deleted(self.location, row)
         else:
             self.app.push_screen(DetailsScreen(self.location, row.info))  # type: ignore[arg-type]
 
@@ -398,6 +401,10 @@ class BrowserScreen(Screen[None]):
         row = self.table.current
         if row is None or row.is_folder or self.location is None:
             self.app.notify("Highlight an object in the table first.", timeout=3)
+            return None
+        if row.deleted is not None:
+            self.app.notify(f"{printable(row.name, 80)} is deleted: {key_does} of a current object (Enter shows "
+                            "the deleted file's versions, d restores its last one).", timeout=5)
             return None
         return row.info
 
@@ -436,8 +443,6 @@ class BrowserScreen(Screen[None]):
             self._show_versions(subject, result)
         elif message.group == "as-of-count" and isinstance(result, AsOfPlan):
             self._confirm_as_of(result)
-        elif message.group == "deleted" and isinstance(result, DeletedKeys):
-            self._show_deleted(subject, result)
 
     # -- versions --------------------------------------------------------------------------
     @_on_focused_item
@@ -479,26 +484,41 @@ class BrowserScreen(Screen[None]):
             self.app.notify("Open a bucket first.", timeout=3)
         return target
 
-    @_on_focused_item
-    def action_deleted_files(self) -> None:
-        """The files deleted under the highlighted (or current) folder that versioning still keeps."""
-        target = self._folder_target()
-        if target is None:
+    def action_toggle_deleted(self) -> None:
+        """Show the open folder's deleted files (latest version a delete marker) among its rows, or stop."""
+        if self.location is None:
+            self.app.notify("Open a bucket first: X shows the deleted files of the open folder.", timeout=3)
             return
-        app, location = self.app, target
-        self.app.notify(f"Looking for deleted files under {printable(location.url, 200)}…", timeout=2)
-        self.jobs.start(Job(subject=location),
-                        lambda job: read_deleted(app.live_client, job, location.bucket, location.prefix),
-                        what="looking for deleted files", group="deleted")
+        self.table.toggle_deleted()
+        self._update_location_bar()
 
-    def _show_deleted(self, location: Location, found: DeletedKeys) -> None:
-        if found.status is None:
-            self.app.notify(f"Bucket {printable(found.bucket, 63)} has no versioning: a deleted file is gone, "
-                            "there is no older version to restore.", severity="warning", timeout=6)
-        elif not found.keys:
-            self.app.notify(f"No deleted files with versions under {printable(location.url, 200)}.", timeout=4)
-        else:
-            self.app.push_screen(DeletedScreen(location, found, folder_problem=_prepare_folder))
+    def on_object_table_open_deleted(self, message: ObjectTable.OpenDeleted) -> None:
+        message.stop()
+        self._open_deleted(message.location, message.row)
+
+    def _open_deleted(self, location: Location, row: Row) -> None:
+        """A deleted file's versions, with the cursor on its last one before the deletion (where d restores)."""
+        assert row.deleted is not None
+        versions = row.deleted.versions
+        found = VersionsRead(location.bucket, row.key, self.table.rows.deleted_versioning, versions)
+        start = next((n for n, v in enumerate(versions) if not v.is_delete_marker), 0)
+        self.app.push_screen(VersionsScreen(location, found, folder_problem=_prepare_folder, start_row=start,
+                                            deleted=True))
+
+    def _restore_deleted(self, row: Row) -> None:
+        """``d`` on a deleted file: its newest version that holds the file, as the versions screen restores."""
+        assert row.deleted is not None
+        if self.location is None:
+            return
+        if row.is_folder:
+            self.app.notify("A deleted folder: open it (Enter) and restore its files, or A restores it as it "
+                            "stood at a time.", timeout=5)
+            return
+        last = row.deleted.last
+        if last is None:
+            self.app.notify("No version of this file holds data: nothing to restore.", timeout=4)
+            return
+        ask_restore_version(self.app, self.location.bucket, last, _prepare_folder)
 
     @_on_focused_item
     def action_restore_as_of(self) -> None:
@@ -626,7 +646,10 @@ class BrowserScreen(Screen[None]):
             self.app.notify("Open a bucket first.", timeout=3)
             return
         objects, folder = self._targets()
-        if folder is not None:
+        deleted = folder if folder is not None else objects[0] if len(objects) == 1 else None
+        if deleted is not None and deleted.deleted is not None:
+            self._restore_deleted(deleted)
+        elif folder is not None:
             self._ask_download_prefix(Location(self.location.bucket, folder.key))
         elif objects:
             self.download_objects([row.info for row in objects if row.info is not None])
@@ -788,6 +811,10 @@ class BrowserScreen(Screen[None]):
             self.app.notify("Open a bucket first.", timeout=3)
             return
         objects, folder = self._targets()
+        if any(row.deleted is not None for row in objects + ([folder] if folder is not None else [])):
+            self.app.notify("Already deleted: its older versions stay in the bucket's versioning (d restores "
+                            "the last one).", timeout=4)
+            return
         if folder is not None:
             target = Location(self.location.bucket, folder.key)
             self.app.notify(f"Counting what is under {printable(target.url, 200)}…", timeout=3)

@@ -44,12 +44,15 @@ class VersionsScreen(Screen[None]):
     ]
 
     def __init__(self, location: Location, found: VersionsRead, *,
-                 folder_problem: Callable[[str], str | None] = lambda _path: None, start_row: int = 0) -> None:
+                 folder_problem: Callable[[str], str | None] = lambda _path: None, start_row: int = 0,
+                 deleted: bool = False) -> None:
         super().__init__()
         self.location = location
         self.found = found
-        #: the row the cursor starts on (the last version before a deletion, from the deleted files)
+        #: the row the cursor starts on (the last version before a deletion, for a deleted file)
         self.start_row = start_row
+        #: opened on a deleted file (its latest version is a delete marker): the title says so, and when
+        self.deleted = deleted
         #: why a local folder cannot be restored into, or None (the browser's rule for every restore)
         self.folder_problem = folder_problem
 
@@ -62,10 +65,16 @@ class VersionsScreen(Screen[None]):
         title.append(f"  ·  {plural(len(self.found.versions), 'version')}")
         if self.found.status == "Suspended":
             title.append("  ·  versioning suspended: new writes replace the current version")
+        if self.deleted and self.found.versions:
+            title.append(f"  ·  deleted {self.app.time_format(self.found.versions[0].last_modified.isoformat())}"
+                         if self.found.versions[0].last_modified else "  ·  deleted", style="bold")
         yield Static(title, id="versions-title", markup=False)
         yield DataTable(id="versions-table", cursor_type="row", zebra_stripes=False)
-        yield Static(Text("Enter shows a version's details; d restores it.", style="italic"), id="versions-detail",
-                     markup=False)
+        hint = "Enter shows a version's details; d restores it."
+        if self.deleted:
+            hint = ("This file is deleted: its latest version is a delete marker. The cursor is on its last version "
+                    "before the deletion; d restores it, Enter shows its details.")
+        yield Static(Text(hint, style="italic"), id="versions-detail", markup=False)
         yield AppFooter()
 
     def on_mount(self) -> None:
@@ -111,45 +120,54 @@ class VersionsScreen(Screen[None]):
         if version is None:
             self.app.notify("No version here to restore.", timeout=3)
             return
-        if version.is_delete_marker:
-            self.app.notify("This row is a delete marker: it records that the file was deleted and holds no data. "
-                            "Restore an older version.", severity="warning", timeout=5)
+        ask_restore_version(self.app, self.found.bucket, version, self.folder_problem)
+
+
+def ask_restore_version(app, bucket: str, version: ObjectVersion,  # type: ignore[no-untyped-def]
+                        folder_problem: Callable[[str], str | None]) -> None:
+    """Ask where to restore ``version``, then restore it through the transfers pane.
+
+    Into a folder it takes the object's name, or its dated name when a file of that name is there; the
+    versions screen and a deleted file's row of the object table both restore through here.
+    """
+    if version.is_delete_marker:
+        app.notify("This row is a delete marker: it records that the file was deleted and holds no data. "
+                   "Restore an older version.", severity="warning", timeout=5)
+        return
+    browser = app.browser
+    if browser is None:
+        return
+    folder = app.download_dir.rstrip(os.sep) + os.sep
+    try:
+        suggested = str(version_target(os.path.abspath(os.path.expanduser(folder)), bucket, version))
+    except Exception:  # noqa: BLE001 - a key that cannot be a file name: the folder, and the job says why
+        suggested = folder
+    what = Text("Restore the version of ") + Text(local_stamp(version.last_modified), style="bold")
+    what.append(" of ")
+    what.append(printable(version.key, 300), style="bold")
+    what.append(" to this file, or into a folder (a file already there keeps its place: the version is named "
+                "with its date). The file appears only after its check.")
+
+    def as_file(value: str) -> bool:
+        path = os.path.abspath(os.path.expanduser(value))
+        return not value.endswith(("/", os.sep)) and not os.path.isdir(path)
+
+    def validate(value: str) -> str | None:
+        path = os.path.abspath(os.path.expanduser(value))
+        return folder_problem(os.path.dirname(path) if as_file(value) else path)
+
+    def chosen(value: str | None) -> None:
+        if not value:
             return
-        browser = self.app.browser
-        if browser is None:
-            return
-        bucket = self.found.bucket
-        folder = self.app.download_dir.rstrip(os.sep) + os.sep
-        try:
-            suggested = str(version_target(os.path.abspath(os.path.expanduser(folder)), bucket, version))
-        except Exception:  # noqa: BLE001 - a key that cannot be a file name: the folder, and the job says why
-            suggested = folder
-        what = Text("Restore the version of ") + Text(local_stamp(version.last_modified), style="bold")
-        what.append(" of ")
-        what.append(printable(self.found.key, 300), style="bold")
-        what.append(" to this file, or into a folder (a file already there keeps its place: the version is named "
-                    "with its date). The file appears only after its check.")
+        path = os.path.abspath(os.path.expanduser(value))
+        file_name = as_file(value)
+        app.download_dir = os.path.dirname(path) if file_name else path
+        browser.transfers.download_version(bucket, version, path, as_file=file_name)
+        app.notify(f"Restoring the version of {local_stamp(version.last_modified)}: see the transfers "
+                   "pane (Esc goes back).", timeout=4)
 
-        def as_file(value: str) -> bool:
-            path = os.path.abspath(os.path.expanduser(value))
-            return not value.endswith(("/", os.sep)) and not os.path.isdir(path)
-
-        def validate(value: str) -> str | None:
-            path = os.path.abspath(os.path.expanduser(value))
-            return self.folder_problem(os.path.dirname(path) if as_file(value) else path)
-
-        def chosen(value: str | None) -> None:
-            if not value:
-                return
-            path = os.path.abspath(os.path.expanduser(value))
-            file_name = as_file(value)
-            self.app.download_dir = os.path.dirname(path) if file_name else path
-            browser.transfers.download_version(bucket, version, path, as_file=file_name)
-            self.app.notify(f"Restoring the version of {local_stamp(version.last_modified)}: see the transfers "
-                            "pane (Esc goes back).", timeout=4)
-
-        self.app.push_screen(PromptScreen("Restore a version", what, suggested, ok_label="Restore",
-                                          validate=validate, paths=True), chosen)
+    app.push_screen(PromptScreen("Restore a version", what, suggested, ok_label="Restore",
+                                 validate=validate, paths=True), chosen)
 
 
 def render_version(version: ObjectVersion, time_format) -> Table:  # type: ignore[no-untyped-def]

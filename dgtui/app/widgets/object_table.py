@@ -44,6 +44,7 @@ from dgtui.core.errors import BucketNotFoundError
 from dgtui.core.format import is_housekeeping_key
 from dgtui.core.stats import apply_metadata
 from dgtui.jobs.job import Job
+from dgtui.jobs.versions import FolderDeleted, read_folder_deleted
 
 from ...core.text import column_digits, human_size, percent, plural, printable, safe_line
 from ..jobs import JobFinished, JobRunner
@@ -56,7 +57,7 @@ from ..messages import (
     Location,
     Navigate,
 )
-from ..object_rows import ObjectRows, Row
+from ..object_rows import ObjectRows, Row, deleted_rows
 
 __all__ = ["ObjectTable", "Row", "merge_blanks", "kind_label"]
 
@@ -184,6 +185,7 @@ class ObjectTable(ScrollView, can_focus=True):
         "object-table--dim",
         "object-table--message",
         "object-table--damaged",
+        "object-table--deleted",
     }
 
     DEFAULT_CSS = """
@@ -223,6 +225,14 @@ class ObjectTable(ScrollView, can_focus=True):
             self.location = location
             self.info = info
 
+    class OpenDeleted(Message):
+        """Enter on a deleted key: show that it is deleted, when, and its versions."""
+
+        def __init__(self, location: Location, row: Row) -> None:
+            super().__init__()
+            self.location = location
+            self.row = row
+
     def __init__(self, *, time_format: Callable[[str], str], name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -249,6 +259,8 @@ class ObjectTable(ScrollView, can_focus=True):
         self._base_style: Style | None = None
         #: which view the next page is being rendered for (see ``_prepare_next_page``)
         self._preparing = 0
+        #: the deleted files were just asked for (the toggle): their arrival, or the lack of versioning, is said
+        self._say_deleted = False
 
     # -- what the table shows (kept by ``rows``) -----------------------------------
     @property
@@ -334,8 +346,79 @@ class ObjectTable(ScrollView, can_focus=True):
         self._update_virtual_size()
         self.refresh()
         self._announce()
+        for job in self.jobs.running("deleted"):
+            self.jobs.forget(job)  # another folder's deleted files: not wanted any more
         self.jobs.start(Job(), lambda job: self._list(job, location, request_id), what="listing the folder",
                         group="listing")
+
+    # -- deleted files (versioned buckets) ---------------------------------------
+    @property
+    def show_deleted(self) -> bool:
+        return self.rows.show_deleted
+
+    def toggle_deleted(self) -> None:
+        """Show the keys of this folder whose latest version is a delete marker among the rows, or stop."""
+        current = self.current
+        on = not self.rows.show_deleted
+        self.rows.set_show_deleted(on)
+        if not on:
+            for job in self.jobs.running("deleted"):
+                self.jobs.forget(job)
+            self.app.notify("Deleted files hidden.", timeout=2)
+        elif self.rows.deleted is not None:
+            self._say_deleted_count()
+        else:
+            self._say_deleted = True
+            self.app.notify("Looking for deleted files here…", timeout=2)
+            if not self.listing:
+                self._read_deleted()
+        self._view_rebuilt(keep=current.key if current else None)
+        self._announce()
+
+    def _read_deleted(self) -> None:
+        """Read the deleted files of the folder shown (after its listing: folders it lists are not deleted)."""
+        if self.location is None or self.app.client is None:
+            return
+        location, request_id, app = self.location, self.request_id, self.app
+        # The listing is complete: its lists no longer change (a new listing makes new ones).
+        objects, folders = self.rows.objects, self.rows.folders
+
+        def read(job: Job) -> tuple[int, FolderDeleted, list[Row]]:
+            found = read_folder_deleted(app.live_client, job, location.bucket, location.prefix)
+            return request_id, found, deleted_rows(location.prefix, found.keys, found.folders, objects, folders)
+
+        self.jobs.start(Job(), read, what="looking for deleted files", group="deleted")
+
+    def _deleted_arrived(self, request_id: int, found: FolderDeleted, rows: list[Row]) -> None:
+        if request_id != self.request_id:
+            return
+        if found.status is None:
+            self.rows.set_show_deleted(False)
+            self._say_deleted = False
+            self.app.notify(f"Bucket {printable(found.bucket, 63)} has no versioning: a deleted file is gone, there "
+                            "is no older version to show or restore.", severity="warning", timeout=6)
+            self._announce()
+            return
+        current = self.current
+        if self.rows.set_deleted(request_id, rows, found.status):
+            self._view_rebuilt(keep=current.key if current else None)
+            self._announce()
+            if self._say_deleted:
+                self._say_deleted_count()
+
+    def _say_deleted_count(self) -> None:
+        self._say_deleted = False
+        rows = self.rows.deleted or []
+        files = sum(1 for row in rows if not row.is_folder)
+        folders = len(rows) - files
+        if not rows:
+            self.app.notify("No deleted files with versions in this folder.", timeout=3)
+            return
+        parts = [plural(files, "deleted file")] if files else []
+        if folders:
+            parts.append(plural(folders, "deleted folder"))
+        self.app.notify(f"Showing {' and '.join(parts)} (× in the first column); d restores a file's last version.",
+                        timeout=4)
 
     def reload(self) -> None:
         if self.location is not None:
@@ -395,6 +478,8 @@ class ObjectTable(ScrollView, can_focus=True):
             self._metadata_arrived(*message.result)
         elif message.group == "view-metadata":
             self._view_metadata_read(*message.result)
+        elif message.group == "deleted":
+            self._deleted_arrived(*message.result)
 
     def on_listing_page(self, message: ListingPage) -> None:
         """Queue a page; pages are merged a few times per second, the first one at once.
@@ -443,6 +528,8 @@ class ObjectTable(ScrollView, can_focus=True):
         self.rows.finish()
         self.refresh()
         self._announce()
+        if self.rows.show_deleted and self.rows.deleted is None:
+            self._read_deleted()
         if self.folders and self.location is not None:
             location, request_id, prefixes = self.location, self.request_id, self.rows.folders_to_check()
             self.jobs.start(Job(), lambda job: self._find_empty_folders(job, location, request_id, prefixes),
@@ -467,6 +554,9 @@ class ObjectTable(ScrollView, can_focus=True):
 
     def show_inline_error(self, text: str, error: BaseException, context: tuple = ()) -> None:
         """The listing failed: say so where the rows would be."""
+        if context and context[0] in self.jobs.running("deleted"):
+            self.jobs.failed(context)  # the rows stay; the app's notification says what failed
+            return
         self.rows.fail(text, bucket_missing=isinstance(error, BucketNotFoundError))
         self.refresh()
         self._announce()
@@ -661,6 +751,8 @@ class ObjectTable(ScrollView, can_focus=True):
             return
         if row.is_folder:
             self.post_message(Navigate(Location(self.location.bucket, row.key)))
+        elif row.deleted is not None:
+            self.post_message(self.OpenDeleted(self.location, row))
         else:
             self.post_message(self.OpenObject(self.location, row.info))  # type: ignore[arg-type]
 
@@ -680,6 +772,10 @@ class ObjectTable(ScrollView, can_focus=True):
     def action_toggle_mark(self) -> None:
         row = self.current
         if row is None:
+            return
+        if row.deleted is not None:
+            self.app.notify("A deleted file is not marked: d restores its last version, Enter shows its versions.",
+                            timeout=4)
             return
         if not self.rows.toggle_mark(row):
             self.app.notify("Space marks objects. To restore or delete a whole folder, "
@@ -801,9 +897,17 @@ class ObjectTable(ScrollView, can_focus=True):
         marked = row.key in self.marked
         if damaged is None:
             damaged = self._damaged(row)
+        deleted_style = self.get_component_rich_style("object-table--deleted") if row.deleted is not None else None
         for column, width in layout:
             title = column.title
-            if title == "":
+            if deleted_style is not None and title in ("", "Name", "Type"):
+                # Said in letters, not only by colour: "×" in the first column, "del." as the type (as "encr.").
+                if title == "Name":
+                    cell = self._cell(printable(row.name, width + 1), width, "left", deleted_style)
+                else:  # the name alone is struck through
+                    cell = self._cell("×" if title == "" else "del.", width, "left",
+                                      deleted_style + Style(strike=False))
+            elif title == "":
                 if marked or not damaged:
                     cell = self._cell("*" if marked else " ", width, "left",
                                       self.get_component_rich_style("object-table--marked"))
