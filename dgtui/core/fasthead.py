@@ -218,6 +218,8 @@ class FastHead:
         self._stop_loop: weakref.finalize | None = None
         #: the URL template learned per bucket, for the batches that follow
         self._templates: dict[str, _Template] = {}
+        #: held while a batch learns a URL: batches started meanwhile (read at once) take what it learned
+        self._learning = threading.Lock()
         config = self.client.meta.config
         signature_version = getattr(config, "signature_version", None)
         verify = botocore_tls_verify(self.client)
@@ -246,6 +248,11 @@ class FastHead:
     def workers(self, wanted: int) -> int:
         """``wanted`` threads of botocore requests, bounded by botocore's pool."""
         return max(1, min(wanted, self.pool_size)) if self.pool_size else max(1, wanted)
+
+    def knows(self, bucket: str) -> bool:
+        """Whether a batch in ``bucket`` would go the fast way from its first HEAD (an earlier one learned
+        the URL)."""
+        return self.enabled and bucket in self._templates
 
     def batch(self, bucket: str) -> HeadBatch:
         """A run of HEADs in ``bucket``; credentials and proxy settings are read once, here."""
@@ -499,9 +506,12 @@ class HeadBatch:
                 self._creds = owner._frozen_credentials()
             except Exception:  # credentials that cannot be loaded: botocore's request will say why
                 self._creds = None
-        known = owner._templates.get(bucket)
+        self._adopt_learned()
+
+    def _adopt_learned(self) -> None:
+        """Take the URL an earlier batch in this bucket learned: the URL, region and service stay botocore's."""
+        known = self.owner._templates.get(self.bucket)
         if known is not None and self._creds is not None:
-            # Learned by an earlier batch in this bucket: the URL, region and service stay botocore's.
             self._template, self._learned = known, True
             self._signer = CachedKeySigner(self._creds, known.service, known.region)
 
@@ -513,7 +523,11 @@ class HeadBatch:
     def head(self, key: str) -> HeadResult:
         """(ETag, metadata) of ``key``, or None when it does not exist; errors as ``DgError``."""
         if not self._learned:
-            with self._learn_lock:
+            # One batch learns at a time: the others started meanwhile wait for its URL instead of
+            # sending a learning HEAD of their own.
+            with self._learn_lock, self.owner._learning:
+                if not self._learned:
+                    self._adopt_learned()
                 if not self._learned:
                     try:
                         if self.fast:
@@ -535,6 +549,10 @@ class HeadBatch:
         if not keys:
             return
         start = 0
+        if not self._learned:
+            with self._learn_lock, self.owner._learning:  # learned by a batch read at once with this one?
+                if not self._learned:
+                    self._adopt_learned()
         if not self._learned or self._template is None or not self.fast:
             yield [(0, self.head(keys[0]))]  # teaches the URL, or tells that the fast path is off
             start = 1

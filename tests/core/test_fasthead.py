@@ -24,7 +24,7 @@ from dgtui import AccessDeniedError, CancelledError, CredentialsError, DgError, 
 from dgtui.core.fasthead import FastHead, encode_key
 from dgtui.core.listing import iter_logical_pages
 from dgtui.core.s3 import S3Access
-from dgtui.core.stats import MetadataFetcher, object_version
+from dgtui.core.stats import MetadataFetcher, compute_stats, object_version
 from dgtui.testing import TcpProxy
 
 from ..hardening.conftest import LIMITED_KEY, LIMITED_SECRET, as_new
@@ -506,6 +506,31 @@ def test_first_run_reads_metadata_while_listing_and_counts_the_same(s3_server, s
     second = client.get_bucket_stats(bucket, detailed_stats=True)
     assert batches == [first.object_count + 1]
     assert second.total_size == original_total + 5 and second.delta_objects == n
+    client.close()
+
+
+def test_a_first_run_learns_the_url_once_and_sends_its_last_small_batch_the_fast_way(
+        s3_server, s3_env, bucket, boto3_s3, tmp_path, monkeypatch):
+    from dgtui.core import stats as stats_module
+
+    n = 250  # pages of 60 (the reference among them): four batches of 60 read at once, then a last one of 11
+    original_total = put_deltas(boto3_s3, bucket, n, spaces=1)
+    monkeypatch.setattr(stats_module, "EAGER_BATCH", 40)
+    client = stats_client(s3_server, tmp_path / "cache")
+    pages = list(iter_logical_pages(client.boto3_client, bucket, "", page_size=60))
+    assert len(pages[-1].contents) < MetadataFetcher.FAST_MIN_BATCH
+    calls = CallCounter(client)
+    progress: list[tuple[int, int]] = []
+    stats = compute_stats(client._s3, client._fetcher, bucket, detailed=True, pages=pages,
+                          progress=lambda d, t: progress.append((d, t)))
+    fast = client._fetcher.fast_head
+    assert stats.delta_objects == n and stats.total_size == original_total and not stats.estimated
+    # One botocore HEAD teaches the URL to every batch, those read at once with it included; the
+    # last, small one joins the fast HEADs instead of a round through botocore after them.
+    assert calls["HeadObject"] == 1 and fast.learn_requests == 1 and fast.fallback_requests == 0
+    assert fast.fast_requests == stats.object_count - 1
+    done = [d for d, _ in progress]
+    assert done == sorted(done) and progress[-1] == (stats.object_count, stats.object_count)
     client.close()
 
 
