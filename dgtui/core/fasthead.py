@@ -52,6 +52,8 @@ through the same redaction as botocore's own logs.
 from __future__ import annotations
 
 import collections
+import hashlib
+import hmac
 import logging
 import queue
 import random
@@ -477,6 +479,92 @@ def _from_botocore(response: dict[str, Any] | None) -> HeadResult:
     return response.get("ETag", ""), response.get("Metadata", {})
 
 
+def sigv4_timestamp() -> str:
+    """Now as SigV4 writes it (``20261207T054500Z``), formatted once a second."""
+    global _stamp
+    now = int(time.time())
+    if _stamp[0] != now:
+        _stamp = (now, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)))
+    return _stamp[1]
+
+
+_stamp: tuple[int, str] = (-1, "")
+
+
+def botocore_signed(signer: S3SigV4Auth, t: _Template, encoded: str, timestamp: str | None = None) -> dict[str, str]:
+    """The headers botocore's signer gives a HEAD of an encoded key (``add_auth``, at ``timestamp`` if given)."""
+    request = AWSRequest("HEAD", t.base_url + encoded, headers={"Host": t.host, "X-Amz-Content-SHA256": EMPTY_SHA256})
+    if t.user_agent:
+        request.headers["User-Agent"] = t.user_agent
+    if timestamp is None:
+        signer.add_auth(request)
+    else:  # add_auth's steps, at a given date
+        request.context["timestamp"] = timestamp
+        signer._modify_request_before_signing(request)
+        signature = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+        signer._inject_signature_to_request(request, signature)
+    return {name: _text(value) or "" for name, value in request.headers.items()}
+
+
+class LeanHeadSigner:
+    """SigV4 headers of a HEAD in one bucket, built from strings: what botocore's ``S3SigV4Auth`` builds
+    through an ``AWSRequest`` (its headers an ``email.message``), its canonical request and the scope,
+    in about a tenth of its CPU (measured: 86 us a HEAD through botocore). A HEAD has no query string,
+    no body (the payload hash of nothing) and signs host, x-amz-content-sha256, x-amz-date and the
+    session token, if any. ``checked`` only gives one whose headers for a key equal botocore's for the
+    same key and date, so a botocore that signs differently keeps signing itself."""
+
+    __slots__ = ("_access_key", "_secret", "_scope_tail", "_host", "_token", "_token_line", "_user_agent",
+                 "_signed_headers", "_day", "_day_key")
+
+    def __init__(self, signer: S3SigV4Auth, t: _Template):
+        creds = signer.credentials
+        self._access_key, self._secret, self._token = creds.access_key, creds.secret_key, creds.token
+        self._scope_tail = f"/{signer._region_name}/{signer._service_name}/aws4_request"
+        self._host, self._user_agent = t.host, t.user_agent
+        # botocore's canonical header value: whitespace runs folded to one space
+        self._token_line = f"x-amz-security-token:{' '.join(self._token.split())}\n" if self._token else ""
+        self._signed_headers = "host;x-amz-content-sha256;x-amz-date" + (";x-amz-security-token" if self._token else "")
+        self._day, self._day_key = "", b""
+
+    @classmethod
+    def checked(cls, signer: S3SigV4Auth, t: _Template, encoded: str) -> LeanHeadSigner | None:
+        """A lean signer for ``signer``, or None when its headers for ``encoded`` differ from botocore's."""
+        try:
+            lean = cls(signer, t)
+            stamp = sigv4_timestamp()
+            if lean.headers(t.base_path + encoded, stamp) == botocore_signed(signer, t, encoded, stamp):
+                return lean
+            log.debug("fast HEADs signed by botocore: its headers differ from the lean signer's")
+        except Exception as exc:  # a botocore whose signer looks different: it signs itself
+            log.debug("fast HEADs signed by botocore: %s: %s", type(exc).__name__, exc)
+        return None
+
+    def headers(self, path: str, timestamp: str) -> dict[str, str]:
+        """The headers of a HEAD of ``path`` (the URL's path, as encoded) signed at ``timestamp``."""
+        day = timestamp[:8]
+        if day != self._day:
+            key = hmac.new(f"AWS4{self._secret}".encode(), day.encode(), hashlib.sha256).digest()
+            for part in self._scope_tail[1:].split("/"):  # region, service, aws4_request
+                key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+            self._day, self._day_key = day, key
+        canonical = (f"HEAD\n{path}\n\nhost:{self._host}\nx-amz-content-sha256:{EMPTY_SHA256}\n"
+                     f"x-amz-date:{timestamp}\n{self._token_line}\n{self._signed_headers}\n{EMPTY_SHA256}")
+        scope = day + self._scope_tail
+        to_sign = f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = hmac.new(self._day_key, to_sign.encode(), hashlib.sha256).hexdigest()
+        headers = {"Host": self._host}
+        if self._user_agent:
+            headers["User-Agent"] = self._user_agent
+        headers["X-Amz-Date"] = timestamp
+        if self._token:
+            headers["X-Amz-Security-Token"] = self._token
+        headers["X-Amz-Content-SHA256"] = EMPTY_SHA256
+        headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={self._access_key}/{scope}, "
+                                    f"SignedHeaders={self._signed_headers}, Signature={signature}")
+        return headers
+
+
 class _Template:
     """What a batch's fast requests are built from."""
 
@@ -499,6 +587,8 @@ class HeadBatch:
         self._template: _Template | None = None
         self._creds: Any = None
         self._signer: S3SigV4Auth | None = None
+        #: (botocore's signer, template, the lean signer checked against it or None): signing without botocore
+        self._lean: tuple[S3SigV4Auth, _Template, LeanHeadSigner | None] | None = None
         if owner.enabled and owner._uses_proxy():
             owner.disable("requests go through a proxy")
         if owner.enabled:
@@ -690,16 +780,22 @@ class HeadBatch:
         return _from_botocore(self.owner.s3.head(self.bucket, key))
 
     def signed_request(self, key: str, t: _Template | None = None) -> tuple[str, dict[str, str]]:
-        """The URL and headers of a HEAD of ``key``, signed by botocore's SigV4 signer."""
+        """The URL and headers of a HEAD of ``key``, signed as botocore's SigV4 signer signs it.
+
+        Built by ``LeanHeadSigner`` once its headers for this batch's first key were found equal to
+        botocore's own (for the same date); by botocore's signer when they were not.
+        """
         t = t or self._template
         signer = self._signer
         assert t is not None and signer is not None
-        url = t.base_url + encode_key(key)
-        request = AWSRequest("HEAD", url, headers={"Host": t.host, "X-Amz-Content-SHA256": EMPTY_SHA256})
-        if t.user_agent:
-            request.headers["User-Agent"] = t.user_agent
-        signer.add_auth(request)
-        return url, {name: _text(value) or "" for name, value in request.headers.items()}
+        encoded = encode_key(key)
+        url = t.base_url + encoded
+        lean = self._lean
+        if lean is None or lean[0] is not signer or lean[1] is not t:
+            lean = self._lean = (signer, t, LeanHeadSigner.checked(signer, t, encoded))
+        if lean[2] is not None:
+            return url, lean[2].headers(t.base_path + encoded, sigv4_timestamp())
+        return url, botocore_signed(signer, t, encoded)
 
     def answer(self, status: int, pairs: Any) -> HeadResult:
         """What a fast answer means: (ETag, metadata), None for a 404; ``_NeedsBotocore`` otherwise."""

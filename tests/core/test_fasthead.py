@@ -583,3 +583,45 @@ def test_the_cached_key_signer_signs_as_botocore_does():
                 string_to_sign = signer.string_to_sign(request, signer.canonical_request(request))
                 signed.append(signer.signature(string_to_sign, request))
             assert signed[0] == signed[1], (day, key)
+
+
+def test_the_lean_signer_signs_a_head_as_botocore_does():
+    from dgtui.core.fasthead import CachedKeySigner, LeanHeadSigner, _Template, botocore_signed
+
+    for scheme, host, base_path in (("http", "127.0.0.1:8333", "/bucket/"), ("https", "b.s3.example.com", "/"),
+                                    ("https", "[::1]:9000", "/sub/path/bucket/")):
+        for token in (None, "token/with+slash==", "token  with  spaces"):
+            creds = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+            for agent in (None, "Boto3/1.44 md/Botocore#1.44 ua/2.1 os/linux"):
+                t = _Template(f"{scheme}://{host}{base_path}", base_path, host, "eu-west-1", "s3", agent)
+                for signer in (S3SigV4Auth(creds, "s3", "eu-west-1"), CachedKeySigner(creds, "s3", "eu-west-1")):
+                    lean = LeanHeadSigner.checked(signer, t, "x")
+                    assert lean is not None, (scheme, token, agent)
+                    for day in ("20261201T000000Z", "20261201T235959Z", "20261202T010203Z"):
+                        for key in AWKWARD_KEYS:
+                            encoded = encode_key(key)
+                            assert lean.headers(base_path + encoded, day) == botocore_signed(signer, t, encoded, day)
+
+
+def test_a_botocore_that_signs_differently_keeps_signing_the_fast_heads(s3_server, s3_env, bucket, boto3_s3):
+    from dgtui.core.fasthead import CachedKeySigner
+
+    class SignsMore(CachedKeySigner):  # as a later botocore might: one more header
+        def _modify_request_before_signing(self, request):
+            super()._modify_request_before_signing(request)
+            request.headers["X-Amz-Extra"] = "1"
+
+    keys = [f"k{i}" for i in range(4)]
+    for key in keys:
+        boto3_s3.put_object(Bucket=bucket, Key=key, Body=b"x", Metadata={"key": key})
+    fast = FastHead(access(s3_server))
+    sent = record_sent(fast)
+    batch = fast.batch(bucket)
+    assert batch.head(keys[0])[1] == {"key": keys[0]}  # learned through botocore
+    assert batch._lean is None
+    batch._signer = SignsMore(batch._signer.credentials, "s3", s3_server.region)
+    assert [batch.head(k)[1] for k in keys[1:]] == [{"key": k} for k in keys[1:]]
+    assert batch._lean is not None and batch._lean[2] is None, "the lean signer is not used"
+    assert len(sent) == 3 and all(headers.get("X-Amz-Extra") == "1" for _, headers in sent)
+    assert fast.fast_requests == 3 and fast.fallback_requests == 0
+    fast.close()
