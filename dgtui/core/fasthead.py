@@ -260,6 +260,21 @@ class FastHead:
         """A run of HEADs in ``bucket``; credentials and proxy settings are read once, here."""
         return HeadBatch(self, bucket)
 
+    def warm(self) -> None:
+        """Start the event loop and its session (aiohttp's import, the TLS context) on a thread of their own,
+        for HEADs known to come soon: the first of them then does not wait for that (a first run of detailed
+        statistics warms while it still lists)."""
+        if not self.enabled or self._loop is not None:
+            return
+
+        def start() -> None:
+            try:
+                self._event_loop()
+            except Exception as exc:  # the first HEAD that needs the loop tries again, and says why
+                log.debug("starting the fast HEAD loop: %s: %s", type(exc).__name__, exc)
+
+        threading.Thread(target=start, name="dgtui-fasthead-start", daemon=True).start()
+
     def close(self) -> None:
         """Close the connections and stop the loop's thread (a later HEAD starts them again)."""
         with self._lock:

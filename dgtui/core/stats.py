@@ -461,6 +461,9 @@ class _StatsReads:
             return
         pending = len(self.counts.pending)
         if self.ahead is not None:
+            if not self.started and pending >= self.fetcher.FAST_MIN_BATCH:
+                # HEADs will go the fast way: its loop starts while the listing goes on
+                self.fetcher.fast_head.warm()
             if pending >= EAGER_BATCH:
                 self._read_ahead()
         elif pending >= (EXACT_BATCH if self.streaming else DEFER_OBJECTS):

@@ -625,3 +625,26 @@ def test_a_botocore_that_signs_differently_keeps_signing_the_fast_heads(s3_serve
     assert len(sent) == 3 and all(headers.get("X-Amz-Extra") == "1" for _, headers in sent)
     assert fast.fast_requests == 3 and fast.fallback_requests == 0
     fast.close()
+
+
+def test_warming_starts_the_loop_before_any_head_and_only_for_the_fast_path(s3_server, s3_env, bucket, boto3_s3):
+    import time
+
+    boto3_s3.put_object(Bucket=bucket, Key="a", Body=b"x", Metadata={"a": "1"})
+    fast = FastHead(access(s3_server))
+    fast.warm()
+    deadline = time.monotonic() + 20
+    while fast._loop is None and time.monotonic() < deadline:  # bounded: the loop's thread starts it
+        time.sleep(0.01)
+    assert fast._loop is not None and fast._session is not None
+    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (0, 0, 0), "no request sent"
+    batch = fast.batch(bucket)
+    assert [answer for group in batch.head_many(["a", "a", "missing"]) for _, answer in group] == \
+        [("\"" + hashlib.md5(b"x").hexdigest() + "\"", {"a": "1"})] * 2 + [None]
+    fast.close()
+    off = FastHead(access(s3_server))
+    off.disable("switched off for the test")
+    off.warm()  # nothing to warm: its HEADs go through botocore
+    time.sleep(0.2)
+    assert off._loop is None
+    off.close()
