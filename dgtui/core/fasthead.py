@@ -192,6 +192,10 @@ class FastHead:
         self.learn_requests = 0
         #: fast answers that asked to slow down (503 SlowDown, 429); each was sent again after a backoff
         self.throttled_requests = 0
+        #: HEADs waiting out a throttled answer's backoff now (their slots are free meanwhile)
+        self.backing_off = 0
+        #: most HEADs in flight at once, over this client's life
+        self.peak_in_flight = 0
         #: fast HEADs that failed on a server error or a dropped connection (botocore repeated them)
         self.transient_failures = 0
         self._failures_in_a_row = 0
@@ -378,6 +382,8 @@ class FastHead:
                 if waiter in self._slot_waiters:
                     self._slot_waiters.remove(waiter)
         self._in_flight += 1
+        if self._in_flight > self.peak_in_flight:
+            self.peak_in_flight = self._in_flight
         return self._wave
 
     def _give_slot(self) -> None:
@@ -648,8 +654,8 @@ class HeadBatch:
 
     def head_many(self, keys: List[str], should_cancel: Callable[[], bool] | None = None
                   ) -> Iterator[List[Tuple[int, HeadResult]]]:
-        """HEAD every key, at most ``max_workers`` at a time; yields groups of (index in ``keys``,
-        answer) as they arrive. The first error ends it (the rest are cancelled) and is raised;
+        """HEAD every key, at most ``concurrency`` (``max_workers`` unthrottled) in flight; yields groups
+        of (index in ``keys``, answer) as they arrive. The first error ends it (the rest are cancelled) and is raised;
         so is ``CancelledError`` once ``should_cancel()`` says so."""
         if not keys:
             return
@@ -680,7 +686,10 @@ class HeadBatch:
                     return
 
         async def every() -> None:
-            await asyncio.gather(*(worker() for _ in range(min(self.owner.max_workers, len(keys) - start))))
+            # Twice as many senders as slots: a HEAD waiting out a throttled answer's backoff keeps its
+            # sender, not its slot, and the other senders keep the slots busy meanwhile.
+            senders = min(2 * self.owner.max_workers, len(keys) - start)
+            await asyncio.gather(*(worker() for _ in range(senders)))
 
         running = asyncio.run_coroutine_threadsafe(every(), self.owner._event_loop())
         remaining = len(keys) - start
@@ -854,5 +863,9 @@ class HeadBatch:
                 owner._speed_up()
                 return result
             owner._slow_down(wave, f"HTTP {status}")
-            await asyncio.sleep(backoff_seconds(attempt))
+            owner.backing_off += 1
+            try:
+                await asyncio.sleep(backoff_seconds(attempt))
+            finally:
+                owner.backing_off -= 1
         raise _NeedsBotocore(status, transient=True)  # still throttled: botocore's retries take it from here
