@@ -63,7 +63,7 @@ import time
 import urllib.request
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import quote, urlsplit
 
 import botocore
@@ -85,7 +85,7 @@ log = logging.getLogger("dgtui.fasthead")
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #: fast requests in a row that botocore had to answer before the fast path is switched off
 FALLBACK_LIMIT = 3
-_META_PREFIX = "x-amz-meta-"
+_META_PREFIX_BYTES = b"x-amz-meta-"
 _SIGV4_AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=[^/]*/\d{8}/([^/]+)/([^/]+)/aws4_request,")
 _SIGV4_VERSIONS = (None, "s3v4", "v4")
 
@@ -111,6 +111,8 @@ MIN_CONCURRENCY = 16
 #: transient failures before they may switch the fast path off (when they outnumber its answers)
 TRANSIENT_LIMIT = 32
 
+#: a response's headers as received: (name, value) bytes, in order
+RawHeaders = Sequence[Tuple[bytes, bytes]]
 #: what a HEAD answers: (ETag, metadata) for an object, None for a missing one
 HeadResult = Optional[Tuple[str, Dict[str, str]]]
 
@@ -352,17 +354,15 @@ class FastHead:
             return False
         return not urllib.request.proxy_bypass(parts.netloc)
 
-    async def _send(self, url: str, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]]]:
-        """Send one HEAD (on the loop); the status and the response headers, in order, as received."""
+    async def _send(self, url: str, headers: dict[str, str]) -> tuple[int, RawHeaders]:
+        """Send one HEAD (on the loop); the status and the response headers, in order, as received (bytes)."""
         from yarl import URL
 
         session = self._session
         assert session is not None
         # encoded=True: the path goes out exactly as signed, never re-quoted or normalised.
         async with session.head(URL(url, encoded=True), headers=headers, allow_redirects=False) as response:
-            # Decoded as http.client (and so botocore) decodes them: Latin-1, byte for byte.
-            return response.status, [(name.decode("latin-1"), value.decode("latin-1"))
-                                     for name, value in response.raw_headers]
+            return response.status, response.raw_headers
 
     # -- how many in flight (AIMD) ----------------------------------------------
     async def _take_slot(self) -> int:
@@ -479,19 +479,6 @@ def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, sessio
         thread.join(timeout=5)
     if not loop.is_running():
         loop.close()
-
-
-def merged(pairs: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
-    """Headers with a repeated name's values joined by ", ", in first-seen order, as urllib3's
-    ``itermerged`` gives them to botocore."""
-    by_name: Dict[str, Tuple[str, List[str]]] = {}
-    for name, value in pairs:
-        seen = by_name.get(name.lower())
-        if seen is None:
-            by_name[name.lower()] = (name, [value])
-        else:
-            seen[1].append(value)
-    return [(name, ", ".join(values)) for name, values in by_name.values()]
 
 
 def _from_botocore(response: dict[str, Any] | None) -> HeadResult:
@@ -821,18 +808,31 @@ class HeadBatch:
             return url, lean[2].headers(t.base_path + encoded, sigv4_timestamp())
         return url, botocore_signed(signer, t, encoded)
 
-    def answer(self, status: int, pairs: Any) -> HeadResult:
-        """What a fast answer means: (ETag, metadata), None for a 404; ``_NeedsBotocore`` otherwise."""
+    def answer(self, status: int, raw: RawHeaders) -> HeadResult:
+        """What a fast answer means: (ETag, metadata), None for a 404; ``_NeedsBotocore`` otherwise.
+
+        The headers are read as botocore reads them, in one pass over the bytes received: decoded as
+        http.client decodes them (Latin-1, byte for byte), a name received more than once (in any case)
+        merged into one value joined by ", " under its first spelling (urllib3's ``itermerged``), and
+        Metadata named as received with the prefix cut off (botocore's parser).
+        """
         if status == 200:
-            etag = None
-            metadata = {}
-            for name, value in pairs:
+            etag: str | None = None
+            metadata: dict[str, str] = {}
+            spelled: dict[bytes, str] = {}  # a metadata name (lowercase) -> its key in ``metadata``
+            for name, value in raw:
                 low = name.lower()
-                if low[:11] == _META_PREFIX:
-                    # As botocore's parser builds Metadata: the name as received, the prefix cut off.
-                    metadata[name[11:]] = value
-                elif low == "etag":
-                    etag = value
+                if low[:11] == _META_PREFIX_BYTES:
+                    text = value.decode("latin-1")
+                    known = spelled.get(low)
+                    if known is None:
+                        spelled[low] = known = name[11:].decode("latin-1")
+                        metadata[known] = text
+                    else:
+                        metadata[known] = f"{metadata[known]}, {text}"
+                elif low == b"etag":
+                    text = value.decode("latin-1")
+                    etag = text if etag is None else f"{etag}, {text}"
             if etag:
                 self.owner._answered()
                 return etag, metadata
@@ -857,9 +857,10 @@ class HeadBatch:
             finally:
                 owner._give_slot()
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("fast HEAD %s %s -> %s %s", url, headers, status, dict(received))
+                log.debug("fast HEAD %s %s -> %s %s", url, headers, status,
+                          {n.decode("latin-1"): v.decode("latin-1") for n, v in received})
             if status not in THROTTLE_STATUSES:
-                result = self.answer(status, merged(received))
+                result = self.answer(status, received)
                 owner._speed_up()
                 return result
             owner._slow_down(wave, f"HTTP {status}")
