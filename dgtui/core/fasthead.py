@@ -259,8 +259,11 @@ class FastHead:
 
     def knows(self, bucket: str) -> bool:
         """Whether a batch in ``bucket`` would go the fast way from its first HEAD (an earlier one learned
-        the URL)."""
-        return self.enabled and bucket in self._templates
+        the URL); while a batch learns it, the answer waits for what it learns."""
+        if not self.enabled:
+            return False
+        with self._learning:
+            return bucket in self._templates
 
     def batch(self, bucket: str) -> HeadBatch:
         """A run of HEADs in ``bucket``; credentials and proxy settings are read once, here."""

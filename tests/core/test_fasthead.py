@@ -516,6 +516,7 @@ def test_a_first_run_learns_the_url_once_and_sends_its_last_small_batch_the_fast
     n = 250  # pages of 60 (the reference among them): four batches of 60 read at once, then a last one of 11
     original_total = put_deltas(boto3_s3, bucket, n, spaces=1)
     monkeypatch.setattr(stats_module, "EAGER_BATCH", 40)
+    monkeypatch.setattr(stats_module, "READ_AHEAD_BATCHES", 8)  # every batch at once, the small one while learning
     client = stats_client(s3_server, tmp_path / "cache")
     pages = list(iter_logical_pages(client.boto3_client, bucket, "", page_size=60))
     assert len(pages[-1].contents) < MetadataFetcher.FAST_MIN_BATCH
