@@ -101,7 +101,10 @@ class MetadataFetcher:
         self.fast_head.close()
 
     def fetch(self, bucket: str, items: list[ObjectInfo], progress: StatsProgress | None = None,
-              should_cancel: ShouldCancel | None = None) -> list[ObjectInfo]:
+              should_cancel: ShouldCancel | None = None, *, fast: bool = False) -> list[ObjectInfo]:
+        """Fill ``items`` with their metadata; ``fast``: a batch of the same run, read at once with this
+        one, goes the fast way, so this one does too whatever its size (it learns the URL at most once
+        between them)."""
         total = len(items)
         done = 0
         pending: list[ObjectInfo] = []
@@ -122,9 +125,9 @@ class MetadataFetcher:
         if not pending:
             return items
 
-        # A small batch learning the URL would cost more than it saves; once an earlier batch learned it,
-        # any batch goes the fast way.
-        fast = len(pending) >= self.FAST_MIN_BATCH or self.fast_head.knows(bucket)
+        # A small batch learning the URL would cost more than it saves; once an earlier batch learned it
+        # (or learns it now), any batch goes the fast way.
+        fast = fast or len(pending) >= self.FAST_MIN_BATCH or self.fast_head.knows(bucket)
         batch = self.fast_head.batch(bucket) if fast else None
         s3 = self.s3
 
@@ -228,11 +231,13 @@ class ReadAhead(Generic[T]):
     def busy(self) -> bool:
         return bool(self._reading)
 
-    def submit(self, items: list[ObjectInfo], progress: StatsProgress | None, what: T) -> None:
-        """Read the metadata of ``items``; ``what`` comes back from ``finished`` once they are read."""
+    def submit(self, items: list[ObjectInfo], progress: StatsProgress | None, what: T, *, fast: bool = False) -> None:
+        """Read the metadata of ``items``; ``what`` comes back from ``finished`` once they are read
+        (``fast``: see ``MetadataFetcher.fetch``)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._parallel, thread_name_prefix=self._name)
-        future = self._pool.submit(self._fetcher.fetch, self._bucket, items, progress, self._should_cancel)
+        future = self._pool.submit(self._fetcher.fetch, self._bucket, items, progress, self._should_cancel,
+                                   fast=fast)
         self._reading.append((future, what, len(items)))
 
     def finished(self, keep: int | None = None) -> Iterator[T]:
@@ -509,7 +514,9 @@ class _StatsReads:
         """The listing is whole: what still waits for its metadata joins the reads already going on
         (instead of a round of its own once they are all done)."""
         if self.ahead is not None and self.counts.pending:
-            self.ahead.submit(batch := self.counts.take_pending(), self._progress(len(batch)), batch)
+            # after a batch of EAGER_BATCH (read the fast way), a small one is read the fast way too
+            fast = self.started >= self.fetcher.FAST_MIN_BATCH
+            self.ahead.submit(batch := self.counts.take_pending(), self._progress(len(batch)), batch, fast=fast)
 
     def wait(self) -> None:
         if self.ahead is not None:
