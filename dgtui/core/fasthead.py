@@ -220,6 +220,7 @@ class FastHead:
         self._answers_since_increase = 0
         self._verify: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._warming = False  #: a thread is starting the loop (``warm``)
         self._loop_thread: threading.Thread | None = None
         self._session: aiohttp.ClientSession | None = None
         self._fallback_pool: ThreadPoolExecutor | None = None
@@ -273,14 +274,18 @@ class FastHead:
         """Start the event loop and its session (aiohttp's import, the TLS context) on a thread of their own,
         for HEADs known to come soon: the first of them then does not wait for that (a first run of detailed
         statistics warms while it still lists)."""
-        if not self.enabled or self._loop is not None:
-            return
+        with self._lock:
+            if not self.enabled or self._loop is not None or self._warming:
+                return
+            self._warming = True
 
         def start() -> None:
             try:
                 self._event_loop()
             except Exception as exc:  # the first HEAD that needs the loop tries again, and says why
                 log.debug("starting the fast HEAD loop: %s: %s", type(exc).__name__, exc)
+            finally:
+                self._warming = False
 
         threading.Thread(target=start, name="dgtui-fasthead-start", daemon=True).start()
 
