@@ -27,6 +27,7 @@ class Network:
 
     name: str  #: shown in the table
     endpoint_url: str
+    proxy_pid: int | None = None  #: the latency proxy's process, if the network goes through one
 
 
 @dataclass
@@ -63,7 +64,8 @@ class BenchEnv:
                     env=env.child_env())
                 env._proxies.append(proxy)
                 proxied = int(proxy.stdout.readline())
-                env.networks.append(Network(f"{tag}+{latency_s * 1000:g} ms", f"{scheme}://127.0.0.1:{proxied}"))
+                env.networks.append(Network(f"{tag}+{latency_s * 1000:g} ms", f"{scheme}://127.0.0.1:{proxied}",
+                                            proxy.pid))
         return env
 
     def stop(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import resource
 import statistics
 import subprocess
 import time
@@ -13,6 +15,24 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     started = time.perf_counter()
     result = fn()
     return time.perf_counter() - started, result
+
+
+def own_cpu() -> float:
+    """User and system CPU seconds of this process so far (every thread)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int | None) -> float | None:
+    """User and system CPU seconds another process (every thread) used so far; None when unknown."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def median(values: list[float]) -> float:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import datasets
 from ..env import Network
-from ..measure import median, timed
+from ..measure import median, own_cpu, timed
 from ..report import Row, speedup
 from . import Context, label
 from .stats import _check
@@ -74,17 +74,23 @@ def _run_on(ctx: Context, target: Network, bucket: str, n: int, truth: datasets.
     theirs: set[str] = set()  #: DeltaGlider's wrong totals: told in the note
     lowest: list[int] = []
     throttled: list[int] = []
+    raised: list[int] = []  #: times answers raised the HEADs in flight again, a run
+    spent: list[float] = []  #: CPU seconds of dgtui's process, a run with faults
     tag = label(target)
 
     def dgtui_stats(endpoint: str, cache: str, *, faults: bool = False) -> float:
         client = ctx.env.dgtui(endpoint, ctx.env.scratch(cache))
+        cpu = own_cpu()
         seconds, stats = timed(lambda: client.get_bucket_stats(bucket, detailed_stats=True))
+        cpu = own_cpu() - cpu
         fast = client._fetcher.fast_head
         if not fast.enabled:
             problems.add(f"dgtui's fast HEADs were switched off: {fast.disabled_reason}")
         if faults:
             lowest.append(fast.lowest_concurrency)
             throttled.append(fast.throttled_requests)
+            spent.append(cpu)
+            raised.append(fast.concurrency_increases)
         client.close()
         problems.update(_check("dgtui", stats, n, truth))
         return seconds
@@ -107,7 +113,8 @@ def _run_on(ctx: Context, target: Network, bucket: str, n: int, truth: datasets.
     note = "; ".join(sorted(problems) + sorted(theirs) + [
         f"dgtui straight to the server {median(direct):.3f} s, through the proxy without faults "
         f"{median(clean):.3f} s", f"dgtui's HEADs in flight went down to {min(lowest)}, "
-        f"{min(throttled)}-{max(throttled)} HEADs throttled a run"])
+        f"{min(throttled)}-{max(throttled)} HEADs throttled a run, raised again {min(raised)}-{max(raised)} times",
+        f"dgtui's CPU with faults {median(spent):.2f} s a run"])
     row = speedup(Row("stats-throttled", f"detailed stats, {n:,} deltas, {SLOWDOWN_RATE:.0%} SlowDown", target.name,
                       "s", median(ours), "DeltaGlider 6.2.0 detailed", median(peer), note=note,
                       samples={"dgtui": ours, "peer": peer, "dgtui_direct": direct, "dgtui_clean_proxy": clean}),

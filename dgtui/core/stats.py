@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
@@ -71,10 +72,14 @@ class MetadataFetcher:
     botocore's per-call work, botocore for anything unusual), ``max_workers`` at
     a time; smaller ones through botocore alone from threads (bounded by the
     client's connection pool), where learning the fast path's URL would cost more
-    than it saves.
+    than it saves, unless an earlier batch in the bucket learned it.
     """
 
-    #: default HEADs in flight at once
+    #: default HEADs in flight at once. 2,000 HEADs are then 16 round trips (at 30 ms, 0.48 s: the floor of
+    #: detailed stats over 2,000 deltas); 256 measured slower on two cores, where the client's CPU (and over
+    #: https, 256 TLS handshakes) costs more than the rounds it saves. 128 at 10-20 ms in-region can pass the
+    #: 5,500 HEADs a second S3 allows per prefix: its SlowDown answers halve what is in flight (down to
+    #: ``fasthead.MIN_CONCURRENCY``, which alone stays under that limit) and answers raise it again.
     HEAD_WORKERS = 128
     #: HEADs from which a batch takes the fast path
     FAST_MIN_BATCH = 32
@@ -96,7 +101,10 @@ class MetadataFetcher:
         self.fast_head.close()
 
     def fetch(self, bucket: str, items: list[ObjectInfo], progress: StatsProgress | None = None,
-              should_cancel: ShouldCancel | None = None) -> list[ObjectInfo]:
+              should_cancel: ShouldCancel | None = None, *, fast: bool = False) -> list[ObjectInfo]:
+        """Fill ``items`` with their metadata; ``fast``: a batch of the same run, read at once with this
+        one, goes the fast way, so this one does too whatever its size (it learns the URL at most once
+        between them)."""
         total = len(items)
         done = 0
         pending: list[ObjectInfo] = []
@@ -117,7 +125,10 @@ class MetadataFetcher:
         if not pending:
             return items
 
-        batch = self.fast_head.batch(bucket) if len(pending) >= self.FAST_MIN_BATCH else None
+        # A small batch learning the URL would cost more than it saves; once an earlier batch learned it
+        # (or learns it now), any batch goes the fast way.
+        fast = fast or len(pending) >= self.FAST_MIN_BATCH or self.fast_head.knows(bucket)
+        batch = self.fast_head.batch(bucket) if fast else None
         s3 = self.s3
 
         def head(info: ObjectInfo) -> dict | None:
@@ -189,20 +200,25 @@ class MetadataFetcher:
 
 
 class ReadAhead(Generic[T]):
-    """Metadata reads that go on while the listing does: batches read in the order given, on one thread.
+    """Metadata reads that go on while the listing does: batches handed back in the order given.
 
     ``MetadataFetcher.fetch`` hands a batch's answers to the thread that
     asks for them (FastHead's event loop sends the HEADs and ``head_many``
     yields them to the asking thread; the fallback maps over the fetcher's
-    pool), so reading while listing takes one thread that asks, and no
-    more: the fan-out of the HEADs themselves is FastHead's. One thread per
-    run keeps a run's batches in order, so its progress counts up; what a
-    batch was read for is given back to the caller (``finished``), which
-    counts it on its own thread.
+    pool), so each batch being read takes one thread that asks, and no more:
+    the fan-out of the HEADs themselves is FastHead's, whose limit on HEADs in
+    flight is shared by every batch. With ``parallel`` > 1 the next batches
+    are read while the last answers of the one before are still on their way
+    (its last round, a throttled HEAD's backoff), so the fan-out stays full
+    instead of draining at every batch's end; with 1 a run's batches are read
+    one after another. What a batch was read for is given back to the caller
+    (``finished``) in the order given, which counts it on its own thread.
     """
 
-    def __init__(self, fetcher: MetadataFetcher, bucket: str, should_cancel: ShouldCancel | None, name: str):
+    def __init__(self, fetcher: MetadataFetcher, bucket: str, should_cancel: ShouldCancel | None, name: str,
+                 parallel: int = 1):
         self._fetcher, self._bucket, self._should_cancel, self._name = fetcher, bucket, should_cancel, name
+        self._parallel = max(1, parallel)
         self._pool: ThreadPoolExecutor | None = None
         self._reading: deque[tuple[Future[Any], T, int]] = deque()
 
@@ -215,11 +231,13 @@ class ReadAhead(Generic[T]):
     def busy(self) -> bool:
         return bool(self._reading)
 
-    def submit(self, items: list[ObjectInfo], progress: StatsProgress | None, what: T) -> None:
-        """Read the metadata of ``items``; ``what`` comes back from ``finished`` once they are read."""
+    def submit(self, items: list[ObjectInfo], progress: StatsProgress | None, what: T, *, fast: bool = False) -> None:
+        """Read the metadata of ``items``; ``what`` comes back from ``finished`` once they are read
+        (``fast``: see ``MetadataFetcher.fetch``)."""
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
-        future = self._pool.submit(self._fetcher.fetch, self._bucket, items, progress, self._should_cancel)
+            self._pool = ThreadPoolExecutor(max_workers=self._parallel, thread_name_prefix=self._name)
+        future = self._pool.submit(self._fetcher.fetch, self._bucket, items, progress, self._should_cancel,
+                                   fast=fast)
         self._reading.append((future, what, len(items)))
 
     def finished(self, keep: int | None = None) -> Iterator[T]:
@@ -425,6 +443,9 @@ DEFER_OBJECTS = 100_000
 EXACT_BATCH = 5000
 #: objects a first run of detailed stats gathers before it reads their metadata in the background
 EAGER_BATCH = 500
+#: batches of a first run read at once: FastHead keeps the HEADs of all of them within its one limit, and
+#: the next batch's HEADs take the slots the last round of the one before leaves free
+READ_AHEAD_BATCHES = 3
 
 
 class _StatsReads:
@@ -437,14 +458,21 @@ class _StatsReads:
         #: read while listing because the objects outgrew ``DEFER_OBJECTS`` (the shortcut cannot apply)
         self.streaming = False
         self.started = 0  #: objects whose metadata was handed to the fetcher
+        # Objects whose metadata was read, over every batch; batches read at once report under the lock,
+        # so the progress counts up.
+        self._read = 0
+        self._progress_lock = threading.Lock()
         self.ahead: ReadAhead[list[ObjectInfo]] | None = \
-            ReadAhead(fetcher, bucket, should_cancel, "dgtui-stats") if eager else None
+            ReadAhead(fetcher, bucket, should_cancel, "dgtui-stats", parallel=READ_AHEAD_BATCHES) if eager else None
 
     def after_page(self) -> None:
         if not self.counts.detailed:
             return
         pending = len(self.counts.pending)
         if self.ahead is not None:
+            if not self.started and pending >= self.fetcher.FAST_MIN_BATCH:
+                # HEADs will go the fast way: its loop starts while the listing goes on
+                self.fetcher.fast_head.warm()
             if pending >= EAGER_BATCH:
                 self._read_ahead()
         elif pending >= (EXACT_BATCH if self.streaming else DEFER_OBJECTS):
@@ -468,14 +496,27 @@ class _StatsReads:
         self.counts.add_metadata(batch)
 
     def _progress(self, size: int) -> StatsProgress:
-        base, self.started = self.started, self.started + size
-        progress, counts = self.progress, self.counts
+        self.started += size
+        progress, counts, lock = self.progress, self.counts, self._progress_lock
+        reported = 0  # what this batch told so far
 
         def batch_progress(done: int, _total: int) -> None:
-            if progress:
-                progress(base + done, max(counts.to_read, base + done))
+            nonlocal reported
+            with lock:
+                self._read += done - reported
+                reported = done
+                if progress:
+                    progress(self._read, max(counts.to_read, self._read))
 
         return batch_progress
+
+    def listed(self) -> None:
+        """The listing is whole: what still waits for its metadata joins the reads already going on
+        (instead of a round of its own once they are all done)."""
+        if self.ahead is not None and self.counts.pending:
+            # after a batch of EAGER_BATCH (read the fast way), a small one is read the fast way too
+            fast = self.started >= self.fetcher.FAST_MIN_BATCH
+            self.ahead.submit(batch := self.counts.take_pending(), self._progress(len(batch)), batch, fast=fast)
 
     def wait(self) -> None:
         if self.ahead is not None:
@@ -517,6 +558,7 @@ def compute_stats(s3: S3Access, fetcher: MetadataFetcher, bucket: str, prefix: s
             for page in walk(s3, fetcher.cache, bucket, prefix, pages=pages, should_cancel=should_cancel):
                 counts.add_page(page)
                 reads.after_page()
+        reads.listed()
         reads.wait()
     finally:
         reads.close()

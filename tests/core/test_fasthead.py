@@ -24,7 +24,7 @@ from dgtui import AccessDeniedError, CancelledError, CredentialsError, DgError, 
 from dgtui.core.fasthead import FastHead, encode_key
 from dgtui.core.listing import iter_logical_pages
 from dgtui.core.s3 import S3Access
-from dgtui.core.stats import MetadataFetcher, object_version
+from dgtui.core.stats import MetadataFetcher, compute_stats, object_version
 from dgtui.testing import TcpProxy
 
 from ..hardening.conftest import LIMITED_KEY, LIMITED_SECRET, as_new
@@ -509,6 +509,32 @@ def test_first_run_reads_metadata_while_listing_and_counts_the_same(s3_server, s
     client.close()
 
 
+def test_a_first_run_learns_the_url_once_and_sends_its_last_small_batch_the_fast_way(
+        s3_server, s3_env, bucket, boto3_s3, tmp_path, monkeypatch):
+    from dgtui.core import stats as stats_module
+
+    n = 250  # pages of 60 (the reference among them): four batches of 60 read at once, then a last one of 11
+    original_total = put_deltas(boto3_s3, bucket, n, spaces=1)
+    monkeypatch.setattr(stats_module, "EAGER_BATCH", 40)
+    monkeypatch.setattr(stats_module, "READ_AHEAD_BATCHES", 8)  # every batch at once, the small one while learning
+    client = stats_client(s3_server, tmp_path / "cache")
+    pages = list(iter_logical_pages(client.boto3_client, bucket, "", page_size=60))
+    assert len(pages[-1].contents) < MetadataFetcher.FAST_MIN_BATCH
+    calls = CallCounter(client)
+    progress: list[tuple[int, int]] = []
+    stats = compute_stats(client._s3, client._fetcher, bucket, detailed=True, pages=pages,
+                          progress=lambda d, t: progress.append((d, t)))
+    fast = client._fetcher.fast_head
+    assert stats.delta_objects == n and stats.total_size == original_total and not stats.estimated
+    # One botocore HEAD teaches the URL to every batch, those read at once with it included; the
+    # last, small one joins the fast HEADs instead of a round through botocore after them.
+    assert calls["HeadObject"] == 1 and fast.learn_requests == 1 and fast.fallback_requests == 0
+    assert fast.fast_requests == stats.object_count - 1
+    done = [d for d, _ in progress]
+    assert done == sorted(done) and progress[-1] == (stats.object_count, stats.object_count)
+    client.close()
+
+
 def test_a_head_refused_while_listing_ends_the_first_run_with_that_error(two_identities, tmp_path, monkeypatch):
     from dgtui.core import stats as stats_module
     from dgtui.core import walk as walk_module
@@ -558,3 +584,68 @@ def test_the_cached_key_signer_signs_as_botocore_does():
                 string_to_sign = signer.string_to_sign(request, signer.canonical_request(request))
                 signed.append(signer.signature(string_to_sign, request))
             assert signed[0] == signed[1], (day, key)
+
+
+def test_the_lean_signer_signs_a_head_as_botocore_does():
+    from dgtui.core.fasthead import CachedKeySigner, LeanHeadSigner, _Template, botocore_signed
+
+    for scheme, host, base_path in (("http", "127.0.0.1:8333", "/bucket/"), ("https", "b.s3.example.com", "/"),
+                                    ("https", "[::1]:9000", "/sub/path/bucket/")):
+        for token in (None, "token/with+slash==", "token  with  spaces"):
+            creds = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+            for agent in (None, "Boto3/1.44 md/Botocore#1.44 ua/2.1 os/linux"):
+                t = _Template(f"{scheme}://{host}{base_path}", base_path, host, "eu-west-1", "s3", agent)
+                for signer in (S3SigV4Auth(creds, "s3", "eu-west-1"), CachedKeySigner(creds, "s3", "eu-west-1")):
+                    lean = LeanHeadSigner.checked(signer, t, "x")
+                    assert lean is not None, (scheme, token, agent)
+                    for day in ("20261201T000000Z", "20261201T235959Z", "20261202T010203Z"):
+                        for key in AWKWARD_KEYS:
+                            encoded = encode_key(key)
+                            assert lean.headers(base_path + encoded, day) == botocore_signed(signer, t, encoded, day)
+
+
+def test_a_botocore_that_signs_differently_keeps_signing_the_fast_heads(s3_server, s3_env, bucket, boto3_s3):
+    from dgtui.core.fasthead import CachedKeySigner
+
+    class SignsMore(CachedKeySigner):  # as a later botocore might: one more header
+        def _modify_request_before_signing(self, request):
+            super()._modify_request_before_signing(request)
+            request.headers["X-Amz-Extra"] = "1"
+
+    keys = [f"k{i}" for i in range(4)]
+    for key in keys:
+        boto3_s3.put_object(Bucket=bucket, Key=key, Body=b"x", Metadata={"key": key})
+    fast = FastHead(access(s3_server))
+    sent = record_sent(fast)
+    batch = fast.batch(bucket)
+    assert batch.head(keys[0])[1] == {"key": keys[0]}  # learned through botocore
+    assert batch._lean is None
+    batch._signer = SignsMore(batch._signer.credentials, "s3", s3_server.region)
+    assert [batch.head(k)[1] for k in keys[1:]] == [{"key": k} for k in keys[1:]]
+    assert batch._lean is not None and batch._lean[2] is None, "the lean signer is not used"
+    assert len(sent) == 3 and all(headers.get("X-Amz-Extra") == "1" for _, headers in sent)
+    assert fast.fast_requests == 3 and fast.fallback_requests == 0
+    fast.close()
+
+
+def test_warming_starts_the_loop_before_any_head_and_only_for_the_fast_path(s3_server, s3_env, bucket, boto3_s3):
+    import time
+
+    boto3_s3.put_object(Bucket=bucket, Key="a", Body=b"x", Metadata={"a": "1"})
+    fast = FastHead(access(s3_server))
+    fast.warm()
+    deadline = time.monotonic() + 20
+    while fast._loop is None and time.monotonic() < deadline:  # bounded: the loop's thread starts it
+        time.sleep(0.01)
+    assert fast._loop is not None and fast._session is not None
+    assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (0, 0, 0), "no request sent"
+    batch = fast.batch(bucket)
+    answers = dict(pair for group in batch.head_many(["a", "a", "missing"]) for pair in group)  # index -> answer
+    assert [answers[i] for i in range(3)] == [("\"" + hashlib.md5(b"x").hexdigest() + "\"", {"a": "1"})] * 2 + [None]
+    fast.close()
+    off = FastHead(access(s3_server))
+    off.disable("switched off for the test")
+    off.warm()  # nothing to warm: its HEADs go through botocore
+    time.sleep(0.2)
+    assert off._loop is None
+    off.close()

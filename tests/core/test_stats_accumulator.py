@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 
 import pytest
 
@@ -146,3 +147,28 @@ def test_read_ahead_gives_batches_back_in_order_and_raises_their_failure(client,
             list(cancelled.finished())
     finally:
         cancelled.close(wait=True)
+
+
+def test_read_ahead_reads_the_next_batch_while_one_is_still_read(client, bucket, boto3_s3):
+    seed(boto3_s3, bucket)
+    objects = [o for page in walk(client._s3, None, bucket) for o in page.contents]
+    fetcher = client._fetcher
+    second_started = threading.Event()
+    fetch = fetcher.fetch
+
+    def fetch_holding_the_first(b, items, *args, **kwargs):  # the first batch ends only once the second began
+        if items[0] is objects[0]:
+            assert second_started.wait(timeout=10), "the second batch waited for the first"
+        else:
+            second_started.set()
+        return fetch(b, items, *args, **kwargs)
+
+    fetcher.fetch = fetch_holding_the_first
+    ahead: ReadAhead[str] = ReadAhead(fetcher, bucket, None, "test-read-ahead", parallel=2)
+    try:
+        ahead.submit(objects[:2], None, "first")
+        ahead.submit(objects[2:], None, "second")
+        assert list(ahead.finished()) == ["first", "second"]  # still given back in the order handed over
+        assert all(o.metadata_loaded for o in objects)
+    finally:
+        ahead.close()

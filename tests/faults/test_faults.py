@@ -172,3 +172,35 @@ def test_slowdown_lowers_the_concurrency_and_keeps_the_fast_path(s3_server, s3_e
         assert proxy.counts["slowdown"] >= fast.throttled_requests > 0
         assert fast.concurrency_increases > 0  # answers raised it again
         client.close()
+
+
+def test_throttled_heads_waiting_out_their_backoff_leave_their_slots_to_others(s3_server, s3_env, bucket, boto3_s3):
+    from dgtui.core.fasthead import FastHead
+    from dgtui.core.s3 import S3Access
+
+    keys = [f"k/{i:03d}" for i in range(60)]
+    for key in keys:
+        boto3_s3.put_object(Bucket=bucket, Key=key, Body=b"x", Metadata={"key": key})
+    # Every HEAD is throttled once, then answered: each one waits out a backoff.
+    with FaultProxy(s3_server.endpoint_url, FaultRates(slowdown=1.0), methods=("HEAD",), seed=1,
+                    first_attempts=1) as proxy:
+        s3 = S3Access(endpoint_url=proxy.endpoint_url, aws_access_key_id=s3_server.access_key,
+                      aws_secret_access_key=s3_server.secret_key, region_name=s3_server.region)
+        fast = FastHead(s3, max_workers=8)  # under MIN_CONCURRENCY: throttling keeps all 8 slots
+        seen: list[tuple[int, int]] = []  # (HEADs in flight, HEADs backing off) as each fast HEAD is sent
+        send = fast._send
+
+        async def recording(url: str, headers: dict[str, str]):
+            seen.append((fast._in_flight, fast.backing_off))
+            return await send(url, headers)
+
+        fast._send = recording  # type: ignore[method-assign]
+        batch = fast.batch(bucket)
+        answers = {keys[i]: answer for group in batch.head_many(keys) for i, answer in group}
+        assert {key: answer[1] for key, answer in answers.items()} == {key: {"key": key} for key in keys}
+        assert fast.enabled and fast.throttled_requests == len(keys) - 1  # the first one taught the URL
+        assert fast.concurrency == fast.max_workers == 8 and fast.fallback_requests == 0
+        # While HEADs waited out their backoff, every slot was in use by others.
+        assert any(in_flight == 8 and backing_off > 0 for in_flight, backing_off in seen), seen
+        assert fast.peak_in_flight == 8
+        fast.close()
