@@ -107,7 +107,10 @@ def seeded_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         plain = server.boto3_client()
         listing = {bucket: [o["Key"] for o in plain.list_objects_v2(Bucket=bucket).get("Contents", [])]
                    for bucket in (*DEMO_BUCKETS, DEMO_MARKER.bucket)}
-    yield {"root": root, "summary": summary, "listing": listing, "progress": progress}
+        db_versions = plain.list_object_versions(Bucket="db-backups")
+        versioning = plain.get_bucket_versioning(Bucket="db-backups").get("Status")
+    yield {"root": root, "summary": summary, "listing": listing, "progress": progress, "db_versions": db_versions,
+           "versioning": versioning}
 
 
 def test_seeding_stores_deltas_against_references(seeded_demo: dict[str, Any]) -> None:
@@ -197,3 +200,16 @@ def test_reset_refuses_a_folder_that_is_not_demo_data(tmp_path: Path) -> None:
     with pytest.raises(DgError, match="refusing"):
         run_demo(reset=True, data_dir=precious)
     assert (precious / "thesis.tex").exists()
+
+
+def test_seeding_leaves_a_bad_day_in_db_backups_history(seeded_demo: dict[str, Any]) -> None:
+    """db-backups keeps versions: the overwritten dump's good version and the deleted dump come back."""
+    history = seeded_demo["summary"]["history"]
+    listing = seeded_demo["listing"]["db-backups"]
+    assert f"{history['overwritten']}.delta" in listing or history["overwritten"] in listing
+    assert not any(key.startswith(history["deleted"]) for key in listing)
+    versions = seeded_demo["db_versions"]
+    overwritten = [v for v in versions["Versions"] if v["Key"].startswith(history["overwritten"])]
+    assert len(overwritten) == 2 and sum(v["IsLatest"] for v in overwritten) == 1
+    assert [m["Key"] for m in versions["DeleteMarkers"] if m["IsLatest"]] == [history["deleted"]]
+    assert seeded_demo["versioning"] == "Enabled"

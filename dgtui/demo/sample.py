@@ -9,6 +9,9 @@ from ``random.Random``. It mimics what DeltaGlider is used for:
   differ in a few entries, so all but the first become small deltas;
 * ``db-backups``: daily PostgreSQL dumps as .tar (deltas) and a few MySQL
   dumps as .sql.gz (delta-eligible, but too different, so stored direct);
+  versioning is on, and the bucket has a bad day in its history: the last
+  PostgreSQL dump was overwritten by one cut short, and the oldest MySQL
+  dump was deleted (``V``, ``X`` and ``A`` get them back);
 * ``ml-checkpoints``: tarred float32 weights per epoch, each epoch changing
   a small part of the weights;
 * ``logs``: gzipped daily logs (stored direct) and text files.
@@ -496,6 +499,7 @@ def seed_demo(client: Any, *, scale: float = 1.0, seed: int = DEFAULT_SEED,
     """
     for bucket in (*DEMO_BUCKETS, DEMO_MARKER.bucket):
         client.create_bucket(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=DB_BACKUPS, VersioningConfiguration={"Status": "Enabled"})
     total = demo_file_count()
     counts = {"files": 0, "deltas": 0, "direct": 0, "original_bytes": 0, "stored_bytes": 0}
     with tempfile.TemporaryDirectory(prefix="dgtui-demo-") as work_dir:
@@ -506,10 +510,28 @@ def seed_demo(client: Any, *, scale: float = 1.0, seed: int = DEFAULT_SEED,
                                     max_ratio=MAX_DELTA_RATIO)
             _count_upload(counts, summary)
             shutil.rmtree(demo_file.path.parent)
-    result = {**counts, "scale": scale, "seed": seed, "buckets": list(DEMO_BUCKETS)}
+        history = _bad_day(client, Path(work_dir))
+    result = {**counts, "scale": scale, "seed": seed, "buckets": list(DEMO_BUCKETS), "history": history}
     client.put_object(Bucket=DEMO_MARKER.bucket, Key=DEMO_MARKER.key,
                       Body=(json.dumps(result, indent=2) + "\n").encode())
     return result
+
+
+def _bad_day(client: Any, work_dir: Path) -> dict[str, str]:
+    """What versioning is for, in db-backups: the last dump overwritten by a broken one, a dump deleted.
+
+    The good dump stays as the older version, the deleted one behind a delete marker.
+    """
+    last_day = _day(POSTGRES_DAYS - 1)
+    overwritten = f"postgres/appdb-{last_day:%Y-%m-%d}.sql.tar"
+    broken = work_dir / "bad-day" / Path(overwritten).name
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    _write_tar(broken, [("appdb.sql", b"-- pg_dump: error: connection to server lost\n")],
+               _epoch_seconds(last_day + timedelta(hours=1)))
+    client.upload(str(broken), f"s3://{DB_BACKUPS}/postgres/", max_ratio=MAX_DELTA_RATIO)
+    deleted = f"mysql/crm-{_day(POSTGRES_DAYS - MYSQL_DAYS):%Y-%m-%d}.sql.gz"
+    client.delete_object(Bucket=DB_BACKUPS, Key=deleted)
+    return {"overwritten": overwritten, "deleted": deleted}
 
 
 def _count_upload(counts: dict[str, int], summary: Any) -> None:
