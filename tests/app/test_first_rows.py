@@ -1,0 +1,42 @@
+"""A big folder's first rows are painted before the rest of it is asked for (start-up over a thin link)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dgtui.app.widgets.object_table import ObjectTable
+
+from .helpers import BIG_COUNT, BIG_PREFIX, make_app, make_client, table_settled, wait_for
+
+
+@pytest.mark.asyncio
+async def test_the_first_rows_are_on_screen_before_the_folders_ranges_are_listed(s3_server, big_bucket, tmp_path):
+    """The first page of a 5,000-object folder is painted while nothing else of it is listed; its ranges follow,
+    and the folder ends up whole."""
+    client = make_client(s3_server, tmp_path / "cache")  # a new cache: no page breaks of an earlier listing
+    app = make_app(client, f"s3://{big_bucket}/{BIG_PREFIX}")
+    painted = [0]  # rows of the folder in the last frame the app displayed
+    rows_when_asked: list[int] = []  # what was painted when each request for the folder went out
+
+    def asked(params, **_):
+        if params.get("query_string", {}).get("prefix") == BIG_PREFIX:
+            rows_when_asked.append(painted[0])
+
+    client.boto3_client.meta.events.register("before-call.s3.ListObjectsV2", asked)
+    original = app._display
+
+    def display(screen, renderable):
+        result = original(screen, renderable)
+        tables = list(app.screen.query(ObjectTable)) if renderable is not None else []
+        if tables and tables[0].location is not None:
+            painted[0] = len(tables[0].view)
+        return result
+
+    app._display = display
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.query(ObjectTable).first(ObjectTable), what="the table")
+        await table_settled(pilot, table, timeout=60)
+        assert len(table.objects) == BIG_COUNT
+        assert len(rows_when_asked) > 2, "the folder was listed in ranges"
+        assert rows_when_asked[0] == 0
+        assert all(rows > 0 for rows in rows_when_asked[1:]), rows_when_asked
