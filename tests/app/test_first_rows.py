@@ -40,3 +40,34 @@ async def test_the_first_rows_are_on_screen_before_the_folders_ranges_are_listed
         assert len(rows_when_asked) > 2, "the folder was listed in ranges"
         assert rows_when_asked[0] == 0
         assert all(rows > 0 for rows in rows_when_asked[1:]), rows_when_asked
+
+
+@pytest.mark.asyncio
+async def test_the_footer_keys_are_not_restyled_one_by_one(s3_server, big_bucket, tmp_path, monkeypatch):
+    """Each footer key starts with the footer's compact value: composing the footer (at start, on every focus
+    change) styles the keys once, without a second style pass for each key as its binding settles."""
+    from textual.widgets._footer import FooterKey
+
+    from dgtui.app.widgets.footer import AppFooter
+
+    restyled: list[str] = []
+    original = FooterKey.update_node_styles
+
+    def update_node_styles(self, *args, **kwargs):
+        restyled.append(self.key)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FooterKey, "update_node_styles", update_node_styles)
+    app = make_app(make_client(s3_server, tmp_path / "cache"), f"s3://{big_bucket}/{BIG_PREFIX}")
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.query(ObjectTable).first(ObjectTable), what="the table")
+        await table_settled(pilot, table, timeout=60)
+        footer = app.screen.query_one(AppFooter)
+        keys = await wait_for(pilot, lambda: list(footer.query(FooterKey)), what="the footer's keys")
+        assert all(key.compact == footer.compact and key.has_class("-compact") == footer.compact for key in keys)
+        restyled.clear()
+        await pilot.press("tab")  # another pane: the footer is composed again with its keys
+        await wait_for(pilot, lambda: app.focused is not table, what="the focus to move")
+        await pilot.pause()
+        assert list(footer.query(FooterKey)), "the footer shows keys"
+        assert restyled == []
