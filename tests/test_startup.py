@@ -60,3 +60,25 @@ def test_the_sdk_names_load_when_first_used():
              "print(before, all(hasattr(dgtui, n) for n in dgtui.__all__), dgtui.DeltaGliderClient is dgtui.DgClient)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.stdout.split() == ["False", "True", "True"], done.stderr
+
+
+def test_the_s3_client_reads_its_models_without_listing_every_service(s3_env, tmp_path, monkeypatch):
+    """Client set-up reads the S3 model and its endpoint rules, not the folders of the ~400 services botocore
+    ships; a model in AWS_DATA_PATH is still found and an unknown service is still botocore's error."""
+    import pytest
+    from botocore.exceptions import UnknownServiceError
+
+    from dgtui.core.s3 import S3Access
+
+    own = tmp_path / "models" / "example" / "2020-01-01"
+    own.mkdir(parents=True)
+    (own / "service-2.json").write_text(json.dumps({"version": "2.0", "metadata": {"apiVersion": "2020-01-01"},
+                                                    "operations": {}, "shapes": {}}))
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "models"))
+    access = S3Access()
+    assert isinstance(access.client.list_buckets()["Buckets"], list)
+    loader = access.botocore_session.get_component("data_loader")
+    assert [key for key in loader._cache if key[0] == "list_available_services"] == []
+    assert loader.load_service_model("example", "service-2")["metadata"]["apiVersion"] == "2020-01-01"
+    with pytest.raises(UnknownServiceError):
+        loader.load_service_model("no-such-service", "service-2")
