@@ -274,9 +274,11 @@ class _ModelLoader(botocore.loaders.Loader):
     def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
         try:
             versions = self.list_api_versions(service_name, type_name)
-        except botocore.exceptions.DataNotFoundError:
+        except bexc.DataNotFoundError:
             versions = []
-        if not versions or (api_version is not None and api_version not in versions):
+        if not versions or (api_version is not None and api_version not in versions) \
+                or not hasattr(self, "_extras_processor") or not hasattr(self, "_find_extras"):
+            # botocore's own way: unknown names, versions it lacks, or a botocore whose insides moved on
             return super().load_service_model(service_name, type_name, api_version)
         version = api_version or max(versions)
         model = self.load_data(os.path.join(service_name, version, type_name))
