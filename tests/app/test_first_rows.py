@@ -71,3 +71,28 @@ async def test_the_footer_keys_are_not_restyled_one_by_one(s3_server, big_bucket
         await pilot.pause()
         assert list(footer.query(FooterKey)), "the footer shows keys"
         assert restyled == []
+
+
+@pytest.mark.asyncio
+async def test_the_stats_panel_fits_its_lines_once_the_listing_is_complete(s3_server, big_bucket, tmp_path):
+    """At 80 columns "Listed here: counting…" takes two lines while a folder is listed: once the listing is
+    complete the panel is one line shorter again, not left with a blank line (the first page is painted
+    before the rest of a folder is listed, so the counting state is on screen)."""
+    from dgtui.app.object_rows import ListingSummary
+    from dgtui.app.widgets.stats_panel import StatsPanel
+
+    app = make_app(make_client(s3_server, tmp_path / "cache"), f"s3://{big_bucket}/{BIG_PREFIX}")
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await wait_for(pilot, lambda: app.screen.query(ObjectTable).first(ObjectTable), what="the table")
+        await table_settled(pilot, table, timeout=60)
+        stats = app.screen.query_one(StatsPanel)
+        location, done = table.location, table.summary
+        assert done.complete
+        await pilot.pause()
+        complete_height = stats.size.height
+        stats.show_summary(location, ListingSummary(objects=1000, deltas=0, stored_bytes=1, complete=False))
+        await pilot.pause()
+        assert stats.size.height == complete_height + 1, "the counting title wraps at this width"
+        stats.show_summary(location, done)
+        await pilot.pause()
+        assert stats.size.height == complete_height
