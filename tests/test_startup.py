@@ -60,3 +60,71 @@ def test_the_sdk_names_load_when_first_used():
              "print(before, all(hasattr(dgtui, n) for n in dgtui.__all__), dgtui.DeltaGliderClient is dgtui.DgClient)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.stdout.split() == ["False", "True", "True"], done.stderr
+
+
+def test_the_s3_client_reads_its_models_without_listing_every_service(s3_env, tmp_path, monkeypatch):
+    """Client set-up reads the S3 model and its endpoint rules, not the folders of the ~400 services botocore
+    ships; a model in AWS_DATA_PATH is still found and an unknown service is still botocore's error."""
+    import pytest
+    from botocore.exceptions import UnknownServiceError
+
+    from dgtui.core.s3 import S3Access
+
+    own = tmp_path / "models" / "example" / "2020-01-01"
+    own.mkdir(parents=True)
+    (own / "service-2.json").write_text(json.dumps({"version": "2.0", "metadata": {"apiVersion": "2020-01-01"},
+                                                    "operations": {}, "shapes": {}}))
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "models"))
+    access = S3Access()
+    assert isinstance(access.client.list_buckets()["Buckets"], list)
+    loader = access.botocore_session.get_component("data_loader")
+    assert [key for key in loader._cache if key[0] == "list_available_services"] == []
+    assert loader.load_service_model("example", "service-2")["metadata"]["apiVersion"] == "2020-01-01"
+    with pytest.raises(UnknownServiceError):
+        loader.load_service_model("no-such-service", "service-2")
+
+
+COLLECTOR_PROBE = """
+import gc, json, sys
+import dgtui.core.s3 as s3
+
+seen = []
+made = s3.S3Access.__init__
+
+def watched(self, *args, **kwargs):
+    seen.append(gc.isenabled())  # while the command was still starting up
+    made(self, *args, **kwargs)
+
+s3.S3Access.__init__ = watched
+from dgtui.cli import main
+if sys.argv[1] == "--as-command":
+    sys.argv = ["dgtui", *sys.argv[2:]]
+    code = main()
+else:
+    code = main(sys.argv[2:])
+print(json.dumps({"code": code, "during": seen, "after": gc.isenabled(), "frozen": gc.get_freeze_count() > 0}))
+"""
+
+
+def test_the_command_holds_garbage_collection_until_it_has_its_client(s3_env, bucket, boto3_s3, tmp_path):
+    """`dgtui get` imports and connects without cyclic collections, then collects as usual; a program calling
+    ``main(argv)`` keeps its collector as it was."""
+    boto3_s3.put_object(Bucket=bucket, Key="notes.txt", Body=b"hello")
+    reports = {}
+    for how in ("--as-command", "--from-python"):
+        dest = tmp_path / how.strip("-")
+        done = subprocess.run([sys.executable, "-c", COLLECTOR_PROBE, how, "get", f"s3://{bucket}/notes.txt",
+                               str(dest)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert done.returncode == 0, done.stderr
+        reports[how] = json.loads(done.stdout.strip().splitlines()[-1])
+        assert dest.read_bytes() == b"hello"
+    assert reports["--as-command"] == {"code": 0, "during": [False], "after": True, "frozen": True}
+    assert reports["--from-python"] == {"code": 0, "during": [True], "after": True, "frozen": False}
+
+
+def test_a_command_that_fails_before_connecting_collects_again():
+    """A usage error or a bad URL ends the command before it has a client: the collector is back on."""
+    probe = ("import gc, sys; from dgtui.cli import main; sys.argv = ['dgtui', 'get', 'not-a-url', '.']\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\nprint(gc.isenabled())")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.stdout.split()[-1] == "True", done.stderr

@@ -6,6 +6,7 @@ the UI thread applies them.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,12 +81,16 @@ class Navigate(Message):
 
 
 class ListingPage(Message):
-    """One page of the listing that the table asked for with ``request_id``."""
+    """One page of the listing that the table asked for with ``request_id``.
 
-    def __init__(self, request_id: int, page: ListObjectsResult) -> None:
+    ``shown``, on the first page: set once the table has taken the page and painted what it shows, so that
+    the listing job asks for the rest only then."""
+
+    def __init__(self, request_id: int, page: ListObjectsResult, shown: threading.Event | None = None) -> None:
         super().__init__()
         self.request_id = request_id
         self.page = page
+        self.shown = shown
 
 
 class ListingDone(Message):

@@ -18,6 +18,7 @@ from typing import Callable
 
 from ..core.errors import DgError
 from ..core.text import safe_line
+from . import collector
 from .parser import build_parser, normalise_argv
 from .signals import catch_exit_signals, finish, say_interrupted
 
@@ -41,7 +42,12 @@ def handler(command: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the command itself (not a call from Python): it owns the process
         catch_exit_signals()
-        return finish(_main(sys.argv[1:]))
+        collector.hold()  # until the command has its client (see ``collector``)
+        try:
+            code = _main(sys.argv[1:])
+        finally:
+            collector.resume()
+        return finish(code)
     return _main(list(argv))
 
 

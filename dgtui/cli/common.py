@@ -33,9 +33,12 @@ def human(n: int | None) -> str:
 
 def client_from(args: argparse.Namespace):
     from ..core.client import create_client
+    from . import collector
 
-    return create_client(endpoint_url=args.endpoint_url, profile=args.profile, region_name=args.region,
-                         addressing_style=args.addressing_style)
+    client = create_client(endpoint_url=args.endpoint_url, profile=args.profile, region_name=args.region,
+                           addressing_style=args.addressing_style)
+    collector.resume()  # start-up is over: what the command does next is collected as usual
+    return client
 
 
 class ProgressLine:

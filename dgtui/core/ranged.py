@@ -208,6 +208,11 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
         node.future = pool.submit(work, node)
         return node
 
+    def follow(node: _Range, child: _Range) -> _Range:
+        # The first page goes to the caller before its ranges start: a browser shows it without 16 threads
+        # parsing pages beside it; they start when the caller asks for the next page, a few ms later.
+        return child if node is first else start(child)
+
     def work(node: _Range) -> RawPage:
         asked = node.max_keys(page_size)
         start_after = None if node.token else node.lo
@@ -250,7 +255,7 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
             if points and scale is not None:
                 edges: list[str | None] = [last, *points]
                 ends: list[str | None] = [*points, node.hi]
-                node.children = [start(_Range(lo, hi, expected=scale.keys_between(lo, hi)))
+                node.children = [follow(node, _Range(lo, hi, expected=scale.keys_between(lo, hi)))
                                  for lo, hi in zip(edges, ends)]
                 log.debug("listing s3://%s/%s: range after %r cut into %d ranges at %r", bucket, prefix,
                           node.lo, len(node.children), points)
@@ -261,16 +266,19 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
                 chain = node.progress or ListingProgress(bucket, prefix)
                 assert token is not None
                 chain.check(token, raw)
-                node.children = [start(_Range(last, node.hi, token, expected=left, at_least=grow, progress=chain))]
+                node.children = [follow(node, _Range(last, node.hi, token, expected=left, at_least=grow,
+                                                     progress=chain))]
         return raw
 
-    if hints:
+    #: the range of the first page when it is listed alone (no hints): its ranges start once it is taken
+    first = None if hints else _Range(None, None)
+    if first is None:
         bounds = sorted(set(hints))
         log.debug("listing s3://%s/%s: %d ranges from %d known page breaks", bucket, prefix, len(bounds) + 1,
                   len(bounds))
         tops = [start(_Range(lo, hi)) for lo, hi in zip([None, *bounds], [*bounds, None])]
     else:
-        tops = [start(_Range(None, None))]
+        tops = [start(first)]
     stack = list(reversed(tops))
     shown: set[str] = set()
     #: the keys given so far, page by page (lists: a set is built only if the listing falls back)
@@ -293,6 +301,9 @@ def iter_ranged_pages(s3_client: Any, bucket: str, prefix: str = "", delimiter: 
             raw.is_truncated = bool(node.children or stack)
             given.append([o[0] for o in raw.objects])
             yield raw
+            for child in node.children:
+                if child.future is None:
+                    start(child)
             stack.extend(reversed(node.children))
     finally:
         stop.set()

@@ -355,7 +355,8 @@ async def test_leaving_a_listing_drops_its_late_pages(client, big_bucket, small_
             assert table.listing and len(table.objects) < BIG_COUNT
             old = [w for w in app.workers if w.group == "listing" and not w.is_finished]
             assert old, "the old listing is still running"
-            assert len(listed) > 1, "its next pages are held in flight"
+            # The rest is asked for once the first rows are painted: wait until those requests are held.
+            await wait_for(pilot, lambda: len(listed) > 1, what="its next pages held in flight")
             app.screen.navigate(Location(small_bucket, "releases/"))
             await wait_for(pilot, lambda: not table.listing, timeout=30, what="the new listing")
             released.set()

@@ -120,3 +120,25 @@ def test_many_listings_at_once_do_not_mix(client, bucket, boto3_s3):
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda p: keys_of(ranged(client, bucket, f"{p}/", 20)), "abc"))
     assert results == [[f"{p}/{i:03d}" for i in range(150)] for p in "abc"]
+
+
+def test_the_first_page_is_given_before_its_ranges_are_asked_for(client, bucket, boto3_s3):
+    """A browser paints the first page while nothing else is listed: the ranges that page is cut into start when
+    the caller asks for the next page, not while it is still taking the first."""
+    put_keys(boto3_s3, bucket, [f"big/{i:04d}" for i in range(200)])
+    calls = ListCalls(client)
+    more_asked = threading.Event()
+    client.boto3_client.meta.events.register("before-call.s3.ListObjectsV2",
+                                             lambda params, **_: more_asked.set() if len(calls.params) > 1 else None)
+    pages = iter_ranged_pages(client.boto3_client, bucket, "big/", None, 20)
+    try:
+        first = next(pages)
+        assert [o[0] for o in first.objects] == [f"big/{i:04d}" for i in range(20)]
+        # Before the change, the first page's worker had started its ranges before handing the page over.
+        assert not more_asked.wait(1.0), "a range was requested while the caller still held the first page"
+        assert len(calls.params) == 1
+        rest = keys_of(pages)
+    finally:
+        pages.close()
+    assert more_asked.is_set() and len(calls.params) > 2
+    assert rest == [f"big/{i:04d}" for i in range(20, 200)]

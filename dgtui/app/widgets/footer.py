@@ -56,14 +56,19 @@ class AppFooter(Footer):
         #: the keys left out for want of width
         self.left_out = len(shown) - len(fitting)
         for binding, enabled, tooltip in fitting:
-            yield FooterKey(
+            key = FooterKey(
                 binding.key,
                 self.app.get_key_display(binding),
                 binding.description,
                 binding.action,
                 disabled=not enabled,
                 tooltip=tooltip,
-            ).data_bind(compact=Footer.compact)
+            )
+            # The key starts with the footer's compact value, so binding it changes nothing: otherwise the
+            # binding flips it once each key is mounted, and every flip restyles that key (about a
+            # millisecond each, ten keys each time the footer is composed).
+            key.set_reactive(FooterKey.compact, self.compact)
+            yield key.data_bind(compact=Footer.compact)
 
     def on_resize(self, event: events.Resize) -> None:
         if self._bindings_ready and self.app.size.width != self._laid_out_for:

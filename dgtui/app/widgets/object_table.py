@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,6 +64,8 @@ __all__ = ["ObjectTable", "Row", "merge_blanks", "kind_label"]
 
 #: how often arriving pages are merged into the view while a listing runs
 MERGE_INTERVAL_S = 0.25
+#: the longest the listing job waits for the first page to be painted before it asks for the rest
+FIRST_PAINT_WAIT_S = 2.0
 #: how long the view must stay put (no scroll, filter, sort or new rows) before the metadata of the
 #: rows in view is read: holding PageDown sends nothing until the key is let go
 VISIBLE_METADATA_DELAY_S = 0.2
@@ -457,11 +460,20 @@ class ObjectTable(ScrollView, can_focus=True):
     def _list(self, job: Job, location: Location, request_id: int) -> None:
         """The listing job: pages go to the table as they arrive (``ListingPage``), then ``ListingDone``."""
         client = self.app.live_client
+        first_shown: threading.Event | None = threading.Event()
         for page in client.iter_pages(location.bucket, location.prefix, delimiter="/", ranged=True):
             if job.should_cancel():
                 return
             fill_known(self.app, location.bucket, page.contents)  # original sizes already read: no HEAD
-            self.post_message(ListingPage(request_id, page))
+            self.post_message(ListingPage(request_id, page, first_shown))
+            if first_shown is not None:
+                # The next page starts the parallel ranges of a big folder, whose threads would share the
+                # interpreter with the UI thread while it paints the first rows: ask for it once they are on
+                # screen (or after a bounded wait).
+                deadline = time.monotonic() + FIRST_PAINT_WAIT_S
+                while not first_shown.wait(0.02) and time.monotonic() < deadline and not job.should_cancel():
+                    pass
+                first_shown = None
         if not job.should_cancel():
             self.post_message(ListingDone(request_id))
 
@@ -488,6 +500,8 @@ class ObjectTable(ScrollView, can_focus=True):
         doing that for every page of a fast listing would starve the keyboard.
         """
         message.stop()
+        if message.shown is not None:
+            self.call_after_refresh(message.shown.set)  # after this page is merged and painted (below)
         if not self.rows.queue_page(message.request_id, message.page):
             return  # a page of a listing the user has already left
         if not self.view or time.monotonic() - self._merged_at >= MERGE_INTERVAL_S:

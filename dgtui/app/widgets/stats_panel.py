@@ -103,7 +103,9 @@ class StatsPanel(Widget):
         Pages of a big listing arrive many times a second: a full layout for
         each would make the whole screen redraw for nothing.
         """
-        shape = (self.location is None, self.detailed_running, self.detailed is None,
+        # The title says "counting…" until the listing is complete: in a narrow panel that takes a second line.
+        counting = not (self.summary.complete or self.summary.error)
+        shape = (self.location is None, counting, self.detailed_running, self.detailed is None,
                  bool(self.detailed and self.detailed.metadata_invalid), self.detailed_note, self.detailed_stale,
                  bool(self.summary.unknown), bool(self.detailed and self.detailed.encrypted_objects),
                  getattr(self.app, "metadata_in_view", False))
