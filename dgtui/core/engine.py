@@ -148,9 +148,15 @@ class Engine:
         try:
             hasher = hashlib.sha256()
             meter = _Meter(progress, head.get("ContentLength", 0), "reference")
-            self.s3.get_to_file(bucket, ref_key, str(tmp), progress=meter, should_cancel=should_cancel,
-                                etag=head.get("ETag", "").strip('"') or None, hasher=hasher,
-                                listed_size=head.get("ContentLength"))
+            etag = head.get("ETag", "").strip('"')
+            size = head.get("ContentLength")
+            if etag and isinstance(size, int):
+                # In ranged parts on several connections, hashed in order as they arrive (no second read).
+                self.s3.get_to_file_in_parts(bucket, ref_key, str(tmp), size=size, etag=etag, hasher=hasher,
+                                             progress=meter, should_cancel=should_cancel)
+            else:
+                self.s3.get_to_file(bucket, ref_key, str(tmp), progress=meter, should_cancel=should_cancel,
+                                    etag=etag or None, hasher=hasher, listed_size=size)
             actual = hasher.hexdigest()
             if ref_sha256 and actual != ref_sha256:
                 raise errors.IntegrityError(
@@ -391,8 +397,13 @@ class Engine:
             # One read of the file: the encoder's feed hashes what it hands to xdelta3, on the other core.
             sha, md5, fed = hashlib.sha256(), hashlib.md5(), _Counter(_Meter(progress, size, "encoding"))
             level = encoder_level()
-            delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, level=level,
-                                              hashers=(sha, md5, fed))
+            try:
+                delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, level=level,
+                                                  hashers=(sha, md5, fed))
+            except errors.CodecError:
+                if ref_check is not None and not ref_check.result():
+                    return None  # the copy was damaged, and dropped (perhaps before xdelta3 opened it)
+                raise
             file_sha, file_md5 = sha.hexdigest(), md5.hexdigest()
             if fed.total != size or (hashes.started and hashes.sha256() != file_sha):
                 # not the size it had when the upload began, or hashed once before and once now with
