@@ -264,14 +264,18 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
     digest = hashlib.sha256()
     try:
         with open(out, "wb") as f:
-            writer = _Writer(f)
+            buffers = _Buffers(_WRITE_AHEAD + 2)
+            writer = _Writer(f, buffers)
             try:
-                def sink(chunk: bytes) -> None:
+                def sink(chunk: memoryview) -> None:
+                    # Hashed first: the writer hands the buffer back (to be filled again) once it is written.
+                    # It is written while the next chunk is read and hashed; each chunk is read once, here.
+                    digest.update(chunk)
                     writer.put(chunk)
-                    digest.update(chunk)  # while the writer thread writes it: each chunk is read once, here
 
                 _stream_decode(reference, delta, sink, should_cancel, recompress=recompress,
-                               decompress_source=decompress_source, limit=limit, written=written)
+                               decompress_source=decompress_source, limit=limit, written=written,
+                               buffers=buffers)
             except BaseException:
                 writer.finish(quiet=True)  # the decode's own error is the one to tell
                 raise
@@ -290,9 +294,10 @@ class _Writer:
     hashing's; at most ``_WRITE_AHEAD`` chunks wait. A write error (a full disk, a file size limit) is
     raised as ``LocalWriteError`` by the next ``put`` or by ``finish``."""
 
-    def __init__(self, f: BinaryIO):
+    def __init__(self, f: BinaryIO, buffers: _Buffers):
         self._f = f
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_WRITE_AHEAD)
+        self._buffers = buffers
+        self._queue: queue.Queue[memoryview | None] = queue.Queue(maxsize=_WRITE_AHEAD)
         self._error: OSError | None = None
         self._thread = threading.Thread(target=self._run, name="dgtui-decode-write", daemon=True)
         self._thread.start()
@@ -304,13 +309,14 @@ class _Writer:
                     self._f.write(chunk)
                 except OSError as exc:
                     self._error = exc
+            self._buffers.give_back(chunk)
 
     def _raise(self) -> None:
         if self._error is not None:  # the local disk, not the delta
             reason = self._error.strerror or str(self._error)
             raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason)
 
-    def put(self, chunk: bytes) -> None:
+    def put(self, chunk: memoryview) -> None:
         self._raise()
         self._queue.put(chunk)
 
@@ -326,6 +332,29 @@ class _Writer:
 _WRITE_AHEAD = 8
 
 
+class _Buffers:
+    """``count`` buffers of ``_CHUNK`` bytes that xdelta3's output is read into, each used again once its
+    chunk is written and hashed: no fresh memory (and its page faults) for every megabyte of a big file."""
+
+    def __init__(self, count: int):
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(count):
+            self._free.put(bytearray(_CHUNK))
+
+    def take(self, should_cancel: ShouldCancel | None) -> bytearray:
+        while True:
+            try:
+                return self._free.get(timeout=0.1)
+            except queue.Empty:
+                if should_cancel is not None and should_cancel():
+                    raise CancelledError() from None
+
+    def give_back(self, chunk: memoryview) -> None:
+        buffer = chunk.obj
+        chunk.release()
+        self._free.put(buffer)  # type: ignore[arg-type]  # a view of one of ours
+
+
 def decode_sha256(reference: str | Path, delta: str | Path,
                   should_cancel: ShouldCancel | None = None, *, decompress_source: bool = True,
                   limit: int | None = None) -> str:
@@ -335,7 +364,14 @@ def decode_sha256(reference: str | Path, delta: str | Path,
     read back for hashing, and the same ``limit``.
     """
     digest = hashlib.sha256()
-    _stream_decode(reference, delta, digest.update, should_cancel, decompress_source=decompress_source, limit=limit)
+    buffers = _Buffers(1)
+
+    def sink(chunk: memoryview) -> None:
+        digest.update(chunk)
+        buffers.give_back(chunk)
+
+    _stream_decode(reference, delta, sink, should_cancel, decompress_source=decompress_source, limit=limit,
+                   buffers=buffers)
     return digest.hexdigest()
 
 
@@ -361,10 +397,14 @@ def expansion_message(limit: int, recorded: bool) -> str:
             f"({UNSIZED_DELTA_LIMIT_KEY} in the settings file)")
 
 
-def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[bytes], None],
-                   should_cancel: ShouldCancel | None, *, recompress: bool = True, decompress_source: bool = True,
-                   limit: int | None = None, written: Callable[[int], None] | None = None) -> None:
-    """Run xdelta3's decode to a pipe and hand its output to ``sink``, at most ``limit`` bytes of it."""
+def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[memoryview], None],
+                   should_cancel: ShouldCancel | None, *, buffers: _Buffers, recompress: bool = True,
+                   decompress_source: bool = True, limit: int | None = None,
+                   written: Callable[[int], None] | None = None) -> None:
+    """Run xdelta3's decode to a pipe and hand its output to ``sink``, at most ``limit`` bytes of it.
+
+    Each chunk is read into one of ``buffers`` and handed over as a view of it; ``sink`` (or whoever it
+    passes the view on to) gives the buffer back when done with it."""
     recorded = limit is not None
     if limit is None:
         from .config import unsized_delta_limit
@@ -396,13 +436,14 @@ def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[byt
                     raise CancelledError()
                 if not ready:
                     continue
-                chunk = os.read(fd, _CHUNK)
-                if not chunk:
+                buffer = buffers.take(should_cancel)
+                n = os.readv(fd, [buffer])
+                if not n:
                     break
-                total += len(chunk)
+                total += n
                 if total > limit:
                     raise ExpansionError(expansion_message(limit, recorded), limit=limit)
-                sink(chunk)
+                sink(memoryview(buffer)[:n])
                 if written is not None and time.monotonic() - told >= 0.1:
                     told = time.monotonic()
                     written(total)
