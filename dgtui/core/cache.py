@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -137,6 +138,17 @@ _MD5_AHEAD = 8
 def _drain_into(pending: queue.Queue[bytes | None], digest) -> None:
     while (chunk := pending.get()) is not None:
         digest.update(chunk)
+
+
+def _write_all(dst, data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file: a raw write may take part of it (a nearly full disk
+    takes what fits, and only the next write says ENOSPC)."""
+    view = memoryview(data)
+    while view:
+        written = dst.write(view)
+        if not written:  # no progress and no error: say it as the disk being full rather than loop
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 def _unlink_temp(path: Path) -> None:
@@ -308,7 +320,7 @@ class ReferenceCache:
                     while chunk := src.read(HASH_CHUNK):
                         pending.put(chunk)
                         sha.update(chunk)
-                        dst.write(chunk)
+                        _write_all(dst, chunk)
                         total += len(chunk)
                         if progress:
                             progress(len(chunk))

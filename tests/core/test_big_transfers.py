@@ -216,3 +216,33 @@ def test_a_damaged_cached_reference_found_beside_the_encoder_is_fetched_again(s3
     assert summary.is_delta
     assert entry.read_bytes() == v1.read_bytes()  # dropped and fetched again
     assert deltaglider_restores(s3_server, f"s3://{bucket}/r/v2.tar", tmp_path / "dg-v2.tar") == v2.read_bytes()
+
+
+def test_a_part_cut_short_goes_on_from_where_it_stopped_and_cutting_every_connection_leaves_nothing(
+        s3_server, bucket, tmp_path, small_parts):
+    from dgtui import ConnectionFailedError
+    from dgtui.testing import TcpProxy
+
+    v1, v2 = versions(tmp_path)
+    writer = new_client(s3_server, tmp_path / "writer-cache")
+    writer.upload(v1, f"s3://{bucket}/r/")
+    writer.upload(v2, f"s3://{bucket}/r/")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with TcpProxy.for_endpoint(s3_server.endpoint_url) as proxy:
+        cold = create_client(proxy.endpoint_url, "WARNING", s3_server.access_key, s3_server.secret_key,
+                             region_name=s3_server.region, cache_dir=tmp_path / "cold-cache")
+        asked = ranges_asked(cold)
+        proxy.cut_after_bytes(3 * PART + 5_000, once=True)  # in the middle of a part, on one connection
+        result = cold.download(f"s3://{bucket}/r/v2.tar", out_dir / "v2.tar")
+        assert result.verified and (out_dir / "v2.tar").read_bytes() == v2.read_bytes()
+        starts = [int(r.split("=")[1].split("-")[0]) for r in asked if r]
+        assert any(start % PART for start in starts)  # a part went on from the byte it had reached
+        # Cut on every connection, sooner than any part ends: refused with a clear error, nothing left.
+        again = create_client(proxy.endpoint_url, "WARNING", s3_server.access_key, s3_server.secret_key,
+                              region_name=s3_server.region, cache_dir=tmp_path / "cold-cache-2")
+        proxy.cut_after_bytes(PART // 16)
+        with pytest.raises(ConnectionFailedError, match="retry"):
+            again.download(f"s3://{bucket}/r/v2.tar", out_dir / "again.tar")
+        assert not (out_dir / "again.tar").exists() and leftovers(out_dir) == []
+        assert cache_entries(tmp_path / "cold-cache-2") == []
