@@ -277,10 +277,17 @@ class Engine:
                 created = self._try_create_reference(path, bucket, ref_key, name, size, progress, should_cancel)
                 if not created:
                     continue  # another uploader created it first: make a delta against theirs
-                ref_path, zero = created
+                ref_path, zero, ours = created
                 try:
                     summary = self._store_zero_diff(bucket, key, ref_key, zero, progress, should_cancel,
                                                     extra_metadata, extra_args)
+                except errors.IntegrityError:
+                    # The zero-diff delta rebuilds the cache's copy, which is what went up: it did not hash to
+                    # the file's sha256, so neither may the reference. Ours goes, and so does the copy.
+                    if ours:
+                        self.s3.delete_keys(bucket, [ref_key])
+                    self.references.verify(zero.sha256)
+                    raise
                 finally:
                     zero.discard()
                 if not self._reference_still_matches(bucket, ref_key, zero.sha256, ref_path):
@@ -323,9 +330,10 @@ class Engine:
 
     def _try_create_reference(self, path: Path, bucket: str, ref_key: str, name: str, size: int,
                               progress: Progress | None,
-                              should_cancel: ShouldCancel | None) -> tuple[Path, _ZeroDiff] | None:
+                              should_cancel: ShouldCancel | None) -> tuple[Path, _ZeroDiff, bool] | None:
         """Store ``path`` as the deltaspace's reference (``If-None-Match``); (the cache's copy, its zero-diff delta
-        being made), or None when another uploader created a different reference first.
+        being made, whether the reference is the one we wrote), or None when another uploader created a
+        different reference first.
 
         The file is read once: hashed (sha256 and MD5, for the metadata the reference carries) as it is
         copied into the reference cache. The upload and the zero-diff delta are then made from that copy,
@@ -346,6 +354,7 @@ class Engine:
                                       file_size=copied.size, md5=copied.md5)
         # The zero-diff delta is encoded and checked (on the other core) while the reference goes up.
         zero = _ZeroDiff(copy, copied.sha256, copied.md5, copied.size, self.work_dir, should_cancel)
+        ours = True
         try:
             self.s3.put_file(bucket, ref_key, str(copy), meta, if_none_match=True,
                              progress=_Meter(progress, copied.size, "uploading reference"),
@@ -362,10 +371,11 @@ class Engine:
             if theirs != copied.sha256:
                 zero.discard()
                 return None
+            ours = False
             # The reference holds these very bytes: ours, stored by a first attempt whose answer was lost
             # (the retry then found it), or another uploader's of the same file. Either way the same outcome.
         self._record_own_reference(bucket, ref_key, copied.sha256)
-        return copy, zero
+        return copy, zero, ours
 
     def _reference_still_matches(self, bucket: str, ref_key: str, ref_sha: str, ref_path: Path) -> bool:
         head = self.s3.head(bucket, ref_key)
@@ -452,7 +462,11 @@ class Engine:
         ref_sha = zero.sha256
         if progress:
             progress(0, zero.size, "encoding")
-        delta_path, delta_size, level = zero.result()
+        try:
+            delta_path, delta_size, level = zero.result()
+        except errors.IntegrityError:
+            raise errors.IntegrityError(f"the delta for {where(bucket, key)} did not rebuild the file; nothing was "
+                                        f"stored", bucket=bucket, key=key) from None
         name = key.rsplit("/", 1)[-1]
         meta = fmt.delta_metadata(version=self.version, original_name=name, file_sha256=ref_sha,
                                   file_size=zero.size, ref_key=ref_key, ref_sha256=ref_sha,
@@ -1133,7 +1147,7 @@ class _ZeroDiff:
         except (errors.CodecError, errors.ExpansionError):
             rebuilt = None
         if rebuilt != self.sha256:
-            raise errors.IntegrityError("the zero-diff delta did not rebuild the file; nothing was stored")
+            raise errors.IntegrityError("the zero-diff delta did not rebuild the file")
         return delta, delta_size, level
 
     def result(self) -> tuple[Path, int, int]:

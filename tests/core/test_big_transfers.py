@@ -246,3 +246,26 @@ def test_a_part_cut_short_goes_on_from_where_it_stopped_and_cutting_every_connec
             again.download(f"s3://{bucket}/r/v2.tar", out_dir / "again.tar")
         assert not (out_dir / "again.tar").exists() and leftovers(out_dir) == []
         assert cache_entries(tmp_path / "cold-cache-2") == []
+
+
+def test_a_cache_copy_damaged_before_it_goes_up_is_caught_and_the_reference_removed(client, bucket, boto3_s3,
+                                                                                   tmp_path, monkeypatch):
+    """The reference goes up from the cache's copy; its zero-diff delta rebuilds that copy and is checked
+    against the file's sha256, so a copy that went bad on the local disk cannot stand as the reference."""
+    from dgtui.core.cache import ReferenceCache
+
+    v1, _ = versions(tmp_path)
+    real_adopt = ReferenceCache.adopt
+
+    def adopt_then_damage(self, temp_path, sha256):
+        final = real_adopt(self, temp_path, sha256)
+        with open(final, "r+b") as f:
+            f.seek(100_000)
+            f.write(b"bit rot")
+        return final
+
+    monkeypatch.setattr(ReferenceCache, "adopt", adopt_then_damage)
+    with pytest.raises(IntegrityError, match="did not rebuild"):
+        client.upload(v1, f"s3://{bucket}/r/")
+    assert stored_keys(boto3_s3, bucket) == []
+    assert cache_entries(tmp_path / "dgtui-cache") == []
