@@ -269,3 +269,56 @@ def test_a_cache_copy_damaged_before_it_goes_up_is_caught_and_the_reference_remo
         client.upload(v1, f"s3://{bucket}/r/")
     assert stored_keys(boto3_s3, bucket) == []
     assert cache_entries(tmp_path / "dgtui-cache") == []
+
+
+def test_a_server_that_answers_ranged_gets_whole_gets_one_plain_download(s3_server, bucket, tmp_path, small_parts):
+    """A server (or a proxy in front of one) that answers a ranged GET with 200 and no Content-Range."""
+    import http.client
+
+    from ..rewriting_proxy import HOP_BY_HOP, Rewriting
+    from ..scripted_http import serving
+
+    ranged: list[str] = []
+
+    class NoRanges(Rewriting):
+        def _forward(self) -> None:
+            if self.command != "GET" or not self.headers.get("Range"):
+                super()._forward()
+                return
+            ranged.append(self.headers["Range"])
+            conn = http.client.HTTPConnection(self.upstream, timeout=30)
+            try:
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    conn.putheader(name, value)
+                conn.endheaders()
+                answer = conn.getresponse()
+                data = answer.read()
+                headers = [(k, v) for k, v in answer.getheaders()
+                           if k.lower() not in HOP_BY_HOP and k.lower() != "content-range"]
+            finally:
+                conn.close()
+            self.send_response(200 if answer.status == 206 else answer.status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward  # noqa: N815
+
+    v1, v2 = versions(tmp_path)
+    writer = new_client(s3_server, tmp_path / "writer-cache")
+    writer.upload(v1, f"s3://{bucket}/r/")
+    writer.upload(v2, f"s3://{bucket}/r/")
+    NoRanges.upstream = s3_server.endpoint_url.split("://", 1)[1]
+    with serving(NoRanges) as url:
+        cold = create_client(url, "WARNING", s3_server.access_key, s3_server.secret_key,
+                             region_name=s3_server.region, cache_dir=tmp_path / "cold-cache")
+        try:
+            out = tmp_path / "v2.tar"
+            result = cold.download(f"s3://{bucket}/r/v2.tar", out)
+        finally:
+            cold.close()
+    assert ranged and result.verified and out.read_bytes() == v2.read_bytes()
+    assert cache_entries(tmp_path / "cold-cache") == [hashlib.sha256(v1.read_bytes()).hexdigest()]
