@@ -407,9 +407,11 @@ class Engine:
             # One read of the file: the encoder's feed hashes what it hands to xdelta3, on the other core.
             sha, md5, fed = hashlib.sha256(), hashlib.md5(), _Counter(_Meter(progress, size, "encoding"))
             level = encoder_level()
+            # The delta is decoded as it is written, on the core the encoder leaves (see the check below).
+            check = codec.StreamCheck(limit=size)
             try:
                 delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, level=level,
-                                                  hashers=(sha, md5, fed))
+                                                  hashers=(sha, md5, fed), check=check)
             except errors.CodecError:
                 if ref_check is not None and not ref_check.result():
                     return None  # the copy was damaged, and dropped (perhaps before xdelta3 opened it)
@@ -433,10 +435,16 @@ class Engine:
                 progress(0, size, "verifying")
             # DeltaGlider 6.2.0's own decode command, into a hash (no file): what passes here restores there.
             # The sha256 is of the very bytes the encoder read, so a file changing meanwhile cannot pass.
-            try:
-                rebuilt_sha: str | None = codec.decode_sha256(ref_path, delta_path, should_cancel, limit=size)
-            except (errors.CodecError, errors.ExpansionError):
-                rebuilt_sha = None  # a delta xdelta3 cannot read back, or one longer than the file
+            # It ran on the delta as the encoder wrote it; the file to upload must still be those bytes
+            # (it is small beside the file: hashing it again is cheap). Anything else decodes the file.
+            rebuilt_sha: str | None = None
+            if check.rebuilt == file_sha and check.delta_sha256 == sha256_file(delta_path):
+                rebuilt_sha = check.rebuilt
+            else:
+                try:
+                    rebuilt_sha = codec.decode_sha256(ref_path, delta_path, should_cancel, limit=size)
+                except (errors.CodecError, errors.ExpansionError):
+                    rebuilt_sha = None  # a delta xdelta3 cannot read back, or one longer than the file
             if rebuilt_sha != file_sha:
                 raise errors.IntegrityError(
                     f"the delta for {where(bucket, key)} did not rebuild the file; nothing was stored",

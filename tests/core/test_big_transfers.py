@@ -322,3 +322,33 @@ def test_a_server_that_answers_ranged_gets_whole_gets_one_plain_download(s3_serv
             cold.close()
     assert ranged and result.verified and out.read_bytes() == v2.read_bytes()
     assert cache_entries(tmp_path / "cold-cache") == [hashlib.sha256(v1.read_bytes()).hexdigest()]
+
+
+def test_a_version_is_checked_by_decoding_its_delta_as_it_is_written(client, s3_server, bucket, tmp_path,
+                                                                      monkeypatch):
+    from dgtui.core import codec
+
+    v1, v2 = versions(tmp_path)
+    client.upload(v1, f"s3://{bucket}/r/")
+    decoded_after: list[str] = []
+    real = codec.decode_sha256
+    monkeypatch.setattr(codec, "decode_sha256", lambda *a, **k: decoded_after.append("file") or real(*a, **k))
+    summary = client.upload(v2, f"s3://{bucket}/r/")
+    assert summary.is_delta and summary.file_sha256 == hashlib.sha256(v2.read_bytes()).hexdigest()
+    assert decoded_after == []  # checked while it was encoded, not by a decode of the file afterwards
+    assert deltaglider_restores(s3_server, f"s3://{bucket}/r/v2.tar", tmp_path / "dg-v2.tar") == v2.read_bytes()
+
+
+def test_the_decode_beside_the_encoder_names_what_it_rebuilt_and_stops_at_its_limit(tmp_path):
+    from dgtui.core import codec
+
+    v1, v2 = versions(tmp_path)
+    sha = hashlib.sha256()
+    check = codec.StreamCheck(limit=v2.stat().st_size)
+    codec.encode_hashing(v1, v2, tmp_path / "delta", level=1, hashers=(sha,), check=check)
+    assert check.rebuilt == sha.hexdigest() == hashlib.sha256(v2.read_bytes()).hexdigest()
+    assert check.delta_sha256 == hashlib.sha256((tmp_path / "delta").read_bytes()).hexdigest()
+    short = codec.StreamCheck(limit=v2.stat().st_size - 1)  # one byte less than it rebuilds
+    codec.encode_hashing(v1, v2, tmp_path / "delta2", level=1, check=short)
+    assert short.rebuilt is None
+    assert (tmp_path / "delta2").read_bytes() == (tmp_path / "delta").read_bytes()  # the delta itself is whole
