@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from . import machine, report
@@ -14,7 +16,7 @@ from .cases import CASES, Context, runners
 from .datasets import utc_now
 from .env import LATENCY_S, BenchEnv
 from .report import Row
-from .sizes import BY_NAME
+from .sizes import BY_NAME, MB
 
 METHOD = [
     "The server is SeaweedFS `weed mini` on 127.0.0.1, started by the run on a folder of its own (with --work-dir, the data sets of an earlier run are reused). "
@@ -71,6 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "default: a temporary folder removed at the end")
     parser.add_argument("--latency-ms", type=float, default=LATENCY_S * 1000,
                         help="latency the proxy adds per request (0: loopback only)")
+    parser.add_argument("--bigfile-mb", type=int, default=None,
+                        help="size of the bigfile case's archive in MB (2^20 bytes), instead of the --size "
+                             f"preset's; default: ${BIGFILE_MB_ENV} when set")
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -86,6 +91,25 @@ def compile_dgtui() -> None:
     compileall.compile_dir(str(Path(dgtui.__file__).parent), quiet=1)
 
 
+#: the bigfile case's archive size in MB when --bigfile-mb is not given (500, 2048 ... on a quiet machine)
+BIGFILE_MB_ENV = "BENCH_BIGFILE_MB"
+
+
+def bigfile_mb(args: argparse.Namespace) -> int | None:
+    """The bigfile size asked for on the command line or in the environment, None for the preset's."""
+    if args.bigfile_mb is not None:
+        chosen: int | None = args.bigfile_mb
+    else:
+        text = os.environ.get(BIGFILE_MB_ENV, "").strip()
+        try:
+            chosen = int(text) if text else None
+        except ValueError:
+            raise SystemExit(f"{BIGFILE_MB_ENV}={text!r} is not a whole number of MB") from None
+    if chosen is not None and chosen < 1:
+        raise SystemExit("the bigfile size must be at least 1 MB")
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -95,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sizes = BY_NAME[args.size]
     compile_dgtui()
+    big = bigfile_mb(args)
+    if big is not None:
+        sizes = replace(sizes, bigfile_bytes=big * MB)
     started_at, t0 = utc_now(), time.monotonic()
     env = BenchEnv.start(args.work_dir, args.latency_ms / 1000)
     env.use_process_env()

@@ -8,7 +8,8 @@ process: both include their start-up). Steps, on loopback:
 * restore of the second version with the reference in the cache, against ``s5cmd cp`` down;
 * restore with a cold cache, against ``s5cmd cp`` down plus one second.
 
-Every restored file is compared with the original by sha256.
+Every restored file is compared with the original by sha256. The archive's size is the ``--size`` preset's
+(200 MB for single and full) unless ``--bigfile-mb`` or ``BENCH_BIGFILE_MB`` says otherwise (500, 2048 ...).
 """
 
 from __future__ import annotations

@@ -16,13 +16,16 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import queue
 import shutil
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
@@ -128,6 +131,47 @@ def sweep_work_dir(work_dir: Path, max_age: float = STALE_SECONDS) -> None:
             continue
 
 
+#: 1 MiB chunks waiting for the MD5 thread at most
+_MD5_AHEAD = 8
+
+
+def _drain_into(pending: queue.Queue[bytes | None], digest) -> None:
+    while (chunk := pending.get()) is not None:
+        digest.update(chunk)
+
+
+def _write_all(dst, data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file: a raw write may take part of it (a nearly full disk
+    takes what fits, and only the next write says ENOSPC)."""
+    view = memoryview(data)
+    while view:
+        written = dst.write(view)
+        if not written:  # no progress and no error: say it as the disk being full rather than loop
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
+
+
+def _unlink_temp(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+    tempfiles.release(path)
+
+
+@dataclass
+class CopiedFile:
+    """A cache temp file (``path``) holding ``size`` bytes whose sha256 and MD5 are these."""
+
+    path: Path
+    sha256: str
+    md5: str
+    size: int
+
+    def discard(self) -> None:
+        _unlink_temp(self.path)
+
+
 class ReferenceCache:
     def __init__(self, root: Path | None = None, max_bytes: int | None = None):
         self.dir = private_dir((root or cache_root()) / "references")
@@ -210,17 +254,26 @@ class ReferenceCache:
             return None  # absent, or evicted by another process meanwhile
         return path
 
+    def verify(self, sha256: str) -> bool:
+        """Hash the entry ``sha256`` now, as ``get`` does (not again in this process while it is unchanged);
+        False when it is absent or damaged (a damaged one is dropped)."""
+        return self.get(sha256) is not None
+
     def new_temp_path(self) -> Path:
         """A new ``.incoming-*`` file, locked by this process until ``tempfiles.release``."""
         return tempfiles.create(self.dir, ".incoming-", mode=0o600)
 
     def adopt(self, temp_path: Path, sha256: str) -> Path:
-        """Move a checked file into the cache under its sha256, durably (fsync, rename, fsync the folder)."""
+        """Move a checked file into the cache under its sha256 (a rename: readers see all of it or nothing).
+
+        Not flushed to disk (no fsync): a crash may leave an entry whose bytes are not its name's, and
+        every user of an entry finds that out. A restore checks what it rebuilds against the stored
+        sha256 and hashes the entry when that fails (dropping a damaged one), an upload hashes the entry
+        (``get``) before it encodes against it, a rescue hashes it first. Flushing a multi-gigabyte
+        reference would cost the restore or upload that fetched it the time of writing it all to disk.
+        """
         final = self.path_for(sha256)
-        with open(temp_path, "rb+") as f:
-            os.fsync(f.fileno())
         os.replace(temp_path, final)
-        fsync_dir(self.dir)
         self.evict(keep=final)
         return final
 
@@ -246,6 +299,40 @@ class ReferenceCache:
         finally:
             tmp.unlink(missing_ok=True)
             tempfiles.release(tmp)
+
+    def copy_in(self, source: Path, *, size: int, progress=None) -> CopiedFile:
+        """One read of ``source``: its sha256 and MD5, and a cache temp file holding exactly the bytes hashed.
+
+        The MD5 is worked out on a thread of its own (the sha256 and the writes on this one), so both
+        cores hash. ``size`` is what the file measured when the upload began: a file that reads to
+        another length changed meanwhile (``SourceChanged``, nothing left behind). The caller adopts
+        the temp file (``adopt``) or discards it (``CopiedFile.discard``).
+        """
+        tmp = self.new_temp_path()
+        sha, md5 = hashlib.sha256(), hashlib.md5()
+        pending: queue.Queue[bytes | None] = queue.Queue(maxsize=_MD5_AHEAD)
+        md5_thread = threading.Thread(target=_drain_into, args=(pending, md5), name="dgtui-md5", daemon=True)
+        md5_thread.start()
+        total = 0
+        try:
+            try:
+                with open(source, "rb", buffering=0) as src, open(tmp, "wb", buffering=0) as dst:
+                    while chunk := src.read(HASH_CHUNK):
+                        pending.put(chunk)
+                        sha.update(chunk)
+                        _write_all(dst, chunk)
+                        total += len(chunk)
+                        if progress:
+                            progress(len(chunk))
+            finally:
+                pending.put(None)
+                md5_thread.join()
+            if total != size:
+                raise SourceChanged(f"{source} measured {size} bytes and read {total}")
+        except BaseException:
+            _unlink_temp(tmp)
+            raise
+        return CopiedFile(tmp, sha.hexdigest(), md5.hexdigest(), total)
 
     def sweep(self) -> None:
         """Remove ``.incoming-*`` files that a killed process left: those no live process holds locked."""

@@ -159,9 +159,24 @@ class _Hasher(Protocol):
     def update(self, data: bytes | memoryview, /) -> None: ...
 
 
+class StreamCheck:
+    """The delta decoded while the encoder writes it: DeltaGlider's decode (``xdelta3 -d -f -c -s reference``)
+    reads the delta from a pipe as it comes, and what it rebuilds is hashed.
+
+    After the encode, ``rebuilt`` is the sha256 of what the decode rebuilt (None when it failed or went past
+    ``limit`` bytes) and ``delta_sha256`` the sha256 of the delta bytes written to the file: a caller that
+    finds the file still hashing to it knows the delta it stores is the one that rebuilt ``rebuilt``.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.rebuilt: str | None = None
+        self.delta_sha256: str | None = None
+
+
 def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | Path,
                    should_cancel: ShouldCancel | None = None, *, level: int | None = None,
-                   hashers: tuple[_Hasher, ...] = ()) -> int:
+                   hashers: tuple[_Hasher, ...] = (), check: StreamCheck | None = None) -> int:
     """``encode`` reading ``target`` once: we read it and feed xdelta3 through a pipe, and every
     chunk fed also goes to ``hashers``; returns the delta's size.
 
@@ -171,6 +186,8 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
     xdelta3 encodes on the other. ``level`` is xdelta3's compression level
     (the settings file's ``xdelta3_level`` when None); the delta restores with
     DeltaGlider 6.2.0 whatever the level, as its decoder reads every level.
+    With ``check``, the delta is also decoded as it is written (``StreamCheck``),
+    on the core the encoder leaves: no decode after the encode.
     """
     if level is None:
         from .config import encoder_level
@@ -180,7 +197,8 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
     source = open(target, "rb", buffering=0)  # fails here, before xdelta3 starts, when it cannot be read
     with source, open(delta_out, "wb") as out, tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=err)
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE if check else out,
+                                    stderr=err)
         except FileNotFoundError as exc:
             raise XdeltaMissingError() from exc
         assert proc.stdin is not None  # stdin=PIPE
@@ -188,6 +206,12 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
         _widen_pipe(pipe.fileno())
         stop = threading.Event()
         failed: list[BaseException] = []
+        try:
+            checking = _DecodeBeside(reference, proc, out, check, failed) if check is not None else None
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
 
         def feed() -> None:
             try:
@@ -226,8 +250,12 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
             proc.kill()
             proc.wait()
             feeder.join()
+            if checking is not None:
+                checking.finish(abort=True)
             raise
         feeder.join()
+        if checking is not None:
+            checking.finish()
         if failed:
             proc.kill()
             raise failed[0]
@@ -240,6 +268,79 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
                 raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason)
             raise CodecError(f"xdelta3 could not encode: {tail}")
     return os.path.getsize(delta_out)
+
+
+class _DecodeBeside:
+    """``StreamCheck``'s work: a thread copies the encoder's output to the delta file and into a decoder's
+    stdin, another hashes what the decoder rebuilds. A decode that fails, or rebuilds more than the limit,
+    only leaves ``rebuilt`` None: the delta still goes to its file, and the caller decides."""
+
+    def __init__(self, reference: str | Path, encoder: subprocess.Popen, out: BinaryIO, check: StreamCheck,
+                 failed: list[BaseException]):
+        self._encoder, self._out, self._check, self._failed = encoder, out, check, failed
+        self._decoder = subprocess.Popen([xdelta3_path(), "-d", "-f", "-c", "-s", str(reference)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._delta_digest = hashlib.sha256()
+        self._rebuilt: str | None = None
+        self._pump = threading.Thread(target=self._copy, name="dgtui-encode-out", daemon=True)
+        self._reader = threading.Thread(target=self._hash, name="dgtui-encode-check", daemon=True)
+        self._pump.start()
+        self._reader.start()
+
+    def _copy(self) -> None:
+        assert self._encoder.stdout is not None and self._decoder.stdin is not None  # both PIPE
+        source, sink = self._encoder.stdout.fileno(), self._decoder.stdin
+        feeding = True
+        try:
+            while chunk := os.read(source, _CHUNK):
+                try:
+                    self._out.write(chunk)
+                except OSError as exc:  # the local disk: said as xdelta3's own write failures are
+                    reason = exc.strerror or str(exc)
+                    self._failed.append(LocalWriteError(f"xdelta3 could not write its output: {reason}",
+                                                        reason=reason))
+                    self._encoder.kill()
+                    break
+                self._delta_digest.update(chunk)
+                if feeding:
+                    try:
+                        sink.write(chunk)
+                    except OSError:  # the decoder stopped (failed, or was stopped past the limit)
+                        feeding = False
+        finally:
+            try:
+                sink.close()
+            except OSError:
+                pass
+
+    def _hash(self) -> None:
+        assert self._decoder.stdout is not None  # stdout=PIPE
+        source = self._decoder.stdout.fileno()
+        digest = hashlib.sha256()
+        total = 0
+        within = True
+        buffer = bytearray(_CHUNK)
+        while n := os.readv(source, [buffer]):
+            total += n
+            if total > self._check.limit:
+                within = False
+                self._decoder.kill()
+                break
+            digest.update(memoryview(buffer)[:n])
+        self._decoder.stdout.close()
+        if self._decoder.wait() == 0 and within:
+            self._rebuilt = digest.hexdigest()
+
+    def finish(self, *, abort: bool = False) -> None:
+        """Wait for both threads (``abort``: stop the decoder first); fill in the ``StreamCheck``."""
+        if abort:
+            self._decoder.kill()
+        self._pump.join()
+        self._reader.join()
+        assert self._encoder.stdout is not None
+        self._encoder.stdout.close()
+        self._check.rebuilt = None if abort else self._rebuilt
+        self._check.delta_sha256 = self._delta_digest.hexdigest()
 
 
 def decode(reference: str | Path, delta: str | Path, out: str | Path,
@@ -264,14 +365,18 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
     digest = hashlib.sha256()
     try:
         with open(out, "wb") as f:
-            writer = _Writer(f)
+            buffers = _Buffers(_WRITE_AHEAD + 2)
+            writer = _Writer(f, buffers)
             try:
-                def sink(chunk: bytes) -> None:
+                def sink(chunk: memoryview) -> None:
+                    # Hashed first: the writer hands the buffer back (to be filled again) once it is written.
+                    # It is written while the next chunk is read and hashed; each chunk is read once, here.
+                    digest.update(chunk)
                     writer.put(chunk)
-                    digest.update(chunk)  # while the writer thread writes it: each chunk is read once, here
 
                 _stream_decode(reference, delta, sink, should_cancel, recompress=recompress,
-                               decompress_source=decompress_source, limit=limit, written=written)
+                               decompress_source=decompress_source, limit=limit, written=written,
+                               buffers=buffers)
             except BaseException:
                 writer.finish(quiet=True)  # the decode's own error is the one to tell
                 raise
@@ -290,9 +395,10 @@ class _Writer:
     hashing's; at most ``_WRITE_AHEAD`` chunks wait. A write error (a full disk, a file size limit) is
     raised as ``LocalWriteError`` by the next ``put`` or by ``finish``."""
 
-    def __init__(self, f: BinaryIO):
+    def __init__(self, f: BinaryIO, buffers: _Buffers):
         self._f = f
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_WRITE_AHEAD)
+        self._buffers = buffers
+        self._queue: queue.Queue[memoryview | None] = queue.Queue(maxsize=_WRITE_AHEAD)
         self._error: OSError | None = None
         self._thread = threading.Thread(target=self._run, name="dgtui-decode-write", daemon=True)
         self._thread.start()
@@ -304,13 +410,14 @@ class _Writer:
                     self._f.write(chunk)
                 except OSError as exc:
                     self._error = exc
+            self._buffers.give_back(chunk)
 
     def _raise(self) -> None:
         if self._error is not None:  # the local disk, not the delta
             reason = self._error.strerror or str(self._error)
             raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason)
 
-    def put(self, chunk: bytes) -> None:
+    def put(self, chunk: memoryview) -> None:
         self._raise()
         self._queue.put(chunk)
 
@@ -326,6 +433,29 @@ class _Writer:
 _WRITE_AHEAD = 8
 
 
+class _Buffers:
+    """``count`` buffers of ``_CHUNK`` bytes that xdelta3's output is read into, each used again once its
+    chunk is written and hashed: no fresh memory (and its page faults) for every megabyte of a big file."""
+
+    def __init__(self, count: int):
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(count):
+            self._free.put(bytearray(_CHUNK))
+
+    def take(self, should_cancel: ShouldCancel | None) -> bytearray:
+        while True:
+            try:
+                return self._free.get(timeout=0.1)
+            except queue.Empty:
+                if should_cancel is not None and should_cancel():
+                    raise CancelledError() from None
+
+    def give_back(self, chunk: memoryview) -> None:
+        buffer = chunk.obj
+        chunk.release()
+        self._free.put(buffer)  # type: ignore[arg-type]  # a view of one of ours
+
+
 def decode_sha256(reference: str | Path, delta: str | Path,
                   should_cancel: ShouldCancel | None = None, *, decompress_source: bool = True,
                   limit: int | None = None) -> str:
@@ -335,7 +465,14 @@ def decode_sha256(reference: str | Path, delta: str | Path,
     read back for hashing, and the same ``limit``.
     """
     digest = hashlib.sha256()
-    _stream_decode(reference, delta, digest.update, should_cancel, decompress_source=decompress_source, limit=limit)
+    buffers = _Buffers(1)
+
+    def sink(chunk: memoryview) -> None:
+        digest.update(chunk)
+        buffers.give_back(chunk)
+
+    _stream_decode(reference, delta, sink, should_cancel, decompress_source=decompress_source, limit=limit,
+                   buffers=buffers)
     return digest.hexdigest()
 
 
@@ -361,10 +498,14 @@ def expansion_message(limit: int, recorded: bool) -> str:
             f"({UNSIZED_DELTA_LIMIT_KEY} in the settings file)")
 
 
-def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[bytes], None],
-                   should_cancel: ShouldCancel | None, *, recompress: bool = True, decompress_source: bool = True,
-                   limit: int | None = None, written: Callable[[int], None] | None = None) -> None:
-    """Run xdelta3's decode to a pipe and hand its output to ``sink``, at most ``limit`` bytes of it."""
+def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[memoryview], None],
+                   should_cancel: ShouldCancel | None, *, buffers: _Buffers, recompress: bool = True,
+                   decompress_source: bool = True, limit: int | None = None,
+                   written: Callable[[int], None] | None = None) -> None:
+    """Run xdelta3's decode to a pipe and hand its output to ``sink``, at most ``limit`` bytes of it.
+
+    Each chunk is read into one of ``buffers`` and handed over as a view of it; ``sink`` (or whoever it
+    passes the view on to) gives the buffer back when done with it."""
     recorded = limit is not None
     if limit is None:
         from .config import unsized_delta_limit
@@ -396,13 +537,14 @@ def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[byt
                     raise CancelledError()
                 if not ready:
                     continue
-                chunk = os.read(fd, _CHUNK)
-                if not chunk:
+                buffer = buffers.take(should_cancel)
+                n = os.readv(fd, [buffer])
+                if not n:
                     break
-                total += len(chunk)
+                total += n
                 if total > limit:
                     raise ExpansionError(expansion_message(limit, recorded), limit=limit)
-                sink(chunk)
+                sink(memoryview(buffer)[:n])
                 if written is not None and time.monotonic() - told >= 0.1:
                     told = time.monotonic()
                     written(total)

@@ -148,9 +148,15 @@ class Engine:
         try:
             hasher = hashlib.sha256()
             meter = _Meter(progress, head.get("ContentLength", 0), "reference")
-            self.s3.get_to_file(bucket, ref_key, str(tmp), progress=meter, should_cancel=should_cancel,
-                                etag=head.get("ETag", "").strip('"') or None, hasher=hasher,
-                                listed_size=head.get("ContentLength"))
+            etag = head.get("ETag", "").strip('"')
+            size = head.get("ContentLength")
+            if etag and isinstance(size, int):
+                # In ranged parts on several connections, hashed in order as they arrive (no second read).
+                self.s3.get_to_file_in_parts(bucket, ref_key, str(tmp), size=size, etag=etag, hasher=hasher,
+                                             progress=meter, should_cancel=should_cancel)
+            else:
+                self.s3.get_to_file(bucket, ref_key, str(tmp), progress=meter, should_cancel=should_cancel,
+                                    etag=etag or None, hasher=hasher, listed_size=size)
             actual = hasher.hexdigest()
             if ref_sha256 and actual != ref_sha256:
                 raise errors.IntegrityError(
@@ -268,11 +274,25 @@ class Engine:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                                extra_metadata, extra_args, file_md5=file_md5,
                                                fallback_reason=_compressed_reason(compressed))
-                created = self._try_create_reference(path, bucket, ref_key, name, file_sha.result(), progress,
-                                                     should_cancel, file_md5.result())
+                created = self._try_create_reference(path, bucket, ref_key, name, size, progress, should_cancel)
                 if not created:
                     continue  # another uploader created it first: make a delta against theirs
-                ref_path, ref_sha, zero_diff = created, file_sha.result(), True
+                ref_path, zero, ours = created
+                try:
+                    summary = self._store_zero_diff(bucket, key, ref_key, zero, progress, should_cancel,
+                                                    extra_metadata, extra_args)
+                except errors.IntegrityError:
+                    # The zero-diff delta rebuilds the cache's copy, which is what went up: it did not hash to
+                    # the file's sha256, so neither may the reference. Ours goes, and so does the copy.
+                    if ours:
+                        self.s3.delete_keys(bucket, [ref_key])
+                    self.references.verify(zero.sha256)
+                    raise
+                finally:
+                    zero.discard()
+                if not self._reference_still_matches(bucket, ref_key, zero.sha256, ref_path):
+                    continue
+                return summary
             else:
                 ref_parsed = fmt.parse_metadata(ref_key, ref_head.get("Metadata", {}))
                 if ref_parsed.encryption:
@@ -285,61 +305,77 @@ class Engine:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                                extra_metadata, extra_args, file_md5=file_md5,
                                                fallback_reason="the deltaspace's reference has no valid sha256")
-                # The cached reference is hashed here (``fetch_reference`` checks it), unlike a restore's:
-                # a delta is verified by decoding against the same copy it was encoded against, so a
-                # damaged copy would pass that check and store a delta that the bucket's reference
-                # cannot rebuild.
-                ref_path, _ = self.fetch_reference(bucket, ref_key, ref_sha, should_cancel, progress)
+                # A cached reference is hashed, unlike a restore's: a delta is verified by decoding against
+                # the same copy it was encoded against, so a damaged copy would pass that check and store a
+                # delta that the bucket's reference cannot rebuild. It is hashed on a core of its own while
+                # the encoder runs, and the delta is stored only once the hash matched.
+                ref_path, cache_hit, _ = self.reference_copy(bucket, ref_key, ref_sha, should_cancel, progress,
+                                                             checked_cache=False)
+                ref_check = _HASH_POOL.submit(self.references.verify, ref_sha) if cache_hit else None
                 compressed = codec.compressed_format(ref_path)
                 if compressed:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                                extra_metadata, extra_args, file_md5=file_md5,
                                                fallback_reason=_compressed_reason(compressed))
-                zero_diff = False
-            summary = self._store_delta(path, bucket, key, size, hashes, ref_key, ref_path, ref_sha,
-                                        zero_diff, max_ratio, progress, should_cancel, extra_metadata, extra_args)
-            if (summary.stored_key.endswith(fmt.DELTA_SUFFIX)
+            stored = self._store_delta(path, bucket, key, size, hashes, ref_key, ref_path, ref_sha,
+                                       max_ratio, progress, should_cancel, extra_metadata, extra_args, ref_check)
+            if stored is None:
+                continue  # the cached reference was damaged (and is dropped): fetch it again and encode again
+            if (stored.stored_key.endswith(fmt.DELTA_SUFFIX)
                     and not self._reference_still_matches(bucket, ref_key, ref_sha, ref_path)):
                 continue  # the reference changed under us: encode again against the current one
-            return summary
+            return stored
         raise errors.DgError(f"the reference of {where(bucket, ds + '/' if ds else '')} kept changing "
                              f"while uploading {display_key(key)}; try again", bucket=bucket, key=key)
 
-    def _try_create_reference(self, path: Path, bucket: str, ref_key: str, name: str, file_sha: str,
-                              progress: Progress | None, should_cancel: ShouldCancel | None,
-                              file_md5: str | None = None) -> Path | None:
-        meta = fmt.reference_metadata(version=self.version, source_name=name, file_sha256=file_sha,
-                                      file_size=path.stat().st_size, md5=file_md5 or md5_file(path))
-        # The cache's copy is made (and checked against file_sha) while the upload runs: both read the
-        # file, from the page cache, on the two cores. A copy made for a reference someone else created
-        # first is still a checked copy of these bytes.
-        copying = _HASH_POOL.submit(self.references.put_copy, path, file_sha)
+    def _try_create_reference(self, path: Path, bucket: str, ref_key: str, name: str, size: int,
+                              progress: Progress | None,
+                              should_cancel: ShouldCancel | None) -> tuple[Path, _ZeroDiff, bool] | None:
+        """Store ``path`` as the deltaspace's reference (``If-None-Match``); (the cache's copy, its zero-diff delta
+        being made, whether the reference is the one we wrote), or None when another uploader created a
+        different reference first.
+
+        The file is read once: hashed (sha256 and MD5, for the metadata the reference carries) as it is
+        copied into the reference cache. The upload and the zero-diff delta are then made from that copy,
+        so what is stored is exactly what was hashed even if the file changes meanwhile (``upload``
+        tells that from the file's size, date and inode afterwards, and removes what was written).
+        """
         try:
-            self.s3.put_file(bucket, ref_key, str(path), meta, if_none_match=True,
-                             progress=_Meter(progress, path.stat().st_size, "uploading reference"),
+            copied = self.references.copy_in(path, size=size, progress=_Meter(progress, size, "hashing"))
+        except SourceChanged:
+            raise errors.SourceChangedError(
+                f"{display_key(str(path))} changed while it was read; nothing was written; upload it again once it "
+                f"is complete", bucket=bucket, key=ref_key) from None
+        try:
+            copy = self.references.adopt(copied.path, copied.sha256)
+        finally:
+            copied.discard()
+        meta = fmt.reference_metadata(version=self.version, source_name=name, file_sha256=copied.sha256,
+                                      file_size=copied.size, md5=copied.md5)
+        # The zero-diff delta is encoded and checked (on the other core) while the reference goes up.
+        zero = _ZeroDiff(copy, copied.sha256, copied.md5, copied.size, self.work_dir, should_cancel)
+        ours = True
+        try:
+            self.s3.put_file(bucket, ref_key, str(copy), meta, if_none_match=True,
+                             progress=_Meter(progress, copied.size, "uploading reference"),
                              should_cancel=should_cancel)
         except BaseException as exc:
             if not (isinstance(exc, Exception) and is_precondition_failed(exc)):
-                _wait_quietly(copying)
+                zero.discard()
                 if not isinstance(exc, Exception):
                     raise
                 raise translate(exc, bucket=bucket, key=ref_key, endpoint=self.s3.endpoint_url,
                                 action="upload") from None
             existing = self.s3.head(bucket, ref_key)
-            if existing is None or fmt.parse_metadata(ref_key, existing.get("Metadata", {})).file_sha256 != file_sha:
-                _wait_quietly(copying)
+            theirs = fmt.parse_metadata(ref_key, existing.get("Metadata", {})).file_sha256 if existing else None
+            if theirs != copied.sha256:
+                zero.discard()
                 return None
+            ours = False
             # The reference holds these very bytes: ours, stored by a first attempt whose answer was lost
             # (the retry then found it), or another uploader's of the same file. Either way the same outcome.
-        try:
-            copy = copying.result()
-        except SourceChanged:
-            self.s3.delete_keys(bucket, [ref_key])  # ours, and its bytes may not be what its sha256 says
-            raise errors.SourceChangedError(
-                f"{display_key(str(path))} changed while it was uploaded; what was written for it has been "
-                f"removed; upload it again once it is complete", bucket=bucket, key=ref_key) from None
-        self._record_own_reference(bucket, ref_key, file_sha)
-        return copy
+        self._record_own_reference(bucket, ref_key, copied.sha256)
+        return copy, zero, ours
 
     def _reference_still_matches(self, bucket: str, ref_key: str, ref_sha: str, ref_path: Path) -> bool:
         head = self.s3.head(bucket, ref_key)
@@ -358,9 +394,12 @@ class Engine:
         return fmt.parse_metadata(ref_key, head.get("Metadata", {})).file_sha256 == ref_sha
 
     def _store_delta(self, path: Path, bucket: str, key: str, size: int, hashes: _SourceHashes, ref_key: str,
-                     ref_path: Path, ref_sha: str, zero_diff: bool, max_ratio: float,
+                     ref_path: Path, ref_sha: str, max_ratio: float,
                      progress: Progress | None, should_cancel: ShouldCancel | None,
-                     extra_metadata: dict[str, str] | None, extra_args: dict[str, Any] | None) -> UploadSummary:
+                     extra_metadata: dict[str, str] | None, extra_args: dict[str, Any] | None,
+                     ref_check: Future[bool] | None = None) -> UploadSummary | None:
+        """Encode, check and store the delta of ``path`` against ``ref_path``; None when ``ref_check`` (the
+        cached reference's hash, running beside the encoder) found the copy damaged: nothing is stored then."""
         name = key.rsplit("/", 1)[-1]
         with tempfile.TemporaryDirectory(prefix="dgtui-up-", dir=self.work_dir) as tmp:
             tempfiles.register(Path(tmp))
@@ -368,19 +407,26 @@ class Engine:
             # One read of the file: the encoder's feed hashes what it hands to xdelta3, on the other core.
             sha, md5, fed = hashlib.sha256(), hashlib.md5(), _Counter(_Meter(progress, size, "encoding"))
             level = encoder_level()
-            delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, level=level,
-                                              hashers=(sha, md5, fed))
+            # The delta is decoded as it is written, on the core the encoder leaves (see the check below).
+            check = codec.StreamCheck(limit=size)
+            try:
+                delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, level=level,
+                                                  hashers=(sha, md5, fed), check=check)
+            except errors.CodecError:
+                if ref_check is not None and not ref_check.result():
+                    return None  # the copy was damaged, and dropped (perhaps before xdelta3 opened it)
+                raise
             file_sha, file_md5 = sha.hexdigest(), md5.hexdigest()
             if fed.total != size or (hashes.started and hashes.sha256() != file_sha):
-                # not the size it had when the upload began, or hashed once before (for the reference)
-                # and once now with another result: the file changed in between
-                if zero_diff:
-                    self.s3.delete_keys(bucket, [ref_key])  # ours, made from this file a moment ago
+                # not the size it had when the upload began, or hashed once before and once now with
+                # another result: the file changed in between
                 raise errors.SourceChangedError(
                     f"{display_key(str(path))} changed while it was uploaded; what was written for it has been "
                     f"removed; upload it again once it is complete", bucket=bucket, key=key)
+            if ref_check is not None and not ref_check.result():
+                return None
             ratio = delta_size / size if size else 0.0
-            if not zero_diff and ratio > max_ratio:
+            if ratio > max_ratio:
                 return self._upload_direct(
                     path, bucket, key, size, file_sha, progress, should_cancel, extra_metadata, extra_args,
                     fallback_reason=f"delta would be {ratio:.0%} of the file (limit {max_ratio:.0%})",
@@ -389,33 +435,60 @@ class Engine:
                 progress(0, size, "verifying")
             # DeltaGlider 6.2.0's own decode command, into a hash (no file): what passes here restores there.
             # The sha256 is of the very bytes the encoder read, so a file changing meanwhile cannot pass.
-            try:
-                rebuilt_sha: str | None = codec.decode_sha256(ref_path, delta_path, should_cancel, limit=size)
-            except (errors.CodecError, errors.ExpansionError):
-                rebuilt_sha = None  # a delta xdelta3 cannot read back, or one longer than the file
+            # It ran on the delta as the encoder wrote it; the file to upload must still be those bytes
+            # (it is small beside the file: hashing it again is cheap). Anything else decodes the file.
+            rebuilt_sha: str | None = None
+            if check.rebuilt == file_sha and check.delta_sha256 == sha256_file(delta_path):
+                rebuilt_sha = check.rebuilt
+            else:
+                try:
+                    rebuilt_sha = codec.decode_sha256(ref_path, delta_path, should_cancel, limit=size)
+                except (errors.CodecError, errors.ExpansionError):
+                    rebuilt_sha = None  # a delta xdelta3 cannot read back, or one longer than the file
             if rebuilt_sha != file_sha:
                 raise errors.IntegrityError(
                     f"the delta for {where(bucket, key)} did not rebuild the file; nothing was stored",
                     bucket=bucket, key=key)
             meta = fmt.delta_metadata(version=self.version, original_name=name, file_sha256=file_sha,
                                       file_size=size, ref_key=ref_key, ref_sha256=ref_sha,
-                                      delta_size=delta_size, zero_diff=zero_diff, md5=file_md5, level=level)
+                                      delta_size=delta_size, zero_diff=False, md5=file_md5, level=level)
             meta.update(extra_metadata or {})
             stored_key = fmt.delta_key_for(key)
             self.s3.put_file(bucket, stored_key, str(delta_path), meta, extra_args=extra_args,
                              progress=_Meter(progress, delta_size, "uploading"), should_cancel=should_cancel)
         # One logical key, one stored object: drop a direct copy under the plain name.
         self._drop_direct_copy(bucket, key)
-        if zero_diff:
-            # What was stored is the whole file (the reference) plus a zero-diff delta: no saving,
-            # as DeltaGlider reports it (is_delta False, the full size stored).
-            return UploadSummary(operation="create_reference", bucket=bucket, key=key, original_size=size,
-                                 stored_size=size + delta_size, is_delta=False, delta_ratio=0.0,
-                                 stored_key=stored_key, file_sha256=file_sha, reference_key=ref_key, verified=True)
         return UploadSummary(operation="create_delta", bucket=bucket,
                              key=key, original_size=size, stored_size=delta_size, is_delta=True,
                              delta_ratio=ratio, stored_key=stored_key, file_sha256=file_sha,
                              reference_key=ref_key, verified=True)
+
+    def _store_zero_diff(self, bucket: str, key: str, ref_key: str, zero: _ZeroDiff, progress: Progress | None,
+                         should_cancel: ShouldCancel | None, extra_metadata: dict[str, str] | None,
+                         extra_args: dict[str, Any] | None) -> UploadSummary:
+        """The first version's delta (against itself), made from the cache's copy and checked by ``_ZeroDiff``."""
+        ref_sha = zero.sha256
+        if progress:
+            progress(0, zero.size, "encoding")
+        try:
+            delta_path, delta_size, level = zero.result()
+        except errors.IntegrityError:
+            raise errors.IntegrityError(f"the delta for {where(bucket, key)} did not rebuild the file; nothing was "
+                                        f"stored", bucket=bucket, key=key) from None
+        name = key.rsplit("/", 1)[-1]
+        meta = fmt.delta_metadata(version=self.version, original_name=name, file_sha256=ref_sha,
+                                  file_size=zero.size, ref_key=ref_key, ref_sha256=ref_sha,
+                                  delta_size=delta_size, zero_diff=True, md5=zero.md5, level=level)
+        meta.update(extra_metadata or {})
+        stored_key = fmt.delta_key_for(key)
+        self.s3.put_file(bucket, stored_key, str(delta_path), meta, extra_args=extra_args,
+                         progress=_Meter(progress, delta_size, "uploading"), should_cancel=should_cancel)
+        self._drop_direct_copy(bucket, key)
+        # What was stored is the whole file (the reference) plus a zero-diff delta: no saving,
+        # as DeltaGlider reports it (is_delta False, the full size stored).
+        return UploadSummary(operation="create_reference", bucket=bucket, key=key, original_size=zero.size,
+                             stored_size=zero.size + delta_size, is_delta=False, delta_ratio=0.0,
+                             stored_key=stored_key, file_sha256=ref_sha, reference_key=ref_key, verified=True)
 
     def _upload_direct(self, path: Path, bucket: str, key: str, size: int, file_sha: str,
                        progress: Progress | None, should_cancel: ShouldCancel | None,
@@ -1064,6 +1137,46 @@ class _Deferred:
 
     def result(self) -> str:
         return self._compute()
+
+
+class _ZeroDiff:
+    """A first version's delta against itself (the cache's copy against the cache's copy), encoded and
+    checked by decoding it into a hash, on a pool thread from the moment it is made."""
+
+    def __init__(self, copy: Path, sha256: str, md5: str, size: int, work_dir: Path,
+                 should_cancel: ShouldCancel | None):
+        self.copy, self.sha256, self.md5, self.size = copy, sha256, md5, size
+        self._should_cancel = should_cancel
+        self._stop = threading.Event()
+        self._folder = Path(tempfile.mkdtemp(prefix="dgtui-up-", dir=work_dir))
+        tempfiles.register(self._folder)
+        self._future = _HASH_POOL.submit(self._make)
+
+    def _stopped(self) -> bool:
+        return self._stop.is_set() or bool(self._should_cancel and self._should_cancel())
+
+    def _make(self) -> tuple[Path, int, int]:
+        level = encoder_level()
+        delta = self._folder / "delta"
+        delta_size = codec.encode(self.copy, self.copy, delta, self._stopped, level=level)
+        # DeltaGlider 6.2.0's own decode command, into a hash: what passes here restores there.
+        try:
+            rebuilt: str | None = codec.decode_sha256(self.copy, delta, self._stopped, limit=self.size)
+        except (errors.CodecError, errors.ExpansionError):
+            rebuilt = None
+        if rebuilt != self.sha256:
+            raise errors.IntegrityError("the zero-diff delta did not rebuild the file")
+        return delta, delta_size, level
+
+    def result(self) -> tuple[Path, int, int]:
+        """(delta file, its size, the encoder level)."""
+        return self._future.result()
+
+    def discard(self) -> None:
+        self._stop.set()
+        _wait_quietly(self._future)
+        shutil.rmtree(self._folder, ignore_errors=True)
+        tempfiles.release(self._folder)
 
 
 class _SourceHashes:

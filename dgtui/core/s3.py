@@ -8,12 +8,15 @@ only the endpoint, bucket and key.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
 import os
+import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 import botocore.exceptions as bexc
@@ -32,6 +35,10 @@ MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 16 * 1024 * 1024
 TRANSFER_CONCURRENCY = 4
 STREAM_CHUNK = 1024 * 1024
+#: a download in ranged parts (``get_to_file_in_parts``): the part, the smallest object split, parts held at most
+PARALLEL_GET_PART = 8 * 1024 * 1024
+PARALLEL_GET_MIN = 4 * PARALLEL_GET_PART
+PARTS_AHEAD = 4
 #: a download that receives less than this in the stall limit (``config.stall_seconds``) has stalled
 STALL_MIN_BYTES = 64 * 1024
 
@@ -609,6 +616,133 @@ class S3Access:
         with self.ctx(bucket, key, "delete"):
             self.client.delete_object(Bucket=bucket, Key=key, VersionId=version_id)
 
+    def get_to_file_in_parts(self, bucket: str, key: str, path: str, *, size: int, etag: str, hasher: Any,
+                             progress: ProgressFn | None = None, should_cancel: ShouldCancel | None = None) -> None:
+        """``get_to_file`` of a big object as ranged GETs on ``TRANSFER_CONCURRENCY`` connections (as s5cmd
+        downloads), every part of the version ``etag`` (If-Match) that measured ``size``.
+
+        Each part is written where it belongs (``os.pwrite``) and handed, in order, to ``hasher`` on this
+        thread while the next parts arrive: the file is hashed as it comes, not read again afterwards. At
+        most ``PARTS_AHEAD`` parts wait in memory to be hashed. A part cut short goes on from where it
+        stopped, as ``get_to_file`` does; an answer for another range or longer than its part is refused.
+        """
+        if size < PARALLEL_GET_MIN:
+            self.get_to_file(bucket, key, path, progress=progress, should_cancel=should_cancel, etag=etag,
+                             hasher=hasher, listed_size=size)
+            return
+        part = PARALLEL_GET_PART
+        count = (size + part - 1) // part
+        stop = threading.Event()
+        free: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(PARTS_AHEAD):
+            free.put(bytearray(part))
+        pinned = f'"{etag.strip(chr(34))}"'
+        place = where(bucket, key)
+
+        def fetch(index: int, fd: int) -> memoryview:
+            first = index * part
+            want = min(size, first + part) - first
+            buf = free.get()  # one of PARTS_AHEAD buffers, used again and again: no fresh pages for each part
+            got = 0
+            failures = 0
+            while got < want:
+                if stop.is_set() or (should_cancel and should_cancel()):
+                    raise errors.CancelledError()
+                last = first + want - 1
+                try:
+                    response = self.client.get_object(Bucket=bucket, Key=key, IfMatch=pinned,
+                                                      Range=f"bytes={first + got}-{last}")
+                    stream = response["Body"]
+                    try:
+                        answered = response.get("ContentRange")
+                        if not answered:
+                            raise _NoRanges()
+                        if answered != f"bytes {first + got}-{last}/{size}":
+                            raise errors.IntegrityError(
+                                f"the server answered a part of {place} with another range "
+                                f"({display_key(str(answered), 60)}); refused", bucket=bucket, key=key)
+                        reader = _StallGuard(stream, self.read_timeout, place)
+                        while got < want:
+                            if stop.is_set() or (should_cancel and should_cancel()):
+                                raise errors.CancelledError()
+                            chunk = reader.read(min(STREAM_CHUNK, want - got + 1))
+                            if not chunk:
+                                break
+                            if got + len(chunk) > want:
+                                raise errors.IntegrityError(f"the download of {place} sent more than its part; refused",
+                                                            bucket=bucket, key=key)
+                            buf[got:got + len(chunk)] = chunk
+                            got += len(chunk)
+                            if progress:
+                                progress(len(chunk))
+                    finally:
+                        stream.close()
+                except bexc.ReadTimeoutError:
+                    raise  # stalled past the limit: resuming would wait as long again
+                except _CUT_SHORT as exc:
+                    failures += 1
+                    if failures >= DOWNLOAD_ATTEMPTS:
+                        raise
+                    log.debug("part %d of %s cut short after %d bytes (%s); going on from there", index, place, got,
+                              type(exc).__name__)
+                    time.sleep(min(2.0, 0.1 * 2 ** failures))
+                    continue
+                if got < want:
+                    failures += 1  # an answer shorter than its range, without an error
+                    if failures >= DOWNLOAD_ATTEMPTS:
+                        raise errors.ConnectionFailedError(
+                            f"the connection to {self.endpoint_url} dropped during the download of {place} "
+                            f"(part {index + 1} of {count} kept arriving short); retry", bucket=bucket, key=key)
+            view = memoryview(buf)[:want]
+            done = 0
+            while done < want:  # a regular file takes all of it at once, short of an error
+                done += os.pwrite(fd, view[done:], first + done)
+            return view
+
+        try:
+            self._get_parts(bucket, key, path, count, fetch, hasher, stop, free)
+        except _NoRanges:
+            # A server that answers ranged GETs with the whole object (none of it was hashed: the first
+            # part came that way too): one plain download instead.
+            log.debug("%s: the server does not answer ranged GETs; downloading it in one piece", place)
+            self.get_to_file(bucket, key, path, progress=progress, should_cancel=should_cancel, etag=etag,
+                             hasher=hasher, listed_size=size)
+
+    def _get_parts(self, bucket: str, key: str, path: str, count: int, fetch: Callable[[int, int], memoryview],
+                   hasher: Any, stop: threading.Event, free: queue.Queue[bytearray]) -> None:
+        """Run ``fetch`` for each part on the pool, at most ``PARTS_AHEAD`` ahead, and hash the parts in order."""
+        with self.ctx(bucket, key, "download"), open(path, "wb") as out:
+            fd = out.fileno()
+            pool = ThreadPoolExecutor(max_workers=TRANSFER_CONCURRENCY, thread_name_prefix="dgtui-get-part")
+            waiting: collections.deque[Future[memoryview]] = collections.deque()
+            following = 0
+            try:
+                while following < count and len(waiting) < PARTS_AHEAD:
+                    waiting.append(pool.submit(fetch, following, fd))
+                    following += 1
+                hashed = False
+                while waiting:
+                    try:
+                        data = waiting.popleft().result()
+                    except _NoRanges:
+                        if hashed:  # ranged answers first, then none: not a server to trust with this object
+                            raise errors.IntegrityError(
+                                f"the server stopped answering ranged GETs of {where(bucket, key)} midway; refused",
+                                bucket=bucket, key=key) from None
+                        raise
+                    hashed = True
+                    hasher.update(data)  # in order, while the parts after it arrive
+                    free.put(data.obj)  # type: ignore[arg-type]  # the part's buffer, for the next part
+                    data.release()
+                    if following < count:
+                        waiting.append(pool.submit(fetch, following, fd))
+                        following += 1
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
     def delete_keys(self, bucket: str, keys: list[str]) -> list[tuple[str, str]]:
         """Delete stored keys in batches; returns (key, error) for failures."""
         failures: list[tuple[str, str]] = []
@@ -620,6 +754,10 @@ class S3Access:
             for err in response.get("Errors", []):
                 failures.append((err.get("Key", ""), f"{err.get('Code')}: {err.get('Message', '')}"))
         return failures
+
+
+class _NoRanges(Exception):
+    """A ranged GET answered without a Content-Range: the server sends whole objects only."""
 
 
 class _StallGuard:
