@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Callable, Protocol
 
+from .directio import DIRECT_MIN_BYTES, DirectFile
 from .errors import CancelledError, CodecError, ExpansionError, LocalWriteError, XdeltaMissingError
 
 ShouldCancel = Callable[[], bool]
@@ -364,7 +365,10 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
     """
     digest = hashlib.sha256()
     try:
-        with open(out, "wb") as f:
+        # A big file goes past the page cache where the file system takes it (``directio``): on virtual
+        # machines, filling the cache was most of a big restore's time.
+        big = limit is not None and limit >= DIRECT_MIN_BYTES
+        with DirectFile(out) if big else open(out, "wb") as f:
             buffers = _Buffers(_WRITE_AHEAD + 2)
             writer = _Writer(f, buffers)
             try:
@@ -395,7 +399,7 @@ class _Writer:
     hashing's; at most ``_WRITE_AHEAD`` chunks wait. A write error (a full disk, a file size limit) is
     raised as ``LocalWriteError`` by the next ``put`` or by ``finish``."""
 
-    def __init__(self, f: BinaryIO, buffers: _Buffers):
+    def __init__(self, f: BinaryIO | DirectFile, buffers: _Buffers):
         self._f = f
         self._buffers = buffers
         self._queue: queue.Queue[memoryview | None] = queue.Queue(maxsize=_WRITE_AHEAD)

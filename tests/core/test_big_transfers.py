@@ -233,7 +233,9 @@ def test_a_part_cut_short_goes_on_from_where_it_stopped_and_cutting_every_connec
         cold = create_client(proxy.endpoint_url, "WARNING", s3_server.access_key, s3_server.secret_key,
                              region_name=s3_server.region, cache_dir=tmp_path / "cold-cache")
         asked = ranges_asked(cold)
-        proxy.cut_after_bytes(3 * PART + 5_000, once=True)  # in the middle of a part, on one connection
+        # In the middle of a part, on one connection: half a part of slack for the answers (headers, HEADs, the
+        # delta) that went on that connection before, so the cut lands in a body, not between two answers.
+        proxy.cut_after_bytes(3 * PART + PART // 2, once=True)
         result = cold.download(f"s3://{bucket}/r/v2.tar", out_dir / "v2.tar")
         assert result.verified and (out_dir / "v2.tar").read_bytes() == v2.read_bytes()
         starts = [int(r.split("=")[1].split("-")[0]) for r in asked if r]
