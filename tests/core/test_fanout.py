@@ -69,6 +69,29 @@ def test_fast_answers_equal_botocore_on_http_and_https(server, request):
     assert server.endpoint_url.startswith(request.node.callspec.params["server"] + "://")
 
 
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_fast_answers_are_the_same_on_uvloop_and_on_asyncios_own_loop(server, request, loop, monkeypatch):
+    """uvloop's loop where it is installed; asyncio's where it is not (Windows, or an install without it)."""
+    import asyncio
+
+    from dgtui.core import fasthead
+
+    if loop == "asyncio":
+        monkeypatch.setattr(fasthead, "_new_loop", asyncio.new_event_loop)
+    bucket, admin = fresh_bucket(server, request)
+    keys = [f"l/{i:02d}.delta" for i in range(20)]
+    for key in keys:
+        admin.put_object(Bucket=bucket, Key=key, Body=b"d", Metadata={"k": key})
+    s3 = access(server)
+    fast = FastHead(s3, max_workers=4)
+    answers = dict(pair for group in fast.batch(bucket).head_many([*keys, "l/missing"]) for pair in group)
+    assert [answers[i] for i in range(len(keys) + 1)] == [botocore_answer(s3, bucket, k) for k in keys] + [None]
+    assert fast.fast_requests == len(keys) and fast.enabled
+    running = type(fast._event_loop()).__module__.split(".")[0]
+    assert running == loop
+    fast.close()
+
+
 @contextmanager
 def counting_connections(server) -> Iterator[tuple[str, TcpProxy]]:
     """The server's endpoint behind a TCP forwarder that counts the connections opened to it."""
