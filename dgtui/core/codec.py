@@ -20,6 +20,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Callable, Protocol
 
@@ -368,7 +370,7 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
         # A big file goes past the page cache where the file system takes it (``directio``): on virtual
         # machines, filling the cache was most of a big restore's time.
         big = limit is not None and limit >= DIRECT_MIN_BYTES
-        with DirectFile(out) if big else open(out, "wb") as f:
+        with _closing_as_local_write(DirectFile(out) if big else open(out, "wb")) as f:
             buffers = _Buffers(_WRITE_AHEAD + 2)
             writer = _Writer(f, buffers)
             try:
@@ -392,6 +394,25 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
             pass
         raise
     return digest.hexdigest()
+
+
+@contextmanager
+def _closing_as_local_write(f: BinaryIO | DirectFile) -> Iterator[BinaryIO | DirectFile]:
+    """``f``, closed at the end; a close that fails (a direct file writes its last block then, so a full
+    disk may show only there) is the local disk's ``LocalWriteError``, as a failed write is."""
+    try:
+        yield f
+    except BaseException:
+        try:
+            f.close()
+        except OSError:
+            pass  # the error on its way is the one to tell
+        raise
+    try:
+        f.close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason) from None
 
 
 class _Writer:

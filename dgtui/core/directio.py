@@ -122,8 +122,11 @@ class DirectFile:
         finally:
             os.close(self._fd)
             self._fd = -1
-            self._view.release()
-            self._stage.close()
+            try:
+                self._view.release()
+                self._stage.close()
+            except BufferError:
+                pass  # a failed write's traceback still holds a slice of the buffer: freed along with it
 
     def __enter__(self) -> "DirectFile":
         return self

@@ -120,3 +120,40 @@ def test_a_restore_written_direct_is_exact_and_a_damaged_delta_leaves_nothing(s3
     with pytest.raises(IntegrityError):
         client.download(f"s3://{bucket}/r/v2.tar", out_dir / "again.tar")
     assert sorted(p.name for p in out_dir.iterdir()) == ["v2.tar"]
+
+
+DISK_FULL_SNIPPET = """
+import json, resource, signal, sys
+from dgtui.core import codec
+from dgtui import DgError
+codec.DIRECT_MIN_BYTES = 1024 * 1024
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv[5])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+try:
+    codec.decode(sys.argv[1], sys.argv[2], sys.argv[3], limit=int(sys.argv[4]))
+    print(json.dumps({"ok": True}))
+except DgError as exc:
+    print(json.dumps({"ok": False, "type": type(exc).__name__, "message": str(exc)}))
+"""
+
+
+@pytest.mark.parametrize("room", [2 * 1024 * 1024, STAGE + 100], ids=["in-a-block", "in-the-last-bytes"])
+def test_a_full_disk_under_a_direct_write_is_a_local_write_error_and_leaves_nothing(tmp_path, room):
+    """The disk fills during a whole block, or only when the last bytes are written at the close."""
+    import json
+    import subprocess
+    import sys
+
+    v1, v2 = versions(tmp_path)
+    delta = tmp_path / "d.vcdiff"
+    codec.encode(v1, v2, delta, level=1)
+    out = tmp_path / "out" / "v2.tar"
+    out.parent.mkdir()
+    done = subprocess.run([sys.executable, "-c", DISK_FULL_SNIPPET, str(v1), str(delta), str(out),
+                           str(v2.stat().st_size), str(room)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["ok"] is False and answer["type"] == "LocalWriteError", answer
+    assert "File too large" in answer["message"]
+    assert list(out.parent.iterdir()) == []
