@@ -64,7 +64,8 @@ def run(ctx: Context) -> list[Row]:
             rows.append(speedup(Row("stats", what, net.name, "s", median(first), "DeltaGlider 6.2.0 detailed",
                                     median(peer), note=(note + "; " if note else "") + spread,
                                     samples={"dgtui": first, "peer": peer}),
-                                1.0 if net.name.endswith("loopback") else 5.0))
+                                # issue 22: at +30 ms, 8x DeltaGlider over http and https
+                                1.0 if net.name.endswith("loopback") else 8.0))
         if "stats-again" in ctx.wanted:
             rows.append(at_most(Row("stats-again", what + ", unchanged", net.name, "s", median(again),
                                     "dgtui bare listing of the bucket", median(bare),
