@@ -32,25 +32,17 @@ class _Link:
         self.awaiting_request = True
 
 
-async def _pump_requests(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link,
-                         latency: float) -> None:
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link,
+                latency: float | None) -> None:
+    """One direction of a link. Requests (``latency`` given): the first bytes after an answer wait for it.
+    Answers (``latency`` None): their bytes mark the link as waiting for the next request."""
     try:
         while data := await reader.read(CHUNK):
-            if link.awaiting_request:
+            if latency is None:
+                link.awaiting_request = True
+            elif link.awaiting_request:
                 link.awaiting_request = False
                 await asyncio.sleep(latency)
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        writer.close()
-
-
-async def _pump_responses(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link) -> None:
-    try:
-        while data := await reader.read(CHUNK):
-            link.awaiting_request = True
             writer.write(data)
             await writer.drain()
     except (ConnectionError, OSError):
@@ -76,8 +68,8 @@ async def serve(target_port: int, latency: float, ready: "asyncio.Future[int]", 
         _no_delay(client_writer)
         _no_delay(server_writer)
         link = _Link()
-        await asyncio.gather(_pump_requests(client_reader, server_writer, link, latency),
-                             _pump_responses(server_reader, client_writer, link))
+        await asyncio.gather(_pump(client_reader, server_writer, link, latency),
+                             _pump(server_reader, client_writer, link, None))
 
     server = await asyncio.start_server(forward, LOOPBACK, 0, backlog=1024)
     ready.set_result(server.sockets[0].getsockname()[1])

@@ -205,6 +205,17 @@ _CUT_SHORT = (bexc.ResponseStreamingError, bexc.IncompleteReadError, bexc.ReadTi
               bexc.ConnectionClosedError, ConnectionError)
 
 
+def _cut_short(exc: BaseException, failures: int, what: str, received: int) -> int:
+    """A download cut short: the failures counted so far plus this one, after a pause before it goes on
+    from the byte it reached; ``exc`` itself once there have been ``DOWNLOAD_ATTEMPTS``."""
+    failures += 1
+    if failures >= DOWNLOAD_ATTEMPTS:
+        raise exc
+    log.debug("%s cut short after %d bytes (%s); going on from there", what, received, type(exc).__name__)
+    time.sleep(min(2.0, 0.1 * 2 ** failures))
+    return failures
+
+
 def _give_up_on_unreachable(attempts: int, caught_exception: BaseException | None = None, **_: Any) -> None:
     """Stop botocore's retries once connecting has failed ``CONNECT_ATTEMPTS`` times.
 
@@ -593,12 +604,7 @@ class S3Access:
                 except bexc.ReadTimeoutError:
                     raise  # stalled past the limit: resuming would wait as long again
                 except _CUT_SHORT as exc:
-                    failures += 1
-                    if failures >= DOWNLOAD_ATTEMPTS:
-                        raise
-                    log.debug("download of %s cut short after %d bytes (%s); going on from there",
-                              where(bucket, key), written, type(exc).__name__)
-                    time.sleep(min(2.0, 0.1 * 2 ** failures))
+                    failures = _cut_short(exc, failures, f"download of {where(bucket, key)}", written)
                     continue
                 if total is None or written >= total:
                     break
@@ -680,12 +686,7 @@ class S3Access:
                 except bexc.ReadTimeoutError:
                     raise  # stalled past the limit: resuming would wait as long again
                 except _CUT_SHORT as exc:
-                    failures += 1
-                    if failures >= DOWNLOAD_ATTEMPTS:
-                        raise
-                    log.debug("part %d of %s cut short after %d bytes (%s); going on from there", index, place, got,
-                              type(exc).__name__)
-                    time.sleep(min(2.0, 0.1 * 2 ** failures))
+                    failures = _cut_short(exc, failures, f"part {index} of {place}", got)
                     continue
                 if got < want:
                     failures += 1  # an answer shorter than its range, without an error

@@ -15,6 +15,7 @@ from dgtui.core import codec, directio
 from dgtui.core.directio import STAGE, DirectFile
 
 from .conftest import random_bytes
+from .test_big_transfers import versions as two_versions
 
 
 def chunks_of(data: bytes, seed: int) -> list[bytes]:
@@ -75,15 +76,9 @@ def direct_from_one_mib(monkeypatch):
     return used
 
 
-def versions(tmp_path: Path, size: int = 5 * 1024 * 1024 + 777) -> tuple[Path, Path]:
-    base = bytearray(random_bytes(size, seed=7))
-    first = tmp_path / "v1.tar"
-    first.write_bytes(bytes(base))
-    for at in (3, 1_000_000, size - 30):
-        base[at:at + 8] = b"EDITED!!"
-    second = tmp_path / "v2.tar"
-    second.write_bytes(bytes(base))
-    return first, second
+def versions(tmp_path: Path) -> tuple[Path, Path]:
+    """Two versions of an archive (more than one staging block, not a whole number of them)."""
+    return two_versions(tmp_path, size=5 * 1024 * 1024 + 777)
 
 
 def test_a_big_decode_written_direct_rebuilds_the_file_and_stops_at_its_limit(tmp_path, direct_from_one_mib):
