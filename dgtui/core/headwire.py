@@ -55,6 +55,7 @@ class _Connection(asyncio.Protocol):
         self._value = b""
         self._size = 0
         self._got_bytes = False
+        self._tail = b""
         self._keep_alive = True
 
     # -- asyncio.Protocol --------------------------------------------------
@@ -75,6 +76,8 @@ class _Connection(asyncio.Protocol):
             return
         self._got_bytes = True
         self._size += len(data)
+        # the last 4 bytes received: an answer to a HEAD ends in a blank line, split anywhere
+        self._tail = data[-4:] if len(data) >= 4 else (self._tail + data)[-4:]
         try:
             assert self._parser is not None
             self._parser.feed_data(data)
@@ -84,7 +87,7 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if not waiter.done():
                 self._fail(WireError(f"unparsable answer: {exc}", surprise=True))
-            elif not data.endswith(b"\r\n\r\n"):
+            elif self._tail != b"\r\n\r\n":
                 # Stopped after the headers (on_headers_complete) with bytes left over (a body a HEAD must
                 # not have): the next answer on this connection could not be told apart from them.
                 self._keep_alive = False
@@ -129,6 +132,7 @@ class _Connection(asyncio.Protocol):
         self._headers = []
         self._size = 0
         self._got_bytes = False
+        self._tail = b""
         self._keep_alive = True
         self._waiter = waiter = self._loop.create_future()
         assert self.transport is not None
