@@ -6,11 +6,14 @@ header parsing), all of it under the GIL, so thousands of HEADs are bound by
 the client's CPU whatever the thread count.
 
 ``FastHead`` sends HEADs from one asyncio event loop (a daemon thread of its
-own) over an aiohttp session with at most ``max_workers`` keep-alive
-connections, http or https alike, each one signed by botocore's own SigV4
-signer. aiohttp parses answers in C and one loop needs no thread hand-offs,
-which leaves about a third of the CPU a HEAD cost from a pool of threads
-(``bench/RESULTS.md``). TLS verification uses the CA bundle botocore resolved
+own) over at most ``max_workers`` keep-alive connections, http or https alike,
+each one signed as botocore's own SigV4 signer signs it. The connections are
+``headwire``'s: bare HEAD requests whose answers httptools parses in C, about
+half the CPU of aiohttp's per-request machinery (``python -m bench.head_cpu``).
+An aiohttp session is the fallback: after ``WIRE_SURPRISE_LIMIT`` answers
+``headwire`` could not parse, aiohttp sends the client's HEADs. One loop needs
+no thread hand-offs, which leaves about a third of the CPU a HEAD cost from a
+pool of threads (``bench/RESULTS.md``). TLS verification uses the CA bundle botocore resolved
 for the client. ``HeadBatch.head_many`` sends a whole list at once;
 ``HeadBatch.head`` one key, from any thread. Everything it does not know how
 to handle is handed back to ``S3Access.head`` (on a few threads of its own, so
