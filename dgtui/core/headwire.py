@@ -146,6 +146,11 @@ class _Connection(asyncio.Protocol):
         return not self.closed and self._keep_alive
 
 
+def _time_out(waiter: asyncio.Future[Tuple[int, List[Tuple[bytes, bytes]]]]) -> None:
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError("no answer within the read timeout"))
+
+
 class HeadWire:
     """HEADs to one ``host:port`` (TLS when ``tls`` is given), at most ``limit`` connections open.
 
@@ -188,15 +193,17 @@ class HeadWire:
 
     async def _exchange(self, conn: _Connection, request: bytes) -> Tuple[int, List[Tuple[bytes, bytes]]]:
         done = False
+        timer: Optional[asyncio.TimerHandle] = None
         try:
             waiter = conn.send(request)
-            if self.read_timeout is None:
-                answer = await waiter
-            else:
-                answer = await asyncio.wait_for(waiter, self.read_timeout)
+            if self.read_timeout is not None:  # a timer, not wait_for: no task of its own for each HEAD
+                timer = asyncio.get_running_loop().call_later(self.read_timeout, _time_out, waiter)
+            answer = await waiter
             done = True
             return answer
         finally:
+            if timer is not None:
+                timer.cancel()
             if done and conn.finished() and not self._closed:
                 conn.reused = True
                 self._idle.append(conn)
