@@ -148,7 +148,7 @@ class _Connection(asyncio.Protocol):
 
 def _time_out(waiter: asyncio.Future[Tuple[int, List[Tuple[bytes, bytes]]]]) -> None:
     if not waiter.done():
-        waiter.set_exception(asyncio.TimeoutError("no answer within the read timeout"))
+        waiter.set_exception(TimeoutError("no answer within the read timeout"))
 
 
 class HeadWire:
