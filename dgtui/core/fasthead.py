@@ -403,7 +403,12 @@ class FastHead:
         the lean path cannot take it (then aiohttp sends)."""
         import ssl
 
-        from .headwire import HeadWire
+        try:
+            from .headwire import HeadWire
+        except ImportError as exc:  # httptools missing from an install: aiohttp sends
+            self.use_wire = False
+            log.debug("lean HEADs off: %s", exc)
+            return None
 
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or parts.hostname is None:
