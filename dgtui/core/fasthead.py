@@ -6,11 +6,14 @@ header parsing), all of it under the GIL, so thousands of HEADs are bound by
 the client's CPU whatever the thread count.
 
 ``FastHead`` sends HEADs from one asyncio event loop (a daemon thread of its
-own) over an aiohttp session with at most ``max_workers`` keep-alive
-connections, http or https alike, each one signed by botocore's own SigV4
-signer. aiohttp parses answers in C and one loop needs no thread hand-offs,
-which leaves about a third of the CPU a HEAD cost from a pool of threads
-(``bench/RESULTS.md``). TLS verification uses the CA bundle botocore resolved
+own) over at most ``max_workers`` keep-alive connections, http or https alike,
+each one signed as botocore's own SigV4 signer signs it. The connections are
+``headwire``'s: bare HEAD requests whose answers httptools parses in C, about
+half the CPU of aiohttp's per-request machinery (``python -m bench.head_cpu``).
+An aiohttp session is the fallback: after ``WIRE_SURPRISE_LIMIT`` answers
+``headwire`` could not parse, aiohttp sends the client's HEADs. One loop needs
+no thread hand-offs, which leaves about a third of the CPU a HEAD cost from a
+pool of threads (``bench/RESULTS.md``). TLS verification uses the CA bundle botocore resolved
 for the client. ``HeadBatch.head_many`` sends a whole list at once;
 ``HeadBatch.head`` one key, from any thread. Everything it does not know how
 to handle is handed back to ``S3Access.head`` (on a few threads of its own, so
@@ -79,6 +82,8 @@ if TYPE_CHECKING:  # imported when the first fast HEAD is sent, not with every c
 
     import aiohttp
 
+    from .headwire import HeadWire
+
 log = logging.getLogger("dgtui.fasthead")
 
 #: a HEAD's payload hash: sha256 of nothing
@@ -111,6 +116,8 @@ MIN_CONCURRENCY = 16
 #: transient failures before they may switch the fast path off (when they outnumber its answers)
 TRANSIENT_LIMIT = 32
 
+#: answers the lean client could not parse before aiohttp sends the client's HEADs instead
+WIRE_SURPRISE_LIMIT = 3
 #: a response's headers as received: (name, value) bytes, in order
 RawHeaders = Sequence[Tuple[bytes, bytes]]
 #: what a HEAD answers: (ETag, metadata) for an object, None for a missing one
@@ -223,6 +230,13 @@ class FastHead:
         self._warming = False  #: a thread is starting the loop (``warm``)
         self._loop_thread: threading.Thread | None = None
         self._session: aiohttp.ClientSession | None = None
+        #: send HEADs over ``headwire`` (keep-alive connections parsed by httptools) rather than aiohttp;
+        #: switched off after ``WIRE_SURPRISE_LIMIT`` answers it could not make sense of
+        self.use_wire = True
+        self.wire_surprises = 0
+        #: the lean connection pools, one per scheme and host (on the loop's thread only)
+        self._wires: dict[str, HeadWire] = {}
+        self._tls: Any = None
         self._fallback_pool: ThreadPoolExecutor | None = None
         self._stop_loop: weakref.finalize | None = None
         #: the URL template learned per bucket, for the batches that follow
@@ -318,7 +332,7 @@ class FastHead:
                     raise
                 self._loop, self._loop_thread = loop, thread
                 # Also when the client is never closed (or at exit): no "unclosed session" warnings.
-                self._stop_loop = weakref.finalize(self, _stop_loop, loop, thread, self._session)
+                self._stop_loop = weakref.finalize(self, _stop_loop, loop, thread, self._session, self._wires)
             return self._loop
 
     async def _open_session(self) -> aiohttp.ClientSession:
@@ -328,6 +342,7 @@ class FastHead:
 
         verify = self._verify
         tls: ssl.SSLContext | bool = ssl.create_default_context(cafile=get_cert_path(verify)) if verify else False
+        self._tls = tls
         # No trace configs: aiohttp runs every request past them, which costs measurable CPU per HEAD.
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self.max_workers, ssl=tls),
@@ -364,6 +379,17 @@ class FastHead:
 
     async def _send(self, url: str, headers: dict[str, str]) -> tuple[int, RawHeaders]:
         """Send one HEAD (on the loop); the status and the response headers, in order, as received (bytes)."""
+        if self.use_wire:
+            start = url.find("/", url.find("//") + 2)
+            origin, path = (url, "/") if start < 0 else (url[:start], url[start:])
+            wire = self._wires.get(origin) or self._wire_for(origin)
+            if wire is not None:
+                try:
+                    return await wire.head(path, headers)
+                except Exception as error:  # botocore repeats it (``_fast_head``), as a failure of aiohttp
+                    if getattr(error, "surprise", False):
+                        self._wire_surprised(error)
+                    raise
         from yarl import URL
 
         session = self._session
@@ -371,6 +397,43 @@ class FastHead:
         # encoded=True: the path goes out exactly as signed, never re-quoted or normalised.
         async with session.head(URL(url, encoded=True), headers=headers, allow_redirects=False) as response:
             return response.status, response.raw_headers
+
+    def _wire_for(self, origin: str) -> HeadWire | None:
+        """The lean connection pool for ``origin`` (scheme://host[:port]), made on first use; None when
+        the lean path cannot take it (then aiohttp sends)."""
+        import ssl
+
+        try:
+            from .headwire import HeadWire
+        except ImportError as exc:  # httptools missing from an install: aiohttp sends
+            self.use_wire = False
+            log.debug("lean HEADs off: %s", exc)
+            return None
+
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or parts.hostname is None:
+            return None
+        tls: ssl.SSLContext | None = None
+        if parts.scheme == "https":
+            if isinstance(self._tls, ssl.SSLContext):
+                tls = self._tls
+            else:  # verify=False, as aiohttp's ssl=False: encrypted, not verified
+                tls = ssl.create_default_context()
+                tls.check_hostname = False
+                tls.verify_mode = ssl.CERT_NONE
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        wire = self._wires[origin] = HeadWire(parts.hostname, port, tls, parts.hostname, self.max_workers,
+                                              self.s3.connect_timeout, self.s3.read_timeout)
+        return wire
+
+    def _wire_surprised(self, error: Exception) -> None:
+        """An answer the lean client could not make sense of: after a few, aiohttp sends instead."""
+        self.wire_surprises += 1
+        log.debug("lean HEAD: %s", error)
+        if self.wire_surprises >= WIRE_SURPRISE_LIMIT and self.use_wire:
+            self.use_wire = False
+            log.debug("lean HEADs off after %d answers they could not parse: aiohttp sends them",
+                      self.wire_surprises)
 
     # -- how many in flight (AIMD) ----------------------------------------------
     async def _take_slot(self) -> int:
@@ -485,10 +548,20 @@ def _text(value: Any) -> str | None:
     return value
 
 
-def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, session: Any) -> None:
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, session: Any,
+               wires: dict[str, HeadWire] | None = None) -> None:
     """Close the session's connections, then stop the loop and its thread."""
     import asyncio
 
+    if wires and loop.is_running():
+        def close_wires() -> None:
+            for wire in wires.values():
+                wire.close()
+            wires.clear()
+        try:
+            loop.call_soon_threadsafe(close_wires)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
     if session is not None and loop.is_running():
         try:
             asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=5)

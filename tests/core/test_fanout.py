@@ -301,3 +301,46 @@ def test_a_client_never_closed_exits_without_warnings(s3_server, s3_env, bucket,
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "60"
     assert "Unclosed" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_lean_client_and_aiohttp_answer_the_same_on_http_and_https(server, request):
+    bucket, admin = fresh_bucket(server, request)
+    for i, key in enumerate(AWKWARD_KEYS):
+        admin.put_object(Bucket=bucket, Key=key, Body=b"x" * i, Metadata={"dg-tool": DG_TOOL, "Mixed-Case": f"v{i}"})
+    keys = [*AWKWARD_KEYS, "missing/key"]
+    lean, aio = FastHead(access(server)), FastHead(access(server))
+    aio.use_wire = False
+    try:
+        lean_answers = [answer for group in lean.batch(bucket).head_many(keys) for answer in group]
+        aio_answers = [answer for group in aio.batch(bucket).head_many(keys) for answer in group]
+        assert sorted(lean_answers, key=lambda a: a[0]) == sorted(aio_answers, key=lambda a: a[0])
+        assert lean.fast_requests == aio.fast_requests == len(keys) - 1 and not lean.fallback_requests
+        assert sum(w.connections_opened for w in lean._wires.values()) >= 1 and not aio._wires
+    finally:
+        lean.close()
+        aio.close()
+
+
+def test_answers_the_lean_client_cannot_parse_go_to_botocore_then_aiohttp_sends(s3_server, s3_env, bucket,
+                                                                                boto3_s3, monkeypatch):
+    from dgtui.core import headwire
+    from dgtui.core.fasthead import WIRE_SURPRISE_LIMIT
+
+    keys = [f"k{i}" for i in range(WIRE_SURPRISE_LIMIT + 4)]
+    for key in keys:
+        boto3_s3.put_object(Bucket=bucket, Key=key, Body=b"x", Metadata={"key": key})
+    surprises = []
+
+    async def garbled(self, path, headers):  # fault injection: every answer unparsable
+        surprises.append(path)
+        raise headwire.WireError("unparsable answer", surprise=True)
+
+    monkeypatch.setattr(headwire.HeadWire, "head", garbled)
+    fast = FastHead(access(s3_server))
+    batch = fast.batch(bucket)
+    assert [batch.head(k)[1] for k in keys] == [{"key": k} for k in keys]
+    assert len(surprises) == WIRE_SURPRISE_LIMIT and not fast.use_wire
+    # botocore repeated the garbled ones; aiohttp answered the rest, and the fast path stayed on
+    assert fast.enabled and fast.fallback_requests == WIRE_SURPRISE_LIMIT
+    assert fast.fast_requests == len(keys) - 1 - WIRE_SURPRISE_LIMIT
+    fast.close()
