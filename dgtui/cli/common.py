@@ -33,11 +33,11 @@ def human(n: int | None) -> str:
 
 def client_from(args: argparse.Namespace):
     from ..core.client import create_client
-    from . import collector
+    from .collector import resume as resume_collection
 
     client = create_client(endpoint_url=args.endpoint_url, profile=args.profile, region_name=args.region,
                            addressing_style=args.addressing_style)
-    collector.resume()  # start-up is over: what the command does next is collected as usual
+    resume_collection()  # start-up is over: what the command does next is collected as usual
     return client
 
 

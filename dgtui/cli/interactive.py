@@ -18,9 +18,9 @@ def cmd_browse(args: argparse.Namespace) -> int:
         print(f"note: xdelta3 is not installed; browsing works, restoring or uploading deltas needs: "
               f"{XDELTA3_INSTALL_HINT}", file=sys.stderr)
     from ..app.app import run_app
-    from . import collector
+    from .collector import resume as resume_collection
 
-    collector.resume()  # the app and the SDK are loaded: the app's own objects are collected as usual
+    resume_collection()  # the app and the SDK are loaded: the app's own objects are collected as usual
     return run_app(endpoint_url=args.endpoint_url, profile=args.profile, region=args.region, start_url=args.url,
                    addressing_style=args.addressing_style)
 
@@ -32,7 +32,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not codec.xdelta3_available():
         raise DgError(f"the demo stores real deltas and needs xdelta3; install it with: {XDELTA3_INSTALL_HINT}")
     from ..demo.sample import run_demo
-    from . import collector
+    from .collector import resume as resume_collection
 
-    collector.resume()
+    resume_collection()
     return run_demo(reset=args.reset, serve_only=args.serve_only)
