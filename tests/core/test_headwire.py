@@ -65,6 +65,18 @@ def wait_closed(conn: socket.socket) -> bool:
         return True
 
 
+
+def two_heads(port: int) -> tuple[list, int]:
+    """Two HEADs one after the other on a fresh pool: their answers and the connections opened."""
+
+    async def run():
+        pool = wire(port)
+        answers = [await pool.head("/b/k", HEADERS) for _ in range(2)]
+        pool.close()
+        return answers, pool.connections_opened
+
+    return asyncio.run(run())
+
 def test_answers_reuse_one_kept_alive_connection_and_send_exactly_the_given_headers(scripted):
     seen: list[bytes] = []
     server = scripted(serve_forever(OK, seen))
@@ -86,13 +98,7 @@ def test_answers_reuse_one_kept_alive_connection_and_send_exactly_the_given_head
 def test_a_chunked_answer_to_a_head_has_no_body_either(scripted):
     server = scripted(serve_forever(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"))
 
-    async def run():
-        pool = wire(server.port)
-        answers = [await pool.head("/b/k", HEADERS) for _ in range(2)]
-        pool.close()
-        return answers, pool.connections_opened
-
-    answers, opened = asyncio.run(run())
+    answers, opened = two_heads(server.port)
     assert answers == [(404, [(b"Transfer-Encoding", b"chunked")])] * 2 and opened == 1
 
 
@@ -196,13 +202,7 @@ def test_an_answer_split_into_one_byte_packets_is_read_whole(scripted):
 
     server = scripted(script)
 
-    async def run():
-        pool = wire(server.port)
-        answers = [await pool.head("/b/k", HEADERS) for _ in range(2)]
-        pool.close()
-        return answers, pool.connections_opened
-
-    answers, opened = asyncio.run(run())
+    answers, opened = two_heads(server.port)
     assert answers == [(200, EXPECTED)] * 2 and opened == 1
 
 
@@ -340,11 +340,5 @@ def test_no_more_connections_than_the_limit(scripted):
 def test_an_answer_with_body_bytes_a_head_must_not_have_is_not_reused(scripted):
     server = scripted(serve_forever(b"HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 5\r\n\r\nhello"))
 
-    async def run():
-        pool = wire(server.port)
-        answers = [await pool.head("/b/k", HEADERS) for _ in range(2)]
-        pool.close()
-        return answers, pool.connections_opened
-
-    answers, opened = asyncio.run(run())
+    answers, opened = two_heads(server.port)
     assert [status for status, _ in answers] == [200, 200] and opened == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -561,15 +562,7 @@ class BrowserScreen(Screen[None]):
         what.append(f" as it stood at {local_stamp(plan.at)}: {plural(plan.files, 'file')}, {size}, into this "
                     "local folder. Files already there are kept and reported, never replaced. " + CHECK_PROMISE)
 
-        def chosen(folder: str | None) -> None:
-            if folder:
-                path = os.path.abspath(os.path.expanduser(folder))
-                self.app.download_dir = path
-                self.transfers.download_as_of(plan, path)
-
-        self.app.push_screen(PromptScreen("Restore folder as of…", what, self.app.download_dir, ok_label="Restore",
-                                          validate=lambda value: _prepare_folder(
-                                              os.path.abspath(os.path.expanduser(value))), paths=True), chosen)
+        self._ask_local_folder("Restore folder as of…", what, lambda path: self.transfers.download_as_of(plan, path))
 
     @_on_focused_item
     def action_preview(self) -> None:
@@ -733,13 +726,18 @@ class BrowserScreen(Screen[None]):
             what.append(f" {plural(len(plan.unsafe), 'key')} unsafe as file names will be skipped and reported.")
         what.append(" " + CHECK_PROMISE)
 
+        self._ask_local_folder("Restore folder", what, lambda path: self.transfers.download_prefix(location, path))
+
+    def _ask_local_folder(self, title: str, what: Text, start: Callable[[str], object]) -> None:
+        """Ask for the local folder a folder restore goes into (made if missing), remember it, and ``start``."""
+
         def chosen(folder: str | None) -> None:
             if folder:
                 path = os.path.abspath(os.path.expanduser(folder))
                 self.app.download_dir = path
-                self.transfers.download_prefix(location, path)
+                start(path)
 
-        self.app.push_screen(PromptScreen("Restore folder", what, self.app.download_dir, ok_label="Restore",
+        self.app.push_screen(PromptScreen(title, what, self.app.download_dir, ok_label="Restore",
                                           validate=lambda value: _prepare_folder(
                                               os.path.abspath(os.path.expanduser(value))), paths=True), chosen)
 
