@@ -179,7 +179,8 @@ class StreamCheck:
 
 def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | Path,
                    should_cancel: ShouldCancel | None = None, *, level: int | None = None,
-                   hashers: tuple[_Hasher, ...] = (), check: StreamCheck | None = None) -> int:
+                   hashers: tuple[_Hasher, ...] = (), check: StreamCheck | None = None,
+                   give_up_above: float | None = None) -> int:
     """``encode`` reading ``target`` once: we read it and feed xdelta3 through a pipe, and every
     chunk fed also goes to ``hashers``; returns the delta's size.
 
@@ -191,6 +192,8 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
     DeltaGlider 6.2.0 whatever the level, as its decoder reads every level.
     With ``check``, the delta is also decoded as it is written (``StreamCheck``),
     on the core the encoder leaves: no decode after the encode.
+    With ``give_up_above`` (a fraction), the encode stops and ``DeltaTooLarge`` is raised as soon as the
+    delta written so far is more than that fraction of the bytes fed (give or take xdelta3's window).
     """
     if level is None:
         from .config import encoder_level
@@ -216,18 +219,29 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
             proc.wait()
             raise
 
+        # Read on this thread, hashed on threads of their own (one per hash, in order): xdelta3 gets each
+        # chunk as soon as it is read, and the hashes take their time on whichever core is free.
+        buffers = _Buffers(_READ_AHEAD)
+        stages: list[_Stage] = []
+        hand_on: Callable[[memoryview], None] = buffers.give_back
+        for hasher in reversed(hashers):
+            stages.insert(0, _Stage(hasher.update, hand_on, _READ_AHEAD, "dgtui-encode-hash"))
+            hand_on = stages[0].put
+
+        fed = 0
+
         def feed() -> None:
+            nonlocal fed
             try:
-                buf = bytearray(_CHUNK)
-                view = memoryview(buf)
                 while not stop.is_set():
+                    buf = buffers.take(stop.is_set)
                     n = source.readinto(buf)
                     if not n:
                         break
-                    chunk = view[:n]
-                    for hasher in hashers:
-                        hasher.update(chunk)
+                    fed += n
+                    chunk = memoryview(buf)[:n]
                     pipe.write(chunk)
+                    hand_on(chunk)
             except BrokenPipeError:
                 pass  # xdelta3 stopped reading: its exit status says why
             except BaseException as exc:  # noqa: BLE001 - handed to the caller below
@@ -237,6 +251,11 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
                     pipe.close()
                 except OSError:
                     pass
+                for stage in stages:  # in order: each one's last chunk goes on to the next before it ends
+                    try:
+                        stage.finish()
+                    except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                        failed.append(exc)
 
         feeder = threading.Thread(target=feed, name="dgtui-encode-feed", daemon=True)
         feeder.start()
@@ -248,6 +267,10 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
                 except subprocess.TimeoutExpired:
                     if should_cancel is not None and should_cancel():
                         raise CancelledError() from None
+                    if give_up_above is not None:
+                        written = checking.copied if checking is not None else os.fstat(out.fileno()).st_size
+                        if written > fed * give_up_above + _GIVE_UP_SLACK:
+                            raise DeltaTooLarge() from None
         except BaseException:
             stop.set()
             proc.kill()
@@ -273,6 +296,15 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
     return os.path.getsize(delta_out)
 
 
+class DeltaTooLarge(Exception):
+    """An encode given ``give_up_above`` stopped: its delta was growing past that share of the file."""
+
+
+#: delta bytes allowed beyond ``give_up_above``'s share while an encode runs: xdelta3 writes a window's
+#: instructions at once, so early on the delta runs ahead of its share of what was fed
+_GIVE_UP_SLACK = 64 * 1024
+
+
 class _DecodeBeside:
     """``StreamCheck``'s work: a thread copies the encoder's output to the delta file and into a decoder's
     stdin, another hashes what the decoder rebuilds. A decode that fails, or rebuilds more than the limit,
@@ -285,6 +317,7 @@ class _DecodeBeside:
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._delta_digest = hashlib.sha256()
         self._rebuilt: str | None = None
+        self.copied = 0  #: delta bytes written to the file so far
         self._pump = threading.Thread(target=self._copy, name="dgtui-encode-out", daemon=True)
         self._reader = threading.Thread(target=self._hash, name="dgtui-encode-check", daemon=True)
         self._pump.start()
@@ -305,6 +338,7 @@ class _DecodeBeside:
                     self._encoder.kill()
                     break
                 self._delta_digest.update(chunk)
+                self.copied += len(chunk)
                 if feeding:
                     try:
                         sink.write(chunk)
@@ -319,17 +353,28 @@ class _DecodeBeside:
     def _hash(self) -> None:
         assert self._decoder.stdout is not None  # stdout=PIPE
         source = self._decoder.stdout.fileno()
+        _widen_pipe(source)
         digest = hashlib.sha256()
         total = 0
         within = True
-        buffer = bytearray(_CHUNK)
-        while n := os.readv(source, [buffer]):
-            total += n
-            if total > self._check.limit:
-                within = False
-                self._decoder.kill()
-                break
-            digest.update(memoryview(buffer)[:n])
+        # Hashed on a thread of its own, as ``decode`` does: the decoder's pipe is drained as it fills.
+        buffers = _Buffers(_READ_AHEAD + 1)
+        hashing = _Stage(digest.update, buffers.give_back, _READ_AHEAD, "dgtui-encode-check-hash")
+        try:
+            while True:
+                buffer = buffers.take(None)
+                n = os.readv(source, [buffer])
+                if not n:
+                    buffers.give_back(memoryview(buffer))
+                    break
+                total += n
+                if total > self._check.limit:
+                    within = False
+                    self._decoder.kill()
+                    break
+                hashing.put(memoryview(buffer)[:n])
+        finally:
+            hashing.finish(quiet=True)
         self._decoder.stdout.close()
         if self._decoder.wait() == 0 and within:
             self._rebuilt = digest.hexdigest()
@@ -371,22 +416,25 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
         # machines, filling the cache was most of a big restore's time.
         big = limit is not None and limit >= DIRECT_MIN_BYTES
         with _closing_as_local_write(DirectFile(out) if big else open(out, "wb")) as f:
-            buffers = _Buffers(_WRITE_AHEAD + 2)
+            buffers = _Buffers(_READ_AHEAD + _WRITE_AHEAD + 2)
             writer = _Writer(f, buffers)
+            hashing = _Stage(digest.update, writer.put, _READ_AHEAD, "dgtui-decode-hash")
             try:
-                def sink(chunk: memoryview) -> None:
-                    # Hashed first: the writer hands the buffer back (to be filled again) once it is written.
-                    # It is written while the next chunk is read and hashed; each chunk is read once, here.
-                    digest.update(chunk)
-                    writer.put(chunk)
-
-                _stream_decode(reference, delta, sink, should_cancel, recompress=recompress,
+                # Each chunk is read once, here, and handed on: hashed on one thread, then written on another
+                # (which hands the buffer back). xdelta3 writes a whole window at a time and decodes the next
+                # one meanwhile; with the hashing off this thread the pipe is drained as fast as xdelta3
+                # fills it, so xdelta3 never waits for the hash and the hash works while xdelta3 decodes.
+                _stream_decode(reference, delta, hashing.put, should_cancel, recompress=recompress,
                                decompress_source=decompress_source, limit=limit, written=written,
                                buffers=buffers)
             except BaseException:
+                hashing.finish(quiet=True)
                 writer.finish(quiet=True)  # the decode's own error is the one to tell
                 raise
-            writer.finish()
+            try:
+                hashing.finish()
+            finally:
+                writer.finish(quiet=hashing.failed)
     except BaseException:
         try:
             os.unlink(out)  # what was written is not the file: never leave it behind
@@ -415,47 +463,80 @@ def _closing_as_local_write(f: BinaryIO | DirectFile) -> Iterator[BinaryIO | Dir
         raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason) from None
 
 
-class _Writer:
-    """Writes chunks to a file from a thread of its own, so the disk's time overlaps xdelta3's and the
-    hashing's; at most ``_WRITE_AHEAD`` chunks wait. A write error (a full disk, a file size limit) is
-    raised as ``LocalWriteError`` by the next ``put`` or by ``finish``."""
+class _Stage:
+    """A thread that runs ``work`` on each chunk ``put`` to it, in order, then hands the chunk to ``then``;
+    at most ``depth`` chunks wait. The first error is raised by the next ``put`` or by ``finish``; after it
+    chunks go straight to ``then`` (whose own error, if any, is the one kept) so that nothing waits for good
+    and every buffer goes back."""
 
-    def __init__(self, f: BinaryIO | DirectFile, buffers: _Buffers):
-        self._f = f
-        self._buffers = buffers
-        self._queue: queue.Queue[memoryview | None] = queue.Queue(maxsize=_WRITE_AHEAD)
-        self._error: OSError | None = None
-        self._thread = threading.Thread(target=self._run, name="dgtui-decode-write", daemon=True)
+    def __init__(self, work: Callable[[memoryview], object], then: Callable[[memoryview], None], depth: int,
+                 name: str):
+        self._work, self._then = work, then
+        self._queue: queue.Queue[memoryview | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+
+    @property
+    def failed(self) -> bool:
+        return self._error is not None
 
     def _run(self) -> None:
         while (chunk := self._queue.get()) is not None:
-            if self._error is None:  # after an error, keep taking chunks so that ``put`` never blocks for good
+            if self._error is None:
                 try:
-                    self._f.write(chunk)
-                except OSError as exc:
+                    self._work(chunk)
+                except BaseException as exc:  # noqa: BLE001 - raised on the caller's thread
                     self._error = exc
-            self._buffers.give_back(chunk)
+            try:
+                self._then(chunk)
+            except BaseException as exc:  # noqa: BLE001 - raised on the caller's thread
+                if self._error is None:
+                    self._error = exc
 
     def _raise(self) -> None:
-        if self._error is not None:  # the local disk, not the delta
-            reason = self._error.strerror or str(self._error)
-            raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason)
+        if self._error is not None:
+            raise self._error
 
     def put(self, chunk: memoryview) -> None:
         self._raise()
         self._queue.put(chunk)
 
     def finish(self, *, quiet: bool = False) -> None:
-        """Wait until every chunk is written (or dropped after an error); raise the error unless ``quiet``."""
+        """Wait until every chunk is through; raise the first error unless ``quiet``."""
         self._queue.put(None)
         self._thread.join()
         if not quiet:
             self._raise()
 
 
+class _Writer(_Stage):
+    """Writes chunks to a file from a thread of its own, so the disk's time overlaps xdelta3's and the
+    hashing's; at most ``_WRITE_AHEAD`` chunks wait. A write error (a full disk, a file size limit) is
+    raised as ``LocalWriteError`` by the next ``put`` or by ``finish``."""
+
+    def __init__(self, f: BinaryIO | DirectFile, buffers: _Buffers):
+        super().__init__(self._write, buffers.give_back, _WRITE_AHEAD, "dgtui-decode-write")
+        self._f = f
+        self._buffers = buffers
+
+    def put(self, chunk: memoryview) -> None:
+        if self.failed:
+            self._buffers.give_back(chunk)  # not written, but its buffer may be waited for
+        super().put(chunk)
+
+    def _write(self, chunk: memoryview) -> None:
+        try:
+            self._f.write(chunk)
+        except OSError as exc:  # the local disk, not the delta
+            reason = exc.strerror or str(exc)
+            raise LocalWriteError(f"xdelta3 could not write its output: {reason}", reason=reason) from None
+
+
 #: chunks (of up to ``_CHUNK`` bytes) waiting for the writer thread at most
 _WRITE_AHEAD = 8
+#: chunks read from xdelta3 and waiting to be hashed at most: more than the 8 MiB window xdelta3 writes at once
+_READ_AHEAD = 12
 
 
 class _Buffers:
@@ -490,14 +571,15 @@ def decode_sha256(reference: str | Path, delta: str | Path,
     read back for hashing, and the same ``limit``.
     """
     digest = hashlib.sha256()
-    buffers = _Buffers(1)
-
-    def sink(chunk: memoryview) -> None:
-        digest.update(chunk)
-        buffers.give_back(chunk)
-
-    _stream_decode(reference, delta, sink, should_cancel, decompress_source=decompress_source, limit=limit,
-                   buffers=buffers)
+    buffers = _Buffers(_READ_AHEAD + 1)
+    hashing = _Stage(digest.update, buffers.give_back, _READ_AHEAD, "dgtui-decode-hash")  # as in ``decode``
+    try:
+        _stream_decode(reference, delta, hashing.put, should_cancel, decompress_source=decompress_source,
+                       limit=limit, buffers=buffers)
+    except BaseException:
+        hashing.finish(quiet=True)
+        raise
+    hashing.finish()
     return digest.hexdigest()
 
 

@@ -184,3 +184,18 @@ def encoder_level(path: Path | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
         raise DgError(f"{ENCODER_LEVEL_KEY} in {path} must be a whole number from 0 to 9, not {value!r}")
     return value
+
+
+#: ``xdelta3_fast_first``: big files are encoded at level 1 first (see ``fast_first_level``)
+FAST_FIRST_KEY = "xdelta3_fast_first"
+
+
+def fast_first(path: Path | None = None) -> bool:
+    """Whether a big file's delta is first tried at xdelta3's fastest level (``xdelta3_fast_first``,
+    true unless the settings file says false)."""
+    path = path or config_path()
+    data = _read_file(path) or {}
+    value = data.get(FAST_FIRST_KEY, True)
+    if not isinstance(value, bool):
+        raise DgError(f"{FAST_FIRST_KEY} in {path} must be true or false, not {value!r}")
+    return value

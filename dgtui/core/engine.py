@@ -33,7 +33,7 @@ from typing import Any, Callable
 from . import codec, errors, tempfiles
 from . import format as fmt
 from .cache import HASH_CHUNK, ReferenceCache, SourceChanged, fsync_dir, sha256_file
-from .config import encoder_level
+from .config import encoder_level, fast_first
 from .models import DownloadResult, ObjectKind, UploadSummary
 from .s3 import ANSWER_PROBLEM, S3Access, display_key, is_precondition_failed, translate, where
 
@@ -41,6 +41,28 @@ Progress = Callable[[int, int, str], None]  # done bytes, total bytes, stage
 ShouldCancel = Callable[[], bool]
 
 MAX_REFERENCE_ATTEMPTS = 3
+
+#: files from this size on are encoded at ``FAST_LEVEL`` first (``encoder_levels``)
+FAST_FIRST_MIN_BYTES = 64 * 1024 * 1024
+FAST_LEVEL = 1
+#: the fast pass's delta is kept when it is at most this share of the file
+FAST_FIRST_SHARE = 1 / 4096
+
+
+def encoder_levels(size: int) -> list[int]:
+    """xdelta3 levels to encode a file of ``size`` bytes at, in order; the last is the settings file's.
+
+    A big file is tried at level 1 first, and its delta kept when it is at most 1/4096 of the file: a
+    version with a few scattered edits (a tar of mostly unchanged files), where every level writes about
+    the same delta and level 1 takes a third of the time (bench/RESULTS.md, "Fast first"). At that size the
+    most a higher level could save is a few hundredths of a percent of the file. A delta that grows past
+    that share stops the fast pass early and the file is encoded again at the settings' level.
+    ``xdelta3_fast_first = false`` in the settings file always uses the settings' level.
+    """
+    level = encoder_level()
+    if size >= FAST_FIRST_MIN_BYTES and level > FAST_LEVEL and fast_first():
+        return [FAST_LEVEL, level]
+    return [level]
 _HASH_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dgtui-hash")
 
 
@@ -404,18 +426,25 @@ class Engine:
         with tempfile.TemporaryDirectory(prefix="dgtui-up-", dir=self.work_dir) as tmp:
             tempfiles.register(Path(tmp))
             delta_path = Path(tmp) / "delta"
-            # One read of the file: the encoder's feed hashes what it hands to xdelta3, on the other core.
-            sha, md5, fed = hashlib.sha256(), hashlib.md5(), _Counter(_Meter(progress, size, "encoding"))
-            level = encoder_level()
-            # The delta is decoded as it is written, on the core the encoder leaves (see the check below).
-            check = codec.StreamCheck(limit=size)
-            try:
-                delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, level=level,
-                                                  hashers=(sha, md5, fed), check=check)
-            except errors.CodecError:
-                if ref_check is not None and not ref_check.result():
-                    return None  # the copy was damaged, and dropped (perhaps before xdelta3 opened it)
-                raise
+            levels = encoder_levels(size)
+            for attempt, level in enumerate(levels):
+                fast_pass = attempt < len(levels) - 1
+                # One read of the file: the encoder's feed hashes what it hands to xdelta3, on the other cores.
+                sha, md5, fed = hashlib.sha256(), hashlib.md5(), _Counter(_Meter(progress, size, "encoding"))
+                # The delta is decoded as it is written, on the core the encoder leaves (see the check below).
+                check = codec.StreamCheck(limit=size)
+                try:
+                    delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, level=level,
+                                                      hashers=(sha, md5, fed), check=check,
+                                                      give_up_above=FAST_FIRST_SHARE if fast_pass else None)
+                except codec.DeltaTooLarge:
+                    continue  # the next level, from the start of the file
+                except errors.CodecError:
+                    if ref_check is not None and not ref_check.result():
+                        return None  # the copy was damaged, and dropped (perhaps before xdelta3 opened it)
+                    raise
+                if not (fast_pass and delta_size > size * FAST_FIRST_SHARE):
+                    break
             file_sha, file_md5 = sha.hexdigest(), md5.hexdigest()
             if fed.total != size or (hashes.started and hashes.sha256() != file_sha):
                 # not the size it had when the upload began, or hashed once before and once now with
@@ -1156,9 +1185,12 @@ class _ZeroDiff:
         return self._stop.is_set() or bool(self._should_cancel and self._should_cancel())
 
     def _make(self) -> tuple[Path, int, int]:
-        level = encoder_level()
         delta = self._folder / "delta"
-        delta_size = codec.encode(self.copy, self.copy, delta, self._stopped, level=level)
+        for level in encoder_levels(self.size):
+            # A file against itself: one copy a window at any level, so the first level tried is kept.
+            delta_size = codec.encode(self.copy, self.copy, delta, self._stopped, level=level)
+            if delta_size <= self.size * FAST_FIRST_SHARE:
+                break
         # DeltaGlider 6.2.0's own decode command, into a hash: what passes here restores there.
         try:
             rebuilt: str | None = codec.decode_sha256(self.copy, delta, self._stopped, limit=self.size)

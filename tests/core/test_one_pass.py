@@ -12,6 +12,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from dgtui import IntegrityError, SourceChangedError, create_client
 from dgtui.core import cache as cache_module
 from dgtui.core import codec
 from dgtui.core import engine as transfer_module
-from dgtui.core.config import encoder_level
+from dgtui.core.config import encoder_level, fast_first
 from dgtui.core.errors import CancelledError, DgError
 
 from .conftest import make_release, random_bytes
@@ -264,3 +265,117 @@ def test_upload_chunked_reports_the_chunks_of_a_delta_as_the_encoder_reads_them(
     size = v2.stat().st_size
     assert summary.is_delta
     assert chunks[0][0] == 1 and chunks[-1] == (3, 3, size, size) and len(chunks) >= 2
+
+
+@pytest.fixture
+def fast_first_from_1_mib(monkeypatch):
+    """Big files, as the fast pass sees them, from 1 MiB (64 MiB in use), so tests stay small."""
+    monkeypatch.setattr(transfer_module, "FAST_FIRST_MIN_BYTES", 1024 * 1024)
+
+
+def levels_tried(monkeypatch) -> list[tuple[int, int | None]]:
+    """(level, delta size or None when that pass gave up) of every encode an upload runs."""
+    tried: list[tuple[int, int | None]] = []
+    real = codec.encode_hashing
+
+    def spy(*args, **kwargs):
+        try:
+            size = real(*args, **kwargs)
+        except codec.DeltaTooLarge:
+            tried.append((kwargs["level"], None))
+            raise
+        tried.append((kwargs["level"], size))
+        return size
+
+    monkeypatch.setattr(codec, "encode_hashing", spy)
+    return tried
+
+
+def restore_with_deltaglider(s3_server, url: str, out: Path) -> bytes:
+    env = {**os.environ, **s3_server.env()}
+    proc = subprocess.run([str(DG_BIN), "cp", url, str(out), "--endpoint-url", s3_server.endpoint_url], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    return out.read_bytes()
+
+
+def test_a_big_version_with_a_few_edits_is_kept_from_the_fast_pass(client, s3_server, bucket, boto3_s3, tmp_path,
+                                                                   monkeypatch, fast_first_from_1_mib):
+    v1, v2 = big_versions(tmp_path)
+    client.upload(v1, f"s3://{bucket}/d/")
+    tried = levels_tried(monkeypatch)
+    summary = client.upload(v2, f"s3://{bucket}/d/")
+    assert summary.is_delta and summary.stored_size <= v2.stat().st_size * transfer_module.FAST_FIRST_SHARE
+    assert tried == [(1, summary.stored_size)]
+    metadata = boto3_s3.head_object(Bucket=bucket, Key="d/v2.tar.delta")["Metadata"]
+    assert metadata["dg-delta-cmd"].startswith("xdelta3 -e -1 ")  # the level that wrote it
+    assert restore_with_deltaglider(s3_server, f"s3://{bucket}/d/v2.tar", tmp_path / "dg.tar") == v2.read_bytes()
+
+
+def test_a_big_version_with_much_new_data_is_encoded_again_at_the_settings_level(
+        client, s3_server, bucket, boto3_s3, tmp_path, monkeypatch, fast_first_from_1_mib):
+    v1, _ = big_versions(tmp_path)
+    v2 = tmp_path / "v2.tar"
+    v2.write_bytes(v1.read_bytes()[:1024 * 1024] + random_bytes(2 * 1024 * 1024, seed=9))  # 2 MiB new
+    client.upload(v1, f"s3://{bucket}/d/")
+    tried = levels_tried(monkeypatch)
+    summary = client.upload(v2, f"s3://{bucket}/d/", max_ratio=1.0)
+    assert [level for level, _ in tried] == [1, encoder_level()]
+    assert tried[-1][1] == summary.stored_size and summary.file_sha256 == hashlib.sha256(v2.read_bytes()).hexdigest()
+    metadata = boto3_s3.head_object(Bucket=bucket, Key="d/v2.tar.delta")["Metadata"]
+    assert metadata["dg-delta-cmd"].startswith(f"xdelta3 -e -{encoder_level()} ")
+    assert restore_with_deltaglider(s3_server, f"s3://{bucket}/d/v2.tar", tmp_path / "dg.tar") == v2.read_bytes()
+
+
+def test_fast_first_off_in_the_settings_encodes_at_the_settings_level_only(client, bucket, tmp_path, monkeypatch,
+                                                                           fast_first_from_1_mib):
+    config = tmp_path / "config.toml"
+    config.write_text("xdelta3_level = 9\nxdelta3_fast_first = false\n")
+    monkeypatch.setenv("DGTUI_CONFIG", str(config))
+    v1, v2 = big_versions(tmp_path)
+    client.upload(v1, f"s3://{bucket}/d/")
+    tried = levels_tried(monkeypatch)
+    client.upload(v2, f"s3://{bucket}/d/")
+    assert [level for level, _ in tried] == [9]
+    assert transfer_module.encoder_levels(64 * 1024 * 1024) == [9]
+    config.write_text("xdelta3_level = 9\n")
+    assert transfer_module.encoder_levels(64 * 1024 * 1024) == [1, 9]
+    assert transfer_module.encoder_levels(1024 * 1024 - 1) == [9]  # small files: the settings' level only
+
+
+@pytest.mark.parametrize("value", ["'no'", "0", "1"])
+def test_a_wrong_fast_first_setting_is_one_clear_error(value, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f"xdelta3_fast_first = {value}\n")
+    with pytest.raises(DgError, match="xdelta3_fast_first .* must be true or false"):
+        fast_first(config)
+
+
+def test_a_fast_pass_gives_up_while_the_file_is_still_being_read(tmp_path):
+    """The delta outgrows its share long before the end: the encode stops there, without reading the rest."""
+    v1, _ = big_versions(tmp_path)
+    fifo = tmp_path / "incoming"
+    os.mkfifo(fifo)
+    done = threading.Event()
+
+    def write_new_data() -> None:
+        try:
+            with open(fifo, "wb") as f:
+                for seed in range(1000):  # far more than is read before the encode gives up
+                    if done.is_set():
+                        break
+                    f.write(random_bytes(1024 * 1024, seed=100 + seed))
+        except BrokenPipeError:
+            pass  # the encode stopped reading: what the test waits for
+
+    writer = threading.Thread(target=write_new_data, daemon=True)
+    writer.start()
+    sha = hashlib.sha256()
+    try:
+        with pytest.raises(codec.DeltaTooLarge):
+            codec.encode_hashing(v1, fifo, tmp_path / "delta", level=1, hashers=(sha,),
+                                 check=codec.StreamCheck(limit=10**12), give_up_above=1 / 4096)
+    finally:
+        done.set()
+        writer.join(timeout=60)
+    assert not writer.is_alive()
