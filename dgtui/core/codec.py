@@ -358,8 +358,8 @@ class _DecodeBeside:
         total = 0
         within = True
         # Hashed on a thread of its own, as ``decode`` does: the decoder's pipe is drained as it fills.
-        buffers = _Buffers(_READ_AHEAD + 1)
-        hashing = _Stage(digest.update, buffers.give_back, _READ_AHEAD, "dgtui-encode-check-hash")
+        buffers = _Buffers(_CHECK_AHEAD + 1)
+        hashing = _Stage(digest.update, buffers.give_back, _CHECK_AHEAD, "dgtui-encode-check-hash")
         try:
             while True:
                 buffer = buffers.take(None)
@@ -537,6 +537,8 @@ class _Writer(_Stage):
 _WRITE_AHEAD = 8
 #: chunks read from xdelta3 and waiting to be hashed at most: more than the 8 MiB window xdelta3 writes at once
 _READ_AHEAD = 12
+#: the same for a decode that is only hashed (a check beside an upload, whose memory counts most)
+_CHECK_AHEAD = 4
 
 
 class _Buffers:
@@ -571,8 +573,8 @@ def decode_sha256(reference: str | Path, delta: str | Path,
     read back for hashing, and the same ``limit``.
     """
     digest = hashlib.sha256()
-    buffers = _Buffers(_READ_AHEAD + 1)
-    hashing = _Stage(digest.update, buffers.give_back, _READ_AHEAD, "dgtui-decode-hash")  # as in ``decode``
+    buffers = _Buffers(_CHECK_AHEAD + 1)
+    hashing = _Stage(digest.update, buffers.give_back, _CHECK_AHEAD, "dgtui-decode-hash")  # as in ``decode``
     try:
         _stream_decode(reference, delta, hashing.put, should_cancel, decompress_source=decompress_source,
                        limit=limit, buffers=buffers)
