@@ -76,6 +76,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bigfile-mb", type=int, default=None,
                         help="size of the bigfile case's archive in MB (2^20 bytes), instead of the --size "
                              f"preset's; default: ${BIGFILE_MB_ENV} when set")
+    parser.add_argument("--encoder-mb", type=int, default=None,
+                        help="size of each version of the encoder-level case's archives in MB, instead of the "
+                             "--size preset's (the fast pass of uploads starts at 64 MB)")
     parser.add_argument("--quiet", action="store_true")
     return parser.parse_args(argv)
 
@@ -122,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     big = bigfile_mb(args)
     if big is not None:
         sizes = replace(sizes, bigfile_bytes=big * MB)
+    if args.encoder_mb is not None:
+        if args.encoder_mb < 1:
+            raise SystemExit("the encoder-level size must be at least 1 MB")
+        sizes = replace(sizes, encoder_family_bytes=args.encoder_mb * MB)
     started_at, t0 = utc_now(), time.monotonic()
     env = BenchEnv.start(args.work_dir, args.latency_ms / 1000)
     env.use_process_env()

@@ -4,16 +4,21 @@ Each archive family (``bench/archives.py``) is encoded once per level, the way d
 (``-e -D -A -s reference``, the file fed through a pipe), and each delta is decoded back and compared
 byte for byte. The default level (``DEFAULT_ENCODER_LEVEL``) must keep every family's delta within 2%
 of ``-9``'s and encode no slower.
+
+Then each family is encoded as an upload encodes it (``engine.encode_at_levels``: the file hashed as it is
+read, the delta decoded as it is written), once with the fast pass of big files (level 1 first, kept when
+its delta is at most ``FAST_FIRST_SHARE`` of the file) and once at the default level alone.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import time
 from pathlib import Path
 
-from dgtui.core import codec
+from dgtui.core import codec, engine
 from dgtui.core.config import DEFAULT_ENCODER_LEVEL
 
 from .. import archives
@@ -33,6 +38,31 @@ def rebuilds(reference: Path, delta: Path, target: Path) -> bool:
     out = subprocess.run([codec.xdelta3_path(), "-d", "-c", "-s", str(reference), str(delta)],
                          capture_output=True, check=True).stdout
     return out == target.read_bytes()
+
+
+def upload_encode(reference: Path, target: Path, delta: Path, work: Path, fast_first: bool) -> tuple[int, int, float]:
+    """(level kept, delta bytes, seconds) of an upload's encode, with or without the fast pass."""
+    config = work / f"encoder-{'fast' if fast_first else 'settings'}.toml"
+    config.write_text(f"xdelta3_level = {DEFAULT_ENCODER_LEVEL}\nxdelta3_fast_first = {str(fast_first).lower()}\n")
+    before = os.environ.get("DGTUI_CONFIG")
+    os.environ["DGTUI_CONFIG"] = str(config)
+    try:
+        started = time.perf_counter()
+        level, size, _hashes, check = engine.encode_at_levels(reference, target, delta, target.stat().st_size,
+                                                              lambda: (hashlib.sha256(), hashlib.md5()))
+        seconds = time.perf_counter() - started
+    finally:
+        if before is None:
+            del os.environ["DGTUI_CONFIG"]
+        else:
+            os.environ["DGTUI_CONFIG"] = before
+    if check.rebuilt is None or not rebuilds(reference, delta, target):
+        raise RuntimeError(f"the upload's delta of {target.name} does not rebuild the file")
+    return level, size, seconds
+
+
+#: what ``measure`` reports beside the levels: "fast" and "settings" -> family -> (level, bytes, seconds)
+Uploads = dict[str, dict[str, tuple[int, int, float]]]
 
 
 def measure(ctx: Context) -> dict[str, dict[int, tuple[int, float]]]:
@@ -55,7 +85,22 @@ def measure(ctx: Context) -> dict[str, dict[int, tuple[int, float]]]:
     return table
 
 
-def markdown(table: dict[str, dict[int, tuple[int, float]]], sizes: dict[str, int]) -> list[str]:
+def measure_uploads(ctx: Context) -> Uploads:
+    size = ctx.sizes.encoder_family_bytes
+    folder = ctx.env.files(f"encoder-{size}")
+    work = ctx.env.scratch("encoder-upload")
+    uploads: Uploads = {"fast": {}, "settings": {}}
+    for family in archives.FAMILIES:
+        first, second = archives.generate(family, folder, size)
+        for name, fast in (("fast", True), ("settings", False)):
+            level, delta_size, seconds = upload_encode(first, second, work / f"{family}-{name}.delta", work, fast)
+            uploads[name][family] = (level, delta_size, seconds)
+            ctx.log(f"encoder: {family} as uploaded ({name}): -{level}, {delta_size:,} bytes in {seconds:.3f} s")
+    return uploads
+
+
+def markdown(table: dict[str, dict[int, tuple[int, float]]], sizes: dict[str, int],
+             uploads: Uploads | None = None) -> list[str]:
     lines = ["| family | version size | " + " | ".join(f"-{lv} delta | -{lv} encode" for lv in LEVELS) + " |",
              "|---|---|" + "---|---|" * len(LEVELS)]
     for family, by_level in table.items():
@@ -66,14 +111,24 @@ def markdown(table: dict[str, dict[int, tuple[int, float]]], sizes: dict[str, in
             cells.append(f"{size:,} B ({size / nine - 1:+.1%})" if level != 9 else f"{size:,} B")
             cells.append(f"{seconds:.3f} s")
         lines.append(f"| {family} | {sizes[family] / 2**20:.1f} MB | " + " | ".join(cells) + " |")
+    if uploads:
+        lines += ["", f"| family | upload, fast pass: level kept | delta | encode | upload, -{DEFAULT_ENCODER_LEVEL} "
+                      "only: delta | encode |", "|---|---|---|---|---|---|"]
+        for family, by_level in table.items():
+            nine = by_level[9][0]
+            level, fast_size, fast_s = uploads["fast"][family]
+            _, own_size, own_s = uploads["settings"][family]
+            lines.append(f"| {family} | -{level} | {fast_size:,} B ({fast_size / nine - 1:+.1%}) | {fast_s:.3f} s | "
+                         f"{own_size:,} B ({own_size / nine - 1:+.1%}) | {own_s:.3f} s |")
     return lines
 
 
 def run(ctx: Context) -> list[Row]:
     table = measure(ctx)
+    uploads = measure_uploads(ctx)
     folder = ctx.env.files(f"encoder-{ctx.sizes.encoder_family_bytes}")
     sizes = {f: archives.generate(f, folder, ctx.sizes.encoder_family_bytes)[1].stat().st_size for f in table}
-    for line in markdown(table, sizes):
+    for line in markdown(table, sizes, uploads):
         ctx.log(line)
     rows: list[Row] = []
     default = DEFAULT_ENCODER_LEVEL
@@ -84,4 +139,10 @@ def run(ctx: Context) -> list[Row]:
                                 by_level[9][0], note=notes), 1.02))
         rows.append(speedup(Row("encoder-level", f"{family}: encode time at -{default}", "local", "s",
                                 by_level[default][1], "xdelta3 -9", by_level[9][1]), 1.0))
+        level, fast_size, fast_s = uploads["fast"][family]
+        _, own_size, own_s = uploads["settings"][family]
+        rows.append(Row("encoder-level", f"{family}: an upload's encode with the fast pass (kept -{level})", "local",
+                        "s", fast_s, f"-{default} only", own_s,
+                        note=f"delta {fast_size:,} B ({fast_size / by_level[9][0] - 1:+.1%} against -9), "
+                             f"-{default} only {own_size:,} B"))
     return rows

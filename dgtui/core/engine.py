@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from . import codec, errors, tempfiles
 from . import format as fmt
@@ -46,17 +46,44 @@ MAX_REFERENCE_ATTEMPTS = 3
 FAST_FIRST_MIN_BYTES = 64 * 1024 * 1024
 FAST_LEVEL = 1
 #: the fast pass's delta is kept when it is at most this share of the file
-FAST_FIRST_SHARE = 1 / 4096
+FAST_FIRST_SHARE = 1 / 512
+
+
+_Hashers = TypeVar("_Hashers", bound=tuple)
+
+
+def encode_at_levels(reference: Path, target: Path, delta_out: Path, size: int, new_hashers: Callable[[], _Hashers],
+                     should_cancel: ShouldCancel | None = None) -> tuple[int, int, _Hashers, codec.StreamCheck]:
+    """Encode ``target`` (``size`` bytes) at ``encoder_levels``, each pass hashing what it reads into hashers of
+    its own; (the level kept, the delta's size, that pass's hashers, its ``StreamCheck``). The delta is decoded
+    as it is written, on the core the encoder leaves (``codec.StreamCheck``)."""
+    levels = encoder_levels(size)
+    for attempt, level in enumerate(levels):
+        fast_pass = attempt < len(levels) - 1
+        hashers = new_hashers()
+        check = codec.StreamCheck(limit=size)
+        try:
+            delta_size = codec.encode_hashing(reference, target, delta_out, should_cancel, level=level,
+                                              hashers=hashers, check=check,
+                                              give_up_above=FAST_FIRST_SHARE if fast_pass else None)
+        except codec.DeltaTooLarge:
+            continue  # the next level, from the start of the file
+        if not (fast_pass and delta_size > size * FAST_FIRST_SHARE):
+            return level, delta_size, hashers, check
+    raise AssertionError("the last level is never given up")  # give_up_above is None there
 
 
 def encoder_levels(size: int) -> list[int]:
     """xdelta3 levels to encode a file of ``size`` bytes at, in order; the last is the settings file's.
 
-    A big file is tried at level 1 first, and its delta kept when it is at most 1/4096 of the file: a
-    version with a few scattered edits (a tar of mostly unchanged files), where every level writes about
-    the same delta and level 1 takes a third of the time (bench/RESULTS.md, "Fast first"). At that size the
-    most a higher level could save is a few hundredths of a percent of the file. A delta that grows past
-    that share stops the fast pass early and the file is encoded again at the settings' level.
+    A big file is tried at level 1 first, and its delta kept when it is at most 1/512 of the file: a version
+    with a few scattered edits (a tar of mostly unchanged files, a container layer), where every level writes
+    about the same delta and level 1 takes a third to a half of the time (bench/RESULTS.md, "Fast pass"). The
+    most a higher level could save there is a few hundredths of a percent of the file (on SQL dumps with one
+    row in 1,000 changed, -1's delta is 14% bigger than -9's: 0.09% of the file against 0.08%). A delta that
+    grows past that share stops the fast pass as soon as it does, and the file is encoded again at the
+    settings' level; one that grows past it only at the end of the file (new files appended to a tar) costs
+    a whole fast pass.
     ``xdelta3_fast_first = false`` in the settings file always uses the settings' level.
     """
     level = encoder_level()
@@ -426,25 +453,17 @@ class Engine:
         with tempfile.TemporaryDirectory(prefix="dgtui-up-", dir=self.work_dir) as tmp:
             tempfiles.register(Path(tmp))
             delta_path = Path(tmp) / "delta"
-            levels = encoder_levels(size)
-            for attempt, level in enumerate(levels):
-                fast_pass = attempt < len(levels) - 1
-                # One read of the file: the encoder's feed hashes what it hands to xdelta3, on the other cores.
-                sha, md5, fed = hashlib.sha256(), hashlib.md5(), _Counter(_Meter(progress, size, "encoding"))
-                # The delta is decoded as it is written, on the core the encoder leaves (see the check below).
-                check = codec.StreamCheck(limit=size)
-                try:
-                    delta_size = codec.encode_hashing(ref_path, path, delta_path, should_cancel, level=level,
-                                                      hashers=(sha, md5, fed), check=check,
-                                                      give_up_above=FAST_FIRST_SHARE if fast_pass else None)
-                except codec.DeltaTooLarge:
-                    continue  # the next level, from the start of the file
-                except errors.CodecError:
-                    if ref_check is not None and not ref_check.result():
-                        return None  # the copy was damaged, and dropped (perhaps before xdelta3 opened it)
-                    raise
-                if not (fast_pass and delta_size > size * FAST_FIRST_SHARE):
-                    break
+            # One read of the file: the encoder's feed hashes what it hands to xdelta3, on the other cores.
+            def new_hashers() -> tuple[Any, Any, _Counter]:
+                return hashlib.sha256(), hashlib.md5(), _Counter(_Meter(progress, size, "encoding"))
+
+            try:
+                level, delta_size, (sha, md5, fed), check = encode_at_levels(ref_path, path, delta_path, size,
+                                                                             new_hashers, should_cancel)
+            except errors.CodecError:
+                if ref_check is not None and not ref_check.result():
+                    return None  # the copy was damaged, and dropped (perhaps before xdelta3 opened it)
+                raise
             file_sha, file_md5 = sha.hexdigest(), md5.hexdigest()
             if fed.total != size or (hashes.started and hashes.sha256() != file_sha):
                 # not the size it had when the upload began, or hashed once before and once now with

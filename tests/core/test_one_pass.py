@@ -374,7 +374,7 @@ def test_a_fast_pass_gives_up_while_the_file_is_still_being_read(tmp_path):
     try:
         with pytest.raises(codec.DeltaTooLarge):
             codec.encode_hashing(v1, fifo, tmp_path / "delta", level=1, hashers=(sha,),
-                                 check=codec.StreamCheck(limit=10**12), give_up_above=1 / 4096)
+                                 check=codec.StreamCheck(limit=10**12), give_up_above=1 / 512)
     finally:
         done.set()
         writer.join(timeout=60)
