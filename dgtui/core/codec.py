@@ -542,15 +542,23 @@ _CHECK_AHEAD = 4
 
 
 class _Buffers:
-    """``count`` buffers of ``_CHUNK`` bytes that xdelta3's output is read into, each used again once its
-    chunk is written and hashed: no fresh memory (and its page faults) for every megabyte of a big file."""
+    """Up to ``count`` buffers of ``_CHUNK`` bytes that xdelta3's output is read into, each used again once its
+    chunk is written and hashed: no fresh memory (and its page faults) for every megabyte of a big file. A
+    buffer is made when none is free and fewer than ``count`` exist: a small file, or a reader that keeps
+    up, never pays for the others (each is zero-filled, page by page, when made)."""
 
     def __init__(self, count: int):
         self._free: queue.Queue[bytearray] = queue.Queue()
-        for _ in range(count):
-            self._free.put(bytearray(_CHUNK))
+        self._unmade = count
 
     def take(self, should_cancel: ShouldCancel | None) -> bytearray:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        if self._unmade > 0:  # only the thread that reads takes buffers
+            self._unmade -= 1
+            return bytearray(_CHUNK)
         while True:
             try:
                 return self._free.get(timeout=0.1)
