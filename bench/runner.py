@@ -28,7 +28,9 @@ METHOD = [
     "Times are medians over the repetitions (samples in RESULTS.json). Python tools are timed in "
     "this process with clients created beforehand; s5cmd and the 'a process each' cases include "
     "starting their processes.",
-    "dgtui: `dgtui.create_client` with its defaults (metadata HEADs 128 at a time from one asyncio loop over aiohttp, signed by botocore) and a cache folder of the run. "
+    "dgtui: `dgtui.create_client` with its defaults (metadata HEADs up to 128 at a time from one event "
+    "loop, uvloop's where installed, sent by its lean HTTP/1.1 client with aiohttp as the fallback, signed "
+    "from strings checked against botocore's signer) and a cache folder of the run. "
     "boto3: a default client and its `list_objects_v2` paginator. DeltaGlider 6.2.0: its `create_client` "
     "(log level WARNING), `get_bucket_stats(mode='detailed', use_cache=False)` (10 HEAD threads), "
     "`upload`, `download`; its reference cache is private to each process, as it ships.",
