@@ -4,6 +4,7 @@
   adds two files and drops one, as a release of a project does.
 * ``sql-tar``: a tar of SQL dumps (one per table); the next version updates 1% of the rows, deletes
   some and appends new ones at the end of each table.
+* ``sql-tar-light``: the same dumps a quiet day later: 0.1% of the rows updated, 0.2% appended.
 * ``checkpoint``: a model-checkpoint-like binary: a header, then float32 tensors by layer; fine-tuning
   rewrites the last quarter of the layers and leaves the frozen ones byte for byte.
 * ``layer-tar``: a container-layer-like tar of binaries, shared libraries and config files; the next
@@ -19,9 +20,10 @@ import random
 import struct
 import tarfile
 import zipfile
+from functools import partial
 from pathlib import Path
 
-FAMILIES = ("source-zip", "sql-tar", "checkpoint", "layer-tar")
+FAMILIES = ("source-zip", "sql-tar", "sql-tar-light", "checkpoint", "layer-tar")
 
 _WORDS = ("def", "return", "self", "value", "index", "result", "config", "import", "from", "class", "if",
           "else", "for", "in", "while", "None", "True", "False", "name", "path", "data", "items", "key",
@@ -89,21 +91,25 @@ def _tar(members: list[tuple[str, bytes, int]], path: Path) -> None:
             t.addfile(info, io.BytesIO(data))
 
 
-def sql_tar(folder: Path, size: int) -> tuple[Path, Path]:
+def sql_tar(folder: Path, size: int, *, light: bool = False) -> tuple[Path, Path]:
+    """A tar of SQL dumps: 1% of rows updated, 0.2% deleted, 2% appended; ``light``: 0.1% updated, none
+    deleted, 0.2% appended (a day of a quiet database)."""
     rng = random.Random(202)
     tables = {}
     per_table = size // 8 // 90  # about 90 bytes a row, 8 tables
     for t in range(8):
         tables[f"table_{t}"] = _table_rows(rng, f"table_{t}", 0, per_table)
-    first, second = folder / "dumps-1.tar", folder / "dumps-2.tar"
+    stem = "light-dumps" if light else "dumps"
+    first, second = folder / f"{stem}-1.tar", folder / f"{stem}-2.tar"
     _tar([(f"dump/{name}.sql", ("\n".join(rows) + "\n").encode(), 1_780_000_000)
           for name, rows in tables.items()], first)
     for name, rows in tables.items():
-        for i in rng.sample(range(len(rows)), len(rows) // 100):
+        for i in rng.sample(range(len(rows)), len(rows) // (1000 if light else 100)):
             rows[i] = _table_rows(rng, name, i, 1)[0]
-        for i in sorted(rng.sample(range(len(rows)), len(rows) // 500), reverse=True):
-            del rows[i]
-        rows += _table_rows(rng, name, per_table, per_table // 50)
+        if not light:
+            for i in sorted(rng.sample(range(len(rows)), len(rows) // 500), reverse=True):
+                del rows[i]
+        rows += _table_rows(rng, name, per_table, per_table // (500 if light else 50))
     _tar([(f"dump/{name}.sql", ("\n".join(rows) + "\n").encode(), 1_780_086_400)
           for name, rows in tables.items()], second)
     return first, second
@@ -178,7 +184,8 @@ def layer_tar(folder: Path, size: int) -> tuple[Path, Path]:
 
 def generate(family: str, folder: Path, size: int) -> tuple[Path, Path]:
     """The two versions of ``family`` in ``folder`` (generated once; kept for later runs on the same work dir)."""
-    makers = {"source-zip": source_zip, "sql-tar": sql_tar, "checkpoint": checkpoint, "layer-tar": layer_tar}
+    makers = {"source-zip": source_zip, "sql-tar": sql_tar, "sql-tar-light": partial(sql_tar, light=True),
+              "checkpoint": checkpoint, "layer-tar": layer_tar}
     done = folder / f".{family}-{size}.done"
     if done.exists():
         return tuple(Path(p) for p in done.read_text().split("\n"))  # type: ignore[return-value]

@@ -78,9 +78,9 @@ def encoder_levels(size: int) -> list[int]:
 
     A big file is tried at level 1 first, and its delta kept when it is at most 1/512 of the file: a version
     with a few scattered edits (a tar of mostly unchanged files, a container layer), where every level writes
-    about the same delta and level 1 takes a third to a half of the time (bench/RESULTS.md, "Fast pass"). The
-    most a higher level could save there is a few hundredths of a percent of the file (on SQL dumps with one
-    row in 1,000 changed, -1's delta is 14% bigger than -9's: 0.09% of the file against 0.08%). A delta that
+    about the same delta and level 1 takes a third to a half of the time (bench/RESULTS.md, "The fast pass").
+    The most a higher level could save there is a few hundredths of a percent of the file (on SQL dumps with
+    0.1% of the rows changed, -1's delta is 11% bigger than -9's: 0.087% of the file against 0.078%). A delta that
     grows past that share stops the fast pass as soon as it does, and the file is encoded again at the
     settings' level; one that grows past it only at the end of the file (new files appended to a tar) costs
     a whole fast pass.
