@@ -209,7 +209,7 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
             raise XdeltaMissingError() from exc
         assert proc.stdin is not None  # stdin=PIPE
         pipe = proc.stdin
-        _widen_pipe(pipe.fileno())
+        widen_pipe(pipe.fileno())
         stop = threading.Event()
         failed: list[BaseException] = []
         try:
@@ -353,7 +353,7 @@ class _DecodeBeside:
     def _hash(self) -> None:
         assert self._decoder.stdout is not None  # stdout=PIPE
         source = self._decoder.stdout.fileno()
-        _widen_pipe(source)
+        widen_pipe(source)
         digest = hashlib.sha256()
         total = 0
         within = True
@@ -391,10 +391,10 @@ class _DecodeBeside:
         self._check.delta_sha256 = self._delta_digest.hexdigest()
 
 
-def decode(reference: str | Path, delta: str | Path, out: str | Path,
+def decode(reference: str | Path | int, delta: str | Path, out: str | Path,
            should_cancel: ShouldCancel | None = None, *, recompress: bool = True,
            decompress_source: bool = True, written: Callable[[int], None] | None = None,
-           limit: int | None = None) -> str:
+           limit: int | None = None, source_window: int | None = None) -> str:
     """Rebuild a file from a reference and a delta; returns the sha256 of what was written.
 
     The defaults are DeltaGlider 6.2.0's decode (``xdelta3 -d -f -s``), so a
@@ -408,7 +408,10 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
     without ``-D``: the decompressed payload, checked by the delta's own
     window checksums. ``decompress_source=False`` (``-D``) is for deltas made
     with ``-D`` against a compressed reference by other writers. ``written``
-    hears the output's size as it grows (for progress).
+    hears the output's size as it grows (for progress). ``reference`` may be the reading end of a pipe
+    (a descriptor) that the reference comes through as it downloads: xdelta3 reads a source it cannot seek
+    forwards, and fails a delta that copies from further back than its source window (``source_window``
+    bytes, ``-B``; xdelta3's default when None).
     """
     digest = hashlib.sha256()
     try:
@@ -426,7 +429,7 @@ def decode(reference: str | Path, delta: str | Path, out: str | Path,
                 # fills it, so xdelta3 never waits for the hash and the hash works while xdelta3 decodes.
                 _stream_decode(reference, delta, hashing.put, should_cancel, recompress=recompress,
                                decompress_source=decompress_source, limit=limit, written=written,
-                               buffers=buffers)
+                               buffers=buffers, source_window=source_window)
             except BaseException:
                 hashing.finish(quiet=True)
                 writer.finish(quiet=True)  # the decode's own error is the one to tell
@@ -597,7 +600,7 @@ def decode_sha256(reference: str | Path, delta: str | Path,
 _CHUNK = 1024 * 1024
 
 
-def _widen_pipe(fd: int) -> None:
+def widen_pipe(fd: int) -> None:
     """Let a pipe hold ``_CHUNK`` bytes (Linux), not 64 KiB: the other end then runs a whole
     chunk ahead, and each wake-up writes and hashes a large chunk instead of 16 small ones."""
     try:
@@ -615,10 +618,10 @@ def expansion_message(limit: int, recorded: bool) -> str:
             f"({UNSIZED_DELTA_LIMIT_KEY} in the settings file)")
 
 
-def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[memoryview], None],
+def _stream_decode(reference: str | Path | int, delta: str | Path, sink: Callable[[memoryview], None],
                    should_cancel: ShouldCancel | None, *, buffers: _Buffers, recompress: bool = True,
                    decompress_source: bool = True, limit: int | None = None,
-                   written: Callable[[int], None] | None = None) -> None:
+                   written: Callable[[int], None] | None = None, source_window: int | None = None) -> None:
     """Run xdelta3's decode to a pipe and hand its output to ``sink``, at most ``limit`` bytes of it.
 
     Each chunk is read into one of ``buffers`` and handed over as a view of it; ``sink`` (or whoever it
@@ -633,15 +636,21 @@ def _stream_decode(reference: str | Path, delta: str | Path, sink: Callable[[mem
         args.append("-R")
     if not decompress_source:
         args.append("-D")
-    cmd = [xdelta3_path(), *args, "-s", str(reference), str(delta)]
+    if source_window is not None:
+        args += ["-B", str(source_window)]
+    # A descriptor (a pipe) is handed to xdelta3 as itself, by the name every process has for it.
+    passed = (reference,) if isinstance(reference, int) else ()
+    source = f"/dev/fd/{reference}" if isinstance(reference, int) else str(reference)
+    cmd = [xdelta3_path(), *args, "-s", source, str(delta)]
     with tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                    pass_fds=passed)
         except FileNotFoundError as exc:
             raise XdeltaMissingError() from exc
         assert proc.stdout is not None  # stdout=PIPE
         fd = proc.stdout.fileno()
-        _widen_pipe(fd)
+        widen_pipe(fd)
         poller = select.poll()  # not select.select: a busy process may hold descriptors past FD_SETSIZE
         poller.register(fd, select.POLLIN)
         total = 0
@@ -693,7 +702,11 @@ _COMPRESSED_MAGIC = (
 def compressed_format(path: str | Path) -> str | None:
     """The compressor whose stream ``path`` starts with, as xdelta3 would detect it."""
     with open(path, "rb") as f:
-        head = f.read(6)
+        return compressed_format_of(f.read(6))
+
+
+def compressed_format_of(head: bytes) -> str | None:
+    """The compressor whose stream starts with the bytes ``head``, as xdelta3 would detect it."""
     for magic, name in _COMPRESSED_MAGIC:
         if head.startswith(magic):
             return name

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import shutil
 import stat
@@ -30,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from . import codec, errors, tempfiles
+from . import codec, early_decode, errors, tempfiles
 from . import format as fmt
 from .cache import HASH_CHUNK, ReferenceCache, SourceChanged, fsync_dir, sha256_file
 from .config import encoder_level, fast_first
@@ -47,6 +48,8 @@ FAST_FIRST_MIN_BYTES = 64 * 1024 * 1024
 FAST_LEVEL = 1
 #: the fast pass's delta is kept when it is at most this share of the file
 FAST_FIRST_SHARE = 1 / 512
+
+log = logging.getLogger("dgtui.engine")
 
 
 _Hashers = TypeVar("_Hashers", bound=tuple)
@@ -148,7 +151,8 @@ class Engine:
 
     def reference_copy(self, bucket: str, ref_key: str, ref_sha256: str | None,
                        should_cancel: ShouldCancel | None = None, progress: Progress | None = None, *,
-                       cached_fallback: bool = False, checked_cache: bool = True) -> tuple[Path, bool, str | None]:
+                       cached_fallback: bool = False, checked_cache: bool = True,
+                       early: early_decode.EarlyDecode | None = None) -> tuple[Path, bool, str | None]:
         """(path, cache_hit, warning): ``fetch_reference``, and with ``cached_fallback`` a restore's last resort.
 
         With ``cached_fallback``, a reference that is missing from the bucket
@@ -158,6 +162,7 @@ class Engine:
         ``checked_cache=False`` hands out a cached copy without hashing it
         (``ReferenceCache.get``): only for a caller that checks its output
         against a stored sha256 and hashes the copy when that check fails.
+        ``early`` hears a download's bytes as they come (``EarlyDecode``).
         """
         head = self.s3.head(bucket, ref_key)
         if head is not None:
@@ -170,7 +175,8 @@ class Engine:
                 if cached is not None:
                     return cached, True, None
             try:
-                return self._download_reference(bucket, ref_key, head, ref_sha256, should_cancel, progress), False, None
+                return (self._download_reference(bucket, ref_key, head, ref_sha256, should_cancel, progress,
+                                                 early=early), False, None)
             except errors.IntegrityError as exc:
                 cached = (self.references.get(ref_sha256, checked=checked_cache)
                           if cached_fallback and ref_sha256 else None)
@@ -189,13 +195,16 @@ class Engine:
                               f"run: dgtui audit {audit_url(bucket, ref_key)}")
 
     def _download_reference(self, bucket: str, ref_key: str, head: dict, ref_sha256: str | None,
-                            should_cancel: ShouldCancel | None, progress: Progress | None) -> Path:
+                            should_cancel: ShouldCancel | None, progress: Progress | None, *,
+                            early: early_decode.EarlyDecode | None = None) -> Path:
         check_free_space(self.references.dir, head.get("ContentLength") or 0,
                          f"cannot fetch the reference {where(bucket, ref_key)} into the cache "
                          f"{display_key(str(self.references.dir))}")
         tmp = self.references.new_temp_path()
+        complete = False
         try:
-            hasher = hashlib.sha256()
+            sha = hashlib.sha256()
+            hasher: Any = sha if early is None else _Advancing(sha, early, str(tmp))
             meter = _Meter(progress, head.get("ContentLength", 0), "reference")
             etag = head.get("ETag", "").strip('"')
             size = head.get("ContentLength")
@@ -206,15 +215,18 @@ class Engine:
             else:
                 self.s3.get_to_file(bucket, ref_key, str(tmp), progress=meter, should_cancel=should_cancel,
                                     etag=etag or None, hasher=hasher, listed_size=size)
-            actual = hasher.hexdigest()
+            actual = sha.hexdigest()
             if ref_sha256 and actual != ref_sha256:
                 raise errors.IntegrityError(
                     f"the reference {where(bucket, ref_key)} has sha256 {actual[:12]}…, but the delta was made "
                     f"against {ref_sha256[:12]}… (dg-ref-sha256); refusing to rebuild", bucket=bucket, key=ref_key)
+            complete = True
             path = self.references.adopt(tmp, actual)
             self.references.record_origin(self.s3.endpoint_url, bucket, ref_key, actual, object_version_of(head))
             return path
         finally:
+            if early is not None:
+                early.ended(complete)  # a reference that failed its check rebuilds nothing that counts
             _discard(tmp)
 
     def _record_own_reference(self, bucket: str, ref_key: str, sha256: str) -> None:
@@ -804,6 +816,7 @@ class Engine:
 
         meter = _Meter(progress, head.get("ContentLength", 0), "downloading", held=True)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgtui-delta")
+        early: early_decode.EarlyDecode | None = None
         try:
             fetching = pool.submit(self.s3.get_to_file, bucket, stored_key, str(delta_tmp), progress=meter,
                                    should_cancel=stopped, etag=head.get("ETag", "").strip('"') or None,
@@ -813,16 +826,24 @@ class Engine:
             # Only when the rebuild fails is the cached copy hashed, and a damaged one dropped and
             # fetched again. A rescue's output has no sha256 to check, so its reference is hashed first.
             unchecked = not rescue and bool(parsed.ref_sha256)
+            # A reference that has to be downloaded is rebuilt from as it arrives (``early_decode``);
+            # what that rebuilds counts only if its sha256 is the stored one.
+            if not rescue and parsed.file_sha256 and early_decode.available():
+                early = early_decode.EarlyDecode(fetching, delta_tmp, tmp, limit=parsed.file_size,
+                                                 should_cancel=stopped)
             try:
                 ref_path, cache_hit, warning = self.reference_copy(
                     bucket, parsed.ref_key, parsed.ref_sha256, should_cancel, progress,
-                    cached_fallback=not strict_reference, checked_cache=not unchecked)
+                    cached_fallback=not strict_reference, checked_cache=not unchecked, early=early)
             except BaseException:
                 stop.set()
+                if early is not None:
+                    early.stop()
                 _wait_quietly(fetching)
                 raise
             meter.release()
             fetching.result()
+            early_sha = early.result() if early is not None else None
             if progress:
                 progress(0, parsed.file_size or 0, "rebuilding")
             if rescue:
@@ -836,10 +857,13 @@ class Engine:
 
                 def rebuilt(size: int) -> None:
                     progress(min(size, total) if total else size, total, "rebuilding")
-            while True:
-                expanded: errors.ExpansionError | None = None
+            expanded: errors.ExpansionError | None = None
+            actual: str | None = early_sha if early_sha == parsed.file_sha256 else None
+            if actual is not None:
+                log.debug("%s: rebuilt while its reference downloaded", where(bucket, logical))
+            while actual is None:
+                expanded = None
                 undecodable: errors.CodecError | None = None
-                actual: str | None = None
                 try:
                     actual = _decode_checked(ref_path, delta_tmp, tmp, parsed.file_sha256, should_cancel, rebuilt,
                                              limit=parsed.file_size)
@@ -854,6 +878,7 @@ class Engine:
                 if unchecked and cache_hit and self._drop_if_damaged(parsed.ref_sha256):
                     # The cached copy was damaged (and is gone): rebuild once more from a fresh download.
                     unchecked = False
+                    actual = None
                     ref_path, cache_hit, warning = self.reference_copy(
                         bucket, parsed.ref_key, parsed.ref_sha256, should_cancel, progress,
                         cached_fallback=not strict_reference)
@@ -890,6 +915,8 @@ class Engine:
                 f"nothing was written", bucket=bucket, key=logical) from None
         finally:
             stop.set()
+            if early is not None:
+                early.stop()  # xdelta3 has exited before the delta it reads is removed
             pool.shutdown(wait=True)
             _discard(delta_tmp)
 
@@ -1267,6 +1294,17 @@ class _Counter:
     def update(self, data: bytes | memoryview, /) -> None:
         self.total += len(data)
         self.meter(len(data))
+
+
+class _Advancing:
+    """A download's sha256 that tells ``early`` of each piece it hashed (written to ``path``, in order)."""
+
+    def __init__(self, sha: Any, early: early_decode.EarlyDecode, path: str):
+        self.sha, self.early, self.path = sha, early, path
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self.sha.update(data)
+        self.early.advanced(self.path, len(data))
 
 
 class _Tee:
