@@ -372,8 +372,9 @@ class Engine:
                 # the encoder runs, and the delta is stored only once the hash matched.
                 ref_path, cache_hit, _ = self.reference_copy(bucket, ref_key, ref_sha, should_cancel, progress,
                                                              checked_cache=False)
-                ref_check = _HASH_POOL.submit(self.references.verify, ref_sha) if cache_hit else None
+                # Its first bytes are read before the hash starts: a damaged copy is dropped by the hash.
                 compressed = codec.compressed_format(ref_path)
+                ref_check = _HASH_POOL.submit(self.references.verify, ref_sha) if cache_hit and not compressed else None
                 if compressed:
                     return self._upload_direct(path, bucket, key, size, file_sha.result(), progress, should_cancel,
                                                extra_metadata, extra_args, file_md5=file_md5,
@@ -472,7 +473,7 @@ class Engine:
             try:
                 level, delta_size, (sha, md5, fed), check = encode_at_levels(ref_path, path, delta_path, size,
                                                                              new_hashers, should_cancel)
-            except errors.CodecError:
+            except (errors.CodecError, FileNotFoundError):
                 if ref_check is not None and not ref_check.result():
                     return None  # the copy was damaged, and dropped (perhaps before xdelta3 opened it)
                 raise
