@@ -44,8 +44,9 @@ def end_now(code: int) -> None:
     A thread blocked on a server that never answers (or a pool joining it) would otherwise keep
     the process alive for minutes after Ctrl-C or ``q``.
     """
-    from ..core import tempfiles
+    from ..core import codec, tempfiles
 
+    codec.stop_all()
     tempfiles.remove_all()
     os._exit(code)
 

@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,11 +60,44 @@ def xdelta3_available() -> bool:
     return True
 
 
+#: every xdelta3 this process started: a process that ends at once (Ctrl-C, ``q``) ends them too
+_started: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()
+_started_lock = threading.RLock()  # re-entrant: ``stop_all`` may run in a signal handler on a thread inside ``_popen``
+_ending = False
+
+
+def _popen(cmd: list[str], **kwargs: object) -> subprocess.Popen:
+    with _started_lock:
+        if _ending:
+            raise CancelledError()
+        proc = subprocess.Popen(cmd, **kwargs)  # type: ignore[call-overload]
+        _started.add(proc)
+    return proc
+
+
+def stop_all() -> None:
+    """Kill every xdelta3 still running and start no more: the process is about to end without waiting
+    for the threads that run them (one starting xdelta3 just then would leave it behind)."""
+    global _ending
+    locked = _started_lock.acquire(timeout=0.5)
+    try:
+        _ending = True
+        for proc in list(_started):
+            if proc.poll() is None:
+                try:
+                    proc.kill()
+                except OSError:
+                    pass
+    finally:
+        if locked:
+            _started_lock.release()
+
+
 def _run(args: list[str], what: str, should_cancel: ShouldCancel | None,
          on_poll: Callable[[], None] | None = None) -> subprocess.CompletedProcess:
     cmd = [xdelta3_path(), *args]
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        proc = _popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
         raise XdeltaMissingError() from exc
@@ -203,7 +237,7 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
     source = open(target, "rb", buffering=0)  # fails here, before xdelta3 starts, when it cannot be read
     with source, open(delta_out, "wb") as out, tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE if check else out,
+            proc = _popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE if check else out,
                                     stderr=err)
         except FileNotFoundError as exc:
             raise XdeltaMissingError() from exc
@@ -313,7 +347,7 @@ class _DecodeBeside:
     def __init__(self, reference: str | Path, encoder: subprocess.Popen, out: BinaryIO, check: StreamCheck,
                  failed: list[BaseException]):
         self._encoder, self._out, self._check, self._failed = encoder, out, check, failed
-        self._decoder = subprocess.Popen([xdelta3_path(), "-d", "-f", "-c", "-s", str(reference)],
+        self._decoder = _popen([xdelta3_path(), "-d", "-f", "-c", "-s", str(reference)],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._delta_digest = hashlib.sha256()
         self._rebuilt: str | None = None
@@ -644,7 +678,7 @@ def _stream_decode(reference: str | Path | int, delta: str | Path, sink: Callabl
     cmd = [xdelta3_path(), *args, "-s", source, str(delta)]
     with tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+            proc = _popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
                                     pass_fds=passed)
         except FileNotFoundError as exc:
             raise XdeltaMissingError() from exc
