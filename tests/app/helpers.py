@@ -48,6 +48,19 @@ async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 15
         await pilot.pause(0.05)
 
 
+async def click_shown(pilot: Any, selector: str, timeout: float = 15.0) -> None:
+    """Click ``selector`` on the current screen once it is laid out and under the mouse: a screen pushed a
+    moment ago may not be yet on a loaded machine, and a click there lands on nothing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = [w for w in pilot.app.screen.query(selector) if w.region.area]
+        if shown and await pilot.click(selector):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting to click {selector}")
+        await pilot.pause(0.05)
+
+
 async def table_settled(pilot: Any, table: Any, timeout: float = 15.0) -> None:
     """Until the table's listing is complete and the metadata of its rows in view has been read."""
     await wait_for(pilot, lambda: table.location is not None and not table.listing and not table.reading_metadata,

@@ -12,7 +12,7 @@ from dgtui.jobs.job import Job
 from dgtui.jobs.restore import restore_prefix
 from dgtui.testing.proxy import TcpProxy
 
-from .helpers import make_app, make_client, release_bytes, screen_of, wait_for
+from .helpers import click_shown, make_app, make_client, release_bytes, screen_of, wait_for
 from .test_moves import dialog_text
 from .test_transfers import answer_prompt, finished, open_at
 
@@ -115,7 +115,7 @@ async def test_folder_restore_asks_for_each_existing_file(client, folder, tmp_pa
         assert "3 of 5 files already exist" in dialog_text(first)
         assert {"answer-overwrite", "answer-rename", "answer-skip", "answer-ask"} <= \
             {b.id for b in first.query("Button")}
-        await pilot.click("#answer-ask")
+        await click_shown(pilot, "#answer-ask")
         answers = {"app-1.tar": "#answer-overwrite", "notes.txt": "#answer-rename", "readme.txt": "#answer-skip"}
         for _ in range(3):
             question = await wait_for(pilot, lambda before=first: isinstance(app.screen, ConfirmScreen)
@@ -124,7 +124,7 @@ async def test_folder_restore_asks_for_each_existing_file(client, folder, tmp_pa
             name = next(n for n in answers if f"rel/{n}" in body)
             assert {"answer-overwrite", "answer-all", "answer-rename", "answer-skip"} <= \
                 {b.id for b in question.query("Button")}, "the single restore's choices"
-            await pilot.click(answers.pop(name))
+            await click_shown(pilot, answers.pop(name))
             first = question
             await wait_for(pilot, lambda shown=question: app.screen is not shown, what="the question to close")
         transfer, text = await finished(pilot, app)
@@ -150,7 +150,7 @@ async def test_folder_restore_keeps_both_for_all_existing_files(client, folder, 
         await answer_prompt(pilot, app)
         question = await screen_of(pilot, ConfirmScreen)
         assert "readme (1).txt" in dialog_text(question) or "app-2 (1).tar" in dialog_text(question)
-        await pilot.click("#answer-rename")
+        await click_shown(pilot, "#answer-rename")
         transfer, text = await finished(pilot, app)
         assert transfer.state == "done" and "restored 5" in text, text
     assert (out / "readme.txt").read_text() == "mine" and (out / "app-2.tar").read_text() == "old"
