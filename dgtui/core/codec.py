@@ -234,6 +234,8 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
 
         level = encoder_level()
     cmd = [xdelta3_path(), "-e", "-c", f"-{level}", "-D", "-A", *source_window_args(reference), "-s", str(reference)]
+    if should_cancel is not None and should_cancel():
+        raise CancelledError()  # not started at all: a short encode could finish before the first look
     source = open(target, "rb", buffering=0)  # fails here, before xdelta3 starts, when it cannot be read
     with source, open(delta_out, "wb") as out, tempfile.TemporaryFile() as err:
         try:
