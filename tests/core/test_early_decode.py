@@ -150,3 +150,40 @@ def test_a_cancelled_cold_restore_stops_the_early_rebuild_and_leaves_nothing(s3_
     assert cancelled["now"] and list(out_dir.iterdir()) == []
     assert cache_entries(tmp_path / "cold-cache") == []
 
+
+
+def test_a_system_without_splice_feeds_the_pipe_by_reading_and_writing(s3_server, bucket, tmp_path, small_parts,
+                                                                       engine_log, monkeypatch):
+    monkeypatch.delattr(early_decode.os, "splice", raising=False)
+    v1, v2 = versions(tmp_path)
+    writer = new_client(s3_server, tmp_path / "writer-cache")
+    writer.upload(v1, f"s3://{bucket}/r/")
+    writer.upload(v2, f"s3://{bucket}/r/")
+    cold = new_client(s3_server, tmp_path / "cold-cache")
+    out = tmp_path / "out" / "v2.tar"
+    cold.download(f"s3://{bucket}/r/v2.tar", out)
+    assert out.read_bytes() == v2.read_bytes()
+    assert EARLY in engine_log.text
+
+
+def test_a_reference_part_cut_short_and_resumed_still_rebuilds_early(s3_server, bucket, tmp_path, small_parts,
+                                                                    engine_log):
+    from dgtui import create_client
+    from dgtui.testing import TcpProxy
+
+    from .test_big_transfers import PART, ranges_asked
+
+    v1, v2 = versions(tmp_path)
+    writer = new_client(s3_server, tmp_path / "writer-cache")
+    writer.upload(v1, f"s3://{bucket}/r/")
+    writer.upload(v2, f"s3://{bucket}/r/")
+    with TcpProxy.for_endpoint(s3_server.endpoint_url) as proxy:
+        cold = create_client(proxy.endpoint_url, "WARNING", s3_server.access_key, s3_server.secret_key,
+                             region_name=s3_server.region, cache_dir=tmp_path / "cold-cache")
+        asked = ranges_asked(cold)
+        proxy.cut_after_bytes(3 * PART + PART // 2, once=True)  # in the middle of a part's body
+        out = tmp_path / "out" / "v2.tar"
+        cold.download(f"s3://{bucket}/r/v2.tar", out)
+    assert out.read_bytes() == v2.read_bytes()
+    assert any(int(r.split("=")[1].split("-")[0]) % PART for r in asked if r)  # a part went on mid-way
+    assert EARLY in engine_log.text  # the bytes after the cut came on in order, and the pipe with them
