@@ -6,6 +6,7 @@ size is made small so that a few MiB cross many parts."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import subprocess
 import sys
@@ -43,6 +44,16 @@ def versions(tmp_path: Path, size: int = 3 * 1024 * 1024 + 12_345) -> tuple[Path
     second = tmp_path / "v2.tar"
     second.write_bytes(bytes(base))
     return first, second
+
+
+def stored_versions(s3_server, bucket: str, tmp_path: Path) -> tuple[Path, Path]:
+    """``versions``, both uploaded to ``s3://bucket/r/`` by a client with a cache of its own (the first becomes
+    the reference, the second a delta against it)."""
+    v1, v2 = versions(tmp_path)
+    writer = new_client(s3_server, tmp_path / "writer-cache")
+    writer.upload(v1, f"s3://{bucket}/r/")
+    writer.upload(v2, f"s3://{bucket}/r/")
+    return v1, v2
 
 
 def stored_keys(boto3_s3, bucket: str) -> list[str]:
@@ -116,10 +127,7 @@ def deltaglider_restores(s3_server, url: str, out: Path) -> bytes:
 
 def test_a_cold_restore_fetches_the_reference_in_ranged_parts_and_caches_it(s3_server, bucket, tmp_path,
                                                                            small_parts):
-    v1, v2 = versions(tmp_path)
-    writer = new_client(s3_server, tmp_path / "writer-cache")
-    writer.upload(v1, f"s3://{bucket}/r/")
-    writer.upload(v2, f"s3://{bucket}/r/")
+    v1, v2 = stored_versions(s3_server, bucket, tmp_path)
     cold = new_client(s3_server, tmp_path / "cold-cache")
     asked = ranges_asked(cold)
     out = tmp_path / "out" / "v2.tar"
@@ -135,11 +143,9 @@ def test_a_cold_restore_fetches_the_reference_in_ranged_parts_and_caches_it(s3_s
 
 def test_a_reference_that_does_not_match_during_a_cold_restore_is_refused_and_not_cached(s3_server, bucket,
                                                                                         boto3_s3, tmp_path,
-                                                                                        small_parts):
-    v1, v2 = versions(tmp_path)
-    writer = new_client(s3_server, tmp_path / "writer-cache")
-    writer.upload(v1, f"s3://{bucket}/r/")
-    writer.upload(v2, f"s3://{bucket}/r/")
+                                                                                        small_parts, caplog):
+    caplog.set_level(logging.DEBUG, logger="dgtui.engine")
+    v1, v2 = stored_versions(s3_server, bucket, tmp_path)
     # Other bytes of the same size under the reference's name, its metadata kept.
     head = boto3_s3.head_object(Bucket=bucket, Key="r/reference.bin")
     boto3_s3.put_object(Bucket=bucket, Key="r/reference.bin", Body=random_bytes(v1.stat().st_size, seed=99),
@@ -151,13 +157,11 @@ def test_a_reference_that_does_not_match_during_a_cold_restore_is_refused_and_no
         cold.download(f"s3://{bucket}/r/v2.tar", out_dir / "v2.tar")
     assert not (out_dir / "v2.tar").exists() and leftovers(out_dir) == []
     assert cache_entries(tmp_path / "cold-cache") == []  # no entry, and no .incoming- file left either
+    assert "rebuilt while its reference downloaded" not in caplog.text  # what the wrong bytes rebuilt never counts
 
 
 def test_a_truncated_delta_is_refused_and_leaves_no_file(s3_server, bucket, boto3_s3, tmp_path, small_parts):
-    v1, v2 = versions(tmp_path)
-    writer = new_client(s3_server, tmp_path / "writer-cache")
-    writer.upload(v1, f"s3://{bucket}/r/")
-    writer.upload(v2, f"s3://{bucket}/r/")
+    v1, v2 = stored_versions(s3_server, bucket, tmp_path)
     stored = boto3_s3.get_object(Bucket=bucket, Key="r/v2.tar.delta")
     body = stored["Body"].read()
     boto3_s3.put_object(Bucket=bucket, Key="r/v2.tar.delta", Body=body[: len(body) // 2],
@@ -223,10 +227,7 @@ def test_a_part_cut_short_goes_on_from_where_it_stopped_and_cutting_every_connec
     from dgtui import ConnectionFailedError
     from dgtui.testing import TcpProxy
 
-    v1, v2 = versions(tmp_path)
-    writer = new_client(s3_server, tmp_path / "writer-cache")
-    writer.upload(v1, f"s3://{bucket}/r/")
-    writer.upload(v2, f"s3://{bucket}/r/")
+    v1, v2 = stored_versions(s3_server, bucket, tmp_path)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     with TcpProxy.for_endpoint(s3_server.endpoint_url) as proxy:
@@ -309,10 +310,7 @@ def test_a_server_that_answers_ranged_gets_whole_gets_one_plain_download(s3_serv
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward  # noqa: N815
 
-    v1, v2 = versions(tmp_path)
-    writer = new_client(s3_server, tmp_path / "writer-cache")
-    writer.upload(v1, f"s3://{bucket}/r/")
-    writer.upload(v2, f"s3://{bucket}/r/")
+    v1, v2 = stored_versions(s3_server, bucket, tmp_path)
     NoRanges.upstream = s3_server.endpoint_url.split("://", 1)[1]
     with serving(NoRanges) as url:
         cold = create_client(url, "WARNING", s3_server.access_key, s3_server.secret_key,
