@@ -560,7 +560,9 @@ class S3Access:
         limit: int | None = None
         written = 0
         failures = 0
-        with self.ctx(bucket, key, "download"), open(path, "wb") as out:
+        # Unbuffered: each chunk is in the file before ``hasher`` hears of it (a restore's early rebuild reads
+        # the file up to the bytes hashed).
+        with self.ctx(bucket, key, "download"), open(path, "wb", buffering=0) as out:
             while True:
                 params: dict[str, Any] = {"Bucket": bucket, "Key": key}
                 if pinned:
@@ -593,7 +595,12 @@ class S3Access:
                                 raise errors.IntegrityError(
                                     f"the download of {where(bucket, key)} sent more than its {limit} bytes; refused",
                                     bucket=bucket, key=key)
-                            out.write(chunk)
+                            view = memoryview(chunk)
+                            while view:  # a raw file may take less than all of it
+                                took = out.write(view)
+                                if not took:
+                                    raise OSError(f"{path}: the file took none of {len(view)} bytes")
+                                view = view[took:]
                             written += len(chunk)
                             if hasher is not None:
                                 hasher.update(chunk)

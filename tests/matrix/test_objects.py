@@ -99,6 +99,34 @@ def test_a_double_slash_in_a_key_differs_by_server(backend, backend_bucket, back
         assert stored in (["k/a/b.txt"], [DOUBLE_SLASH_KEY]), stored
 
 
+def test_a_cold_restore_rebuilds_while_its_reference_downloads(backend, mclient, backend_bucket, tmp_path, caplog,
+                                                               monkeypatch):
+    # The reference goes to xdelta3 through a pipe as it arrives (dgtui/core/early_decode.py); on every server
+    # the rebuild made that way is the one kept, from a reference fetched in one piece and in ranged parts.
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="dgtui.engine")
+    base = bytearray(random_bytes(3 * 1024 * 1024 + 999, seed=12))
+    (tmp_path / "img-1.tar").write_bytes(bytes(base))
+    base[2_000_000:2_000_008] = b"CHANGED!"
+    (tmp_path / "img-2.tar").write_bytes(bytes(base))
+    for name in ("img-1.tar", "img-2.tar"):
+        mclient.upload(str(tmp_path / name), f"s3://{backend_bucket}/img/")
+    for parts in (False, True):
+        caplog.clear()
+        if parts:  # ranged parts of 256 KiB: the reference arrives in 13
+            monkeypatch.setattr("dgtui.core.s3.PARALLEL_GET_PART", 256 * 1024)
+            monkeypatch.setattr("dgtui.core.s3.PARALLEL_GET_MIN", 1024 * 1024)
+        cold = backend.dgtui_client(cache_dir=tmp_path / f"cold-{parts}")
+        try:
+            out = tmp_path / f"out-{parts}.tar"
+            result = cold.download(f"s3://{backend_bucket}/img/img-2.tar", out)
+        finally:
+            cold.close()
+        assert out.read_bytes() == bytes(base) and result.verified and not result.reference_cache_hit
+        assert "rebuilt while its reference downloaded" in caplog.text, parts
+
+
 def test_uploads_single_and_multipart_restore_and_verify(backend, mclient, backend_bucket, tmp_path, monkeypatch):
     # parts of 5 MiB (S3's smallest) from 6 MiB on, so that a 12 MiB file goes in three parts
     monkeypatch.setattr("dgtui.core.s3.MULTIPART_THRESHOLD", 6 * 1024 * 1024)
