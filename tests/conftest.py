@@ -32,6 +32,9 @@ from dgtui.testing.backends import (
 from .seeding import SEAWEEDFS_FILER, FolderRcloneProcess, SeedableMotoProcess
 
 MAX_BUCKET_NAME = 63
+#: volumes the suite's SeaweedFS may make: a bucket each and more (the suite makes several hundred), whatever
+#: the free disk space, from which weed would otherwise count them (29 GiB free allowed 471: too few)
+TEST_SERVER_VOLUMES = 4000
 
 #: the backends named by DGTUI_TEST_BACKEND (SeaweedFS when nothing is set); the first one serves the suite
 SUITE_BACKENDS = backends_from_environment()
@@ -68,7 +71,7 @@ def _bench_smoke_started_with_the_session(request: pytest.FixtureRequest,
 
 @pytest.fixture(scope="session")
 def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3Server]:
-    server = LocalS3Server(tmp_path_factory.mktemp("s3-data"))
+    server = LocalS3Server(tmp_path_factory.mktemp("s3-data"), max_volumes=TEST_SERVER_VOLUMES)
     server.start()
     try:
         yield server
@@ -146,7 +149,7 @@ def s3_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3S
     from dgtui.testing.tls import make_local_tls
 
     tls = make_local_tls(tmp_path_factory.mktemp("tls"))
-    server = LocalS3Server(tmp_path_factory.mktemp("s3-tls-data"), tls=tls)
+    server = LocalS3Server(tmp_path_factory.mktemp("s3-tls-data"), tls=tls, max_volumes=TEST_SERVER_VOLUMES)
     server.start()
     try:
         yield server

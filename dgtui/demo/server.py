@@ -320,9 +320,12 @@ class LocalS3Server:
 
     def __init__(self, data_dir: str | Path, *, access_key: str = "dgtui-local",
                  secret_key: str = "dgtui-local-secret", region: str = "us-east-1",
-                 log_path: str | Path | None = None, tls: tuple[str | Path, str | Path, str | Path] | None = None):
+                 log_path: str | Path | None = None, tls: tuple[str | Path, str | Path, str | Path] | None = None,
+                 max_volumes: int | None = None):
         """``tls``: (certificate, private key, CA bundle that verifies the certificate) to serve S3 over
-        https too, at ``https_endpoint_url``."""
+        https too, at ``https_endpoint_url``. ``max_volumes``: how many volumes weed may make (each bucket
+        takes one at least; they grow as they fill, up to 64 MiB); None lets weed count them from the free
+        disk space (free space / 64 MiB), fewer than a test suite's buckets on a disk that is filling up."""
         self.data_dir = Path(data_dir).absolute()
         self.access_key = access_key
         self.secret_key = secret_key
@@ -335,6 +338,7 @@ class LocalS3Server:
         self._process: subprocess.Popen[bytes] | None = None
         self._log_start_offset = 0
         self._lock = threading.RLock()
+        self.max_volumes = max_volumes
 
     # -- public surface ---------------------------------------------------
 
@@ -517,7 +521,7 @@ class LocalS3Server:
             f"-s3.config={self.data_dir / S3_CONFIG_FILE}",
             f"-debug.port={ports.debug}",
             f"-s3.debug.port={ports.s3_debug}",
-            "-volume.max=0",
+            f"-volume.max={self.max_volumes or 0}",
             "-master.volumeSizeLimitMB=64",
             # A single node has nobody to tell about its departure; saves a second on stop.
             "-volume.preStopSeconds=0",
