@@ -98,7 +98,7 @@ def _run(args: list[str], what: str, should_cancel: ShouldCancel | None,
     cmd = [xdelta3_path(), *args]
     try:
         proc = _popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+                      stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
         raise XdeltaMissingError() from exc
     if should_cancel is None and on_poll is None:
@@ -240,7 +240,7 @@ def encode_hashing(reference: str | Path, target: str | Path, delta_out: str | P
     with source, open(delta_out, "wb") as out, tempfile.TemporaryFile() as err:
         try:
             proc = _popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE if check else out,
-                                    stderr=err)
+                          stderr=err)
         except FileNotFoundError as exc:
             raise XdeltaMissingError() from exc
         assert proc.stdin is not None  # stdin=PIPE
@@ -350,7 +350,7 @@ class _DecodeBeside:
                  failed: list[BaseException]):
         self._encoder, self._out, self._check, self._failed = encoder, out, check, failed
         self._decoder = _popen([xdelta3_path(), "-d", "-f", "-c", "-s", str(reference)],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._delta_digest = hashlib.sha256()
         self._rebuilt: str | None = None
         self.copied = 0  #: delta bytes written to the file so far
@@ -681,7 +681,7 @@ def _stream_decode(reference: str | Path | int, delta: str | Path, sink: Callabl
     with tempfile.TemporaryFile() as err:
         try:
             proc = _popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                                    pass_fds=passed)
+                          pass_fds=passed)
         except FileNotFoundError as exc:
             raise XdeltaMissingError() from exc
         assert proc.stdout is not None  # stdout=PIPE
