@@ -23,8 +23,10 @@ the loop never waits for botocore):
   botocore while a hook records the request it sends, and the prefix before
   the encoded key becomes the template (path or virtual-hosted style, port,
   endpoint path are whatever botocore chose); that request also tells which
-  region and service botocore signed for. Later batches in the same bucket
-  reuse what the first one learned;
+  region and service botocore signed for. As it goes out, the connections of
+  the HEADs that follow are opened to its host, so that their handshakes
+  overlap its round trip. Later batches in the same bucket reuse what the
+  first one learned;
 * a 200 with an ETag and a 404 are answered directly; anything else (403,
   400, redirects, 1xx, 5xx, connection errors, a 200 without ETag) is
   repeated through ``S3Access.head``, which has retries, redirects, the
@@ -118,6 +120,9 @@ TRANSIENT_LIMIT = 32
 
 #: answers the lean client could not parse before aiohttp sends the client's HEADs instead
 WIRE_SURPRISE_LIMIT = 3
+#: the fast HEADs' connections take at most this share of the process's limit on open files; the rest is
+#: for botocore's pool, the files being read or written and the metadata cache
+OPEN_FILES_SHARE = 0.25
 #: a response's headers as received: (name, value) bytes, in order
 RawHeaders = Sequence[Tuple[bytes, bytes]]
 #: what a HEAD answers: (ETag, metadata) for an object, None for a missing one
@@ -211,7 +216,7 @@ class FastHead:
         self.disabled_reason: str | None = None
         self.pool_size: int | None = getattr(self.client.meta.config, "max_pool_connections", None)
         #: most HEADs in flight, and connections open, at once
-        self.max_workers = max(1, max_workers)
+        self.max_workers = within_open_files_limit(max(1, max_workers))
         #: HEADs allowed in flight now: halved on a throttled answer, raised by one per window of answers
         self.concurrency = self.max_workers
         #: the lowest ``concurrency`` throttling brought it to
@@ -230,6 +235,8 @@ class FastHead:
         self._warming = False  #: a thread is starting the loop (``warm``)
         self._loop_thread: threading.Thread | None = None
         self._session: aiohttp.ClientSession | None = None
+        #: the aiohttp sessions of this loop (none while the lean client sends), closed when it stops
+        self._sessions: list[aiohttp.ClientSession] = []
         #: send HEADs over ``headwire`` (keep-alive connections parsed by httptools) rather than aiohttp;
         #: switched off after ``WIRE_SURPRISE_LIMIT`` answers it could not make sense of
         self.use_wire = True
@@ -285,9 +292,9 @@ class FastHead:
         return HeadBatch(self, bucket)
 
     def warm(self) -> None:
-        """Start the event loop and its session (aiohttp's import, the TLS context) on a thread of their own,
-        for HEADs known to come soon: the first of them then does not wait for that (a first run of detailed
-        statistics warms while it still lists)."""
+        """Start the event loop (uvloop's import, the TLS context with its CA bundle) and import the lean
+        client on a thread of their own, for HEADs known to come soon: the first of them then does not wait
+        for that (a first run of detailed statistics warms while it still lists)."""
         with self._lock:
             if not self.enabled or self._loop is not None or self._warming:
                 return
@@ -296,6 +303,7 @@ class FastHead:
         def start() -> None:
             try:
                 self._event_loop()
+                from . import headwire  # noqa: F401  # imported here rather than before the first fast HEAD
             except Exception as exc:  # the first HEAD that needs the loop tries again, and says why
                 log.debug("starting the fast HEAD loop: %s: %s", type(exc).__name__, exc)
             finally:
@@ -308,6 +316,7 @@ class FastHead:
         with self._lock:
             stop, self._stop_loop = self._stop_loop, None
             self._loop = self._loop_thread = self._session = None
+            self._sessions, self._wires = [], {}  # the stopping loop closes its own
             pool, self._fallback_pool = self._fallback_pool, None
             self._in_flight, self._slot_waiters = 0, collections.deque()
         if stop is not None:
@@ -317,40 +326,49 @@ class FastHead:
 
     # -- the event loop and its session --------------------------------------
     def _event_loop(self) -> asyncio.AbstractEventLoop:
-        """The loop the fast HEADs run on, started (with its aiohttp session) on first use."""
-        import asyncio
-
+        """The loop the fast HEADs run on, started (with the TLS context) on first use."""
         with self._lock:
             if self._loop is None:
                 loop = _new_loop()
                 thread = threading.Thread(target=loop.run_forever, name="dgtui-fasthead", daemon=True)
                 thread.start()
                 try:
-                    self._session = asyncio.run_coroutine_threadsafe(self._open_session(), loop).result()
+                    self._tls = self._tls_context()
                 except BaseException:
                     loop.call_soon_threadsafe(loop.stop)
                     raise
                 self._loop, self._loop_thread = loop, thread
                 # Also when the client is never closed (or at exit): no "unclosed session" warnings.
-                self._stop_loop = weakref.finalize(self, _stop_loop, loop, thread, self._session, self._wires)
+                self._stop_loop = weakref.finalize(self, _stop_loop, loop, thread, self._sessions, self._wires)
             return self._loop
 
-    async def _open_session(self) -> aiohttp.ClientSession:
+    def _tls_context(self) -> Any:
+        """The TLS setting of every fast HEAD: a context that trusts what botocore trusts, or False when
+        botocore does not verify."""
         import ssl
 
+        verify = self._verify
+        return ssl.create_default_context(cafile=get_cert_path(verify)) if verify else False
+
+    def _aiohttp_session(self) -> aiohttp.ClientSession:
+        """aiohttp's session, made (on the loop) the first time the lean client cannot send: importing
+        aiohttp costs more than 0.1 s of CPU, which a run of HEADs that the lean client sends never pays."""
+        if self._session is not None:
+            return self._session
         import aiohttp
 
-        verify = self._verify
-        tls: ssl.SSLContext | bool = ssl.create_default_context(cafile=get_cert_path(verify)) if verify else False
-        self._tls = tls
+        tls = self._tls
         # No trace configs: aiohttp runs every request past them, which costs measurable CPU per HEAD.
-        return aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self.max_workers, ssl=tls),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.s3.connect_timeout,
                                           sock_read=self.s3.read_timeout),
             # Only what is signed (and the User-Agent botocore sends) goes out.
             skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent"), auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar())  # S3 sets no cookies; a real jar is consulted per request
+        self._session = session
+        self._sessions.append(session)  # closed with the loop
+        return session
 
     def _in_thread(self, fn: Callable[..., HeadResult], *args: Any) -> asyncio.Future[HeadResult]:
         """Run a botocore request on a fallback thread, awaitable from the loop."""
@@ -380,8 +398,7 @@ class FastHead:
     async def _send(self, url: str, headers: dict[str, str]) -> tuple[int, RawHeaders]:
         """Send one HEAD (on the loop); the status and the response headers, in order, as received (bytes)."""
         if self.use_wire:
-            start = url.find("/", url.find("//") + 2)
-            origin, path = (url, "/") if start < 0 else (url[:start], url[start:])
+            origin, path = _origin_and_path(url)
             wire = self._wires.get(origin) or self._wire_for(origin)
             if wire is not None:
                 try:
@@ -392,8 +409,7 @@ class FastHead:
                     raise
         from yarl import URL
 
-        session = self._session
-        assert session is not None
+        session = self._aiohttp_session()
         # encoded=True: the path goes out exactly as signed, never re-quoted or normalised.
         async with session.head(URL(url, encoded=True), headers=headers, allow_redirects=False) as response:
             return response.status, response.raw_headers
@@ -425,6 +441,26 @@ class FastHead:
         wire = self._wires[origin] = HeadWire(parts.hostname, port, tls, parts.hostname, self.max_workers,
                                               self.s3.connect_timeout, self.s3.read_timeout)
         return wire
+
+    def _preconnect(self, url: str, count: int) -> None:
+        """Open ``count`` lean connections to ``url``'s host on the loop, without waiting for them: called
+        as the HEAD that learns the URL goes out through botocore, so that the connections of the HEADs
+        after it (a TCP and often a TLS handshake each) open during its round trip, not after it."""
+        loop = self._loop
+        if loop is None or count <= 0 or not self.use_wire:
+            return
+
+        async def connect() -> None:
+            origin, _ = _origin_and_path(url)
+            wire = self._wires.get(origin) or self._wire_for(origin)
+            if wire is not None:
+                opened = await wire.preconnect(count)
+                log.debug("opened %d connections ahead of the HEADs", opened)
+
+        try:
+            asyncio_run_soon(connect(), loop)
+        except RuntimeError:  # the loop stopped meanwhile: the HEADs open their connections
+            pass
 
     def _wire_surprised(self, error: Exception) -> None:
         """An answer the lean client could not make sense of: after a few, aiohttp sends instead."""
@@ -524,9 +560,12 @@ class FastHead:
 
     def _on_before_send(self, request: Any, **_: Any) -> None:
         """Records the request botocore sends, on the thread that asked for it."""
-        if getattr(self._capture, "active", False):
+        capture = self._capture
+        if getattr(capture, "active", False):
             headers = request.headers
-            self._capture.sent = (request.url, _text(headers.get("Authorization")), _text(headers.get("User-Agent")))
+            capture.sent = (request.url, _text(headers.get("Authorization")), _text(headers.get("User-Agent")))
+            ahead, capture.preconnect = getattr(capture, "preconnect", 0), 0  # once, not again on a retry
+            self._preconnect(request.url, ahead)
         return None
 
 
@@ -542,15 +581,47 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def within_open_files_limit(wanted: int) -> int:
+    """``wanted`` connections, fewer where the process may open few files (a shell on macOS starts at 256):
+    ``OPEN_FILES_SHARE`` of the limit, never under ``MIN_CONCURRENCY``. Past the limit every new connection
+    and file fails, botocore's included."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # no such limit here (Windows)
+        return wanted
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return wanted
+    return max(1, min(wanted, max(MIN_CONCURRENCY, int(soft * OPEN_FILES_SHARE))))
+
+
+def _origin_and_path(url: str) -> tuple[str, str]:
+    """``scheme://host[:port]`` and the path (with any query) of an absolute URL."""
+    start = url.find("/", url.find("//") + 2)
+    return (url, "/") if start < 0 else (url[:start], url[start:])
+
+
+def asyncio_run_soon(coroutine: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``coroutine`` on ``loop`` (another thread's) without waiting for it or its outcome."""
+    import asyncio
+
+    try:
+        asyncio.run_coroutine_threadsafe(coroutine, loop)
+    except RuntimeError:
+        coroutine.close()  # never awaited: no warning about it
+        raise
+
+
 def _text(value: Any) -> str | None:
     if isinstance(value, bytes):
         return value.decode("latin-1")
     return value
 
 
-def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, session: Any,
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, sessions: list[Any],
                wires: dict[str, HeadWire] | None = None) -> None:
-    """Close the session's connections, then stop the loop and its thread."""
+    """Close the sessions' connections, then stop the loop and its thread."""
     import asyncio
 
     if wires and loop.is_running():
@@ -562,7 +633,7 @@ def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, sessio
             loop.call_soon_threadsafe(close_wires)
         except RuntimeError:  # the loop closed meanwhile
             pass
-    if session is not None and loop.is_running():
+    for session in sessions if loop.is_running() else ():
         try:
             asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=5)
         except Exception as exc:  # closing is best effort: the process may be ending
@@ -745,7 +816,13 @@ class HeadBatch:
                 if not self._learned:
                     self._adopt_learned()
         if not self._learned or self._template is None or not self.fast:
-            yield [(0, self.head(keys[0]))]  # teaches the URL, or tells that the fast path is off
+            # Teaches the URL, or tells that the fast path is off; the connections of the HEADs after it
+            # open while it is answered.
+            self.owner._capture.preconnect = min(self.owner.max_workers, len(keys) - 1)
+            try:
+                yield [(0, self.head(keys[0]))]
+            finally:
+                self.owner._capture.preconnect = 0
             start = 1
         if start == len(keys):
             return

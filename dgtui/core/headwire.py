@@ -237,6 +237,29 @@ class HeadWire:
                 self._open.discard(conn)
         return await self._connect()
 
+    async def preconnect(self, count: int) -> int:
+        """Open connections until ``count`` (at most ``limit``) are open or opening, for HEADs known to
+        follow; each waits idle for them. A connection that fails to open is left alone: the HEADs then
+        open their own and meet the error themselves. Returns how many it opened."""
+        wanted = min(count, self.limit) - len(self._open)
+        if wanted <= 0 or self._closed:
+            return 0
+
+        async def one() -> int:
+            try:
+                conn = await self._connect()
+            except Exception:
+                return 0
+            if self._closed:
+                self._drop(conn)
+                return 0
+            conn.reused = True  # idle before its first request, as a kept-alive one: the server may close it
+            self._idle.append(conn)
+            self._wake()
+            return 1
+
+        return sum(await asyncio.gather(*(one() for _ in range(wanted))))
+
     def _drop(self, conn: _Connection) -> None:
         conn.close()
         self._open.discard(conn)

@@ -41,8 +41,9 @@ def over_https(tls_server, monkeypatch) -> SimpleNamespace:
 
 
 def access(server, **kw) -> S3Access:
-    return S3Access(endpoint_url=server.endpoint_url, aws_access_key_id=server.access_key,
-                    aws_secret_access_key=server.secret_key, region_name=server.region, **kw)
+    settings = {"endpoint_url": server.endpoint_url, "aws_access_key_id": server.access_key,
+                "aws_secret_access_key": server.secret_key, "region_name": server.region, **kw}
+    return S3Access(**settings)
 
 
 def fresh_bucket(server, request) -> tuple[str, object]:
@@ -115,6 +116,28 @@ def test_detailed_stats_over_http_and_https_use_at_most_max_workers_connections(
         # botocore's one connection (the listing, then the HEAD that taught the URL), and the fast path's
         assert 2 <= forwarder.connections_accepted <= 1 + 3
         client.close()
+
+
+def test_the_fast_connections_open_while_the_learning_head_is_answered(server, request):
+    """The connections of a batch's fast HEADs are opened as its first HEAD goes out through botocore to
+    learn the URL, not after its answer; the HEADs then use those connections and open no others."""
+    bucket, admin = fresh_bucket(server, request)
+    keys = [f"k{i:02d}" for i in range(13)]
+    for key in keys:
+        admin.put_object(Bucket=bucket, Key=key, Body=b"x", Metadata={"key": key})
+    with TcpProxy.for_endpoint(server.endpoint_url, latency_s=0.2) as slow:  # each request waits 0.2 s
+        scheme = server.endpoint_url.split(":", 1)[0]
+        fast = FastHead(access(server, endpoint_url=f"{scheme}://127.0.0.1:{slow.port}"), max_workers=6)
+        fast._event_loop()  # running, as statistics warm it while they list
+        open_when_answered: list[int] = []
+        fast.client.meta.events.register("after-call.s3.HeadObject",
+                                         lambda **_: open_when_answered.append(slow.live_connections))
+        answers = dict(pair for group in fast.batch(bucket).head_many(keys) for pair in group)
+        assert [answers[i][1] for i in range(len(keys))] == [{"key": k} for k in keys]
+        assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (1, 12, 0)
+        assert open_when_answered == [1 + 6], "botocore's connection and the six fast ones"
+        assert slow.connections_accepted == 1 + 6, "the fast HEADs used the connections opened for them"
+        fast.close()
 
 
 def test_dropped_connections_go_to_botocore_and_switch_the_fast_path_off(server, request):

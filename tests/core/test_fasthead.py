@@ -21,7 +21,7 @@ from botocore.credentials import Credentials
 from botocore.config import Config
 
 from dgtui import AccessDeniedError, CancelledError, CredentialsError, DgError, NotS3Error, create_client
-from dgtui.core.fasthead import FastHead, encode_key
+from dgtui.core.fasthead import MIN_CONCURRENCY, FastHead, encode_key
 from dgtui.core.listing import iter_logical_pages
 from dgtui.core.s3 import S3Access
 from dgtui.core.stats import MetadataFetcher, compute_stats, object_version
@@ -160,7 +160,22 @@ def test_botocore_threads_are_bounded_by_its_connection_pool(s3_server, s3_env):
     # the fast HEADs are max_workers at a time from one loop, over their own connections.
     assert FastHead(access(s3_server, max_pool_connections=16)).workers(64) == 16
     assert MetadataFetcher(access(s3_server, max_pool_connections=16), None, max_workers=64).max_workers == 64
-    assert MetadataFetcher(access(s3_server), None).max_workers == MetadataFetcher.HEAD_WORKERS == 128
+    assert MetadataFetcher(access(s3_server), None).max_workers == MetadataFetcher.HEAD_WORKERS == 192
+
+
+def test_a_low_limit_on_open_files_lowers_the_fast_connections(s3_server, s3_env):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # a macOS shell's default
+        assert FastHead(access(s3_server), max_workers=192).max_workers == 64
+        assert FastHead(access(s3_server), max_workers=32).max_workers == 32
+        assert MetadataFetcher(access(s3_server), None).max_workers == 64
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, hard))
+        assert FastHead(access(s3_server), max_workers=192).max_workers == MIN_CONCURRENCY
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 # --- refusals: the fast path falls back and errors are botocore's ----------------------
@@ -637,7 +652,8 @@ def test_warming_starts_the_loop_before_any_head_and_only_for_the_fast_path(s3_s
     deadline = time.monotonic() + 20
     while fast._loop is None and time.monotonic() < deadline:  # bounded: the loop's thread starts it
         time.sleep(0.01)
-    assert fast._loop is not None and fast._session is not None
+    assert fast._loop is not None and fast._tls is not None
+    assert fast._session is None, "aiohttp waits until the lean client cannot send"
     assert (fast.learn_requests, fast.fast_requests, fast.fallback_requests) == (0, 0, 0), "no request sent"
     batch = fast.batch(bucket)
     answers = dict(pair for group in batch.head_many(["a", "a", "missing"]) for pair in group)  # index -> answer
