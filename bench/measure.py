@@ -47,6 +47,8 @@ class ChildResult:
     stderr: str
     self_peak_rss: int | None  #: bytes: the child's own VmHWM, when it printed one
     children_peak_rss: int | None  #: bytes: the largest process the child waited for (xdelta3), if any
+    user_s: float = 0.0  #: user CPU seconds of the child and the processes it waited for
+    system_s: float = 0.0  #: their system CPU seconds (page cache, sockets, pipes)
 
     @property
     def tree_peak_rss(self) -> int | None:
@@ -72,12 +74,14 @@ REPORT_PEAK = (
 
 def run_child(args: list[str], env: dict[str, str], cwd: str | None = None, timeout: float = 3600) -> ChildResult:
     """Run a process to the end: its wall time, output, and the peaks it reported."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)  # grows only as children are reaped: this one's
     started = time.perf_counter()
     proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Read the pipes in full before reaping, so a chatty child cannot block.
     out, err = _drain(proc, timeout)
     proc.wait()
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     self_peak = children_peak = None
     kept = []
     for line in err.splitlines():
@@ -86,7 +90,8 @@ def run_child(args: list[str], env: dict[str, str], cwd: str | None = None, time
             self_peak, children_peak = int(own), (int(kids) or None)
         else:
             kept.append(line)
-    return ChildResult(proc.returncode, seconds, out, "\n".join(kept), self_peak, children_peak)
+    return ChildResult(proc.returncode, seconds, out, "\n".join(kept), self_peak, children_peak,
+                       after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime)
 
 
 def _drain(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
