@@ -140,7 +140,7 @@ def _drain_into(pending: queue.Queue[bytes | None], digest) -> None:
         digest.update(chunk)
 
 
-def _write_all(dst, data: bytes) -> None:
+def write_all(dst, data: bytes | memoryview) -> None:
     """Write all of ``data`` to an unbuffered file: a raw write may take part of it (a nearly full disk
     takes what fits, and only the next write says ENOSPC)."""
     view = memoryview(data)
@@ -320,7 +320,7 @@ class ReferenceCache:
                     while chunk := src.read(HASH_CHUNK):
                         pending.put(chunk)
                         sha.update(chunk)
-                        _write_all(dst, chunk)
+                        write_all(dst, chunk)
                         total += len(chunk)
                         if progress:
                             progress(len(chunk))

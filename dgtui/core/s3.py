@@ -234,6 +234,17 @@ def _give_up_on_unreachable(attempts: int, caught_exception: BaseException | Non
         raise caught_exception
 
 
+def read_into(f: Any, buffer: memoryview) -> int:
+    """Fill ``buffer`` from an unbuffered file; fewer bytes only at its end (a raw read may return less)."""
+    got = 0
+    while got < len(buffer):
+        n = f.readinto(buffer[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
 def is_precondition_failed(exc: BaseException) -> bool:
     if not isinstance(exc, bexc.ClientError):
         return False
@@ -495,29 +506,67 @@ class S3Access:
 
     def _put_multipart_if_absent(self, bucket: str, key: str, path: str, size: int, metadata: dict[str, str],
                                  extra_args: dict[str, Any] | None, callback: ProgressFn) -> None:
-        """A multipart upload that completes only if ``key`` does not exist (``If-None-Match: *``)."""
+        """A multipart upload of ``path`` that completes only if ``key`` does not exist (``If-None-Match: *``)."""
+        with open(path, "rb", buffering=0) as f:
+            self.put_parts_if_absent(bucket, key, metadata, lambda buffer: read_into(f, buffer),
+                                     extra_args=extra_args, callback=callback)
+
+    def put_parts_if_absent(self, bucket: str, key: str, metadata: dict[str, str], fill: Callable[[memoryview], int],
+                            *, callback: ProgressFn, extra_args: dict[str, Any] | None = None,
+                            before_complete: Callable[[], None] | None = None) -> None:
+        """A multipart upload, completed only if ``key`` does not exist (``If-None-Match: *``), of the parts
+        ``fill`` puts in a buffer one after the other: ``fill(buffer)`` writes the next part's bytes at the
+        start of ``buffer`` (``MULTIPART_CHUNK`` long) and returns how many; a part shorter than that is the
+        last, and 0 means there is no more.
+
+        At most ``TRANSFER_CONCURRENCY`` parts go up at once, from as many buffers used again and again (no
+        fresh memory for each part): the next part is filled when one of them has gone up.
+        ``before_complete`` runs after the last part went up and before the upload is completed; an
+        exception from it or from ``fill`` aborts the upload (nothing is stored) and is raised. A
+        precondition failure is raised as the raw ClientError so callers can tell it apart.
+        """
         with self.ctx(bucket, key, "upload"):
             upload_id = self.client.create_multipart_upload(
                 **(extra_args or {}), Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
-        chunk = MULTIPART_CHUNK
-        numbers = list(range(1, (size + chunk - 1) // chunk + 1))
 
-        def send(number: int) -> dict[str, Any]:
-            with open(path, "rb") as f:
-                f.seek((number - 1) * chunk)
-                data = f.read(chunk)
+        def send(number: int, buffer: bytearray, n: int) -> dict[str, Any]:
             callback(0)  # honours cancellation before the part goes
+            body = buffer if n == len(buffer) else bytes(memoryview(buffer)[:n])
             etag = self.client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
-                                           Body=data)["ETag"]
-            callback(len(data))
+                                           Body=body)["ETag"]
+            callback(n)
             return {"PartNumber": number, "ETag": etag}
 
         try:
+            sent: list[dict[str, Any]] = []
+            free: list[bytearray] = []
             with ThreadPoolExecutor(max_workers=TRANSFER_CONCURRENCY, thread_name_prefix="dgtui-part") as pool:
-                parts = list(pool.map(send, numbers))
+                going: collections.deque[tuple[Future[dict[str, Any]], bytearray]] = collections.deque()
+                try:
+                    number = 0
+                    while True:
+                        if len(going) >= TRANSFER_CONCURRENCY:
+                            future, done = going.popleft()
+                            sent.append(future.result())
+                            free.append(done)
+                        buffer = free.pop() if free else bytearray(MULTIPART_CHUNK)
+                        n = fill(memoryview(buffer))
+                        if n:
+                            number += 1
+                            going.append((pool.submit(send, number, buffer, n), buffer))
+                        if n < len(buffer):
+                            break
+                    while going:
+                        sent.append(going.popleft()[0].result())
+                except BaseException:
+                    for future, _ in going:
+                        future.cancel()
+                    raise
+            if before_complete is not None:
+                before_complete()
             try:
                 self.client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                      MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+                                                      MultipartUpload={"Parts": sent}, IfNoneMatch="*")
             except bexc.ClientError as exc:
                 if is_precondition_failed(exc):
                     raise

@@ -1,7 +1,8 @@
 """Big files at disk speed, every byte still checked: a cold restore downloads its reference in ranged parts
 hashed as they arrive, a first version is read once (hashed as it is copied into the cache, uploaded from that
-copy), and a version upload hashes its cached reference beside the encoder. Real SeaweedFS throughout; the part
-size is made small so that a few MiB cross many parts."""
+copy), or, when it goes up in parts, copied into the cache as its parts go up and completed only when what went
+up hashes to what its metadata says, and a version upload hashes its cached reference beside the encoder. Real
+SeaweedFS throughout; the part size is made small so that a few MiB cross many parts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dgtui import IntegrityError, SourceChangedError, create_client
+from dgtui import CancelledError, IntegrityError, SourceChangedError, create_client
 from dgtui.core import s3 as s3_module
 
 from .conftest import random_bytes
@@ -352,3 +353,99 @@ def test_the_decode_beside_the_encoder_names_what_it_rebuilt_and_stops_at_its_li
     codec.encode_hashing(v1, v2, tmp_path / "delta2", level=1, check=short)
     assert short.rebuilt is None
     assert (tmp_path / "delta2").read_bytes() == (tmp_path / "delta").read_bytes()  # the delta itself is whole
+
+
+# -- a first version that goes up in parts ---------------------------------------------------------------
+
+#: three parts of 5 MiB (S3's smallest), the last one short
+BIG = 12 * 1024 * 1024 + 4321
+
+
+@pytest.fixture
+def parts_of_5mib(monkeypatch):
+    """Uploads of more than 6 MiB go in parts of 5 MiB."""
+    monkeypatch.setattr(s3_module, "MULTIPART_THRESHOLD", 6 * 1024 * 1024)
+    monkeypatch.setattr(s3_module, "MULTIPART_CHUNK", 5 * 1024 * 1024)
+
+
+def unfinished_uploads(boto3_s3, bucket: str) -> list[str]:
+    return [u["Key"] for u in boto3_s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+def upload_folders(client) -> list[str]:
+    return sorted(p.name for p in Path(client.work_dir).iterdir() if p.name.startswith("dgtui-up-"))
+
+
+def test_a_big_first_version_is_copied_into_the_cache_as_its_parts_go_up(client, s3_server, bucket, boto3_s3,
+                                                                        tmp_path, parts_of_5mib):
+    v1, v2 = versions(tmp_path, BIG)
+    parts: list[int] = []
+    client.boto3_client.meta.events.register("before-parameter-build.s3.UploadPart",
+                                             lambda params, **_: parts.append(params["PartNumber"]))
+    summary = client.upload(v1, f"s3://{bucket}/r/")
+    sha = hashlib.sha256(v1.read_bytes()).hexdigest()
+    assert summary.operation == "create_reference" and summary.file_sha256 == sha
+    assert sorted(parts) == [1, 2, 3]
+    # the cache holds the bytes that went up, under their sha256, and nothing half-written
+    assert cache_entries(tmp_path / "dgtui-cache") == [sha]
+    assert (tmp_path / "dgtui-cache" / "references" / sha).read_bytes() == v1.read_bytes()
+    meta = boto3_s3.head_object(Bucket=bucket, Key="r/reference.bin")["Metadata"]
+    assert sha in meta.values() and hashlib.md5(v1.read_bytes()).hexdigest() in meta.values()
+    assert upload_folders(client) == [] and unfinished_uploads(boto3_s3, bucket) == []
+    assert deltaglider_restores(s3_server, f"s3://{bucket}/r/v1.tar", tmp_path / "dg-v1.tar") == v1.read_bytes()
+    # the next version is a delta against that copy, and restores with deltaglider too
+    assert client.upload(v2, f"s3://{bucket}/r/").is_delta
+    assert deltaglider_restores(s3_server, f"s3://{bucket}/r/v2.tar", tmp_path / "dg-v2.tar") == v2.read_bytes()
+
+
+def test_a_big_first_version_changed_in_place_after_it_was_hashed_is_refused_and_nothing_is_kept(
+        client, bucket, boto3_s3, tmp_path, parts_of_5mib):
+    """Same size, other bytes: only the hash of what went up, against the sha256 its metadata carries, tells."""
+    v1, _ = versions(tmp_path, BIG)
+    changed: list[bool] = []
+
+    def rewrite(**_):
+        if not changed:
+            changed.append(True)
+            with open(v1, "r+b") as f:  # the metadata with the file's sha256 is about to be sent
+                f.seek(7 * 1024 * 1024)
+                f.write(b"changed in place")
+
+    client.boto3_client.meta.events.register("before-call.s3.CreateMultipartUpload", rewrite)
+    with pytest.raises(SourceChangedError, match="changed while it was uploaded; nothing was written"):
+        client.upload(v1, f"s3://{bucket}/r/")
+    assert changed and stored_keys(boto3_s3, bucket) == [] and unfinished_uploads(boto3_s3, bucket) == []
+    assert cache_entries(tmp_path / "dgtui-cache") == [] and upload_folders(client) == []
+
+
+def test_a_big_first_version_growing_as_its_parts_go_up_is_refused_and_nothing_is_kept(client, bucket, boto3_s3,
+                                                                                       tmp_path, parts_of_5mib):
+    v1, _ = versions(tmp_path, BIG)
+    grown: list[bool] = []
+
+    def grow(**_):
+        if not grown:
+            grown.append(True)
+            with open(v1, "ab") as f:
+                f.write(b"appended as the parts go up")
+
+    client.boto3_client.meta.events.register("before-call.s3.UploadPart", grow)
+    with pytest.raises(SourceChangedError, match="changed while it was uploaded"):
+        client.upload(v1, f"s3://{bucket}/r/")
+    assert grown and stored_keys(boto3_s3, bucket) == [] and unfinished_uploads(boto3_s3, bucket) == []
+    assert cache_entries(tmp_path / "dgtui-cache") == [] and upload_folders(client) == []
+
+
+def test_a_big_first_version_cancelled_as_its_parts_go_up_leaves_nothing(client, bucket, boto3_s3, tmp_path,
+                                                                         parts_of_5mib):
+    v1, _ = versions(tmp_path, BIG)
+    asked: list[bool] = []
+
+    def progress(done: int, total: int, stage: str) -> None:
+        if stage == "uploading reference" and done > 0:
+            asked.append(True)  # a part went up: cancel now
+
+    with pytest.raises(CancelledError):
+        client.upload(v1, f"s3://{bucket}/r/", progress=progress, should_cancel=lambda: bool(asked))
+    assert asked and stored_keys(boto3_s3, bucket) == [] and unfinished_uploads(boto3_s3, bucket) == []
+    assert cache_entries(tmp_path / "dgtui-cache") == [] and upload_folders(client) == []
