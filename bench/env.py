@@ -50,7 +50,9 @@ class BenchEnv:
             own = True
         # One server on http and https (a certificate from a CA made for the run), so both read the same data.
         tls = make_local_tls(work / "tls")
-        server = LocalS3Server(work / "s3-data", log_path=work / "weed.log", tls=tls).start()
+        # Volumes of 1 GiB: the big-archive cases write hundreds of megabytes at a time, and a new volume every
+        # 64 MiB made the first of those writes after a start several times slower, whichever tool it was.
+        server = LocalS3Server(work / "s3-data", log_path=work / "weed.log", tls=tls, volume_mib=1024).start()
         env = cls(work=work, server=server, _own_work=own)
         assert server.ports is not None
         for scheme, url, port in (("http", server.endpoint_url, server.ports.s3),
