@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
+from dgtui import SourceChangedError
 from dgtui.cli import main
 from dgtui.core.fasthead import FastHead
 
@@ -125,6 +126,48 @@ def test_a_cold_restore_rebuilds_while_its_reference_downloads(backend, mclient,
             cold.close()
         assert out.read_bytes() == bytes(base) and result.verified and not result.reference_cache_hit
         assert "rebuilt while its reference downloaded" in caplog.text, parts
+
+
+def test_a_big_first_version_is_cached_as_its_parts_go_up_and_a_changed_one_stores_nothing(
+        backend, mclient, backend_bucket, tmp_path, monkeypatch):
+    # Above the multipart threshold a first version is copied into the reference cache as its parts go up,
+    # and its upload (If-None-Match: *) completes only when what went up hashes to its metadata's sha256.
+    monkeypatch.setattr("dgtui.core.s3.MULTIPART_THRESHOLD", 6 * 1024 * 1024)
+    monkeypatch.setattr("dgtui.core.s3.MULTIPART_CHUNK", 5 * 1024 * 1024)
+    base = bytearray(random_bytes(12 * 1024 * 1024 + 77, seed=21))
+    v1 = tmp_path / "db-1.tar"
+    v1.write_bytes(bytes(base))
+    base[9_000_000:9_000_008] = b"CHANGED!"
+    v2 = tmp_path / "db-2.tar"
+    v2.write_bytes(bytes(base))
+    assert mclient.upload(str(v1), f"s3://{backend_bucket}/db/").operation == "create_reference"
+    assert (tmp_path / "dgtui-cache" / "references" / sha(v1.read_bytes())).read_bytes() == v1.read_bytes()
+    assert mclient.upload(str(v2), f"s3://{backend_bucket}/db/").is_delta
+    for version in (v1, v2):
+        cold = backend.dgtui_client(cache_dir=tmp_path / f"cold-{version.name}")
+        try:
+            out = tmp_path / f"out-{version.name}"
+            assert cold.download(f"s3://{backend_bucket}/db/{version.name}", out).verified
+        finally:
+            cold.close()
+        assert out.read_bytes() == version.read_bytes()
+    # another first version, changed in place (same size) once its sha256 was taken: nothing is stored
+    other = tmp_path / "other-1.tar"
+    other.write_bytes(bytes(base))
+    changed: list[bool] = []
+
+    def rewrite(**_):
+        if not changed:
+            changed.append(True)
+            with open(other, "r+b") as f:
+                f.seek(7 * 1024 * 1024)
+                f.write(b"changed in place")
+
+    mclient.boto3_client.meta.events.register("before-call.s3.CreateMultipartUpload", rewrite)
+    with pytest.raises(SourceChangedError, match="nothing was written"):
+        mclient.upload(str(other), f"s3://{backend_bucket}/other/")
+    stored, _ = paginator_listing(mclient.boto3_client, backend_bucket)
+    assert changed and not [key for key in stored if key.startswith("other/")]
 
 
 def test_uploads_single_and_multipart_restore_and_verify(backend, mclient, backend_bucket, tmp_path, monkeypatch):
