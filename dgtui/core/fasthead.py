@@ -457,10 +457,13 @@ class FastHead:
                 opened = await wire.preconnect(count)
                 log.debug("opened %d connections ahead of the HEADs", opened)
 
+        import asyncio
+
+        opening = connect()
         try:
-            asyncio_run_soon(connect(), loop)
-        except RuntimeError:  # the loop stopped meanwhile: the HEADs open their connections
-            pass
+            asyncio.run_coroutine_threadsafe(opening, loop)
+        except RuntimeError:  # the loop stopped meanwhile: the HEADs open their own connections
+            opening.close()
 
     def _wire_surprised(self, error: Exception) -> None:
         """An answer the lean client could not make sense of: after a few, aiohttp sends instead."""
@@ -600,17 +603,6 @@ def _origin_and_path(url: str) -> tuple[str, str]:
     """``scheme://host[:port]`` and the path (with any query) of an absolute URL."""
     start = url.find("/", url.find("//") + 2)
     return (url, "/") if start < 0 else (url[:start], url[start:])
-
-
-def asyncio_run_soon(coroutine: Any, loop: asyncio.AbstractEventLoop) -> None:
-    """Run ``coroutine`` on ``loop`` (another thread's) without waiting for it or its outcome."""
-    import asyncio
-
-    try:
-        asyncio.run_coroutine_threadsafe(coroutine, loop)
-    except RuntimeError:
-        coroutine.close()  # never awaited: no warning about it
-        raise
 
 
 def _text(value: Any) -> str | None:
