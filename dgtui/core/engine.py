@@ -1307,9 +1307,9 @@ class _ZeroDiff:
     Made from the file itself, ``changed`` says whether the file changed since it was hashed: a delta
     that does not rebuild the hashed bytes from a file that changed is ``SourceChangedError``."""
 
-    def __init__(self, copy: Path, sha256: str, md5: str, size: int, work_dir: Path,
+    def __init__(self, source: Path, sha256: str, md5: str, size: int, work_dir: Path,
                  should_cancel: ShouldCancel | None, changed: Callable[[], bool] | None = None):
-        self.copy, self.sha256, self.md5, self.size = copy, sha256, md5, size
+        self.source, self.sha256, self.md5, self.size = source, sha256, md5, size
         self._should_cancel = should_cancel
         self._changed = changed
         self._stop = threading.Event()
@@ -1324,18 +1324,18 @@ class _ZeroDiff:
         delta = self._folder / "delta"
         for level in encoder_levels(self.size):
             # A file against itself: one copy a window at any level, so the first level tried is kept.
-            delta_size = codec.encode(self.copy, self.copy, delta, self._stopped, level=level)
+            delta_size = codec.encode(self.source, self.source, delta, self._stopped, level=level)
             if delta_size <= self.size * FAST_FIRST_SHARE:
                 break
         # DeltaGlider 6.2.0's own decode command, into a hash: what passes here restores there.
         try:
-            rebuilt: str | None = codec.decode_sha256(self.copy, delta, self._stopped, limit=self.size)
+            rebuilt: str | None = codec.decode_sha256(self.source, delta, self._stopped, limit=self.size)
         except (errors.CodecError, errors.ExpansionError):
             rebuilt = None
         if rebuilt != self.sha256:
             if self._changed is not None and self._changed():
                 raise errors.SourceChangedError(
-                    f"{display_key(str(self.copy))} changed while it was uploaded; what was written for it has been "
+                    f"{display_key(str(self.source))} changed while it was uploaded; what was written for it has been "
                     f"removed; upload it again once it is complete")
             raise errors.IntegrityError("the zero-diff delta did not rebuild the file")
         return delta, delta_size, level
