@@ -69,9 +69,19 @@ def many(client, bucket):
 
 
 async def settle(pilot, frames: Frames) -> None:
-    """Let every pending repaint reach the terminal (the metadata of rows in view included)."""
+    """Let every pending repaint reach the terminal (the metadata of rows in view included): then no worker
+    runs and 0.3 s pass without output. On a loaded machine the workers take longer than any fixed pause;
+    bounded at 30 s all the same."""
+    from textual.worker import WorkerState
+
     for _ in range(3):
         await pilot.pause(0.3)
+    for _ in range(100):
+        busy = any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers)
+        written = frames.bytes
+        await pilot.pause(0.3)
+        if not busy and frames.bytes == written:
+            return
 
 
 async def open_table(pilot, app) -> ObjectTable:
